@@ -1,0 +1,21 @@
+/* mlx.h: umbrella header of the mlx-c compatible C API. ops.h and random.h are generated
+ * from tables/api.def by tools/gen_api.py into the build's gen/mlx/c/ directory, which is on
+ * the include path next to include/. */
+#ifndef MLX_ALL_H
+#define MLX_ALL_H
+
+#include "mlx/c/array.h"
+#include "mlx/c/device.h"
+#include "mlx/c/error.h"
+#include "mlx/c/half.h"
+#include "mlx/c/memory.h"
+#include "mlx/c/ops.h"
+#include "mlx/c/optional.h"
+#include "mlx/c/random.h"
+#include "mlx/c/stream.h"
+#include "mlx/c/string.h"
+#include "mlx/c/transforms.h"
+#include "mlx/c/vector.h"
+#include "mlx/c/version.h"
+
+#endif

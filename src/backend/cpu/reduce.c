@@ -1,0 +1,271 @@
+/* reduce.c: the Reduce primitive on the CPU: and/or/sum/prod/min/max over sorted axes kept
+ * as size-1 dims. Inputs are converted tile by tile into the accumulator dtype (formulas.h:
+ * u64 for integer sums, f32 for float16/bfloat16/float32, ...), combined, and converted
+ * into the output dtype. Row strategy when the reduced elements are closest in memory,
+ * column strategy (a vector of accumulators) when the kept ones are. */
+#include "../formulas.h"
+#include "cpu.h"
+
+#define RED_LANES 8
+
+typedef struct red_ops {
+  void (*init)(void *acc, int64_t n);               /* acc[0..n) = identity */
+  void (*run)(void *acc1, const void *x, int64_t n); /* *acc1 = combine(*acc1, x[0..n)) */
+  void (*cols)(void *acc, const void *x, int64_t n); /* acc[j] = combine(acc[j], x[j]) */
+} red_ops;
+
+/* run: RED_LANES partial accumulators (vectorisable, and shorter addition chains). */
+#define RED_DEF(kind, sfx)                                                                \
+  static void red_init_##kind##_##sfx(void *a_, int64_t n) {                              \
+    MX_ST_##sfx *a = (MX_ST_##sfx *)a_;                                                   \
+    MX_ST_##sfx v = mx_red_init_##kind##_##sfx();                                         \
+    for (int64_t i = 0; i < n; i++) a[i] = v;                                             \
+  }                                                                                       \
+  static void red_run_##kind##_##sfx(void *a_, const void *x_, int64_t n) {               \
+    const MX_ST_##sfx *x = (const MX_ST_##sfx *)x_;                                       \
+    MX_ST_##sfx lane[RED_LANES];                                                          \
+    for (int k = 0; k < RED_LANES; k++) lane[k] = mx_red_init_##kind##_##sfx();           \
+    int64_t i = 0;                                                                        \
+    for (; i + RED_LANES <= n; i += RED_LANES)                                            \
+      for (int k = 0; k < RED_LANES; k++) lane[k] = mx_red_##kind##_##sfx(lane[k], x[i + k]); \
+    for (int k = 0; i < n; i++, k++) lane[k] = mx_red_##kind##_##sfx(lane[k], x[i]);     \
+    for (int k = RED_LANES / 2; k > 0; k /= 2)                                            \
+      for (int j = 0; j < k; j++) lane[j] = mx_red_##kind##_##sfx(lane[j], lane[j + k]);  \
+    MX_ST_##sfx *a = (MX_ST_##sfx *)a_;                                                   \
+    *a = mx_red_##kind##_##sfx(*a, lane[0]);                                              \
+  }                                                                                       \
+  static void red_cols_##kind##_##sfx(void *a_, const void *x_, int64_t n) {              \
+    MX_ST_##sfx *a = (MX_ST_##sfx *)a_;                                                   \
+    const MX_ST_##sfx *x = (const MX_ST_##sfx *)x_;                                       \
+    for (int64_t i = 0; i < n; i++) a[i] = mx_red_##kind##_##sfx(a[i], x[i]);             \
+  }
+
+#define RED_ENTRY(kind, sfx) \
+  [MX_DT_##sfx] = {red_init_##kind##_##sfx, red_run_##kind##_##sfx, red_cols_##kind##_##sfx},
+
+MX_RED_and_TYPES(RED_DEF, and)
+MX_RED_or_TYPES(RED_DEF, or)
+MX_RED_sum_TYPES(RED_DEF, sum)
+MX_RED_prod_TYPES(RED_DEF, prod)
+MX_RED_min_TYPES(RED_DEF, min)
+MX_RED_max_TYPES(RED_DEF, max)
+
+/* Indexed [kind][accumulator dtype]. */
+static const red_ops red_tab[6][MX_DTYPE_COUNT] = {
+    [MX_REDUCE_AND] = {MX_RED_and_TYPES(RED_ENTRY, and)},
+    [MX_REDUCE_OR] = {MX_RED_or_TYPES(RED_ENTRY, or)},
+    [MX_REDUCE_SUM] = {MX_RED_sum_TYPES(RED_ENTRY, sum)},
+    [MX_REDUCE_PROD] = {MX_RED_prod_TYPES(RED_ENTRY, prod)},
+    [MX_REDUCE_MIN] = {MX_RED_min_TYPES(RED_ENTRY, min)},
+    [MX_REDUCE_MAX] = {MX_RED_max_TYPES(RED_ENTRY, max)},
+};
+
+static const char *const red_names[6] = {"all", "any", "sum", "prod", "min", "max"};
+
+static mx_dtype acc_dtype(int kind, mx_dtype in, mx_dtype out) {
+  switch (kind) {
+  case MX_REDUCE_AND:
+  case MX_REDUCE_OR:
+    return MX_BOOL;
+  case MX_REDUCE_SUM:
+  case MX_REDUCE_PROD:
+    if (out == MX_BOOL) return MX_BOOL;
+    if (mx_dtype_is_integer(out)) return MX_UINT64;
+    if (out == MX_FLOAT16 || out == MX_BFLOAT16) return MX_FLOAT32;
+    return out;
+  default: /* min / max */
+    return (in == MX_FLOAT16 || in == MX_BFLOAT16) ? MX_FLOAT32 : in;
+  }
+}
+
+/* The reduction, with dims split into kept (K) and reduced (R) groups. */
+typedef struct red_plan {
+  const mx_tensor *in;
+  mx_tensor *out;
+  mx_dtype acc;
+  int asz, isz, osz;
+  const red_ops *ops;
+  int nk, nr;
+  int32_t *kshape, *rshape; /* [nk], [nr] */
+  int64_t *kstr, *rstr;     /* input strides */
+} red_plan;
+
+typedef union red_tile {
+  uint64_t u[MX_CPU_TILE];
+  mx_c64 c[MX_CPU_TILE];
+} red_tile;
+
+/* Combines the elements at in + base + R-offsets into *acc (one accumulator). */
+static void red_row(const red_plan *p, mx_cpu_iter *rit, int64_t base, void *acc, red_tile *tmp) {
+  int64_t n = mx_cpu_iter_len(rit), s = mx_cpu_iter_stride(rit, 0), offs[1];
+  bool direct = p->in->dtype == p->acc && s == 1;
+  mx_cpu_iter_seek(rit, 0, offs);
+  for (int64_t r = 0; r < rit->nruns; r++) {
+    const char *x = mx_cpu_at(p->in, base + offs[0]);
+    for (int64_t j = 0; j < n; j += MX_CPU_TILE) {
+      int64_t c = n - j < MX_CPU_TILE ? n - j : MX_CPU_TILE;
+      const char *xj = x + j * s * p->isz;
+      if (direct) {
+        p->ops->run(acc, xj, c);
+      } else {
+        mx_cpu_convert(xj, p->in->dtype, s, tmp, p->acc, 1, c);
+        p->ops->run(acc, tmp, c);
+      }
+    }
+    mx_cpu_iter_next(rit, offs);
+  }
+}
+
+/* Row strategy: one accumulator per output element, reduced elements walked as runs. */
+static int red_rows(const red_plan *p) {
+  const int64_t *ks[1] = {p->kstr}, *rs[1] = {p->rstr};
+  mx_cpu_iter kit, rit;
+  if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) return -1;
+  if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
+    mx_cpu_iter_free(&kit);
+    return -1;
+  }
+  red_tile tmp;
+  uint64_t acc[2]; /* room for any accumulator (c64 = 8 bytes) */
+  int64_t kn = mx_cpu_iter_len(&kit), kstride = mx_cpu_iter_stride(&kit, 0), koffs[1], o = 0;
+  mx_cpu_iter_seek(&kit, 0, koffs);
+  for (int64_t r = 0; r < kit.nruns; r++) {
+    for (int64_t j = 0; j < kn; j++, o++) {
+      p->ops->init(acc, 1);
+      red_row(p, &rit, koffs[0] + j * kstride, acc, &tmp);
+      mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, o), p->out->dtype, 1, 1);
+    }
+    mx_cpu_iter_next(&kit, koffs);
+  }
+  mx_cpu_iter_free(&kit);
+  mx_cpu_iter_free(&rit);
+  return 0;
+}
+
+/* Column strategy: a tile of accumulators along the innermost kept dim; every reduced
+ * element offset adds one (strided or contiguous) slice into it. */
+static int red_cols(const red_plan *p) {
+  const int64_t *ks[1] = {p->kstr}, *rs[1] = {p->rstr};
+  mx_cpu_iter kit, rit;
+  if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) return -1;
+  if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
+    mx_cpu_iter_free(&kit);
+    return -1;
+  }
+  red_tile acc, tmp;
+  int64_t kn = mx_cpu_iter_len(&kit), kst = mx_cpu_iter_stride(&kit, 0), koffs[1], roffs[1];
+  int64_t rn = mx_cpu_iter_len(&rit), rst = mx_cpu_iter_stride(&rit, 0);
+  bool direct = p->in->dtype == p->acc && kst == 1;
+  mx_cpu_iter_seek(&kit, 0, koffs);
+  for (int64_t kr = 0; kr < kit.nruns; kr++) {
+    for (int64_t j = 0; j < kn; j += MX_CPU_TILE) {
+      int64_t c = kn - j < MX_CPU_TILE ? kn - j : MX_CPU_TILE;
+      p->ops->init(&acc, c);
+      mx_cpu_iter_seek(&rit, 0, roffs);
+      for (int64_t rr = 0; rr < rit.nruns; rr++) {
+        for (int64_t i = 0; i < rn; i++) {
+          const char *x = mx_cpu_at(p->in, koffs[0] + j * kst + roffs[0] + i * rst);
+          if (direct) {
+            p->ops->cols(&acc, x, c);
+          } else {
+            mx_cpu_convert(x, p->in->dtype, kst, &tmp, p->acc, 1, c);
+            p->ops->cols(&acc, &tmp, c);
+          }
+        }
+        mx_cpu_iter_next(&rit, roffs);
+      }
+      mx_cpu_convert(&acc, p->acc, 1, mx_cpu_at(p->out, kr * kn + j), p->out->dtype, 1, c);
+    }
+    mx_cpu_iter_next(&kit, koffs);
+  }
+  mx_cpu_iter_free(&kit);
+  mx_cpu_iter_free(&rit);
+  return 0;
+}
+
+/* A reduction over an empty axis: every output is the identity. */
+static void red_fill_identity(const red_plan *p) {
+  red_tile acc;
+  int64_t n = p->out->size;
+  p->ops->init(&acc, n < MX_CPU_TILE ? n : MX_CPU_TILE);
+  for (int64_t j = 0; j < n; j += MX_CPU_TILE) {
+    int64_t c = n - j < MX_CPU_TILE ? n - j : MX_CPU_TILE;
+    mx_cpu_convert(&acc, p->acc, 1, mx_cpu_at(p->out, j), p->out->dtype, 1, c);
+  }
+}
+
+static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
+
+int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                  int n_out) {
+  const mx_p_reduce *prm = (const mx_p_reduce *)ctx->params;
+  if (n_in != 1 || n_out != 1 || !prm)
+    return mx_fail_int(MX_EINVAL, "[reduce] Expected 1 input, 1 output and parameters.");
+  if (prm->kind < MX_REDUCE_AND || prm->kind > MX_REDUCE_MAX)
+    return mx_fail_int(MX_EINVAL, "[reduce] Unknown reduction kind %d.", (int)prm->kind);
+  const char *name = red_names[prm->kind];
+  if ((unsigned)in->dtype >= MX_DTYPE_COUNT || (unsigned)out->dtype >= MX_DTYPE_COUNT)
+    return mx_fail_int(MX_ETYPE, "[%s] Invalid dtype.", name);
+  red_plan p;
+  p.in = in;
+  p.out = out;
+  p.acc = acc_dtype(prm->kind, in->dtype, out->dtype);
+  p.ops = &red_tab[prm->kind][p.acc];
+  if (!p.ops->init)
+    return mx_fail_int(MX_ETYPE, "[%s] Not supported for %s -> %s.", name,
+                       mx_dtype_name(in->dtype), mx_dtype_name(out->dtype));
+  if (!mx_cpu_is_row_contig(out))
+    return mx_fail_int(MX_EINVAL, "[%s] The output must be row-contiguous.", name);
+  p.asz = mx_dtype_size(p.acc);
+  p.isz = mx_dtype_size(in->dtype);
+  p.osz = mx_dtype_size(out->dtype);
+
+  /* Split dims into kept and reduced groups; check the output element count. */
+  int nd = in->ndim;
+  size_t bytes = (size_t)(nd + 1) * 2 * (sizeof(int32_t) + sizeof(int64_t));
+  char *mem = (char *)malloc(bytes);
+  if (!mem) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
+  p.kstr = (int64_t *)mem;
+  p.rstr = p.kstr + nd + 1;
+  p.kshape = (int32_t *)(p.rstr + nd + 1);
+  p.rshape = p.kshape + nd + 1;
+  p.nk = p.nr = 0;
+  int rc = 0, ai = 0;
+  int64_t kept = 1, reduced = 1;
+  for (int d = 0; d < nd && rc == 0; d++) {
+    bool red = ai < prm->axes.n && prm->axes.v[ai] == d;
+    if (red) ai++;
+    if (red) {
+      p.rshape[p.nr] = in->shape[d];
+      p.rstr[p.nr++] = in->strides[d];
+      reduced *= in->shape[d];
+    } else {
+      p.kshape[p.nk] = in->shape[d];
+      p.kstr[p.nk++] = in->strides[d];
+      kept *= in->shape[d];
+    }
+  }
+  if (ai != prm->axes.n)
+    rc = mx_fail_int(MX_EINVAL, "[%s] Axes must be sorted, unique and below %d.", name, nd);
+  else if (kept != out->size)
+    rc = mx_fail_int(MX_EINVAL, "[%s] Output has %lld elements, expected %lld.", name,
+                     (long long)out->size, (long long)kept);
+  if (rc == 0 && kept > 0) {
+    if (reduced == 0) {
+      red_fill_identity(&p);
+    } else {
+      /* Compare the innermost non-trivial stride of each group. */
+      int64_t kmin = -1, rmin = -1;
+      for (int i = p.nk - 1; i >= 0 && kmin < 0; i--)
+        if (p.kshape[i] > 1) kmin = abs64(p.kstr[i]);
+      for (int i = p.nr - 1; i >= 0 && rmin < 0; i--)
+        if (p.rshape[i] > 1) rmin = abs64(p.rstr[i]);
+      if (kmin >= 0 && rmin >= 0 && kmin < rmin)
+        rc = red_cols(&p);
+      else
+        rc = red_rows(&p);
+    }
+  }
+  free(mem);
+  return rc;
+}

@@ -1,0 +1,32 @@
+/* register.c: installs the CPU kernels into the primitive vtable (core/prim.h) at library
+ * init, from the generated family lists, so a new family member is picked up without
+ * touching this file. Names and flags are filled by the core, not here. */
+#include "cpu.h"
+#include "prim.h"
+
+void mx_prims_register_kernels(void) {
+#define REG_UNARY(NAME, stem) mx_prims[MX_PRIM_##NAME].eval_cpu = mx_cpu_unary_##stem;
+#define REG_BINARY(NAME, stem) mx_prims[MX_PRIM_##NAME].eval_cpu = mx_cpu_binary_##stem;
+#define REG_COMPARE(NAME, stem) mx_prims[MX_PRIM_##NAME].eval_cpu = mx_cpu_compare_##stem;
+#define REG_TERNARY(NAME, stem) mx_prims[MX_PRIM_##NAME].eval_cpu = mx_cpu_ternary_##stem;
+#define REG_STEM(NAME, stem) mx_prims[MX_PRIM_##NAME].eval_cpu = mx_cpu_##stem;
+  MX_UNARY_PRIMS(REG_UNARY)
+  MX_BINARY_PRIMS(REG_BINARY)
+  MX_COMPARE_PRIMS(REG_COMPARE)
+  MX_TERNARY_PRIMS(REG_TERNARY)
+  MX_REDUCE_PRIMS(REG_STEM)
+  MX_VIEW_PRIMS(REG_STEM)
+  MX_INDEXING_PRIMS(REG_STEM)
+  MX_MATMUL_PRIMS(REG_STEM)
+  MX_RANDOM_PRIMS(REG_STEM)
+  MX_GRAPH_PRIMS(REG_STEM)
+#undef REG_UNARY
+#undef REG_BINARY
+#undef REG_COMPARE
+#undef REG_TERNARY
+#undef REG_STEM
+  /* Copy and AsType have identity formulas (the generic unary path is correct), but a
+   * straight strided copy/convert is faster. */
+  mx_prims[MX_PRIM_COPY].eval_cpu = mx_cpu_copy;
+  mx_prims[MX_PRIM_ASTYPE].eval_cpu = mx_cpu_astype;
+}

@@ -1,0 +1,87 @@
+/* unary.c: the unary family on the CPU. One tile function per (member, dtype) is generated
+ * from MX_UNARY_PRIMS and the formulas of formulas.h; one driver walks strided/broadcast
+ * inputs as runs (cpu.h iterator) into the row-contiguous output. Adding a unary op
+ * touches prims.def and formulas.h only. */
+#include "../formulas.h"
+#include "cpu.h"
+
+/* y[0..n) = f(x[0], x[sx], ...): y contiguous, x with any element stride. */
+typedef void (*unary_tile_fn)(const void *x, int64_t sx, void *y, int64_t n);
+
+#define UNARY_TILE(stem, sfx)                                                             \
+  static void unary_##stem##_##sfx(const void *x_, int64_t sx, void *y_, int64_t n) {     \
+    const MX_ST_##sfx *x = (const MX_ST_##sfx *)x_;                                       \
+    MX_ST_##sfx *y = (MX_ST_##sfx *)y_;                                                   \
+    if (sx == 1) {                                                                        \
+      for (int64_t i = 0; i < n; i++) y[i] = MX_SV_##sfx(MX_FN(stem, sfx)(MX_LD_##sfx(x[i]))); \
+    } else if (sx == 0) {                                                                 \
+      MX_ST_##sfx v = MX_SV_##sfx(MX_FN(stem, sfx)(MX_LD_##sfx(x[0])));                   \
+      for (int64_t i = 0; i < n; i++) y[i] = v;                                           \
+    } else {                                                                              \
+      for (int64_t i = 0; i < n; i++)                                                     \
+        y[i] = MX_SV_##sfx(MX_FN(stem, sfx)(MX_LD_##sfx(x[i * sx])));                     \
+    }                                                                                     \
+  }
+
+#define UNARY_ENTRY(stem, sfx) [MX_DT_##sfx] = unary_##stem##_##sfx,
+
+static int unary_forward(const char *name, const unary_tile_fn *tab, const mx_tensor *in,
+                         int n_in, mx_tensor *out, int n_out);
+
+#define UNARY_DEFINE(NAME, stem)                                                          \
+  MX_F_##stem##_TYPES(UNARY_TILE, stem)                                                   \
+  static const unary_tile_fn unary_tab_##stem[MX_DTYPE_COUNT] = {                         \
+      MX_F_##stem##_TYPES(UNARY_ENTRY, stem)};                                            \
+  int mx_cpu_unary_##stem(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,          \
+                          mx_tensor *out, int n_out) {                                    \
+    (void)ctx;                                                                            \
+    return unary_forward(#stem, unary_tab_##stem, in, n_in, out, n_out);                  \
+  }
+
+MX_UNARY_PRIMS(UNARY_DEFINE)
+
+/* Runs [r0, r1) of the iteration (a thread pool can split this range later). */
+static void unary_runs(unary_tile_fn fn, const mx_tensor *in, mx_tensor *out, mx_cpu_iter *it,
+                       int64_t r0, int64_t r1) {
+  int64_t n = mx_cpu_iter_len(it), sx = mx_cpu_iter_stride(it, 1), offs[2];
+  int isz = mx_dtype_size(in->dtype), osz = mx_dtype_size(out->dtype);
+  bool convert = in->dtype != out->dtype;
+  /* Scratch for a result that changes dtype (e.g. abs of complex64 into float32). */
+  uint64_t tile[MX_CPU_TILE];
+  mx_cpu_iter_seek(it, r0, offs);
+  for (int64_t r = r0; r < r1; r++) {
+    const char *x = (const char *)in->data + offs[1] * isz;
+    char *y = (char *)out->data + offs[0] * osz;
+    if (!convert) {
+      fn(x, sx, y, n);
+    } else {
+      for (int64_t j = 0; j < n; j += MX_CPU_TILE) {
+        int64_t c = n - j < MX_CPU_TILE ? n - j : MX_CPU_TILE;
+        fn(x + j * sx * isz, sx, tile, c);
+        mx_cpu_convert(tile, in->dtype, 1, y + j * osz, out->dtype, 1, c);
+      }
+    }
+    mx_cpu_iter_next(it, offs);
+  }
+}
+
+static int unary_forward(const char *name, const unary_tile_fn *tab, const mx_tensor *in,
+                         int n_in, mx_tensor *out, int n_out) {
+  if (n_in != 1 || n_out != 1)
+    return mx_fail_int(MX_EINVAL, "[%s] Expected 1 input and 1 output.", name);
+  if ((unsigned)in->dtype >= MX_DTYPE_COUNT || !tab[in->dtype])
+    return mx_fail_int(MX_ETYPE, "[%s] Not supported for dtype %s.", name, mx_dtype_name(in->dtype));
+  if ((unsigned)out->dtype >= MX_DTYPE_COUNT)
+    return mx_fail_int(MX_ETYPE, "[%s] Invalid output dtype.", name);
+  if (in->ndim != out->ndim || in->size != out->size)
+    return mx_fail_int(MX_EINVAL, "[%s] Input and output shapes differ.", name);
+  if (!mx_cpu_is_row_contig(out))
+    return mx_fail_int(MX_EINVAL, "[%s] The output must be row-contiguous.", name);
+  if (out->size == 0) return 0;
+  const int64_t *strides[2] = {out->strides, in->strides};
+  mx_cpu_iter it;
+  if (mx_cpu_iter_init(&it, 2, out->ndim, out->shape, strides) < 0) return -1;
+  unary_runs(tab[in->dtype], in, out, &it, 0, it.nruns);
+  mx_cpu_iter_free(&it);
+  return 0;
+}

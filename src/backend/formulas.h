@@ -1,0 +1,600 @@
+/* formulas.h: the scalar formula of every unary/binary/ternary family member of
+ * tables/prims.def, the reduction identities and combines (mx_reduce_kind), the astype
+ * conversions and the Threefry-2x32-20 hash, written once for the CPU kernels, CUDA and
+ * NVRTC (DESIGN section 6): C11/CUDA C++ common subset, MX_HD static inline. Depends on
+ * common.h, half.h and param_enums.h only.
+ *
+ * Naming: mx_f_<stem>_<sfx>(...) is the formula of the prims.def stem for one compute class;
+ * MX_F_<stem>_TYPES(X, a) lists the dtype suffixes it supports as X(a, sfx). float16 and
+ * bfloat16 compute in float (their formula suffix is f32); select works on storage types.
+ * Suffixes: b u8 u16 u32 u64 i8 i16 i32 i64 f16 f32 f64 bf16 c64. */
+#ifndef MX_FORMULAS_H
+#define MX_FORMULAS_H
+
+#include "common.h"
+#include "half.h"
+#include "param_enums.h"
+
+#if !defined(__CUDACC_RTC__)
+#include <math.h>
+#endif
+
+#define MX_CAT_(a, b) a##b
+#define MX_CAT(a, b) MX_CAT_(a, b)
+
+/* ---- per-suffix traits ----
+ * MX_ST_x storage type, MX_CT_x compute type, MX_FS_x formula suffix, MX_LD_x/MX_SV_x
+ * storage->compute and compute->storage, MX_DT_x the dtype enum, MX_SC_x the source class
+ * of astype conversions (b, i = widened to int64, u = widened to uint64, f, d, c). */
+#define MX_ST_b bool
+#define MX_ST_u8 uint8_t
+#define MX_ST_u16 uint16_t
+#define MX_ST_u32 uint32_t
+#define MX_ST_u64 uint64_t
+#define MX_ST_i8 int8_t
+#define MX_ST_i16 int16_t
+#define MX_ST_i32 int32_t
+#define MX_ST_i64 int64_t
+#define MX_ST_f16 mx_f16
+#define MX_ST_f32 float
+#define MX_ST_f64 double
+#define MX_ST_bf16 mx_bf16
+#define MX_ST_c64 mx_c64
+
+#define MX_CT_b bool
+#define MX_CT_u8 uint8_t
+#define MX_CT_u16 uint16_t
+#define MX_CT_u32 uint32_t
+#define MX_CT_u64 uint64_t
+#define MX_CT_i8 int8_t
+#define MX_CT_i16 int16_t
+#define MX_CT_i32 int32_t
+#define MX_CT_i64 int64_t
+#define MX_CT_f16 float
+#define MX_CT_f32 float
+#define MX_CT_f64 double
+#define MX_CT_bf16 float
+#define MX_CT_c64 mx_c64
+
+#define MX_FS_b b
+#define MX_FS_u8 u8
+#define MX_FS_u16 u16
+#define MX_FS_u32 u32
+#define MX_FS_u64 u64
+#define MX_FS_i8 i8
+#define MX_FS_i16 i16
+#define MX_FS_i32 i32
+#define MX_FS_i64 i64
+#define MX_FS_f16 f32
+#define MX_FS_f32 f32
+#define MX_FS_f64 f64
+#define MX_FS_bf16 f32
+#define MX_FS_c64 c64
+
+#define MX_LD_b(v) (v)
+#define MX_LD_u8(v) (v)
+#define MX_LD_u16(v) (v)
+#define MX_LD_u32(v) (v)
+#define MX_LD_u64(v) (v)
+#define MX_LD_i8(v) (v)
+#define MX_LD_i16(v) (v)
+#define MX_LD_i32(v) (v)
+#define MX_LD_i64(v) (v)
+#define MX_LD_f16(v) mx_f16_to_f32(v)
+#define MX_LD_f32(v) (v)
+#define MX_LD_f64(v) (v)
+#define MX_LD_bf16(v) mx_bf16_to_f32(v)
+#define MX_LD_c64(v) (v)
+
+#define MX_SV_b(v) (v)
+#define MX_SV_u8(v) (v)
+#define MX_SV_u16(v) (v)
+#define MX_SV_u32(v) (v)
+#define MX_SV_u64(v) (v)
+#define MX_SV_i8(v) (v)
+#define MX_SV_i16(v) (v)
+#define MX_SV_i32(v) (v)
+#define MX_SV_i64(v) (v)
+#define MX_SV_f16(v) mx_f32_to_f16(v)
+#define MX_SV_f32(v) (v)
+#define MX_SV_f64(v) (v)
+#define MX_SV_bf16(v) mx_f32_to_bf16(v)
+#define MX_SV_c64(v) (v)
+
+#define MX_DT_b MX_BOOL
+#define MX_DT_u8 MX_UINT8
+#define MX_DT_u16 MX_UINT16
+#define MX_DT_u32 MX_UINT32
+#define MX_DT_u64 MX_UINT64
+#define MX_DT_i8 MX_INT8
+#define MX_DT_i16 MX_INT16
+#define MX_DT_i32 MX_INT32
+#define MX_DT_i64 MX_INT64
+#define MX_DT_f16 MX_FLOAT16
+#define MX_DT_f32 MX_FLOAT32
+#define MX_DT_f64 MX_FLOAT64
+#define MX_DT_bf16 MX_BFLOAT16
+#define MX_DT_c64 MX_COMPLEX64
+
+#define MX_SC_b b
+#define MX_SC_u8 u
+#define MX_SC_u16 u
+#define MX_SC_u32 u
+#define MX_SC_u64 u
+#define MX_SC_i8 i
+#define MX_SC_i16 i
+#define MX_SC_i32 i
+#define MX_SC_i64 i
+#define MX_SC_f16 f
+#define MX_SC_f32 f
+#define MX_SC_f64 d
+#define MX_SC_bf16 f
+#define MX_SC_c64 c
+
+/* The formula of `stem` for dtype suffix `sfx` (f16/bf16 resolve to the f32 formula). */
+#define MX_FN(stem, sfx) MX_CAT(mx_f_##stem##_, MX_FS_##sfx)
+
+/* Every dtype suffix, X(a, sfx). Two copies so that one can be nested inside the other. */
+#define MX_DTYPE_SFX_LIST(X, a) \
+  X(a, b) X(a, u8) X(a, u16) X(a, u32) X(a, u64) X(a, i8) X(a, i16) X(a, i32) X(a, i64) \
+  X(a, f16) X(a, f32) X(a, f64) X(a, bf16) X(a, c64)
+#define MX_DTYPE_SFX_LIST2(X, a) \
+  X(a, b) X(a, u8) X(a, u16) X(a, u32) X(a, u64) X(a, i8) X(a, i16) X(a, i32) X(a, i64) \
+  X(a, f16) X(a, f32) X(a, f64) X(a, bf16) X(a, c64)
+
+#define MX_INT_SFX(X, a) \
+  X(a, u8) X(a, u16) X(a, u32) X(a, u64) X(a, i8) X(a, i16) X(a, i32) X(a, i64)
+#define MX_FLOAT_SFX(X, a) X(a, f16) X(a, f32) X(a, f64) X(a, bf16)
+
+/* ---- which dtypes each family member accepts (the op layer promotes before) ---- */
+#define MX_F_abs_TYPES(X, a) X(a, b) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_negative_TYPES(X, a) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_exp_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_log_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_sqrt_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_erfinv_TYPES(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_floor_TYPES(X, a) X(a, b) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_sign_TYPES(X, a) X(a, b) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_copy_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_astype_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+
+#define MX_F_add_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_subtract_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_multiply_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_divide_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_maximum_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_minimum_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+
+/* comparisons: inputs of one dtype, bool output */
+#define MX_F_equal_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_not_equal_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_less_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_less_equal_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_greater_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_greater_equal_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+
+#define MX_F_select_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+
+/* Comparisons of real values (integers, bool, floats: NaN compares false except !=). */
+#define MX_F_COMPARE(sfx, T)                                                             \
+  MX_HD static inline bool mx_f_equal_##sfx(T x, T y) { return x == y; }                 \
+  MX_HD static inline bool mx_f_not_equal_##sfx(T x, T y) { return x != y; }             \
+  MX_HD static inline bool mx_f_less_##sfx(T x, T y) { return x < y; }                   \
+  MX_HD static inline bool mx_f_less_equal_##sfx(T x, T y) { return x <= y; }            \
+  MX_HD static inline bool mx_f_greater_##sfx(T x, T y) { return x > y; }                \
+  MX_HD static inline bool mx_f_greater_equal_##sfx(T x, T y) { return x >= y; }
+
+/* ---- integer and bool formulas ----
+ * Integer arithmetic wraps (done in the unsigned type WU, at least 32 bits wide, so no
+ * signed overflow and no int promotion overflow); division by zero gives 0 and
+ * INT_MIN / -1 wraps, where C would trap. floor is the identity. */
+#define MX_F_INT_COMMON(sfx, T, WU)                                                      \
+  MX_HD static inline T mx_f_negative_##sfx(T x) { return (T)(0u - (WU)x); }             \
+  MX_HD static inline T mx_f_floor_##sfx(T x) { return x; }                              \
+  MX_HD static inline T mx_f_copy_##sfx(T x) { return x; }                               \
+  MX_HD static inline T mx_f_astype_##sfx(T x) { return x; }                             \
+  MX_HD static inline T mx_f_add_##sfx(T x, T y) { return (T)((WU)x + (WU)y); }          \
+  MX_HD static inline T mx_f_subtract_##sfx(T x, T y) { return (T)((WU)x - (WU)y); }     \
+  MX_HD static inline T mx_f_multiply_##sfx(T x, T y) { return (T)((WU)x * (WU)y); }     \
+  MX_HD static inline T mx_f_maximum_##sfx(T x, T y) { return x > y ? x : y; }           \
+  MX_HD static inline T mx_f_minimum_##sfx(T x, T y) { return x < y ? x : y; }           \
+  MX_HD static inline T mx_f_select_##sfx(bool c, T x, T y) { return c ? x : y; }        \
+  MX_F_COMPARE(sfx, T)
+
+#define MX_F_SIGNED(sfx, T, WU)                                                          \
+  MX_F_INT_COMMON(sfx, T, WU)                                                            \
+  MX_HD static inline T mx_f_abs_##sfx(T x) { return x < 0 ? (T)(0u - (WU)x) : x; }      \
+  MX_HD static inline T mx_f_sign_##sfx(T x) { return (T)((x > 0) - (x < 0)); }          \
+  MX_HD static inline T mx_f_divide_##sfx(T x, T y) {                                    \
+    return y == 0 ? (T)0 : (y == -1 ? (T)(0u - (WU)x) : (T)(x / y));                    \
+  }
+
+#define MX_F_UNSIGNED(sfx, T, WU)                                                        \
+  MX_F_INT_COMMON(sfx, T, WU)                                                            \
+  MX_HD static inline T mx_f_abs_##sfx(T x) { return x; }                                \
+  MX_HD static inline T mx_f_sign_##sfx(T x) { return (T)(x != 0); }                     \
+  MX_HD static inline T mx_f_divide_##sfx(T x, T y) { return y == 0 ? (T)0 : (T)(x / y); }
+
+MX_F_UNSIGNED(u8, uint8_t, uint32_t)
+MX_F_UNSIGNED(u16, uint16_t, uint32_t)
+MX_F_UNSIGNED(u32, uint32_t, uint32_t)
+MX_F_UNSIGNED(u64, uint64_t, uint64_t)
+MX_F_SIGNED(i8, int8_t, uint32_t)
+MX_F_SIGNED(i16, int16_t, uint32_t)
+MX_F_SIGNED(i32, int32_t, uint32_t)
+MX_F_SIGNED(i64, int64_t, uint64_t)
+
+/* bool: C++ bool arithmetic stored back into bool, as MLX: + is or, - is xor, * is and. */
+MX_HD static inline bool mx_f_abs_b(bool x) { return x; }
+MX_HD static inline bool mx_f_sign_b(bool x) { return x; }
+MX_HD static inline bool mx_f_floor_b(bool x) { return x; }
+MX_HD static inline bool mx_f_copy_b(bool x) { return x; }
+MX_HD static inline bool mx_f_astype_b(bool x) { return x; }
+MX_HD static inline bool mx_f_add_b(bool x, bool y) { return x || y; }
+MX_HD static inline bool mx_f_subtract_b(bool x, bool y) { return x != y; }
+MX_HD static inline bool mx_f_multiply_b(bool x, bool y) { return x && y; }
+MX_HD static inline bool mx_f_divide_b(bool x, bool y) { return y && x; }
+MX_HD static inline bool mx_f_maximum_b(bool x, bool y) { return x || y; }
+MX_HD static inline bool mx_f_minimum_b(bool x, bool y) { return x && y; }
+MX_HD static inline bool mx_f_select_b(bool c, bool x, bool y) { return c ? x : y; }
+MX_F_COMPARE(b, bool)
+
+/* select on the 16-bit float storage types and on the other storage types */
+MX_HD static inline mx_f16 mx_f_select_f16(bool c, mx_f16 x, mx_f16 y) { return c ? x : y; }
+MX_HD static inline mx_bf16 mx_f_select_bf16(bool c, mx_bf16 x, mx_bf16 y) { return c ? x : y; }
+MX_HD static inline float mx_f_select_f32(bool c, float x, float y) { return c ? x : y; }
+MX_HD static inline double mx_f_select_f64(bool c, double x, double y) { return c ? x : y; }
+MX_HD static inline mx_c64 mx_f_select_c64(bool c, mx_c64 x, mx_c64 y) { return c ? x : y; }
+
+/* ---- erfinv ----
+ * float32: the two-branch polynomial in t = log(1 - a^2) that MLX's CPU backend uses
+ * (max error about 2.4 ulp), so sampled normals match MLX. float64: a float-accurate
+ * start (the same polynomial in double, or the erfc tail asymptote) refined by Newton
+ * steps on erf / erfc, accurate to a few ulp of double. */
+MX_HD static inline float mx_f_erfinv_f32(float a) {
+  float t = logf(fmaf(a, 0.0f - a, 1.0f));
+  float p;
+  if (fabsf(t) > 6.125f) {
+    p = 3.03697567e-10f;
+    p = fmaf(p, t, 2.93243101e-8f);
+    p = fmaf(p, t, 1.22150334e-6f);
+    p = fmaf(p, t, 2.84108955e-5f);
+    p = fmaf(p, t, 3.93552968e-4f);
+    p = fmaf(p, t, 3.02698812e-3f);
+    p = fmaf(p, t, 4.83185798e-3f);
+    p = fmaf(p, t, -2.64646143e-1f);
+    p = fmaf(p, t, 8.40016484e-1f);
+  } else {
+    p = 5.43877832e-9f;
+    p = fmaf(p, t, 1.43285448e-7f);
+    p = fmaf(p, t, 1.22774793e-6f);
+    p = fmaf(p, t, 1.12963626e-7f);
+    p = fmaf(p, t, -5.61530760e-5f);
+    p = fmaf(p, t, -1.47697632e-4f);
+    p = fmaf(p, t, 2.31468678e-3f);
+    p = fmaf(p, t, 1.15392581e-2f);
+    p = fmaf(p, t, -2.32015476e-1f);
+    p = fmaf(p, t, 8.86226892e-1f);
+  }
+  return a * p;
+}
+
+MX_HD static inline double mx_f_erfinv_f64(double y) {
+  double ay = fabs(y);
+  if (!(ay < 1.0)) { /* NaN, +-1, |y| > 1 */
+    if (ay == 1.0) return y > 0 ? (double)INFINITY : -(double)INFINITY;
+    return y != y ? y : (double)NAN;
+  }
+  double q = 1.0 - ay; /* exact for ay >= 0.5, where it is used */
+  double t = log(q * (1.0 + ay));
+  double x;
+  if (t > -16.0) {
+    double p;
+    if (fabs(t) > 6.125) {
+      p = 3.03697567e-10;
+      p = p * t + 2.93243101e-8;
+      p = p * t + 1.22150334e-6;
+      p = p * t + 2.84108955e-5;
+      p = p * t + 3.93552968e-4;
+      p = p * t + 3.02698812e-3;
+      p = p * t + 4.83185798e-3;
+      p = p * t - 2.64646143e-1;
+      p = p * t + 8.40016484e-1;
+    } else {
+      p = 5.43877832e-9;
+      p = p * t + 1.43285448e-7;
+      p = p * t + 1.22774793e-6;
+      p = p * t + 1.12963626e-7;
+      p = p * t - 5.61530760e-5;
+      p = p * t - 1.47697632e-4;
+      p = p * t + 2.31468678e-3;
+      p = p * t + 1.15392581e-2;
+      p = p * t - 2.32015476e-1;
+      p = p * t + 8.86226892e-1;
+    }
+    x = ay * p;
+  } else { /* erfc(x) ~ exp(-x^2) / (x sqrt(pi)) */
+    double L = -log(q);
+    x = sqrt(L - 0.5 * log(3.141592653589793 * L));
+  }
+  for (int i = 0; i < 6; i++) {
+    double f = ay < 0.5 ? erf(x) - ay : q - erfc(x);
+    double dx = f / (1.1283791670955126 * exp(-x * x)); /* erf' = 2/sqrt(pi) e^{-x^2} */
+    x -= dx;
+    if (fabs(dx) <= 1e-17 * x) break;
+  }
+  return y < 0 ? -x : x;
+}
+
+/* ---- float32 (also float16/bfloat16 through float) and float64 ---- */
+#define MX_F_FLOAT(sfx, T, ABS, EXP, LOG, SQRT, FLOOR)                                   \
+  MX_HD static inline T mx_f_abs_##sfx(T x) { return ABS(x); }                           \
+  MX_HD static inline T mx_f_negative_##sfx(T x) { return -x; }                          \
+  /* as MLX: -1, 0 or 1, and 0 for NaN */                                                \
+  MX_HD static inline T mx_f_sign_##sfx(T x) { return x < 0 ? (T)-1 : (x > 0 ? (T)1 : (T)0); } \
+  MX_HD static inline T mx_f_exp_##sfx(T x) { return EXP(x); }                           \
+  MX_HD static inline T mx_f_log_##sfx(T x) { return LOG(x); }                           \
+  MX_HD static inline T mx_f_sqrt_##sfx(T x) { return SQRT(x); }                         \
+  MX_HD static inline T mx_f_floor_##sfx(T x) { return FLOOR(x); }                       \
+  MX_HD static inline T mx_f_copy_##sfx(T x) { return x; }                               \
+  MX_HD static inline T mx_f_astype_##sfx(T x) { return x; }                             \
+  MX_HD static inline T mx_f_add_##sfx(T x, T y) { return x + y; }                       \
+  MX_HD static inline T mx_f_subtract_##sfx(T x, T y) { return x - y; }                  \
+  MX_HD static inline T mx_f_multiply_##sfx(T x, T y) { return x * y; }                  \
+  MX_HD static inline T mx_f_divide_##sfx(T x, T y) { return x / y; }                    \
+  /* NaN-propagating, in MLX's order: a NaN y wins, then a NaN x */                       \
+  MX_HD static inline T mx_f_maximum_##sfx(T x, T y) {                                   \
+    return y != y ? y : (x != x ? x : (x > y ? x : y));                                  \
+  }                                                                                      \
+  MX_HD static inline T mx_f_minimum_##sfx(T x, T y) {                                   \
+    return y != y ? y : (x != x ? x : (x < y ? x : y));                                  \
+  }                                                                                      \
+  MX_F_COMPARE(sfx, T)
+
+MX_F_FLOAT(f32, float, fabsf, expf, logf, sqrtf, floorf)
+MX_F_FLOAT(f64, double, fabs, exp, log, sqrt, floor)
+
+/* ---- complex64 ---- */
+MX_HD static inline bool mx_c64_isnan(mx_c64 z) { return z.re != z.re || z.im != z.im; }
+/* MLX orders complex numbers lexicographically (real part, then imaginary part). */
+MX_HD static inline bool mx_c64_gt(mx_c64 a, mx_c64 b) {
+  return a.re > b.re || (a.re == b.re && a.im > b.im);
+}
+
+MX_HD static inline mx_c64 mx_f_abs_c64(mx_c64 z) { return mx_c64_make(hypotf(z.re, z.im), 0.0f); }
+MX_HD static inline mx_c64 mx_f_negative_c64(mx_c64 z) { return mx_c64_make(-z.re, -z.im); }
+/* z / |z|, and 0 at 0 (as MLX) */
+MX_HD static inline mx_c64 mx_f_sign_c64(mx_c64 z) {
+  if (z.re == 0.0f && z.im == 0.0f) return z;
+  float h = hypotf(z.re, z.im);
+  return mx_c64_make(z.re / h, z.im / h);
+}
+MX_HD static inline mx_c64 mx_f_copy_c64(mx_c64 z) { return z; }
+MX_HD static inline mx_c64 mx_f_astype_c64(mx_c64 z) { return z; }
+
+MX_HD static inline mx_c64 mx_f_exp_c64(mx_c64 z) {
+  float r = expf(z.re);
+  if (z.im == 0.0f) return mx_c64_make(r, z.im);
+  return mx_c64_make(r * cosf(z.im), r * sinf(z.im));
+}
+
+MX_HD static inline mx_c64 mx_f_log_c64(mx_c64 z) {
+  return mx_c64_make(logf(hypotf(z.re, z.im)), atan2f(z.im, z.re));
+}
+
+/* Principal square root, computed in double so |re| + |z| cannot overflow. */
+MX_HD static inline mx_c64 mx_f_sqrt_c64(mx_c64 z) {
+  double re = z.re, im = z.im;
+  if (re == 0.0 && im == 0.0) return mx_c64_make(0.0f, z.im);
+  if (im == (double)INFINITY || im == -(double)INFINITY)
+    return mx_c64_make((float)INFINITY, z.im);
+  double t = sqrt(0.5 * (fabs(re) + hypot(re, im)));
+  if (re >= 0.0) return mx_c64_make((float)t, (float)(im / (2.0 * t)));
+  return mx_c64_make((float)(fabs(im) / (2.0 * t)), (float)(im < 0.0 ? -t : t));
+}
+
+MX_HD static inline mx_c64 mx_f_add_c64(mx_c64 a, mx_c64 b) {
+  return mx_c64_make(a.re + b.re, a.im + b.im);
+}
+MX_HD static inline mx_c64 mx_f_subtract_c64(mx_c64 a, mx_c64 b) {
+  return mx_c64_make(a.re - b.re, a.im - b.im);
+}
+MX_HD static inline mx_c64 mx_f_multiply_c64(mx_c64 a, mx_c64 b) {
+  return mx_c64_make(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+}
+/* Smith's algorithm (no overflow of |b|^2); a real divisor divides each part. */
+MX_HD static inline mx_c64 mx_f_divide_c64(mx_c64 a, mx_c64 b) {
+  if (b.im == 0.0f) return mx_c64_make(a.re / b.re, a.im / b.re);
+  if (fabsf(b.re) >= fabsf(b.im)) {
+    float r = b.im / b.re, d = b.re + b.im * r;
+    return mx_c64_make((a.re + a.im * r) / d, (a.im - a.re * r) / d);
+  }
+  float r = b.re / b.im, d = b.re * r + b.im;
+  return mx_c64_make((a.re * r + a.im) / d, (a.im * r - a.re) / d);
+}
+MX_HD static inline mx_c64 mx_f_maximum_c64(mx_c64 a, mx_c64 b) {
+  if (mx_c64_isnan(b)) return b;
+  if (mx_c64_isnan(a)) return a;
+  return mx_c64_gt(a, b) ? a : b;
+}
+MX_HD static inline mx_c64 mx_f_minimum_c64(mx_c64 a, mx_c64 b) {
+  if (mx_c64_isnan(b)) return b;
+  if (mx_c64_isnan(a)) return a;
+  return mx_c64_gt(b, a) ? a : b;
+}
+
+MX_HD static inline bool mx_f_equal_c64(mx_c64 a, mx_c64 b) { return a.re == b.re && a.im == b.im; }
+MX_HD static inline bool mx_f_not_equal_c64(mx_c64 a, mx_c64 b) { return !(a.re == b.re && a.im == b.im); }
+MX_HD static inline bool mx_f_greater_c64(mx_c64 a, mx_c64 b) { return mx_c64_gt(a, b); }
+MX_HD static inline bool mx_f_less_c64(mx_c64 a, mx_c64 b) { return mx_c64_gt(b, a); }
+MX_HD static inline bool mx_f_greater_equal_c64(mx_c64 a, mx_c64 b) {
+  return a.re > b.re || (a.re == b.re && a.im >= b.im);
+}
+MX_HD static inline bool mx_f_less_equal_c64(mx_c64 a, mx_c64 b) { return mx_f_greater_equal_c64(b, a); }
+
+/* ---- astype conversions: mx_cvt_<source class>_<destination suffix> ----
+ * Float -> integer is defined for every input (C leaves it undefined out of range): it
+ * gives what x86-64 compilers produce for in-range values and their out-of-range pattern
+ * elsewhere: 8/16/32-bit targets go through int32 (NaN/out of range -> INT32_MIN, then
+ * wrapped), uint32/int64 through int64 (-> INT64_MIN), uint64 through the 2^63 split.
+ * Complex -> real takes the real part; anything -> bool is "!= 0". */
+MX_HD static inline int32_t mx_d2i32(double v) {
+  return (v > -2147483649.0 && v < 2147483648.0) ? (int32_t)v : INT32_MIN;
+}
+MX_HD static inline int64_t mx_d2i64(double v) {
+  return (v >= -9223372036854775808.0 && v < 9223372036854775808.0) ? (int64_t)v : INT64_MIN;
+}
+MX_HD static inline uint64_t mx_d2u64(double v) {
+  if (v >= 9223372036854775808.0 && v < 18446744073709551616.0)
+    return (uint64_t)(int64_t)(v - 9223372036854775808.0) + 9223372036854775808ull;
+  return (uint64_t)mx_d2i64(v);
+}
+
+#define MX_CVT_D2_b(v) ((v) != 0)
+#define MX_CVT_D2_u8(v) ((uint8_t)mx_d2i32(v))
+#define MX_CVT_D2_u16(v) ((uint16_t)mx_d2i32(v))
+#define MX_CVT_D2_u32(v) ((uint32_t)mx_d2i64(v))
+#define MX_CVT_D2_u64(v) (mx_d2u64(v))
+#define MX_CVT_D2_i8(v) ((int8_t)mx_d2i32(v))
+#define MX_CVT_D2_i16(v) ((int16_t)mx_d2i32(v))
+#define MX_CVT_D2_i32(v) (mx_d2i32(v))
+#define MX_CVT_D2_i64(v) (mx_d2i64(v))
+
+/* integer / bool sources (S = the widened source type) */
+#define MX_CVT_FROM_INT(sc, S)                                                              \
+  MX_HD static inline bool mx_cvt_##sc##_b(S v) { return v != 0; }                         \
+  MX_HD static inline uint8_t mx_cvt_##sc##_u8(S v) { return (uint8_t)v; }                 \
+  MX_HD static inline uint16_t mx_cvt_##sc##_u16(S v) { return (uint16_t)v; }              \
+  MX_HD static inline uint32_t mx_cvt_##sc##_u32(S v) { return (uint32_t)v; }              \
+  MX_HD static inline uint64_t mx_cvt_##sc##_u64(S v) { return (uint64_t)v; }              \
+  MX_HD static inline int8_t mx_cvt_##sc##_i8(S v) { return (int8_t)v; }                   \
+  MX_HD static inline int16_t mx_cvt_##sc##_i16(S v) { return (int16_t)v; }                \
+  MX_HD static inline int32_t mx_cvt_##sc##_i32(S v) { return (int32_t)v; }                \
+  MX_HD static inline int64_t mx_cvt_##sc##_i64(S v) { return (int64_t)v; }                \
+  MX_HD static inline mx_f16 mx_cvt_##sc##_f16(S v) { return mx_f32_to_f16((float)v); }    \
+  MX_HD static inline float mx_cvt_##sc##_f32(S v) { return (float)v; }                    \
+  MX_HD static inline double mx_cvt_##sc##_f64(S v) { return (double)v; }                  \
+  MX_HD static inline mx_bf16 mx_cvt_##sc##_bf16(S v) { return mx_f32_to_bf16((float)v); } \
+  MX_HD static inline mx_c64 mx_cvt_##sc##_c64(S v) { return mx_c64_make((float)v, 0.0f); }
+
+MX_CVT_FROM_INT(b, bool)
+MX_CVT_FROM_INT(i, int64_t)
+MX_CVT_FROM_INT(u, uint64_t)
+
+/* float / double / complex sources: F(v) gives the real value used for numeric targets */
+#define MX_CVT_FROM_FLOAT(sc, S, RE, NZ)                                                    \
+  MX_HD static inline bool mx_cvt_##sc##_b(S v) { return NZ(v); }                          \
+  MX_HD static inline uint8_t mx_cvt_##sc##_u8(S v) { return MX_CVT_D2_u8((double)RE(v)); }  \
+  MX_HD static inline uint16_t mx_cvt_##sc##_u16(S v) { return MX_CVT_D2_u16((double)RE(v)); } \
+  MX_HD static inline uint32_t mx_cvt_##sc##_u32(S v) { return MX_CVT_D2_u32((double)RE(v)); } \
+  MX_HD static inline uint64_t mx_cvt_##sc##_u64(S v) { return MX_CVT_D2_u64((double)RE(v)); } \
+  MX_HD static inline int8_t mx_cvt_##sc##_i8(S v) { return MX_CVT_D2_i8((double)RE(v)); }   \
+  MX_HD static inline int16_t mx_cvt_##sc##_i16(S v) { return MX_CVT_D2_i16((double)RE(v)); } \
+  MX_HD static inline int32_t mx_cvt_##sc##_i32(S v) { return MX_CVT_D2_i32((double)RE(v)); } \
+  MX_HD static inline int64_t mx_cvt_##sc##_i64(S v) { return MX_CVT_D2_i64((double)RE(v)); } \
+  MX_HD static inline mx_f16 mx_cvt_##sc##_f16(S v) { return mx_f32_to_f16((float)RE(v)); }   \
+  MX_HD static inline float mx_cvt_##sc##_f32(S v) { return (float)RE(v); }                  \
+  MX_HD static inline double mx_cvt_##sc##_f64(S v) { return (double)RE(v); }                \
+  MX_HD static inline mx_bf16 mx_cvt_##sc##_bf16(S v) { return mx_f32_to_bf16((float)RE(v)); }
+
+#define MX_RE_REAL(v) (v)
+#define MX_RE_CPLX(v) ((v).re)
+#define MX_NZ_REAL(v) ((v) != 0)
+#define MX_NZ_CPLX(v) ((v).re != 0 || (v).im != 0)
+
+MX_CVT_FROM_FLOAT(f, float, MX_RE_REAL, MX_NZ_REAL)
+MX_CVT_FROM_FLOAT(d, double, MX_RE_REAL, MX_NZ_REAL)
+MX_CVT_FROM_FLOAT(c, mx_c64, MX_RE_CPLX, MX_NZ_CPLX)
+MX_HD static inline mx_c64 mx_cvt_f_c64(float v) { return mx_c64_make(v, 0.0f); }
+MX_HD static inline mx_c64 mx_cvt_d_c64(double v) { return mx_c64_make((float)v, 0.0f); }
+MX_HD static inline mx_c64 mx_cvt_c_c64(mx_c64 v) { return v; }
+
+/* One element of dtype suffix s (storage value v) converted to dtype suffix d. */
+#define MX_CVT(s, d, v) MX_CAT(MX_CAT(mx_cvt_, MX_SC_##s), _##d)(MX_LD_##s(v))
+
+/* ---- reductions: identity mx_red_init_<kind>_<acc>() and combine mx_red_<kind>_<acc> ----
+ * Accumulators: and/or in bool; sum/prod in u64 for every integer output (wrap-around is
+ * the same in any width), f32 for float16/bfloat16/float32, f64, c64, and bool (sum = or,
+ * prod = and); min/max in the input type (float16/bfloat16 through f32), NaN-propagating. */
+#define MX_RED_and_TYPES(X, a) X(a, b)
+#define MX_RED_or_TYPES(X, a) X(a, b)
+#define MX_RED_sum_TYPES(X, a) X(a, b) X(a, u64) X(a, f32) X(a, f64) X(a, c64)
+#define MX_RED_prod_TYPES(X, a) X(a, b) X(a, u64) X(a, f32) X(a, f64) X(a, c64)
+#define MX_RED_MINMAX_TYPES(X, a) \
+  X(a, b) MX_INT_SFX(X, a) X(a, f32) X(a, f64) X(a, c64)
+#define MX_RED_min_TYPES(X, a) MX_RED_MINMAX_TYPES(X, a)
+#define MX_RED_max_TYPES(X, a) MX_RED_MINMAX_TYPES(X, a)
+
+MX_HD static inline bool mx_red_init_and_b(void) { return true; }
+MX_HD static inline bool mx_red_and_b(bool a, bool x) { return a && x; }
+MX_HD static inline bool mx_red_init_or_b(void) { return false; }
+MX_HD static inline bool mx_red_or_b(bool a, bool x) { return a || x; }
+
+MX_HD static inline bool mx_red_init_sum_b(void) { return false; }
+MX_HD static inline bool mx_red_sum_b(bool a, bool x) { return a || x; }
+MX_HD static inline bool mx_red_init_prod_b(void) { return true; }
+MX_HD static inline bool mx_red_prod_b(bool a, bool x) { return a && x; }
+
+MX_HD static inline uint64_t mx_red_init_sum_u64(void) { return 0; }
+MX_HD static inline uint64_t mx_red_sum_u64(uint64_t a, uint64_t x) { return a + x; }
+MX_HD static inline uint64_t mx_red_init_prod_u64(void) { return 1; }
+MX_HD static inline uint64_t mx_red_prod_u64(uint64_t a, uint64_t x) { return a * x; }
+
+MX_HD static inline float mx_red_init_sum_f32(void) { return 0.0f; }
+MX_HD static inline float mx_red_sum_f32(float a, float x) { return a + x; }
+MX_HD static inline float mx_red_init_prod_f32(void) { return 1.0f; }
+MX_HD static inline float mx_red_prod_f32(float a, float x) { return a * x; }
+MX_HD static inline double mx_red_init_sum_f64(void) { return 0.0; }
+MX_HD static inline double mx_red_sum_f64(double a, double x) { return a + x; }
+MX_HD static inline double mx_red_init_prod_f64(void) { return 1.0; }
+MX_HD static inline double mx_red_prod_f64(double a, double x) { return a * x; }
+MX_HD static inline mx_c64 mx_red_init_sum_c64(void) { return mx_c64_make(0.0f, 0.0f); }
+MX_HD static inline mx_c64 mx_red_sum_c64(mx_c64 a, mx_c64 x) { return mx_f_add_c64(a, x); }
+MX_HD static inline mx_c64 mx_red_init_prod_c64(void) { return mx_c64_make(1.0f, 0.0f); }
+MX_HD static inline mx_c64 mx_red_prod_c64(mx_c64 a, mx_c64 x) { return mx_f_multiply_c64(a, x); }
+
+#define MX_RED_MINMAX(sfx, T, LO, HI)                                                   \
+  MX_HD static inline T mx_red_init_min_##sfx(void) { return HI; }                      \
+  MX_HD static inline T mx_red_min_##sfx(T a, T x) { return mx_f_minimum_##sfx(a, x); } \
+  MX_HD static inline T mx_red_init_max_##sfx(void) { return LO; }                      \
+  MX_HD static inline T mx_red_max_##sfx(T a, T x) { return mx_f_maximum_##sfx(a, x); }
+
+MX_RED_MINMAX(b, bool, false, true)
+MX_RED_MINMAX(u8, uint8_t, 0, UINT8_MAX)
+MX_RED_MINMAX(u16, uint16_t, 0, UINT16_MAX)
+MX_RED_MINMAX(u32, uint32_t, 0, UINT32_MAX)
+MX_RED_MINMAX(u64, uint64_t, 0, UINT64_MAX)
+MX_RED_MINMAX(i8, int8_t, INT8_MIN, INT8_MAX)
+MX_RED_MINMAX(i16, int16_t, INT16_MIN, INT16_MAX)
+MX_RED_MINMAX(i32, int32_t, INT32_MIN, INT32_MAX)
+MX_RED_MINMAX(i64, int64_t, INT64_MIN, INT64_MAX)
+MX_RED_MINMAX(f32, float, -(float)INFINITY, (float)INFINITY)
+MX_RED_MINMAX(f64, double, -(double)INFINITY, (double)INFINITY)
+MX_RED_MINMAX(c64, mx_c64, mx_c64_make(-(float)INFINITY, -(float)INFINITY),
+              mx_c64_make((float)INFINITY, (float)INFINITY))
+
+/* ---- Threefry-2x32 with 20 rounds (spec/semantics.md section 7.2) ---- */
+MX_HD static inline uint32_t mx_rotl32(uint32_t x, int r) {
+  return (x << r) | (x >> (32 - r));
+}
+
+MX_HD static inline void mx_threefry2x32(uint32_t k0, uint32_t k1, uint32_t x0, uint32_t x1,
+                                         uint32_t *y0, uint32_t *y1) {
+  const uint32_t ks[3] = {k0, k1, k0 ^ k1 ^ 0x1BD11BDAu};
+  const int rot[2][4] = {{13, 15, 26, 6}, {17, 29, 16, 24}};
+  x0 += ks[0];
+  x1 += ks[1];
+  for (int i = 0; i < 5; i++) {
+    for (int r = 0; r < 4; r++) {
+      x0 += x1;
+      x1 = mx_rotl32(x1, rot[i % 2][r]);
+      x1 ^= x0;
+    }
+    x0 += ks[(i + 1) % 3];
+    x1 += ks[(i + 2) % 3] + (uint32_t)(i + 1);
+  }
+  *y0 = x0;
+  *y1 = x1;
+}
+
+#endif

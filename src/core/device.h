@@ -1,0 +1,31 @@
+/* device.h: the GPU backend interface the core drives (DESIGN sections 3-4). Exactly one
+ * backend is active: none (CPU only), the fake device (CI: a separate malloc'd memory and
+ * the CPU kernels, enabled with MLX_FAKE_GPU=1) or CUDA. The core never includes a
+ * backend's headers; backends fill this table. */
+#ifndef MX_DEVICE_H
+#define MX_DEVICE_H
+
+#include "kernel.h"
+
+typedef struct mx_gpu_backend {
+  const char *name;                                   /* "fake", "cuda" */
+  int (*device_count)(void);
+  void *(*malloc)(size_t nbytes);                     /* device memory; NULL on failure */
+  void (*free)(void *p);
+  int (*copy_to_device)(void *dst, const void *src, size_t nbytes); /* synchronous */
+  int (*copy_to_host)(void *dst, const void *src, size_t nbytes);   /* synchronous */
+  void *(*queue_new)(void);                           /* one per stream */
+  void (*queue_free)(void *q);
+  int (*queue_finish)(void *q);                       /* wait for the queue's work */
+  mx_kernel_fn (*kernel)(int prim);                   /* NULL: no GPU kernel */
+  size_t (*memory_size)(void);                        /* bytes on the device */
+  const char *(*device_name)(void);
+} mx_gpu_backend;
+
+/* The active GPU backend, NULL when none. Chosen once at first use. */
+const mx_gpu_backend *mx_gpu(void);
+/* Backends that may be compiled in. */
+const mx_gpu_backend *mx_fake_gpu_backend(void);
+const mx_gpu_backend *mx_cuda_backend(void);   /* NULL when built without CUDA */
+
+#endif

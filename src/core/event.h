@@ -1,0 +1,22 @@
+/* event.h: a one-shot completion flag that carries an error (DESIGN section 3).
+ * A task signals its event when done; an error inside the task is stored on the event and
+ * re-raised by whoever waits (eval, item, synchronize). Refcounted. */
+#ifndef MX_EVENT_H
+#define MX_EVENT_H
+
+#include "error.h"
+
+typedef struct mx_event mx_event;
+
+mx_event *mx_event_new(void);       /* refs = 1, pending */
+void mx_event_retain(mx_event *e);
+void mx_event_release(mx_event *e);
+
+/* Marks done. kind != MX_OK stores (kind, msg) as the event's error. Signal once. */
+void mx_event_signal(mx_event *e, mx_error_kind kind, const char *msg);
+bool mx_event_done(const mx_event *e);
+bool mx_event_failed(const mx_event *e);
+/* Blocks until done; returns 0, or -1 with this thread's error set to the event's error. */
+int mx_event_wait(mx_event *e);
+
+#endif

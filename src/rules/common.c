@@ -1,0 +1,58 @@
+/* common.c: shared rule helpers (rules.h) and the registration entry point. */
+#include "rules.h"
+
+#include <stdlib.h>
+
+mx_array *mx_rule_to_front(mx_array *x, int axis, mx_stream s) {
+  if (axis <= 0) return x;
+  return mx_moveaxis(x, axis, 0, s);
+}
+
+mx_array *mx_rule_pad_after_batch(mx_array *x, int ndim, mx_stream s) {
+  if (!x || x->ndim >= ndim) return x;
+  int32_t *shape = malloc((size_t)ndim * sizeof(int32_t));
+  if (!shape) return mx_fail(MX_ENOMEM, "[vmap] out of memory.");
+  int pad = ndim - x->ndim;
+  shape[0] = x->shape[0];
+  for (int i = 1; i <= pad; i++) shape[i] = 1;
+  for (int i = 1; i < x->ndim; i++) shape[pad + i] = x->shape[i];
+  mx_array *r = mx_reshape(x, shape, ndim, s);
+  free(shape);
+  return r;
+}
+
+int mx_rule_vmap_elementwise(const mx_op *op, mx_array *const *inputs, const int *axes,
+                             mx_array **outputs, int *out_axes) {
+  int n = op->n_in;
+  mx_array *in[3];
+  int rank = 0;
+  for (int i = 0; i < n; i++) {
+    int r = inputs[i]->ndim - (axes[i] >= 0 ? 1 : 0);
+    if (r > rank) rank = r;
+  }
+  for (int i = 0; i < n; i++) {
+    in[i] = inputs[i];
+    if (axes[i] >= 0) {
+      in[i] = mx_rule_to_front(inputs[i], axes[i], op->stream);
+      in[i] = mx_rule_pad_after_batch(in[i], rank + 1, op->stream);
+    }
+  }
+  mx_dtype out_t = op->outputs[0] ? op->outputs[0]->dtype : inputs[0]->dtype;
+  if (op->prim == MX_PRIM_ASTYPE) {
+    outputs[0] = mx_astype(in[0], out_t, op->stream);
+  } else if (mx_prim_has_params(op->prim)) {
+    return mx_fail_int(MX_ERUNTIME, "[vmap] %s has parameters.", mx_prim_name(op->prim));
+  } else {
+    outputs[0] = mx_elementwise_by_prim(op->prim, in, n, out_t, op->stream);
+  }
+  out_axes[0] = 0;
+  return outputs[0] ? 0 : -1;
+}
+
+void mx_prims_register_rules(void) {
+  mx_rules_register_unary();
+  mx_rules_register_binary();
+  mx_rules_register_reduce();
+  mx_rules_register_shape();
+  mx_rules_register_misc();
+}

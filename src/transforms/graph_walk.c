@@ -1,0 +1,168 @@
+/* graph_walk.c: node maps (open addressing with tombstones) and the traced post-order. */
+#include "graph_walk.h"
+
+#include <stdlib.h>
+
+#include "../core/error.h"
+
+#define TOMB ((const mx_array *)1)
+
+static size_t slot_of(const mx_node_map *m, const mx_array *k) {
+  size_t h = ((uintptr_t)k >> 4) * 0x9E3779B97F4A7C15ull;
+  return (h >> 7) & (m->cap - 1);
+}
+
+static long find(const mx_node_map *m, const mx_array *k) {
+  if (!m->cap) return -1;
+  size_t i = slot_of(m, k);
+  for (;;) {
+    if (!m->keys[i]) return -1;
+    if (m->keys[i] == k) return (long)i;
+    i = (i + 1) & (m->cap - 1);
+  }
+}
+
+mx_array *mx_node_map_get(const mx_node_map *m, const mx_array *k) {
+  long i = find(m, k);
+  return i < 0 ? NULL : m->vals[i];
+}
+
+static int grow(mx_node_map *m) {
+  size_t cap = m->cap ? m->cap * 2 : 64;
+  const mx_array **keys = calloc(cap, sizeof *keys);
+  mx_array **vals = calloc(cap, sizeof *vals);
+  if (!keys || !vals) {
+    free(keys);
+    free(vals);
+    return mx_fail_int(MX_ENOMEM, "[transform] out of memory.");
+  }
+  mx_node_map nm = {keys, vals, 0, cap};
+  for (size_t i = 0; i < m->cap; i++) {
+    if (!m->keys[i] || m->keys[i] == TOMB) continue;
+    size_t j = slot_of(&nm, m->keys[i]);
+    while (nm.keys[j]) j = (j + 1) & (cap - 1);
+    nm.keys[j] = m->keys[i];
+    nm.vals[j] = m->vals[i];
+    nm.n++;
+  }
+  free(m->keys);
+  free(m->vals);
+  *m = nm;
+  return 0;
+}
+
+int mx_node_map_put(mx_node_map *m, const mx_array *k, mx_array *v) {
+  long i = find(m, k);
+  if (i >= 0) {
+    mx_array_release(m->vals[i]);
+    m->vals[i] = v;
+    return 0;
+  }
+  if ((m->n + 1) * 2 > m->cap && grow(m) != 0) {
+    mx_array_release(v);
+    return -1;
+  }
+  size_t j = slot_of(m, k);
+  while (m->keys[j] && m->keys[j] != TOMB) j = (j + 1) & (m->cap - 1);
+  m->keys[j] = k;
+  m->vals[j] = v;
+  m->n++;
+  return 0;
+}
+
+mx_array *mx_node_map_take(mx_node_map *m, const mx_array *k) {
+  long i = find(m, k);
+  if (i < 0) return NULL;
+  mx_array *v = m->vals[i];
+  m->vals[i] = NULL;
+  return v;
+}
+
+void mx_node_map_free(mx_node_map *m) {
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->keys[i] && m->keys[i] != TOMB) mx_array_release(m->vals[i]);
+  free(m->keys);
+  free(m->vals);
+  m->keys = NULL;
+  m->vals = NULL;
+  m->n = m->cap = 0;
+}
+
+typedef struct frame {
+  mx_array *node;
+  int next;
+} frame;
+
+int mx_traced_order(mx_array *const *outs, int n, mx_array ***order_out, size_t *n_order) {
+  mx_node_map seen = {0};
+  frame *stack = NULL;
+  mx_array **order = NULL;
+  size_t sn = 0, scap = 0, on = 0, ocap = 0;
+  int rc = 0;
+  for (int r = 0; r < n && rc == 0; r++) {
+    mx_array *root = outs[r];
+    if (!root || !root->tracer || !root->op || mx_node_map_get(&seen, root)) continue;
+    mx_array_retain(root);
+    if (mx_node_map_put(&seen, root, root) != 0) { rc = -1; break; }
+    if (sn == scap) {
+      scap = scap ? scap * 2 : 256;
+      frame *ns = realloc(stack, scap * sizeof *ns);
+      if (!ns) { rc = mx_fail_int(MX_ENOMEM, "[transform] out of memory."); break; }
+      stack = ns;
+    }
+    stack[sn++] = (frame){root, 0};
+    while (sn && rc == 0) {
+      frame *f = &stack[sn - 1];
+      mx_op *op = f->node->op;
+      if (f->next < op->n_in) {
+        mx_array *in = op->inputs[f->next++];
+        if (in->tracer && in->op && !mx_node_map_get(&seen, in)) {
+          mx_array_retain(in);
+          if (mx_node_map_put(&seen, in, in) != 0) { rc = -1; break; }
+          if (sn == scap) {
+            scap *= 2;
+            frame *ns = realloc(stack, scap * sizeof *ns);
+            if (!ns) { rc = mx_fail_int(MX_ENOMEM, "[transform] out of memory."); break; }
+            stack = ns;
+          }
+          stack[sn++] = (frame){in, 0};
+        }
+        continue;
+      }
+      if (on == ocap) {
+        ocap = ocap ? ocap * 2 : 256;
+        mx_array **no = realloc(order, ocap * sizeof *no);
+        if (!no) { rc = mx_fail_int(MX_ENOMEM, "[transform] out of memory."); break; }
+        order = no;
+      }
+      mx_array_retain(f->node);
+      order[on++] = f->node;
+      sn--;
+      /* siblings go right after, so reverse walks meet them together */
+      for (int k = 0; k < op->n_out && rc == 0; k++) {
+        mx_array *sib = op->outputs[k];
+        if (!sib || sib == order[on - 1] || mx_node_map_get(&seen, sib)) continue;
+        mx_array_retain(sib);
+        if (mx_node_map_put(&seen, sib, sib) != 0) { rc = -1; break; }
+        if (on == ocap) {
+          ocap *= 2;
+          mx_array **no = realloc(order, ocap * sizeof *no);
+          if (!no) { rc = mx_fail_int(MX_ENOMEM, "[transform] out of memory."); break; }
+          order = no;
+        }
+        mx_array_retain(sib);
+        order[on++] = sib;
+      }
+    }
+  }
+  free(stack);
+  mx_node_map_free(&seen);
+  if (rc != 0) {
+    for (size_t i = 0; i < on; i++) mx_array_release(order[i]);
+    free(order);
+    return -1;
+  }
+  *order_out = order;
+  *n_order = on;
+  return 0;
+}

@@ -1,0 +1,25 @@
+/* graph_walk.h: what vjp and jvp share: a pointer map from nodes to arrays and the
+ * iterative post-order of the traced part of a graph (nodes marked tracer). */
+#ifndef MX_GRAPH_WALK_H
+#define MX_GRAPH_WALK_H
+
+#include "../core/op.h"
+
+typedef struct mx_node_map {
+  const mx_array **keys;
+  mx_array **vals;          /* owned references (NULL = none) */
+  size_t n, cap;
+} mx_node_map;
+
+mx_array *mx_node_map_get(const mx_node_map *m, const mx_array *k);
+/* Stores v (a NEW reference, stolen) for k, releasing any previous value. -1 on ENOMEM. */
+int mx_node_map_put(mx_node_map *m, const mx_array *k, mx_array *v_steal);
+/* Removes and returns k's value (owned) or NULL. */
+mx_array *mx_node_map_take(mx_node_map *m, const mx_array *k);
+void mx_node_map_free(mx_node_map *m);
+
+/* Post-order (inputs first) of tracer nodes with an op reachable from outs; retained.
+ * *order is malloc'd; release each entry and free it. */
+int mx_traced_order(mx_array *const *outs, int n, mx_array ***order, size_t *n_order);
+
+#endif

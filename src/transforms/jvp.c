@@ -1,0 +1,97 @@
+/* jvp.c: forward-mode differentiation: tangents flow through the traced graph in
+ * post-order, each op's jvp rule mapping input tangents to output tangents. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/error.h"
+#include "../core/eval.h"
+#include "../core/prim.h"
+#include "graph_walk.h"
+#include "transforms.h"
+
+int mx_jvp(mx_closure fn, mx_array *const *primals, int n, mx_array *const *tangents,
+           mx_array **outs, int max_out, int *n_out, mx_array **jvps) {
+  mx_array **tracers = calloc((size_t)(n ? n : 1), sizeof *tracers);
+  if (!tracers) return mx_fail_int(MX_ENOMEM, "[jvp] out of memory.");
+  mx_node_map tan = {0};
+  int rc = 0;
+  *n_out = 0;
+  for (int i = 0; rc == 0 && i < n; i++) {
+    if (!primals[i] || !tangents[i]) {
+      rc = mx_fail_int(MX_EINVAL, "[jvp] primal or tangent %d is empty.", i);
+      break;
+    }
+    if (primals[i]->ndim != tangents[i]->ndim ||
+        memcmp(primals[i]->shape, tangents[i]->shape, (size_t)primals[i]->ndim * sizeof(int32_t))) {
+      rc = mx_fail_int(MX_EINVAL, "[jvp] Primal %d and its tangent have different shapes.", i);
+      break;
+    }
+    tracers[i] = mx_copy(primals[i], mx_stream_default());
+    if (!tracers[i]) {
+      rc = -1;
+      break;
+    }
+    tracers[i]->tracer = 1;
+    mx_array *t = mx_astype(tangents[i], primals[i]->dtype, mx_stream_default());
+    if (!t || mx_node_map_put(&tan, tracers[i], t) != 0) rc = -1;
+  }
+  if (rc == 0) {
+    mx_trace_push();
+    rc = fn.fn(fn.payload, tracers, n, outs, max_out, n_out);
+    mx_trace_pop();
+  }
+  mx_array **order = NULL;
+  size_t n_order = 0;
+  if (rc == 0) rc = mx_traced_order(outs, *n_out, &order, &n_order);
+  for (size_t oi = 0; rc == 0 && oi < n_order; oi++) {
+    mx_op *op = order[oi]->op;
+    if (mx_node_map_get(&tan, order[oi]))
+      continue;
+    bool any = false, done = false;
+    for (int k = 0; k < op->n_out; k++) done |= op->outputs[k] && mx_node_map_get(&tan, op->outputs[k]);
+    if (done) continue;
+    mx_array *small_t[64], *small_o[8];
+    mx_array **t = op->n_in <= 64 ? small_t : calloc((size_t)op->n_in, sizeof *t);
+    mx_array **o = op->n_out <= 8 ? small_o : calloc((size_t)op->n_out, sizeof *o);
+    if (!t || !o) {
+      rc = mx_fail_int(MX_ENOMEM, "[jvp] out of memory.");
+    } else {
+      for (int i = 0; i < op->n_in; i++) {
+        t[i] = mx_node_map_get(&tan, op->inputs[i]);
+        any |= t[i] != NULL;
+      }
+      if (any) {
+        const mx_prim_vt *vt = &mx_prims[op->prim];
+        if (!vt->jvp) {
+          rc = mx_fail_int(MX_ERUNTIME, "[%s] jvp is not implemented.", mx_prim_name(op->prim));
+        } else {
+          MX_SCOPE_BEGIN;
+          for (int k = 0; k < op->n_out; k++) o[k] = NULL;
+          rc = vt->jvp(op, op->inputs, t, op->outputs, o);
+          for (int k = 0; rc == 0 && k < op->n_out; k++)
+            if (o[k] && op->outputs[k]) rc = mx_node_map_put(&tan, op->outputs[k], mx_keep(o[k]));
+          MX_SCOPE_END;
+        }
+      }
+    }
+    if (t && t != small_t) free(t);
+    if (o && o != small_o) free(o);
+  }
+  for (size_t i = 0; i < n_order; i++) mx_array_release(order[i]);
+  free(order);
+  for (int k = 0; rc == 0 && k < *n_out; k++) {
+    mx_array *v = mx_node_map_get(&tan, outs[k]);
+    if (v) mx_array_retain(v);
+    else v = mx_zeros_like(outs[k], mx_stream_default());
+    jvps[k] = v;
+    if (!v) rc = -1;
+  }
+  mx_node_map_free(&tan);
+  for (int i = 0; i < n; i++) mx_array_release(tracers[i]);
+  free(tracers);
+  if (rc != 0) {
+    for (int k = 0; k < *n_out; k++) mx_array_release(outs[k]);
+    *n_out = 0;
+  }
+  return rc;
+}

@@ -1,0 +1,38 @@
+/* transforms.h: function transformations over closures (DESIGN section 7). A closure is a
+ * C function from arrays to arrays plus a payload; the Python layer wraps Python callables
+ * in closures. Results follow the ownership rule of core/array.h (new references). */
+#ifndef MX_TRANSFORMS_H
+#define MX_TRANSFORMS_H
+
+#include "../ops/ops.h"
+
+/* fn(payload, inputs, n_in, outputs, *n_out): fills outputs (new references, at most
+ * max_out) and *n_out; returns 0 or -1 with the error set (Python errors are carried by the
+ * Python layer itself and signalled as MX_ERUNTIME with an empty message). */
+typedef int (*mx_closure_fn)(void *payload, mx_array *const *in, int n_in, mx_array **out,
+                             int max_out, int *n_out);
+
+typedef struct mx_closure {
+  mx_closure_fn fn;
+  void *payload;
+} mx_closure;
+
+#define MX_MAX_OUTPUTS 4096
+
+/* vjp: outputs = fn(primals); cotangent-weighted gradients wrt every primal.
+ * outs (capacity max_out) and grads (n_primals entries; zeros where no path) are filled with
+ * new references; *n_out receives the output count. cotangents: one per output. */
+int mx_vjp(mx_closure fn, mx_array *const *primals, int n_primals,
+           mx_array *const *cotangents, int n_cot, mx_array **outs, int max_out, int *n_out,
+           mx_array **grads);
+/* jvp: outputs = fn(primals); directional derivatives along tangents (one per primal). */
+int mx_jvp(mx_closure fn, mx_array *const *primals, int n_primals,
+           mx_array *const *tangents, mx_array **outs, int max_out, int *n_out,
+           mx_array **jvps);
+/* value_and_grad of a scalar-valued fn wrt the primals listed in argnums: value (outs[0]
+ * must be a 0-d array) plus grads (n_argnums). */
+int mx_value_and_grad(mx_closure fn, mx_array *const *primals, int n_primals,
+                      const int *argnums, int n_argnums, mx_array **outs, int max_out,
+                      int *n_out, mx_array **grads);
+
+#endif
