@@ -3,6 +3,7 @@
  * The op record side lives in op.c; scheduling in eval.c. */
 #include "array.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,17 @@ typedef struct release_stack {
 } release_stack;
 
 static _Thread_local release_stack rs;
+static pthread_key_t rs_key;
+static pthread_once_t rs_once = PTHREAD_ONCE_INIT;
+
+static void rs_free(void *p) {
+  release_stack *r = p;
+  free(r->v);
+  r->v = NULL;
+  r->n = r->cap = 0;
+}
+
+static void rs_key_init(void) { pthread_key_create(&rs_key, rs_free); }
 
 static void free_node(mx_array *a) {
   if (a->op) {
@@ -191,6 +203,10 @@ void mx_array_release(mx_array *a) {
     if (!nv) { /* cannot defer: free now (recursion bounded by memory pressure only) */
       free_node(a);
       return;
+    }
+    if (!rs.v) { /* first use on this thread: free at thread exit */
+      pthread_once(&rs_once, rs_key_init);
+      pthread_setspecific(rs_key, &rs);
     }
     rs.v = nv;
     rs.cap = cap;

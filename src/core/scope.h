@@ -17,6 +17,10 @@ mx_array *mx_scope_adopt(mx_array *a);
 /* A new reference to a that outlives the scope (NULL passes through). */
 mx_array *mx_keep(mx_array *a);
 bool mx_scope_active(void);
+/* Closes scope ownership while foreign code runs (a user closure): ops then return owned
+ * references again. Returns a token for mx_scope_resume. */
+int mx_scope_suspend(void);
+void mx_scope_resume(int token);
 
 #define MX_SCOPE_BEGIN size_t mx_scope_mark_ = mx_scope_begin()
 #define MX_SCOPE_END mx_scope_end(mx_scope_mark_)

@@ -37,7 +37,9 @@ int mx_jvp(mx_closure fn, mx_array *const *primals, int n, mx_array *const *tang
   }
   if (rc == 0) {
     mx_trace_push();
+    int scopes = mx_scope_suspend();
     rc = fn.fn(fn.payload, tracers, n, outs, max_out, n_out);
+    mx_scope_resume(scopes);
     mx_trace_pop();
   }
   mx_array **order = NULL;

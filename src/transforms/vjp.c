@@ -114,7 +114,9 @@ static int trace(mx_closure fn, mx_array *const *primals, int n, mx_array **trac
     tracers[i]->tracer = 1;
   }
   mx_trace_push();
+  int scopes = mx_scope_suspend();
   int rc = fn.fn(fn.payload, tracers, n, outs, max_out, n_out);
+  mx_scope_resume(scopes);
   mx_trace_pop();
   if (rc != 0) {
     for (int k = 0; k < *n_out; k++) mx_array_release(outs[k]);
@@ -199,7 +201,9 @@ int mx_value_and_grad(mx_closure fn, mx_array *const *primals, int n, const int 
   *n_out = 0;
   if (rc == 0) {
     mx_trace_push();
+    int scopes = mx_scope_suspend();
     rc = fn.fn(fn.payload, args, n, outs, max_out, n_out);
+    mx_scope_resume(scopes);
     mx_trace_pop();
   }
   if (rc == 0 && (*n_out < 1 || outs[0]->ndim != 0))

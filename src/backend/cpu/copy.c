@@ -70,11 +70,11 @@ static int check_dtype(const char *op, mx_dtype t) {
   return 0;
 }
 
-#define COPY_BLOCK 32 /* transposing copies move COPY_BLOCK x COPY_BLOCK tiles */
+#define COPY_BLOCK 8 /* transposes move 8 x 8 tiles (more rows thrash L1 sets on 2^k strides) */
 
-/* Runs over equal shapes: dst[idx] = convert(src[idx]). When dst is contiguous along the
- * run but src is contiguous along the next-outer dim (a transpose), runs are taken
- * COPY_BLOCK at a time and copied column by column, so both sides stay in cache. */
+/* Runs over equal shapes: dst[idx] = convert(src[idx]). When the run is strided in src but
+ * the next-outer dim is contiguous in src (a transpose), each plane of those two dims is
+ * copied in COPY_BLOCK x COPY_BLOCK tiles, so both sides stay in cache and TLB. */
 static int copy_same_shape(const mx_tensor *src, mx_tensor *dst) {
   const int64_t *strides[2] = {dst->strides, src->strides};
   mx_cpu_iter it;
@@ -82,18 +82,24 @@ static int copy_same_shape(const mx_tensor *src, mx_tensor *dst) {
   int nd = it.ndim;
   int64_t n = mx_cpu_iter_len(&it), offs[2];
   int64_t sd = mx_cpu_iter_stride(&it, 0), ssrc = mx_cpu_iter_stride(&it, 1);
-  bool tiled = nd >= 2 && n >= COPY_BLOCK && it.shape[nd - 2] >= COPY_BLOCK && ssrc != 1 &&
+  int64_t rows = nd >= 2 ? it.shape[nd - 2] : 1;
+  bool tiled = nd >= 2 && n >= COPY_BLOCK && rows >= COPY_BLOCK && ssrc != 1 &&
                it.strides[1 * nd + nd - 2] == 1;
   int64_t rd = tiled ? it.strides[0 * nd + nd - 2] : 0; /* dst stride between runs */
   mx_cpu_iter_seek(&it, 0, offs);
   for (int64_t r = 0; r < it.nruns;) {
     int64_t g = 1;
-    if (tiled) { /* g runs in a row along the outer dim, all contiguous in src */
-      g = it.shape[nd - 2] - it.idx[nd - 2];
-      if (g > COPY_BLOCK) g = COPY_BLOCK;
-      for (int64_t j = 0; j < n; j++)
-        mx_cpu_convert(mx_cpu_at(src, offs[1] + j * ssrc), src->dtype, 1,
-                       mx_cpu_at(dst, offs[0] + j * sd), dst->dtype, rd, g);
+    if (tiled) { /* a whole (rows x n) plane; the iterator sits at its first run */
+      g = rows;
+      for (int64_t ib = 0; ib < rows; ib += COPY_BLOCK) {
+        int64_t gi = rows - ib < COPY_BLOCK ? rows - ib : COPY_BLOCK;
+        for (int64_t jb = 0; jb < n; jb += COPY_BLOCK) {
+          int64_t je = n - jb < COPY_BLOCK ? n : jb + COPY_BLOCK;
+          for (int64_t j = jb; j < je; j++)
+            mx_cpu_convert(mx_cpu_at(src, offs[1] + ib + j * ssrc), src->dtype, 1,
+                           mx_cpu_at(dst, offs[0] + ib * rd + j * sd), dst->dtype, rd, gi);
+        }
+      }
     } else {
       mx_cpu_convert(mx_cpu_at(src, offs[1]), src->dtype, ssrc, mx_cpu_at(dst, offs[0]),
                      dst->dtype, sd, n);

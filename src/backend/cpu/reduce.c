@@ -142,8 +142,11 @@ static int red_rows(const red_plan *p) {
   return 0;
 }
 
-/* Column strategy: a tile of accumulators along the innermost kept dim; every reduced
- * element offset adds one (strided or contiguous) slice into it. */
+/* Column strategy: a strip of accumulators along the innermost kept dim (up to RED_STRIP,
+ * on the heap); every reduced element offset adds one (strided or contiguous) slice into it,
+ * so contiguous rows are read whole. */
+#define RED_STRIP 8192
+
 static int red_cols(const red_plan *p) {
   const int64_t *ks[1] = {p->kstr}, *rs[1] = {p->rstr};
   mx_cpu_iter kit, rit;
@@ -152,32 +155,41 @@ static int red_cols(const red_plan *p) {
     mx_cpu_iter_free(&kit);
     return -1;
   }
-  red_tile acc, tmp;
   int64_t kn = mx_cpu_iter_len(&kit), kst = mx_cpu_iter_stride(&kit, 0), koffs[1], roffs[1];
   int64_t rn = mx_cpu_iter_len(&rit), rst = mx_cpu_iter_stride(&rit, 0);
+  int64_t strip = kn < RED_STRIP ? kn : RED_STRIP;
   bool direct = p->in->dtype == p->acc && kst == 1;
+  char *acc = (char *)malloc((size_t)(2 * strip * p->asz));
+  char *tmp = acc + strip * p->asz;
+  if (!acc) {
+    mx_cpu_iter_free(&kit);
+    mx_cpu_iter_free(&rit);
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.",
+                       (size_t)(2 * strip * p->asz));
+  }
   mx_cpu_iter_seek(&kit, 0, koffs);
   for (int64_t kr = 0; kr < kit.nruns; kr++) {
-    for (int64_t j = 0; j < kn; j += MX_CPU_TILE) {
-      int64_t c = kn - j < MX_CPU_TILE ? kn - j : MX_CPU_TILE;
-      p->ops->init(&acc, c);
+    for (int64_t j = 0; j < kn; j += strip) {
+      int64_t c = kn - j < strip ? kn - j : strip;
+      p->ops->init(acc, c);
       mx_cpu_iter_seek(&rit, 0, roffs);
       for (int64_t rr = 0; rr < rit.nruns; rr++) {
         for (int64_t i = 0; i < rn; i++) {
           const char *x = mx_cpu_at(p->in, koffs[0] + j * kst + roffs[0] + i * rst);
           if (direct) {
-            p->ops->cols(&acc, x, c);
+            p->ops->cols(acc, x, c);
           } else {
-            mx_cpu_convert(x, p->in->dtype, kst, &tmp, p->acc, 1, c);
-            p->ops->cols(&acc, &tmp, c);
+            mx_cpu_convert(x, p->in->dtype, kst, tmp, p->acc, 1, c);
+            p->ops->cols(acc, tmp, c);
           }
         }
         mx_cpu_iter_next(&rit, roffs);
       }
-      mx_cpu_convert(&acc, p->acc, 1, mx_cpu_at(p->out, kr * kn + j), p->out->dtype, 1, c);
+      mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, kr * kn + j), p->out->dtype, 1, c);
     }
     mx_cpu_iter_next(&kit, koffs);
   }
+  free(acc);
   mx_cpu_iter_free(&kit);
   mx_cpu_iter_free(&rit);
   return 0;
