@@ -17,6 +17,9 @@
 
 #if !defined(__CUDACC_RTC__)
 #include <math.h>
+#elif !defined(INFINITY) /* NVRTC has the math functions built in, not math.h's macros */
+#define INFINITY __int_as_float(0x7f800000)
+#define NAN __int_as_float(0x7fffffff)
 #endif
 
 #define MX_CAT_(a, b) a##b

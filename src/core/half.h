@@ -7,12 +7,12 @@
 
 #include "common.h"
 
-#if !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
-#include <string.h>
-#if defined(__F16C__) && (defined(__x86_64__) || defined(__i386__))
+#if !defined(__CUDACC_RTC__)
+#include <string.h> /* memcpy bit casts on the host */
+#endif
+#if !defined(__CUDACC__) && defined(__F16C__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
 #define MX_HALF_F16C 1
-#endif
 #endif
 
 typedef uint16_t mx_f16;   /* IEEE binary16 bits */
@@ -81,8 +81,14 @@ MX_HD static inline float mx_f16_to_f32_portable(mx_f16 h) {
   return mx_f32_from_bits(sign | ((e + 112u) << 23) | (m << 13));
 }
 
+/* Hardware conversions where present (F16C on the host, cvt on the device); they agree
+ * with the portable versions except possibly in NaN payloads. */
 MX_HD static inline mx_f16 mx_f32_to_f16(float f) {
-#if defined(MX_HALF_F16C)
+#if defined(__CUDA_ARCH__)
+  unsigned short h;
+  asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+  return (mx_f16)h;
+#elif defined(MX_HALF_F16C)
   return (mx_f16)_cvtss_sh(f, 0); /* 0 = _MM_FROUND_TO_NEAREST_INT */
 #else
   return mx_f32_to_f16_portable(f);
@@ -90,7 +96,11 @@ MX_HD static inline mx_f16 mx_f32_to_f16(float f) {
 }
 
 MX_HD static inline float mx_f16_to_f32(mx_f16 h) {
-#if defined(MX_HALF_F16C)
+#if defined(__CUDA_ARCH__)
+  float f;
+  asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"((unsigned short)h));
+  return f;
+#elif defined(MX_HALF_F16C)
   return _cvtsh_ss(h);
 #else
   return mx_f16_to_f32_portable(h);
@@ -99,10 +109,16 @@ MX_HD static inline float mx_f16_to_f32(mx_f16 h) {
 
 /* float -> bfloat16, round to nearest even; NaN stays a quiet NaN of the same sign. */
 MX_HD static inline mx_bf16 mx_f32_to_bf16(float f) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  unsigned short b;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(f));
+  return (mx_bf16)b;
+#else
   uint32_t x = mx_f32_bits(f);
   if ((x & 0x7fffffffu) > 0x7f800000u) return (mx_bf16)((x >> 16) | 0x0040u);
   x += 0x7fffu + ((x >> 16) & 1u);
   return (mx_bf16)(x >> 16);
+#endif
 }
 
 MX_HD static inline float mx_bf16_to_f32(mx_bf16 b) {

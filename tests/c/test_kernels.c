@@ -1244,12 +1244,15 @@ static void test_random(void) {
   run_bits(&key0, 4, 2, n22, s0, "split(key(0))");
   run_bits(&key0, 4, 2, n22, jax0, "split(PRNGKey(0)) as JAX");
   run_bits(&key42, 4, 2, n22, s42, "split(key(42))");
-  /* partial words: widths 1 and 2, odd and even word counts */
-  for (int n = 1; n <= 13; n++) {
+  /* partial words: widths 1 and 2, odd and even word counts, short and long blocks */
+  for (int n = 1; n <= 70; n += (n < 20 ? 1 : 7)) {
     int32_t sh[1] = {n};
     run_bits(&key42, 1, 1, sh, NULL, "uint8 bits");
     run_bits(&key42, 2, 1, sh, NULL, "uint16 bits");
+    run_bits(&key42, 4, 1, sh, NULL, "uint32 bits");
   }
+  int32_t big[1] = {100003};
+  run_bits(&key42, 1, 1, big, NULL, "uint8 bits, long");
   /* a batch of keys (2 keys, stored transposed: shape (2, 2) strides (1, 2)) */
   {
     tt kb;
@@ -1397,6 +1400,27 @@ static void test_views(void) {
     tt_free(&o);
   }
   tt_free(&x);
+  /* transposing copies and casts (the tiled path): (3, 21, 19) views of (3, 19, 21) storage */
+  const mx_dtype outs[3] = {MX_FLOAT32, MX_FLOAT16, MX_INT64};
+  for (int k = 0; k < 3; k++) {
+    int32_t tsh3[3] = {3, 21, 19};
+    int64_t tst3[3] = {399, 1, 21};
+    tt src, dst;
+    tt_view(&src, MX_FLOAT32, 3, tsh3, tst3, 3 * 399, 0);
+    for (int i = 0; i < 3 * 399; i++) ((float *)src.store)[i] = (float)(i % 1000) - 500.0f;
+    tt_out(&dst, outs[k], 3, tsh3);
+    tt *in1[1] = {&src};
+    EXPECT(call(outs[k] == MX_FLOAT32 ? MX_PRIM_COPY : MX_PRIM_ASTYPE, NULL, in1, 1, &dst) == 0,
+           "transposing copy");
+    for (int64_t i = 0; i < src.t.size; i++) {
+      char ref[8];
+      ref_convert(MX_FLOAT32, tt_elem(&src, i), outs[k], ref);
+      EXPECT(!memcmp(ref, tt_elem(&dst, i), (size_t)mx_dtype_size(outs[k])), "transposing copy %s %lld",
+             mx_dtype_name(outs[k]), (long long)i);
+    }
+    tt_free(&src);
+    tt_free(&dst);
+  }
 }
 
 /* More dims than the iterator keeps inline (16), none of them mergeable. */

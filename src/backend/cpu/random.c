@@ -4,24 +4,75 @@
 #include "../formulas.h"
 #include "cpu.h"
 
-/* Stores word idx of a block of `bytes` bytes, little-endian, truncating the last one. */
+/* Stores word idx little-endian (compilers merge the bytes into one store). */
+static inline void bits_put_full(uint8_t *blk, int64_t idx, uint32_t w) {
+  uint8_t *p = blk + 4 * idx;
+  p[0] = (uint8_t)w;
+  p[1] = (uint8_t)(w >> 8);
+  p[2] = (uint8_t)(w >> 16);
+  p[3] = (uint8_t)(w >> 24);
+}
+
+/* Stores word idx of a block of `bytes` bytes, truncating the last one. */
 static void bits_put(uint8_t *blk, int64_t bytes, int64_t idx, uint32_t w) {
   int64_t at = 4 * idx;
-  if (at + 4 <= bytes) { /* compilers merge these into one store on little-endian hosts */
-    blk[at] = (uint8_t)w;
-    blk[at + 1] = (uint8_t)(w >> 8);
-    blk[at + 2] = (uint8_t)(w >> 16);
-    blk[at + 3] = (uint8_t)(w >> 24);
+  if (at + 4 <= bytes) {
+    bits_put_full(blk, idx, w);
     return;
   }
   for (int64_t k = 0; at + k < bytes; k++) blk[at + k] = (uint8_t)(w >> (8 * k));
 }
 
+#define BITS_LANES 8
+
+/* mx_threefry2x32 on BITS_LANES counter pairs at once (same rounds, vectorisable). */
+static void threefry_lanes(uint32_t k0, uint32_t k1, uint32_t *x0, uint32_t *x1) {
+  const uint32_t ks[3] = {k0, k1, k0 ^ k1 ^ 0x1BD11BDAu};
+  static const int rot[2][4] = {{13, 15, 26, 6}, {17, 29, 16, 24}};
+  for (int l = 0; l < BITS_LANES; l++) {
+    x0[l] += ks[0];
+    x1[l] += ks[1];
+  }
+  for (int i = 0; i < 5; i++) {
+    for (int r = 0; r < 4; r++) {
+      int s = rot[i % 2][r];
+      for (int l = 0; l < BITS_LANES; l++) {
+        x0[l] += x1[l];
+        x1[l] = (x1[l] << s) | (x1[l] >> (32 - s));
+        x1[l] ^= x0[l];
+      }
+    }
+    for (int l = 0; l < BITS_LANES; l++) {
+      x0[l] += ks[(i + 1) % 3];
+      x1[l] += ks[(i + 2) % 3] + (uint32_t)(i + 1);
+    }
+  }
+}
+
 /* One key's block: W = ceil(bytes / 4) words, h = W / 2 counter pairs (j, j + h + o)
  * filling words j and j + h + o, and for odd W the middle word from counter (h, 0). */
 static void bits_block(uint32_t k0, uint32_t k1, uint8_t *blk, int64_t bytes) {
-  int64_t W = (bytes + 3) / 4, h = W / 2, o = W % 2;
-  for (int64_t j = 0; j < h; j++) {
+  int64_t W = (bytes + 3) / 4, h = W / 2, o = W % 2, j = 0;
+  for (; j + BITS_LANES <= h; j += BITS_LANES) {
+    uint32_t y0[BITS_LANES], y1[BITS_LANES];
+    for (int l = 0; l < BITS_LANES; l++) {
+      y0[l] = (uint32_t)(j + l);
+      y1[l] = (uint32_t)(j + l + h + o);
+    }
+    threefry_lanes(k0, k1, y0, y1);
+    if (4 * (j + BITS_LANES + h + o) <= bytes) { /* every word of the group is whole */
+      for (int l = 0; l < BITS_LANES; l++) {
+        bits_put_full(blk, j + l, y0[l]);
+        bits_put_full(blk, j + l + h + o, y1[l]);
+      }
+    } else {
+      for (int l = 0; l < BITS_LANES; l++) {
+        bits_put(blk, bytes, j + l, y0[l]);
+        bits_put(blk, bytes, j + l + h + o, y1[l]);
+      }
+    }
+  }
+  for (; j < h; j++) {
     uint32_t y0, y1;
     mx_threefry2x32(k0, k1, (uint32_t)j, (uint32_t)(j + h + o), &y0, &y1);
     bits_put(blk, bytes, j, y0);
