@@ -1,4 +1,4 @@
-/* formulas.h: the scalar formula of every unary/binary/ternary family member of
+/* formulas.h: the scalar formula of every unary/binary/compare/ternary family member of
  * tables/prims.def, the reduction identities and combines (mx_reduce_kind), the astype
  * conversions and the Threefry-2x32-20 hash, written once for the CPU kernels, CUDA and
  * NVRTC (DESIGN section 6): C11/CUDA C++ common subset, MX_HD static inline. Depends on
@@ -427,13 +427,17 @@ MX_HD static inline mx_c64 mx_f_minimum_c64(mx_c64 a, mx_c64 b) {
 }
 
 MX_HD static inline bool mx_f_equal_c64(mx_c64 a, mx_c64 b) { return a.re == b.re && a.im == b.im; }
-MX_HD static inline bool mx_f_not_equal_c64(mx_c64 a, mx_c64 b) { return !(a.re == b.re && a.im == b.im); }
+MX_HD static inline bool mx_f_not_equal_c64(mx_c64 a, mx_c64 b) {
+  return !(a.re == b.re && a.im == b.im);
+}
 MX_HD static inline bool mx_f_greater_c64(mx_c64 a, mx_c64 b) { return mx_c64_gt(a, b); }
 MX_HD static inline bool mx_f_less_c64(mx_c64 a, mx_c64 b) { return mx_c64_gt(b, a); }
 MX_HD static inline bool mx_f_greater_equal_c64(mx_c64 a, mx_c64 b) {
   return a.re > b.re || (a.re == b.re && a.im >= b.im);
 }
-MX_HD static inline bool mx_f_less_equal_c64(mx_c64 a, mx_c64 b) { return mx_f_greater_equal_c64(b, a); }
+MX_HD static inline bool mx_f_less_equal_c64(mx_c64 a, mx_c64 b) {
+  return mx_f_greater_equal_c64(b, a);
+}
 
 /* ---- astype conversions: mx_cvt_<source class>_<destination suffix> ----
  * Float -> integer is defined for every input (C leaves it undefined out of range): it

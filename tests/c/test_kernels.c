@@ -27,18 +27,18 @@ mx_prim_vt mx_prims[MX_PRIM_COUNT];
 static int g_failures, g_test_failures;
 static uint64_t g_seed = 20240611u, g_rng;
 
-#define FAIL(...)                                                     \
-  do {                                                                \
-    g_failures++;                                                     \
-    if (g_test_failures++ < 12) {                                     \
-      fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);               \
-      fprintf(stderr, __VA_ARGS__);                                   \
-      fputc('\n', stderr);                                            \
-    }                                                                 \
+#define FAIL(...)                                                                                  \
+  do {                                                                                             \
+    g_failures++;                                                                                  \
+    if (g_test_failures++ < 12) {                                                                  \
+      fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                                            \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    }                                                                                              \
   } while (0)
-#define EXPECT(cond, ...) \
-  do {                    \
-    if (!(cond)) FAIL(__VA_ARGS__); \
+#define EXPECT(cond, ...)                                                                          \
+  do {                                                                                             \
+    if (!(cond)) FAIL(__VA_ARGS__);                                                                \
   } while (0)
 
 static uint64_t rng_u64(void) { /* splitmix64 */
@@ -52,12 +52,18 @@ static double rng_unif(double lo, double hi) {
 }
 
 static const mx_dtype ALL[MX_DTYPE_COUNT] = {
-    MX_BOOL,  MX_UINT8,   MX_UINT16,   MX_UINT32,   MX_UINT64,  MX_INT8,     MX_INT16,
-    MX_INT32, MX_INT64,   MX_FLOAT16,  MX_FLOAT32,  MX_FLOAT64, MX_BFLOAT16, MX_COMPLEX64};
+    MX_BOOL,  MX_UINT8, MX_UINT16,  MX_UINT32,  MX_UINT64,  MX_INT8,     MX_INT16,
+    MX_INT32, MX_INT64, MX_FLOAT16, MX_FLOAT32, MX_FLOAT64, MX_BFLOAT16, MX_COMPLEX64};
 
-static bool is_cplx(mx_dtype t) { return t == MX_COMPLEX64; }
-static bool is_int(mx_dtype t) { return mx_dtype_is_integer(t); }
-static bool is_uint(mx_dtype t) { return t >= MX_UINT8 && t <= MX_UINT64; }
+static bool is_cplx(mx_dtype t) {
+  return t == MX_COMPLEX64;
+}
+static bool is_int(mx_dtype t) {
+  return mx_dtype_is_integer(t);
+}
+static bool is_uint(mx_dtype t) {
+  return t >= MX_UINT8 && t <= MX_UINT64;
+}
 
 /* ---------------------------------------------------------------- values */
 
@@ -71,75 +77,75 @@ static cval cv(double re, double im) {
 
 static cval rd_at(mx_dtype t, const char *p) {
   switch (t) {
-  case MX_BOOL: return cv(*(const bool *)p, 0);
-  case MX_UINT8: return cv(*(const uint8_t *)p, 0);
-  case MX_UINT16: return cv(*(const uint16_t *)p, 0);
-  case MX_UINT32: return cv(*(const uint32_t *)p, 0);
-  case MX_UINT64: return cv((double)*(const uint64_t *)p, 0);
-  case MX_INT8: return cv(*(const int8_t *)p, 0);
-  case MX_INT16: return cv(*(const int16_t *)p, 0);
-  case MX_INT32: return cv(*(const int32_t *)p, 0);
-  case MX_INT64: return cv((double)*(const int64_t *)p, 0);
-  case MX_FLOAT16: return cv(mx_f16_to_f32(*(const uint16_t *)p), 0);
-  case MX_FLOAT32: return cv(*(const float *)p, 0);
-  case MX_FLOAT64: return cv(*(const double *)p, 0);
-  case MX_BFLOAT16: return cv(mx_bf16_to_f32(*(const uint16_t *)p), 0);
-  default: {
-    const mx_c64 *z = (const mx_c64 *)p;
-    return cv(z->re, z->im);
-  }
+    case MX_BOOL: return cv(*(const bool *)p, 0);
+    case MX_UINT8: return cv(*(const uint8_t *)p, 0);
+    case MX_UINT16: return cv(*(const uint16_t *)p, 0);
+    case MX_UINT32: return cv(*(const uint32_t *)p, 0);
+    case MX_UINT64: return cv((double)*(const uint64_t *)p, 0);
+    case MX_INT8: return cv(*(const int8_t *)p, 0);
+    case MX_INT16: return cv(*(const int16_t *)p, 0);
+    case MX_INT32: return cv(*(const int32_t *)p, 0);
+    case MX_INT64: return cv((double)*(const int64_t *)p, 0);
+    case MX_FLOAT16: return cv(mx_f16_to_f32(*(const uint16_t *)p), 0);
+    case MX_FLOAT32: return cv(*(const float *)p, 0);
+    case MX_FLOAT64: return cv(*(const double *)p, 0);
+    case MX_BFLOAT16: return cv(mx_bf16_to_f32(*(const uint16_t *)p), 0);
+    default: {
+      const mx_c64 *z = (const mx_c64 *)p;
+      return cv(z->re, z->im);
+    }
   }
 }
 
 /* Integers (and bool) exactly, u64 as its bit pattern. */
 static int64_t rd_int(mx_dtype t, const char *p) {
   switch (t) {
-  case MX_BOOL: return *(const bool *)p;
-  case MX_UINT8: return *(const uint8_t *)p;
-  case MX_UINT16: return *(const uint16_t *)p;
-  case MX_UINT32: return *(const uint32_t *)p;
-  case MX_UINT64: return (int64_t)*(const uint64_t *)p;
-  case MX_INT8: return *(const int8_t *)p;
-  case MX_INT16: return *(const int16_t *)p;
-  case MX_INT32: return *(const int32_t *)p;
-  default: return *(const int64_t *)p;
+    case MX_BOOL: return *(const bool *)p;
+    case MX_UINT8: return *(const uint8_t *)p;
+    case MX_UINT16: return *(const uint16_t *)p;
+    case MX_UINT32: return *(const uint32_t *)p;
+    case MX_UINT64: return (int64_t) * (const uint64_t *)p;
+    case MX_INT8: return *(const int8_t *)p;
+    case MX_INT16: return *(const int16_t *)p;
+    case MX_INT32: return *(const int32_t *)p;
+    default: return *(const int64_t *)p;
   }
 }
 
 /* Wraps an exact integer result to t's width (two's complement), u64 as bit pattern. */
 static int64_t wrap_int(mx_dtype t, int64_t v) {
   switch (t) {
-  case MX_BOOL: return v != 0;
-  case MX_UINT8: return (uint8_t)v;
-  case MX_UINT16: return (uint16_t)v;
-  case MX_UINT32: return (uint32_t)v;
-  case MX_INT8: return (int8_t)(uint8_t)v;
-  case MX_INT16: return (int16_t)(uint16_t)v;
-  case MX_INT32: return (int32_t)(uint32_t)v;
-  default: return v;
+    case MX_BOOL: return v != 0;
+    case MX_UINT8: return (uint8_t)v;
+    case MX_UINT16: return (uint16_t)v;
+    case MX_UINT32: return (uint32_t)v;
+    case MX_INT8: return (int8_t)(uint8_t)v;
+    case MX_INT16: return (int16_t)(uint16_t)v;
+    case MX_INT32: return (int32_t)(uint32_t)v;
+    default: return v;
   }
 }
 
 static void wr_at(mx_dtype t, char *p, cval v) {
   switch (t) {
-  case MX_BOOL: *(bool *)p = v.re != 0; break;
-  case MX_UINT8: *(uint8_t *)p = (uint8_t)(int64_t)v.re; break;
-  case MX_UINT16: *(uint16_t *)p = (uint16_t)(int64_t)v.re; break;
-  case MX_UINT32: *(uint32_t *)p = (uint32_t)(int64_t)v.re; break;
-  case MX_UINT64: *(uint64_t *)p = (uint64_t)(int64_t)v.re; break;
-  case MX_INT8: *(int8_t *)p = (int8_t)(int64_t)v.re; break;
-  case MX_INT16: *(int16_t *)p = (int16_t)(int64_t)v.re; break;
-  case MX_INT32: *(int32_t *)p = (int32_t)(int64_t)v.re; break;
-  case MX_INT64: *(int64_t *)p = (int64_t)v.re; break;
-  case MX_FLOAT16: *(uint16_t *)p = mx_f32_to_f16((float)v.re); break;
-  case MX_FLOAT32: *(float *)p = (float)v.re; break;
-  case MX_FLOAT64: *(double *)p = v.re; break;
-  case MX_BFLOAT16: *(uint16_t *)p = mx_f32_to_bf16((float)v.re); break;
-  default: {
-    mx_c64 *z = (mx_c64 *)p;
-    z->re = (float)v.re;
-    z->im = (float)v.im;
-  }
+    case MX_BOOL: *(bool *)p = v.re != 0; break;
+    case MX_UINT8: *(uint8_t *)p = (uint8_t)(int64_t)v.re; break;
+    case MX_UINT16: *(uint16_t *)p = (uint16_t)(int64_t)v.re; break;
+    case MX_UINT32: *(uint32_t *)p = (uint32_t)(int64_t)v.re; break;
+    case MX_UINT64: *(uint64_t *)p = (uint64_t)(int64_t)v.re; break;
+    case MX_INT8: *(int8_t *)p = (int8_t)(int64_t)v.re; break;
+    case MX_INT16: *(int16_t *)p = (int16_t)(int64_t)v.re; break;
+    case MX_INT32: *(int32_t *)p = (int32_t)(int64_t)v.re; break;
+    case MX_INT64: *(int64_t *)p = (int64_t)v.re; break;
+    case MX_FLOAT16: *(uint16_t *)p = mx_f32_to_f16((float)v.re); break;
+    case MX_FLOAT32: *(float *)p = (float)v.re; break;
+    case MX_FLOAT64: *(double *)p = v.re; break;
+    case MX_BFLOAT16: *(uint16_t *)p = mx_f32_to_bf16((float)v.re); break;
+    default: {
+      mx_c64 *z = (mx_c64 *)p;
+      z->re = (float)v.re;
+      z->im = (float)v.im;
+    }
   }
 }
 
@@ -151,11 +157,12 @@ static bool close1(double got, double ref, double rtol, double scale, double ato
 }
 static double rtol_of(mx_dtype t) {
   switch (t) {
-  case MX_FLOAT16: return 1.5e-3;
-  case MX_BFLOAT16: return 1.2e-2;
-  case MX_FLOAT32: case MX_COMPLEX64: return 3e-6;
-  case MX_FLOAT64: return 1e-13;
-  default: return 0;
+    case MX_FLOAT16: return 1.5e-3;
+    case MX_BFLOAT16: return 1.2e-2;
+    case MX_FLOAT32:
+    case MX_COMPLEX64: return 3e-6;
+    case MX_FLOAT64: return 1e-13;
+    default: return 0;
   }
 }
 
@@ -222,7 +229,10 @@ enum { V_ANY, V_POS, V_UNIT, V_SMALL, V_NEAR1 };
 static cval rand_val(mx_dtype t, int cls) {
   if (t == MX_BOOL) return cv((double)(rng_u64() & 1), 0);
   if (is_uint(t)) return cv((double)(rng_u64() % (cls == V_SMALL ? 4 : 201)), 0);
-  if (is_int(t)) return cv((double)((int64_t)(rng_u64() % (cls == V_SMALL ? 7 : 201)) - (cls == V_SMALL ? 3 : 100)), 0);
+  if (is_int(t))
+    return cv(
+        (double)((int64_t)(rng_u64() % (cls == V_SMALL ? 7 : 201)) - (cls == V_SMALL ? 3 : 100)),
+        0);
   double lo = -4, hi = 4;
   if (cls == V_POS) lo = 0.05;
   if (cls == V_UNIT) lo = -0.999, hi = 0.999;
@@ -236,7 +246,8 @@ static cval rand_val(mx_dtype t, int cls) {
 
 static void tt_fill(tt *x, int cls) {
   int sz = mx_dtype_size(x->t.dtype);
-  for (int64_t i = 0; i < x->elems; i++) wr_at(x->t.dtype, x->store + i * sz, rand_val(x->t.dtype, cls));
+  for (int64_t i = 0; i < x->elems; i++)
+    wr_at(x->t.dtype, x->store + i * sz, rand_val(x->t.dtype, cls));
 }
 
 static int call(int prim, const void *params, tt *const *ins, int nin, tt *out) {
@@ -249,8 +260,8 @@ static int call(int prim, const void *params, tt *const *ins, int nin, tt *out) 
 
 /* Input layouts for element-wise tests, all of logical shape `shape` (ndim 2). */
 enum { L_CONTIG, L_TRANSPOSED, L_BCAST_ROW, L_SCALAR, L_STRIDED, L_EMPTY, L_ONE, L_COUNT };
-static const char *const L_NAMES[L_COUNT] = {"contig", "transposed", "bcast-row", "scalar",
-                                             "strided", "empty", "size-1"};
+static const char *const L_NAMES[L_COUNT] = {"contig",  "transposed", "bcast-row", "scalar",
+                                             "strided", "empty",      "size-1"};
 
 static void layout_shape(int lay, int32_t *shape) {
   shape[0] = lay == L_EMPTY ? 0 : (lay == L_ONE ? 1 : 5);
@@ -262,11 +273,27 @@ static void tt_layout(tt *x, mx_dtype dt, int lay) {
   layout_shape(lay, sh);
   int64_t st[2];
   switch (lay) {
-  case L_TRANSPOSED: st[0] = 1; st[1] = sh[0]; tt_view(x, dt, 2, sh, st, 35, 0); break;
-  case L_BCAST_ROW: st[0] = 0; st[1] = 1; tt_view(x, dt, 2, sh, st, 7, 0); break;
-  case L_SCALAR: st[0] = 0; st[1] = 0; tt_view(x, dt, 2, sh, st, 1, 0); break;
-  case L_STRIDED: st[0] = 20; st[1] = 2; tt_view(x, dt, 2, sh, st, 100, 3); break;
-  default: tt_view(x, dt, 2, sh, NULL, (int64_t)sh[0] * sh[1], 0); break;
+    case L_TRANSPOSED:
+      st[0] = 1;
+      st[1] = sh[0];
+      tt_view(x, dt, 2, sh, st, 35, 0);
+      break;
+    case L_BCAST_ROW:
+      st[0] = 0;
+      st[1] = 1;
+      tt_view(x, dt, 2, sh, st, 7, 0);
+      break;
+    case L_SCALAR:
+      st[0] = 0;
+      st[1] = 0;
+      tt_view(x, dt, 2, sh, st, 1, 0);
+      break;
+    case L_STRIDED:
+      st[0] = 20;
+      st[1] = 2;
+      tt_view(x, dt, 2, sh, st, 100, 3);
+      break;
+    default: tt_view(x, dt, 2, sh, NULL, (int64_t)sh[0] * sh[1], 0); break;
   }
 }
 
@@ -302,11 +329,13 @@ static void test_dtype(void) {
              !mx_issubdtype_cc(MX_CAT_INTEGER, MX_CAT_SIGNEDINTEGER) &&
              !mx_issubdtype_cd(MX_CAT_FLOATING, MX_FLOAT32),
          "category tree");
-  EXPECT(mx_dtype_is_signed(MX_FLOAT16) && !mx_dtype_is_signed(MX_UINT8) && !mx_dtype_is_integer(MX_BOOL),
+  EXPECT(mx_dtype_is_signed(MX_FLOAT16) && !mx_dtype_is_signed(MX_UINT8) &&
+             !mx_dtype_is_integer(MX_BOOL),
          "predicates");
   mx_finfo f;
-  EXPECT(mx_finfo_get(MX_BFLOAT16, &f) == 0 && f.eps == 0.0078125 && f.max == 3.3895313892515355e38 &&
-             f.smallest_normal == 1.1754943508222875e-38 && f.min == -f.max && f.bits == 16,
+  EXPECT(mx_finfo_get(MX_BFLOAT16, &f) == 0 && f.eps == 0.0078125 &&
+             f.max == 3.3895313892515355e38 && f.smallest_normal == 1.1754943508222875e-38 &&
+             f.min == -f.max && f.bits == 16,
          "finfo bf16");
   EXPECT(mx_finfo_get(MX_FLOAT16, &f) == 0 && f.eps == 0.0009765625 && f.max == 65504 &&
              f.smallest_normal == 6.103515625e-05,
@@ -319,14 +348,17 @@ static void test_dtype(void) {
   EXPECT(mx_finfo_get(MX_COMPLEX64, &f) == 0 && f.dtype == MX_FLOAT32 && f.bits == 32, "finfo c64");
   EXPECT(mx_finfo_get(MX_INT32, &f) == -1 && mx_error_kind_get() == MX_EINVAL, "finfo int");
   mx_iinfo ii;
-  EXPECT(mx_iinfo_get(MX_INT8, &ii) == 0 && ii.min == -128 && ii.max == 127 && ii.bits == 8, "iinfo i8");
+  EXPECT(mx_iinfo_get(MX_INT8, &ii) == 0 && ii.min == -128 && ii.max == 127 && ii.bits == 8,
+         "iinfo i8");
   EXPECT(mx_iinfo_get(MX_UINT64, &ii) == 0 && ii.min == 0 && ii.max == UINT64_MAX, "iinfo u64");
   EXPECT(mx_iinfo_get(MX_FLOAT32, &ii) == -1 && mx_error_kind_get() == MX_EINVAL, "iinfo f32");
 }
 
 /* ---------------------------------------------------------------- half conversions */
 
-static double f16_val(uint16_t h) { return mx_f16_to_f32_portable(h); }
+static double f16_val(uint16_t h) {
+  return mx_f16_to_f32_portable(h);
+}
 
 /* Reference float -> bfloat16 by distances in double (ties to even). */
 static uint16_t ref_bf16(float f) {
@@ -396,7 +428,8 @@ static void test_half(void) {
     memcpy(&f, &b, 4);
     uint16_t got = mx_f32_to_bf16(f), ref = ref_bf16(f);
     if (isnan(f))
-      EXPECT(isnan(mx_bf16_to_f32(got)) && (got & 0x8000) == ((b >> 16) & 0x8000), "bf16 NaN %08x", b);
+      EXPECT(isnan(mx_bf16_to_f32(got)) && (got & 0x8000) == ((b >> 16) & 0x8000), "bf16 NaN %08x",
+             b);
     else
       EXPECT(got == ref, "f32->bf16 %08x: %04x vs %04x", b, got, ref);
   }
@@ -415,10 +448,10 @@ static void ref_convert(mx_dtype st, const char *src, mx_dtype dt, char *dst) {
     int64_t i = (is_int(st) || st == MX_BOOL) ? rd_int(st, src) : (int64_t)trunc(v.re);
     int64_t w = wrap_int(dt, i);
     switch (mx_dtype_size(dt)) {
-    case 1: *(uint8_t *)dst = (uint8_t)w; break;
-    case 2: *(uint16_t *)dst = (uint16_t)w; break;
-    case 4: *(uint32_t *)dst = (uint32_t)w; break;
-    default: *(int64_t *)dst = w; break;
+      case 1: *(uint8_t *)dst = (uint8_t)w; break;
+      case 2: *(uint16_t *)dst = (uint16_t)w; break;
+      case 4: *(uint32_t *)dst = (uint32_t)w; break;
+      default: *(int64_t *)dst = w; break;
     }
   } else if (st == MX_INT64 || st == MX_UINT64) {
     cval e = cv(st == MX_INT64 ? (double)rd_int(st, src) : (double)(uint64_t)rd_int(st, src), 0);
@@ -431,7 +464,8 @@ static void ref_convert(mx_dtype st, const char *src, mx_dtype dt, char *dst) {
 }
 
 static void test_astype(void) {
-  static const double vals[] = {0, 1, 2, 3, 7, 100, 127, 200, 255, -1, -3, -100, -128, 0.5, 2.75, -2.75, 1000.25, 65504};
+  static const double vals[] = {0,  1,  2,    3,    7,   100,  127,   200,     255,
+                                -1, -3, -100, -128, 0.5, 2.75, -2.75, 1000.25, 65504};
   const int nv = (int)MX_ARRAY_LEN(vals);
   for (int si = 0; si < MX_DTYPE_COUNT; si++) {
     for (int di = 0; di < MX_DTYPE_COUNT; di++) {
@@ -489,7 +523,8 @@ static void test_astype(void) {
   tt_free(&y);
   tt_out(&y, MX_UINT8, 1, sh);
   EXPECT(call(MX_PRIM_ASTYPE, NULL, ins, 1, &y) == 0, "specials u8");
-  EXPECT(((uint8_t *)y.store)[6] == 44 && ((uint8_t *)y.store)[7] == 255 && ((uint8_t *)y.store)[0] == 0,
+  EXPECT(((uint8_t *)y.store)[6] == 44 && ((uint8_t *)y.store)[7] == 255 &&
+             ((uint8_t *)y.store)[0] == 0,
          "f32->u8 specials");
   tt_free(&y);
   tt_out(&y, MX_UINT64, 1, sh);
@@ -515,7 +550,10 @@ static double ref_erfinv(double y) {
     double mid = 0.5 * (lo + hi);
     if (mid == lo || mid == hi) break;
     bool above = ay < 0.5 ? erf(mid) > ay : erfc(mid) < 1 - ay;
-    if (above) hi = mid; else lo = mid;
+    if (above)
+      hi = mid;
+    else
+      lo = mid;
   }
   double x = 0.5 * (lo + hi);
   return y < 0 ? -x : x;
@@ -524,12 +562,14 @@ static double ref_erfinv(double y) {
 typedef struct unary_case {
   int prim;
   const char *name;
-  int cls;              /* value class of the inputs */
-  uint32_t types;       /* supported dtypes, bit per dtype */
+  int cls;        /* value class of the inputs */
+  uint32_t types; /* supported dtypes, bit per dtype */
 } unary_case;
 
 #define B(t) (1u << (t))
-#define T_INTS (B(MX_UINT8) | B(MX_UINT16) | B(MX_UINT32) | B(MX_UINT64) | B(MX_INT8) | B(MX_INT16) | B(MX_INT32) | B(MX_INT64))
+#define T_INTS                                                                                     \
+  (B(MX_UINT8) | B(MX_UINT16) | B(MX_UINT32) | B(MX_UINT64) | B(MX_INT8) | B(MX_INT16) |           \
+   B(MX_INT32) | B(MX_INT64))
 #define T_FLOATS (B(MX_FLOAT16) | B(MX_FLOAT32) | B(MX_FLOAT64) | B(MX_BFLOAT16))
 #define T_ALL (B(MX_BOOL) | T_INTS | T_FLOATS | B(MX_COMPLEX64))
 
@@ -551,37 +591,37 @@ static cval ref_unary(int prim, mx_dtype t, const char *xp) {
     int64_t v = rd_int(t, xp), r = v;
     bool u = is_uint(t);
     switch (prim) {
-    case MX_PRIM_ABS: r = (!u && v < 0) ? -v : v; break;
-    case MX_PRIM_NEGATIVE: r = (int64_t)(0 - (uint64_t)v); break;
-    case MX_PRIM_SIGN: r = u ? v != 0 : (v > 0) - (v < 0); break;
-    default: break;
+      case MX_PRIM_ABS: r = (!u && v < 0) ? -v : v; break;
+      case MX_PRIM_NEGATIVE: r = (int64_t)(0 - (uint64_t)v); break;
+      case MX_PRIM_SIGN: r = u ? v != 0 : (v > 0) - (v < 0); break;
+      default: break;
     }
     return cv((double)wrap_int(t, r), 0);
   }
   if (is_cplx(t)) {
     double complex z = x.re + x.im * _Complex_I, r = z;
     switch (prim) {
-    case MX_PRIM_ABS: r = cabs(z); break;
-    case MX_PRIM_NEGATIVE: r = -z; break;
-    case MX_PRIM_EXP: r = cexp(z); break;
-    case MX_PRIM_LOG: r = clog(z); break;
-    case MX_PRIM_SQRT: r = csqrt(z); break;
-    case MX_PRIM_SIGN: r = z == 0 ? 0 : z / cabs(z); break;
-    default: break;
+      case MX_PRIM_ABS: r = cabs(z); break;
+      case MX_PRIM_NEGATIVE: r = -z; break;
+      case MX_PRIM_EXP: r = cexp(z); break;
+      case MX_PRIM_LOG: r = clog(z); break;
+      case MX_PRIM_SQRT: r = csqrt(z); break;
+      case MX_PRIM_SIGN: r = z == 0 ? 0 : z / cabs(z); break;
+      default: break;
     }
     return cv(creal(r), cimag(r));
   }
   double v = x.re, r = v;
   switch (prim) {
-  case MX_PRIM_ABS: r = fabs(v); break;
-  case MX_PRIM_NEGATIVE: r = -v; break;
-  case MX_PRIM_EXP: r = exp(v); break;
-  case MX_PRIM_LOG: r = log(v); break;
-  case MX_PRIM_SQRT: r = sqrt(v); break;
-  case MX_PRIM_ERFINV: r = ref_erfinv(v); break;
-  case MX_PRIM_FLOOR: r = floor(v); break;
-  case MX_PRIM_SIGN: r = v < 0 ? -1 : (v > 0 ? 1 : 0); break;
-  default: break;
+    case MX_PRIM_ABS: r = fabs(v); break;
+    case MX_PRIM_NEGATIVE: r = -v; break;
+    case MX_PRIM_EXP: r = exp(v); break;
+    case MX_PRIM_LOG: r = log(v); break;
+    case MX_PRIM_SQRT: r = sqrt(v); break;
+    case MX_PRIM_ERFINV: r = ref_erfinv(v); break;
+    case MX_PRIM_FLOOR: r = floor(v); break;
+    case MX_PRIM_SIGN: r = v < 0 ? -1 : (v > 0 ? 1 : 0); break;
+    default: break;
   }
   return cv(r, 0);
 }
@@ -598,7 +638,8 @@ static void check_elem(const char *what, mx_dtype t, const char *got_p, cval ref
   if (is_cplx(t)) {
     double s = scale > 0 ? scale : hypot(ref.re, ref.im) + 1e-6;
     EXPECT(close1(g.re, ref.re, rtol, s, 1e-30) && close1(g.im, ref.im, rtol, s, 1e-30),
-           "%s c64 elem %lld: got (%g,%g) want (%g,%g)", what, (long long)i, g.re, g.im, ref.re, ref.im);
+           "%s c64 elem %lld: got (%g,%g) want (%g,%g)", what, (long long)i, g.re, g.im, ref.re,
+           ref.im);
     return;
   }
   double s = scale > 0 ? scale : fabs(ref.re);
@@ -623,10 +664,12 @@ static void test_unary(void) {
           EXPECT(rc == -1 && mx_error_kind_get() == MX_ETYPE, "%s %s should be rejected", uc->name,
                  mx_dtype_name(t));
         } else {
-          EXPECT(rc == 0, "%s %s %s: %s", uc->name, mx_dtype_name(t), L_NAMES[lay], mx_error_message());
+          EXPECT(rc == 0, "%s %s %s: %s", uc->name, mx_dtype_name(t), L_NAMES[lay],
+                 mx_error_message());
           double rtol = rtol_of(t) * (uc->prim == MX_PRIM_ERFINV && t == MX_FLOAT32 ? 4 : 1);
           for (int64_t i = 0; rc == 0 && i < x.t.size; i++)
-            check_elem(uc->name, t, tt_elem(&y, i), ref_unary(uc->prim, t, tt_elem(&x, i)), rtol, 0, i);
+            check_elem(uc->name, t, tt_elem(&y, i), ref_unary(uc->prim, t, tt_elem(&x, i)), rtol, 0,
+                       i);
         }
         tt_free(&x);
         tt_free(&y);
@@ -654,7 +697,8 @@ static void test_unary(void) {
   EXPECT(call(MX_PRIM_ABS, NULL, ins, 1, &a) == 0, "abs c64 -> f32");
   for (int i = 0; i < 1000; i++) {
     mx_c64 v = ((mx_c64 *)z.store)[i];
-    EXPECT(close1(((float *)a.store)[i], hypot(v.re, v.im), 3e-7, hypot(v.re, v.im), 0), "abs c64 %d", i);
+    EXPECT(close1(((float *)a.store)[i], hypot(v.re, v.im), 3e-7, hypot(v.re, v.im), 0),
+           "abs c64 %d", i);
   }
   tt_free(&z);
   tt_free(&a);
@@ -691,8 +735,8 @@ static void test_unary(void) {
     ins[0] = &e;
     EXPECT(call(MX_PRIM_ERFINV, NULL, ins, 1, &r) == 0, "erfinv f64 sweep");
     for (int i = 0; i < n[0]; i++)
-      check_elem("erfinv f64", MX_FLOAT64, tt_elem(&r, i), cv(ref_erfinv(((double *)e.store)[i]), 0),
-                 1e-14, 0, i);
+      check_elem("erfinv f64", MX_FLOAT64, tt_elem(&r, i),
+                 cv(ref_erfinv(((double *)e.store)[i]), 0), 1e-14, 0, i);
     tt_free(&e);
     tt_free(&r);
   }
@@ -705,12 +749,12 @@ static const struct {
   const char *name;
   bool compare;
 } BINARY[] = {
-    {MX_PRIM_ADD, "add", false},         {MX_PRIM_SUBTRACT, "subtract", false},
+    {MX_PRIM_ADD, "add", false},           {MX_PRIM_SUBTRACT, "subtract", false},
     {MX_PRIM_MULTIPLY, "multiply", false}, {MX_PRIM_DIVIDE, "divide", false},
-    {MX_PRIM_MAXIMUM, "maximum", false}, {MX_PRIM_MINIMUM, "minimum", false},
-    {MX_PRIM_EQUAL, "equal", true},      {MX_PRIM_NOT_EQUAL, "not_equal", true},
-    {MX_PRIM_LESS, "less", true},        {MX_PRIM_LESS_EQUAL, "less_equal", true},
-    {MX_PRIM_GREATER, "greater", true},  {MX_PRIM_GREATER_EQUAL, "greater_equal", true},
+    {MX_PRIM_MAXIMUM, "maximum", false},   {MX_PRIM_MINIMUM, "minimum", false},
+    {MX_PRIM_EQUAL, "equal", true},        {MX_PRIM_NOT_EQUAL, "not_equal", true},
+    {MX_PRIM_LESS, "less", true},          {MX_PRIM_LESS_EQUAL, "less_equal", true},
+    {MX_PRIM_GREATER, "greater", true},    {MX_PRIM_GREATER_EQUAL, "greater_equal", true},
 };
 
 static int cmp_lex(cval a, cval b) { /* MLX's complex order */
@@ -723,18 +767,20 @@ static bool ref_compare(int prim, mx_dtype t, const char *ap, const char *bp) {
   int c;
   if (is_int(t) || t == MX_BOOL) {
     int64_t a = rd_int(t, ap), b = rd_int(t, bp);
-    if (t == MX_UINT64) c = (uint64_t)a < (uint64_t)b ? -1 : ((uint64_t)a > (uint64_t)b);
-    else c = a < b ? -1 : (a > b);
+    if (t == MX_UINT64)
+      c = (uint64_t)a < (uint64_t)b ? -1 : ((uint64_t)a > (uint64_t)b);
+    else
+      c = a < b ? -1 : (a > b);
   } else {
     c = cmp_lex(rd_at(t, ap), rd_at(t, bp));
   }
   switch (prim) {
-  case MX_PRIM_EQUAL: return c == 0;
-  case MX_PRIM_NOT_EQUAL: return c != 0;
-  case MX_PRIM_LESS: return c < 0;
-  case MX_PRIM_LESS_EQUAL: return c <= 0;
-  case MX_PRIM_GREATER: return c > 0;
-  default: return c >= 0;
+    case MX_PRIM_EQUAL: return c == 0;
+    case MX_PRIM_NOT_EQUAL: return c != 0;
+    case MX_PRIM_LESS: return c < 0;
+    case MX_PRIM_LESS_EQUAL: return c <= 0;
+    case MX_PRIM_GREATER: return c > 0;
+    default: return c >= 0;
   }
 }
 
@@ -743,9 +789,10 @@ static cval ref_binary(int prim, mx_dtype t, const char *ap, const char *bp, dou
   if (t == MX_BOOL) {
     bool a = rd_int(t, ap), b = rd_int(t, bp), r;
     switch (prim) {
-    case MX_PRIM_ADD: case MX_PRIM_MAXIMUM: r = a || b; break;
-    case MX_PRIM_SUBTRACT: r = a != b; break;
-    default: r = a && b; break;
+      case MX_PRIM_ADD:
+      case MX_PRIM_MAXIMUM: r = a || b; break;
+      case MX_PRIM_SUBTRACT: r = a != b; break;
+      default: r = a && b; break;
     }
     return cv(r, 0);
   }
@@ -753,14 +800,16 @@ static cval ref_binary(int prim, mx_dtype t, const char *ap, const char *bp, dou
     int64_t a = rd_int(t, ap), b = rd_int(t, bp), r = 0;
     bool u = is_uint(t);
     switch (prim) {
-    case MX_PRIM_ADD: r = (int64_t)((uint64_t)a + (uint64_t)b); break;
-    case MX_PRIM_SUBTRACT: r = (int64_t)((uint64_t)a - (uint64_t)b); break;
-    case MX_PRIM_MULTIPLY: r = (int64_t)((uint64_t)a * (uint64_t)b); break;
-    case MX_PRIM_DIVIDE:
-      r = b == 0 ? 0 : (u ? (int64_t)((uint64_t)a / (uint64_t)b) : (b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b));
-      break;
-    case MX_PRIM_MAXIMUM: r = u ? ((uint64_t)a > (uint64_t)b ? a : b) : (a > b ? a : b); break;
-    default: r = u ? ((uint64_t)a < (uint64_t)b ? a : b) : (a < b ? a : b); break;
+      case MX_PRIM_ADD: r = (int64_t)((uint64_t)a + (uint64_t)b); break;
+      case MX_PRIM_SUBTRACT: r = (int64_t)((uint64_t)a - (uint64_t)b); break;
+      case MX_PRIM_MULTIPLY: r = (int64_t)((uint64_t)a * (uint64_t)b); break;
+      case MX_PRIM_DIVIDE:
+        r = b == 0 ? 0
+                   : (u ? (int64_t)((uint64_t)a / (uint64_t)b)
+                        : (b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b));
+        break;
+      case MX_PRIM_MAXIMUM: r = u ? ((uint64_t)a > (uint64_t)b ? a : b) : (a > b ? a : b); break;
+      default: r = u ? ((uint64_t)a < (uint64_t)b ? a : b) : (a < b ? a : b); break;
     }
     return cv((double)wrap_int(t, r), 0);
   }
@@ -768,29 +817,42 @@ static cval ref_binary(int prim, mx_dtype t, const char *ap, const char *bp, dou
   if (is_cplx(t)) {
     double complex x = a.re + a.im * _Complex_I, y = b.re + b.im * _Complex_I, r = 0;
     switch (prim) {
-    case MX_PRIM_ADD: r = x + y; *scale = cabs(x) + cabs(y); break;
-    case MX_PRIM_SUBTRACT: r = x - y; *scale = cabs(x) + cabs(y); break;
-    case MX_PRIM_MULTIPLY: r = x * y; *scale = cabs(x) * cabs(y); break;
-    case MX_PRIM_DIVIDE: r = x / y; *scale = cabs(x) / cabs(y); break;
-    case MX_PRIM_MAXIMUM: return cmp_lex(a, b) > 0 ? a : b;
-    default: return cmp_lex(a, b) < 0 ? a : b;
+      case MX_PRIM_ADD:
+        r = x + y;
+        *scale = cabs(x) + cabs(y);
+        break;
+      case MX_PRIM_SUBTRACT:
+        r = x - y;
+        *scale = cabs(x) + cabs(y);
+        break;
+      case MX_PRIM_MULTIPLY:
+        r = x * y;
+        *scale = cabs(x) * cabs(y);
+        break;
+      case MX_PRIM_DIVIDE:
+        r = x / y;
+        *scale = cabs(x) / cabs(y);
+        break;
+      case MX_PRIM_MAXIMUM: return cmp_lex(a, b) > 0 ? a : b;
+      default: return cmp_lex(a, b) < 0 ? a : b;
     }
     return cv(creal(r), cimag(r));
   }
   double x = a.re, y = b.re;
   switch (prim) {
-  case MX_PRIM_ADD: return cv(x + y, 0);
-  case MX_PRIM_SUBTRACT: return cv(x - y, 0);
-  case MX_PRIM_MULTIPLY: return cv(x * y, 0);
-  case MX_PRIM_DIVIDE: return cv(x / y, 0);
-  case MX_PRIM_MAXIMUM: return cv(isnan(y) ? y : (isnan(x) ? x : (x > y ? x : y)), 0);
-  default: return cv(isnan(y) ? y : (isnan(x) ? x : (x < y ? x : y)), 0);
+    case MX_PRIM_ADD: return cv(x + y, 0);
+    case MX_PRIM_SUBTRACT: return cv(x - y, 0);
+    case MX_PRIM_MULTIPLY: return cv(x * y, 0);
+    case MX_PRIM_DIVIDE: return cv(x / y, 0);
+    case MX_PRIM_MAXIMUM: return cv(isnan(y) ? y : (isnan(x) ? x : (x > y ? x : y)), 0);
+    default: return cv(isnan(y) ? y : (isnan(x) ? x : (x < y ? x : y)), 0);
   }
 }
 
 static void test_binary(void) {
-  static const int pairs[][2] = {{L_CONTIG, L_CONTIG},    {L_TRANSPOSED, L_CONTIG}, {L_CONTIG, L_BCAST_ROW},
-                                 {L_SCALAR, L_STRIDED},   {L_STRIDED, L_SCALAR},    {L_TRANSPOSED, L_BCAST_ROW},
+  static const int pairs[][2] = {{L_CONTIG, L_CONTIG},    {L_TRANSPOSED, L_CONTIG},
+                                 {L_CONTIG, L_BCAST_ROW}, {L_SCALAR, L_STRIDED},
+                                 {L_STRIDED, L_SCALAR},   {L_TRANSPOSED, L_BCAST_ROW},
                                  {L_EMPTY, L_EMPTY},      {L_ONE, L_ONE}};
   for (size_t k = 0; k < MX_ARRAY_LEN(BINARY); k++) {
     for (int ti = 0; ti < MX_DTYPE_COUNT; ti++) {
@@ -835,12 +897,14 @@ static void test_binary(void) {
     tt *ins[2] = {&a, &b};
     EXPECT(call(MX_PRIM_SUBTRACT, NULL, ins, 2, &o) == 0, "broadcast subtract");
     for (int i = 0; i < 60; i++)
-      EXPECT(((float *)o.store)[i] == ((float *)a.store)[i] - ((float *)b.store)[i % 5], "bcast %d", i);
+      EXPECT(((float *)o.store)[i] == ((float *)a.store)[i] - ((float *)b.store)[i % 5], "bcast %d",
+             i);
     int32_t bad[1] = {4};
     tt c;
     tt_view(&c, MX_FLOAT32, 1, bad, NULL, 4, 0);
     ins[1] = &c;
-    EXPECT(call(MX_PRIM_ADD, NULL, ins, 2, &o) == -1 && mx_error_kind_get() == MX_EINVAL, "bad broadcast");
+    EXPECT(call(MX_PRIM_ADD, NULL, ins, 2, &o) == -1 && mx_error_kind_get() == MX_EINVAL,
+           "bad broadcast");
     tt_free(&a);
     tt_free(&b);
     tt_free(&c);
@@ -875,7 +939,8 @@ static void test_binary(void) {
     tt_view(&b, MX_INT32, 1, n, NULL, 3, 0);
     tt_out(&o, MX_FLOAT32, 1, n);
     tt *ins[2] = {&a, &b};
-    EXPECT(call(MX_PRIM_ADD, NULL, ins, 2, &o) == -1 && mx_error_kind_get() == MX_ETYPE, "mixed dtypes");
+    EXPECT(call(MX_PRIM_ADD, NULL, ins, 2, &o) == -1 && mx_error_kind_get() == MX_ETYPE,
+           "mixed dtypes");
     tt_free(&a);
     tt_free(&b);
     tt_free(&o);
@@ -885,8 +950,10 @@ static void test_binary(void) {
 /* ---------------------------------------------------------------- select */
 
 static void test_select(void) {
-  static const int lays[][3] = {{L_CONTIG, L_CONTIG, L_CONTIG}, {L_BCAST_ROW, L_TRANSPOSED, L_SCALAR},
-                                {L_STRIDED, L_BCAST_ROW, L_CONTIG}, {L_EMPTY, L_EMPTY, L_EMPTY},
+  static const int lays[][3] = {{L_CONTIG, L_CONTIG, L_CONTIG},
+                                {L_BCAST_ROW, L_TRANSPOSED, L_SCALAR},
+                                {L_STRIDED, L_BCAST_ROW, L_CONTIG},
+                                {L_EMPTY, L_EMPTY, L_EMPTY},
                                 {L_ONE, L_ONE, L_ONE}};
   for (int ti = 0; ti < MX_DTYPE_COUNT; ti++) {
     mx_dtype t = ALL[ti];
@@ -920,9 +987,14 @@ static void test_select(void) {
 
 static mx_dtype sum_out(mx_dtype t) {
   switch (t) {
-  case MX_BOOL: case MX_INT8: case MX_INT16: case MX_INT32: return MX_INT32;
-  case MX_UINT8: case MX_UINT16: case MX_UINT32: return MX_UINT32;
-  default: return t;
+    case MX_BOOL:
+    case MX_INT8:
+    case MX_INT16:
+    case MX_INT32: return MX_INT32;
+    case MX_UINT8:
+    case MX_UINT16:
+    case MX_UINT32: return MX_UINT32;
+    default: return t;
   }
 }
 
@@ -954,32 +1026,34 @@ static void ref_reduce(int kind, const tt *x, uint32_t mask, int64_t o, mx_dtype
     cval v = rd_at(t, p);
     int64_t vi = (is_int(t) || t == MX_BOOL) ? rd_int(t, p) : 0;
     switch (kind) {
-    case MX_REDUCE_AND: acc_i = acc_i && (v.re != 0 || v.im != 0); break;
-    case MX_REDUCE_OR: acc_i = acc_i || (v.re != 0 || v.im != 0); break;
-    case MX_REDUCE_SUM:
-      acc_i = (int64_t)((uint64_t)acc_i + (uint64_t)vi);
-      acc += v.re + v.im * _Complex_I;
-      mag += hypot(v.re, v.im);
-      break;
-    case MX_REDUCE_PROD:
-      acc_i = (int64_t)((uint64_t)acc_i * (uint64_t)vi);
-      acc *= v.re + v.im * _Complex_I;
-      mag = mag == 0 ? hypot(v.re, v.im) : mag * hypot(v.re, v.im);
-      break;
-    default: {
-      bool better;
-      if (!have) better = true;
-      else if (is_int(t) || t == MX_BOOL)
-        better = is_uint(t) ? (kind == MX_REDUCE_MAX ? (uint64_t)vi > (uint64_t)best_i : (uint64_t)vi < (uint64_t)best_i)
-                            : (kind == MX_REDUCE_MAX ? vi > best_i : vi < best_i);
-      else
-        better = kind == MX_REDUCE_MAX ? cmp_lex(v, best) > 0 : cmp_lex(v, best) < 0;
-      if (better) {
-        best = v;
-        best_i = vi;
+      case MX_REDUCE_AND: acc_i = acc_i && (v.re != 0 || v.im != 0); break;
+      case MX_REDUCE_OR: acc_i = acc_i || (v.re != 0 || v.im != 0); break;
+      case MX_REDUCE_SUM:
+        acc_i = (int64_t)((uint64_t)acc_i + (uint64_t)vi);
+        acc += v.re + v.im * _Complex_I;
+        mag += hypot(v.re, v.im);
+        break;
+      case MX_REDUCE_PROD:
+        acc_i = (int64_t)((uint64_t)acc_i * (uint64_t)vi);
+        acc *= v.re + v.im * _Complex_I;
+        mag = mag == 0 ? hypot(v.re, v.im) : mag * hypot(v.re, v.im);
+        break;
+      default: {
+        bool better;
+        if (!have)
+          better = true;
+        else if (is_int(t) || t == MX_BOOL)
+          better = is_uint(t) ? (kind == MX_REDUCE_MAX ? (uint64_t)vi > (uint64_t)best_i
+                                                       : (uint64_t)vi < (uint64_t)best_i)
+                              : (kind == MX_REDUCE_MAX ? vi > best_i : vi < best_i);
+        else
+          better = kind == MX_REDUCE_MAX ? cmp_lex(v, best) > 0 : cmp_lex(v, best) < 0;
+        if (better) {
+          best = v;
+          best_i = vi;
+        }
+        have = true;
       }
-      have = true;
-    }
     }
   }
   *scale = 0;
@@ -1001,10 +1075,25 @@ static void run_reduce_case(int kind, mx_dtype t, mx_dtype ot, int lay, uint32_t
   int64_t st[3];
   tt x;
   switch (lay) {
-  case 1: st[0] = 1; st[1] = 4; st[2] = 20; tt_view(&x, t, 3, sh, st, 120, 0); break; /* transposed */
-  case 2: st[0] = 0; st[1] = 6; st[2] = 1; tt_view(&x, t, 3, sh, st, 30, 0); break;  /* broadcast */
-  case 3: st[0] = 70; st[1] = 12; st[2] = 2; tt_view(&x, t, 3, sh, st, 300, 1); break; /* strided */
-  default: tt_view(&x, t, 3, sh, NULL, 120, 0); break;
+    case 1:
+      st[0] = 1;
+      st[1] = 4;
+      st[2] = 20;
+      tt_view(&x, t, 3, sh, st, 120, 0);
+      break; /* transposed */
+    case 2:
+      st[0] = 0;
+      st[1] = 6;
+      st[2] = 1;
+      tt_view(&x, t, 3, sh, st, 30, 0);
+      break; /* broadcast */
+    case 3:
+      st[0] = 70;
+      st[1] = 12;
+      st[2] = 2;
+      tt_view(&x, t, 3, sh, st, 300, 1);
+      break; /* strided */
+    default: tt_view(&x, t, 3, sh, NULL, 120, 0); break;
   }
   tt_fill(&x, kind != MX_REDUCE_PROD ? V_ANY : (is_int(t) ? V_SMALL : V_NEAR1));
   int32_t osh[3], axes[3];
@@ -1018,7 +1107,8 @@ static void run_reduce_case(int kind, mx_dtype t, mx_dtype ot, int lay, uint32_t
   mx_p_reduce p = {kind, {na, axes}};
   tt *ins[1] = {&x};
   int rc = call(MX_PRIM_REDUCE, &p, ins, 1, &o);
-  EXPECT(rc == 0, "reduce kind %d %s->%s: %s", kind, mx_dtype_name(t), mx_dtype_name(ot), mx_error_message());
+  EXPECT(rc == 0, "reduce kind %d %s->%s: %s", kind, mx_dtype_name(t), mx_dtype_name(ot),
+         mx_error_message());
   for (int64_t i = 0; rc == 0 && i < o.t.size; i++) {
     cval ref;
     double scale;
@@ -1055,7 +1145,8 @@ static void test_reduce(void) {
     for (int i = 0; i < 3; i++) EXPECT(((float *)o.store)[i] == 1.0f, "empty prod = 1");
     p.kind = MX_REDUCE_MAX;
     EXPECT(call(MX_PRIM_REDUCE, &p, ins, 1, &o) == 0 && isinf(((float *)o.store)[0]) &&
-               ((float *)o.store)[0] < 0, "empty max = -inf");
+               ((float *)o.store)[0] < 0,
+           "empty max = -inf");
     tt_free(&x);
     tt_free(&o);
   }
@@ -1101,10 +1192,12 @@ static void test_reduce(void) {
     tt_out(&o, MX_INT32, 1, osh);
     mx_p_reduce p = {MX_REDUCE_SUM, {1, axes}};
     tt *ins[1] = {&x};
-    EXPECT(call(MX_PRIM_REDUCE, &p, ins, 1, &o) == 0 && ((int32_t *)o.store)[0] == 30000, "int8 sum -> int32");
+    EXPECT(call(MX_PRIM_REDUCE, &p, ins, 1, &o) == 0 && ((int32_t *)o.store)[0] == 30000,
+           "int8 sum -> int32");
     tt_free(&o);
     tt_out(&o, MX_INT8, 1, osh);
-    EXPECT(call(MX_PRIM_REDUCE, &p, ins, 1, &o) == 0 && ((int8_t *)o.store)[0] == (int8_t)(30000 & 0xff),
+    EXPECT(call(MX_PRIM_REDUCE, &p, ins, 1, &o) == 0 &&
+               ((int8_t *)o.store)[0] == (int8_t)(30000 & 0xff),
            "int8 sum wraps");
     tt_free(&o);
     tt_free(&x);
@@ -1118,8 +1211,20 @@ static void run_matmul(mx_dtype t, int M, int K, int N, int nb, int alay, int bl
   int32_t as[3] = {nb, M, K}, bs[3] = {nb, K, N}, os[3] = {nb, M, N};
   int64_t ast[3], bst[3];
   int64_t aw = alay == 2 ? 2 * K : K, bw = blay == 2 ? 2 * N : N;
-  if (alay == 1) { ast[1] = 1; ast[2] = M; } else { ast[1] = aw; ast[2] = alay == 2 ? 2 : 1; }
-  if (blay == 1) { bst[1] = 1; bst[2] = K; } else { bst[1] = bw; bst[2] = blay == 2 ? 2 : 1; }
+  if (alay == 1) {
+    ast[1] = 1;
+    ast[2] = M;
+  } else {
+    ast[1] = aw;
+    ast[2] = alay == 2 ? 2 : 1;
+  }
+  if (blay == 1) {
+    bst[1] = 1;
+    bst[2] = K;
+  } else {
+    bst[1] = bw;
+    bst[2] = blay == 2 ? 2 : 1;
+  }
   int64_t amat = (int64_t)M * aw, bmat = (int64_t)K * bw;
   ast[0] = amat;
   bst[0] = b_shared ? 0 : bmat;
@@ -1132,7 +1237,8 @@ static void run_matmul(mx_dtype t, int M, int K, int N, int nb, int alay, int bl
   tt *ins[2] = {&a, &b};
   int rc = call(MX_PRIM_MATMUL, NULL, ins, 2, &o);
   EXPECT(rc == 0, "matmul %s: %s", mx_dtype_name(t), mx_error_message());
-  double rtol = t == MX_FLOAT16 ? 2e-3 : (t == MX_BFLOAT16 ? 1e-2 : (t == MX_FLOAT64 ? 1e-13 : 2e-6));
+  double rtol =
+      t == MX_FLOAT16 ? 2e-3 : (t == MX_BFLOAT16 ? 1e-2 : (t == MX_FLOAT64 ? 1e-13 : 2e-6));
   for (int bi = 0; rc == 0 && bi < nb; bi++)
     for (int i = 0; i < M; i++)
       for (int j = 0; j < N; j++) {
@@ -1148,7 +1254,8 @@ static void run_matmul(mx_dtype t, int M, int K, int N, int nb, int alay, int bl
         cval ref = cv(creal(acc), cimag(acc));
         double scale = mag + cabs(acc);
         if (t == MX_FLOAT16 || t == MX_BFLOAT16) scale = cabs(acc) + 1e-3 * mag;
-        check_elem("matmul", t, tt_elem(&o, ((int64_t)bi * M + i) * N + j), ref, rtol, scale + 1e-30, i);
+        check_elem("matmul", t, tt_elem(&o, ((int64_t)bi * M + i) * N + j), ref, rtol,
+                   scale + 1e-30, i);
       }
   tt_free(&a);
   tt_free(&b);
@@ -1174,7 +1281,8 @@ static void test_matmul(void) {
   tt_view(&a, MX_INT32, 2, s, NULL, 4, 0);
   tt_out(&o, MX_INT32, 2, s);
   tt *ins[2] = {&a, &a};
-  EXPECT(call(MX_PRIM_MATMUL, NULL, ins, 2, &o) == -1 && mx_error_kind_get() == MX_ETYPE, "int matmul");
+  EXPECT(call(MX_PRIM_MATMUL, NULL, ins, 2, &o) == -1 && mx_error_kind_get() == MX_ETYPE,
+         "int matmul");
   tt_free(&a);
   tt_free(&o);
 }
@@ -1185,7 +1293,8 @@ static void test_matmul(void) {
 static void ref_bits(uint32_t k0, uint32_t k1, uint8_t *out, int64_t nbytes) {
   int64_t W = (nbytes + 3) / 4, h = W / 2, o = W & 1;
   uint32_t *w = (uint32_t *)calloc((size_t)(W + 1), 4);
-  for (int64_t j = 0; j < h; j++) mx_threefry2x32(k0, k1, (uint32_t)j, (uint32_t)(j + h + o), &w[j], &w[j + h + o]);
+  for (int64_t j = 0; j < h; j++)
+    mx_threefry2x32(k0, k1, (uint32_t)j, (uint32_t)(j + h + o), &w[j], &w[j + h + o]);
   if (o) {
     uint32_t dummy;
     mx_threefry2x32(k0, k1, (uint32_t)h, 0, &w[h], &dummy);
@@ -1208,7 +1317,8 @@ static void run_bits(const tt *key, int width, int ndim, const int32_t *shape, c
     uint32_t k0 = *(uint32_t *)tt_elem(key, 2 * k), k1 = *(uint32_t *)tt_elem(key, 2 * k + 1);
     uint8_t *ref = (uint8_t *)malloc((size_t)per + 1);
     ref_bits(k0, k1, ref, per);
-    EXPECT(!memcmp(ref, (uint8_t *)o.store + k * per, (size_t)per), "%s: key %lld block", what, (long long)k);
+    EXPECT(!memcmp(ref, (uint8_t *)o.store + k * per, (size_t)per), "%s: key %lld block", what,
+           (long long)k);
     free(ref);
   }
   if (want)
@@ -1260,7 +1370,10 @@ static void test_random(void) {
     int64_t kst[2] = {1, 2};
     tt_view(&kb, MX_UINT32, 2, kshape, kst, 4, 0);
     uint32_t *kd = (uint32_t *)kb.store; /* key i = (kd[i], kd[2 + i]) */
-    kd[0] = 0; kd[2] = 0; kd[1] = 0; kd[3] = 42;
+    kd[0] = 0;
+    kd[2] = 0;
+    kd[1] = 0;
+    kd[3] = 42;
     int32_t osh[3] = {2, 2, 2};
     uint32_t want[8];
     memcpy(want, s0, sizeof s0);
@@ -1378,7 +1491,8 @@ static void test_views(void) {
   mx_p_broadcast pb = {{2, bosh}};
   ins[0] = &v;
   EXPECT(call(MX_PRIM_BROADCAST, &pb, ins, 1, &o) == 0, "broadcast");
-  for (int i = 0; i < 18; i++) EXPECT(((double *)o.store)[i] == (i % 6) * 1.5, "broadcast elem %d", i);
+  for (int i = 0; i < 18; i++)
+    EXPECT(((double *)o.store)[i] == (i % 6) * 1.5, "broadcast elem %d", i);
   tt_free(&o);
   tt_free(&v);
   /* Slice with a negative step: x[3:0:-2, 1:6:2] of the (4, 6) view */
@@ -1389,25 +1503,28 @@ static void test_views(void) {
   EXPECT(call(MX_PRIM_SLICE, &ps, ins, 1, &o) == 0, "slice");
   for (int i = 0; i < 2; i++)
     for (int j = 0; j < 3; j++)
-      EXPECT(((int32_t *)o.store)[i * 3 + j] == *(int32_t *)tt_elem(&x, (3 - 2 * i) * 6 + 1 + 2 * j),
-             "slice elem %d,%d", i, j);
+      EXPECT(
+          ((int32_t *)o.store)[i * 3 + j] == *(int32_t *)tt_elem(&x, (3 - 2 * i) * 6 + 1 + 2 * j),
+          "slice elem %d,%d", i, j);
   tt_free(&o);
   /* StopGradient and Copy of the strided view */
   for (int k = 0; k < 2; k++) {
     tt_out(&o, MX_INT32, 2, sh);
     EXPECT(call(k ? MX_PRIM_COPY : MX_PRIM_STOP_GRADIENT, NULL, ins, 1, &o) == 0, "copy");
-    for (int i = 0; i < 24; i++) EXPECT(((int32_t *)o.store)[i] == *(int32_t *)tt_elem(&x, i), "copy %d", i);
+    for (int i = 0; i < 24; i++)
+      EXPECT(((int32_t *)o.store)[i] == *(int32_t *)tt_elem(&x, i), "copy %d", i);
     tt_free(&o);
   }
   tt_free(&x);
-  /* transposing copies and casts (the tiled path): (3, 21, 19) views of (3, 19, 21) storage */
+  /* transposing copies and casts (the tiled path, with partial tiles): (2, 70, 67) views of
+   * (2, 67, 70) storage */
   const mx_dtype outs[3] = {MX_FLOAT32, MX_FLOAT16, MX_INT64};
   for (int k = 0; k < 3; k++) {
-    int32_t tsh3[3] = {3, 21, 19};
-    int64_t tst3[3] = {399, 1, 21};
+    int32_t tsh3[3] = {2, 70, 67};
+    int64_t tst3[3] = {4690, 1, 70};
     tt src, dst;
-    tt_view(&src, MX_FLOAT32, 3, tsh3, tst3, 3 * 399, 0);
-    for (int i = 0; i < 3 * 399; i++) ((float *)src.store)[i] = (float)(i % 1000) - 500.0f;
+    tt_view(&src, MX_FLOAT32, 3, tsh3, tst3, 2 * 4690, 0);
+    for (int i = 0; i < 2 * 4690; i++) ((float *)src.store)[i] = (float)(i % 1000) - 500.0f;
     tt_out(&dst, outs[k], 3, tsh3);
     tt *in1[1] = {&src};
     EXPECT(call(outs[k] == MX_FLOAT32 ? MX_PRIM_COPY : MX_PRIM_ASTYPE, NULL, in1, 1, &dst) == 0,
@@ -1415,8 +1532,8 @@ static void test_views(void) {
     for (int64_t i = 0; i < src.t.size; i++) {
       char ref[8];
       ref_convert(MX_FLOAT32, tt_elem(&src, i), outs[k], ref);
-      EXPECT(!memcmp(ref, tt_elem(&dst, i), (size_t)mx_dtype_size(outs[k])), "transposing copy %s %lld",
-             mx_dtype_name(outs[k]), (long long)i);
+      EXPECT(!memcmp(ref, tt_elem(&dst, i), (size_t)mx_dtype_size(outs[k])),
+             "transposing copy %s %lld", mx_dtype_name(outs[k]), (long long)i);
     }
     tt_free(&src);
     tt_free(&dst);
@@ -1456,13 +1573,13 @@ static void test_many_dims(void) {
 
 /* ---------------------------------------------------------------- main */
 
-#define RUN(fn)                                                            \
-  do {                                                                     \
-    g_test_failures = 0;                                                   \
-    g_rng = g_seed;                                                        \
-    fn();                                                                  \
-    printf("%-28s %s\n", #fn, g_test_failures ? "FAILED" : "ok");          \
-    if (g_test_failures) printf("  (%d failures)\n", g_test_failures);     \
+#define RUN(fn)                                                                                    \
+  do {                                                                                             \
+    g_test_failures = 0;                                                                           \
+    g_rng = g_seed;                                                                                \
+    fn();                                                                                          \
+    printf("%-28s %s\n", #fn, g_test_failures ? "FAILED" : "ok");                                  \
+    if (g_test_failures) printf("  (%d failures)\n", g_test_failures);                             \
   } while (0)
 
 int main(void) {

@@ -70,11 +70,12 @@ static int check_dtype(const char *op, mx_dtype t) {
   return 0;
 }
 
-#define COPY_BLOCK 8 /* transposes move 8 x 8 tiles (more rows thrash L1 sets on 2^k strides) */
+#define COPY_BLOCK 64 /* transposing copies move COPY_BLOCK x COPY_BLOCK tiles */
 
 /* Runs over equal shapes: dst[idx] = convert(src[idx]). When the run is strided in src but
  * the next-outer dim is contiguous in src (a transpose), each plane of those two dims is
- * copied in COPY_BLOCK x COPY_BLOCK tiles, so both sides stay in cache and TLB. */
+ * copied in tiles through a small buffer: every src and dst line is touched once, in
+ * order, so power-of-two strides do not thrash cache sets or the TLB. */
 static int copy_same_shape(const mx_tensor *src, mx_tensor *dst) {
   const int64_t *strides[2] = {dst->strides, src->strides};
   mx_cpu_iter it;
@@ -86,6 +87,13 @@ static int copy_same_shape(const mx_tensor *src, mx_tensor *dst) {
   bool tiled = nd >= 2 && n >= COPY_BLOCK && rows >= COPY_BLOCK && ssrc != 1 &&
                it.strides[1 * nd + nd - 2] == 1;
   int64_t rd = tiled ? it.strides[0 * nd + nd - 2] : 0; /* dst stride between runs */
+  int dsz = mx_dtype_size(dst->dtype);
+  char *buf = NULL; /* tile, [j][i], in the dst dtype */
+  if (tiled && !(buf = (char *)malloc((size_t)COPY_BLOCK * COPY_BLOCK * (size_t)dsz))) {
+    mx_cpu_iter_free(&it);
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.",
+                       (size_t)COPY_BLOCK * COPY_BLOCK * (size_t)dsz);
+  }
   mx_cpu_iter_seek(&it, 0, offs);
   for (int64_t r = 0; r < it.nruns;) {
     int64_t g = 1;
@@ -94,10 +102,14 @@ static int copy_same_shape(const mx_tensor *src, mx_tensor *dst) {
       for (int64_t ib = 0; ib < rows; ib += COPY_BLOCK) {
         int64_t gi = rows - ib < COPY_BLOCK ? rows - ib : COPY_BLOCK;
         for (int64_t jb = 0; jb < n; jb += COPY_BLOCK) {
-          int64_t je = n - jb < COPY_BLOCK ? n : jb + COPY_BLOCK;
-          for (int64_t j = jb; j < je; j++)
-            mx_cpu_convert(mx_cpu_at(src, offs[1] + ib + j * ssrc), src->dtype, 1,
-                           mx_cpu_at(dst, offs[0] + ib * rd + j * sd), dst->dtype, rd, gi);
+          int64_t gj = n - jb < COPY_BLOCK ? n - jb : COPY_BLOCK;
+          char *b = buf;
+          for (int64_t j = 0; j < gj; j++) /* src: gi contiguous elements per column */
+            mx_cpu_convert(mx_cpu_at(src, offs[1] + ib + (jb + j) * ssrc), src->dtype, 1,
+                           b + j * COPY_BLOCK * dsz, dst->dtype, 1, gi);
+          for (int64_t i = 0; i < gi; i++) /* dst: gj elements along each row */
+            mx_cpu_convert(b + i * dsz, dst->dtype, COPY_BLOCK,
+                           mx_cpu_at(dst, offs[0] + (ib + i) * rd + jb * sd), dst->dtype, sd, gj);
         }
       }
     } else {
@@ -107,6 +119,7 @@ static int copy_same_shape(const mx_tensor *src, mx_tensor *dst) {
     for (int64_t k = 0; k < g; k++) mx_cpu_iter_next(&it, offs);
     r += g;
   }
+  free(buf);
   mx_cpu_iter_free(&it);
   return 0;
 }

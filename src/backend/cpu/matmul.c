@@ -130,7 +130,8 @@ int mx_cpu_matmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
     return mx_fail_int(MX_EINVAL, "[matmul] Operands must have the output's ndim (>= 2).");
   int64_t M = a->shape[nd - 2], K = a->shape[nd - 1], N = b->shape[nd - 1];
   if (b->shape[nd - 2] != K || out->shape[nd - 2] != M || out->shape[nd - 1] != N)
-    return mx_fail_int(MX_EINVAL, "[matmul] Shapes (..., %lld, %lld) @ (..., %d, %lld) do not match.",
+    return mx_fail_int(MX_EINVAL,
+                       "[matmul] Shapes (..., %lld, %lld) @ (..., %d, %lld) do not match.",
                        (long long)M, (long long)K, b->shape[nd - 2], (long long)N);
   if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
     return mx_fail_int(MX_EINVAL, "[matmul] Matrix dims beyond %d are not supported.", INT_MAX);

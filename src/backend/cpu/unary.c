@@ -70,7 +70,8 @@ static int unary_forward(const char *name, const unary_tile_fn *tab, const mx_te
   if (n_in != 1 || n_out != 1)
     return mx_fail_int(MX_EINVAL, "[%s] Expected 1 input and 1 output.", name);
   if ((unsigned)in->dtype >= MX_DTYPE_COUNT || !tab[in->dtype])
-    return mx_fail_int(MX_ETYPE, "[%s] Not supported for dtype %s.", name, mx_dtype_name(in->dtype));
+    return mx_fail_int(MX_ETYPE, "[%s] Not supported for dtype %s.", name,
+                       mx_dtype_name(in->dtype));
   if ((unsigned)out->dtype >= MX_DTYPE_COUNT)
     return mx_fail_int(MX_ETYPE, "[%s] Invalid output dtype.", name);
   if (in->ndim != out->ndim || in->size != out->size)
