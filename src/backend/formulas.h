@@ -604,4 +604,19 @@ MX_HD static inline void mx_threefry2x32(uint32_t k0, uint32_t k1, uint32_t x0, 
   *y1 = x1;
 }
 
+/* ==== section A: unary math and creation ==== */
+/* (end of section A) */
+
+/* ==== section B: binary, logical, bitwise, operators ==== */
+/* (end of section B) */
+
+/* ==== section C: reductions and scans ==== */
+/* (end of section C) */
+
+/* ==== section D: shapes, views, layout, matmul products ==== */
+/* (end of section D) */
+
+/* ==== section E: indexing, gather/scatter, sorting ==== */
+/* (end of section E) */
+
 #endif

@@ -101,4 +101,11 @@ int mx_broadcast_shapes(const char *op, int na, const int32_t *a, int nb, const 
 /* Normalises an axis against ndim; -1 + EINDEX "[op] Invalid axis ..." when out of range. */
 int mx_normalize_axis(const char *op, int axis, int ndim);
 
+/* ---- the families of the breadth issues, one header each ---- */
+#include "ops_unary_creation.h"
+#include "ops_binary_logic.h"
+#include "ops_reduce_scan.h"
+#include "ops_shape_layout.h"
+#include "ops_indexing_sort.h"
+
 #endif

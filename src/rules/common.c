@@ -55,4 +55,18 @@ void mx_prims_register_rules(void) {
   mx_rules_register_reduce();
   mx_rules_register_shape();
   mx_rules_register_misc();
+  /* ==== section A: unary math and creation ==== */
+  /* (end of section A) */
+
+  /* ==== section B: binary, logical, bitwise, operators ==== */
+  /* (end of section B) */
+
+  /* ==== section C: reductions and scans ==== */
+  /* (end of section C) */
+
+  /* ==== section D: shapes, views, layout, matmul products ==== */
+  /* (end of section D) */
+
+  /* ==== section E: indexing, gather/scatter, sorting ==== */
+  /* (end of section E) */
 }

@@ -29,4 +29,18 @@ void mx_prims_register_kernels(void) {
    * straight strided copy/convert is faster. */
   mx_prims[MX_PRIM_COPY].eval_cpu = mx_cpu_copy;
   mx_prims[MX_PRIM_ASTYPE].eval_cpu = mx_cpu_astype;
+  /* ==== section A: unary math and creation ==== */
+  /* (end of section A) */
+
+  /* ==== section B: binary, logical, bitwise, operators ==== */
+  /* (end of section B) */
+
+  /* ==== section C: reductions and scans ==== */
+  /* (end of section C) */
+
+  /* ==== section D: shapes, views, layout, matmul products ==== */
+  /* (end of section D) */
+
+  /* ==== section E: indexing, gather/scatter, sorting ==== */
+  /* (end of section E) */
 }
