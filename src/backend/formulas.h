@@ -614,6 +614,13 @@ MX_HD static inline void mx_threefry2x32(uint32_t k0, uint32_t k1, uint32_t x0, 
 /* (end of section C) */
 
 /* ==== section D: shapes, views, layout, matmul products ==== */
+/* AddMM's epilogue: alpha * (a @ b) + beta * c, in the compute type (float for f16/bf16). */
+MX_HD static inline float mx_f_addmm_f32(float ab, float c, float alpha, float beta) {
+  return alpha * ab + beta * c;
+}
+MX_HD static inline double mx_f_addmm_f64(double ab, double c, double alpha, double beta) {
+  return alpha * ab + beta * c;
+}
 /* (end of section D) */
 
 /* ==== section E: indexing, gather/scatter, sorting ==== */
