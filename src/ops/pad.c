@@ -59,6 +59,19 @@ static mx_array *edge_axis(mx_array *a, int ax, int32_t lo, int32_t hi, mx_strea
 static mx_array *mirror_axis(mx_array *a, int ax, int32_t lo, int32_t hi, bool symmetric,
                              mx_stream s) {
   int64_t n = a->shape[ax];
+  int64_t reach = symmetric ? n : n - 1; /* pads up to this long mirror the axis once */
+  if (lo <= reach && hi <= reach) {
+    int32_t skip = symmetric ? 0 : 1;
+    mx_array *parts[3];
+    int np = 0;
+    MX_SCOPE_BEGIN;
+    if (lo > 0) parts[np++] = mx_flip(take_range(a, ax, skip, skip + lo, s), &ax, 1, s);
+    parts[np++] = a;
+    if (hi > 0)
+      parts[np++] = mx_flip(take_range(a, ax, (int32_t)n - skip - hi, (int32_t)n - skip, s), &ax, 1, s);
+    mx_array *r = mx_concatenate(parts, np, &ax, s);
+    MX_SCOPE_RETURN(r);
+  }
   int64_t p = symmetric ? 2 * n : 2 * n - 2;
   int64_t len = lo + n + hi;
   int64_t start = (p - lo % p) % p;
