@@ -2,7 +2,8 @@
  * reflected and in-place forms (in-place forms rebind the object's node), unary - + ~ and
  * abs, comparisons, and bool/int/float/complex conversion of size-1 arrays. A Python scalar
  * operand is weakly typed to the array's dtype through mxpy_to_weak_arrays
- * (spec/semantics.md 2.2). None as an operand is a TypeError, as in MLX's bindings. */
+ * (spec/semantics.md 2.2). None as an operand is a TypeError, as in MLX's bindings, except
+ * for == and != (spec/python-api.md section 2: False / True). */
 #include "mxpy_internal.h"
 
 typedef mx_array *(*binop_fn)(mx_array *, mx_array *, mx_stream);
@@ -176,8 +177,8 @@ static PyObject *nb_imatmul(PyObject *a, PyObject *b) {
   return Py_NewRef(a);
 }
 
-/* == != < <= > >=; == and != against objects that are not array-like give False/True;
- * None is a TypeError for every comparison. */
+/* == != < <= > >=; == and != against objects that are not array-like (None included) give
+ * False/True; ordering against None is a TypeError. */
 PyObject *mxpy_array_richcompare(PyObject *a, PyObject *b, int op) {
   static const struct {
     binop_fn fn;
@@ -191,7 +192,7 @@ PyObject *mxpy_array_richcompare(PyObject *a, PyObject *b, int op) {
       [Py_GE] = {mx_greater_equal, "greater than or equal", ">="},
   };
   if (!MXPY_IS_ARRAY(a)) Py_RETURN_NOTIMPLEMENTED;
-  if (b == Py_None) {
+  if (b == Py_None && op != Py_EQ && op != Py_NE) { /* x == None: False (MLX raises) */
     PyErr_Format(PyExc_TypeError, "unsupported operand type(s) for %s: 'mlx.core.array' and 'NoneType'",
                  ops[op].sym);
     return NULL;

@@ -101,13 +101,16 @@ mx_array *mx_arctan2(mx_array *a, mx_array *b, mx_stream s) {
   return make1(MX_PRIM_ARCTAN2, a, b, t, t, s);
 }
 
-/* Bitwise family: out_t is the computation and result dtype. */
+/* Bitwise family: t is the computation and result dtype. The message names the operands'
+ * dtypes, or t twice for right_shift (MLX casts its operands first there). */
 static mx_array *bitwise(const char *name, mx_prim p, mx_array *a, mx_array *b, mx_dtype t,
                          mx_stream s) {
-  if (!(mx_dtype_is_integer(t) || t == MX_BOOL))
+  if (!(mx_dtype_is_integer(t) || t == MX_BOOL)) {
+    bool cast = p == MX_PRIM_RIGHT_SHIFT;
     return mx_fail(MX_ERUNTIME,
                    "[%s] Only allowed on integer or boolean types but got types %s and %s.", name,
-                   mx_dtype_name(a->dtype), mx_dtype_name(b->dtype));
+                   mx_dtype_name(cast ? t : a->dtype), mx_dtype_name(cast ? t : b->dtype));
+  }
   return make1(p, a, b, t, t, s);
 }
 
