@@ -23,7 +23,7 @@ from pathlib import Path
 # table parsing
 # ----------------------------------------------------------------------------------------
 
-PY_CONVS = {"array", "array?", "weak", "key", "arrays", "axes", "shape", "axis", "int",
+PY_CONVS = {"array", "array?", "weak", "weak?", "key", "arrays", "axes", "shape", "axis", "int",
             "uint64", "bool", "float", "dtype", "dtype?", "stream",
             "str", "int?", "ints", "pairs", "tdaxes"}
 C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "double",
@@ -139,7 +139,7 @@ def parse_sig(text, where, lookup=None):
         params.append(Param(name, conv, default.strip() if default else None, kind))
     if res == "array":
         result = ("array",)
-    elif res in ("list", "tuple"):
+    elif res in ("list", "tuple"):  # as many arrays as the call makes (it mallocs OUT)
         result = (res, None)
     else:
         rm = re.fullmatch(r"(\w+)\((\w+)\)", res)
@@ -194,7 +194,7 @@ def parse_cvariant(text, row, where):
         for p in row.sig.params:
             if p.conv == "stream":
                 continue
-            ck = {"array": "array", "weak": "array", "array?": "array?", "key": "key",
+            ck = {"array": "array", "weak": "array", "weak?": "array?", "array?": "array?", "key": "key",
                   "axes": "ints", "shape": "shape", "axis": "int", "int": "int",
                   "bool": "bool", "float": "double", "uint64": "uint64", "dtype": "dtype",
                   "arrays": "vector", "str": "str"}.get(p.conv)
@@ -211,7 +211,7 @@ def parse_cvariant(text, row, where):
             params.append((pm.group(1), pm.group(2)))
     if res in ("array", "pair", "none"):
         result = (res,)
-    elif res == "vector":
+    elif res == "vector":  # as many arrays as the call makes (it mallocs OUT)
         result = ("vector", None)
     else:
         rm = re.fullmatch(r"vector\((\w+)\)", res)
@@ -349,7 +349,7 @@ class PyParamCode:
 
     def decls(self):
         v, c, d = self.v, self.p.conv, self.p.default
-        if c in ("array", "array?", "weak", "key"):
+        if c in ("array", "array?", "weak", "weak?", "key"):
             return [f"mx_array *{v} = NULL;"]
         if c == "arrays":
             return [f"mx_array *{v}_store[{INLINE}];", f"mx_array **{v} = NULL;",
@@ -518,7 +518,7 @@ class PyParamCode:
 
     def cleanup(self):
         v, c = self.v, self.p.conv
-        if c in ("array", "array?", "weak", "key"):
+        if c in ("array", "array?", "weak", "weak?", "key"):
             return [f"mx_array_release({v});"]
         if c == "arrays":
             return [f"for (int i_ = 0; {v} && i_ < {v}_n; i_++) mx_array_release({v}[i_]);",
@@ -658,7 +658,7 @@ class PyWrapper:
             o += ["  " + d for d in c.decls()]
         # conversions, in parameter order; the weak group at its first member
         argindex = {p.name: i for i, p in enumerate(named)}
-        weak = [c for c in codes if c.p.conv == "weak"]
+        weak = [c for c in codes if c.p.conv in ("weak", "weak?")]
         weak_done = False
         for c in codes:
             if self.is_method and c.p is fparams[0]:
@@ -668,11 +668,14 @@ class PyWrapper:
                 o += ["  " + s for s in c.convert_varargs()]
                 continue
             src = f"av[{argindex[c.p.name]}]"
-            if c.p.conv == "weak":
+            if c.p.conv in ("weak", "weak?"):
                 if weak_done:
                     continue
                 weak_done = True
-                objs = ", ".join(f"av[{argindex[w.p.name]}]" for w in weak)
+                # weak? takes None as "not given" (NULL)
+                objs = ", ".join(f"av[{argindex[w.p.name]}]" if w.p.conv == "weak" else
+                                 f"(av[{argindex[w.p.name]}] == Py_None ? NULL : "
+                                 f"av[{argindex[w.p.name]}])" for w in weak)
                 o.append("  {")
                 o.append(f"    PyObject *wobj[{len(weak)}] = {{{objs}}};")
                 o.append(f"    mx_array *warr[{len(weak)}] = {{{', '.join(['NULL'] * len(weak))}}};")
@@ -981,6 +984,7 @@ def gen_capi(rows):
 # ----------------------------------------------------------------------------------------
 
 PYI_TYPES = {"array": "array", "array?": "Optional[array]", "weak": "Union[scalar, array]",
+             "weak?": "Optional[Union[scalar, array]]",
              "key": "Optional[array]", "arrays": "Union[array, Sequence[array]]",
              "axes": "Union[None, int, Sequence[int]]", "shape": "Union[int, Sequence[int]]",
              "axis": "int", "int": "int", "uint64": "int", "bool": "bool", "float": "float",
