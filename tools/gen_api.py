@@ -1010,6 +1010,8 @@ def pyi_params(sig, with_self):
             parts.append("*")
             star = True
         t = PYI_TYPES[p.conv]
+        if p.conv == "ints" and p.default is None:
+            t = "Union[int, Sequence[int]]"
         if p.conv == "array" and p.default is not None:  # uniform(low=0, ...): scalars too
             t = "Union[scalar, array]"
         parts.append(f"{p.name}: {t}" + (f" = {p.default}" if p.default is not None else ""))
@@ -1019,6 +1021,9 @@ def pyi_params(sig, with_self):
 
 
 def pyi_result(sig):
+    if sig.result[0] == "list" and sig.result[1] and any(
+            p.name == sig.result[1] and p.kind == "varargs" for p in sig.params):
+        return "List[array]"  # positional arrays always give a list
     return {"array": "array", "list": "Union[array, List[array]]",
             "list1": "Union[array, List[array]]",
             "tuple": "Tuple[array, ...]"}[sig.result[0]] if sig.result[1:] != (None,) \

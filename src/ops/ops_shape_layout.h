@@ -55,7 +55,7 @@ mx_array *mx_roll(mx_array *a, const int *shift, int nshift, bool shift_scalar, 
 /* naxes axes with nlow and nhigh sizes (the three counts must agree). */
 mx_array *mx_pad(mx_array *a, const int *axes, int naxes, const int32_t *low, int nlow,
                  const int32_t *high, int nhigh, mx_array *value, const char *mode, mx_stream s);
-/* pairs: n (low, high) pairs, one per axis or a single one for all axes. */
+/* pairs: n (low, high) pairs, one per axis or a single one for all axes; value NULL: 0. */
 mx_array *mx_pad_pairs(mx_array *a, const int32_t *pairs, int n, const char *mode,
                        mx_array *value, mx_stream s);
 

@@ -182,7 +182,12 @@ out:
 
 mx_array *mx_pad_pairs(mx_array *a, const int32_t *pairs, int n, const char *mode,
                        mx_array *value, mx_stream s) {
-  if (!a || !value) return NULL;
+  if (!a) return NULL;
+  if (!value) {
+    MX_SCOPE_BEGIN;
+    mx_array *r = mx_pad_pairs(a, pairs, n, mode, mx_zeros(NULL, 0, a->dtype, s), s);
+    MX_SCOPE_RETURN(r);
+  }
   int nd = a->ndim;
   if (n != 1 && n != nd)
     return mx_fail(MX_EINVAL, "Invalid number of padding sizes passed to pad with axes of size %d",

@@ -45,6 +45,10 @@ def test_pad_constant_values():
     assert np.isnan(np.array(r)[[0, 2]]).all()
     with pytest.raises(ValueError, match="must be a scalar"):
         mx.pad(a, 1, constant_values=mx.array([1, 2]))
+    # a Python scalar takes the array's dtype, as MLX converts it
+    with pytest.raises(ValueError, match="overflow"):
+        mx.pad(mx.array([1, 2], mx.uint8), 1, constant_values=-1)
+    assert mx.pad(mx.array([True]), 1, constant_values=5).tolist() == [True, True, True]
 
 
 def test_pad_edges_and_errors():
