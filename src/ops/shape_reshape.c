@@ -18,6 +18,11 @@ mx_array *mx_flatten(mx_array *a, int start_axis, int end_axis, mx_stream s) {
   if (end > nd - 1) end = nd - 1;
   if (end < start) return mx_fail(MX_EINVAL, "[flatten] start_axis must be less than or equal to end_axis");
   if (start == end) return mx_scope_adopt(mx_keep(a));
+  int64_t merged = 1;
+  for (int i = start; i <= end; i++) merged *= a->shape[i];
+  if (merged > INT32_MAX)
+    return mx_fail(MX_EINVAL, "[flatten] The flattened axis would have %lld elements.",
+                   (long long)merged);
   int32_t *shape = mx_lay_dims("flatten", nd);
   if (!shape) return NULL;
   int n = 0;
@@ -53,9 +58,10 @@ mx_array *mx_unflatten(mx_array *a, int axis, const int32_t *shape, int n, mx_st
         goto out;
       }
       infer = i;
+    } else if (sub[i] < 0 || (sub[i] > 0 && known > a->shape[ax] && known > INT32_MAX / sub[i])) {
+      bad = true; /* negative, or a product already past the axis: cannot match */
     } else {
-      bad |= sub[i] < 0;
-      known *= sub[i] < 0 ? 1 : sub[i];
+      known *= sub[i];
     }
   }
   if (infer >= 0) {
