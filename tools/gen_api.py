@@ -1,8 +1,8 @@
 """gen_api.py: expands tables/api.def (DESIGN section 2) into, in OUTDIR:
 
   py_bindings_gen.c/.h  METH_FASTCALL|METH_KEYWORDS wrappers for mlx.core, mlx.core.random and
-                        the array methods, calling the converters of python/src/convert.h
-                        and convert_ext.h
+                        the array methods, calling the converters of python/src/convert.h,
+                        convert_ext.h and convert_conv.h
   mlx/c/ops.h, mlx/c/random.h, capi_ops_gen.c
                         the mlx-c wrappers (int return, out-parameters, stream last)
   core.pyi              stubs with signatures and docstrings
@@ -25,7 +25,7 @@ from pathlib import Path
 
 PY_CONVS = {"array", "array?", "weak", "weak?", "key", "arrays", "axes", "shape", "axis", "int",
             "uint64", "bool", "float", "dtype", "dtype?", "stream",
-            "str", "int?", "ints", "pairs", "tdaxes"}
+            "str", "int?", "ints", "pairs", "tdaxes", "convpad"}
 C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "double",
            "uint64", "dtype", "vector", "str", "i64s", "size"}
 # Python results: array; list(p) (one array when p was one array), list1(p) (one array when p
@@ -391,11 +391,23 @@ class PyParamCode:
                 return [f"int {v} = 0;", f"bool {v}_has = false;"]
             return [f"int {v} = {self._scalar_default(int)};", f"bool {v}_has = true;"]
         if c == "ints":
-            if d not in (None, "None"):
-                raise DefError(f"{self.where}: ints parameters default to None or nothing")
-            return [f"int {v}_store[{INLINE}];", f"int *{v} = {v}_store;",
-                    f"int {v}_n = {'-1' if d else '0'};", f"int *{v}_heap = NULL;",
-                    f"bool {v}_scalar = false;"]
+            val = literal(d) if d not in (None, "None") else None
+            if d not in (None, "None") and (not isinstance(val, int) or isinstance(val, bool)):
+                raise DefError(f"{self.where}: ints parameters default to None, an int or nothing")
+            lines = [f"int {v}_store[{INLINE}];", f"int *{v} = {v}_store;",
+                     f"int {v}_n = {'-1' if d == 'None' else ('1' if d else '0')};",
+                     f"int *{v}_heap = NULL;", f"bool {v}_scalar = {'true' if val is not None else 'false'};"]
+            return lines + ([f"{v}_store[0] = {val};"] if val is not None else [])
+        if c == "convpad":
+            val = literal(d) if d is not None else None
+            if d is not None and (not isinstance(val, int) or isinstance(val, bool)):
+                raise DefError(f"{self.where}: convpad parameters default to an int or nothing")
+            n = "1" if d is not None else "0"
+            lines = [f"int {v}_store[{2 * INLINE}];", f"int *{v} = {v}_store;", f"int {v}_n = {n};",
+                     f"int *{v}_hi = {v}_store + {INLINE};", f"int {v}_hi_n = {n};",
+                     f"int *{v}_heap = NULL;"]
+            return lines + ([f"{v}_store[0] = {val};", f"{v}_store[{INLINE}] = {val};"]
+                            if val is not None else [])
         if c == "pairs":
             if d is not None:
                 raise DefError(f"{self.where}: pairs parameters take no default")
@@ -497,6 +509,10 @@ class PyParamCode:
             stmt = (f"mxpy_to_ints({o}, &{v}, &{v}_n, {v}_store, {INLINE}, &{v}_heap, "
                     f"&{v}_scalar) < 0")
             return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
+        if c == "convpad":
+            stmt = (f"mxpy_to_convpad({o}, &{v}, &{v}_n, &{v}_hi, &{v}_hi_n, {v}_store, {INLINE}, "
+                    f"&{v}_heap) < 0")
+            return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
         if c == "pairs":
             return [f"if (mxpy_to_pairs({o}, &{v}, &{v}_n, {v}_store, {INLINE}, &{v}_heap) < 0) "
                     "goto done;"]
@@ -523,7 +539,7 @@ class PyParamCode:
         if c == "arrays":
             return [f"for (int i_ = 0; {v} && i_ < {v}_n; i_++) mx_array_release({v}[i_]);",
                     f"free({v}_heap);"]
-        if c in ("axes", "shape", "ints", "pairs", "tdaxes"):
+        if c in ("axes", "shape", "ints", "pairs", "tdaxes", "convpad"):
             return [f"free({v}_heap);"]
         return []
 
@@ -533,13 +549,15 @@ class PyParamCode:
             return f"{self.v}, {self.v}_n"
         if c == "int?":
             return f"({self.v}_has ? &{self.v} : NULL)"
+        if c == "convpad":
+            return f"{self.v}, {self.v}_n, {self.v}_hi, {self.v}_hi_n"
         if c == "tdaxes":
             raise DefError(f"{self.where}: a tdaxes parameter needs a call expression")
         return self.v
 
 
 # Names a call expression may use besides the parameter itself (NAME_n, NAME_has, ...).
-CALL_SUFFIXES = ("_n", "_has", "_scalar", "_int", "_split")
+CALL_SUFFIXES = ("_n", "_has", "_scalar", "_int", "_split", "_hi", "_hi_n")
 
 
 def py_call_expr(row, codes):
@@ -804,6 +822,7 @@ def gen_py(rows):
          "#ifndef MXPY_BINDINGS_GEN_H", "#define MXPY_BINDINGS_GEN_H", "",
          '#include "../../python/src/convert.h" /* found through the src/core include dir */',
          '#include "../../python/src/convert_ext.h" /* str, int?, ints, pairs, tdaxes, *arrays */',
+         '#include "../../python/src/convert_conv.h" /* convpad */',
          "",
          "/* NULL-terminated METH_FASTCALL|METH_KEYWORDS tables. */"]
     for m in MODULES:
@@ -992,7 +1011,8 @@ PYI_TYPES = {"array": "array", "array?": "Optional[array]", "weak": "Union[scala
              "stream": "Union[None, Stream, Device]",
              "str": "str", "int?": "Optional[int]", "ints": "Union[None, int, Sequence[int]]",
              "pairs": "Union[int, Tuple[int], Tuple[int, int], List[Tuple[int, int]]]",
-             "tdaxes": "Union[int, List[Sequence[int]]]"}
+             "tdaxes": "Union[int, List[Sequence[int]]]",
+             "convpad": "Union[int, Sequence[int], Tuple[Sequence[int], Sequence[int]]]"}
 
 
 def pyi_params(sig, with_self):
@@ -1010,7 +1030,7 @@ def pyi_params(sig, with_self):
             parts.append("*")
             star = True
         t = PYI_TYPES[p.conv]
-        if p.conv == "ints" and p.default is None:
+        if p.conv == "ints" and p.default != "None":
             t = "Union[int, Sequence[int]]"
         if p.conv == "array" and p.default is not None:  # uniform(low=0, ...): scalars too
             t = "Union[scalar, array]"

@@ -75,5 +75,7 @@ void mx_prims_register_rules(void) {
   /* ==== section E: indexing, gather/scatter, sorting ==== */
   /* (end of section E) */
   /* ==== section I: convolution ==== */
+  void mx_rules_register_conv(void); /* rules/conv.c */
+  mx_rules_register_conv();
   /* (end of section I) */
 }

@@ -47,5 +47,7 @@ void mx_prims_register_kernels(void) {
   /* ==== section E: indexing, gather/scatter, sorting ==== */
   /* (end of section E) */
   /* ==== section I: convolution ==== */
+  MX_CPU_KERNEL(mx_cpu_convolution) /* conv.c */
+  mx_prims[MX_PRIM_CONVOLUTION].eval_cpu = mx_cpu_convolution;
   /* (end of section I) */
 }
