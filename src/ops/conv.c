@@ -135,6 +135,11 @@ mx_array *mx_conv_general(mx_array *in, mx_array *wt, const int *stride, int nst
   if (groups < 1)
     return mx_fail(MX_EINVAL, "[conv] The number of groups must be a positive integer. Got %d.",
                    groups);
+  const char *none = nstride < 0 ? "stride" : nlo < 0 || nhi < 0 ? "padding"
+                   : nkd < 0 ? "kernel_dilation" : nid < 0 ? "input_dilation" : NULL;
+  if (none)
+    return mx_fail(MX_ETYPE, "conv_general(): incompatible function arguments: %s must be an int "
+                             "or a sequence of ints, got None.", none);
   int nsp = in->ndim - 2;
   if (nsp < 1 || nsp > CONV_MAX_SPATIAL)
     return mx_fail(MX_EINVAL, "[conv] Only works for inputs with 1-3 spatial dimensions. The "
@@ -269,6 +274,9 @@ mx_array *mx_conv_transpose1d(mx_array *in, mx_array *wt, int stride, int paddin
 /* One int-or-tuple argument of the Python forms into nd entries. */
 static int conv_py_arg(const char *fn, const char *arg, int nd, const int *v, int n,
                        bool scalar, int *out) {
+  if (n < 0)
+    return mx_fail_int(MX_ETYPE, "%s(): incompatible function arguments: %s must be an int or a "
+                                 "tuple of %d ints, got None.", fn, arg, nd);
   if (scalar && n == 1) {
     for (int i = 0; i < nd; i++) out[i] = v[0];
     return 0;
