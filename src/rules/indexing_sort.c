@@ -9,9 +9,6 @@
 
 #include "../core/param_enums.h"
 
-#define NO_INDEX_GRAD(op) \
-  mx_fail_int(MX_EINVAL, "[" op "] Cannot calculate VJP with respect to indices. Use stop_gradient on indices to stop gradients from being computed.")
-
 /* Batch size of the first mapped input. */
 static int batch_size(mx_array *const *in, const int *axes, int n) {
   for (int i = 0; i < n; i++)
@@ -75,9 +72,8 @@ static int gather_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
   const mx_p_gather *r = mx_op_params(op);
   int k = op->n_in - 1;
   for (int j = 0; j < n; j++) {
-    if (argnums[j] != 0) return NO_INDEX_GRAD("gather");
     grads[j] = NULL;
-    if (!cot[0]) continue;
+    if (argnums[j] != 0 || !cot[0]) continue; /* indices: zero */
     grads[j] = mx_scatter_add(mx_zeros_like(p[0], op->stream), p + 1, k, cot[0],
                               (const int *)r->axes.v, k, op->stream);
     if (!grads[j]) return -1;
@@ -180,8 +176,7 @@ static int scatter_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot
   const int32_t *win = u->shape + ind;
   for (int j = 0; j < n; j++) {
     grads[j] = NULL;
-    if (argnums[j] >= 1 && argnums[j] <= k) return NO_INDEX_GRAD("scatter");
-    if (!g) continue;
+    if ((argnums[j] >= 1 && argnums[j] <= k) || !g) continue; /* indices: zero */
     bool wrt_a = argnums[j] == 0;
     mx_array *res = NULL;
     switch (r->reduce) {
@@ -314,8 +309,7 @@ static int gather_axis_vjp(const mx_op *op, mx_array *const *p, mx_array *const 
   const mx_p_gather_axis *r = mx_op_params(op);
   for (int j = 0; j < n; j++) {
     grads[j] = NULL;
-    if (argnums[j] != 0) return NO_INDEX_GRAD("gather_axis");
-    if (!cot[0]) continue;
+    if (argnums[j] != 0 || !cot[0]) continue; /* indices: zero */
     grads[j] = mx_scatter_add_axis(mx_zeros_like(p[0], op->stream), p[1], cot[0], r->axis, op->stream);
     if (!grads[j]) return -1;
   }
@@ -350,8 +344,7 @@ static int scatter_axis_vjp(const mx_op *op, mx_array *const *p, mx_array *const
   mx_stream s = op->stream;
   for (int j = 0; j < n; j++) {
     grads[j] = NULL;
-    if (argnums[j] == 1) return NO_INDEX_GRAD("scatter_axis");
-    if (!cot[0]) continue;
+    if (argnums[j] == 1 || !cot[0]) continue; /* indices: zero */
     if (argnums[j] == 0)
       grads[j] = r->reduce == MX_REDUCE_SUM
                      ? cot[0]
@@ -403,9 +396,7 @@ static int masked_scatter_vjp(const mx_op *op, mx_array *const *p, mx_array *con
   mx_array *a = p[0], *mask = p[1], *src = p[2], *g = cot[0];
   for (int j = 0; j < n; j++) {
     grads[j] = NULL;
-    if (argnums[j] == 1) {
-      grads[j] = mx_zeros_like(mask, s);
-    } else if (!g) {
+    if (argnums[j] == 1 || !g) { /* the mask: zero */
       continue;
     } else if (argnums[j] == 0) {
       grads[j] = mx_where(mask, mx_zeros_like(g, s), g, s);
@@ -484,9 +475,7 @@ static int dynamic_slice_vjp(const mx_op *op, mx_array *const *p, mx_array *cons
   const mx_p_dynamic_slice *r = mx_op_params(op);
   for (int j = 0; j < n; j++) {
     grads[j] = NULL;
-    if (argnums[j] != 0)
-      return mx_fail_int(MX_EINVAL, "[slice] Cannot calculate VJP with respect to start indices.");
-    if (!cot[0]) continue;
+    if (argnums[j] != 0 || !cot[0]) continue; /* start indices: zero */
     grads[j] = mx_slice_update_dynamic(mx_zeros_like(p[0], op->stream), cot[0], p[1],
                                        (const int *)r->axes.v, r->axes.n, op->stream);
     if (!grads[j]) return -1;
@@ -570,9 +559,7 @@ static int dynamic_slice_update_vjp(const mx_op *op, mx_array *const *p, mx_arra
   const int *ax = (const int *)r->axes.v;
   for (int j = 0; j < n; j++) {
     grads[j] = NULL;
-    if (argnums[j] == 2)
-      return mx_fail_int(MX_EINVAL, "[slice_update] Cannot calculate VJP with respect to start indices.");
-    if (!cot[0]) continue;
+    if (argnums[j] == 2 || !cot[0]) continue; /* start indices: zero */
     if (argnums[j] == 0)
       grads[j] = mx_slice_update_dynamic(cot[0], mx_zeros_like(p[1], s), p[2], ax, r->axes.n, s);
     else

@@ -227,9 +227,11 @@ int mx_cpu_gather(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
     return mx_fail_int(MX_EINVAL, "[gather] Inputs do not match the parameters.");
   const mx_tensor *a = &in[0];
   int k = p->axes.n, nd = a->ndim, ind = out->ndim - nd;
-  if (ind < 0 || p->slice_sizes.n != nd || !mx_cpu_is_row_contig(out))
+  if (ind < 0 || p->slice_sizes.n != nd)
     return mx_fail_int(MX_EINVAL, "[gather] Output does not match the parameters.");
   if (out->size == 0) return 0;
+  if (!mx_cpu_is_row_contig(out))
+    return mx_fail_int(MX_EINVAL, "[gather] The output must be row-contiguous.");
   for (int j = 0; j < k; j++)
     if (check_index_dtype("gather", in[1 + j].dtype) < 0) return -1;
   int es = mx_dtype_size(a->dtype);
