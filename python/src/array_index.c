@@ -216,10 +216,11 @@ static int parse_index(mx_array *a, PyObject *idx, bool set, ix_index *ix) {
     }
     axis++;
   }
-  /* advanced items: arrays, and ints once an array is present */
+  /* advanced items: arrays, and ints once an array is present. As NumPy, they stay in place
+   * only when no slice, None or Ellipsis (even one standing for no axes) separates them. */
   if (ix->any_array)
-    for (int i = 0; i < ix->n; i++)
-      if (ix->items[i].kind == IX_INT || ix->items[i].kind == IX_ARRAY) {
+    for (int i = 0; i < n_raw; i++)
+      if (raw[i].kind == IX_INT || raw[i].kind == IX_ARRAY) {
         ix->n_adv++;
         if (first_adv < 0) first_adv = i;
         last_adv = i;
