@@ -117,7 +117,7 @@ static int gather_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx
     memcpy(sizes + 1, r->slice_sizes.v, (size_t)nd * sizeof(int32_t));
     for (int j = 0; j < k; j++) ax[j] = r->axes.v[j] + 1;
     g = mx_gather(a, in + 1, k, ax, k, sizes, nd + 1, s);
-    out_axes[0] = k ? in[1]->ndim : 0;
+    out_axes[0] = g ? g->ndim - nd - 1 : 0; /* after the broadcast index dims */
   } else {
     int B = batch_size(in, axes, op->n_in);
     for (int j = 0; j < k; j++) idx[j + 1] = front_or_1(in[j + 1], axes[j + 1], s);
