@@ -353,7 +353,7 @@ int mx_cpu_scatter(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_t
       int ax = p->axes.v[j];
       int64_t v = wrap_index(load_index(mx_cpu_at(&h[j].t, o.off[j]), h[j].t.dtype), out->shape[ax]);
       if (v < 0 || v > out->shape[ax] - wshape[ax]) inside = false;
-      base += v * out->strides[ax];
+      else base += v * out->strides[ax];
     }
     if (inside) window_apply(&w, f, out->dtype, mx_cpu_at(out, base), mx_cpu_at(upd, o.off[k]));
     odo_next(&o);

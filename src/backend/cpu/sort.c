@@ -148,10 +148,11 @@ static int sort_rows(const char *op, const mx_tensor *in, int n_in, mx_tensor *o
     return mx_fail_int(MX_ETYPE, "[%s] Index output must be uint32.", op);
   if (!want_index && out->dtype != in->dtype)
     return mx_fail_int(MX_ETYPE, "[%s] Output dtype must match the input.", op);
-  size_t kbytes = (size_t)n * (in->dtype == MX_FLOAT64 || in->dtype == MX_INT64 ||
-                                       in->dtype == MX_UINT64 || in->dtype == MX_COMPLEX64
-                                   ? 8
-                                   : 4);
+  size_t kbytes = ((size_t)n * (in->dtype == MX_FLOAT64 || in->dtype == MX_INT64 ||
+                                        in->dtype == MX_UINT64 || in->dtype == MX_COMPLEX64
+                                    ? 8
+                                    : 4) +
+                   7) & ~(size_t)7;
   size_t ibytes = (2 * (size_t)n * sizeof(uint32_t) + 7) & ~(size_t)7;
   size_t bytes = kbytes + ibytes + (size_t)(on > 0 ? on : 1) * (sizeof(int32_t) + 2 * sizeof(int64_t));
   char *mem = (char *)malloc(bytes);
