@@ -525,3 +525,45 @@ def test_jvp_through_indexing():
     out, (dout,) = mx.jvp(f, [x], [t])
     assert out[0].tolist() == [6.0, 8.0, 4.0]
     assert dout.tolist() == [200.0, 2000.0, 1000.0]
+
+
+@pytest.mark.parametrize("op", ["add", "subtract", "multiply", "maximum", "minimum", "divide"])
+def test_grad_at_ops(rng, op):
+    x = rng.uniform(1, 2, (5, 3))
+    v = rng.uniform(1, 2, (4, 3))
+    idx = np.array([0, 3, 3, 1])
+    w = rng.standard_normal((5, 3))
+    W = mx.array(w, mx.float32)
+
+    def f_np(a, b):
+        a = a.copy()
+        getattr(np, op).at(a, idx, b)
+        return float(np.sum(w * a))
+
+    def f_mx(a, b):
+        return (W * getattr(a.at[mx.array(idx)], op)(b)).sum()
+
+    ga, gb = mx.grad(f_mx, argnums=(0, 1))(mx.array(x, mx.float32), mx.array(v, mx.float32))
+    np.testing.assert_allclose(np.array(ga), finite_diff(lambda a: f_np(a, v), x), rtol=3e-3, atol=3e-3)
+    np.testing.assert_allclose(np.array(gb), finite_diff(lambda b: f_np(x, b), v), rtol=3e-3, atol=3e-3)
+    # jvp along a random direction equals the directional finite difference
+    tx, tv = rng.standard_normal(x.shape), rng.standard_normal(v.shape)
+    _, (d,) = mx.jvp(lambda a, b: [f_mx(a, b)], [mx.array(x, mx.float32), mx.array(v, mx.float32)],
+                     [mx.array(tx, mx.float32), mx.array(tv, mx.float32)])
+    eps = 1e-3
+    fd = (f_np(x + eps * tx, v + eps * tv) - f_np(x - eps * tx, v - eps * tv)) / (2 * eps)
+    np.testing.assert_allclose(d.item(), fd, rtol=3e-3, atol=3e-3)
+
+
+def test_second_order_through_sort_and_gather():
+    x = mx.array([0.3, -1.2, 2.5, 0.7])
+    w = mx.array([1.0, -2.0, 0.5, 3.0])
+    f = lambda v: (mx.sort(v) * mx.sort(v)).sum()
+    h = mx.grad(lambda v: (mx.grad(f)(v) * w).sum())(x)
+    np.testing.assert_allclose(np.array(h), 2 * np.array(w), rtol=1e-6)
+    def g(v):
+        t = v[mx.array([1, 1, 3])]
+        return (t * t * t).sum()
+
+    h = mx.grad(lambda v: (mx.grad(g)(v) * w).sum())(x)
+    np.testing.assert_allclose(np.array(h), [0, 2 * 6 * -1.2 * -2.0, 0, 6 * 0.7 * 3.0], rtol=1e-5)
