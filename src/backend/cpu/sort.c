@@ -1,6 +1,6 @@
 /* sort.c: Sort, ArgSort, Partition and ArgPartition on the CPU. Each row along the axis is
- * loaded as keys (float16/bfloat16 widened to float32), its index permutation is sorted by
- * a stable bottom-up merge sort or selected by a three-way quickselect, and the values
+ * loaded as (key, index) pairs (float16/bfloat16 keys widened to float32), sorted by a
+ * stable bottom-up merge sort or selected by a three-way quickselect, and the values
  * (copied bit for bit) or the uint32 indices are written. Order: NaN after every number,
  * complex lexicographic (real, then imaginary), as MLX. Uses cpu.h's iterator. */
 #include <math.h>
@@ -36,92 +36,107 @@ static inline bool lt_c64(mx_c64 a, mx_c64 b) {
 
 #define INSERTION_RUN 16
 
-/* Per dtype: load a row's keys, then sort (stable) or select the kth of the index array. */
+/* Per dtype: rows are sorted as (key, index) pairs, so comparisons read contiguous memory.
+ * load: a row into pairs; msort: stable sort; select: kth in place, smaller before. */
 #define SORT_FNS(unused, sfx)                                                               \
-  static void load_keys_##sfx(const char *src, int64_t stride, int64_t n, void *keys_) {  \
-    MX_CT_##sfx *keys = (MX_CT_##sfx *)keys_;                                              \
+  typedef struct pair_##sfx {                                                              \
+    MX_CT_##sfx k;                                                                         \
+    uint32_t i;                                                                            \
+  } pair_##sfx;                                                                            \
+  static void load_##sfx(const char *src, int64_t stride, int64_t n, void *out) {         \
+    pair_##sfx *p = (pair_##sfx *)out;                                                     \
     const MX_ST_##sfx *s = (const MX_ST_##sfx *)src;                                       \
-    for (int64_t i = 0; i < n; i++) keys[i] = MX_LD_##sfx(s[i * stride]);                  \
+    for (int64_t j = 0; j < n; j++) {                                                      \
+      p[j].k = MX_LD_##sfx(s[j * stride]);                                                 \
+      p[j].i = (uint32_t)j;                                                                \
+    }                                                                                      \
   }                                                                                        \
-  static void msort_##sfx(const void *keys_, uint32_t *idx, uint32_t *tmp, int64_t n) {   \
-    const MX_CT_##sfx *k = (const MX_CT_##sfx *)keys_;                                     \
+  static uint32_t index_##sfx(const void *p, int64_t j) { return ((const pair_##sfx *)p)[j].i; } \
+  static void msort_##sfx(void *a_, void *t_, int64_t n) {                                \
+    pair_##sfx *a = (pair_##sfx *)a_, *t = (pair_##sfx *)t_;                               \
     for (int64_t lo = 0; lo < n; lo += INSERTION_RUN) {                                    \
       int64_t hi = lo + INSERTION_RUN < n ? lo + INSERTION_RUN : n;                        \
-      for (int64_t i = lo + 1; i < hi; i++) {                                              \
-        uint32_t v = idx[i];                                                               \
-        int64_t j = i;                                                                     \
-        while (j > lo && MX_SORT_LT_##sfx(k[v], k[idx[j - 1]])) {                          \
-          idx[j] = idx[j - 1];                                                             \
-          j--;                                                                             \
+      for (int64_t j = lo + 1; j < hi; j++) {                                              \
+        pair_##sfx v = a[j];                                                               \
+        int64_t m = j;                                                                     \
+        while (m > lo && MX_SORT_LT_##sfx(v.k, a[m - 1].k)) {                              \
+          a[m] = a[m - 1];                                                                 \
+          m--;                                                                             \
         }                                                                                  \
-        idx[j] = v;                                                                        \
+        a[m] = v;                                                                          \
       }                                                                                    \
     }                                                                                      \
-    uint32_t *from = idx, *to = tmp;                                                       \
+    pair_##sfx *from = a, *to = t;                                                         \
     for (int64_t w = INSERTION_RUN; w < n; w *= 2) {                                       \
       for (int64_t lo = 0; lo < n; lo += 2 * w) {                                          \
         int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;       \
-        int64_t i = lo, j = mid, o = lo;                                                   \
-        while (i < mid && j < hi)                                                          \
-          to[o++] = MX_SORT_LT_##sfx(k[from[j]], k[from[i]]) ? from[j++] : from[i++];      \
-        while (i < mid) to[o++] = from[i++];                                               \
-        while (j < hi) to[o++] = from[j++];                                                \
+        int64_t x = lo, y = mid, o = lo;                                                   \
+        if (mid >= hi || !MX_SORT_LT_##sfx(from[mid].k, from[mid - 1].k)) { /* in order */ \
+          if (from != to) memcpy(to + lo, from + lo, (size_t)(hi - lo) * sizeof *from);    \
+          continue;                                                                        \
+        }                                                                                  \
+        while (x < mid && y < hi)                                                          \
+          to[o++] = MX_SORT_LT_##sfx(from[y].k, from[x].k) ? from[y++] : from[x++];        \
+        while (x < mid) to[o++] = from[x++];                                               \
+        while (y < hi) to[o++] = from[y++];                                                \
       }                                                                                    \
-      uint32_t *t = from;                                                                  \
+      pair_##sfx *sw = from;                                                               \
       from = to;                                                                           \
-      to = t;                                                                              \
+      to = sw;                                                                             \
     }                                                                                      \
-    if (from != idx) memcpy(idx, from, (size_t)n * sizeof(uint32_t));                      \
+    if (from != a) memcpy(a, from, (size_t)n * sizeof *a);                                 \
   }                                                                                        \
-  /* Leaves idx[kth] in sorted position, smaller keys before it, larger after. */          \
-  static void select_##sfx(const void *keys_, uint32_t *idx, uint32_t *tmp, int64_t n,    \
-                           int64_t kth) {                                                  \
-    const MX_CT_##sfx *k = (const MX_CT_##sfx *)keys_;                                     \
+  static void select_##sfx(void *a_, void *t_, int64_t n, int64_t kth) {                  \
+    pair_##sfx *a = (pair_##sfx *)a_;                                                      \
     int64_t lo = 0, hi = n; /* [lo, hi) holds kth */                                       \
     int budget = 2;                                                                        \
     for (int64_t m = n; m > 1; m >>= 1) budget += 2;                                       \
     while (hi - lo > INSERTION_RUN) {                                                      \
       if (budget-- == 0) { /* pathological input: sort what is left */                     \
-        msort_##sfx(keys_, idx + lo, tmp, hi - lo);                                        \
+        msort_##sfx(a + lo, t_, hi - lo);                                                  \
         return;                                                                            \
       }                                                                                    \
-      uint32_t a = idx[lo], b = idx[lo + (hi - lo) / 2], c = idx[hi - 1], piv;             \
-      if (MX_SORT_LT_##sfx(k[a], k[b]))                                                    \
-        piv = MX_SORT_LT_##sfx(k[b], k[c]) ? b : (MX_SORT_LT_##sfx(k[a], k[c]) ? c : a);   \
+      MX_CT_##sfx x0 = a[lo].k, x1 = a[lo + (hi - lo) / 2].k, x2 = a[hi - 1].k, p;         \
+      if (MX_SORT_LT_##sfx(x0, x1))                                                        \
+        p = MX_SORT_LT_##sfx(x1, x2) ? x1 : (MX_SORT_LT_##sfx(x0, x2) ? x2 : x0);          \
       else                                                                                 \
-        piv = MX_SORT_LT_##sfx(k[a], k[c]) ? a : (MX_SORT_LT_##sfx(k[b], k[c]) ? c : b);   \
-      MX_CT_##sfx p = k[piv];                                                              \
-      /* three-way: [lo, lt) < p, [lt, i) == p, (gt, hi) > p */                            \
-      int64_t lt = lo, i = lo, gt = hi - 1;                                                \
-      while (i <= gt) {                                                                    \
-        uint32_t v = idx[i];                                                               \
-        if (MX_SORT_LT_##sfx(k[v], p)) {                                                   \
-          idx[i++] = idx[lt];                                                              \
-          idx[lt++] = v;                                                                   \
-        } else if (MX_SORT_LT_##sfx(p, k[v])) {                                            \
-          idx[i] = idx[gt];                                                                \
-          idx[gt--] = v;                                                                   \
+        p = MX_SORT_LT_##sfx(x0, x2) ? x0 : (MX_SORT_LT_##sfx(x1, x2) ? x2 : x1);          \
+      /* three-way: [lo, lt) < p, [lt, j) == p, (gt, hi) > p */                            \
+      int64_t lt = lo, j = lo, gt = hi - 1;                                                \
+      while (j <= gt) {                                                                    \
+        pair_##sfx v = a[j];                                                               \
+        if (MX_SORT_LT_##sfx(v.k, p)) {                                                    \
+          a[j++] = a[lt];                                                                  \
+          a[lt++] = v;                                                                     \
+        } else if (MX_SORT_LT_##sfx(p, v.k)) {                                             \
+          a[j] = a[gt];                                                                    \
+          a[gt--] = v;                                                                     \
         } else {                                                                           \
-          i++;                                                                             \
+          j++;                                                                             \
         }                                                                                  \
       }                                                                                    \
       if (kth < lt) hi = lt;                                                               \
       else if (kth > gt) lo = gt + 1;                                                      \
       else return;                                                                         \
     }                                                                                      \
-    msort_##sfx(keys_, idx + lo, tmp, hi - lo);                                            \
+    msort_##sfx(a + lo, t_, hi - lo);                                                      \
   }
 MX_DTYPE_SFX_LIST(SORT_FNS, _)
 
 typedef void (*load_fn)(const char *, int64_t, int64_t, void *);
-typedef void (*sort_fn)(const void *, uint32_t *, uint32_t *, int64_t);
-typedef void (*select_fn)(const void *, uint32_t *, uint32_t *, int64_t, int64_t);
-#define ENT_LOAD(unused, sfx) [MX_DT_##sfx] = load_keys_##sfx,
+typedef uint32_t (*index_fn)(const void *, int64_t);
+typedef void (*sort_fn)(void *, void *, int64_t);
+typedef void (*select_fn)(void *, void *, int64_t, int64_t);
+#define ENT_LOAD(unused, sfx) [MX_DT_##sfx] = load_##sfx,
+#define ENT_INDEX(unused, sfx) [MX_DT_##sfx] = index_##sfx,
 #define ENT_SORT(unused, sfx) [MX_DT_##sfx] = msort_##sfx,
 #define ENT_SELECT(unused, sfx) [MX_DT_##sfx] = select_##sfx,
+#define ENT_PAIR(unused, sfx) [MX_DT_##sfx] = sizeof(pair_##sfx),
 static const load_fn load_tab[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_LOAD, _)};
+static const index_fn index_tab[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_INDEX, _)};
 static const sort_fn sort_tab[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_SORT, _)};
 static const select_fn select_tab[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_SELECT, _)};
+static const size_t pair_size[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_PAIR, _)};
 
 static void copy_elem(char *dst, const char *src, int size) {
   switch (size) {
@@ -148,18 +163,12 @@ static int sort_rows(const char *op, const mx_tensor *in, int n_in, mx_tensor *o
     return mx_fail_int(MX_ETYPE, "[%s] Index output must be uint32.", op);
   if (!want_index && out->dtype != in->dtype)
     return mx_fail_int(MX_ETYPE, "[%s] Output dtype must match the input.", op);
-  size_t kbytes = ((size_t)n * (in->dtype == MX_FLOAT64 || in->dtype == MX_INT64 ||
-                                        in->dtype == MX_UINT64 || in->dtype == MX_COMPLEX64
-                                    ? 8
-                                    : 4) +
-                   7) & ~(size_t)7;
-  size_t ibytes = (2 * (size_t)n * sizeof(uint32_t) + 7) & ~(size_t)7;
-  size_t bytes = kbytes + ibytes + (size_t)(on > 0 ? on : 1) * (sizeof(int32_t) + 2 * sizeof(int64_t));
+  size_t pbytes = (pair_size[in->dtype] * (size_t)n + 7) & ~(size_t)7;
+  size_t bytes = 2 * pbytes + (size_t)(on > 0 ? on : 1) * (sizeof(int32_t) + 2 * sizeof(int64_t));
   char *mem = (char *)malloc(bytes);
   if (!mem) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
-  void *keys = mem;
-  uint32_t *idx = (uint32_t *)(mem + kbytes), *tmp = idx + n;
-  int64_t *ostr_in = (int64_t *)(mem + kbytes + ibytes), *ostr_out = ostr_in + (on > 0 ? on : 1);
+  void *pairs = mem, *tmp = mem + pbytes;
+  int64_t *ostr_in = (int64_t *)(mem + 2 * pbytes), *ostr_out = ostr_in + (on > 0 ? on : 1);
   int32_t *oshape = (int32_t *)(ostr_out + (on > 0 ? on : 1));
   for (int d = 0, k = 0; d < nd; d++) {
     if (d == axis) continue;
@@ -178,20 +187,20 @@ static int sort_rows(const char *op, const mx_tensor *in, int n_in, mx_tensor *o
           s1 = mx_cpu_iter_stride(&it, 1), offs[2];
   int64_t is = in->strides[axis], os = out->strides[axis];
   load_fn load = load_tab[in->dtype];
+  index_fn at = index_tab[in->dtype];
   mx_cpu_iter_seek(&it, 0, offs);
   for (int64_t r = 0; r < it.nruns; r++) {
     for (int64_t j = 0; j < len; j++) {
       const char *src = mx_cpu_at(in, offs[0] + j * s0);
       char *dst = mx_cpu_at(out, offs[1] + j * s1);
-      load(src, is, n, keys);
-      for (int64_t i = 0; i < n; i++) idx[i] = (uint32_t)i;
-      if (kth < 0) sort_tab[in->dtype](keys, idx, tmp, n);
-      else select_tab[in->dtype](keys, idx, tmp, n, kth);
+      load(src, is, n, pairs);
+      if (kth < 0) sort_tab[in->dtype](pairs, tmp, n);
+      else select_tab[in->dtype](pairs, tmp, n, kth);
       if (want_index) {
-        for (int64_t i = 0; i < n; i++) ((uint32_t *)dst)[i * os] = idx[i];
-      } else {
+        for (int64_t i = 0; i < n; i++) ((uint32_t *)dst)[i * os] = at(pairs, i);
+      } else { /* the values themselves, bit for bit */
         for (int64_t i = 0; i < n; i++)
-          copy_elem(dst + i * os * osize, src + (int64_t)idx[i] * is * esize, esize);
+          copy_elem(dst + i * os * osize, src + (int64_t)at(pairs, i) * is * esize, esize);
       }
     }
     mx_cpu_iter_next(&it, offs);
