@@ -791,6 +791,6 @@ static PyTypeObject array_at_type = {
 };
 
 int mxpy_index_init(PyObject *m) {
-  if (PyType_Ready(&array_at_type) < 0) return -1;
+  if (PyType_Ready(&array_at_type) < 0 || mxpy_searchsorted_init(m) < 0) return -1;
   return PyModule_AddObjectRef(m, "ArrayAt", (PyObject *)&array_at_type);
 }

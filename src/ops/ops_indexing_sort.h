@@ -93,6 +93,16 @@ mx_array *mx_partition_opt(mx_array *a, int kth, const int *axis, int axis_n, mx
 mx_array *mx_argpartition_opt(mx_array *a, int kth, const int *axis, int axis_n, mx_stream s);
 mx_array *mx_topk_opt(mx_array *a, int k, const int *axis, int axis_n, mx_stream s);
 
+/* Insertion points (uint32) of values into the 1-d sorted a (both promoted to one dtype):
+ * the first position whose entry is not less than (right: greater than) the value. */
+mx_array *mx_searchsorted(mx_array *a, mx_array *values, bool right, mx_stream s);
+
+/* ---- diagonals and triangles (src/ops/diagonal.c) ---- */
+mx_array *mx_diagonal(mx_array *a, int offset, int axis1, int axis2, mx_stream s);
+mx_array *mx_diag(mx_array *a, int k, mx_stream s);   /* 1-d -> matrix, 2-d -> diagonal */
+mx_array *mx_tril(mx_array *x, int k, mx_stream s);
+mx_array *mx_triu(mx_array *x, int k, mx_stream s);
+
 /* ---- helpers shared with the rules ---- */
 /* int32 0, 1, ..., n-1 laid along dim `axis` of an ndim-dim shape of 1s (a constant). */
 mx_array *mx_index_iota(int32_t n, int ndim, int axis);

@@ -155,3 +155,18 @@ mx_array *mx_topk_opt(mx_array *a, int k, const int *axis, int axis_n, mx_stream
   if (opt_axis("topk", axis_n) < 0) return NULL;
   return axis_n < 0 ? mx_topk(a, k, s) : mx_topk_axis(a, k, axis[0], s);
 }
+
+mx_array *mx_searchsorted(mx_array *a, mx_array *values, bool right, mx_stream s) {
+  if (!a || !values) return NULL;
+  if (a->ndim != 1)
+    return mx_fail(MX_EINVAL, "[searchsorted] The sorted sequence must be 1-D but has %d dimensions.",
+                   a->ndim);
+  mx_dtype t = mx_promote_types(a->dtype, values->dtype);
+  MX_SCOPE_BEGIN;
+  mx_array *in[2] = {mx_astype(a, t, s), mx_astype(values, t, s)};
+  mx_p_search_sorted p = {right};
+  mx_array *r = in[0] && in[1]
+                    ? mx_op_make1(MX_PRIM_SEARCH_SORTED, &p, s, 2, in, MX_UINT32, values->ndim, values->shape)
+                    : NULL;
+  MX_SCOPE_RETURN(r);
+}

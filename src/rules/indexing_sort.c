@@ -698,6 +698,64 @@ static int sort_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx_a
   return outputs[0] ? 0 : -1;
 }
 
+/* ==== SearchSorted: integer output, no gradient ==== */
+
+static int search_sorted_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
+                             const int *argnums, int n, mx_array *const *outputs, mx_array **grads) {
+  for (int j = 0; j < n; j++) {
+    grads[j] = mx_zeros_like(p[argnums[j]], op->stream);
+    if (!grads[j]) return -1;
+  }
+  return 0;
+}
+
+static int search_sorted_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
+                             mx_array *const *outputs, mx_array **out) {
+  out[0] = NULL;
+  return 0;
+}
+
+static int search_sorted_vmap(const mx_op *op, mx_array *const *in, const int *axes,
+                              mx_array **outputs, int *out_axes) {
+  const mx_p_search_sorted *r = mx_op_params(op);
+  mx_stream s = op->stream;
+  if (axes[0] < 0) { /* values of any shape: the batch axis stays where it is */
+    outputs[0] = mx_searchsorted(in[0], in[1], r->right, s);
+    out_axes[0] = axes[1];
+    return outputs[0] ? 0 : -1;
+  }
+  /* one sorted sequence per example */
+  int B = in[0]->shape[axes[0]];
+  mx_array *a = mx_rule_to_front(in[0], axes[0], s);
+  mx_array *v = axes[1] >= 0 ? mx_rule_to_front(in[1], axes[1], s) : NULL;
+  mx_array *res = NULL;
+  int nd = (v ? v->ndim : in[1]->ndim + 1);
+  int32_t *buf = malloc(sizeof(int32_t) * (size_t)(4 * nd + 1));
+  if (!buf || !a) {
+    free(buf);
+    return mx_fail_int(MX_ENOMEM, "[vmap] out of memory.");
+  }
+  for (int b = 0; b < B; b++) {
+    mx_array *one = mx_searchsorted(index0(a, b, s), v ? index0(v, b, s) : in[1], r->right, s);
+    if (!one) break;
+    if (!res) {
+      buf[0] = B;
+      for (int d = 0; d < one->ndim; d++) buf[d + 1] = one->shape[d];
+      res = mx_zeros(buf, one->ndim + 1, MX_UINT32, s);
+    }
+    for (int d = 0; d <= one->ndim; d++) {
+      buf[nd + d] = d == 0 ? b : 0;
+      buf[2 * nd + d] = d == 0 ? b + 1 : one->shape[d - 1];
+      buf[3 * nd + d] = 1;
+    }
+    res = mx_slice_update(res, mx_expand_dims(one, 0, s), buf + nd, buf + 2 * nd, buf + 3 * nd, s);
+  }
+  free(buf);
+  outputs[0] = res;
+  out_axes[0] = 0;
+  return res ? 0 : -1;
+}
+
 void mx_rules_register_indexing_sort(void) {
 #define SET(P, name)                        \
   mx_prims[MX_PRIM_##P].vjp = name##_vjp;   \
@@ -714,5 +772,6 @@ void mx_rules_register_indexing_sort(void) {
   SET(ARGSORT, sort)
   SET(PARTITION, sort)
   SET(ARGPARTITION, sort)
+  SET(SEARCH_SORTED, search_sorted)
 #undef SET
 }

@@ -217,3 +217,34 @@ def test_jvp_sort():
     assert out[0].tolist() == [1.0, 2.0, 3.0] and t.tolist() == [20.0, 30.0, 10.0]
     out, (t,) = mx.jvp(lambda v: [mx.topk(v, 1)], [x], [mx.array([10.0, 20.0, 30.0])])
     assert out[0].tolist() == [3.0] and t.tolist() == [10.0]
+
+
+@pytest.mark.parametrize("dt", [mx.uint8, mx.int32, mx.int64, mx.float16, mx.float32, mx.float64, mx.bfloat16])
+def test_searchsorted(rng, dt):
+    a = np.sort(rng.integers(0, 20, 30)).astype(np.float64)
+    v = rng.integers(0 if dt == mx.uint8 else -2, 23, (4, 5)).astype(np.float64)
+    if dt in (mx.float16, mx.float32, mx.float64, mx.bfloat16):
+        v = v + 0.5 * rng.integers(0, 2, v.shape)
+    for side in ["left", "right"]:
+        got = mx.searchsorted(mx.array(a).astype(dt), mx.array(v).astype(dt), side=side)
+        assert got.dtype == mx.uint32 and got.shape == v.shape
+        np.testing.assert_array_equal(np.array(got), np.searchsorted(a, v, side=side))
+    assert mx.searchsorted(mx.array(a).astype(dt), mx.array(v).astype(dt)).tolist() == np.searchsorted(a, v).tolist()
+
+
+def test_searchsorted_forms_and_errors():
+    s = mx.array([1.0, 2.0, 2.0, 3.0])
+    assert mx.searchsorted(s, mx.array([2, 0, 5, 2.5])).tolist() == [1, 0, 4, 3]
+    assert mx.searchsorted(s, mx.array([2, 0, 5]), side="right").tolist() == [3, 0, 4]
+    assert mx.searchsorted(mx.array([1, 2, 2, 3]), mx.array([2.5])).tolist() == [3]  # promoted
+    assert mx.searchsorted(mx.array([1.0, float("nan")]), mx.array([float("nan"), 5.0])).tolist() == [1, 1]
+    assert mx.searchsorted(s[::-1][::-1], mx.array([[2.0], [3.0]])).tolist() == [[1], [3]]
+    assert mx.searchsorted(mx.zeros((0,)), mx.array([1.0])).tolist() == [0]
+    with pytest.raises(ValueError, match="must be 1-D"):
+        mx.searchsorted(mx.zeros((2, 2)), mx.array([1.0]))
+    with pytest.raises(ValueError, match="Invalid side"):
+        mx.searchsorted(s, mx.array([1.0]), side="middle")
+    with pytest.raises(TypeError):
+        mx.searchsorted(s, mx.array([1.0]), side=1)
+    with pytest.raises(TypeError):
+        mx.searchsorted(sorted_sequence=s, values=mx.array([1.0]))

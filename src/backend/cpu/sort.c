@@ -232,3 +232,52 @@ int mx_cpu_argpartition(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
   const mx_p_argpartition *p = (const mx_p_argpartition *)ctx->params;
   return sort_rows("argpartition", in, n_in, out, n_out, p ? p->axis : -1, p ? p->kth : 0, true);
 }
+
+/* ---- SearchSorted: binary search of each value in the 1-d sorted input ---- */
+
+#define SEARCH_FN(unused, sfx)                                                              \
+  static uint32_t search_##sfx(const char *a_, int64_t as, int64_t n, const char *v_,     \
+                               bool right) {                                               \
+    const MX_ST_##sfx *a = (const MX_ST_##sfx *)a_;                                        \
+    MX_CT_##sfx v = MX_LD_##sfx(*(const MX_ST_##sfx *)v_);                                 \
+    int64_t lo = 0, hi = n;                                                                \
+    while (lo < hi) {                                                                      \
+      int64_t mid = lo + (hi - lo) / 2;                                                    \
+      MX_CT_##sfx x = MX_LD_##sfx(a[mid * as]);                                            \
+      bool go_right = right ? !MX_SORT_LT_##sfx(v, x) : MX_SORT_LT_##sfx(x, v);            \
+      if (go_right) lo = mid + 1;                                                          \
+      else hi = mid;                                                                       \
+    }                                                                                      \
+    return (uint32_t)lo;                                                                   \
+  }
+MX_DTYPE_SFX_LIST(SEARCH_FN, _)
+typedef uint32_t (*search_fn)(const char *, int64_t, int64_t, const char *, bool);
+#define ENT_SEARCH(unused, sfx) [MX_DT_##sfx] = search_##sfx,
+static const search_fn search_tab[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_SEARCH, _)};
+
+int mx_cpu_search_sorted(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                         int n_out) {
+  const mx_p_search_sorted *p = (const mx_p_search_sorted *)ctx->params;
+  if (!p || n_in != 2 || n_out != 1 || in[0].ndim != 1 || in[0].dtype != in[1].dtype ||
+      out->dtype != MX_UINT32 || out->ndim != in[1].ndim || (unsigned)in[0].dtype >= MX_DTYPE_COUNT)
+    return mx_fail_int(MX_EINVAL, "[searchsorted] Inputs do not match the output.");
+  if (out->size == 0) return 0;
+  const mx_tensor *a = &in[0], *v = &in[1];
+  int64_t n = a->shape[0], as = n > 1 ? a->strides[0] : 0;
+  int es = mx_dtype_size(v->dtype);
+  search_fn f = search_tab[v->dtype];
+  const int64_t *st[2] = {v->strides, out->strides};
+  mx_cpu_iter it;
+  if (mx_cpu_iter_init(&it, 2, out->ndim, out->shape, st) < 0) return -1;
+  int64_t len = mx_cpu_iter_len(&it), sv = mx_cpu_iter_stride(&it, 0), so = mx_cpu_iter_stride(&it, 1),
+          offs[2];
+  mx_cpu_iter_seek(&it, 0, offs);
+  for (int64_t r = 0; r < it.nruns; r++) {
+    const char *vp = (const char *)v->data + offs[0] * es;
+    uint32_t *op = (uint32_t *)out->data + offs[1];
+    for (int64_t i = 0; i < len; i++) op[i * so] = f((const char *)a->data, as, n, vp + i * sv * es, p->right);
+    mx_cpu_iter_next(&it, offs);
+  }
+  mx_cpu_iter_free(&it);
+  return 0;
+}
