@@ -254,6 +254,21 @@ static void test_sort_vmap(void) {
   MX_SCOPE_END;
 }
 
+static mx_array *mk_search(mx_array **in, void *ctx) {
+  return mx_searchsorted(in[0], in[1], *(int *)ctx != 0, S);
+}
+
+static void test_searchsorted_vmap(void) {
+  MX_SCOPE_BEGIN;
+  int32_t ash[1] = {6}, vsh[2] = {2, 3};
+  int32_t av[6] = {0, 2, 2, 5, 7, 9}, vv[6] = {2, -1, 9, 4, 10, 7};
+  mx_array *ex[2] = {ints(1, ash, av), ints(2, vsh, vv)};
+  int combos[][2] = {{-1, 0}, {-1, 2}, {0, -1}, {0, 1}};
+  for (int right = 0; right < 2; right++)
+    for (size_t c = 0; c < 4; c++) run_case("searchsorted", mk_search, &right, ex, combos[c], 2, 3);
+  MX_SCOPE_END;
+}
+
 int main(void) {
   S = mx_stream_default();
   RUN(test_gather_vmap);
@@ -262,6 +277,7 @@ int main(void) {
   RUN(test_masked_vmap);
   RUN(test_dynamic_slice_vmap);
   RUN(test_sort_vmap);
+  RUN(test_searchsorted_vmap);
   mx_synchronize_all();
   return check_failures;
 }
