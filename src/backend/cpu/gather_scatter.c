@@ -8,6 +8,7 @@
 
 #include "../formulas.h"
 #include "cpu.h"
+#include "pool.h"
 #include "array.h"       /* mx_row_strides, layout flags */
 #include "param_enums.h"
 
@@ -69,6 +70,17 @@ static int odo_init(odo *o, int ndim, const int32_t *shape, int nops) {
 /* Operand op steps by the last `ndim` of the given strides (leading ones are ignored). */
 static void odo_set(odo *o, int op, const int64_t *strides) {
   for (int d = 0; d < o->ndim; d++) o->strides[op * o->ndim + d] = strides[d];
+}
+
+/* Positions the odometer at linear index pos (row-major over its shape). */
+static void odo_seek(odo *o, int64_t pos) {
+  for (int op = 0; op < o->nops; op++) o->off[op] = 0;
+  for (int d = o->ndim - 1; d >= 0; d--) {
+    int64_t c = o->shape[d] ? pos % o->shape[d] : 0;
+    pos = o->shape[d] ? pos / o->shape[d] : 0;
+    o->cnt[d] = c;
+    for (int op = 0; op < o->nops; op++) o->off[op] += c * o->strides[op * o->ndim + d];
+  }
 }
 
 static void odo_next(odo *o) {
@@ -220,6 +232,51 @@ static void window_apply(window *w, comb_fn f, mx_dtype t, char *dst, const char
 
 /* ---- Gather: in a, idx_0..idx_{k-1}; out idx.shape + slice_sizes (row-contiguous) ---- */
 
+typedef struct gather_job {
+  const mx_p_gather *p;
+  const mx_tensor *in;
+  mx_tensor *out;
+  int ind;                  /* index rank */
+  int64_t wsize;            /* elements per window */
+  const int64_t *wstr;      /* row-major strides of the window */
+  _Atomic int failed;
+} gather_job;
+
+static void gather_range(void *ctx, int64_t begin, int64_t end) {
+  gather_job *jb = (gather_job *)ctx;
+  const mx_p_gather *p = jb->p;
+  const mx_tensor *in = jb->in, *a = &in[0];
+  int k = p->axes.n, nd = a->ndim, es = mx_dtype_size(a->dtype);
+  window w;
+  odo o;
+  if (window_init(&w, nd, p->slice_sizes.v, jb->wstr, a->strides) < 0) {
+    jb->failed = 1;
+    return;
+  }
+  if (odo_init(&o, jb->ind, jb->out->shape, k) < 0) {
+    mx_cpu_iter_free(&w.it);
+    jb->failed = 1;
+    return;
+  }
+  for (int j = 0; j < k; j++) odo_set(&o, j, in[1 + j].strides);
+  odo_seek(&o, begin);
+  char *dst = (char *)jb->out->data + begin * jb->wsize * es;
+  for (int64_t pos = begin; pos < end; pos++) {
+    int64_t base = 0;
+    for (int j = 0; j < k; j++) {
+      int ax = p->axes.v[j];
+      int64_t v = load_index(mx_cpu_at(&in[1 + j], o.off[j]), in[1 + j].dtype);
+      base += clamp_index(v, a->shape[ax], p->slice_sizes.v[ax]) * a->strides[ax];
+    }
+    if (jb->wsize == 1) copy_elem(dst, mx_cpu_at(a, base), es);
+    else window_apply(&w, NULL, a->dtype, dst, mx_cpu_at(a, base));
+    dst += jb->wsize * es;
+    odo_next(&o);
+  }
+  odo_free(&o);
+  mx_cpu_iter_free(&w.it);
+}
+
 int mx_cpu_gather(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                   int n_out) {
   const mx_p_gather *p = (const mx_p_gather *)ctx->params;
@@ -234,42 +291,18 @@ int mx_cpu_gather(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
     return mx_fail_int(MX_EINVAL, "[gather] The output must be row-contiguous.");
   for (int j = 0; j < k; j++)
     if (check_index_dtype("gather", in[1 + j].dtype) < 0) return -1;
-  int es = mx_dtype_size(a->dtype);
   int64_t wsize = 1;
   for (int d = 0; d < nd; d++) wsize *= p->slice_sizes.v[d];
   int64_t *wstr = (int64_t *)malloc((size_t)(nd > 0 ? nd : 1) * sizeof(int64_t));
   if (!wstr) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate window strides.");
   mx_row_strides(nd, p->slice_sizes.v, wstr);
-  window w;
-  odo o;
-  if (window_init(&w, nd, p->slice_sizes.v, wstr, a->strides) < 0) {
-    free(wstr);
-    return -1;
-  }
-  if (odo_init(&o, ind, out->shape, k) < 0) {
-    mx_cpu_iter_free(&w.it);
-    free(wstr);
-    return -1;
-  }
-  for (int j = 0; j < k; j++) odo_set(&o, j, in[1 + j].strides);
   int64_t npos = 1;
   for (int d = 0; d < ind; d++) npos *= out->shape[d];
-  char *dst = (char *)out->data;
-  for (int64_t pos = 0; pos < npos; pos++) {
-    int64_t base = 0;
-    for (int j = 0; j < k; j++) {
-      int ax = p->axes.v[j];
-      int64_t v = load_index(mx_cpu_at(&in[1 + j], o.off[j]), in[1 + j].dtype);
-      base += clamp_index(v, a->shape[ax], p->slice_sizes.v[ax]) * a->strides[ax];
-    }
-    if (wsize == 1) copy_elem(dst, mx_cpu_at(a, base), es);
-    else window_apply(&w, NULL, a->dtype, dst, mx_cpu_at(a, base));
-    dst += wsize * es;
-    odo_next(&o);
-  }
-  odo_free(&o);
-  mx_cpu_iter_free(&w.it);
+  gather_job jb = {p, in, out, ind, wsize, wstr, 0};
+  int64_t grain = MX_CPU_PARALLEL_GRAIN / wsize > 1 ? MX_CPU_PARALLEL_GRAIN / wsize : 1;
+  mx_cpu_parallel_for(npos, grain, gather_range, &jb);
   free(wstr);
+  if (jb.failed) return mx_fail_int(MX_ENOMEM, "[gather] Unable to allocate iteration state.");
   return 0;
 }
 

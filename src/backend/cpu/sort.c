@@ -8,6 +8,7 @@
 
 #include "../formulas.h"
 #include "cpu.h"
+#include "pool.h"
 
 /* strict weak orderings: a < b, with NaN greater than everything and equal to NaN */
 #define LT_PLAIN(a, b) ((a) < (b))
@@ -147,6 +148,61 @@ static void copy_elem(char *dst, const char *src, int size) {
   }
 }
 
+/* One sort/select job over rows; chunks of rows run on the pool, each with its own scratch. */
+typedef struct rows_job {
+  const mx_tensor *in;
+  mx_tensor *out;
+  int on;                   /* outer rank (the axis removed) */
+  const int32_t *oshape;
+  const int64_t *ostr_in, *ostr_out;
+  int64_t n, kth, is, os;   /* row length, kth (< 0: sort), strides along the axis */
+  bool want_index;
+  _Atomic int failed;
+} rows_job;
+
+static void rows_range(void *ctx, int64_t begin, int64_t end) {
+  rows_job *jb = (rows_job *)ctx;
+  const mx_tensor *in = jb->in;
+  mx_tensor *out = jb->out;
+  int64_t n = jb->n;
+  size_t pbytes = (pair_size[in->dtype] * (size_t)n + 7) & ~(size_t)7;
+  char *mem = (char *)malloc(2 * pbytes);
+  const int64_t *strides[2] = {jb->ostr_in, jb->ostr_out};
+  mx_cpu_iter it;
+  if (!mem || mx_cpu_iter_init(&it, 2, jb->on, jb->oshape, strides) < 0) {
+    free(mem);
+    jb->failed = 1;
+    return;
+  }
+  void *pairs = mem, *tmp = mem + pbytes;
+  int esize = mx_dtype_size(in->dtype), osize = mx_dtype_size(out->dtype);
+  int64_t len = mx_cpu_iter_len(&it), s0 = mx_cpu_iter_stride(&it, 0),
+          s1 = mx_cpu_iter_stride(&it, 1), offs[2];
+  load_fn load = load_tab[in->dtype];
+  index_fn at = index_tab[in->dtype];
+  int64_t run = begin / len, j = begin % len;
+  mx_cpu_iter_seek(&it, run, offs);
+  for (int64_t row = begin; row < end; row++) {
+    const char *src = mx_cpu_at(in, offs[0] + j * s0);
+    char *dst = mx_cpu_at(out, offs[1] + j * s1);
+    load(src, jb->is, n, pairs);
+    if (jb->kth < 0) sort_tab[in->dtype](pairs, tmp, n);
+    else select_tab[in->dtype](pairs, tmp, n, jb->kth);
+    if (jb->want_index) {
+      for (int64_t i = 0; i < n; i++) ((uint32_t *)dst)[i * jb->os] = at(pairs, i);
+    } else { /* the values themselves, bit for bit */
+      for (int64_t i = 0; i < n; i++)
+        copy_elem(dst + i * jb->os * osize, src + (int64_t)at(pairs, i) * jb->is * esize, esize);
+    }
+    if (++j == len) {
+      j = 0;
+      mx_cpu_iter_next(&it, offs);
+    }
+  }
+  mx_cpu_iter_free(&it);
+  free(mem);
+}
+
 /* kth < 0: full sort; else select. want_index: uint32 indices, else values. */
 static int sort_rows(const char *op, const mx_tensor *in, int n_in, mx_tensor *out, int n_out,
                      int axis, int64_t kth, bool want_index) {
@@ -157,19 +213,15 @@ static int sort_rows(const char *op, const mx_tensor *in, int n_in, mx_tensor *o
   int64_t n = in->shape[axis];
   if (out->size == 0 || n == 0) return 0;
   if (kth >= n) return mx_fail_int(MX_EINVAL, "[%s] kth out of range.", op);
-  int nd = in->ndim, on = nd - 1;
-  int esize = mx_dtype_size(in->dtype), osize = mx_dtype_size(out->dtype);
   if (want_index && out->dtype != MX_UINT32)
     return mx_fail_int(MX_ETYPE, "[%s] Index output must be uint32.", op);
   if (!want_index && out->dtype != in->dtype)
     return mx_fail_int(MX_ETYPE, "[%s] Output dtype must match the input.", op);
-  size_t pbytes = (pair_size[in->dtype] * (size_t)n + 7) & ~(size_t)7;
-  size_t bytes = 2 * pbytes + (size_t)(on > 0 ? on : 1) * (sizeof(int32_t) + 2 * sizeof(int64_t));
-  char *mem = (char *)malloc(bytes);
-  if (!mem) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
-  void *pairs = mem, *tmp = mem + pbytes;
-  int64_t *ostr_in = (int64_t *)(mem + 2 * pbytes), *ostr_out = ostr_in + (on > 0 ? on : 1);
-  int32_t *oshape = (int32_t *)(ostr_out + (on > 0 ? on : 1));
+  int nd = in->ndim, on = nd - 1, cap = on > 0 ? on : 1;
+  char *mem = (char *)malloc((size_t)cap * (sizeof(int32_t) + 2 * sizeof(int64_t)));
+  if (!mem) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate row strides.");
+  int64_t *ostr_in = (int64_t *)mem, *ostr_out = ostr_in + cap;
+  int32_t *oshape = (int32_t *)(ostr_out + cap);
   for (int d = 0, k = 0; d < nd; d++) {
     if (d == axis) continue;
     oshape[k] = in->shape[d];
@@ -177,36 +229,13 @@ static int sort_rows(const char *op, const mx_tensor *in, int n_in, mx_tensor *o
     ostr_out[k] = out->strides[d];
     k++;
   }
-  const int64_t *strides[2] = {ostr_in, ostr_out};
-  mx_cpu_iter it;
-  if (mx_cpu_iter_init(&it, 2, on, oshape, strides) < 0) {
-    free(mem);
-    return -1;
-  }
-  int64_t len = mx_cpu_iter_len(&it), s0 = mx_cpu_iter_stride(&it, 0),
-          s1 = mx_cpu_iter_stride(&it, 1), offs[2];
-  int64_t is = in->strides[axis], os = out->strides[axis];
-  load_fn load = load_tab[in->dtype];
-  index_fn at = index_tab[in->dtype];
-  mx_cpu_iter_seek(&it, 0, offs);
-  for (int64_t r = 0; r < it.nruns; r++) {
-    for (int64_t j = 0; j < len; j++) {
-      const char *src = mx_cpu_at(in, offs[0] + j * s0);
-      char *dst = mx_cpu_at(out, offs[1] + j * s1);
-      load(src, is, n, pairs);
-      if (kth < 0) sort_tab[in->dtype](pairs, tmp, n);
-      else select_tab[in->dtype](pairs, tmp, n, kth);
-      if (want_index) {
-        for (int64_t i = 0; i < n; i++) ((uint32_t *)dst)[i * os] = at(pairs, i);
-      } else { /* the values themselves, bit for bit */
-        for (int64_t i = 0; i < n; i++)
-          copy_elem(dst + i * os * osize, src + (int64_t)at(pairs, i) * is * esize, esize);
-      }
-    }
-    mx_cpu_iter_next(&it, offs);
-  }
-  mx_cpu_iter_free(&it);
+  rows_job jb = {in, out, on, oshape, ostr_in, ostr_out, n, kth, in->strides[axis],
+                 out->strides[axis], want_index, 0};
+  int64_t rows = out->size / n;
+  int64_t grain = MX_CPU_PARALLEL_GRAIN / n > 1 ? MX_CPU_PARALLEL_GRAIN / n : 1;
+  mx_cpu_parallel_for(rows, grain, rows_range, &jb);
   free(mem);
+  if (jb.failed) return mx_fail_int(MX_ENOMEM, "[%s] Unable to allocate sort scratch.", op);
   return 0;
 }
 
