@@ -97,9 +97,7 @@ mx_array *mx_topk_opt(mx_array *a, int k, const int *axis, int axis_n, mx_stream
  * the first position whose entry is not less than (right: greater than) the value. */
 mx_array *mx_searchsorted(mx_array *a, mx_array *values, bool right, mx_stream s);
 
-/* ---- diagonals and triangles (src/ops/diagonal.c) ---- */
-mx_array *mx_diagonal(mx_array *a, int offset, int axis1, int axis2, mx_stream s);
-mx_array *mx_diag(mx_array *a, int k, mx_stream s);   /* 1-d -> matrix, 2-d -> diagonal */
+/* ---- triangles (src/ops/triangle.c); diagonal and diag are section D's ---- */
 mx_array *mx_tril(mx_array *x, int k, mx_stream s);
 mx_array *mx_triu(mx_array *x, int k, mx_stream s);
 

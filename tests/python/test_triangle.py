@@ -1,5 +1,5 @@
-"""diagonal, diag, tril and triu (spec/python-api.md section 9) against NumPy: dtypes, offsets,
-axes, batches, empty results, errors and gradients."""
+"""tril and triu (spec/python-api.md section 9) against NumPy: dtypes, offsets, batches, errors
+and gradients; also diagonal and diag (section D's) on the same inputs, every dtype."""
 import numpy as np
 import pytest
 
