@@ -23,8 +23,8 @@ from pathlib import Path
 # ----------------------------------------------------------------------------------------
 
 PY_CONVS = {"array", "array?", "weak", "key", "arrays", "axes", "shape", "axis", "int",
-            "uint64", "bool", "float", "dtype", "dtype?", "stream"}
-C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "double",
+            "int?", "uint64", "bool", "float", "float?", "dtype", "dtype?", "stream"}
+C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "double",
            "uint64", "dtype", "vector"}
 DTYPES = ["bool_", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
           "float16", "float32", "float64", "bfloat16", "complex64"]
@@ -368,6 +368,11 @@ class PyParamCode:
             if d not in (None, "None"):
                 raise DefError(f"{self.where}: dtype? defaults to None")
             return [f"mx_dtype {v} = MX_FLOAT32;", f"bool {v}_has = false;"]
+        if c in ("int?", "float?"):
+            if d not in (None, "None"):
+                raise DefError(f"{self.where}: {c} defaults to None")
+            t = "int" if c == "int?" else "double"
+            return [f"{t} {v} = 0;", f"bool {v}_has = false;"]
         if c == "stream":
             if d not in (None, "None"):
                 raise DefError(f"{self.where}: stream defaults to None")
@@ -442,9 +447,10 @@ class PyParamCode:
         if c in simple:
             stmt = f"{simple[c]}({o}, &{v}) < 0"
             return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
-        if c == "dtype?":
+        if c in ("dtype?", "int?", "float?"):
+            fn = {"dtype?": "mxpy_to_dtype", "int?": "mxpy_to_int", "float?": "mxpy_to_double"}[c]
             return [f"if ({o} && {o} != Py_None) {{",
-                    f"  if (mxpy_to_dtype({o}, &{v}) < 0) goto done;",
+                    f"  if ({fn}({o}, &{v}) < 0) goto done;",
                     f"  {v}_has = true;",
                     "}"]
         if c == "stream":
@@ -741,6 +747,7 @@ def c_param_decl(kind, name):
             "shape": [f"const int* {name}", f"size_t {name}_num"],
             "int": [f"int {name}"], "bool": [f"bool {name}"], "float": [f"float {name}"],
             "double": [f"double {name}"], "uint64": [f"uint64_t {name}"],
+            "float?": [f"mlx_optional_float {name}"],
             "dtype": [f"mlx_dtype {name}"],
             "vector": [f"const mlx_vector_array {name}"]}[kind]
 
@@ -793,6 +800,9 @@ def emit_c_wrapper(v, where):
             mapping[n + "_n"] = f"(int){n}_num"
         elif k == "dtype":
             mapping[n] = f"(mx_dtype){n}"
+        elif k == "float?":
+            mapping[n] = f"{n}.value"
+            mapping[n + "_has"] = f"{n}.has_value"
         elif k == "vector":
             o.append(f"  mx_array *const *{cv};")
             o.append(f"  int {cv}_n;")
@@ -861,7 +871,8 @@ def gen_capi(rows):
                 " * mlx-c functions: 0 on success, 1 after reporting to the error handler. */",
                 f"#ifndef {guard}", f"#define {guard}", "",
                 "#include <stdbool.h>", "#include <stddef.h>", "#include <stdint.h>", "",
-                '#include "mlx/c/array.h"', '#include "mlx/c/stream.h"', '#include "mlx/c/vector.h"',
+                '#include "mlx/c/array.h"', '#include "mlx/c/optional.h"', '#include "mlx/c/stream.h"',
+                '#include "mlx/c/vector.h"',
                 "", "#ifdef __cplusplus", 'extern "C" {', "#endif", ""]
         text += decls
         text += ["", "#ifdef __cplusplus", "}", "#endif", "", "#endif", ""]
@@ -878,6 +889,7 @@ PYI_TYPES = {"array": "array", "array?": "Optional[array]", "weak": "Union[scala
              "key": "Optional[array]", "arrays": "Union[array, Sequence[array]]",
              "axes": "Union[None, int, Sequence[int]]", "shape": "Union[int, Sequence[int]]",
              "axis": "int", "int": "int", "uint64": "int", "bool": "bool", "float": "float",
+             "int?": "Optional[int]", "float?": "Optional[float]",
              "dtype": "Dtype", "dtype?": "Optional[Dtype]",
              "stream": "Union[None, Stream, Device]"}
 

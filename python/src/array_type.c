@@ -303,6 +303,16 @@ static PyObject *get_T(PyObject *self, void *c) {
   return a ? mxpy_array_wrap(mx_transpose(a, NULL, -1, mx_stream_default())) : NULL;
 }
 
+static PyObject *get_real(PyObject *self, void *c) {
+  mx_array *a = mxpy_array_node(self);
+  return a ? mxpy_array_wrap(mx_real(a, mx_stream_default())) : NULL;
+}
+
+static PyObject *get_imag(PyObject *self, void *c) {
+  mx_array *a = mxpy_array_node(self);
+  return a ? mxpy_array_wrap(mx_imag(a, mx_stream_default())) : NULL;
+}
+
 static PyGetSetDef array_getset[] = {
     {"shape", get_shape, NULL, "The shape of the array as a Python tuple.", NULL},
     {"dtype", get_dtype, NULL, "The array's Dtype.", NULL},
@@ -311,6 +321,8 @@ static PyGetSetDef array_getset[] = {
     {"itemsize", get_itemsize, NULL, "The size of the array's datatype in bytes.", NULL},
     {"nbytes", get_nbytes, NULL, "The number of bytes in the array.", NULL},
     {"T", get_T, NULL, "Equivalent to calling self.transpose() with no arguments.", NULL},
+    {"real", get_real, NULL, "The real part of a complex array.", NULL},
+    {"imag", get_imag, NULL, "The imaginary part of a complex array.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
