@@ -1,17 +1,21 @@
 /* unary_math.c: vjp and jvp rules of the unary members of section A of prims.def and the
- * (trivial) rules of Arange. Written with ops, so they differentiate again. Registered after
- * rules/unary.c, whose generic rule every unary member first receives: the assignments here
- * replace it. vmap of the unary members stays the shared element-wise rule. */
+ * (trivial) rules of Arange, plus Abs, Exp, Log and Sqrt of the spine (so complex64
+ * cotangents are conjugated as MLX does). Written with ops, so they differentiate again.
+ * Registered after rules/unary.c, whose generic rule every unary member first receives: the
+ * assignments here replace it. vmap of the unary members stays the shared element-wise rule. */
 #include "rules.h"
 
 #include <math.h>
 
 static mx_array *scalar(double v, mx_array *like) { return mx_scalar_like(v, like); }
 
-/* g * f'(x) for out = f(x) (real-analytic members; complex inputs use the same formula). */
+/* g * f'(x) for out = f(x): the jvp; the vjp of a complex64 input conjugates around it. */
 static mx_array *times_derivative(const mx_op *op, mx_array *x, mx_array *out, mx_array *g) {
   mx_stream s = op->stream;
   switch (op->prim) {
+    case MX_PRIM_EXP: return mx_multiply(g, out, s);
+    case MX_PRIM_LOG: return mx_divide(g, x, s);
+    case MX_PRIM_SQRT: return mx_divide(g, mx_multiply(scalar(2.0, out), out, s), s);
     case MX_PRIM_SQUARE: return mx_multiply(g, mx_multiply(scalar(2.0, x), x, s), s);
     case MX_PRIM_RSQRT: /* -x^(-3/2) / 2 */
       return mx_multiply(g, mx_multiply(scalar(-0.5, out), mx_multiply(out, mx_square(out, s), s), s), s);
@@ -61,13 +65,16 @@ static int math_vjp(const mx_op *op, mx_array *const *primals, mx_array *const *
   }
   mx_stream s = op->stream;
   switch (op->prim) {
+    case MX_PRIM_ABS: grads[0] = mx_multiply(g, mx_sign(primals[0], s), s); break;
     /* float32 part of a complex64 input: the cotangent is the real part (Real) or i times
      * it (Imag), as MLX */
     case MX_PRIM_REAL: grads[0] = mx_astype(g, MX_COMPLEX64, s); break;
     case MX_PRIM_IMAG:
       grads[0] = mx_multiply(mx_scope_adopt(mx_array_scalar_c64(0.0f, 1.0f)), g, s);
       break;
-    default: grads[0] = times_derivative(op, primals[0], outputs[0], g);
+    default:
+      /* complex64: g * conj(f'(x)), as MLX's vjps; conj is the identity on real dtypes */
+      grads[0] = mx_conjugate(times_derivative(op, primals[0], outputs[0], mx_conjugate(g, s)), s);
   }
   return grads[0] ? 0 : -1;
 }
@@ -81,6 +88,9 @@ static int math_jvp(const mx_op *op, mx_array *const *primals, mx_array *const *
   }
   mx_stream s = op->stream;
   switch (op->prim) {
+    case MX_PRIM_ABS: /* complex64: Re(conj(sign(x)) t), a float32 like the output */
+      out[0] = mx_real(mx_multiply(mx_conjugate(mx_sign(primals[0], s), s), t, s), s);
+      break;
     case MX_PRIM_REAL: out[0] = mx_real(t, s); break;
     case MX_PRIM_IMAG: out[0] = mx_imag(t, s); break;
     default: out[0] = times_derivative(op, primals[0], outputs[0], t);
@@ -112,6 +122,9 @@ static int arange_vmap(const mx_op *op, mx_array *const *inputs, const int *axes
 
 void mx_rules_register_unary_math(void) {
   static const mx_prim members[] = {
+      /* spine members whose complex64 rules MLX conjugates (rules/unary.c keeps the rest) */
+      MX_PRIM_ABS,     MX_PRIM_EXP,     MX_PRIM_LOG,        MX_PRIM_SQRT,
+      /* section A members */
       MX_PRIM_SQUARE,  MX_PRIM_RSQRT,   MX_PRIM_EXPM1,      MX_PRIM_LOG2,
       MX_PRIM_LOG10,   MX_PRIM_LOG1P,   MX_PRIM_SIN,        MX_PRIM_COS,
       MX_PRIM_TAN,     MX_PRIM_ARCSIN,  MX_PRIM_ARCCOS,     MX_PRIM_ARCTAN,
