@@ -393,7 +393,7 @@ MX_HD static inline mx_c64 mx_f_sqrt_c64(mx_c64 z) {
     return mx_c64_make((float)INFINITY, z.im);
   double t = sqrt(0.5 * (fabs(re) + hypot(re, im)));
   if (re >= 0.0) return mx_c64_make((float)t, (float)(im / (2.0 * t)));
-  return mx_c64_make((float)(fabs(im) / (2.0 * t)), (float)(im < 0.0 ? -t : t));
+  return mx_c64_make((float)(fabs(im) / (2.0 * t)), (float)(signbit(im) ? -t : t));
 }
 
 MX_HD static inline mx_c64 mx_f_add_c64(mx_c64 a, mx_c64 b) {
@@ -695,7 +695,7 @@ MX_F_FLOAT_A(f64, double, sqrt, expm1, log2, log10, log1p, sin, cos, tan, asin, 
 
 /* ---- complex64: computed in double (mx_cd), rounded once to complex64 ----
  * Principal branches as C99 / NumPy: asinh(z) = log1p(w) with w = z + z^2/(sqrt(z^2+1)+1)
- * (accurate near 0, odd symmetry for re < 0), asin(z) = -i asinh(iz), acos = pi/2 - asin,
+ * (accurate near 0, odd symmetry for re < 0), asin(z) = -i asinh(iz), acos by Kahan's formula,
  * atanh(z) = (log1p(z) - log1p(-z)) / 2, atan(z) = -i atanh(iz),
  * acosh(z) = log(z + sqrt(z+1) sqrt(z-1)); tanh by Kahan's formula (no overflow for
  * large |re|), tan(z) = -i tanh(iz). */
@@ -742,7 +742,7 @@ MX_HD static inline mx_cd mx_cd_sqrt(mx_cd z) {
   if (im == (double)INFINITY || im == -(double)INFINITY) return mx_cd_make((double)INFINITY, im);
   double t = sqrt(0.5 * (fabs(re) + hypot(re, im)));
   if (re >= 0.0) return mx_cd_make(t, im / (2.0 * t));
-  return mx_cd_make(fabs(im) / (2.0 * t), im < 0.0 ? -t : t);
+  return mx_cd_make(fabs(im) / (2.0 * t), signbit(im) ? -t : t);
 }
 MX_HD static inline mx_cd mx_cd_sinh(mx_cd z) {
   return mx_cd_make(sinh(z.re) * cos(z.im), cosh(z.re) * sin(z.im));
@@ -759,8 +759,10 @@ MX_HD static inline mx_cd mx_cd_tanh(mx_cd z) {
   double den = 1.0 + beta * s * s;
   return mx_cd_make(beta * rho * s / den, t / den);
 }
+/* asinh and atanh are odd: the sign of re (zeros included) is applied last, which puts
+ * signed zeros on the right side of the branch cuts as C99 does */
 MX_HD static inline mx_cd mx_cd_asinh(mx_cd z) {
-  bool neg = z.re < 0.0;
+  bool neg = signbit(z.re);
   if (neg) z = mx_cd_make(-z.re, -z.im);
   mx_cd z2 = mx_cd_mul(z, z);
   mx_cd r = mx_cd_sqrt(mx_cd_make(z2.re + 1.0, z2.im));
@@ -774,8 +776,10 @@ MX_HD static inline mx_cd mx_cd_asinh(mx_cd z) {
   return neg ? mx_cd_make(-y.re, -y.im) : y;
 }
 MX_HD static inline mx_cd mx_cd_atanh(mx_cd z) {
+  bool neg = signbit(z.re);
+  if (neg) z = mx_cd_make(-z.re, -z.im);
   mx_cd d = mx_cd_sub(mx_cd_log1p(z), mx_cd_log1p(mx_cd_make(-z.re, -z.im)));
-  return mx_cd_make(0.5 * d.re, 0.5 * d.im);
+  return neg ? mx_cd_make(-0.5 * d.re, -0.5 * d.im) : mx_cd_make(0.5 * d.re, 0.5 * d.im);
 }
 
 MX_HD static inline mx_c64 mx_f_square_c64(mx_c64 z) { return mx_f_multiply_c64(z, z); }
@@ -808,9 +812,11 @@ MX_HD static inline mx_c64 mx_f_arcsinh_c64(mx_c64 z) { return mx_cd_c64(mx_cd_a
 MX_HD static inline mx_c64 mx_f_arcsin_c64(mx_c64 z) {
   return mx_cd_c64(mx_cd_times_minus_i(mx_cd_asinh(mx_cd_times_i(mx_cd_of(z)))));
 }
+/* Kahan: re = 2 atan2(re sqrt(1-z), re sqrt(1+z)), im = asinh(im(conj(sqrt(1+z)) sqrt(1-z))) */
 MX_HD static inline mx_c64 mx_f_arccos_c64(mx_c64 z) {
-  mx_cd a = mx_cd_times_minus_i(mx_cd_asinh(mx_cd_times_i(mx_cd_of(z))));
-  return mx_cd_c64(mx_cd_make(1.5707963267948966 - a.re, -a.im));
+  mx_cd x = mx_cd_of(z);
+  mx_cd s1 = mx_cd_sqrt(mx_cd_make(1.0 - x.re, -x.im)), s2 = mx_cd_sqrt(mx_cd_make(1.0 + x.re, x.im));
+  return mx_cd_c64(mx_cd_make(2.0 * atan2(s1.re, s2.re), asinh(s2.re * s1.im - s2.im * s1.re)));
 }
 MX_HD static inline mx_c64 mx_f_arccosh_c64(mx_c64 z) {
   mx_cd x = mx_cd_of(z);
