@@ -380,3 +380,58 @@ def test_window_details():
     with pytest.raises(TypeError):
         mx.hanning(4, mx.cpu)
     mx.eval(mx.hamming(4, stream=mx.cpu))
+
+
+# ---------------------------------------------------------------------------------------
+# meshgrid, asarray
+
+
+@pytest.mark.parametrize("indexing", ["xy", "ij"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_meshgrid_vs_numpy(indexing, sparse, rng):
+    ins = [rng.standard_normal(3).astype(np.float32), np.arange(2, dtype=np.int32),
+           rng.standard_normal(4).astype(np.float32)]
+    for k in (1, 2, 3):
+        got = mx.meshgrid(*[mx.array(a) for a in ins[:k]], sparse=sparse, indexing=indexing)
+        want = np.meshgrid(*ins[:k], sparse=sparse, indexing=indexing)
+        assert isinstance(got, tuple) and len(got) == k
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and np.array(g).dtype == w.dtype
+            np.testing.assert_array_equal(np.array(g), w)
+
+
+def test_meshgrid_details():
+    a, b = mx.array([1, 2, 3]), mx.array([4, 5])
+    assert mx.meshgrid() == ()
+    x, y = mx.meshgrid(mx.array([[1, 2]]), b)  # inputs are flattened
+    assert x.tolist() == [[1, 2], [1, 2]] and y.tolist() == [[4, 4], [5, 5]]
+    x, y = mx.meshgrid(a, mx.array(3))
+    assert y.tolist() == [[3, 3, 3]]
+    x, y = mx.meshgrid(a, mx.array([1.5]))
+    assert x.dtype == mx.int32 and y.dtype == mx.float32  # no promotion
+    assert mx.meshgrid(a, mx.zeros((0,)))[0].shape == (0, 3)
+    with pytest.raises(ValueError, match=r"\[meshgrid\] Invalid indexing value\. Valid values are 'xy' and 'ij'\."):
+        mx.meshgrid(a, indexing="foo")
+    with pytest.raises(TypeError):
+        mx.meshgrid(a, b, False)
+    mx.eval(mx.meshgrid(a, b, stream=mx.cpu))
+    g = mx.grad(lambda v: (mx.meshgrid(v, mx.array([1.0, 2.0]))[0] * 2).sum())(mx.array([1.0, 2.0, 3.0]))
+    assert g.tolist() == [4.0, 4.0, 4.0]
+
+
+def test_asarray():
+    a = mx.array([1, 2, 3])
+    assert mx.asarray([1, 2]).tolist() == [1, 2] and mx.asarray([1, 2]).dtype == mx.int32
+    b = mx.asarray(a, mx.float32)
+    assert b.dtype == mx.float32 and b.tolist() == [1.0, 2.0, 3.0]
+    assert mx.asarray(a).tolist() == [1, 2, 3]
+    assert mx.asarray(3.5).dtype == mx.float32
+    assert mx.asarray(np.arange(3), copy=True).dtype == mx.int64
+    assert mx.asarray(1, None, copy=None).item() == 1
+    assert mx.asarray(np.array([1.5, 2.5]), dtype=mx.float16).dtype == mx.float16
+    with pytest.raises(ValueError, match=r"Unable to avoid copy while creating an array as requested\."):
+        mx.asarray(a, copy=False)
+    with pytest.raises(ValueError, match=r"\[convert\] Cannot import a CPU array without a copy\."):
+        mx.asarray(np.array([1.5]), copy=False)
+    with pytest.raises(TypeError):
+        mx.asarray(a=1)
