@@ -24,7 +24,7 @@ from pathlib import Path
 
 PY_CONVS = {"array", "array?", "weak", "key", "arrays", "axes", "shape", "axis", "int",
             "int?", "uint64", "bool", "float", "float?", "dtype", "dtype?", "stream"}
-C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "double",
+C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "str", "double",
            "uint64", "dtype", "vector"}
 DTYPES = ["bool_", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
           "float16", "float32", "float64", "bfloat16", "complex64"]
@@ -747,7 +747,7 @@ def c_param_decl(kind, name):
             "shape": [f"const int* {name}", f"size_t {name}_num"],
             "int": [f"int {name}"], "bool": [f"bool {name}"], "float": [f"float {name}"],
             "double": [f"double {name}"], "uint64": [f"uint64_t {name}"],
-            "float?": [f"mlx_optional_float {name}"],
+            "float?": [f"mlx_optional_float {name}"], "str": [f"const char* {name}"],
             "dtype": [f"mlx_dtype {name}"],
             "vector": [f"const mlx_vector_array {name}"]}[kind]
 

@@ -7,7 +7,6 @@
 #include "mxpy_internal.h"
 
 #include <limits.h>
-#include <string.h>
 
 /* ---- vals of full / full_like ---- */
 
@@ -263,7 +262,8 @@ static PyObject *py_meshgrid(PyObject *m, PyObject *const *args, Py_ssize_t narg
                              PyObject *kw) {
   PyObject *av[3] = {NULL, NULL, NULL};
   if (mxpy_parse_args(&meshgrid_sig, args, nargs, kw, av) < 0) return NULL;
-  bool sparse = false, ij = false;
+  bool sparse = false;
+  const char *indexing = "xy";
   mx_stream s;
   if (av[0] && mxpy_to_bool(av[0], &sparse) < 0) return NULL;
   if (av[1] && av[1] != Py_None) {
@@ -272,14 +272,7 @@ static PyObject *py_meshgrid(PyObject *m, PyObject *const *args, Py_ssize_t narg
                    Py_TYPE(av[1])->tp_name);
       return NULL;
     }
-    const char *ix = PyUnicode_AsUTF8(av[1]);
-    if (!ix) return NULL;
-    if (strcmp(ix, "ij") != 0 && strcmp(ix, "xy") != 0) {
-      PyErr_SetString(PyExc_ValueError,
-                      "[meshgrid] Invalid indexing value. Valid values are 'xy' and 'ij'.");
-      return NULL;
-    }
-    ij = ix[0] == 'i';
+    if (!(indexing = PyUnicode_AsUTF8(av[1]))) return NULL;
   }
   if (mxpy_to_stream(av[2], &s) < 0) return NULL;
   mx_array **in = PyMem_Calloc((size_t)nargs + 1, sizeof *in);
@@ -297,7 +290,7 @@ static PyObject *py_meshgrid(PyObject *m, PyObject *const *args, Py_ssize_t narg
     }
     if (mxpy_to_array(args[i], &in[i]) < 0) goto done;
   }
-  if (mx_meshgrid(in, (int)nargs, sparse, ij, s, out) < 0) {
+  if (mx_meshgrid(in, (int)nargs, sparse, indexing, s, out) < 0) {
     mxpy_raise();
     goto done;
   }

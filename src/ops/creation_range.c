@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../core/error.h"
 
@@ -151,10 +152,15 @@ mx_array *mx_blackman(int M, mx_stream s) {
 
 /* ---- meshgrid: array i (flattened) along axis i of n axes; "xy" swaps the first two ---- */
 
-int mx_meshgrid(mx_array *const *arrays, int n, bool sparse, bool ij, mx_stream s, mx_array **out) {
+int mx_meshgrid(mx_array *const *arrays, int n, bool sparse, const char *indexing, mx_stream s,
+                mx_array **out) {
   for (int i = 0; i < n; i++) out[i] = NULL;
   for (int i = 0; i < n; i++)
     if (!arrays[i]) return -1;
+  if (!indexing || (strcmp(indexing, "xy") != 0 && strcmp(indexing, "ij") != 0))
+    return mx_fail_int(MX_EINVAL,
+                       "[meshgrid] Invalid indexing value. Valid values are 'xy' and 'ij'.");
+  bool ij = indexing[0] == 'i';
   int32_t small[2][MX_INLINE_DIMS];
   int32_t *shape = n <= MX_INLINE_DIMS ? small[0] : malloc((size_t)n * sizeof(int32_t));
   int32_t *full = n <= MX_INLINE_DIMS ? small[1] : malloc((size_t)n * sizeof(int32_t));

@@ -30,6 +30,8 @@ static int all_near(mlx_array a, const float *want, int n) {
   return 1;
 }
 
+static void error_sink(const char *msg, void *data) { snprintf(data, 256, "%s", msg); }
+
 static void test_capi_creation(void) {
   mlx_array r = mlx_array_new();
   CHECK(mlx_arange(&r, 0, 3, 0.5, MLX_FLOAT32, S) == 0);
@@ -70,12 +72,34 @@ static void test_capi_creation(void) {
   const float hn[] = {0, 1, 0};
   CHECK(all_near(r, hn, 3));
   CHECK(mlx_bartlett(&r, 1, S) == 0 && mlx_array_size(r) == 1);
+  /* meshgrid: (3,) and (2,) give two (2, 3) grids with "xy" indexing */
+  const float gx[] = {1, 2, 3}, gy[] = {4, 5};
+  mlx_array ax = vec_f32(gx, 3), ay = vec_f32(gy, 2);
+  mlx_vector_array in = mlx_vector_array_new(), grids = mlx_vector_array_new();
+  mlx_vector_array_append_value(in, ax);
+  mlx_vector_array_append_value(in, ay);
+  CHECK(mlx_meshgrid(&grids, in, false, "xy", S) == 0 && mlx_vector_array_size(grids) == 2);
+  mlx_array g1 = mlx_array_new();
+  CHECK(mlx_vector_array_get(&g1, grids, 1) == 0 && mlx_array_ndim(g1) == 2 &&
+        mlx_array_dim(g1, 0) == 2 && mlx_array_dim(g1, 1) == 3);
+  mlx_array g1c = mlx_array_new();
+  CHECK(mlx_copy(&g1c, g1, S) == 0); /* a broadcast view until copied */
+  const float wy[] = {4, 4, 4, 5, 5, 5};
+  CHECK(all_near(g1c, wy, 6));
+  char msg[256] = "";
+  mlx_set_error_handler(error_sink, msg, NULL);
+  CHECK(mlx_meshgrid(&grids, in, true, "yx", S) == 1 && strstr(msg, "[meshgrid] Invalid indexing"));
+  mlx_set_error_handler(NULL, NULL, NULL);
+  mlx_array_free(g1c);
+  mlx_array_free(g1);
+  mlx_vector_array_free(grids);
+  mlx_vector_array_free(in);
+  mlx_array_free(ax);
+  mlx_array_free(ay);
   mlx_array_free(five);
   mlx_array_free(ones);
   mlx_array_free(r);
 }
-
-static void error_sink(const char *msg, void *data) { snprintf(data, 256, "%s", msg); }
 
 static void test_capi_unary(void) {
   const float x[] = {NAN, INFINITY, -INFINITY, 1.25f};
