@@ -2,7 +2,8 @@
  * (trivial) rules of Arange, plus Abs, Exp, Log and Sqrt of the spine (so complex64
  * cotangents are conjugated as MLX does). Written with ops, so they differentiate again.
  * Registered after rules/unary.c, whose generic rule every unary member first receives: the
- * assignments here replace it. vmap of the unary members stays the shared element-wise rule. */
+ * assignments here replace it. vmap stays the shared element-wise rule except for the
+ * members that turn complex64 into float32 (Abs, Real, Imag). */
 #include "rules.h"
 
 #include <math.h>
@@ -98,6 +99,21 @@ static int math_jvp(const mx_op *op, mx_array *const *primals, mx_array *const *
   return out[0] ? 0 : -1;
 }
 
+/* vmap of the members whose output dtype differs from the input's (complex64 -> float32):
+ * the op is element-wise, so it applies to the batched input as is and the mapped axis stays
+ * where it was (the shared element-wise rule would need the output node to know the dtype). */
+static int to_real_vmap(const mx_op *op, mx_array *const *inputs, const int *axes,
+                        mx_array **outputs, int *out_axes) {
+  mx_stream s = op->stream;
+  switch (op->prim) {
+    case MX_PRIM_ABS: outputs[0] = mx_abs(inputs[0], s); break;
+    case MX_PRIM_REAL: outputs[0] = mx_real(inputs[0], s); break;
+    default: outputs[0] = mx_imag(inputs[0], s);
+  }
+  out_axes[0] = axes[0];
+  return outputs[0] ? 0 : -1;
+}
+
 /* Arange has no inputs: nothing to differentiate, nothing mapped. */
 static int arange_vjp(const mx_op *op, mx_array *const *primals, mx_array *const *cot,
                       const int *argnums, int n_argnums, mx_array *const *outputs,
@@ -137,6 +153,9 @@ void mx_rules_register_unary_math(void) {
     mx_prims[members[i]].vjp = math_vjp;
     mx_prims[members[i]].jvp = math_jvp;
   }
+  mx_prims[MX_PRIM_ABS].vmap = to_real_vmap;
+  mx_prims[MX_PRIM_REAL].vmap = to_real_vmap;
+  mx_prims[MX_PRIM_IMAG].vmap = to_real_vmap;
   mx_prims[MX_PRIM_ARANGE].vjp = arange_vjp;
   mx_prims[MX_PRIM_ARANGE].jvp = arange_jvp;
   mx_prims[MX_PRIM_ARANGE].vmap = arange_vmap;

@@ -143,6 +143,11 @@ static void test_capi_unary(void) {
   mlx_array_free(r);
 }
 
+/* A row-contiguous copy that outlives the scope (NULL passes through). */
+static mx_array *copy_kept(mx_array *a) {
+  return a ? mx_keep(mx_copy(a, mx_stream_default())) : NULL;
+}
+
 /* The vmap rule of `prim` applied to x (B, n) mapped along axis 0 equals the op on each row. */
 static void check_vmap_rows(mx_array *(*op)(mx_array *, mx_stream), const float *data, int B,
                             int n) {
@@ -168,11 +173,14 @@ static void check_vmap_rows(mx_array *(*op)(mx_array *, mx_stream), const float 
   mx_array *out_t[1] = {NULL};
   int out_axes_t[1] = {-2};
   int rc_t = mx_prims[rec->prim].vmap(rec, in_t, axes_t, out_t, out_axes_t);
-  mx_array *kept = mx_keep(out[0]), *kept_t = mx_keep(out_t[0]);
+  /* the mapped axis of the result, wherever the rule left it, to the front */
+  mx_array *front = rc || out_axes[0] < 0 ? NULL : mx_moveaxis(out[0], out_axes[0], 0, s);
+  mx_array *front_t = rc_t || out_axes_t[0] < 0 ? NULL : mx_moveaxis(out_t[0], out_axes_t[0], 0, s);
+  mx_array *kept = copy_kept(front), *kept_t = copy_kept(front_t);
   MX_SCOPE_END;
   CHECK_OK(rc);
   CHECK_OK(rc_t);
-  CHECK(out_axes[0] == 0 && out_axes_t[0] == 0);
+  CHECK(out_axes[0] >= 0 && out_axes_t[0] >= 0);
   CHECK(kept && kept->ndim == 2 && kept->shape[0] == B && kept->shape[1] == n);
   if (kept && kept_t && mx_array_eval(kept) == 0 && mx_array_eval(kept_t) == 0) {
     for (int b = 0; b < B; b++) {
@@ -208,6 +216,43 @@ static void test_vmap_rules(void) {
       mx_log1p, mx_square,  mx_rsqrt,  mx_ceil,   round0,    mx_logical_not, mx_log2,
       mx_log10, mx_abs,     mx_exp};
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) check_vmap_rows(ops[i], d, 3, 4);
+}
+
+/* Real / Imag / Abs of complex64 under vmap keep the mapped axis and give float32 even when
+ * the traced output node is gone. */
+static void test_vmap_complex_to_real(void) {
+  mx_stream s = mx_stream_default();
+  const float d[] = {1, 2, -3, 4, 0.5f, -1, 2, 2}; /* 4 complex numbers: (2, 2) */
+  int32_t shape[2] = {2, 2}, one = 2;
+  mx_array *raw = mx_array_from_data(d, MX_COMPLEX64, 2, shape);
+  mx_array *row = mx_array_from_data(d, MX_COMPLEX64, 1, &one);
+  mx_array *(*ops[])(mx_array *, mx_stream) = {mx_real, mx_imag, mx_abs};
+  for (int k = 0; k < 3; k++) {
+    mx_array *y = ops[k](row, s);
+    CHECK(y && y->op);
+    if (!y || !y->op) continue;
+    mx_op *rec = y->op;
+    mx_op_retain(rec);
+    mx_array_release(y); /* the output node dies; the record stays */
+    MX_SCOPE_BEGIN;
+    mx_array *in[1] = {raw}, *out[1] = {NULL};
+    int axes[1] = {1}, out_axes[1] = {-2};
+    int rc = mx_prims[rec->prim].vmap(rec, in, axes, out, out_axes);
+    mx_array *kept = mx_keep(out[0]);
+    MX_SCOPE_END;
+    CHECK_OK(rc);
+    CHECK(out_axes[0] == 1);
+    CHECK(kept && kept->dtype == MX_FLOAT32 && kept->ndim == 2);
+    if (kept && mx_array_eval(kept) == 0) {
+      const float *v = mx_array_host_data(kept);
+      float want = k == 0 ? 1.0f : k == 1 ? 2.0f : sqrtf(5.0f);
+      CHECK(v && NEAR(v[0], want));
+    }
+    mx_array_release(kept);
+    mx_op_release(rec);
+  }
+  mx_array_release(row);
+  mx_array_release(raw);
 }
 
 static void test_arange_vmap_and_rules(void) {
@@ -250,6 +295,7 @@ int main(void) {
   RUN(test_capi_creation);
   RUN(test_capi_unary);
   RUN(test_vmap_rules);
+  RUN(test_vmap_complex_to_real);
   RUN(test_arange_vmap_and_rules);
   mlx_stream_free(S);
   return check_failures ? 1 : 0;
