@@ -22,10 +22,10 @@ from pathlib import Path
 # table parsing
 # ----------------------------------------------------------------------------------------
 
-PY_CONVS = {"array", "array?", "weak", "key", "arrays", "axes", "shape", "axis", "int",
+PY_CONVS = {"array", "array?", "weak", "weak?", "key", "arrays", "axes", "shape", "axis", "int",
             "int?", "uint64", "bool", "float", "float?", "dtype", "dtype?", "stream"}
-C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "str", "double",
-           "uint64", "dtype", "vector"}
+C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "str",
+           "double", "uint64", "dtype", "vector"}
 DTYPES = ["bool_", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
           "float16", "float32", "float64", "bfloat16", "complex64"]
 MODULES = ["core", "random"]  # modules with a generated method table
@@ -134,6 +134,8 @@ def parse_sig(text, where, lookup=None):
         params.append(Param(name, conv, default.strip() if default else None, kind))
     if res == "array":
         result = ("array",)
+    elif res == "list":  # as many arrays as the call makes (it mallocs OUT)
+        result = ("list", None)
     else:
         rm = re.fullmatch(r"list\((\w+)\)", res)
         if not rm:
@@ -187,7 +189,7 @@ def parse_cvariant(text, row, where):
         for p in row.sig.params:
             if p.conv == "stream":
                 continue
-            ck = {"array": "array", "weak": "array", "array?": "array?", "key": "key",
+            ck = {"array": "array", "weak": "array", "weak?": "array?", "array?": "array?", "key": "key",
                   "axes": "ints", "shape": "shape", "axis": "int", "int": "int",
                   "bool": "bool", "float": "double", "uint64": "uint64", "dtype": "dtype",
                   "arrays": "vector"}.get(p.conv)
@@ -204,6 +206,8 @@ def parse_cvariant(text, row, where):
             params.append((pm.group(1), pm.group(2)))
     if res in ("array", "pair", "none"):
         result = (res,)
+    elif res == "vector":  # as many arrays as the call makes (it mallocs OUT)
+        result = ("vector", None)
     else:
         rm = re.fullmatch(r"vector\((\w+)\)", res)
         if not rm or (("vector", rm.group(1)) not in params):
@@ -340,7 +344,7 @@ class PyParamCode:
 
     def decls(self):
         v, c, d = self.v, self.p.conv, self.p.default
-        if c in ("array", "array?", "weak", "key"):
+        if c in ("array", "array?", "weak", "weak?", "key"):
             return [f"mx_array *{v} = NULL;"]
         if c == "arrays":
             return [f"mx_array *{v}_store[{INLINE}];", f"mx_array **{v} = NULL;",
@@ -465,7 +469,7 @@ class PyParamCode:
 
     def cleanup(self):
         v, c = self.v, self.p.conv
-        if c in ("array", "array?", "weak", "key"):
+        if c in ("array", "array?", "weak", "weak?", "key"):
             return [f"mx_array_release({v});"]
         if c == "arrays":
             return [f"for (int i_ = 0; {v} && i_ < {v}_n; i_++) mx_array_release({v}[i_]);",
@@ -489,7 +493,7 @@ def py_call_expr(row, codes):
         mapping[c.p.name] = c.expansion()
         mapping[c.p.name + "_n"] = c.v + "_n"
         mapping[c.p.name + "_has"] = c.v + "_has"
-    mapping["OUT"] = "out_"
+    mapping["OUT"] = "&out_, &n_" if row.sig.result == ("list", None) else "out_"
     return substitute(row.call, mapping)
 
 
@@ -593,7 +597,7 @@ class PyWrapper:
             o += ["  " + d for d in c.decls()]
         # conversions, in parameter order; the weak group at its first member
         argindex = {p.name: i for i, p in enumerate(named)}
-        weak = [c for c in codes if c.p.conv == "weak"]
+        weak = [c for c in codes if c.p.conv in ("weak", "weak?")]
         weak_done = False
         for c in codes:
             if self.is_method and c.p is fparams[0]:
@@ -603,11 +607,14 @@ class PyWrapper:
                 o += ["  " + s for s in c.convert_varargs()]
                 continue
             src = f"av[{argindex[c.p.name]}]"
-            if c.p.conv == "weak":
+            if c.p.conv in ("weak", "weak?"):
                 if weak_done:
                     continue
                 weak_done = True
-                objs = ", ".join(f"av[{argindex[w.p.name]}]" for w in weak)
+                # weak? takes None as "not given" (NULL)
+                objs = ", ".join(f"av[{argindex[w.p.name]}]" if w.p.conv == "weak" else
+                                 f"(av[{argindex[w.p.name]}] == Py_None ? NULL : "
+                                 f"av[{argindex[w.p.name]}])" for w in weak)
                 o.append("  {")
                 o.append(f"    PyObject *wobj[{len(weak)}] = {{{objs}}};")
                 o.append(f"    mx_array *warr[{len(weak)}] = {{{', '.join(['NULL'] * len(weak))}}};")
@@ -623,6 +630,28 @@ class PyWrapper:
             o.append(f"    mx_array *res = {call};")
             o.append("    ret = res ? mxpy_array_wrap(res) : mxpy_raise();")
             o.append("  }")
+        elif row.sig.result[1] is None:
+            o += ["  {",
+                  "    mx_array **out_ = NULL;",
+                  "    int n_ = 0;",
+                  f"    if ({call} != 0) {{",
+                  "      mxpy_raise();",
+                  "      for (int i_ = 0; out_ && i_ < n_; i_++) mx_array_release(out_[i_]);",
+                  "    } else if ((ret = PyList_New(n_))) {",
+                  "      for (int i_ = 0; i_ < n_; i_++) {",
+                  "        PyObject *item = mxpy_array_wrap(out_[i_]);",
+                  "        if (!item) {",
+                  "          for (int j_ = i_ + 1; j_ < n_; j_++) mx_array_release(out_[j_]);",
+                  "          Py_CLEAR(ret);",
+                  "          break;",
+                  "        }",
+                  "        PyList_SET_ITEM(ret, i_, item);",
+                  "      }",
+                  "    } else {",
+                  "      for (int i_ = 0; i_ < n_; i_++) mx_array_release(out_[i_]);",
+                  "    }",
+                  "    free(out_);",
+                  "  }"]
         else:
             lp = "p_" + row.sig.result[1]
             o += ["  {",
@@ -811,12 +840,25 @@ def emit_c_wrapper(v, where):
             mapping[n + "_n"] = f"{cv}_n"
         else:
             mapping[n] = n
-    mapping["OUT"] = "out_"
+    mapping["OUT"] = "&out_, &n_" if v.result == ("vector", None) else "out_"
     call = substitute(v.call, mapping)
     if v.result[0] == "array":
         o.append(f"  mx_array *r = {call};")
         o += ["  " + s for s in release]
         o.append("  return mx_capi_set_array_at(res, r, __FILE__, __LINE__);")
+    elif v.result == ("vector", None):
+        o += ["  mx_array **out_ = NULL;",
+              "  int n_ = 0;",
+              f"  int rc = {call};"]
+        o += ["  " + s for s in release]
+        o += ["  if (rc != 0) {",
+              "    for (int i_ = 0; out_ && i_ < n_; i_++) mx_array_release(out_[i_]);",
+              "    free(out_);",
+              "    return mx_capi_report(__FILE__, __LINE__);",
+              "  }",
+              "  rc = mx_capi_set_vector_at(res, out_, n_, __FILE__, __LINE__);",
+              "  free(out_);",
+              "  return rc;"]
     elif v.result[0] == "vector":
         cv = "c_" + v.result[1]
         o += [f"  mx_array *out_store[{INLINE}];",
@@ -886,6 +928,7 @@ def gen_capi(rows):
 # ----------------------------------------------------------------------------------------
 
 PYI_TYPES = {"array": "array", "array?": "Optional[array]", "weak": "Union[scalar, array]",
+             "weak?": "Optional[Union[scalar, array]]",
              "key": "Optional[array]", "arrays": "Union[array, Sequence[array]]",
              "axes": "Union[None, int, Sequence[int]]", "shape": "Union[int, Sequence[int]]",
              "axis": "int", "int": "int", "uint64": "int", "bool": "bool", "float": "float",
@@ -917,6 +960,8 @@ def pyi_params(sig, with_self):
 
 
 def pyi_result(sig):
+    if sig.result == ("list", None):
+        return "List[array]"
     return "array" if sig.result[0] == "array" else "Union[array, List[array]]"
 
 

@@ -17,9 +17,6 @@ static mx_array *constant_bool(mx_array *a, bool v, mx_stream s) {
   MX_SCOPE_RETURN(r);
 }
 
-/* Element-wise or of two bool arrays (maximum on bool is or). */
-static mx_array *bool_or(mx_array *a, mx_array *b, mx_stream s) { return mx_maximum(a, b, s); }
-
 mx_array *mx_isnan(mx_array *a, mx_stream s) {
   if (!a) return NULL;
   if (!mx_dtype_is_inexact(a->dtype)) return constant_bool(a, false, s);
@@ -44,9 +41,9 @@ mx_array *mx_isinf(mx_array *a, mx_stream s) {
   MX_SCOPE_BEGIN;
   mx_array *r;
   if (a->dtype == MX_COMPLEX64)
-    r = bool_or(mx_isinf(mx_real(a, s), s), mx_isinf(mx_imag(a, s), s), s);
+    r = mx_logical_or(mx_isinf(mx_real(a, s), s), mx_isinf(mx_imag(a, s), s), s);
   else
-    r = bool_or(mx_isposinf(a, s), mx_isneginf(a, s), s);
+    r = mx_logical_or(mx_isposinf(a, s), mx_isneginf(a, s), s);
   MX_SCOPE_RETURN(r);
 }
 
@@ -54,7 +51,7 @@ mx_array *mx_isfinite(mx_array *a, mx_stream s) {
   if (!a) return NULL;
   if (!mx_dtype_is_inexact(a->dtype)) return constant_bool(a, true, s);
   MX_SCOPE_BEGIN;
-  mx_array *r = mx_logical_not(bool_or(mx_isinf(a, s), mx_isnan(a, s), s), s);
+  mx_array *r = mx_logical_not(mx_logical_or(mx_isinf(a, s), mx_isnan(a, s), s), s);
   MX_SCOPE_RETURN(r);
 }
 

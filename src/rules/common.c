@@ -62,6 +62,9 @@ void mx_prims_register_rules(void) {
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
+  /* after mx_rules_register_binary: replaces the generic rules it gave the new members */
+  void mx_rules_register_binary_math(void); /* rules/binary_math.c */
+  mx_rules_register_binary_math();
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */

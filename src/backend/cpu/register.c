@@ -37,6 +37,9 @@ void mx_prims_register_kernels(void) {
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
+  /* the new binary/compare members come with the family lists above; DivMod (binary_two.c) */
+  MX_CPU_KERNEL(mx_cpu_divmod)
+  mx_prims[MX_PRIM_DIVMOD].eval_cpu = mx_cpu_divmod;
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */
