@@ -2,6 +2,7 @@
 
   py_bindings_gen.c/.h  METH_FASTCALL|METH_KEYWORDS wrappers for mlx.core, mlx.core.random and
                         the array methods, calling the converters of python/src/convert.h
+                        and convert_ext.h
   mlx/c/ops.h, mlx/c/random.h, capi_ops_gen.c
                         the mlx-c wrappers (int return, out-parameters, stream last)
   core.pyi              stubs with signatures and docstrings
@@ -23,9 +24,13 @@ from pathlib import Path
 # ----------------------------------------------------------------------------------------
 
 PY_CONVS = {"array", "array?", "weak", "weak?", "key", "arrays", "axes", "shape", "axis", "int",
-            "int?", "uint64", "bool", "float", "float?", "dtype", "dtype?", "stream"}
-C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "str",
-           "double", "uint64", "dtype", "vector"}
+            "int?", "uint64", "bool", "float", "float?", "dtype", "dtype?", "stream",
+            "str", "ints", "pairs", "tdaxes"}
+C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "double",
+           "uint64", "dtype", "vector", "str", "i64s", "size"}
+# Python results: array; list(p) (one array when p was one array), list1(p) (one array when p
+# holds exactly one), tuple(p): as many arrays as p; list / tuple: as many as the call makes.
+SEQ_RESULTS = {"list", "list1", "tuple"}
 DTYPES = ["bool_", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
           "float16", "float32", "float64", "bfloat16", "complex64"]
 MODULES = ["core", "random"]  # modules with a generated method table
@@ -47,7 +52,7 @@ class Param:
 
 class Sig:
     def __init__(self, params, result):
-        self.params, self.result = params, result  # result: ("array",) or ("list", pname)
+        self.params, self.result = params, result  # ("array",), (kind, pname) or (kind, None)
 
     def named(self):
         return [p for p in self.params if p.kind != "varargs"]
@@ -124,8 +129,8 @@ def parse_sig(text, where, lookup=None):
         if conv not in PY_CONVS:
             raise DefError(f"{where}: unknown converter {conv!r}")
         if star:
-            if conv not in ("shape", "axes"):
-                raise DefError(f"{where}: *{name} must be a shape or axes parameter")
+            if conv not in ("shape", "axes", "arrays"):
+                raise DefError(f"{where}: *{name} must be a shape, axes or arrays parameter")
             params.append(Param(name, conv, None, "varargs"))
             kind = "kwonly"
             continue
@@ -134,16 +139,16 @@ def parse_sig(text, where, lookup=None):
         params.append(Param(name, conv, default.strip() if default else None, kind))
     if res == "array":
         result = ("array",)
-    elif res == "list":  # as many arrays as the call makes (it mallocs OUT)
-        result = ("list", None)
+    elif res in ("list", "tuple"):  # as many arrays as the call makes (it mallocs OUT)
+        result = (res, None)
     else:
-        rm = re.fullmatch(r"list\((\w+)\)", res)
-        if not rm:
+        rm = re.fullmatch(r"(\w+)\((\w+)\)", res)
+        if not rm or rm.group(1) not in SEQ_RESULTS:
             raise DefError(f"{where}: bad result {res!r}")
-        lp = [p for p in params if p.name == rm.group(1)]
+        lp = [p for p in params if p.name == rm.group(2)]
         if not lp or lp[0].conv != "arrays":
-            raise DefError(f"{where}: list result needs an arrays parameter {rm.group(1)}")
-        result = ("list", rm.group(1))
+            raise DefError(f"{where}: list result needs an arrays parameter {rm.group(2)}")
+        result = (rm.group(1), rm.group(2))
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise DefError(f"{where}: duplicate parameter names")
@@ -192,7 +197,7 @@ def parse_cvariant(text, row, where):
             ck = {"array": "array", "weak": "array", "weak?": "array?", "array?": "array?", "key": "key",
                   "axes": "ints", "shape": "shape", "axis": "int", "int": "int",
                   "bool": "bool", "float": "double", "uint64": "uint64", "dtype": "dtype",
-                  "arrays": "vector"}.get(p.conv)
+                  "arrays": "vector", "str": "str"}.get(p.conv)
             if ck is None:
                 raise DefError(f"{where}: cannot derive a C parameter for {p.name}: {p.conv}")
             params.append((ck, p.name))
@@ -372,15 +377,41 @@ class PyParamCode:
             if d not in (None, "None"):
                 raise DefError(f"{self.where}: dtype? defaults to None")
             return [f"mx_dtype {v} = MX_FLOAT32;", f"bool {v}_has = false;"]
-        if c in ("int?", "float?"):
+        if c == "float?":
             if d not in (None, "None"):
-                raise DefError(f"{self.where}: {c} defaults to None")
-            t = "int" if c == "int?" else "double"
-            return [f"{t} {v} = 0;", f"bool {v}_has = false;"]
+                raise DefError(f"{self.where}: float? defaults to None")
+            return [f"double {v} = 0;", f"bool {v}_has = false;"]
         if c == "stream":
             if d not in (None, "None"):
                 raise DefError(f"{self.where}: stream defaults to None")
             return [f"mx_stream {v};"]
+        if c == "str":
+            val = literal(d) if d is not None else ""
+            if not isinstance(val, str):
+                raise DefError(f"{self.where}: bad str default {d}")
+            return [f"const char *{v} = {c_str(val)};"]
+        if c == "int?":
+            if d in (None, "None"):
+                return [f"int {v} = 0;", f"bool {v}_has = false;"]
+            return [f"int {v} = {self._scalar_default(int)};", f"bool {v}_has = true;"]
+        if c == "ints":
+            if d not in (None, "None"):
+                raise DefError(f"{self.where}: ints parameters default to None or nothing")
+            return [f"int {v}_store[{INLINE}];", f"int *{v} = {v}_store;",
+                    f"int {v}_n = {'-1' if d else '0'};", f"int *{v}_heap = NULL;",
+                    f"bool {v}_scalar = false;"]
+        if c == "pairs":
+            if d is not None:
+                raise DefError(f"{self.where}: pairs parameters take no default")
+            return [f"int32_t {v}_store[{2 * INLINE}];", f"int32_t *{v} = {v}_store;",
+                    f"int {v}_n = 0;", f"int32_t *{v}_heap = NULL;"]
+        if c == "tdaxes":
+            val = literal(d) if d is not None else 2
+            if not isinstance(val, int):
+                raise DefError(f"{self.where}: tdaxes default must be an int")
+            return [f"int {v}_store[{2 * INLINE}];", f"int *{v} = {v}_store;", f"int {v}_n = 0;",
+                    f"int {v}_split = 0;", f"int *{v}_heap = NULL;", f"bool {v}_scalar = true;",
+                    f"int {v}_int = {val};"]
         raise DefError(f"{self.where}: no declaration for {c}")
 
     def _scalar_default(self, typ):
@@ -451,18 +482,41 @@ class PyParamCode:
         if c in simple:
             stmt = f"{simple[c]}({o}, &{v}) < 0"
             return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
-        if c in ("dtype?", "int?", "float?"):
-            fn = {"dtype?": "mxpy_to_dtype", "int?": "mxpy_to_int", "float?": "mxpy_to_double"}[c]
+        if c in ("dtype?", "float?"):
+            fn = {"dtype?": "mxpy_to_dtype", "float?": "mxpy_to_double"}[c]
             return [f"if ({o} && {o} != Py_None) {{",
                     f"  if ({fn}({o}, &{v}) < 0) goto done;",
                     f"  {v}_has = true;",
                     "}"]
         if c == "stream":
             return [f"if (mxpy_to_stream({o}, &{v}) < 0) goto done;"]
+        if c == "str":
+            stmt = f"mxpy_to_str({o}, &{v}) < 0"
+            return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
+        if c == "int?":
+            return [f"if ({o}) {{",
+                    f"  {v}_has = {o} != Py_None;",
+                    f"  if ({v}_has && mxpy_to_int({o}, &{v}) < 0) goto done;",
+                    "}"]
+        if c == "ints":
+            stmt = (f"mxpy_to_ints({o}, &{v}, &{v}_n, {v}_store, {INLINE}, &{v}_heap, "
+                    f"&{v}_scalar) < 0")
+            return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
+        if c == "pairs":
+            return [f"if (mxpy_to_pairs({o}, &{v}, &{v}_n, {v}_store, {INLINE}, &{v}_heap) < 0) "
+                    "goto done;"]
+        if c == "tdaxes":
+            stmt = (f"mxpy_to_tdaxes({o}, &{v}_int, &{v}_scalar, &{v}, &{v}_n, &{v}_split, "
+                    f"{v}_store, {2 * INLINE}, &{v}_heap) < 0")
+            return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
         raise DefError(f"{self.where}: no conversion for {c}")
 
     def convert_varargs(self):
         v = self.v
+        if self.p.conv == "arrays":
+            return [f"(void){v}_single; /* positional arrays always form a list */",
+                    f"if (mxpy_to_array_args(args, nargs, &{v}, &{v}_n, {v}_store, {INLINE}, "
+                    f"&{v}_heap) < 0) goto done;"]
         fn = "mxpy_to_axes_args" if self.p.conv == "axes" else "mxpy_to_shape_args"
         return [f"if ({fn}(args, nargs, &{v}, &{v}_n, {v}_store, {INLINE}, &{v}_heap) < 0) "
                 "goto done;"]
@@ -474,15 +528,23 @@ class PyParamCode:
         if c == "arrays":
             return [f"for (int i_ = 0; {v} && i_ < {v}_n; i_++) mx_array_release({v}[i_]);",
                     f"free({v}_heap);"]
-        if c in ("axes", "shape"):
+        if c in ("axes", "shape", "ints", "pairs", "tdaxes"):
             return [f"free({v}_heap);"]
         return []
 
     def expansion(self):
         c = self.p.conv
-        if c in ("arrays", "axes", "shape"):
+        if c in ("arrays", "axes", "shape", "ints", "pairs"):
             return f"{self.v}, {self.v}_n"
+        if c == "int?":
+            return f"({self.v}_has ? &{self.v} : NULL)"
+        if c == "tdaxes":
+            raise DefError(f"{self.where}: a tdaxes parameter needs a call expression")
         return self.v
+
+
+# Names a call expression may use besides the parameter itself (NAME_n, NAME_has, ...).
+CALL_SUFFIXES = ("_n", "_has", "_scalar", "_int", "_split")
 
 
 def py_call_expr(row, codes):
@@ -490,10 +552,14 @@ def py_call_expr(row, codes):
         return f"{row.call}({', '.join(c.expansion() for c in codes)})"
     mapping = {}
     for c in codes:
-        mapping[c.p.name] = c.expansion()
-        mapping[c.p.name + "_n"] = c.v + "_n"
-        mapping[c.p.name + "_has"] = c.v + "_has"
-    mapping["OUT"] = "&out_, &n_" if row.sig.result == ("list", None) else "out_"
+        if c.p.conv != "tdaxes":
+            mapping[c.p.name] = c.expansion()
+        else:
+            mapping[c.p.name] = c.v
+        for sfx in CALL_SUFFIXES:
+            mapping[c.p.name + sfx] = c.v + sfx
+    mapping["OUT"] = "&out_, &n_" if row.sig.result[0] != "array" and row.sig.result[1] is None \
+        else "out_"
     return substitute(row.call, mapping)
 
 
@@ -630,65 +696,57 @@ class PyWrapper:
             o.append(f"    mx_array *res = {call};")
             o.append("    ret = res ? mxpy_array_wrap(res) : mxpy_raise();")
             o.append("  }")
-        elif row.sig.result[1] is None:
-            o += ["  {",
-                  "    mx_array **out_ = NULL;",
-                  "    int n_ = 0;",
-                  f"    if ({call} != 0) {{",
-                  "      mxpy_raise();",
-                  "      for (int i_ = 0; out_ && i_ < n_; i_++) mx_array_release(out_[i_]);",
-                  "    } else if ((ret = PyList_New(n_))) {",
-                  "      for (int i_ = 0; i_ < n_; i_++) {",
-                  "        PyObject *item = mxpy_array_wrap(out_[i_]);",
-                  "        if (!item) {",
-                  "          for (int j_ = i_ + 1; j_ < n_; j_++) mx_array_release(out_[j_]);",
-                  "          Py_CLEAR(ret);",
-                  "          break;",
-                  "        }",
-                  "        PyList_SET_ITEM(ret, i_, item);",
-                  "      }",
-                  "    } else {",
-                  "      for (int i_ = 0; i_ < n_; i_++) mx_array_release(out_[i_]);",
-                  "    }",
-                  "    free(out_);",
-                  "  }"]
         else:
-            lp = "p_" + row.sig.result[1]
-            o += ["  {",
-                  f"    mx_array *out_store[{INLINE}];",
-                  "    mx_array **out_ = out_store;",
-                  f"    int n_ = {lp}_n;",
-                  f"    if (n_ > {INLINE} && !(out_ = calloc((size_t)n_, sizeof *out_))) {{",
-                  "      PyErr_NoMemory();",
-                  "      goto done;",
-                  "    }",
-                  "    for (int i_ = 0; i_ < n_; i_++) out_[i_] = NULL;",
-                  f"    if ({call} != 0) {{",
-                  "      mxpy_raise();",
-                  "      for (int i_ = 0; i_ < n_; i_++) mx_array_release(out_[i_]);",
-                  f"    }} else if ({lp}_single && n_ == 1) {{",
-                  "      ret = mxpy_array_wrap(out_[0]);",
-                  "    } else if ((ret = PyList_New(n_))) {",
-                  "      for (int i_ = 0; i_ < n_; i_++) {",
-                  "        PyObject *item = mxpy_array_wrap(out_[i_]);",
-                  "        if (!item) {",
-                  "          for (int j_ = i_ + 1; j_ < n_; j_++) mx_array_release(out_[j_]);",
-                  "          Py_CLEAR(ret);",
-                  "          break;",
-                  "        }",
-                  "        PyList_SET_ITEM(ret, i_, item);",
-                  "      }",
-                  "    } else {",
-                  "      for (int i_ = 0; i_ < n_; i_++) mx_array_release(out_[i_]);",
-                  "    }",
-                  "    if (out_ != out_store) free(out_);",
-                  "  }"]
+            o += self.emit_sequence(call)
         o.append("done:")
         for c in codes:
             o += ["  " + s for s in c.cleanup()]
         o.append("  return ret;")
         o.append("}")
         o.append("")
+        return o
+
+    def emit_sequence(self, call):
+        """A call filling several arrays: a fixed count (the arrays parameter's) into out_,
+        or a count the call chooses (it mallocs *out_ and sets n_)."""
+        kind, pname = self.row.sig.result
+        lp = "p_" + pname if pname else None
+        o = ["  {"]
+        if lp:
+            o += [f"    mx_array *out_store[{INLINE}];",
+                  "    mx_array **out_ = out_store;",
+                  f"    int n_ = {lp}_n;",
+                  f"    if (n_ > {INLINE} && !(out_ = calloc((size_t)n_, sizeof *out_))) {{",
+                  "      PyErr_NoMemory();",
+                  "      goto done;",
+                  "    }",
+                  "    for (int i_ = 0; i_ < n_; i_++) out_[i_] = NULL;"]
+        else:
+            o += ["    mx_array **out_ = NULL;", "    int n_ = 0;"]
+        one = {"list": f"{lp}_single && n_ == 1" if lp else None,
+               "list1": "n_ == 1", "tuple": None}[kind]
+        new = "PyTuple_New(n_)" if kind == "tuple" else "PyList_New(n_)"
+        setitem = "PyTuple_SET_ITEM" if kind == "tuple" else "PyList_SET_ITEM"
+        o += [f"    if ({call} != 0) {{",
+              "      mxpy_raise();",
+              "      for (int i_ = 0; out_ && i_ < n_; i_++) mx_array_release(out_[i_]);"]
+        if one:
+            o += [f"    }} else if ({one}) {{",
+                  "      ret = mxpy_array_wrap(out_[0]);"]
+        o += [f"    }} else if ((ret = {new})) {{",
+              "      for (int i_ = 0; i_ < n_; i_++) {",
+              "        PyObject *item = mxpy_array_wrap(out_[i_]);",
+              "        if (!item) {",
+              "          for (int j_ = i_ + 1; j_ < n_; j_++) mx_array_release(out_[j_]);",
+              "          Py_CLEAR(ret);",
+              "          break;",
+              "        }",
+              f"        {setitem}(ret, i_, item);",
+              "      }",
+              "    } else {",
+              "      for (int i_ = 0; i_ < n_; i_++) mx_array_release(out_[i_]);",
+              "    }"]
+        o += ["    if (out_ != out_store) free(out_);" if lp else "    free(out_);", "  }"]
         return o
 
     def methoddef(self):
@@ -749,7 +807,9 @@ def gen_py(rows):
     h = ["/* py_bindings_gen.h: GENERATED by tools/gen_api.py from tables/api.def; do not edit.",
          " * Method tables of the generated bindings, to merge with the hand-written ones. */",
          "#ifndef MXPY_BINDINGS_GEN_H", "#define MXPY_BINDINGS_GEN_H", "",
-         '#include "../../python/src/convert.h" /* found through the src/core include dir */', "",
+         '#include "../../python/src/convert.h" /* found through the src/core include dir */',
+         '#include "../../python/src/convert_ext.h" /* str, int?, ints, pairs, tdaxes, *arrays */',
+         "",
          "/* NULL-terminated METH_FASTCALL|METH_KEYWORDS tables. */"]
     for m in MODULES:
         h.append(f"extern PyMethodDef mxpy_{m}_methods_gen[];   /* mlx.core"
@@ -776,9 +836,12 @@ def c_param_decl(kind, name):
             "shape": [f"const int* {name}", f"size_t {name}_num"],
             "int": [f"int {name}"], "bool": [f"bool {name}"], "float": [f"float {name}"],
             "double": [f"double {name}"], "uint64": [f"uint64_t {name}"],
-            "float?": [f"mlx_optional_float {name}"], "str": [f"const char* {name}"],
+            "float?": [f"mlx_optional_float {name}"],
             "dtype": [f"mlx_dtype {name}"],
-            "vector": [f"const mlx_vector_array {name}"]}[kind]
+            "vector": [f"const mlx_vector_array {name}"],
+            "str": [f"const char* {name}"],
+            "i64s": [f"const int64_t* {name}", f"size_t {name}_num"],
+            "size": [f"size_t {name}"]}[kind]
 
 
 def c_proto(v):
@@ -826,6 +889,9 @@ def emit_c_wrapper(v, where):
             mapping[n + "_n"] = f"(int){n}_num"
         elif k == "shape":
             mapping[n] = f"(const int32_t *){n}, (int){n}_num"
+            mapping[n + "_n"] = f"(int){n}_num"
+        elif k == "i64s":
+            mapping[n] = f"{n}, (int){n}_num"
             mapping[n + "_n"] = f"(int){n}_num"
         elif k == "dtype":
             mapping[n] = f"(mx_dtype){n}"
@@ -932,9 +998,12 @@ PYI_TYPES = {"array": "array", "array?": "Optional[array]", "weak": "Union[scala
              "key": "Optional[array]", "arrays": "Union[array, Sequence[array]]",
              "axes": "Union[None, int, Sequence[int]]", "shape": "Union[int, Sequence[int]]",
              "axis": "int", "int": "int", "uint64": "int", "bool": "bool", "float": "float",
-             "int?": "Optional[int]", "float?": "Optional[float]",
+             "float?": "Optional[float]",
              "dtype": "Dtype", "dtype?": "Optional[Dtype]",
-             "stream": "Union[None, Stream, Device]"}
+             "stream": "Union[None, Stream, Device]",
+             "str": "str", "int?": "Optional[int]", "ints": "Union[None, int, Sequence[int]]",
+             "pairs": "Union[int, Tuple[int], Tuple[int, int], List[Tuple[int, int]]]",
+             "tdaxes": "Union[int, List[Sequence[int]]]"}
 
 
 def pyi_params(sig, with_self):
@@ -944,13 +1013,16 @@ def pyi_params(sig, with_self):
         if p.kind != "posonly" and i and sig.params[i - 1].kind == "posonly":
             parts.append("/")
         if p.kind == "varargs":
-            parts.append(f"*{p.name}: Union[int, Sequence[int]]")
+            parts.append(f"*{p.name}: array" if p.conv == "arrays"
+                         else f"*{p.name}: Union[int, Sequence[int]]")
             star = True
             continue
         if p.kind == "kwonly" and not star:
             parts.append("*")
             star = True
         t = PYI_TYPES[p.conv]
+        if p.conv == "ints" and p.default is None:
+            t = "Union[int, Sequence[int]]"
         if p.conv == "array" and p.default is not None:  # uniform(low=0, ...): scalars too
             t = "Union[scalar, array]"
         parts.append(f"{p.name}: {t}" + (f" = {p.default}" if p.default is not None else ""))
@@ -960,9 +1032,13 @@ def pyi_params(sig, with_self):
 
 
 def pyi_result(sig):
-    if sig.result == ("list", None):
-        return "List[array]"
-    return "array" if sig.result[0] == "array" else "Union[array, List[array]]"
+    if sig.result[0] == "list" and sig.result[1] and any(
+            p.name == sig.result[1] and p.kind == "varargs" for p in sig.params):
+        return "List[array]"  # positional arrays always give a list
+    return {"array": "array", "list": "Union[array, List[array]]",
+            "list1": "Union[array, List[array]]",
+            "tuple": "Tuple[array, ...]"}[sig.result[0]] if sig.result[1:] != (None,) \
+        else {"list": "List[array]", "tuple": "Tuple[array, ...]"}[sig.result[0]]
 
 
 def gen_pyi(rows):
@@ -970,7 +1046,7 @@ def gen_pyi(rows):
          "",
          "Stubs of the generated part of mlx.core; the hand-written parts (array properties,",
          "dtypes, devices, transforms) are reached through the module __getattr__ below.", '"""',
-         "from typing import Any, List, Optional, Sequence, Union", "",
+         "from typing import Any, List, Optional, Sequence, Tuple, Union", "",
          "scalar = Union[bool, int, float, complex]", "",
          "class Dtype:", "    size: int", "",
          "class Device: ...", "", "class Stream: ...", ""]

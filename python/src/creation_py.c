@@ -2,8 +2,8 @@
  * express: mx.full and mx.full_like (a Python scalar `vals` is typed against `dtype` with the
  * weak-scalar rules of spec/semantics.md 2.2, an mx.array keeps its dtype, other array-likes
  * are converted to dtype), mx.arange (MLX's two signatures, dtype from the kinds of the
- * Python numbers), mx.meshgrid (*arrays, a string option, a tuple result) and mx.asarray.
- * The ops themselves are in src/ops (creation.c, creation_range.c). */
+ * Python numbers) and mx.asarray. The ops themselves are in src/ops (creation.c,
+ * creation_range.c). */
 #include "mxpy_internal.h"
 
 #include <limits.h>
@@ -252,65 +252,6 @@ static PyObject *py_arange(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
   return mxpy_array_wrap(mx_arange(start, nums[1].v, step, (mx_dtype)t, s));
 }
 
-/* ---- meshgrid(*arrays, sparse=False, indexing='xy', stream=None) -> tuple ---- */
-
-static const char *const meshgrid_names[] = {"sparse", "indexing", "stream"};
-static PyObject *meshgrid_kw[3];
-static const mxpy_sig meshgrid_sig = {"meshgrid", 3, 0, 0, 0x0u, 1, meshgrid_names, meshgrid_kw};
-
-static PyObject *py_meshgrid(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
-                             PyObject *kw) {
-  PyObject *av[3] = {NULL, NULL, NULL};
-  if (mxpy_parse_args(&meshgrid_sig, args, nargs, kw, av) < 0) return NULL;
-  bool sparse = false;
-  const char *indexing = "xy";
-  mx_stream s;
-  if (av[0] && mxpy_to_bool(av[0], &sparse) < 0) return NULL;
-  if (av[1] && av[1] != Py_None) {
-    if (!PyUnicode_Check(av[1])) {
-      PyErr_Format(PyExc_TypeError, "meshgrid(): indexing must be a str, not %s",
-                   Py_TYPE(av[1])->tp_name);
-      return NULL;
-    }
-    if (!(indexing = PyUnicode_AsUTF8(av[1]))) return NULL;
-  }
-  if (mxpy_to_stream(av[2], &s) < 0) return NULL;
-  mx_array **in = PyMem_Calloc((size_t)nargs + 1, sizeof *in);
-  mx_array **out = PyMem_Calloc((size_t)nargs + 1, sizeof *out);
-  PyObject *ret = NULL;
-  if (!in || !out) {
-    PyErr_NoMemory();
-    goto done;
-  }
-  for (Py_ssize_t i = 0; i < nargs; i++) {
-    if (!MXPY_IS_ARRAY(args[i]) && !PyObject_HasAttrString(args[i], "__mlx_array__")) {
-      PyErr_Format(PyExc_TypeError, "meshgrid(): argument %zd must be an array, not %s", i + 1,
-                   Py_TYPE(args[i])->tp_name);
-      goto done;
-    }
-    if (mxpy_to_array(args[i], &in[i]) < 0) goto done;
-  }
-  if (mx_meshgrid(in, (int)nargs, sparse, indexing, s, out) < 0) {
-    mxpy_raise();
-    goto done;
-  }
-  ret = PyTuple_New(nargs);
-  for (Py_ssize_t i = 0; ret && i < nargs; i++) {
-    PyObject *o = mxpy_array_wrap(out[i]);
-    out[i] = NULL;
-    if (!o) Py_CLEAR(ret);
-    else PyTuple_SET_ITEM(ret, i, o);
-  }
-done:
-  for (Py_ssize_t i = 0; i < nargs; i++) {
-    if (in) mx_array_release(in[i]);
-    if (out) mx_array_release(out[i]);
-  }
-  PyMem_Free(in);
-  PyMem_Free(out);
-  return ret;
-}
-
 /* ---- asarray(a, /, dtype=None, *, copy=None): mx.array(a, dtype); a copy is always made
  * on the CPU, so copy=False raises as in MLX ---- */
 
@@ -358,10 +299,6 @@ PyMethodDef mxpy_creation_methods[] = {
      "Values from start (default 0) up to, but excluding, stop, step (default 1) apart. The "
      "dtype defaults to int32 (int64 when a bound needs it) if every argument is an int, "
      "else float32."},
-    {"meshgrid", (PyCFunction)(void (*)(void))py_meshgrid, FASTCALL_KW,
-     "meshgrid(*arrays, sparse=False, indexing='xy', stream=None)\n--\n\n"
-     "Coordinate grids from the (flattened) arrays; indexing 'xy' (Cartesian) or 'ij' "
-     "(matrix). Returns a tuple."},
     {"asarray", (PyCFunction)(void (*)(void))py_asarray, FASTCALL_KW,
      "asarray(a, /, dtype=None, *, copy=None)\n--\n\n"
      "Convert the input to an array (as mx.array(a, dtype)); copy=False raises because the "

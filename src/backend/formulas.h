@@ -964,6 +964,13 @@ MX_HD static inline mx_c64 mx_f_logaddexp_c64(mx_c64 x, mx_c64 y) {
 /* (end of section C) */
 
 /* ==== section D: shapes, views, layout, matmul products ==== */
+/* AddMM's epilogue: alpha * (a @ b) + beta * c, in the compute type (float for f16/bf16). */
+MX_HD static inline float mx_f_addmm_f32(float ab, float c, float alpha, float beta) {
+  return alpha * ab + beta * c;
+}
+MX_HD static inline double mx_f_addmm_f64(double ab, double c, double alpha, double beta) {
+  return alpha * ab + beta * c;
+}
 /* (end of section D) */
 
 /* ==== section E: indexing, gather/scatter, sorting ==== */

@@ -1,13 +1,11 @@
 /* creation_range.c: arange (the Arange primitive) and what MLX composes from it: linspace,
  * eye / identity / tri (comparisons of aranges), tril / triu (selects with a tri mask),
- * full_like, meshgrid (reshapes and broadcasts) and the window functions. Depends on ops.h
- * only. */
+ * full_like and the window functions. Depends on ops.h only. */
 #include "ops.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "../core/error.h"
 
@@ -148,50 +146,4 @@ mx_array *mx_blackman(int M, mx_stream s) {
   mx_array *lin = mx_subtract(scalar(0.34f, MX_FLOAT32), mx_multiply(scalar(0.5f, MX_FLOAT32), c, s), s);
   mx_array *r = mx_add(lin, mx_multiply(scalar(0.16f, MX_FLOAT32), mx_square(c, s), s), s);
   MX_SCOPE_RETURN(r);
-}
-
-/* ---- meshgrid: array i (flattened) along axis i of n axes; "xy" swaps the first two ---- */
-
-int mx_meshgrid(mx_array *const *arrays, int n, bool sparse, const char *indexing, mx_stream s,
-                mx_array **out) {
-  for (int i = 0; i < n; i++) out[i] = NULL;
-  for (int i = 0; i < n; i++)
-    if (!arrays[i]) return -1;
-  if (!indexing || (strcmp(indexing, "xy") != 0 && strcmp(indexing, "ij") != 0))
-    return mx_fail_int(MX_EINVAL,
-                       "[meshgrid] Invalid indexing value. Valid values are 'xy' and 'ij'.");
-  bool ij = indexing[0] == 'i';
-  int32_t small[2][MX_INLINE_DIMS];
-  int32_t *shape = n <= MX_INLINE_DIMS ? small[0] : malloc((size_t)n * sizeof(int32_t));
-  int32_t *full = n <= MX_INLINE_DIMS ? small[1] : malloc((size_t)n * sizeof(int32_t));
-  if (!shape || !full) {
-    if (shape != small[0]) free(shape);
-    if (full != small[1]) free(full);
-    return mx_fail_int(MX_ENOMEM, "[meshgrid] out of memory.");
-  }
-  int rc = 0;
-  for (int i = 0; i < n; i++) {
-    int axis = !ij && n > 1 && i < 2 ? 1 - i : i;
-    if (arrays[i]->size > INT32_MAX) rc = mx_fail_int(MX_EINVAL, "[meshgrid] Array too large.");
-    full[axis] = (int32_t)arrays[i]->size;
-  }
-  MX_SCOPE_BEGIN;
-  for (int i = 0; i < n && rc == 0; i++) {
-    int axis = !ij && n > 1 && i < 2 ? 1 - i : i;
-    for (int d = 0; d < n; d++) shape[d] = d == axis ? full[axis] : 1;
-    mx_array *r = mx_reshape(arrays[i], shape, n, s);
-    if (!sparse) r = mx_broadcast_to(r, full, n, s);
-    out[i] = mx_keep(r);
-    if (!out[i]) rc = -1;
-  }
-  MX_SCOPE_END;
-  if (rc != 0)
-    for (int i = 0; i < n; i++) {
-      mx_array_release(out[i]);
-      out[i] = NULL;
-    }
-  for (int i = 0; i < n; i++) out[i] = mx_scope_adopt(out[i]);
-  if (shape != small[0]) free(shape);
-  if (full != small[1]) free(full);
-  return rc;
 }

@@ -21,11 +21,6 @@ mx_array *mx_tri(int n, int m, int k, mx_dtype t, mx_stream s);
  * zeroed. */
 mx_array *mx_tril(mx_array *x, int k, mx_stream s);
 mx_array *mx_triu(mx_array *x, int k, mx_stream s);
-/* Coordinate grids: out[i] (n arrays) holds arrays[i] flattened along axis i of n axes
- * (indexing "ij"; "xy" puts the first two along axes 1 and 0), broadcast to the full grid
- * unless sparse. 0, or -1 with every out[i] NULL (EINVAL for another indexing string). */
-int mx_meshgrid(mx_array *const *arrays, int n, bool sparse, const char *indexing, mx_stream s,
-                mx_array **out);
 /* Window functions of length M (float32; empty for M < 1). */
 mx_array *mx_bartlett(int M, mx_stream s);
 mx_array *mx_hanning(int M, mx_stream s);

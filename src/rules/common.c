@@ -71,6 +71,8 @@ void mx_prims_register_rules(void) {
   /* (end of section C) */
 
   /* ==== section D: shapes, views, layout, matmul products ==== */
+  void mx_rules_register_shape_layout(void); /* rules/shape_layout.c (+ its view functions) */
+  mx_rules_register_shape_layout();
   /* (end of section D) */
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */

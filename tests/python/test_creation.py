@@ -412,8 +412,6 @@ def test_meshgrid_details():
     assert mx.meshgrid(a, mx.zeros((0,)))[0].shape == (0, 3)
     with pytest.raises(ValueError, match=r"\[meshgrid\] Invalid indexing value\. Valid values are 'xy' and 'ij'\."):
         mx.meshgrid(a, indexing="foo")
-    with pytest.raises(TypeError):
-        mx.meshgrid(a, b, False)
     mx.eval(mx.meshgrid(a, b, stream=mx.cpu))
     g = mx.grad(lambda v: (mx.meshgrid(v, mx.array([1.0, 2.0]))[0] * 2).sum())(mx.array([1.0, 2.0, 3.0]))
     assert g.tolist() == [4.0, 4.0, 4.0]
