@@ -976,4 +976,7 @@ MX_HD static inline double mx_f_addmm_f64(double ab, double c, double alpha, dou
 /* ==== section E: indexing, gather/scatter, sorting ==== */
 /* (end of section E) */
 
+/* ==== section I: convolution ==== */
+/* (end of section I) */
+
 #endif

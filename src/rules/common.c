@@ -77,4 +77,6 @@ void mx_prims_register_rules(void) {
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
   /* (end of section E) */
+  /* ==== section I: convolution ==== */
+  /* (end of section I) */
 }

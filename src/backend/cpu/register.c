@@ -50,4 +50,6 @@ void mx_prims_register_kernels(void) {
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
   /* (end of section E) */
+  /* ==== section I: convolution ==== */
+  /* (end of section I) */
 }
