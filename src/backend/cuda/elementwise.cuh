@@ -1,7 +1,6 @@
 /* elementwise.cuh: the one element-wise engine behind unary.cu, binary.cu and ternary.cu.
  * An Op supplies NIN, its input storage types T0..T2 (all three named, unused ones any
- * type), output storage type O and apply();
- * ew_forward picks the linear kernel (contiguous or one-element broadcast operands,
+ * type), output storage type O and apply(); ew_run picks the linear kernel (contiguous or one-element broadcast operands,
  * 16-byte vector loads/stores when aligned) or the general kernel (strided/broadcast
  * operands through a collapsed layout). Grid-stride loops, 64-bit indices. Depends on cuda.h. */
 #ifndef MX_CUDA_ELEMENTWISE_CUH
@@ -14,7 +13,7 @@ struct ew_args {
   const void *in[3];
   int64_t n;
   uint32_t scalar; /* linear kernel: bit k set when input k is one broadcast element */
-  uint32_t vec;    /* linear kernel: every streamed pointer is aligned for packs */
+  uint32_t vec;    /* every streamed pointer is aligned for packs (general: the output) */
 };
 
 template <class Op>
@@ -127,6 +126,15 @@ __global__ void __launch_bounds__(MXC_THREADS) ew_general(ew_args a,
           for (int op = 0; op < N; op++) off[op] += L.strides[op][0];
         }
       }
+      if constexpr (sizeof(O) * EW_ITEMS <= 16) { /* one vector store when aligned */
+        if (a.vec && cnt == EW_ITEMS) {
+          mxc_pack<O, EW_ITEMS> pk;
+#pragma unroll
+          for (int k = 0; k < EW_ITEMS; k++) pk.v[k] = r[k];
+          *(mxc_pack<O, EW_ITEMS> *)(out + i) = pk;
+          continue;
+        }
+      }
 #pragma unroll
       for (int k = 0; k < EW_ITEMS; k++)
         if (k < cnt) out[i + k] = r[k];
@@ -211,7 +219,7 @@ static int ew_run(const char *name, const mx_kernel_ctx *ctx, const mx_tensor *i
   a.out = dst;
   a.n = out->size;
   a.scalar = 0;
-  a.vec = 0;
+  a.vec = mxc_align_of(dst) >= (int)sizeof(typename Op::O) * EW_ITEMS; /* output packs */
   for (int k = 0; k < 3; k++) a.in[k] = ptrs[k];
   unsigned blocks = mxc_blocks((a.n + EW_ITEMS - 1) / EW_ITEMS, MXC_THREADS, dev);
   ew_general<Op><<<blocks, MXC_THREADS, 0, q>>>(a, L);
