@@ -56,6 +56,9 @@ void mx_prims_register_rules(void) {
   mx_rules_register_shape();
   mx_rules_register_misc();
   /* ==== section A: unary math and creation ==== */
+  /* after mx_rules_register_unary: replaces its generic rule on the section A members */
+  void mx_rules_register_unary_math(void);
+  mx_rules_register_unary_math();
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
@@ -73,6 +76,8 @@ void mx_prims_register_rules(void) {
   /* (end of section D) */
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
+  void mx_rules_register_indexing_sort(void); /* rules/indexing_sort.c */
+  mx_rules_register_indexing_sort();
   /* (end of section E) */
   /* ==== section I: convolution ==== */
   void mx_rules_register_conv(void); /* rules/conv.c */
