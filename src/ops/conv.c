@@ -94,6 +94,43 @@ mx_array *mx_conv_apply(mx_array *in, mx_array *wt, const mx_p_convolution *p, m
   MX_SCOPE_RETURN(r);
 }
 
+mx_array *mx_conv_weight_apply(mx_array *in, mx_array *cot, const mx_p_convolution *p,
+                               const int32_t *kernel, mx_stream s) {
+  if (!in || !cot || !p || !kernel) return NULL;
+  int nd = in->ndim, nsp = nd - 2;
+  if (nsp < 0 || cot->ndim != nd || p->strides.n != nsp || p->padding_lo.n != nsp ||
+      p->padding_hi.n != nsp || p->kernel_dilation.n != nsp || p->input_dilation.n != nsp ||
+      p->groups < 1 || in->shape[0] != cot->shape[0] || in->shape[nd - 1] % p->groups != 0 ||
+      cot->shape[nd - 1] % p->groups != 0)
+    return mx_fail(MX_EINVAL, "[conv] Inconsistent convolution weight-gradient arguments.");
+  for (int d = 0; d < nsp; d++) {
+    if (p->strides.v[d] < 1 || p->kernel_dilation.v[d] < 1 || p->input_dilation.v[d] < 1 ||
+        kernel[d] < 0)
+      return mx_fail(MX_EINVAL, "[conv] Strides and dilations must be positive.");
+    int64_t o = conv_axis_size(in->shape[1 + d], kernel[d], p->strides.v[d], p->padding_lo.v[d],
+                               p->padding_hi.v[d], p->kernel_dilation.v[d],
+                               p->input_dilation.v[d]);
+    if ((o > 0 ? o : 0) != cot->shape[1 + d])
+      return mx_fail(MX_EINVAL, "[conv] The cotangent does not match the convolution's output.");
+  }
+  int32_t *shape = malloc((size_t)nd * sizeof(int32_t));
+  if (!shape) return mx_fail(MX_ENOMEM, "[conv] out of memory.");
+  shape[0] = cot->shape[nd - 1];
+  memcpy(shape + 1, kernel, (size_t)nsp * sizeof(int32_t));
+  shape[nd - 1] = in->shape[nd - 1] / p->groups;
+  mx_dtype t = mx_promote_types(in->dtype, cot->dtype);
+  mx_array *r = NULL;
+  MX_SCOPE_BEGIN;
+  if (mx_shape_size("conv", nd, shape) >= 0) {
+    mx_array *x[2] = {mx_astype(in, t, s), mx_astype(cot, t, s)};
+    mx_p_conv_weight w = {p->strides,        p->padding_lo, p->padding_hi, p->kernel_dilation,
+                          p->input_dilation, p->groups,     p->flip,       {nsp, kernel}};
+    r = mx_op_make1(MX_PRIM_CONV_WEIGHT, &w, s, 2, x, t, nd, shape);
+  }
+  free(shape);
+  MX_SCOPE_RETURN(r);
+}
+
 /* MLX's run_conv_checks (plus a positive group count, which MLX does not check). */
 static int conv_check_arrays(mx_array *in, mx_array *wt, int nsp, int groups) {
   char a[CONV_STR], b[CONV_STR];

@@ -40,5 +40,9 @@ mx_array *mx_convolve(mx_array *a, mx_array *v, const char *mode, mx_stream s);
 /* The Convolution primitive applied with fully specified parameters (one entry per spatial
  * dim, any padding sign): no MLX argument checks, inputs cast to a common dtype. For rules. */
 mx_array *mx_conv_apply(mx_array *in, mx_array *wt, const mx_p_convolution *p, mx_stream s);
+/* The ConvolutionWeight primitive: the cotangent of the weights (C_out, *kernel, C_in/groups)
+ * of mx_conv_apply(in, w, p) given the output's cotangent cot (kernel: w's spatial shape). */
+mx_array *mx_conv_weight_apply(mx_array *in, mx_array *cot, const mx_p_convolution *p,
+                               const int32_t *kernel, mx_stream s);
 
 #endif

@@ -1,7 +1,8 @@
-/* test_conv_rules.c: the vmap rule of the Convolution primitive against an explicit loop
- * (input batched, weights batched, both, at various axes, with groups, dilations, negative
- * padding and flip), every convolution op once on valid and invalid arguments (error paths
- * under the sanitizer builds), and the mlx-c wrappers of the family. */
+/* test_conv_rules.c: the vmap rules of the Convolution and ConvolutionWeight primitives
+ * against an explicit loop (input batched, weights/cotangent batched, both, at various axes,
+ * with groups, dilations, negative padding and flip, empty batches), every convolution op once
+ * on valid and invalid arguments (error paths under the sanitizer builds), and the mlx-c
+ * wrappers of the family. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,14 +69,17 @@ typedef struct conv_case {
   int32_t st[3], lo[3], hi[3], kd[3], id[3];
   int groups;
   bool flip;
+  int32_t kernel[3]; /* ConvolutionWeight cases: the weights' spatial shape */
 } conv_case;
 
 static const conv_case *CUR;
+static mx_prim PRIM = MX_PRIM_CONVOLUTION;
 
 static mx_array *build(mx_array *const *in) {
   const conv_case *c = CUR;
   mx_p_convolution p = {{c->nsp, c->st}, {c->nsp, c->lo}, {c->nsp, c->hi}, {c->nsp, c->kd},
                         {c->nsp, c->id}, c->groups, c->flip};
+  if (PRIM == MX_PRIM_CONV_WEIGHT) return mx_conv_weight_apply(in[0], in[1], &p, c->kernel, S);
   return mx_conv_apply(in[0], in[1], &p, S);
 }
 
@@ -97,7 +101,7 @@ static void check_vmap(const char *name, const conv_case *c, mx_array *x, mx_arr
     }
   }
   mx_array *probe = build(in);
-  bool ok = probe && probe->op && probe->op->prim == MX_PRIM_CONVOLUTION &&
+  bool ok = probe && probe->op && probe->op->prim == PRIM &&
             probe->op->inputs[0] == in[0] && probe->op->inputs[1] == in[1];
   if (!ok) {
     fprintf(stderr, "%s: the builder did not make the primitive on its inputs\n", name);
@@ -105,7 +109,7 @@ static void check_vmap(const char *name, const conv_case *c, mx_array *x, mx_arr
   } else {
     mx_array *out[1] = {NULL};
     int out_axes[1] = {-2};
-    int rc = mx_prims[MX_PRIM_CONVOLUTION].vmap(probe->op, batched, axes, out, out_axes);
+    int rc = mx_prims[PRIM].vmap(probe->op, batched, axes, out, out_axes);
     CHECK(rc == 0 && out[0]);
     for (int b = 0; rc == 0 && out[0] && b < B; b++) {
       for (int i = 0; i < 2; i++) in[i] = axes[i] < 0 ? batched[i] : take(batched[i], axes[i], b);
@@ -129,14 +133,14 @@ static void check_vmap(const char *name, const conv_case *c, mx_array *x, mx_arr
 
 static void test_vmap_1d(void) {
   MX_SCOPE_BEGIN;
-  conv_case c = {1, {2}, {1}, {-1}, {2}, {1}, 2, false};
+  conv_case c = {1, {2}, {1}, {-1}, {2}, {1}, 2, false, {0}};
   int32_t xs[4] = {3, 2, 9, 4}, ws[3] = {6, 3, 2}, xb[4] = {2, 9, 4, 3}, wb[4] = {6, 3, 2, 3};
   int32_t x1[3] = {2, 9, 4};
   int a_in[2] = {0, -1}, a_w[2] = {-1, 3}, a_both[2] = {3, 3};
   check_vmap("1d input batched", &c, data(4, xs, 1), data(3, ws, 2), a_in, 3);
   check_vmap("1d weights batched", &c, data(3, x1, 3), data(4, wb, 4), a_w, 3);
   check_vmap("1d both batched", &c, data(4, xb, 5), data(4, wb, 6), a_both, 3);
-  conv_case f = {1, {1}, {2}, {0}, {1}, {3}, 1, true};
+  conv_case f = {1, {1}, {2}, {0}, {1}, {3}, 1, true, {0}};
   int32_t w2[3] = {2, 3, 4}, w2b[4] = {2, 2, 3, 4};
   int a_w0[2] = {-1, 1};
   check_vmap("1d flipped, input dilation", &f, data(3, x1, 7), data(4, w2b, 8), a_w0, 2);
@@ -148,7 +152,7 @@ static void test_vmap_1d(void) {
 
 static void test_vmap_2d(void) {
   MX_SCOPE_BEGIN;
-  conv_case c = {2, {2, 1}, {1, 0}, {0, 2}, {1, 2}, {1, 2}, 1, true};
+  conv_case c = {2, {2, 1}, {1, 0}, {0, 2}, {1, 2}, {1, 2}, 1, true, {0}};
   int32_t xs[5] = {2, 5, 4, 3, 2}, ws[4] = {4, 2, 2, 2}, wb[5] = {4, 2, 2, 2, 3};
   int a_x[2] = {3, -1}, a_xw[2] = {3, 4};
   check_vmap("2d input batched (axis 3)", &c, data(5, xs, 11), data(4, ws, 12), a_x, 3);
@@ -158,11 +162,31 @@ static void test_vmap_2d(void) {
 
 static void test_vmap_empty_batch(void) {
   MX_SCOPE_BEGIN;
-  conv_case c = {1, {1}, {0}, {0}, {1}, {1}, 1, false};
+  conv_case c = {1, {1}, {0}, {0}, {1}, {1}, 1, false, {0}};
   int32_t x1[3] = {2, 5, 2}, wb[4] = {0, 3, 3, 2}, xb[4] = {0, 2, 5, 2}, w1[3] = {3, 3, 2};
   int a_w[2] = {-1, 0}, a_x[2] = {0, -1};
   check_vmap("empty weight batch", &c, data(3, x1, 1), data(4, wb, 2), a_w, 0);
   check_vmap("empty input batch", &c, data(4, xb, 3), data(3, w1, 4), a_x, 0);
+  MX_SCOPE_END;
+}
+
+static void test_vmap_weight(void) {
+  MX_SCOPE_BEGIN;
+  PRIM = MX_PRIM_CONV_WEIGHT;
+  /* x (2, 9, 4) and cotangent (2, 3, 6) of a stride-2, dilation-2, 2-group conv with K = 3 */
+  conv_case c = {1, {2}, {1}, {-1}, {2}, {1}, 2, true, {3}};
+  int32_t xb[4] = {3, 2, 9, 4}, x1[3] = {2, 9, 4}, cb[4] = {2, 3, 3, 6}, c1[3] = {2, 3, 6};
+  int a_x[2] = {0, -1}, a_c[2] = {-1, 2}, a_both[2] = {0, 2};
+  check_vmap("weight: input batched", &c, data(4, xb, 1), data(3, c1, 2), a_x, 3);
+  check_vmap("weight: cotangent batched", &c, data(3, x1, 3), data(4, cb, 4), a_c, 3);
+  check_vmap("weight: both batched", &c, data(4, xb, 5), data(4, cb, 6), a_both, 3);
+  conv_case d = {2, {1, 2}, {1, 0}, {0, 1}, {1, 1}, {2, 1}, 1, false, {2, 2}};
+  int32_t xd[5] = {2, 3, 4, 2, 2}, cd[5] = {2, 5, 2, 2, 3};
+  int a_d[2] = {3, 3};
+  check_vmap("weight 2d: both batched", &d, data(5, xd, 7), data(5, cd, 8), a_d, 2);
+  int32_t xe[4] = {0, 2, 9, 4};
+  check_vmap("weight: empty batch", &c, data(4, xe, 9), data(3, c1, 10), a_x, 0);
+  PRIM = MX_PRIM_CONVOLUTION;
   MX_SCOPE_END;
 }
 
@@ -277,6 +301,7 @@ int main(void) {
   RUN(test_vmap_1d);
   RUN(test_vmap_2d);
   RUN(test_vmap_empty_batch);
+  RUN(test_vmap_weight);
   RUN(test_ops_valid_and_invalid);
   RUN(test_capi);
   return check_failures ? 1 : 0;

@@ -656,3 +656,28 @@ def test_grad_half_precision_dtypes(rng):
         rtol = TOL[dtype][0] * 4
         np.testing.assert_allclose(to_np(gx), np.array(ex), rtol=rtol, atol=rtol * 4)
         np.testing.assert_allclose(to_np(gw), np.array(ew), rtol=rtol, atol=rtol * 4)
+
+
+@pytest.mark.parametrize("kw", [dict(stride=2, padding=1, groups=2),
+                                dict(padding=([2], [0]), input_dilation=2, kernel_dilation=2,
+                                     flip=True)], ids=str)
+def test_jvp_of_gradients(kw, rng):
+    # forward-over-reverse: the tangents of both first-order gradients
+    x, _ = f64(rng, (2, 7, 4))
+    w, _ = f64(rng, (4, 3, 4 // kw.get("groups", 1)))
+    c, _ = f64(rng, mx.conv_general(x, w, **kw).shape)
+
+    def grads(a, b):
+        return mx.grad(lambda p, q: (mx.conv_general(p, q, **kw) * c).sum() +
+                       0.5 * (mx.conv_general(p, q, **kw) ** 2).sum(), argnums=(0, 1))(a, b)
+
+    dx, _ = f64(rng, x.shape)
+    dw, _ = f64(rng, w.shape)
+    _, (tx, tw) = mx.jvp(lambda a, b: grads(a, b), [x, w], [dx, dw])
+    eps = 1e-6
+    gp = grads(x + eps * dx, w + eps * dw)
+    gm = grads(x - eps * dx, w - eps * dw)
+    np.testing.assert_allclose(np.array(tx), (np.array(gp[0]) - np.array(gm[0])) / (2 * eps),
+                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.array(tw), (np.array(gp[1]) - np.array(gm[1])) / (2 * eps),
+                               rtol=1e-6, atol=1e-6)

@@ -1,10 +1,12 @@
-/* conv.c: the Convolution primitive on the CPU. Output rows (n, *spatial_out) are taken in
- * blocks; each block's im2col matrix (row: groups x taps x C_in/groups) is filled on the
- * thread pool, reading the input in place through its strides (taps outside the input, or
- * between the points of a dilated input, are zeros), then one OpenBLAS GEMM per group
- * multiplies it by the packed weights. A 1x1, stride-1 convolution of an input whose rows are
- * evenly spaced skips the im2col. float16/bfloat16 compute in float32, float64 and complex64
- * through dgemm/cgemm. Depends on cpu.h, pool.h and cblas. */
+/* conv.c: the Convolution and ConvolutionWeight primitives on the CPU. Output rows
+ * (n, *spatial_out) are taken in blocks; each block's im2col matrix (row: groups x taps x
+ * C_in/groups) is filled on the thread pool, reading the input in place through its strides
+ * (taps outside the input, or between the points of a dilated input, are zeros). Convolution
+ * multiplies it by the packed weights (one OpenBLAS GEMM per group and block);
+ * ConvolutionWeight accumulates cotangent^T @ im2col over the blocks. A 1x1, stride-1
+ * convolution of an input whose rows are evenly spaced skips the im2col. float16/bfloat16
+ * compute in float32, float64 and complex64 through dgemm/cgemm. Depends on cpu.h, pool.h and
+ * cblas. */
 #include <cblas.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -26,6 +28,7 @@ typedef struct conv_plan {
   const int32_t *oshape, *kshape; /* [nsp] */
   int64_t sn, sc;             /* input strides of the batch and channel dims */
   int64_t **tab;              /* [nsp][O_d * K_d]: element offset along dim d, or CONV_NONE */
+  int64_t *tab_inline[8];
   const char *x;
 } conv_plan;
 
@@ -109,23 +112,23 @@ static void conv_im2col(void *ctx, int64_t b, int64_t e) {
   }
 }
 
-/* C (m x n, ldc) = A (m x k, lda) @ B^T with B (n x k, ldb), in the compute dtype. */
-static void conv_gemm(mx_dtype ct, int m, int n, int k, const void *a, int lda, const void *b,
-                      int ldb, void *c, int ldc) {
+/* C (m x n, ldc) = op(A) @ op(B) + beta * C in the compute dtype; op transposes when ta/tb. */
+static void conv_gemm(mx_dtype ct, bool ta, bool tb, int m, int n, int k, const void *a, int lda,
+                      const void *b, int ldb, bool accumulate, void *c, int ldc) {
+  enum CBLAS_TRANSPOSE oa = ta ? CblasTrans : CblasNoTrans, ob = tb ? CblasTrans : CblasNoTrans;
   switch (ct) {
   case MX_FLOAT64:
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0, (const double *)a, lda,
-                (const double *)b, ldb, 0.0, (double *)c, ldc);
+    cblas_dgemm(CblasRowMajor, oa, ob, m, n, k, 1.0, (const double *)a, lda, (const double *)b,
+                ldb, accumulate ? 1.0 : 0.0, (double *)c, ldc);
     break;
   case MX_COMPLEX64: {
-    const float one[2] = {1.0f, 0.0f}, zero[2] = {0.0f, 0.0f};
-    cblas_cgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, one, a, lda, b, ldb, zero, c,
-                ldc);
+    const float one[2] = {1.0f, 0.0f}, beta[2] = {accumulate ? 1.0f : 0.0f, 0.0f};
+    cblas_cgemm(CblasRowMajor, oa, ob, m, n, k, one, a, lda, b, ldb, beta, c, ldc);
     break;
   }
   default:
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, (const float *)a, lda,
-                (const float *)b, ldb, 0.0f, (float *)c, ldc);
+    cblas_sgemm(CblasRowMajor, oa, ob, m, n, k, 1.0f, (const float *)a, lda, (const float *)b,
+                ldb, accumulate ? 1.0f : 0.0f, (float *)c, ldc);
     break;
   }
 }
@@ -173,124 +176,242 @@ static bool conv_rows_direct(const conv_plan *p, const mx_tensor *x, int64_t *ld
   return ok && *ld >= p->ktot && *ld <= INT_MAX;
 }
 
-int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
-                       int n_out) {
-  if (n_in != 2 || n_out != 1)
-    return mx_fail_int(MX_EINVAL, "[conv] Expected 2 inputs and 1 output.");
-  const mx_p_convolution *prm = (const mx_p_convolution *)ctx->params;
-  const mx_tensor *x = &in[0], *w = &in[1];
+/* The plan shared by both kernels: x (N, *S, C_in) is read through the tables built from
+ * prm for output spatial shape oshape and kernel spatial shape kshape. */
+static int conv_plan_init(conv_plan *p, const mx_p_convolution *prm, const mx_tensor *x,
+                          mx_dtype t, const int32_t *oshape, const int32_t *kshape, int64_t cout,
+                          int64_t cig) {
+  int nsp = x->ndim - 2;
+  memset(p, 0, sizeof *p);
+  p->nsp = nsp;
+  p->t = t;
+  p->ct = t == MX_FLOAT16 || t == MX_BFLOAT16 ? MX_FLOAT32 : t;
+  p->esz = mx_dtype_size(t);
+  p->csz = mx_dtype_size(p->ct);
+  p->groups = prm->groups;
+  p->cout = cout;
+  p->cig = cig;
+  if (p->groups < 1 || x->shape[nsp + 1] != p->groups * cig || cout % p->groups != 0)
+    return mx_fail_int(MX_EINVAL, "[conv] Channels do not match the groups.");
+  p->cog = cout / p->groups;
+  p->kprod = 1;
+  p->m = x->shape[0];
+  for (int d = 0; d < nsp; d++) p->kprod *= kshape[d], p->m *= oshape[d];
+  p->kg = p->kprod * cig;
+  p->ktot = p->kg * p->groups;
+  p->oshape = oshape;
+  p->kshape = kshape;
+  p->sn = x->strides[0];
+  p->sc = x->strides[nsp + 1];
+  p->x = (const char *)x->data;
+  if (p->kg > INT_MAX || p->ktot > INT_MAX || cout > INT_MAX)
+    return mx_fail_int(MX_EINVAL, "[conv] The kernel is too large for BLAS.");
+  p->tab = nsp <= 8 ? p->tab_inline : (int64_t **)calloc((size_t)nsp, sizeof(int64_t *));
+  if (!p->tab) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+  for (int d = 0; d < nsp; d++) p->tab[d] = NULL;
+  return conv_tables(p, x, prm);
+}
+
+static void conv_plan_free(conv_plan *p) {
+  if (!p->tab) return;
+  for (int d = 0; d < p->nsp; d++) free(p->tab[d]);
+  if (p->tab != p->tab_inline) free(p->tab);
+  p->tab = NULL;
+}
+
+/* src as a row-major matrix of the compute dtype: its own data when it already is one, else
+ * a copy in *buf (freed by the caller). NULL + ENOMEM on failure. */
+static const char *conv_pack(const mx_tensor *src, mx_dtype ct, char **buf) {
+  *buf = NULL;
+  if (src->dtype == ct && mx_cpu_is_row_contig(src)) return (const char *)src->data;
+  int nd = src->ndim;
+  *buf = (char *)malloc((size_t)(src->size > 0 ? src->size : 1) * (size_t)mx_dtype_size(ct));
+  int64_t *st = (int64_t *)malloc((size_t)(nd > 0 ? nd : 1) * sizeof(int64_t));
+  if (!*buf || !st) {
+    free(st);
+    free(*buf);
+    *buf = NULL;
+    return mx_fail(MX_ENOMEM, "[conv] out of memory.");
+  }
+  int64_t acc = 1;
+  for (int d = nd - 1; d >= 0; d--) st[d] = acc, acc *= src->shape[d];
+  mx_tensor dst = {*buf, ct, nd, src->shape, st, src->size, 0};
+  int rc = mx_cpu_copy_strided(src, &dst);
+  free(st);
+  return rc == 0 ? *buf : NULL;
+}
+
+/* Runs fn(p, rows [r0, r0 + n), A, lda, ctx) over the output rows in blocks: A is the block's
+ * im2col matrix (or the input rows themselves for a direct 1x1 convolution, with A's row
+ * stride lda in elements of the tensor dtype). 0, or -1 + error. */
+typedef void (*conv_block_fn)(const conv_plan *p, int64_t r0, int64_t n, const char *a,
+                              int64_t lda, bool direct, void *ctx);
+
+/* Rows per block; *direct and *ld as conv_rows_direct. */
+static int64_t conv_block_rows(const conv_plan *p, const mx_tensor *x, bool *direct, int64_t *ld) {
+  *ld = 0;
+  *direct = conv_rows_direct(p, x, ld);
+  int64_t mb = *direct ? p->m : CONV_BLOCK_ELEMS / p->ktot;
+  if (mb < 1) mb = 1;
+  if (mb > p->m) mb = p->m;
+  return mb > INT_MAX ? INT_MAX : mb;
+}
+
+static int conv_blocks(const conv_plan *p, const mx_tensor *x, conv_block_fn fn, void *ctx) {
+  int64_t ld;
+  bool direct;
+  int64_t mb = conv_block_rows(p, x, &direct, &ld);
+  char *col = NULL;
+  if (!direct && !(col = (char *)malloc((size_t)(mb * p->ktot * p->csz))))
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %lld bytes.",
+                       (long long)(mb * p->ktot * p->csz));
+  int rc = 0;
+  for (int64_t r0 = 0; r0 < p->m; r0 += mb) {
+    int64_t rows = p->m - r0 < mb ? p->m - r0 : mb;
+    if (direct) {
+      fn(p, r0, rows, p->x + r0 * ld * p->esz, ld, true, ctx);
+      continue;
+    }
+    conv_job j = {p, col, r0, 0};
+    int64_t grain = 32768 / p->ktot;
+    mx_cpu_parallel_for(rows, grain > 0 ? grain : 1, conv_im2col, &j);
+    if (atomic_load(&j.failed)) {
+      rc = mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+      break;
+    }
+    fn(p, r0, rows, col, p->ktot, false, ctx);
+  }
+  free(col);
+  return rc;
+}
+
+/* Offset of group g's columns in A (bytes). */
+static int64_t conv_group_offset(const conv_plan *p, int64_t g, bool direct) {
+  return direct ? g * p->cig * p->sc * p->esz : g * p->kg * p->csz;
+}
+
+/* ---- Convolution ---- */
+typedef struct conv_fwd {
+  const char *w;    /* (C_out, kg) compute dtype */
+  char *out;        /* output rows, tensor dtype */
+  char *cbuf;       /* a block of output rows in the compute dtype, or NULL */
+} conv_fwd;
+
+static void conv_forward_block(const conv_plan *p, int64_t r0, int64_t n, const char *a,
+                               int64_t lda, bool direct, void *ctx) {
+  conv_fwd *f = (conv_fwd *)ctx;
+  char *c = f->cbuf ? f->cbuf : f->out + r0 * p->cout * p->esz;
+  for (int64_t g = 0; g < p->groups; g++)
+    conv_gemm(p->ct, false, true, (int)n, (int)p->cog, (int)p->kg, a + conv_group_offset(p, g, direct),
+              (int)lda, f->w + g * p->cog * p->kg * p->csz, (int)p->kg, false,
+              c + g * p->cog * p->csz, (int)p->cout);
+  if (f->cbuf)
+    mx_cpu_convert(f->cbuf, p->ct, 1, f->out + r0 * p->cout * p->esz, p->t, 1, n * p->cout);
+}
+
+/* Shared argument checks: dtypes, ranks, contiguous output. 1 when there is nothing to do. */
+static int conv_check(const char *what, const mx_tensor *a, const mx_tensor *b,
+                      const mx_tensor *out, int nsp_params) {
   mx_dtype t = out->dtype;
-  int nd = out->ndim, nsp = nd - 2;
-  if (x->dtype != t || w->dtype != t)
-    return mx_fail_int(MX_ETYPE, "[conv] Inputs and output must share one dtype.");
+  if (a->dtype != t || b->dtype != t)
+    return mx_fail_int(MX_ETYPE, "[%s] Inputs and output must share one dtype.", what);
   if (t != MX_FLOAT32 && t != MX_FLOAT64 && t != MX_FLOAT16 && t != MX_BFLOAT16 &&
       t != MX_COMPLEX64)
-    return mx_fail_int(MX_ETYPE, "[conv] Unsupported dtype %s.", mx_dtype_name(t));
-  if (!prm || nsp < 0 || x->ndim != nd || w->ndim != nd || prm->strides.n != nsp)
-    return mx_fail_int(MX_EINVAL, "[conv] Inconsistent shapes or parameters.");
+    return mx_fail_int(MX_ETYPE, "[%s] Unsupported dtype %s.", what, mx_dtype_name(t));
+  int nd = out->ndim;
+  if (nd < 2 || a->ndim != nd || b->ndim != nd || nsp_params != nd - 2)
+    return mx_fail_int(MX_EINVAL, "[%s] Inconsistent shapes or parameters.", what);
   if (!mx_cpu_is_row_contig(out))
-    return mx_fail_int(MX_EINVAL, "[conv] The output must be row-contiguous.");
-  if (out->size == 0) return 0;
+    return mx_fail_int(MX_EINVAL, "[%s] The output must be row-contiguous.", what);
+  return out->size == 0 ? 1 : 0;
+}
 
+int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                       int n_out) {
+  if (n_in != 2 || n_out != 1 || !ctx->params)
+    return mx_fail_int(MX_EINVAL, "[conv] Expected 2 inputs, 1 output and parameters.");
+  const mx_p_convolution *prm = (const mx_p_convolution *)ctx->params;
+  const mx_tensor *x = &in[0], *w = &in[1];
+  int rc = conv_check("conv", x, w, out, prm->strides.n);
+  if (rc != 0) return rc < 0 ? -1 : 0;
+  int nd = out->ndim;
+  if (out->shape[nd - 1] != w->shape[0] || out->shape[0] != x->shape[0])
+    return mx_fail_int(MX_EINVAL, "[conv] Inconsistent shapes or parameters.");
   conv_plan p;
-  memset(&p, 0, sizeof p);
-  p.nsp = nsp;
-  p.t = t;
-  p.ct = t == MX_FLOAT16 || t == MX_BFLOAT16 ? MX_FLOAT32 : t;
-  p.esz = mx_dtype_size(t);
-  p.csz = mx_dtype_size(p.ct);
-  p.groups = prm->groups;
-  p.cout = w->shape[0];
-  if (p.groups < 1 || x->shape[nd - 1] != p.groups * (int64_t)w->shape[nd - 1] ||
-      p.cout % p.groups != 0 || out->shape[nd - 1] != p.cout)
-    return mx_fail_int(MX_EINVAL, "[conv] Channels do not match the groups.");
-  p.cig = w->shape[nd - 1];
-  p.cog = p.cout / p.groups;
-  p.kprod = 1;
-  for (int d = 0; d < nsp; d++) p.kprod *= w->shape[1 + d];
-  p.kg = p.kprod * p.cig;
-  p.ktot = p.kg * p.groups;
-  p.m = out->size / p.cout;
-  p.oshape = out->shape + 1;
-  p.kshape = w->shape + 1;
-  p.sn = x->strides[0];
-  p.sc = x->strides[nd - 1];
-  p.x = (const char *)x->data;
-  if (p.kg == 0) {
+  rc = conv_plan_init(&p, prm, x, out->dtype, out->shape + 1, w->shape + 1, w->shape[0],
+                      w->shape[nd - 1]);
+  char *wbuf = NULL;
+  conv_fwd f = {NULL, (char *)out->data, NULL};
+  if (rc == 0 && p.kg == 0) {
     memset(out->data, 0, (size_t)out->size * (size_t)p.esz);
-    return 0;
+  } else if (rc == 0) {
+    f.w = conv_pack(w, p.ct, &wbuf);
+    bool direct;
+    int64_t ld, mb = conv_block_rows(&p, x, &direct, &ld);
+    if (!f.w) {
+      rc = -1;
+    } else if (p.t != p.ct && !(f.cbuf = (char *)malloc((size_t)(mb * p.cout * p.csz)))) {
+      rc = mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %lld bytes.",
+                       (long long)(mb * p.cout * p.csz));
+    } else {
+      rc = conv_blocks(&p, x, conv_forward_block, &f);
+    }
   }
-  if (p.kg > INT_MAX || p.ktot > INT_MAX || p.cout > INT_MAX)
-    return mx_fail_int(MX_EINVAL, "[conv] The kernel is too large for BLAS.");
+  conv_plan_free(&p);
+  free(wbuf);
+  free(f.cbuf);
+  return rc;
+}
 
-  int rc = 0;
-  char *wbuf = NULL, *col = NULL, *cbuf = NULL;
-  int64_t *tabs_inline[8];
-  p.tab = nsp <= 8 ? tabs_inline : (int64_t **)calloc((size_t)nsp, sizeof(int64_t *));
-  if (!p.tab) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
-  for (int d = 0; d < nsp; d++) p.tab[d] = NULL;
-  rc = conv_tables(&p, x, prm);
+/* ---- ConvolutionWeight: (C_out, kg) = sum over blocks of cot_block^T @ im2col_block ---- */
+typedef struct conv_wgt {
+  const char *cot;  /* (M, C_out) compute dtype */
+  char *acc;        /* (C_out, kg) compute dtype */
+} conv_wgt;
 
-  /* Weights as a contiguous (C_out, kg) matrix of the compute dtype. */
-  const char *wp = (const char *)w->data;
-  if (rc == 0 && (t != p.ct || !mx_cpu_is_row_contig(w))) {
-    wbuf = (char *)malloc((size_t)(p.cout * p.kg * p.csz));
-    int64_t *wst = (int64_t *)malloc((size_t)nd * sizeof(int64_t));
-    if (!wbuf || !wst) {
+static void conv_weight_block(const conv_plan *p, int64_t r0, int64_t n, const char *a,
+                              int64_t lda, bool direct, void *ctx) {
+  conv_wgt *f = (conv_wgt *)ctx;
+  for (int64_t g = 0; g < p->groups; g++)
+    conv_gemm(p->ct, true, false, (int)p->cog, (int)p->kg, (int)n,
+              f->cot + (r0 * p->cout + g * p->cog) * p->csz, (int)p->cout,
+              a + conv_group_offset(p, g, direct), (int)lda, r0 > 0,
+              f->acc + g * p->cog * p->kg * p->csz, (int)p->kg);
+}
+
+int mx_cpu_conv_weight(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                       int n_out) {
+  if (n_in != 2 || n_out != 1 || !ctx->params)
+    return mx_fail_int(MX_EINVAL, "[conv] Expected 2 inputs, 1 output and parameters.");
+  const mx_p_conv_weight *pw = (const mx_p_conv_weight *)ctx->params;
+  mx_p_convolution prm = {pw->strides,        pw->padding_lo, pw->padding_hi, pw->kernel_dilation,
+                          pw->input_dilation, pw->groups,     pw->flip};
+  const mx_tensor *x = &in[0], *cot = &in[1];
+  int rc = conv_check("conv_weight", x, cot, out, prm.strides.n);
+  if (rc != 0) return rc < 0 ? -1 : 0;
+  int nd = out->ndim;
+  if (cot->shape[nd - 1] != out->shape[0] || cot->shape[0] != x->shape[0])
+    return mx_fail_int(MX_EINVAL, "[conv_weight] Inconsistent shapes or parameters.");
+  conv_plan p;
+  rc = conv_plan_init(&p, &prm, x, out->dtype, cot->shape + 1, out->shape + 1, out->shape[0],
+                      out->shape[nd - 1]);
+  char *cbuf = NULL, *abuf = NULL;
+  conv_wgt f = {NULL, (char *)out->data};
+  if (rc == 0 && p.m == 0) {
+    memset(out->data, 0, (size_t)out->size * (size_t)p.esz);
+  } else if (rc == 0) {
+    f.cot = conv_pack(cot, p.ct, &cbuf);
+    if (!f.cot) {
+      rc = -1;
+    } else if (p.t != p.ct && !(f.acc = abuf = (char *)malloc((size_t)(out->size * p.csz)))) {
       rc = mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
     } else {
-      int64_t acc = 1;
-      for (int d = nd - 1; d >= 0; d--) wst[d] = acc, acc *= w->shape[d];
-      mx_tensor dst = {wbuf, p.ct, nd, w->shape, wst, w->size, 0};
-      rc = mx_cpu_copy_strided(w, &dst);
-      wp = wbuf;
+      rc = conv_blocks(&p, x, conv_weight_block, &f);
+      if (rc == 0 && abuf) mx_cpu_convert(abuf, p.ct, 1, out->data, p.t, 1, out->size);
     }
-    free(wst);
   }
-
-  int64_t ld = 0;
-  bool direct = rc == 0 && conv_rows_direct(&p, x, &ld);
-  int64_t mb = direct ? p.m : CONV_BLOCK_ELEMS / p.ktot;
-  if (mb < 1) mb = 1;
-  if (mb > p.m) mb = p.m;
-  if (mb > INT_MAX) mb = INT_MAX;
-  if (rc == 0 && !direct && !(col = (char *)malloc((size_t)(mb * p.ktot * p.csz))))
-    rc = mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %lld bytes.",
-                     (long long)(mb * p.ktot * p.csz));
-  if (rc == 0 && t != p.ct && !(cbuf = (char *)malloc((size_t)(mb * p.cout * p.csz))))
-    rc = mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %lld bytes.",
-                     (long long)(mb * p.cout * p.csz));
-
-  for (int64_t r0 = 0; rc == 0 && r0 < p.m; r0 += mb) {
-    int64_t rows = p.m - r0 < mb ? p.m - r0 : mb;
-    const char *a = p.x + r0 * ld * p.esz;
-    int64_t lda = ld;
-    if (!direct) {
-      conv_job j = {&p, col, r0, 0};
-      int64_t grain = 32768 / p.ktot;
-      mx_cpu_parallel_for(rows, grain > 0 ? grain : 1, conv_im2col, &j);
-      if (atomic_load(&j.failed)) {
-        rc = mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
-        break;
-      }
-      a = col;
-      lda = p.ktot;
-    }
-    char *c = cbuf ? cbuf : (char *)out->data + r0 * p.cout * p.esz;
-    for (int64_t g = 0; g < p.groups; g++) {
-      int64_t aoff = direct ? g * p.cig * p.sc * p.esz : g * p.kg * p.csz;
-      conv_gemm(p.ct, (int)rows, (int)p.cog, (int)p.kg, a + aoff, (int)lda,
-                wp + g * p.cog * p.kg * p.csz, (int)p.kg, c + g * p.cog * p.csz, (int)p.cout);
-    }
-    if (cbuf)
-      mx_cpu_convert(cbuf, p.ct, 1, (char *)out->data + r0 * p.cout * p.esz, t, 1,
-                     rows * p.cout);
-  }
-
-  for (int d = 0; d < nsp; d++) free(p.tab[d]);
-  if (p.tab != tabs_inline) free(p.tab);
-  free(wbuf);
-  free(col);
+  conv_plan_free(&p);
   free(cbuf);
+  free(abuf);
   return rc;
 }

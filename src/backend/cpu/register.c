@@ -52,6 +52,8 @@ void mx_prims_register_kernels(void) {
   /* (end of section E) */
   /* ==== section I: convolution ==== */
   MX_CPU_KERNEL(mx_cpu_convolution) /* conv.c */
+  MX_CPU_KERNEL(mx_cpu_conv_weight)
   mx_prims[MX_PRIM_CONVOLUTION].eval_cpu = mx_cpu_convolution;
+  mx_prims[MX_PRIM_CONV_WEIGHT].eval_cpu = mx_cpu_conv_weight;
   /* (end of section I) */
 }
