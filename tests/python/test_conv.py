@@ -144,6 +144,7 @@ CONV1D = [
     ((2, 7, 5), (3, 1, 5), 1, 0, 1, 1),       # 1x1: no im2col
     ((2, 7, 6), (4, 1, 3), 2, 0, 1, 2),       # 1x1 strided, grouped
     ((1, 70, 2), (2, 66, 2), 1, 0, 1, 1),     # many taps
+    ((2, 7, 18), (18, 3, 9), 2, 1, 1, 2),     # groups with many channels: one GEMM per group
 ]
 
 
@@ -164,6 +165,8 @@ CONV2D = [
     ((2, 5, 5, 8), (4, 1, 1, 8), 1, 0, 1, 1),
     ((2, 6, 5, 3), (2, 5, 4, 3), (3, 2), (2, 0), 1, 1),
     ((1, 4, 4, 2), (3, 4, 4, 2), 1, 0, 1, 1),
+    ((1, 5, 6, 20), (20, 3, 3, 10), 1, 1, 1, 2),
+    ((2, 5, 6, 12), (24, 2, 3, 1), (1, 2), 1, 1, 12),  # depthwise, channel multiplier 2
 ]
 
 
@@ -295,6 +298,11 @@ def test_every_float_dtype(dtype, rng):
           ref_conv(xn, wn, [1, 2], [1, 1], [1, 1], [1, 1], [1, 1], 2), dtype)
     check(mx.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1, groups=2),
           ref_conv_transpose(xn, wn, [2, 2], [1, 1], [1, 1], [1, 1], 2), dtype)
+    # groups with many channels per group (one GEMM each)
+    a, an = rand(rng, (1, 5, 4, 20), dtype)
+    b, bn = rand(rng, (20, 2, 2, 10), dtype)
+    check(mx.conv2d(a, b, padding=(1, 0), groups=2),
+          ref_conv(an, bn, [1, 1], [1, 0], [1, 0], [1, 1], [1, 1], 2), dtype)
     v, vn = rand(rng, (4, 8), dtype)
     check(mx.conv_general(x, mx.reshape(v, (4, 2, 1, 4)), padding=([1, 0], [0, 2]),
                           input_dilation=2, flip=True),
@@ -563,6 +571,8 @@ GRAD_CASES = [
     ("conv1d", (1, 70, 2), (3, 66, 2), {}),                       # many taps: the conv form
     ("conv1d", (2, 8, 2), (3, 9, 2), dict(stride=2)),             # window past the end
     ("conv1d", (2, 7, 4), (8, 1, 2), dict(stride=2, groups=2)),   # 1x1
+    ("conv1d", (2, 6, 18), (18, 3, 9), dict(padding=1, groups=2)),  # a GEMM per group
+    ("conv1d", (2, 6, 6), (12, 3, 1), dict(padding=2, dilation=2, groups=6)),  # depthwise
     ("conv2d", (2, 7, 8, 4), (6, 3, 2, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2),
                                                  groups=2)),
     ("conv2d", (1, 6, 6, 3), (3, 3, 3, 1), dict(padding=1, groups=3)),

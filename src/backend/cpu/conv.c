@@ -4,33 +4,18 @@
  * (taps outside the input, or between the points of a dilated input, are zeros). Convolution
  * multiplies it by the packed weights (one OpenBLAS GEMM per group and block);
  * ConvolutionWeight accumulates cotangent^T @ im2col over the blocks. A 1x1, stride-1
- * convolution of an input whose rows are evenly spaced skips the im2col. float16/bfloat16
- * compute in float32, float64 and complex64 through dgemm/cgemm. Depends on cpu.h, pool.h and
- * cblas. */
+ * convolution of an input whose rows are evenly spaced skips the im2col; groups with few
+ * channels go to the direct loops of conv_grouped.c. float16/bfloat16 compute in float32,
+ * float64 and complex64 through dgemm/cgemm. Depends on conv.h, pool.h and cblas. */
 #include <cblas.h>
 #include <limits.h>
 #include <stdatomic.h>
 #include <string.h>
 
-#include "cpu.h"
+#include "conv.h"
 #include "pool.h"
 
-#define CONV_NONE INT64_MIN        /* table entry of a tap that reads a zero */
 #define CONV_BLOCK_ELEMS (1 << 21) /* im2col elements per block (8 MiB of float32) */
-
-typedef struct conv_plan {
-  int nsp;                    /* spatial dims */
-  mx_dtype t, ct;             /* tensor dtype, compute dtype */
-  int esz, csz;               /* their element sizes */
-  int64_t groups, cig, cog, cout;
-  int64_t kprod, kg, ktot;    /* taps, contraction length per group, im2col row length */
-  int64_t m;                  /* output rows: N * prod(spatial_out) */
-  const int32_t *oshape, *kshape; /* [nsp] */
-  int64_t sn, sc;             /* input strides of the batch and channel dims */
-  int64_t **tab;              /* [nsp][O_d * K_d]: element offset along dim d, or CONV_NONE */
-  int64_t *tab_inline[8];
-  const char *x;
-} conv_plan;
 
 typedef struct conv_job {
   const conv_plan *p;
@@ -79,30 +64,15 @@ static void conv_im2col(void *ctx, int64_t b, int64_t e) {
   int64_t cseg = p->cig * p->csz, gseg = p->kg * p->csz, gsrc = p->cig * p->sc * p->esz;
   for (int64_t r = b; r < e; r++) {
     char *dst = j->col + r * p->ktot * p->csz;
-    int64_t rem = j->r0 + r;
-    for (int d = nsp - 1; d >= 0; d--) {
-      row[d] = p->tab[d] + (rem % p->oshape[d]) * p->kshape[d];
-      rem /= p->oshape[d];
-      kidx[d] = 0;
-    }
-    const char *base = p->x + rem * p->sn * p->esz;
+    const char *base = mx_cpu_conv_row(p, j->r0 + r, row, kidx);
     for (int64_t k = 0; k < p->kprod; k++) {
-      int64_t off = 0;
-      bool valid = true;
-      for (int d = 0; d < nsp && valid; d++) {
-        int64_t v = row[d][kidx[d]];
-        valid = v != CONV_NONE;
-        off += v;
-      }
+      int64_t off = mx_cpu_conv_tap(p, row, kidx);
       char *seg = dst + k * cseg;
-      const char *src = base + off * p->esz;
       for (int64_t g = 0; g < p->groups; g++) {
-        if (valid) conv_copy(seg + g * gseg, src + g * gsrc, p->cig, p->sc, p);
-        else memset(seg + g * gseg, 0, (size_t)cseg);
-      }
-      for (int d = nsp - 1; d >= 0; d--) {
-        if (++kidx[d] < p->kshape[d]) break;
-        kidx[d] = 0;
+        if (off != CONV_NONE)
+          conv_copy(seg + g * gseg, base + off * p->esz + g * gsrc, p->cig, p->sc, p);
+        else
+          memset(seg + g * gseg, 0, (size_t)cseg);
       }
     }
   }
@@ -176,11 +146,9 @@ static bool conv_rows_direct(const conv_plan *p, const mx_tensor *x, int64_t *ld
   return ok && *ld >= p->ktot && *ld <= INT_MAX;
 }
 
-/* The plan shared by both kernels: x (N, *S, C_in) is read through the tables built from
- * prm for output spatial shape oshape and kernel spatial shape kshape. */
-static int conv_plan_init(conv_plan *p, const mx_p_convolution *prm, const mx_tensor *x,
-                          mx_dtype t, const int32_t *oshape, const int32_t *kshape, int64_t cout,
-                          int64_t cig) {
+int mx_cpu_conv_plan_init(conv_plan *p, const mx_p_convolution *prm, const mx_tensor *x,
+                           mx_dtype t, const int32_t *oshape, const int32_t *kshape,
+                           int64_t cout, int64_t cig) {
   int nsp = x->ndim - 2;
   memset(p, 0, sizeof *p);
   p->nsp = nsp;
@@ -212,16 +180,14 @@ static int conv_plan_init(conv_plan *p, const mx_p_convolution *prm, const mx_te
   return conv_tables(p, x, prm);
 }
 
-static void conv_plan_free(conv_plan *p) {
+void mx_cpu_conv_plan_free(conv_plan *p) {
   if (!p->tab) return;
   for (int d = 0; d < p->nsp; d++) free(p->tab[d]);
   if (p->tab != p->tab_inline) free(p->tab);
   p->tab = NULL;
 }
 
-/* src as a row-major matrix of the compute dtype: its own data when it already is one, else
- * a copy in *buf (freed by the caller). NULL + ENOMEM on failure. */
-static const char *conv_pack(const mx_tensor *src, mx_dtype ct, char **buf) {
+const char *mx_cpu_conv_pack(const mx_tensor *src, mx_dtype ct, char **buf) {
   *buf = NULL;
   if (src->dtype == ct && mx_cpu_is_row_contig(src)) return (const char *)src->data;
   int nd = src->ndim;
@@ -326,6 +292,99 @@ static int conv_check(const char *what, const mx_tensor *a, const mx_tensor *b,
   return out->size == 0 ? 1 : 0;
 }
 
+/* ---- grouped convolutions with few channels per group (conv_grouped.c) ---- */
+
+static mx_dtype conv_compute_dtype(mx_dtype t) {
+  return t == MX_FLOAT16 || t == MX_BFLOAT16 ? MX_FLOAT32 : t;
+}
+
+/* x viewed in the compute dtype ct: x itself, or a row-major copy (*buf, strides in *st). */
+static int conv_input_as(const mx_tensor *x, mx_dtype ct, mx_tensor *xc, char **buf,
+                         int64_t **st) {
+  *xc = *x;
+  *buf = NULL;
+  *st = NULL;
+  if (x->dtype == ct) return 0;
+  int nd = x->ndim;
+  if (!(*st = (int64_t *)malloc((size_t)nd * sizeof(int64_t))))
+    return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+  int64_t acc = 1;
+  for (int d = nd - 1; d >= 0; d--) (*st)[d] = acc, acc *= x->shape[d];
+  if (!mx_cpu_conv_pack(x, ct, buf)) return -1;
+  xc->data = *buf;
+  xc->dtype = ct;
+  xc->strides = *st;
+  return 0;
+}
+
+/* w (C_out, K..., C_in/g) as a row-major (K..., C_in/g, C_out) array of dtype ct in *buf. */
+static const char *conv_pack_taps_major(const mx_tensor *w, mx_dtype ct, char **buf) {
+  int nd = w->ndim;
+  int32_t *shape = (int32_t *)malloc((size_t)nd * sizeof(int32_t));
+  int64_t *st = (int64_t *)malloc((size_t)nd * sizeof(int64_t));
+  int64_t *dst_st = (int64_t *)malloc((size_t)nd * sizeof(int64_t));
+  *buf = (char *)malloc((size_t)(w->size > 0 ? w->size : 1) * (size_t)mx_dtype_size(ct));
+  const char *r = NULL;
+  if (!shape || !st || !dst_st || !*buf) {
+    mx_fail(MX_ENOMEM, "[conv] out of memory.");
+  } else {
+    for (int d = 0; d < nd - 1; d++) shape[d] = w->shape[d + 1], st[d] = w->strides[d + 1];
+    shape[nd - 1] = w->shape[0];
+    st[nd - 1] = w->strides[0];
+    int64_t acc = 1;
+    for (int d = nd - 1; d >= 0; d--) dst_st[d] = acc, acc *= shape[d];
+    mx_tensor src = {w->data, w->dtype, nd, shape, st, w->size, 0};
+    mx_tensor dst = {*buf, ct, nd, shape, dst_st, w->size, 0};
+    if (mx_cpu_copy_strided(&src, &dst) == 0) r = *buf;
+  }
+  free(shape);
+  free(st);
+  free(dst_st);
+  return r;
+}
+
+static int conv_forward_grouped(const mx_p_convolution *prm, const mx_tensor *x,
+                                const mx_tensor *w, mx_tensor *out, mx_dtype ct) {
+  int nd = out->ndim;
+  mx_tensor xc;
+  char *xbuf = NULL, *wbuf = NULL;
+  int64_t *xst = NULL;
+  conv_plan p;
+  memset(&p, 0, sizeof p);
+  int rc = conv_input_as(x, ct, &xc, &xbuf, &xst);
+  if (rc == 0)
+    rc = mx_cpu_conv_plan_init(&p, prm, &xc, ct, out->shape + 1, w->shape + 1, w->shape[0],
+                               w->shape[nd - 1]);
+  const char *wk = rc == 0 ? conv_pack_taps_major(w, ct, &wbuf) : NULL;
+  if (rc == 0) rc = wk ? mx_cpu_conv_grouped_forward(&p, wk, out) : -1;
+  mx_cpu_conv_plan_free(&p);
+  free(xbuf);
+  free(xst);
+  free(wbuf);
+  return rc;
+}
+
+static int conv_weight_grouped(const mx_p_convolution *prm, const mx_tensor *x,
+                               const mx_tensor *cot, mx_tensor *out, mx_dtype ct) {
+  int nd = out->ndim;
+  mx_tensor xc;
+  char *xbuf = NULL, *cbuf = NULL;
+  int64_t *xst = NULL;
+  conv_plan p;
+  memset(&p, 0, sizeof p);
+  int rc = conv_input_as(x, ct, &xc, &xbuf, &xst);
+  if (rc == 0)
+    rc = mx_cpu_conv_plan_init(&p, prm, &xc, ct, cot->shape + 1, out->shape + 1, out->shape[0],
+                               out->shape[nd - 1]);
+  const char *c = rc == 0 ? mx_cpu_conv_pack(cot, ct, &cbuf) : NULL;
+  if (rc == 0) rc = c ? mx_cpu_conv_grouped_weight(&p, c, out) : -1;
+  mx_cpu_conv_plan_free(&p);
+  free(xbuf);
+  free(xst);
+  free(cbuf);
+  return rc;
+}
+
 int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                        int n_out) {
   if (n_in != 2 || n_out != 1 || !ctx->params)
@@ -335,17 +394,21 @@ int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   int rc = conv_check("conv", x, w, out, prm->strides.n);
   if (rc != 0) return rc < 0 ? -1 : 0;
   int nd = out->ndim;
-  if (out->shape[nd - 1] != w->shape[0] || out->shape[0] != x->shape[0])
+  if (out->shape[nd - 1] != w->shape[0] || out->shape[0] != x->shape[0] || prm->groups < 1)
     return mx_fail_int(MX_EINVAL, "[conv] Inconsistent shapes or parameters.");
+  mx_dtype ct = conv_compute_dtype(out->dtype);
+  if (w->shape[0] % prm->groups == 0 &&
+      mx_cpu_conv_grouped_ok(prm->groups, w->shape[nd - 1], w->shape[0] / prm->groups, ct))
+    return conv_forward_grouped(prm, x, w, out, ct);
   conv_plan p;
-  rc = conv_plan_init(&p, prm, x, out->dtype, out->shape + 1, w->shape + 1, w->shape[0],
-                      w->shape[nd - 1]);
+  rc = mx_cpu_conv_plan_init(&p, prm, x, out->dtype, out->shape + 1, w->shape + 1, w->shape[0],
+                             w->shape[nd - 1]);
   char *wbuf = NULL;
   conv_fwd f = {NULL, (char *)out->data, NULL};
   if (rc == 0 && p.kg == 0) {
     memset(out->data, 0, (size_t)out->size * (size_t)p.esz);
   } else if (rc == 0) {
-    f.w = conv_pack(w, p.ct, &wbuf);
+    f.w = mx_cpu_conv_pack(w, p.ct, &wbuf);
     bool direct;
     int64_t ld, mb = conv_block_rows(&p, x, &direct, &ld);
     if (!f.w) {
@@ -357,7 +420,7 @@ int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
       rc = conv_blocks(&p, x, conv_forward_block, &f);
     }
   }
-  conv_plan_free(&p);
+  mx_cpu_conv_plan_free(&p);
   free(wbuf);
   free(f.cbuf);
   return rc;
@@ -390,17 +453,21 @@ int mx_cpu_conv_weight(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   int rc = conv_check("conv_weight", x, cot, out, prm.strides.n);
   if (rc != 0) return rc < 0 ? -1 : 0;
   int nd = out->ndim;
-  if (cot->shape[nd - 1] != out->shape[0] || cot->shape[0] != x->shape[0])
+  if (cot->shape[nd - 1] != out->shape[0] || cot->shape[0] != x->shape[0] || prm.groups < 1)
     return mx_fail_int(MX_EINVAL, "[conv_weight] Inconsistent shapes or parameters.");
+  mx_dtype ct = conv_compute_dtype(out->dtype);
+  if (out->shape[0] % prm.groups == 0 &&
+      mx_cpu_conv_grouped_ok(prm.groups, out->shape[nd - 1], out->shape[0] / prm.groups, ct))
+    return conv_weight_grouped(&prm, x, cot, out, ct);
   conv_plan p;
-  rc = conv_plan_init(&p, &prm, x, out->dtype, cot->shape + 1, out->shape + 1, out->shape[0],
-                      out->shape[nd - 1]);
+  rc = mx_cpu_conv_plan_init(&p, &prm, x, out->dtype, cot->shape + 1, out->shape + 1,
+                             out->shape[0], out->shape[nd - 1]);
   char *cbuf = NULL, *abuf = NULL;
   conv_wgt f = {NULL, (char *)out->data};
   if (rc == 0 && p.m == 0) {
     memset(out->data, 0, (size_t)out->size * (size_t)p.esz);
   } else if (rc == 0) {
-    f.cot = conv_pack(cot, p.ct, &cbuf);
+    f.cot = mx_cpu_conv_pack(cot, p.ct, &cbuf);
     if (!f.cot) {
       rc = -1;
     } else if (p.t != p.ct && !(f.acc = abuf = (char *)malloc((size_t)(out->size * p.csz)))) {
@@ -410,7 +477,7 @@ int mx_cpu_conv_weight(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
       if (rc == 0 && abuf) mx_cpu_convert(abuf, p.ct, 1, out->data, p.t, 1, out->size);
     }
   }
-  conv_plan_free(&p);
+  mx_cpu_conv_plan_free(&p);
   free(cbuf);
   free(abuf);
   return rc;

@@ -1,0 +1,77 @@
+/* conv.h: what the convolution kernel files (conv.c, conv_grouped.c) share: the plan of one
+ * convolution (shapes, group sizes, per-dim tap tables over the input's strides), its setup,
+ * and the direct kernels for grouped convolutions with few channels per group. Private to
+ * src/backend/cpu; depends on cpu.h. */
+#ifndef MX_BACKEND_CPU_CONV_H
+#define MX_BACKEND_CPU_CONV_H
+
+#include "cpu.h"
+
+#define CONV_NONE INT64_MIN        /* table entry of a tap that reads a zero */
+
+typedef struct conv_plan {
+  int nsp;                    /* spatial dims */
+  mx_dtype t, ct;             /* tensor dtype, compute dtype */
+  int esz, csz;               /* their element sizes */
+  int64_t groups, cig, cog, cout;
+  int64_t kprod, kg, ktot;    /* taps, contraction length per group, im2col row length */
+  int64_t m;                  /* output rows: N * prod(spatial_out) */
+  const int32_t *oshape, *kshape; /* [nsp] */
+  int64_t sn, sc;             /* input strides of the batch and channel dims */
+  int64_t **tab;              /* [nsp][O_d * K_d]: element offset along dim d, or CONV_NONE */
+  int64_t *tab_inline[8];
+  const char *x;
+} conv_plan;
+
+/* Sets up p for an input x (N, *S, C_in) read as dtype t (its compute dtype: float32 for
+ * float16/bfloat16), output spatial shape oshape and kernel spatial shape kshape: the tables
+ * map (output index, tap) per dim to the element offset of the input point read (prm's
+ * strides, padding, dilations and flip), CONV_NONE where the tap reads a zero. 0, or -1 +
+ * error (mx_cpu_conv_plan_free is still to be called). */
+int mx_cpu_conv_plan_init(conv_plan *p, const mx_p_convolution *prm, const mx_tensor *x,
+                          mx_dtype t, const int32_t *oshape, const int32_t *kshape, int64_t cout,
+                          int64_t cig);
+void mx_cpu_conv_plan_free(conv_plan *p);
+/* src as a row-major array of dtype ct: its own data when it already is one, else a copy in
+ * *buf (freed by the caller). NULL + ENOMEM on failure. */
+const char *mx_cpu_conv_pack(const mx_tensor *src, mx_dtype ct, char **buf);
+
+/* Output row r: sets row[d] to the tap table of its coordinate along each dim, zeroes the tap
+ * counters kidx[d], returns the input's batch row. */
+static inline const char *mx_cpu_conv_row(const conv_plan *p, int64_t r, const int64_t **row,
+                                          int64_t *kidx) {
+  for (int d = p->nsp - 1; d >= 0; d--) {
+    row[d] = p->tab[d] + (r % p->oshape[d]) * p->kshape[d];
+    r /= p->oshape[d];
+    kidx[d] = 0;
+  }
+  return p->x + r * p->sn * p->esz;
+}
+
+/* Offset (elements) of tap counter kidx's input point from its batch row, CONV_NONE when the
+ * tap reads a zero; then advances kidx to the next tap. */
+static inline int64_t mx_cpu_conv_tap(const conv_plan *p, const int64_t *const *row,
+                                      int64_t *kidx) {
+  int64_t off = 0;
+  bool valid = true;
+  for (int d = 0; d < p->nsp && valid; d++) {
+    int64_t v = row[d][kidx[d]];
+    valid = v != CONV_NONE;
+    off += v;
+  }
+  for (int d = p->nsp - 1; d >= 0; d--) {
+    if (++kidx[d] < p->kshape[d]) break;
+    kidx[d] = 0;
+  }
+  return valid ? off : CONV_NONE;
+}
+
+/* ---- conv_grouped.c: groups with few channels (the plan's input already in the compute
+ * dtype, float32 or float64) ---- */
+bool mx_cpu_conv_grouped_ok(int64_t groups, int64_t cig, int64_t cog, mx_dtype ct);
+/* out (N, *O, C_out) from weights w packed as (K..., C_in/groups, C_out) in the compute dtype. */
+int mx_cpu_conv_grouped_forward(const conv_plan *p, const char *w, mx_tensor *out);
+/* out (C_out, K..., C_in/groups) from the cotangent packed as (rows, C_out), compute dtype. */
+int mx_cpu_conv_grouped_weight(const conv_plan *p, const char *cot, mx_tensor *out);
+
+#endif
