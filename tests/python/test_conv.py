@@ -298,6 +298,11 @@ def test_every_float_dtype(dtype, rng):
           ref_conv(xn, wn, [1, 2], [1, 1], [1, 1], [1, 1], [1, 1], 2), dtype)
     check(mx.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1, groups=2),
           ref_conv_transpose(xn, wn, [2, 2], [1, 1], [1, 1], [1, 1], 2), dtype)
+    # input dilation without its zeros (phase classes), many channels: GEMMs
+    t_, tn = rand(rng, (1, 4, 3, 20), dtype)
+    u_, un = rand(rng, (8, 3, 3, 20), dtype)
+    check(mx.conv_transpose2d(t_, u_, stride=(2, 3), padding=1, output_padding=(1, 0)),
+          ref_conv_transpose(tn, un, [2, 3], [1, 1], [1, 1], [1, 0], 1), dtype)
     # groups with many channels per group (one GEMM each)
     a, an = rand(rng, (1, 5, 4, 20), dtype)
     b, bn = rand(rng, (20, 2, 2, 10), dtype)
@@ -655,14 +660,18 @@ def test_second_order(kw, rng):
         assert abs(got - want) <= 1e-5 * (1 + abs(want)), (got, want)
 
 
-def test_grad_half_precision_dtypes(rng):
+@pytest.mark.parametrize("fn", [lambda a, b: mx.conv1d(a, b, padding=1).sum(),
+                                lambda a, b: (mx.conv_transpose1d(a, b, stride=2) ** 2).sum(),
+                                lambda a, b: mx.conv1d(a, b, stride=2, padding=1).sum()],
+                         ids=["conv", "transposed", "strided"])
+def test_grad_half_precision_dtypes(fn, rng):
     for dtype in [mx.float16, mx.bfloat16, mx.float32]:
-        x = to_mx(rng.standard_normal((2, 6, 4)), dtype)
-        w = to_mx(rng.standard_normal((3, 3, 4)), dtype)
-        gx, gw = mx.grad(lambda a, b: mx.conv1d(a, b, padding=1).sum(), argnums=(0, 1))(x, w)
+        x = to_mx(rng.standard_normal((2, 6, 4)) * 0.5, dtype)
+        w = to_mx(rng.standard_normal((3, 3, 4)) * 0.5, dtype)
+        gx, gw = mx.grad(fn, argnums=(0, 1))(x, w)
         assert gx.dtype == dtype and gw.dtype == dtype
         x64, w64 = x.astype(mx.float64), w.astype(mx.float64)
-        ex, ew = mx.grad(lambda a, b: mx.conv1d(a, b, padding=1).sum(), argnums=(0, 1))(x64, w64)
+        ex, ew = mx.grad(fn, argnums=(0, 1))(x64, w64)
         rtol = TOL[dtype][0] * 4
         np.testing.assert_allclose(to_np(gx), np.array(ex), rtol=rtol, atol=rtol * 4)
         np.testing.assert_allclose(to_np(gw), np.array(ew), rtol=rtol, atol=rtol * 4)

@@ -82,8 +82,7 @@ static void conv_im2col(void *ctx, int64_t b, int64_t e) {
   }
 }
 
-/* C (m x n, ldc) = op(A) @ op(B) + beta * C in the compute dtype; op transposes when ta/tb. */
-static void conv_gemm(mx_dtype ct, bool ta, bool tb, int m, int n, int k, const void *a, int lda,
+void mx_cpu_conv_gemm(mx_dtype ct, bool ta, bool tb, int m, int n, int k, const void *a, int lda,
                       const void *b, int ldb, bool accumulate, void *c, int ldc) {
   enum CBLAS_TRANSPOSE oa = ta ? CblasTrans : CblasNoTrans, ob = tb ? CblasTrans : CblasNoTrans;
   switch (ct) {
@@ -207,14 +206,7 @@ const char *mx_cpu_conv_pack(const mx_tensor *src, mx_dtype ct, char **buf) {
   return rc == 0 ? *buf : NULL;
 }
 
-/* Runs fn(p, rows [r0, r0 + n), A, lda, ctx) over the output rows in blocks: A is the block's
- * im2col matrix (or the input rows themselves for a direct 1x1 convolution, with A's row
- * stride lda in elements of the tensor dtype). 0, or -1 + error. */
-typedef void (*conv_block_fn)(const conv_plan *p, int64_t r0, int64_t n, const char *a,
-                              int64_t lda, bool direct, void *ctx);
-
-/* Rows per block; *direct and *ld as conv_rows_direct. */
-static int64_t conv_block_rows(const conv_plan *p, const mx_tensor *x, bool *direct, int64_t *ld) {
+int64_t mx_cpu_conv_block_rows(const conv_plan *p, const mx_tensor *x, bool *direct, int64_t *ld) {
   *ld = 0;
   *direct = conv_rows_direct(p, x, ld);
   int64_t mb = *direct ? p->m : CONV_BLOCK_ELEMS / p->ktot;
@@ -223,10 +215,10 @@ static int64_t conv_block_rows(const conv_plan *p, const mx_tensor *x, bool *dir
   return mb > INT_MAX ? INT_MAX : mb;
 }
 
-static int conv_blocks(const conv_plan *p, const mx_tensor *x, conv_block_fn fn, void *ctx) {
+int mx_cpu_conv_blocks(const conv_plan *p, const mx_tensor *x, conv_block_fn fn, void *ctx) {
   int64_t ld;
   bool direct;
-  int64_t mb = conv_block_rows(p, x, &direct, &ld);
+  int64_t mb = mx_cpu_conv_block_rows(p, x, &direct, &ld);
   char *col = NULL;
   if (!direct && !(col = (char *)malloc((size_t)(mb * p->ktot * p->csz))))
     return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %lld bytes.",
@@ -251,8 +243,7 @@ static int conv_blocks(const conv_plan *p, const mx_tensor *x, conv_block_fn fn,
   return rc;
 }
 
-/* Offset of group g's columns in A (bytes). */
-static int64_t conv_group_offset(const conv_plan *p, int64_t g, bool direct) {
+int64_t mx_cpu_conv_group_offset(const conv_plan *p, int64_t g, bool direct) {
   return direct ? g * p->cig * p->sc * p->esz : g * p->kg * p->csz;
 }
 
@@ -268,7 +259,7 @@ static void conv_forward_block(const conv_plan *p, int64_t r0, int64_t n, const 
   conv_fwd *f = (conv_fwd *)ctx;
   char *c = f->cbuf ? f->cbuf : f->out + r0 * p->cout * p->esz;
   for (int64_t g = 0; g < p->groups; g++)
-    conv_gemm(p->ct, false, true, (int)n, (int)p->cog, (int)p->kg, a + conv_group_offset(p, g, direct),
+    mx_cpu_conv_gemm(p->ct, false, true, (int)n, (int)p->cog, (int)p->kg, a + mx_cpu_conv_group_offset(p, g, direct),
               (int)lda, f->w + g * p->cog * p->kg * p->csz, (int)p->kg, false,
               c + g * p->cog * p->csz, (int)p->cout);
   if (f->cbuf)
@@ -298,13 +289,14 @@ static mx_dtype conv_compute_dtype(mx_dtype t) {
   return t == MX_FLOAT16 || t == MX_BFLOAT16 ? MX_FLOAT32 : t;
 }
 
-/* x viewed in the compute dtype ct: x itself, or a row-major copy (*buf, strides in *st). */
+/* x viewed in the compute dtype ct with unit channel stride: x itself, or a row-major copy
+ * (*buf, strides in *st). */
 static int conv_input_as(const mx_tensor *x, mx_dtype ct, mx_tensor *xc, char **buf,
                          int64_t **st) {
   *xc = *x;
   *buf = NULL;
   *st = NULL;
-  if (x->dtype == ct) return 0;
+  if (x->dtype == ct && (x->strides[x->ndim - 1] == 1 || x->shape[x->ndim - 1] <= 1)) return 0;
   int nd = x->ndim;
   if (!(*st = (int64_t *)malloc((size_t)nd * sizeof(int64_t))))
     return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
@@ -410,14 +402,16 @@ int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   } else if (rc == 0) {
     f.w = mx_cpu_conv_pack(w, p.ct, &wbuf);
     bool direct;
-    int64_t ld, mb = conv_block_rows(&p, x, &direct, &ld);
+    int64_t ld, mb = mx_cpu_conv_block_rows(&p, x, &direct, &ld);
     if (!f.w) {
       rc = -1;
     } else if (p.t != p.ct && !(f.cbuf = (char *)malloc((size_t)(mb * p.cout * p.csz)))) {
       rc = mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %lld bytes.",
                        (long long)(mb * p.cout * p.csz));
+    } else if (mx_cpu_conv_phase_count(prm) > 1) {
+      rc = mx_cpu_conv_phased_forward(&p, prm, x, f.w, out);
     } else {
-      rc = conv_blocks(&p, x, conv_forward_block, &f);
+      rc = mx_cpu_conv_blocks(&p, x, conv_forward_block, &f);
     }
   }
   mx_cpu_conv_plan_free(&p);
@@ -427,18 +421,13 @@ int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
 }
 
 /* ---- ConvolutionWeight: (C_out, kg) = sum over blocks of cot_block^T @ im2col_block ---- */
-typedef struct conv_wgt {
-  const char *cot;  /* (M, C_out) compute dtype */
-  char *acc;        /* (C_out, kg) compute dtype */
-} conv_wgt;
-
-static void conv_weight_block(const conv_plan *p, int64_t r0, int64_t n, const char *a,
+void mx_cpu_conv_weight_block(const conv_plan *p, int64_t r0, int64_t n, const char *a,
                               int64_t lda, bool direct, void *ctx) {
   conv_wgt *f = (conv_wgt *)ctx;
   for (int64_t g = 0; g < p->groups; g++)
-    conv_gemm(p->ct, true, false, (int)p->cog, (int)p->kg, (int)n,
+    mx_cpu_conv_gemm(p->ct, true, false, (int)p->cog, (int)p->kg, (int)n,
               f->cot + (r0 * p->cout + g * p->cog) * p->csz, (int)p->cout,
-              a + conv_group_offset(p, g, direct), (int)lda, r0 > 0,
+              a + mx_cpu_conv_group_offset(p, g, direct), (int)lda, r0 > 0,
               f->acc + g * p->cog * p->kg * p->csz, (int)p->kg);
 }
 
@@ -472,8 +461,10 @@ int mx_cpu_conv_weight(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
       rc = -1;
     } else if (p.t != p.ct && !(f.acc = abuf = (char *)malloc((size_t)(out->size * p.csz)))) {
       rc = mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+    } else if (mx_cpu_conv_phase_count(&prm) > 1) {
+      rc = mx_cpu_conv_phased_weight(&p, &prm, x, f.cot, out);
     } else {
-      rc = conv_blocks(&p, x, conv_weight_block, &f);
+      rc = mx_cpu_conv_blocks(&p, x, mx_cpu_conv_weight_block, &f);
       if (rc == 0 && abuf) mx_cpu_convert(abuf, p.ct, 1, out->data, p.t, 1, out->size);
     }
   }

@@ -66,6 +66,40 @@ static inline int64_t mx_cpu_conv_tap(const conv_plan *p, const int64_t *const *
   return valid ? off : CONV_NONE;
 }
 
+/* ---- conv.c: the blocked im2col + GEMM driver ---- */
+/* C (m x n, ldc) = op(A) @ op(B) (+ C when accumulate) in the compute dtype ct; op transposes
+ * when ta / tb. */
+void mx_cpu_conv_gemm(mx_dtype ct, bool ta, bool tb, int m, int n, int k, const void *a, int lda,
+                      const void *b, int ldb, bool accumulate, void *c, int ldc);
+/* Called with output rows [r0, r0 + n) and their matrix A: the block's im2col (row stride lda,
+ * compute dtype) or, when direct, the input rows themselves (stride lda, the plan's dtype). */
+typedef void (*conv_block_fn)(const conv_plan *p, int64_t r0, int64_t n, const char *a,
+                              int64_t lda, bool direct, void *ctx);
+/* Rows per block of the plan (all of them when the input rows are read directly: *direct, with
+ * their stride *ld). */
+int64_t mx_cpu_conv_block_rows(const conv_plan *p, const mx_tensor *x, bool *direct, int64_t *ld);
+/* Runs fn over the plan's output rows in blocks (im2col filled on the pool). 0 or -1 + error. */
+int mx_cpu_conv_blocks(const conv_plan *p, const mx_tensor *x, conv_block_fn fn, void *ctx);
+/* Byte offset of group g's columns in a block's A. */
+int64_t mx_cpu_conv_group_offset(const conv_plan *p, int64_t g, bool direct);
+/* The ConvolutionWeight block: acc (C_out, kg) (+)= cot_rows^T @ A per group (block 0 sets). */
+typedef struct conv_wgt {
+  const char *cot;  /* (rows, C_out) compute dtype */
+  char *acc;        /* (C_out, kg) compute dtype */
+} conv_wgt;
+void mx_cpu_conv_weight_block(const conv_plan *p, int64_t r0, int64_t n, const char *a,
+                              int64_t lda, bool direct, void *ctx);
+
+/* ---- conv_phase.c: input dilation without its zeros ---- */
+/* Number of phase classes of the output positions (1: no input dilation to skip). */
+int64_t mx_cpu_conv_phase_count(const mx_p_convolution *prm);
+/* As the blocked driver, one sub-convolution per class: w (C_out, taps, C_in/g) and cot
+ * (rows, C_out) packed in the compute dtype. */
+int mx_cpu_conv_phased_forward(const conv_plan *p, const mx_p_convolution *prm,
+                               const mx_tensor *x, const char *w, mx_tensor *out);
+int mx_cpu_conv_phased_weight(const conv_plan *p, const mx_p_convolution *prm,
+                              const mx_tensor *x, const char *cot, mx_tensor *out);
+
 /* ---- conv_grouped.c: groups with few channels (the plan's input already in the compute
  * dtype, float32 or float64) ---- */
 bool mx_cpu_conv_grouped_ok(int64_t groups, int64_t cig, int64_t cog, mx_dtype ct);
