@@ -140,6 +140,33 @@ add_ours, add_numpy = op_case(_add, _add, [(N_ELEM,), (N_ELEM,)])
 sum_ours, sum_numpy = op_case(mx.sum, lambda a: a.sum(), [(N_ELEM,)])
 mm_ours, mm_numpy = op_case(_matmul, _matmul, [(MM, MM), (MM, MM)])
 
+CONV_X, CONV_W = (8, 56, 56, 64), (64, 3, 3, 64)  # a ResNet layer: 3x3, stride 1, padding 1
+
+
+def conv_ours():
+    x, w = f32(CONV_X, 0), f32(CONV_W, 1)
+    return None, lambda _: mx.eval(mx.conv2d(x, w, padding=1))
+
+
+def conv_numpy():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(CONV_X, dtype=np.float32)
+    w = rng.standard_normal(CONV_W, dtype=np.float32)
+
+    def run(_):  # sliding windows (N, H, W, C, KH, KW) contracted with (O, KH, KW, C)
+        xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))
+        np.tensordot(win, w, axes=([3, 4, 5], [3, 1, 2]))
+
+    return None, run
+
+
+def conv_grad_ours():
+    x, w, c = f32(CONV_X, 0), f32(CONV_W, 1), f32(CONV_X[:3] + (CONV_W[0],), 2)
+    vg = mx.value_and_grad(lambda a, b: (mx.conv2d(a, b, padding=1) * c).sum(), argnums=(0, 1))
+    return None, lambda _: mx.eval(vg(x, w))
+
+
 CASES = [
     Case("build lazy op (mx.add, no eval)", f"{SMALL} float32", lazy_op_ours, lazy_op_numpy,
          per=N_LAZY, unit="us"),
@@ -148,6 +175,8 @@ CASES = [
     Case("add", f"({N_ELEM},) float32", add_ours, add_numpy),
     Case("sum", f"({N_ELEM},) float32", sum_ours, sum_numpy),
     Case("matmul", f"({MM},{MM})@({MM},{MM}) float32", mm_ours, mm_numpy),
+    Case("conv2d 3x3 pad 1", f"{CONV_X}*{CONV_W[0]} float32", conv_ours, conv_numpy),
+    Case("conv2d 3x3 forward+backward", f"{CONV_X}*{CONV_W[0]} float32", conv_grad_ours),
 ]
 
 

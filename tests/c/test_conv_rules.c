@@ -12,6 +12,7 @@
 #include "mlx/c/mlx.h"
 #include "prim.h"
 #include "../../src/ops/ops.h"
+#include "../../src/transforms/transforms.h"
 
 static mx_stream S;
 
@@ -190,6 +191,127 @@ static void test_vmap_weight(void) {
   MX_SCOPE_END;
 }
 
+/* ---- vjp rules through the transformation: bilinear identities ----
+ * f(x, w) = <conv(x, w), c> is linear in each argument, so <df/dx, x> = <df/dw, w> = f; the
+ * same holds one order up for h(x) = <d/dw f(x, w), r>, which goes through ConvolutionWeight's
+ * own vjp. */
+typedef struct vjp_case {
+  const conv_case *c;
+  mx_array *cot;   /* the output cotangent */
+  mx_array *r;     /* the weight-gradient probe */
+  mx_array *w;     /* the fixed weights of h */
+} vjp_case;
+
+static int close_scalar(mx_array *a, mx_array *b) {
+  double *x = values(a), *y = values(b);
+  int ok = x && y && fabs(x[0] - y[0]) <= 1e-9 * (1 + fabs(y[0]));
+  if (!ok && x && y) fprintf(stderr, "  %.17g vs %.17g\n", x[0], y[0]);
+  free(x);
+  free(y);
+  return ok;
+}
+
+static mx_array *dot(mx_array *a, mx_array *b) {
+  return mx_sum(mx_multiply(a, b, S), NULL, -1, false, S);
+}
+
+/* The closures run with the caller's scope suspended: ops return owned references. */
+static int fn_conv(void *payload, mx_array *const *in, int n_in, mx_array **out, int max_out,
+                   int *n_out) {
+  (void)n_in;
+  (void)max_out;
+  CUR = ((vjp_case *)payload)->c;
+  out[0] = build(in);
+  *n_out = 1;
+  return out[0] ? 0 : -1;
+}
+
+/* mx_vjp with the caller's scope suspended (the transformation owns its temporaries). */
+static int vjp_call(mx_closure f, mx_array *const *prim, int n, mx_array *const *cot,
+                    mx_array **outs, mx_array **grads) {
+  int tok = mx_scope_suspend(), n_out = 0;
+  int rc = mx_vjp(f, prim, n, cot, 1, outs, 1, &n_out, grads);
+  mx_scope_resume(tok);
+  return rc;
+}
+
+/* h(x) = <grad_w f(x, w), r> */
+static int fn_h(void *payload, mx_array *const *in, int n_in, mx_array **out, int max_out,
+                int *n_out) {
+  (void)n_in;
+  (void)max_out;
+  vjp_case *v = (vjp_case *)payload;
+  mx_array *prim[2] = {in[0], v->w}, *grads[2] = {NULL, NULL}, *outs[1] = {NULL};
+  mx_closure f = {fn_conv, v};
+  int rc = vjp_call(f, prim, 2, &v->cot, outs, grads);
+  out[0] = NULL;
+  if (rc == 0) {
+    MX_SCOPE_BEGIN;
+    out[0] = mx_keep(dot(grads[1], v->r));
+    MX_SCOPE_END;
+  }
+  mx_array_release(outs[0]);
+  mx_array_release(grads[0]);
+  mx_array_release(grads[1]);
+  *n_out = 1;
+  return out[0] ? 0 : -1;
+}
+
+static void check_bilinear(const char *name, const conv_case *c, mx_array *x, mx_array *w) {
+  MX_SCOPE_BEGIN;
+  CUR = c;
+  mx_array *in[2] = {x, w}, *y = build(in);
+  vjp_case v = {c, y ? data(y->ndim, y->shape, 17) : NULL, data(w->ndim, w->shape, 19), w};
+  mx_array *outs[1] = {NULL}, *grads[2] = {NULL, NULL}, *g2[1] = {NULL};
+  mx_closure f = {fn_conv, &v};
+  int rc = y ? vjp_call(f, in, 2, &v.cot, outs, grads) : -1;
+  CHECK(rc == 0);
+  if (rc == 0) {
+    mx_array *fv = dot(outs[0], v.cot);
+    if (!close_scalar(dot(grads[0], x), fv) || !close_scalar(dot(grads[1], w), fv)) {
+      fprintf(stderr, "%s: first order\n", name);
+      check_failures++;
+    }
+    mx_closure h = {fn_h, &v};
+    mx_array *one = mx_scope_adopt(mx_array_scalar_f64(1.0, MX_FLOAT64)), *hout[1] = {NULL};
+    rc = vjp_call(h, &x, 1, &one, hout, g2);
+    CHECK(rc == 0);
+    if (rc == 0 && !close_scalar(dot(g2[0], x), hout[0])) {
+      fprintf(stderr, "%s: second order\n", name);
+      check_failures++;
+    }
+    mx_array_release(hout[0]);
+    mx_array_release(g2[0]);
+  }
+  mx_array_release(outs[0]);
+  mx_array_release(grads[0]);
+  mx_array_release(grads[1]);
+  MX_SCOPE_END;
+  if (mx_error_kind_get() != MX_OK) {
+    fprintf(stderr, "%s: %s\n", name, mx_error_message());
+    check_failures++;
+    mx_error_clear();
+  }
+}
+
+static void test_vjp_rules(void) {
+  MX_SCOPE_BEGIN;
+  int32_t xs[3] = {2, 9, 4}, ws[3] = {6, 3, 2}, wd[3] = {4, 3, 1}, wb[3] = {18, 3, 9};
+  int32_t xb[3] = {2, 7, 18}, x2[4] = {2, 5, 6, 4}, w2[4] = {4, 2, 3, 4};
+  conv_case grouped = {1, {2}, {1}, {-1}, {2}, {1}, 2, true, {0}};
+  conv_case depth = {1, {1}, {2}, {1}, {1}, {1}, 4, false, {0}};
+  conv_case phased = {1, {1}, {2}, {3}, {1}, {3}, 1, true, {0}};
+  conv_case wide = {1, {2}, {1}, {1}, {1}, {2}, 2, false, {0}};
+  conv_case plane = {2, {1, 2}, {1, 0}, {0, 2}, {2, 1}, {2, 1}, 1, false, {0}};
+  check_bilinear("grouped, flipped", &grouped, data(3, xs, 1), data(3, ws, 2));
+  check_bilinear("depthwise", &depth, data(3, xs, 3), data(3, wd, 4));
+  int32_t w4[3] = {5, 3, 4};
+  check_bilinear("input dilation 3", &phased, data(3, xs, 5), data(3, w4, 6));
+  check_bilinear("wide groups, input dilation 2", &wide, data(3, xb, 7), data(3, wb, 8));
+  check_bilinear("2d", &plane, data(4, x2, 9), data(4, w2, 10));
+  MX_SCOPE_END;
+}
+
 /* ---- every op on valid and invalid arguments ---- */
 static int evals(mx_array *a) {
   int ok = a && mx_array_eval(a) == 0;
@@ -302,6 +424,7 @@ int main(void) {
   RUN(test_vmap_2d);
   RUN(test_vmap_empty_batch);
   RUN(test_vmap_weight);
+  RUN(test_vjp_rules);
   RUN(test_ops_valid_and_invalid);
   RUN(test_capi);
   return check_failures ? 1 : 0;

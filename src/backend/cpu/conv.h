@@ -1,6 +1,7 @@
-/* conv.h: what the convolution kernel files (conv.c, conv_grouped.c) share: the plan of one
- * convolution (shapes, group sizes, per-dim tap tables over the input's strides), its setup,
- * and the direct kernels for grouped convolutions with few channels per group. Private to
+/* conv.h: what the convolution kernel files (conv.c, conv_phase.c, conv_grouped.c) share: the
+ * plan of one convolution (shapes, group sizes, per-dim tap tables over the input's strides),
+ * the blocked im2col + GEMM driver, the phase split of input-dilated convolutions and the
+ * direct kernels of grouped convolutions with few channels per group. Private to
  * src/backend/cpu; depends on cpu.h. */
 #ifndef MX_BACKEND_CPU_CONV_H
 #define MX_BACKEND_CPU_CONV_H
@@ -53,17 +54,19 @@ static inline const char *mx_cpu_conv_row(const conv_plan *p, int64_t r, const i
 static inline int64_t mx_cpu_conv_tap(const conv_plan *p, const int64_t *const *row,
                                       int64_t *kidx) {
   int64_t off = 0;
-  bool valid = true;
-  for (int d = 0; d < p->nsp && valid; d++) {
+  for (int d = 0; d < p->nsp; d++) {
     int64_t v = row[d][kidx[d]];
-    valid = v != CONV_NONE;
+    if (v == CONV_NONE) {
+      off = CONV_NONE;
+      break;
+    }
     off += v;
   }
   for (int d = p->nsp - 1; d >= 0; d--) {
     if (++kidx[d] < p->kshape[d]) break;
     kidx[d] = 0;
   }
-  return valid ? off : CONV_NONE;
+  return off;
 }
 
 /* ---- conv.c: the blocked im2col + GEMM driver ---- */
