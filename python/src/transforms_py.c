@@ -1,9 +1,9 @@
-/* transforms_py.c: grad, value_and_grad, vjp and jvp over src/transforms/transforms.h.
- * A Python callable is wrapped in an mx_closure whose fn takes the GIL, wraps the input
- * nodes as mx.array objects, calls the function and hands the output nodes back; a Python
- * exception raised inside is kept and re-raised unchanged once the C call returns. The GIL
- * is released around the C transform. Differentiated arguments must be arrays for now
- * (list/tuple/dict pytrees raise a ValueError until tree support lands). */
+/* transforms_py.c: grad, value_and_grad, vjp and jvp over src/transforms/transforms.h
+ * (spec/semantics.md section 11). A Python callable is wrapped in an mx_closure whose fn
+ * takes the GIL, puts the input nodes (as mx.array objects) into the argument trees, calls
+ * the function and hands the arrays of its result tree back; a Python exception raised
+ * inside is kept and re-raised unchanged once the C call returns. The GIL is released
+ * around the C transform. Differentiated arguments are list/tuple/dict trees of arrays. */
 #include "mxpy_internal.h"
 
 #include <stdlib.h>
@@ -26,39 +26,52 @@ typedef struct {
   PyObject *exc_type, *exc_value, *exc_tb; /* a Python error raised inside */
 } closure_payload;
 
+/* Copies of args/kwargs where the trees named by pos/kw_names hold in[0..n_in) in order. */
 static int tracer_args(closure_payload *p, mx_array *const *in, int n_in, PyObject **args_out,
                        PyObject **kwargs_out) {
-  Py_ssize_t n = PyTuple_GET_SIZE(p->args);
-  PyObject *args = PyTuple_New(n);
-  PyObject *kwargs = NULL;
-  if (!args) return -1;
-  for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(args, i, Py_NewRef(PyTuple_GET_ITEM(p->args, i)));
-  for (int i = 0; i < p->n_pos && i < n_in; i++) {
+  PyObject *wrapped = PyList_New(n_in);
+  PyObject *args = NULL, *kwargs = NULL;
+  if (!wrapped) return -1;
+  for (int i = 0; i < n_in; i++) {
     mx_array_retain(in[i]);
     PyObject *w = mxpy_array_wrap(in[i]);
     if (!w) goto fail;
+    PyList_SET_ITEM(wrapped, i, w);
+  }
+  Py_ssize_t n = PyTuple_GET_SIZE(p->args), index = 0;
+  args = PyTuple_New(n);
+  if (!args) goto fail;
+  for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(args, i, Py_NewRef(PyTuple_GET_ITEM(p->args, i)));
+  for (int i = 0; i < p->n_pos; i++) {
+    PyObject *r = mxpy_tree_replace(PyTuple_GET_ITEM(p->args, p->pos[i]), wrapped, &index);
+    if (!r) goto fail;
     Py_DECREF(PyTuple_GET_ITEM(args, p->pos[i]));
-    PyTuple_SET_ITEM(args, p->pos[i], w);
+    PyTuple_SET_ITEM(args, p->pos[i], r);
   }
   if (p->kwargs) {
     kwargs = PyDict_Copy(p->kwargs);
     if (!kwargs) goto fail;
     Py_ssize_t nk = p->kw_names ? PyTuple_GET_SIZE(p->kw_names) : 0;
-    for (Py_ssize_t j = 0; j < nk && p->n_pos + j < n_in; j++) {
-      mx_array_retain(in[p->n_pos + j]);
-      PyObject *w = mxpy_array_wrap(in[p->n_pos + j]);
-      if (!w || PyDict_SetItem(kwargs, PyTuple_GET_ITEM(p->kw_names, j), w) < 0) {
-        Py_XDECREF(w);
+    for (Py_ssize_t j = 0; j < nk; j++) {
+      PyObject *name = PyTuple_GET_ITEM(p->kw_names, j);
+      PyObject *v = PyDict_GetItemWithError(p->kwargs, name);
+      if (!v) {
+        if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
         goto fail;
       }
-      Py_DECREF(w);
+      PyObject *r = mxpy_tree_replace(v, wrapped, &index);
+      int rc = r ? PyDict_SetItem(kwargs, name, r) : -1;
+      Py_XDECREF(r);
+      if (rc < 0) goto fail;
     }
   }
+  Py_DECREF(wrapped);
   *args_out = args;
   *kwargs_out = kwargs;
   return 0;
 fail:
-  Py_DECREF(args);
+  Py_DECREF(wrapped);
+  Py_XDECREF(args);
   Py_XDECREF(kwargs);
   return -1;
 }
@@ -180,22 +193,6 @@ static void release_all(mx_array **a, int n) {
     if (a[i]) mx_array_release(a[i]);
 }
 
-/* A list of wrapped nodes (stolen; the slots are cleared). */
-static PyObject *wrap_list(mx_array **a, int n) {
-  PyObject *list = PyList_New(n);
-  if (!list) return NULL;
-  for (int i = 0; i < n; i++) {
-    PyObject *w = mxpy_array_wrap(a[i]);
-    a[i] = NULL;
-    if (!w) {
-      Py_DECREF(list);
-      return NULL;
-    }
-    PyList_SET_ITEM(list, i, w);
-  }
-  return list;
-}
-
 /* ------------------------------------------------------------------------------------ */
 /* grad / value_and_grad                                                                 */
 
@@ -215,24 +212,77 @@ static const char *grad_tag(const mxpy_gradfn *g) {
   return g->value_and_grad ? "value_and_grad" : "grad";
 }
 
-static PyObject *pytree_error(const char *tag, const char *kind, const char *where) {
-  PyErr_Format(PyExc_ValueError,
-               "[%s] Differentiating with respect to a %s argument (%s) is not supported yet: "
-               "pass the arrays as separate positional arguments.",
-               tag, kind, where);
-  return NULL;
+/* "{a,b,}" as MLX prints the keyword names of a call. */
+static PyObject *kwargs_names(PyObject *kwargs) {
+  PyObject *parts = PyList_New(0);
+  if (!parts) return NULL;
+  Py_ssize_t pos = 0;
+  PyObject *k, *v;
+  while (kwargs && PyDict_Next(kwargs, &pos, &k, &v)) {
+    PyObject *item = PyUnicode_FromFormat("%S,", k);
+    if (!item || PyList_Append(parts, item) < 0) {
+      Py_XDECREF(item);
+      Py_DECREF(parts);
+      return NULL;
+    }
+    Py_DECREF(item);
+  }
+  PyObject *empty = PyUnicode_FromString("");
+  PyObject *joined = empty ? PyUnicode_Join(empty, parts) : NULL;
+  Py_XDECREF(empty);
+  Py_DECREF(parts);
+  if (!joined) return NULL;
+  PyObject *r = PyUnicode_FromFormat("{%U}", joined);
+  Py_DECREF(joined);
+  return r;
 }
 
-/* Checks that the argument to differentiate is an array. */
-static int check_grad_arg(const char *tag, PyObject *o, const char *where) {
-  if (MXPY_IS_ARRAY(o)) return 0;
-  if (PyList_Check(o)) pytree_error(tag, "list", where);
-  else if (PyTuple_Check(o)) pytree_error(tag, "tuple", where);
-  else if (PyDict_Check(o)) pytree_error(tag, "dict", where);
-  else
-    PyErr_Format(PyExc_ValueError, "[%s] The argument to differentiate (%s) should be an array, got %s.",
-                 tag, where, Py_TYPE(o)->tp_name);
-  return -1;
+/* The gradient trees: one argnum -> that tree; several -> a tuple of trees; argnames ->
+ * (positional or None, {name: tree}). grads (a list) is consumed in order. */
+static PyObject *grad_structure(mxpy_gradfn *g, PyObject *args, PyObject *kwargs, PyObject *grads) {
+  Py_ssize_t index = 0, nnames = PyTuple_GET_SIZE(g->argnames);
+  PyObject *pos_grads = NULL;
+  if (g->n_argnums == 1) {
+    pos_grads = mxpy_tree_replace(PyTuple_GET_ITEM(args, g->argnums[0]), grads, &index);
+  } else if (g->n_argnums > 1) {
+    pos_grads = PyTuple_New(g->n_argnums);
+    for (int i = 0; pos_grads && i < g->n_argnums; i++) {
+      PyObject *t = mxpy_tree_replace(PyTuple_GET_ITEM(args, g->argnums[i]), grads, &index);
+      if (!t) Py_CLEAR(pos_grads);
+      else PyTuple_SET_ITEM(pos_grads, i, t);
+    }
+  } else {
+    pos_grads = Py_NewRef(Py_None);
+  }
+  if (!pos_grads || nnames == 0) return pos_grads;
+  PyObject *kw_grads = PyDict_New();
+  for (Py_ssize_t j = 0; kw_grads && j < nnames; j++) {
+    PyObject *name = PyTuple_GET_ITEM(g->argnames, j);
+    PyObject *v = PyDict_GetItemWithError(kwargs, name);
+    PyObject *t = v ? mxpy_tree_replace(v, grads, &index) : NULL;
+    if (!t || PyDict_SetItem(kw_grads, name, t) < 0) Py_CLEAR(kw_grads);
+    Py_XDECREF(t);
+  }
+  PyObject *r = kw_grads ? PyTuple_Pack(2, pos_grads, kw_grads) : NULL;
+  Py_DECREF(pos_grads);
+  Py_XDECREF(kw_grads);
+  return r;
+}
+
+/* The arrays of the differentiated argument trees, in order (non-array leaves raise). */
+static PyObject *grad_leaves(mxpy_gradfn *g, PyObject *args, PyObject *kwargs, const char *tag) {
+  PyObject *leaves = PyList_New(0);
+  if (!leaves) return NULL;
+  for (int i = 0; i < g->n_argnums; i++)
+    if (mxpy_tree_collect(PyTuple_GET_ITEM(args, g->argnums[i]), leaves, true, tag) < 0) goto fail;
+  for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(g->argnames); j++) {
+    PyObject *v = PyDict_GetItemWithError(kwargs, PyTuple_GET_ITEM(g->argnames, j));
+    if (!v || mxpy_tree_collect(v, leaves, true, tag) < 0) goto fail;
+  }
+  return leaves;
+fail:
+  Py_DECREF(leaves);
+  return NULL;
 }
 
 static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
@@ -240,7 +290,6 @@ static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
   const char *tag = grad_tag(g);
   Py_ssize_t nargs = PyTuple_GET_SIZE(args);
   Py_ssize_t nnames = PyTuple_GET_SIZE(g->argnames);
-  char where[64];
   if (g->n_argnums > 0 && g->argnums[g->n_argnums - 1] >= nargs) {
     PyErr_Format(PyExc_ValueError,
                  "[%s] Can't compute the gradient of argument index %d because the function is "
@@ -253,44 +302,31 @@ static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
     int has = kwargs ? PyDict_Contains(kwargs, name) : 0;
     if (has < 0) return NULL;
     if (!has) {
-      PyObject *keys = kwargs ? PyDict_Keys(kwargs) : PyList_New(0);
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] Can't compute the gradient of keyword argument '%U' because the "
-                   "function is called with the following keyword arguments %R",
-                   tag, name, keys ? keys : Py_None);
-      Py_XDECREF(keys);
+      PyObject *names = kwargs_names(kwargs);
+      if (names)
+        PyErr_Format(PyExc_ValueError,
+                     "[%s] Can't compute the gradient of keyword argument '%U' because the "
+                     "function is called with the following keyword arguments %U",
+                     tag, name, names);
+      Py_XDECREF(names);
       return NULL;
     }
   }
-  int n_primals = g->n_argnums + (int)nnames;
-  mx_array **primals = PyMem_Calloc((size_t)n_primals + 1, sizeof(mx_array *));
-  mx_array **grads = PyMem_Calloc((size_t)n_primals + 1, sizeof(mx_array *));
-  mx_array **outs = PyMem_Calloc(MX_MAX_OUTPUTS, sizeof(mx_array *));
-  int *argnums = PyMem_Calloc((size_t)n_primals + 1, sizeof(int));
-  PyObject *result = NULL;
+  PyObject *result = NULL, *grads_list = NULL;
   closure_payload p = {0};
-  int n_out = 0, rc;
-  if (!primals || !grads || !outs || !argnums) {
+  int n_primals = 0, n_out = 0, rc;
+  mx_array **primals = NULL, **grads = NULL, **outs = NULL;
+  int *argnums = NULL;
+  PyObject *leaves = grad_leaves(g, args, kwargs, tag);
+  if (!leaves || !(primals = mxpy_nodes_from_list(leaves, &n_primals))) goto done;
+  grads = PyMem_Calloc((size_t)n_primals + 1, sizeof(mx_array *));
+  outs = PyMem_Calloc(MX_MAX_OUTPUTS, sizeof(mx_array *));
+  argnums = PyMem_Calloc((size_t)n_primals + 1, sizeof(int));
+  if (!grads || !outs || !argnums) {
     PyErr_NoMemory();
     goto done;
   }
-  for (int i = 0; i < g->n_argnums; i++) {
-    PyObject *a = PyTuple_GET_ITEM(args, g->argnums[i]);
-    snprintf(where, sizeof where, "positional argument %d", g->argnums[i]);
-    if (check_grad_arg(tag, a, where) < 0) goto done;
-    if (!(primals[i] = mxpy_array_node_retained(a))) goto done;
-    argnums[i] = i;
-  }
-  for (Py_ssize_t j = 0; j < nnames; j++) {
-    PyObject *a = PyDict_GetItemWithError(kwargs, PyTuple_GET_ITEM(g->argnames, j));
-    if (!a) goto done;
-    const char *kname = PyUnicode_AsUTF8(PyTuple_GET_ITEM(g->argnames, j));
-    if (!kname) goto done;
-    snprintf(where, sizeof where, "keyword argument %s", kname);
-    if (check_grad_arg(tag, a, where) < 0) goto done;
-    if (!(primals[g->n_argnums + j] = mxpy_array_node_retained(a))) goto done;
-    argnums[g->n_argnums + j] = g->n_argnums + (int)j;
-  }
+  for (int i = 0; i < n_primals; i++) argnums[i] = i;
   p.fun = g->fun;
   p.args = args;
   p.kwargs = kwargs;
@@ -308,39 +344,14 @@ static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
     transform_error(&p);
     goto done;
   }
-  /* gradients: one argnum -> that gradient; several -> a tuple; argnames -> (pos, dict) */
-  PyObject *pos_grads = NULL, *kw_grads = NULL, *grads_obj = NULL;
-  if (g->n_argnums == 1) {
-    pos_grads = mxpy_array_wrap(grads[0]);
-    grads[0] = NULL;
-  } else if (g->n_argnums > 1) {
-    PyObject *l = wrap_list(grads, g->n_argnums);
-    pos_grads = l ? PyList_AsTuple(l) : NULL;
-    Py_XDECREF(l);
-  } else {
-    pos_grads = Py_NewRef(Py_None);
-  }
-  if (!pos_grads) goto done;
-  if (nnames == 0) {
-    grads_obj = pos_grads;
-  } else {
-    kw_grads = PyDict_New();
-    for (Py_ssize_t j = 0; kw_grads && j < nnames; j++) {
-      PyObject *w = mxpy_array_wrap(grads[g->n_argnums + j]);
-      grads[g->n_argnums + j] = NULL;
-      if (!w || PyDict_SetItem(kw_grads, PyTuple_GET_ITEM(g->argnames, j), w) < 0) Py_CLEAR(kw_grads);
-      Py_XDECREF(w);
-    }
-    grads_obj = kw_grads ? PyTuple_Pack(2, pos_grads, kw_grads) : NULL;
-    Py_DECREF(pos_grads);
-    Py_XDECREF(kw_grads);
-  }
+  grads_list = mxpy_list_from_nodes(grads, n_primals);
+  PyObject *grads_obj = grads_list ? grad_structure(g, args, kwargs, grads_list) : NULL;
   if (!grads_obj) goto done;
   if (!g->value_and_grad) {
     result = grads_obj;
     goto done;
   }
-  PyObject *values = wrap_list(outs, n_out);
+  PyObject *values = mxpy_list_from_nodes(outs, n_out);
   Py_ssize_t index = 0;
   PyObject *value = values && p.value_out ? mxpy_tree_replace(p.value_out, values, &index) : NULL;
   Py_XDECREF(values);
@@ -348,10 +359,11 @@ static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
   Py_XDECREF(value);
   Py_DECREF(grads_obj);
 done:
-  if (primals) release_all(primals, n_primals);
+  Py_XDECREF(leaves);
+  Py_XDECREF(grads_list);
+  mxpy_nodes_free(primals, n_primals);
   if (grads) release_all(grads, n_primals);
   if (outs) release_all(outs, n_out);
-  PyMem_Free(primals);
   PyMem_Free(grads);
   PyMem_Free(outs);
   PyMem_Free(argnums);
@@ -515,7 +527,8 @@ static PyObject *py_value_and_grad(PyObject *m, PyObject *args, PyObject *kwds) 
 /* A list/tuple of arrays -> retained nodes (count in *n). */
 static mx_array **array_list(PyObject *o, int *n, const char *tag, const char *what) {
   if (!PyList_Check(o) && !PyTuple_Check(o)) {
-    PyErr_Format(PyExc_ValueError, "[%s] %s must be a list of arrays.", tag, what);
+    PyErr_Format(PyExc_TypeError, "[%s] %s must be a list of arrays, got %s.", tag, what,
+                 Py_TYPE(o)->tp_name);
     return NULL;
   }
   Py_ssize_t k = PySequence_Size(o);
@@ -527,7 +540,7 @@ static mx_array **array_list(PyObject *o, int *n, const char *tag, const char *w
   for (Py_ssize_t i = 0; i < k; i++) {
     PyObject *e = PyList_Check(o) ? PyList_GET_ITEM(o, i) : PyTuple_GET_ITEM(o, i);
     if (!MXPY_IS_ARRAY(e)) {
-      PyErr_Format(PyExc_ValueError, "[%s] %s must be a list of arrays; element %zd is %s.", tag,
+      PyErr_Format(PyExc_TypeError, "[%s] %s must be a list of arrays; element %zd is %s.", tag,
                    what, i, Py_TYPE(e)->tp_name);
       release_all(nodes, (int)i);
       PyMem_Free(nodes);
@@ -591,8 +604,8 @@ static PyObject *vjp_jvp(PyObject *args, PyObject *kwds, bool is_vjp) {
     transform_error(&p);
     goto done;
   }
-  PyObject *lo = wrap_list(outs, n_out);
-  PyObject *lr = lo ? wrap_list(res, is_vjp ? n_p : n_out) : NULL;
+  PyObject *lo = mxpy_list_from_nodes(outs, n_out);
+  PyObject *lr = lo ? mxpy_list_from_nodes(res, is_vjp ? n_p : n_out) : NULL;
   if (lo && lr) result = PyTuple_Pack(2, lo, lr);
   Py_XDECREF(lo);
   Py_XDECREF(lr);

@@ -1,9 +1,11 @@
-/* graph_walk.c: node maps (open addressing with tombstones) and the traced post-order. */
+/* graph_walk.c: node maps (open addressing with tombstones), the traced post-order, and the
+ * end of a trace (tracer flags cleared once no transformation is active on the thread). */
 #include "graph_walk.h"
 
 #include <stdlib.h>
 
 #include "../core/error.h"
+#include "../core/eval.h"
 
 #define TOMB ((const mx_array *)1)
 
@@ -165,4 +167,46 @@ int mx_traced_order(mx_array *const *outs, int n, mx_array ***order_out, size_t 
   *order_out = order;
   *n_order = on;
   return 0;
+}
+
+/* Clears the tracer flag of every tracer node reachable from roots (the flag itself marks
+ * what is left to visit, so the walk needs no visited set). */
+static void untrace(mx_array *const *roots, int n) {
+  size_t sn = 0, scap = 64;
+  mx_array **stack = malloc(scap * sizeof *stack);
+  if (!stack) return; /* the flags only keep graphs alive longer */
+  mx_graph_lock();
+  for (int r = 0; r < n; r++) {
+    if (!roots[r] || !roots[r]->tracer) continue;
+    roots[r]->tracer = 0;
+    stack[sn++] = roots[r];
+    while (sn) {
+      mx_array *a = stack[--sn];
+      mx_op *op = a->op;
+      if (!op) continue;
+      for (int k = 0; k < op->n_out; k++)
+        if (op->outputs[k]) op->outputs[k]->tracer = 0;
+      for (int i = 0; i < op->n_in; i++) {
+        mx_array *in = op->inputs[i];
+        if (!in->tracer) continue;
+        in->tracer = 0;
+        if (sn == scap) {
+          mx_array **ns = realloc(stack, scap * 2 * sizeof *ns);
+          if (!ns) goto out;
+          stack = ns;
+          scap *= 2;
+        }
+        stack[sn++] = in;
+      }
+    }
+  }
+out:
+  mx_graph_unlock();
+  free(stack);
+}
+
+void mx_trace_finish(mx_array *const *a, int na, mx_array *const *b, int nb) {
+  if (mx_trace_depth() > 0) return;
+  untrace(a, na);
+  untrace(b, nb);
 }

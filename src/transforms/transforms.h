@@ -19,6 +19,11 @@ typedef struct mx_closure {
 
 #define MX_MAX_OUTPUTS 4096
 
+/* Calls fn with scopes suspended (its results are new references); a failure without a
+ * core error becomes MX_ERUNTIME with an empty message. */
+int mx_trace_call(mx_closure fn, mx_array *const *args, int n, mx_array **outs, int max_out,
+                  int *n_out);
+
 /* vjp: outputs = fn(primals); cotangent-weighted gradients wrt every primal.
  * outs (capacity max_out) and grads (n_primals entries; zeros where no path) are filled with
  * new references; *n_out receives the output count. cotangents: one per output. */

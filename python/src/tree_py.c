@@ -1,0 +1,171 @@
+/* tree_py.c: the tree helpers every transformation shares (eval, grad, vmap, compile,
+ * custom_function): nested list/tuple/dict containers whose leaves are mx.array objects or
+ * other values. Flattening order is depth-first, sequences in order and dicts in insertion
+ * order, so flatten and the rebuilding/filling functions agree leaf for leaf. Iterative in
+ * data but recursive in nesting depth, guarded by Py_EnterRecursiveCall. */
+#include "mxpy_internal.h"
+
+static bool is_container(PyObject *o) {
+  return PyList_Check(o) || PyTuple_Check(o) || PyDict_Check(o);
+}
+
+int mxpy_tree_collect(PyObject *tree, PyObject *arrays, bool strict, const char *op) {
+  if (MXPY_IS_ARRAY(tree)) return PyList_Append(arrays, tree);
+  if (!is_container(tree)) {
+    if (!strict) return 0;
+    PyErr_Format(PyExc_ValueError, "[%s] The argument should contain only arrays, got %s.", op,
+                 Py_TYPE(tree)->tp_name);
+    return -1;
+  }
+  if (Py_EnterRecursiveCall(" while flattening a tree of arrays")) return -1;
+  int rc = 0;
+  if (PyDict_Check(tree)) {
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (rc == 0 && PyDict_Next(tree, &pos, &k, &v)) rc = mxpy_tree_collect(v, arrays, strict, op);
+  } else {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(tree); /* list or tuple */
+    for (Py_ssize_t i = 0; rc == 0 && i < n; i++)
+      rc = mxpy_tree_collect(PySequence_Fast_GET_ITEM(tree, i), arrays, strict, op);
+  }
+  Py_LeaveRecursiveCall();
+  return rc;
+}
+
+/* A tuple of the same type as tree (namedtuples keep their class) holding items (stolen). */
+static PyObject *same_tuple_type(PyObject *tree, PyObject *items) {
+  PyObject *t = PyList_AsTuple(items);
+  Py_DECREF(items);
+  if (!t || PyTuple_CheckExact(tree)) return t;
+  PyObject *out;
+  if (PyObject_HasAttrString(tree, "_fields")) /* namedtuple(*fields) */
+    out = PyObject_Call((PyObject *)Py_TYPE(tree), t, NULL);
+  else
+    out = PyObject_CallOneArg((PyObject *)Py_TYPE(tree), t);
+  Py_DECREF(t);
+  return out;
+}
+
+PyObject *mxpy_tree_replace(PyObject *tree, PyObject *replacements, Py_ssize_t *index) {
+  if (MXPY_IS_ARRAY(tree)) {
+    if (*index >= PySequence_Size(replacements)) {
+      PyErr_SetString(PyExc_RuntimeError, "[tree] fewer replacement arrays than leaves");
+      return NULL;
+    }
+    return PySequence_GetItem(replacements, (*index)++);
+  }
+  if (!is_container(tree)) return Py_NewRef(tree);
+  if (Py_EnterRecursiveCall(" while rebuilding a tree of arrays")) return NULL;
+  PyObject *out = NULL;
+  if (PyDict_Check(tree)) {
+    out = PyDict_New();
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (out && PyDict_Next(tree, &pos, &k, &v)) {
+      PyObject *r = mxpy_tree_replace(v, replacements, index);
+      if (!r || PyDict_SetItem(out, k, r) < 0) Py_CLEAR(out);
+      Py_XDECREF(r);
+    }
+  } else {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(tree);
+    PyObject *items = PyList_New(n);
+    for (Py_ssize_t i = 0; items && i < n; i++) {
+      PyObject *r = mxpy_tree_replace(PySequence_Fast_GET_ITEM(tree, i), replacements, index);
+      if (!r) Py_CLEAR(items);
+      else PyList_SET_ITEM(items, i, r);
+    }
+    if (items && PyList_Check(tree)) out = items;
+    else if (items) out = same_tuple_type(tree, items);
+  }
+  Py_LeaveRecursiveCall();
+  return out;
+}
+
+int mxpy_tree_fill(PyObject *tree, PyObject *replacements, Py_ssize_t *index, const char *op) {
+  if (!is_container(tree)) return 0;
+  if (Py_EnterRecursiveCall(" while updating a tree of arrays")) return -1;
+  int rc = 0;
+  Py_ssize_t n_rep = PySequence_Size(replacements);
+  if (PyDict_Check(tree)) {
+    PyObject *keys = PyDict_Keys(tree); /* assigning while iterating is not allowed */
+    Py_ssize_t n = keys ? PyList_GET_SIZE(keys) : 0;
+    rc = keys ? 0 : -1;
+    for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
+      PyObject *k = PyList_GET_ITEM(keys, i);
+      PyObject *v = PyDict_GetItemWithError(tree, k);
+      if (!v) {
+        rc = PyErr_Occurred() ? -1 : 0;
+        continue;
+      }
+      if (MXPY_IS_ARRAY(v)) {
+        if (*index >= n_rep) break;
+        PyObject *r = PySequence_GetItem(replacements, (*index)++);
+        rc = r ? PyDict_SetItem(tree, k, r) : -1;
+        Py_XDECREF(r);
+      } else {
+        rc = mxpy_tree_fill(v, replacements, index, op);
+      }
+    }
+    Py_XDECREF(keys);
+  } else {
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(tree);
+    for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
+      PyObject *v = PySequence_Fast_GET_ITEM(tree, i);
+      if (!MXPY_IS_ARRAY(v)) {
+        rc = mxpy_tree_fill(v, replacements, index, op);
+        continue;
+      }
+      if (*index >= n_rep) break;
+      if (!PyList_Check(tree)) {
+        PyErr_Format(PyExc_ValueError, "[%s] Cannot update an array held directly by a tuple.", op);
+        rc = -1;
+        break;
+      }
+      PyObject *r = PySequence_GetItem(replacements, (*index)++);
+      rc = r ? PyList_SetItem(tree, i, r) : -1; /* steals r */
+    }
+  }
+  Py_LeaveRecursiveCall();
+  return rc;
+}
+
+mx_array **mxpy_nodes_from_list(PyObject *list, int *n) {
+  Py_ssize_t k = PyList_GET_SIZE(list);
+  mx_array **nodes = PyMem_Calloc((size_t)(k > 0 ? k : 1), sizeof(mx_array *));
+  if (!nodes) {
+    PyErr_NoMemory();
+    return NULL;
+  }
+  for (Py_ssize_t i = 0; i < k; i++) {
+    if (!(nodes[i] = mxpy_array_node_retained(PyList_GET_ITEM(list, i)))) {
+      mxpy_nodes_free(nodes, (int)i);
+      return NULL;
+    }
+  }
+  *n = (int)k;
+  return nodes;
+}
+
+void mxpy_nodes_free(mx_array **nodes, int n) {
+  if (!nodes) return;
+  for (int i = 0; i < n; i++)
+    if (nodes[i]) mx_array_release(nodes[i]);
+  PyMem_Free(nodes);
+}
+
+PyObject *mxpy_list_from_nodes(mx_array **nodes, int n) {
+  PyObject *list = PyList_New(n);
+  for (int i = 0; i < n; i++) {
+    PyObject *w = NULL;
+    if (list) {
+      w = mxpy_array_wrap(nodes[i]);
+      nodes[i] = NULL;
+      if (!w) Py_CLEAR(list);
+      else PyList_SET_ITEM(list, i, w);
+    } else if (nodes[i]) {
+      mx_array_release(nodes[i]);
+      nodes[i] = NULL;
+    }
+  }
+  return list;
+}
