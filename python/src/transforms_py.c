@@ -8,185 +8,7 @@
 
 #include <stdlib.h>
 
-#include "../../src/transforms/transforms.h"
-
-typedef enum { MODE_GRAD, MODE_VALUE_AND_GRAD, MODE_VJP_JVP } call_mode;
-
-/* What the closure needs to call the Python function with tracer inputs. */
-typedef struct {
-  PyObject *fun;
-  PyObject *args;          /* positional arguments (tuple) */
-  PyObject *kwargs;        /* dict or NULL */
-  const int *pos;          /* in[0..n_pos) replace args[pos[i]] */
-  int n_pos;
-  PyObject *kw_names;      /* in[n_pos..) replace kwargs[kw_names[j]] (tuple or NULL) */
-  call_mode mode;
-  const char *tag;         /* "grad", "value_and_grad", "vjp", "jvp" */
-  PyObject *value_out;     /* the function's last return value */
-  PyObject *exc_type, *exc_value, *exc_tb; /* a Python error raised inside */
-} closure_payload;
-
-/* Copies of args/kwargs where the trees named by pos/kw_names hold in[0..n_in) in order. */
-static int tracer_args(closure_payload *p, mx_array *const *in, int n_in, PyObject **args_out,
-                       PyObject **kwargs_out) {
-  PyObject *wrapped = PyList_New(n_in);
-  PyObject *args = NULL, *kwargs = NULL;
-  if (!wrapped) return -1;
-  for (int i = 0; i < n_in; i++) {
-    mx_array_retain(in[i]);
-    PyObject *w = mxpy_array_wrap(in[i]);
-    if (!w) goto fail;
-    PyList_SET_ITEM(wrapped, i, w);
-  }
-  Py_ssize_t n = PyTuple_GET_SIZE(p->args), index = 0;
-  args = PyTuple_New(n);
-  if (!args) goto fail;
-  for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(args, i, Py_NewRef(PyTuple_GET_ITEM(p->args, i)));
-  for (int i = 0; i < p->n_pos; i++) {
-    PyObject *r = mxpy_tree_replace(PyTuple_GET_ITEM(p->args, p->pos[i]), wrapped, &index);
-    if (!r) goto fail;
-    Py_DECREF(PyTuple_GET_ITEM(args, p->pos[i]));
-    PyTuple_SET_ITEM(args, p->pos[i], r);
-  }
-  if (p->kwargs) {
-    kwargs = PyDict_Copy(p->kwargs);
-    if (!kwargs) goto fail;
-    Py_ssize_t nk = p->kw_names ? PyTuple_GET_SIZE(p->kw_names) : 0;
-    for (Py_ssize_t j = 0; j < nk; j++) {
-      PyObject *name = PyTuple_GET_ITEM(p->kw_names, j);
-      PyObject *v = PyDict_GetItemWithError(p->kwargs, name);
-      if (!v) {
-        if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
-        goto fail;
-      }
-      PyObject *r = mxpy_tree_replace(v, wrapped, &index);
-      int rc = r ? PyDict_SetItem(kwargs, name, r) : -1;
-      Py_XDECREF(r);
-      if (rc < 0) goto fail;
-    }
-  }
-  Py_DECREF(wrapped);
-  *args_out = args;
-  *kwargs_out = kwargs;
-  return 0;
-fail:
-  Py_DECREF(wrapped);
-  Py_XDECREF(args);
-  Py_XDECREF(kwargs);
-  return -1;
-}
-
-/* Checks the function's return value for the mode and appends its arrays to leaves. */
-static int collect_outputs(closure_payload *p, PyObject *ret, PyObject *leaves) {
-  if (p->mode == MODE_VJP_JVP) {
-    if (!MXPY_IS_ARRAY(ret) && !PyList_Check(ret) && !PyTuple_Check(ret)) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The function must return an array or a list/tuple of arrays; got %s.",
-                   p->tag, Py_TYPE(ret)->tp_name);
-      return -1;
-    }
-    return mxpy_tree_collect(ret, leaves, true, p->tag);
-  }
-  if (!MXPY_IS_ARRAY(ret)) {
-    if (p->mode == MODE_GRAD) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The return value of the function whose gradient we want to compute "
-                   "should be a scalar array; but %s was returned.",
-                   p->tag, Py_TYPE(ret)->tp_name);
-      return -1;
-    }
-    if (!PyTuple_Check(ret)) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The return value of the function whose gradient we want to compute "
-                   "should be either a scalar array or a tuple with the first value being a "
-                   "scalar array (Union[array, tuple[array, Any, ...]]); but %s was returned.",
-                   p->tag, Py_TYPE(ret)->tp_name);
-      return -1;
-    }
-    if (PyTuple_GET_SIZE(ret) == 0) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The return value of the function whose gradient we want to compute "
-                   "should be either a scalar array or a non-empty tuple. The first value "
-                   "should be a scalar array and the rest can be anything. Instead, we got an "
-                   "empty tuple.",
-                   p->tag);
-      return -1;
-    }
-    if (!MXPY_IS_ARRAY(PyTuple_GET_ITEM(ret, 0))) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The return value of the function whose gradient we want to compute "
-                   "should be either a scalar array or a tuple with the first value being a "
-                   "scalar array (Union[array, tuple[array, Any, ...]]); but it was a tuple "
-                   "with the first value being of type %s .",
-                   p->tag, Py_TYPE(PyTuple_GET_ITEM(ret, 0))->tp_name);
-      return -1;
-    }
-  }
-  return mxpy_tree_collect(ret, leaves, false, p->tag);
-}
-
-static int closure_call(void *payload, mx_array *const *in, int n_in, mx_array **out, int max_out,
-                        int *n_out) {
-  closure_payload *p = payload;
-  PyGILState_STATE g = PyGILState_Ensure();
-  int rc = -1, k = 0;
-  PyObject *args = NULL, *kwargs = NULL, *ret = NULL, *leaves = NULL;
-  *n_out = 0;
-  if (tracer_args(p, in, n_in, &args, &kwargs) < 0) goto done;
-  ret = PyObject_Call(p->fun, args, kwargs);
-  if (!ret) goto done;
-  leaves = PyList_New(0);
-  if (!leaves || collect_outputs(p, ret, leaves) < 0) goto done;
-  Py_ssize_t n = PyList_GET_SIZE(leaves);
-  if (n > max_out) {
-    PyErr_Format(PyExc_ValueError, "[%s] The function returned %zd arrays; at most %d are supported.",
-                 p->tag, n, max_out);
-    goto done;
-  }
-  for (k = 0; k < n; k++) {
-    out[k] = mxpy_array_node_retained(PyList_GET_ITEM(leaves, k));
-    if (!out[k]) break;
-  }
-  if (k < n) {
-    while (k > 0) mx_array_release(out[--k]);
-    goto done;
-  }
-  *n_out = (int)n;
-  Py_XSETREF(p->value_out, Py_NewRef(ret));
-  rc = 0;
-done:
-  if (rc < 0) {
-    if (PyErr_Occurred()) {
-      if (!p->exc_type) PyErr_Fetch(&p->exc_type, &p->exc_value, &p->exc_tb);
-      else PyErr_Clear();
-    }
-    mx_fail_int(MX_ERUNTIME, "%s", "");
-  }
-  Py_XDECREF(leaves);
-  Py_XDECREF(ret);
-  Py_XDECREF(kwargs);
-  Py_XDECREF(args);
-  PyGILState_Release(g);
-  return rc;
-}
-
-static void payload_clear(closure_payload *p) {
-  Py_CLEAR(p->value_out);
-  Py_CLEAR(p->exc_type);
-  Py_CLEAR(p->exc_value);
-  Py_CLEAR(p->exc_tb);
-}
-
-/* After a failed C transform: the Python error raised inside, else the core's error. */
-static PyObject *transform_error(closure_payload *p) {
-  if (p->exc_type) {
-    mx_error_clear();
-    PyErr_Restore(p->exc_type, p->exc_value, p->exc_tb);
-    p->exc_type = p->exc_value = p->exc_tb = NULL;
-    return NULL;
-  }
-  return mxpy_raise_or_runtime(p->tag);
-}
+#include "transforms_py.h"
 
 static void release_all(mx_array **a, int n) {
   for (int i = 0; i < n; i++)
@@ -313,7 +135,7 @@ static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
     }
   }
   PyObject *result = NULL, *grads_list = NULL;
-  closure_payload p = {0};
+  mxpy_closure p = {0};
   int n_primals = 0, n_out = 0, rc;
   mx_array **primals = NULL, **grads = NULL, **outs = NULL;
   int *argnums = NULL;
@@ -333,15 +155,15 @@ static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
   p.pos = g->argnums;
   p.n_pos = g->n_argnums;
   p.kw_names = g->argnames;
-  p.mode = g->value_and_grad ? MODE_VALUE_AND_GRAD : MODE_GRAD;
+  p.mode = g->value_and_grad ? MXPY_MODE_VALUE_AND_GRAD : MXPY_MODE_GRAD;
   p.tag = tag;
-  mx_closure c = {closure_call, &p};
+  mx_closure c = {mxpy_closure_call, &p};
   Py_BEGIN_ALLOW_THREADS
   rc = mx_value_and_grad(c, primals, n_primals, argnums, n_primals, outs, MX_MAX_OUTPUTS, &n_out,
                          grads);
   Py_END_ALLOW_THREADS
   if (rc < 0) {
-    transform_error(&p);
+    mxpy_closure_raise(&p);
     goto done;
   }
   grads_list = mxpy_list_from_nodes(grads, n_primals);
@@ -367,7 +189,7 @@ done:
   PyMem_Free(grads);
   PyMem_Free(outs);
   PyMem_Free(argnums);
-  payload_clear(&p);
+  mxpy_closure_clear(&p);
   return result;
 }
 
@@ -568,7 +390,7 @@ static PyObject *vjp_jvp(PyObject *args, PyObject *kwds, bool is_vjp) {
   PyObject *result = NULL, *call_args = NULL;
   mx_array **outs = NULL, **res = NULL, **tans = NULL;
   int *pos = NULL;
-  closure_payload p = {0};
+  mxpy_closure p = {0};
   mx_array **prims = array_list(prim_o, &n_p, tag, "primals");
   if (!prims) return NULL;
   tans = array_list(tan_o, &n_t, tag, is_vjp ? "cotangents" : "tangents");
@@ -591,9 +413,9 @@ static PyObject *vjp_jvp(PyObject *args, PyObject *kwds, bool is_vjp) {
   p.args = call_args;
   p.pos = pos;
   p.n_pos = n_p;
-  p.mode = MODE_VJP_JVP;
+  p.mode = MXPY_MODE_LIST;
   p.tag = tag;
-  mx_closure c = {closure_call, &p};
+  mx_closure c = {mxpy_closure_call, &p};
   Py_BEGIN_ALLOW_THREADS
   if (is_vjp)
     rc = mx_vjp(c, prims, n_p, tans, n_t, outs, MX_MAX_OUTPUTS, &n_out, res);
@@ -601,7 +423,7 @@ static PyObject *vjp_jvp(PyObject *args, PyObject *kwds, bool is_vjp) {
     rc = mx_jvp(c, prims, n_p, tans, outs, MX_MAX_OUTPUTS, &n_out, res);
   Py_END_ALLOW_THREADS
   if (rc < 0) {
-    transform_error(&p);
+    mxpy_closure_raise(&p);
     goto done;
   }
   PyObject *lo = mxpy_list_from_nodes(outs, n_out);
@@ -622,7 +444,7 @@ done:
   PyMem_Free(res);
   PyMem_Free(pos);
   Py_XDECREF(call_args);
-  payload_clear(&p);
+  mxpy_closure_clear(&p);
   return result;
 }
 
@@ -650,4 +472,7 @@ PyMethodDef mxpy_transforms_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-int mxpy_transforms_init(PyObject *m) { return PyType_Ready(&gradfn_type); }
+int mxpy_transforms_init(PyObject *m) {
+  if (PyType_Ready(&gradfn_type) < 0) return -1;
+  return mxpy_vmap_init(m);
+}

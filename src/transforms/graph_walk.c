@@ -33,31 +33,36 @@ static int grow(mx_node_map *m) {
   size_t cap = m->cap ? m->cap * 2 : 64;
   const mx_array **keys = calloc(cap, sizeof *keys);
   mx_array **vals = calloc(cap, sizeof *vals);
-  if (!keys || !vals) {
+  int32_t *tags = calloc(cap, sizeof *tags);
+  if (!keys || !vals || !tags) {
     free(keys);
     free(vals);
+    free(tags);
     return mx_fail_int(MX_ENOMEM, "[transform] out of memory.");
   }
-  mx_node_map nm = {keys, vals, 0, cap};
+  mx_node_map nm = {keys, vals, 0, cap, tags};
   for (size_t i = 0; i < m->cap; i++) {
     if (!m->keys[i] || m->keys[i] == TOMB) continue;
     size_t j = slot_of(&nm, m->keys[i]);
     while (nm.keys[j]) j = (j + 1) & (cap - 1);
     nm.keys[j] = m->keys[i];
     nm.vals[j] = m->vals[i];
+    nm.tags[j] = m->tags[i];
     nm.n++;
   }
   free(m->keys);
   free(m->vals);
+  free(m->tags);
   *m = nm;
   return 0;
 }
 
-int mx_node_map_put(mx_node_map *m, const mx_array *k, mx_array *v) {
+int mx_node_map_put_tagged(mx_node_map *m, const mx_array *k, mx_array *v, int32_t tag) {
   long i = find(m, k);
   if (i >= 0) {
     mx_array_release(m->vals[i]);
     m->vals[i] = v;
+    m->tags[i] = tag;
     return 0;
   }
   if ((m->n + 1) * 2 > m->cap && grow(m) != 0) {
@@ -68,8 +73,20 @@ int mx_node_map_put(mx_node_map *m, const mx_array *k, mx_array *v) {
   while (m->keys[j] && m->keys[j] != TOMB) j = (j + 1) & (m->cap - 1);
   m->keys[j] = k;
   m->vals[j] = v;
+  m->tags[j] = tag;
   m->n++;
   return 0;
+}
+
+int mx_node_map_put(mx_node_map *m, const mx_array *k, mx_array *v) {
+  return mx_node_map_put_tagged(m, k, v, 0);
+}
+
+mx_array *mx_node_map_get_tagged(const mx_node_map *m, const mx_array *k, int32_t *tag) {
+  long i = find(m, k);
+  if (i < 0) return NULL;
+  *tag = m->tags[i];
+  return m->vals[i];
 }
 
 mx_array *mx_node_map_take(mx_node_map *m, const mx_array *k) {
@@ -85,8 +102,10 @@ void mx_node_map_free(mx_node_map *m) {
     if (m->keys[i] && m->keys[i] != TOMB) mx_array_release(m->vals[i]);
   free(m->keys);
   free(m->vals);
+  free(m->tags);
   m->keys = NULL;
   m->vals = NULL;
+  m->tags = NULL;
   m->n = m->cap = 0;
 }
 

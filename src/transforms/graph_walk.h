@@ -10,11 +10,15 @@ typedef struct mx_node_map {
   const mx_array **keys;
   mx_array **vals;          /* owned references (NULL = none) */
   size_t n, cap;
+  int32_t *tags;            /* one int per entry (vmap: the mapped axis) */
 } mx_node_map;
 
 mx_array *mx_node_map_get(const mx_node_map *m, const mx_array *k);
 /* Stores v (a NEW reference, stolen) for k, releasing any previous value. -1 on ENOMEM. */
 int mx_node_map_put(mx_node_map *m, const mx_array *k, mx_array *v_steal);
+/* The same with an int stored beside the value; get_tagged returns NULL when k is absent. */
+int mx_node_map_put_tagged(mx_node_map *m, const mx_array *k, mx_array *v_steal, int32_t tag);
+mx_array *mx_node_map_get_tagged(const mx_node_map *m, const mx_array *k, int32_t *tag);
 /* Removes and returns k's value (owned) or NULL. */
 mx_array *mx_node_map_take(mx_node_map *m, const mx_array *k);
 void mx_node_map_free(mx_node_map *m);

@@ -40,4 +40,16 @@ int mx_value_and_grad(mx_closure fn, mx_array *const *primals, int n_primals,
                       const int *argnums, int n_argnums, mx_array **outs, int max_out,
                       int *n_out, mx_array **grads);
 
+/* vmap (spec/semantics.md section 11). in_axes[i] / out_axes[k]: the batch axis of input i
+ * / output k, -1 = not batched (NULL: all 0). mx_vmap_trace calls fn on placeholders
+ * (s_inputs, new references; unbatched inputs pass as themselves) and returns its outputs
+ * s_outs; mx_vmap_replace replays that trace on the real inputs (outs: n_out new references).
+ * mx_vmap does both. Sizes of the batched axes must agree. */
+int mx_vmap_trace(mx_closure fn, mx_array *const *inputs, int n, const int *in_axes,
+                  mx_array **s_inputs, mx_array **s_outs, int max_out, int *n_out);
+int mx_vmap_replace(mx_array *const *inputs, mx_array *const *s_inputs, int n, const int *in_axes,
+                    mx_array *const *s_outs, int n_out, const int *out_axes, mx_array **outs);
+int mx_vmap(mx_closure fn, mx_array *const *inputs, int n, const int *in_axes,
+            const int *out_axes, mx_array **outs, int max_out, int *n_out);
+
 #endif
