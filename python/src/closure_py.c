@@ -1,5 +1,10 @@
-/* closure_py.c: a Python callable as a core closure (transforms_py.h). */
+/* closure_py.c: a Python callable as a core closure, the Python exceptions raised by
+ * callbacks under a transformation, and the release of Python objects held by the core
+ * (transforms_py.h). */
 #include "transforms_py.h"
+
+#include <pthread.h>
+#include <stdlib.h>
 
 /* Copies of args/kwargs where the trees named by pos/kw_names hold in[0..n_in) in order. */
 static int tracer_args(mxpy_closure *p, mx_array *const *in, int n_in, PyObject **args_out,
@@ -141,28 +146,89 @@ done:
   return rc;
 }
 
-int mxpy_closure_keep_error(mxpy_closure *p) {
+/* The Python exception raised by a callback of the running transformation, kept until the
+ * transformation's entry point re-raises it (errors unwind straight back to it, on the
+ * same thread). */
+static _Thread_local PyObject *pend_type, *pend_value, *pend_tb;
+
+int mxpy_keep_error(void) {
   if (PyErr_Occurred()) {
-    if (!p->exc_type) PyErr_Fetch(&p->exc_type, &p->exc_value, &p->exc_tb);
+    if (!pend_type) PyErr_Fetch(&pend_type, &pend_value, &pend_tb);
     else PyErr_Clear();
   }
   return mx_fail_int(MX_ERUNTIME, "%s", "");
 }
 
-void mxpy_closure_clear(mxpy_closure *p) {
-  Py_CLEAR(p->value_out);
-  Py_CLEAR(p->exc_type);
-  Py_CLEAR(p->exc_value);
-  Py_CLEAR(p->exc_tb);
-}
-
-PyObject *mxpy_closure_raise(mxpy_closure *p) {
-  if (p->exc_type) {
+PyObject *mxpy_raise_pending(const char *tag) {
+  if (pend_type) {
     mx_error_clear();
-    PyErr_Restore(p->exc_type, p->exc_value, p->exc_tb);
-    p->exc_type = p->exc_value = p->exc_tb = NULL;
+    PyErr_Restore(pend_type, pend_value, pend_tb);
+    pend_type = pend_value = pend_tb = NULL;
     return NULL;
   }
-  return mxpy_raise_or_runtime(p->tag);
+  return mxpy_raise_or_runtime(tag);
 }
 
+void mxpy_pending_clear(void) {
+  Py_CLEAR(pend_type);
+  Py_CLEAR(pend_value);
+  Py_CLEAR(pend_tb);
+}
+
+int mxpy_closure_keep_error(mxpy_closure *p) { return mxpy_keep_error(); }
+
+void mxpy_closure_clear(mxpy_closure *p) { Py_CLEAR(p->value_out); }
+
+PyObject *mxpy_closure_raise(mxpy_closure *p) { return mxpy_raise_pending(p->tag); }
+
+/* ---- Python objects released by the core on threads that may not hold the GIL ---- */
+
+static pthread_mutex_t grave_mu = PTHREAD_MUTEX_INITIALIZER;
+static PyObject **grave;
+static size_t grave_n, grave_cap;
+static bool grave_scheduled;
+
+static int drain_grave(void *unused) {
+  pthread_mutex_lock(&grave_mu);
+  PyObject **v = grave;
+  size_t n = grave_n;
+  grave = NULL;
+  grave_n = grave_cap = 0;
+  grave_scheduled = false;
+  pthread_mutex_unlock(&grave_mu);
+  for (size_t i = 0; i < n; i++) Py_DECREF(v[i]);
+  free(v);
+  return 0;
+}
+
+void mxpy_release_pending_objects(void) { drain_grave(NULL); }
+
+void mxpy_decref_anywhere(PyObject *o) {
+  if (!o) return;
+  if (PyGILState_Check()) {
+    Py_DECREF(o);
+    return;
+  }
+  /* taking the GIL here could deadlock against a thread that holds it and waits for the
+   * graph lock this thread may hold: the object is released later on a Python thread */
+  pthread_mutex_lock(&grave_mu);
+  if (grave_n == grave_cap) {
+    size_t cap = grave_cap ? grave_cap * 2 : 64;
+    PyObject **nv = realloc(grave, cap * sizeof *nv);
+    if (!nv) { /* leak rather than deadlock */
+      pthread_mutex_unlock(&grave_mu);
+      return;
+    }
+    grave = nv;
+    grave_cap = cap;
+  }
+  grave[grave_n++] = o;
+  bool schedule = !grave_scheduled;
+  grave_scheduled = true;
+  pthread_mutex_unlock(&grave_mu);
+  if (schedule && Py_AddPendingCall(drain_grave, NULL) < 0) {
+    pthread_mutex_lock(&grave_mu);
+    grave_scheduled = false; /* drained at the next transformation call instead */
+    pthread_mutex_unlock(&grave_mu);
+  }
+}

@@ -64,6 +64,13 @@ int mxpy_tree_collect(PyObject *tree, PyObject *arrays, bool strict, const char 
 /* A copy of tree whose k-th mx.array leaf is replaced by replacements[*index + k] (a
  * sequence); *index counts leaves consumed. New reference or NULL. */
 PyObject *mxpy_tree_replace(PyObject *tree, PyObject *replacements, Py_ssize_t *index);
+/* The tree with every array replaced by the slot object (mxpy_tree_slot), so it keeps no
+ * array alive; *n_arrays (may be NULL) gets their number. New reference or NULL. */
+PyObject *mxpy_tree_structure(PyObject *tree, Py_ssize_t *n_arrays);
+/* A copy of a structure whose slots (and arrays) take replacements[*index ...] in order. */
+PyObject *mxpy_tree_fill_slots(PyObject *structure, PyObject *replacements, Py_ssize_t *index);
+/* The unique object marking an array's place in a structure (borrowed). */
+PyObject *mxpy_tree_slot(void);
 /* In place: the mx.array leaves held by lists and dicts of tree become replacements[*index
  * ...] in order, until the replacements run out. An array held directly by a tuple cannot
  * be replaced: ValueError naming op. 0 or -1. */

@@ -28,23 +28,35 @@ typedef struct mxpy_closure {
   mxpy_call_mode mode;
   const char *tag;         /* "grad", "vjp", "vmap", ... for messages */
   PyObject *value_out;     /* the function's last return value */
-  PyObject *exc_type, *exc_value, *exc_tb; /* a Python error raised inside */
 } mxpy_closure;
 
 /* The mx_closure_fn: payload is an mxpy_closure. */
 int mxpy_closure_call(void *payload, mx_array *const *in, int n_in, mx_array **out, int max_out,
                       int *n_out);
-/* Drops value_out and any kept exception. */
+/* Drops value_out. */
 void mxpy_closure_clear(mxpy_closure *p);
-/* After a failed core call: re-raises the Python error kept by the closure, else the core's
- * error. Returns NULL. */
+/* After a failed core call: mxpy_raise_pending(p->tag). */
 PyObject *mxpy_closure_raise(mxpy_closure *p);
-/* Keeps the Python exception now set (if any) in p and records an empty core error, as the
- * closure does when the function raised. Returns -1. */
+/* mxpy_keep_error(). */
 int mxpy_closure_keep_error(mxpy_closure *p);
+
+/* Python callbacks run by the core (closures, custom rules) keep the exception they raised
+ * with mxpy_keep_error (it also records an empty core error; returns -1); the entry point
+ * that called the core re-raises it unchanged with mxpy_raise_pending, or the core's own
+ * error when none was kept (returns NULL). mxpy_pending_clear drops a stale one. */
+int mxpy_keep_error(void);
+PyObject *mxpy_raise_pending(const char *tag);
+void mxpy_pending_clear(void);
+
+/* Drops a reference from any thread: at once when the GIL is held, else later on a Python
+ * thread (the core releases objects wherever the last node dies, possibly under the graph
+ * lock). mxpy_release_pending_objects runs the deferred releases now (GIL held). */
+void mxpy_decref_anywhere(PyObject *o);
+void mxpy_release_pending_objects(void);
 
 /* Init hooks of the other transformation files, called by mxpy_transforms_init: each
  * readies its types and adds its functions to the module. 0 or -1. */
 int mxpy_vmap_init(PyObject *m);
+int mxpy_custom_init(PyObject *m);
 
 #endif

@@ -46,8 +46,15 @@ static PyObject *same_tuple_type(PyObject *tree, PyObject *items) {
   return out;
 }
 
-PyObject *mxpy_tree_replace(PyObject *tree, PyObject *replacements, Py_ssize_t *index) {
-  if (MXPY_IS_ARRAY(tree)) {
+static PyObject *slot_object;
+
+PyObject *mxpy_tree_slot(void) {
+  if (!slot_object) slot_object = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+  return slot_object;
+}
+
+static PyObject *replace(PyObject *tree, PyObject *slot, PyObject *replacements, Py_ssize_t *index) {
+  if (MXPY_IS_ARRAY(tree) || (slot && tree == slot)) {
     if (*index >= PySequence_Size(replacements)) {
       PyErr_SetString(PyExc_RuntimeError, "[tree] fewer replacement arrays than leaves");
       return NULL;
@@ -62,7 +69,7 @@ PyObject *mxpy_tree_replace(PyObject *tree, PyObject *replacements, Py_ssize_t *
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     while (out && PyDict_Next(tree, &pos, &k, &v)) {
-      PyObject *r = mxpy_tree_replace(v, replacements, index);
+      PyObject *r = replace(v, slot, replacements, index);
       if (!r || PyDict_SetItem(out, k, r) < 0) Py_CLEAR(out);
       Py_XDECREF(r);
     }
@@ -70,7 +77,7 @@ PyObject *mxpy_tree_replace(PyObject *tree, PyObject *replacements, Py_ssize_t *
     Py_ssize_t n = PySequence_Fast_GET_SIZE(tree);
     PyObject *items = PyList_New(n);
     for (Py_ssize_t i = 0; items && i < n; i++) {
-      PyObject *r = mxpy_tree_replace(PySequence_Fast_GET_ITEM(tree, i), replacements, index);
+      PyObject *r = replace(PySequence_Fast_GET_ITEM(tree, i), slot, replacements, index);
       if (!r) Py_CLEAR(items);
       else PyList_SET_ITEM(items, i, r);
     }
@@ -79,6 +86,35 @@ PyObject *mxpy_tree_replace(PyObject *tree, PyObject *replacements, Py_ssize_t *
   }
   Py_LeaveRecursiveCall();
   return out;
+}
+
+PyObject *mxpy_tree_replace(PyObject *tree, PyObject *replacements, Py_ssize_t *index) {
+  return replace(tree, NULL, replacements, index);
+}
+
+PyObject *mxpy_tree_fill_slots(PyObject *structure, PyObject *replacements, Py_ssize_t *index) {
+  PyObject *slot = mxpy_tree_slot();
+  return slot ? replace(structure, slot, replacements, index) : NULL;
+}
+
+PyObject *mxpy_tree_structure(PyObject *tree, Py_ssize_t *n_arrays) {
+  PyObject *leaves = PyList_New(0);
+  PyObject *slot = mxpy_tree_slot();
+  if (!leaves || !slot || mxpy_tree_collect(tree, leaves, false, "tree") < 0) {
+    Py_XDECREF(leaves);
+    return NULL;
+  }
+  Py_ssize_t n = PyList_GET_SIZE(leaves);
+  for (Py_ssize_t i = 0; i < n; i++)
+    if (PyList_SetItem(leaves, i, Py_NewRef(slot)) < 0) {
+      Py_DECREF(leaves);
+      return NULL;
+    }
+  Py_ssize_t index = 0;
+  PyObject *r = replace(tree, NULL, leaves, &index);
+  Py_DECREF(leaves);
+  if (r && n_arrays) *n_arrays = n;
+  return r;
 }
 
 int mxpy_tree_fill(PyObject *tree, PyObject *replacements, Py_ssize_t *index, const char *op) {

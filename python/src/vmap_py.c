@@ -177,7 +177,7 @@ static PyObject *vmapfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
   rc = mx_vmap_replace(inputs, s_in, n_in, in_axes, s_out, n_out, out_axes, outs);
   Py_END_ALLOW_THREADS
   if (rc < 0) {
-    mxpy_raise_or_runtime("vmap");
+    mxpy_raise_pending("vmap");
     goto done;
   }
   outs_list = mxpy_list_from_nodes(outs, n_out);

@@ -44,7 +44,7 @@ done:
   return rc;
 }
 
-int mx_jvp(mx_closure fn, mx_array *const *primals, int n, mx_array *const *tangents,
+static int mx_jvp_impl(mx_closure fn, mx_array *const *primals, int n, mx_array *const *tangents,
            mx_array **outs, int max_out, int *n_out, mx_array **jvps) {
   mx_array **tracers = calloc((size_t)(n ? n : 1), sizeof *tracers);
   if (!tracers) return mx_fail_int(MX_ENOMEM, "[jvp] out of memory.");
@@ -105,4 +105,12 @@ int mx_jvp(mx_closure fn, mx_array *const *primals, int n, mx_array *const *tang
   }
   mx_trace_finish(outs, *n_out, jvps, *n_out);
   return 0;
+}
+
+int mx_jvp(mx_closure fn, mx_array *const *primals, int n, mx_array *const *tangents,
+           mx_array **outs, int max_out, int *n_out, mx_array **jvps) {
+  int scopes = mx_scope_suspend(); /* results are owned references, whatever the caller's scope */
+  int rc = mx_jvp_impl(fn, primals, n, tangents, outs, max_out, n_out, jvps);
+  mx_scope_resume(scopes);
+  return rc;
 }

@@ -4,6 +4,7 @@
 #ifndef MX_TRANSFORMS_H
 #define MX_TRANSFORMS_H
 
+#include "../core/object.h"
 #include "../ops/ops.h"
 
 /* fn(payload, inputs, n_in, outputs, *n_out): fills outputs (new references, at most
@@ -51,5 +52,38 @@ int mx_vmap_replace(mx_array *const *inputs, mx_array *const *s_inputs, int n, c
                     mx_array *const *s_outs, int n_out, const int *out_axes, mx_array **outs);
 int mx_vmap(mx_closure fn, mx_array *const *inputs, int n, const int *in_axes,
             const int *out_axes, mx_array **outs, int max_out, int *n_out);
+
+/* ---- custom_function / checkpoint ---- */
+/* Callbacks of a custom function; every array they return is a new reference.
+ * vjp: grads[i] for each primal (NULL = zero) from the cotangent of each output.
+ * jvp: out_tangents[k] for each output; tangents[i] is NULL where primal i has none.
+ * vmap: the outputs batched, with out_axes[k] their batch axis (-1 = not batched); axes[i]
+ * is primal i's batch axis or -1. Each returns 0, or -1 with the error set. */
+typedef int (*mx_custom_vjp_fn)(void *payload, mx_array *const *primals, int n_primals,
+                                mx_array *const *cotangents, mx_array *const *outputs,
+                                int n_outputs, mx_array **grads);
+typedef int (*mx_custom_jvp_fn)(void *payload, mx_array *const *primals, int n_primals,
+                                mx_array *const *tangents, mx_array **out_tangents, int n_outputs);
+typedef int (*mx_custom_vmap_fn)(void *payload, mx_array *const *inputs, const int *axes, int n,
+                                 mx_array **outs, int *out_axes, int max_out, int *n_out);
+
+/* What a CustomTransforms op holds (its "fns" parameter). The creator allocates it, embeds
+ * base first with its own destroy (which frees fun's payload and payload), and hands its
+ * reference to mx_custom_function's op or releases it. NULL callbacks fall back to
+ * transforming fun itself; checkpoint recomputes fun in the backward pass. */
+typedef struct mx_custom {
+  mx_object base;
+  mx_closure fun;
+  mx_custom_vjp_fn vjp;
+  mx_custom_jvp_fn jvp;
+  mx_custom_vmap_fn vmap;
+  void *payload;
+  bool checkpoint;
+} mx_custom;
+
+/* Runs fns->fun on in and returns its outputs (new references in outs, *n_out of them) as
+ * outputs of a CustomTransforms op, so that transformations use fns' rules. */
+int mx_custom_function(mx_custom *fns, mx_array *const *in, int n, mx_array **outs, int max_out,
+                       int *n_out);
 
 #endif

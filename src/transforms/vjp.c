@@ -217,7 +217,7 @@ int mx_trace_call(mx_closure fn, mx_array *const *args, int n, mx_array **outs, 
   return 0;
 }
 
-int mx_vjp(mx_closure fn, mx_array *const *primals, int n, mx_array *const *cotangents,
+static int mx_vjp_impl(mx_closure fn, mx_array *const *primals, int n, mx_array *const *cotangents,
            int n_cot, mx_array **outs, int max_out, int *n_out, mx_array **grads) {
   mx_array **tracers = calloc((size_t)(n ? n : 1), sizeof *tracers);
   mx_array **cots = calloc((size_t)max_out + 1, sizeof *cots);
@@ -246,7 +246,7 @@ int mx_vjp(mx_closure fn, mx_array *const *primals, int n, mx_array *const *cota
   return 0;
 }
 
-int mx_value_and_grad(mx_closure fn, mx_array *const *primals, int n, const int *argnums,
+static int mx_value_and_grad_impl(mx_closure fn, mx_array *const *primals, int n, const int *argnums,
                       int n_argnums, mx_array **outs, int max_out, int *n_out, mx_array **grads) {
   *n_out = 0;
   if (n_argnums < 1) return mx_fail_int(MX_EINVAL, "[grad] Must specify at least one argument.");
@@ -301,4 +301,20 @@ int mx_value_and_grad(mx_closure fn, mx_array *const *primals, int n, const int 
   }
   mx_trace_finish(outs, *n_out, grads, n_argnums);
   return 0;
+}
+
+int mx_vjp(mx_closure fn, mx_array *const *primals, int n, mx_array *const *cotangents,
+           int n_cot, mx_array **outs, int max_out, int *n_out, mx_array **grads) {
+  int scopes = mx_scope_suspend(); /* results are owned references, whatever the caller's scope */
+  int rc = mx_vjp_impl(fn, primals, n, cotangents, n_cot, outs, max_out, n_out, grads);
+  mx_scope_resume(scopes);
+  return rc;
+}
+
+int mx_value_and_grad(mx_closure fn, mx_array *const *primals, int n, const int *argnums,
+                      int n_argnums, mx_array **outs, int max_out, int *n_out, mx_array **grads) {
+  int scopes = mx_scope_suspend(); /* results are owned references, whatever the caller's scope */
+  int rc = mx_value_and_grad_impl(fn, primals, n, argnums, n_argnums, outs, max_out, n_out, grads);
+  mx_scope_resume(scopes);
+  return rc;
 }

@@ -57,7 +57,7 @@ static mx_array *placeholder(const mx_array *x, int axis) {
   return p;
 }
 
-int mx_vmap_trace(mx_closure fn, mx_array *const *inputs, int n, const int *in_axes,
+static int mx_vmap_trace_impl(mx_closure fn, mx_array *const *inputs, int n, const int *in_axes,
                   mx_array **s_inputs, mx_array **s_outs, int max_out, int *n_out) {
   *n_out = 0;
   for (int i = 0; i < n; i++) s_inputs[i] = NULL;
@@ -204,7 +204,7 @@ static mx_array *place_axis(mx_array *v, int ax, int want, int64_t batch, mx_str
   MX_SCOPE_RETURN(r);
 }
 
-int mx_vmap_replace(mx_array *const *inputs, mx_array *const *s_inputs, int n, const int *in_axes,
+static int mx_vmap_replace_impl(mx_array *const *inputs, mx_array *const *s_inputs, int n, const int *in_axes,
                     mx_array *const *s_outs, int n_out, const int *out_axes, mx_array **outs) {
   for (int k = 0; k < n_out; k++) outs[k] = NULL;
   int64_t batch = batch_size(inputs, n, in_axes);
@@ -276,5 +276,21 @@ int mx_vmap(mx_closure fn, mx_array *const *inputs, int n, const int *in_axes,
   free(s_in);
   free(s_out);
   free(zeros);
+  return rc;
+}
+
+int mx_vmap_trace(mx_closure fn, mx_array *const *inputs, int n, const int *in_axes,
+                  mx_array **s_inputs, mx_array **s_outs, int max_out, int *n_out) {
+  int scopes = mx_scope_suspend(); /* results are owned references, whatever the caller's scope */
+  int rc = mx_vmap_trace_impl(fn, inputs, n, in_axes, s_inputs, s_outs, max_out, n_out);
+  mx_scope_resume(scopes);
+  return rc;
+}
+
+int mx_vmap_replace(mx_array *const *inputs, mx_array *const *s_inputs, int n, const int *in_axes,
+                    mx_array *const *s_outs, int n_out, const int *out_axes, mx_array **outs) {
+  int scopes = mx_scope_suspend(); /* results are owned references, whatever the caller's scope */
+  int rc = mx_vmap_replace_impl(inputs, s_inputs, n, in_axes, s_outs, n_out, out_axes, outs);
+  mx_scope_resume(scopes);
   return rc;
 }
