@@ -4,6 +4,8 @@
  * copied first. Uses the strided copy of copy.c. */
 #include "cpu.h"
 
+#include <string.h>
+
 /* Elements of start:stop:step along one dim (step != 0). */
 static int64_t slice_count(int64_t start, int64_t stop, int64_t step) {
   if (step > 0) return stop > start ? (stop - start + step - 1) / step : 0;
@@ -17,16 +19,36 @@ int mx_cpu_slice_update(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
     return mx_fail_int(MX_EINVAL, "[slice_update] Expected 2 inputs, 1 output and parameters.");
   const mx_tensor *src = &in[0], *upd = &in[1];
   int nd = out->ndim;
+  /* the scheduler may have given out the update's buffer: keep the update aside first */
+  mx_tensor upd_copy;
+  void *upd_mem = NULL;
+  if (out->data == upd->data && upd->size > 0) {
+    size_t nb = (size_t)upd->size * (size_t)mx_dtype_size(upd->dtype);
+    upd_mem = malloc(nb);
+    if (!upd_mem) {
+      return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", nb);
+    }
+    memcpy(upd_mem, upd->data, nb); /* a donated buffer is row-contiguous */
+    upd_copy = *upd;
+    upd_copy.data = upd_mem;
+    upd = &upd_copy;
+  }
   if (src->ndim != nd || src->size != out->size || p->start.n != nd || p->stop.n != nd ||
       p->strides.n != nd)
     return mx_fail_int(MX_EINVAL, "[slice_update] Parameters do not match the dimensions.");
   if (out->data != src->data || out->dtype != src->dtype)
-    if (mx_cpu_copy_strided(src, out) < 0) return -1;
+    if (mx_cpu_copy_strided(src, out) < 0) {
+      free(upd_mem);
+      return -1;
+    }
 
   /* The region as a view of out. */
   size_t bytes = (size_t)(nd > 0 ? nd : 1) * (sizeof(int32_t) + sizeof(int64_t));
   char *mem = (char *)malloc(bytes);
-  if (!mem) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
+  if (!mem) {
+    free(upd_mem);
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
+  }
   int64_t *rstr = (int64_t *)mem;
   int32_t *rshape = (int32_t *)(rstr + (nd > 0 ? nd : 1));
   int64_t off = 0, rsize = 1;
@@ -65,5 +87,6 @@ int mx_cpu_slice_update(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
     }
   }
   free(mem);
+  free(upd_mem);
   return rc;
 }
