@@ -58,5 +58,6 @@ void mxpy_release_pending_objects(void);
  * readies its types and adds its functions to the module. 0 or -1. */
 int mxpy_vmap_init(PyObject *m);
 int mxpy_custom_init(PyObject *m);
+int mxpy_compile_init(PyObject *m);
 
 #endif

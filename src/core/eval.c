@@ -434,7 +434,8 @@ int mx_eval(mx_array *const *outs, int n) {
 }
 
 int mx_async_eval(mx_array *const *outs, int n) {
-  if (mx_trace_depth() > 0)
-    return mx_fail_int(MX_ERUNTIME, "[async_eval] Not allowed inside a graph transformation.");
+  for (int i = 0; i < n && mx_trace_depth() > 0; i++) /* tracers carry the flag of any input */
+    if (outs[i] && outs[i]->tracer && atomic_load(&outs[i]->status) != MX_AVAILABLE)
+      return mx_fail_int(MX_EINVAL, "[async_eval] Not allowed inside a graph transformation.");
   return schedule(outs, n);
 }

@@ -86,4 +86,40 @@ typedef struct mx_custom {
 int mx_custom_function(mx_custom *fns, mx_array *const *in, int n, mx_array **outs, int max_out,
                        int *n_out);
 
+/* ---- compile (DESIGN section 6, spec/semantics.md section 10) ---- */
+typedef enum mx_compile_mode {
+  MX_COMPILE_DISABLED = 0,
+  MX_COMPILE_NO_SIMPLIFY,   /* no common-subexpression merging */
+  MX_COMPILE_NO_FUSE,       /* no element-wise fusion */
+  MX_COMPILE_ENABLED,
+} mx_compile_mode;
+/* The mode set by the last call (overrides the environment), else DISABLED when
+ * MLX_DISABLE_COMPILE is set, else ENABLED. */
+mx_compile_mode mx_compile_get_mode(void);
+void mx_compile_set_mode(mx_compile_mode m);
+
+/* What the caller identifies a function and its non-array arguments by. */
+typedef struct mx_compile_key {
+  uintptr_t fun_id;
+  const uint64_t *constants;
+  int n_constants;
+  bool shapeless;
+} mx_compile_key;
+
+/* Replays the cached trace of fn for key, the inputs' dtypes, ndims (and shapes unless
+ * shapeless) and the default stream, tracing fn on placeholders first when there is none.
+ * While tracing, fn may store an object in *trace_user: the cache entry takes it and every
+ * call returns it (retained) in *user_out (may be NULL). With compile disabled fn is just
+ * called. Results follow transforms.h's rules. */
+int mx_compile_call(const mx_compile_key *key, mx_closure fn, mx_object **trace_user,
+                    mx_array *const *inputs, int n, mx_array **outs, int max_out, int *n_out,
+                    mx_object **user_out);
+/* Drops the cache entries of a function (the Python layer does it when the compiled
+ * callable dies), or all of them. */
+void mx_compile_erase(uintptr_t fun_id);
+void mx_compile_clear_cache(void);
+/* The cache holds at most this many traces (least recently used evicted); default 1024. */
+void mx_compile_set_cache_limit(size_t entries);
+size_t mx_compile_cache_size(void);
+
 #endif
