@@ -10,6 +10,8 @@
 
 #include "transforms_py.h"
 
+#include "prim.h"
+
 static void release_all(mx_array **a, int n) {
   for (int i = 0; i < n; i++)
     if (a[i]) mx_array_release(a[i]);
@@ -456,6 +458,20 @@ static PyObject *py_jvp(PyObject *m, PyObject *args, PyObject *kwds) {
   return vjp_jvp(args, kwds, false);
 }
 
+/* {class name: (has vjp, has jvp, has vmap)} for every primitive of the table (the harness
+ * reports the missing rules). */
+static PyObject *py_primitive_rules(PyObject *m, PyObject *unused) {
+  PyObject *d = PyDict_New();
+  for (int p = 0; d && p < MX_PRIM_COUNT; p++) {
+    PyObject *t = Py_BuildValue("(OOO)", mx_prims[p].vjp ? Py_True : Py_False,
+                                mx_prims[p].jvp ? Py_True : Py_False,
+                                mx_prims[p].vmap ? Py_True : Py_False);
+    if (!t || PyDict_SetItemString(d, mx_prim_name(p), t) < 0) Py_CLEAR(d);
+    Py_XDECREF(t);
+  }
+  return d;
+}
+
 #define KW (METH_VARARGS | METH_KEYWORDS)
 #define CF(f) ((PyCFunction)(void (*)(void))(f))
 PyMethodDef mxpy_transforms_methods[] = {
@@ -469,6 +485,8 @@ PyMethodDef mxpy_transforms_methods[] = {
      "vjp(fun, primals, cotangents)\n--\n\nCompute the vector-Jacobian product."},
     {"jvp", CF(py_jvp), KW,
      "jvp(fun, primals, tangents)\n--\n\nCompute the Jacobian-vector product."},
+    {"_primitive_rules", py_primitive_rules, METH_NOARGS,
+     "{primitive class: (has vjp, has jvp, has vmap)} (for the conformance harness)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -113,6 +113,15 @@ def setitem_fn(x, y):
     return z
 
 
+MASK = np.array([[True, False, True], [False, True, False]])
+
+
+def masked_set(x, v):
+    z = x * 1.0
+    z[mx.array(MASK)] = v
+    return z
+
+
 def make_custom():
     @mx.custom_function
     def f(x):
@@ -236,6 +245,27 @@ CASES = {
                        needs=("logical_or",))],
     "BitwiseBinary": [Case("bitwise_and", lambda a, b: mx.bitwise_and(a, b), [I(SH, 0, 8), I(SH, 0, 8)],
                            diff=False, needs=("bitwise_and",))],
+    "BitwiseAnd": [Case("bitwise_and", lambda a, b: mx.bitwise_and(a, b), [I(SH, 0, 8), I(SH, 0, 8)],
+                        diff=False, needs=("bitwise_and",))],
+    "BitwiseOr": [Case("bitwise_or", lambda a, b: mx.bitwise_or(a, b), [I(SH, 0, 8), I(SH, 0, 8)],
+                       diff=False, needs=("bitwise_or",))],
+    "BitwiseXor": [Case("bitwise_xor", lambda a, b: mx.bitwise_xor(a, b), [I(SH, 0, 8), I(SH, 0, 8)],
+                        diff=False, needs=("bitwise_xor",))],
+    "LeftShift": [Case("left_shift", lambda a, b: mx.left_shift(a, b), [I(SH, 0, 8), I(SH, 0, 4)],
+                       diff=False, needs=("left_shift",))],
+    "RightShift": [Case("right_shift", lambda a, b: mx.right_shift(a, b), [I(SH, 0, 64), I(SH, 0, 4)],
+                        diff=False, needs=("right_shift",))],
+    "DivMod": [Case("divmod", lambda a, b: mx.divmod(a, b), [F(SH, 0.1, 0.9), F((3,), 1.0, 1.5)],
+                    needs=("divmod",))],
+    "View": [Case("view", lambda x: mx.view(x, mx.int64), U(), diff=False, needs=("view",))],
+    "MaskedScatter": [Case("masked_scatter", lambda x, v: masked_set(x, v), [F((2, 3)), F((3,))])],
+    "DynamicSlice": [Case("dynamic_slice", lambda x: mx.slice(x, mx.array([1]), (0,), (2, 3)),
+                          [F((4, 3))], needs=("slice",))],
+    "DynamicSliceUpdate": [Case("dynamic_slice_update",
+                                lambda x, u: mx.slice_update(x, u, mx.array([1]), (0,)),
+                                [F((4, 3)), F((2, 3))], needs=("slice_update",))],
+    "SearchSorted": [Case("searchsorted", lambda v: mx.searchsorted(mx.array([-1.0, 0.0, 0.5, 1.5]), v),
+                          U(), diff=False, needs=("searchsorted",))],
     "ArgReduce": [Case("argmax", lambda x: mx.argmax(x, axis=1), U(), diff=False, needs=("argmax",))],
     "Scan": [Case("cumsum", lambda x: mx.cumsum(x, axis=1), U(), needs=("cumsum",)),
              Case("cumprod", lambda x: mx.cumprod(x, axis=1), U(0.5, 1.5), needs=("cumprod",)),
@@ -343,8 +373,31 @@ def with_floats(xs, pos, fl):
 
 # ---- checks -----------------------------------------------------------------------------
 
+MISSING_RULES = set()
+
+
+def missing_rules_are_xfail(test):
+    """A primitive without the rule a check needs ("[X] vjp is not implemented.") is an
+    expected failure, listed by test_report_uncovered_primitives, not a harness error."""
+    import functools
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        try:
+            return test(*args, **kwargs)
+        except RuntimeError as e:
+            m = re.match(r"\[(\w+)\] (vjp|jvp|vmap) is not implemented", str(e))
+            if not m:
+                raise
+            MISSING_RULES.add(f"{m.group(1)}.{m.group(2)}")
+            pytest.xfail(str(e))
+
+    return run
+
+
 
 @pytest.mark.parametrize("cls, case", ACTIVE, ids=IDS)
+@missing_rules_are_xfail
 def test_vjp_matches_finite_differences(cls, case, rng):
     xs = case_inputs(case, rng)
     pos = float_positions(case)
@@ -376,6 +429,7 @@ def test_vjp_matches_finite_differences(cls, case, rng):
 
 
 @pytest.mark.parametrize("cls, case", ACTIVE, ids=IDS)
+@missing_rules_are_xfail
 def test_jvp_matches_finite_differences(cls, case, rng):
     xs = case_inputs(case, rng)
     pos = float_positions(case)
@@ -408,6 +462,7 @@ def loop_reference(case, xs_b, axes):
 
 
 @pytest.mark.parametrize("cls, case", ACTIVE, ids=IDS)
+@missing_rules_are_xfail
 def test_vmap_matches_loop(cls, case, rng):
     if not case.vmap:
         pytest.skip("no vmap check for this case")
@@ -446,6 +501,7 @@ def scalar_fn(case, xs, cots, p):
 
 
 @pytest.mark.parametrize("cls, case", COMPOSE, ids=COMPOSE_IDS)
+@missing_rules_are_xfail
 def test_grad_of_grad(cls, case, rng):
     xs = case_inputs(case, rng)
     p = float_positions(case)[0]
@@ -466,6 +522,7 @@ def test_grad_of_grad(cls, case, rng):
 
 
 @pytest.mark.parametrize("cls, case", COMPOSE, ids=COMPOSE_IDS)
+@missing_rules_are_xfail
 def test_grad_of_vmap_and_vmap_of_grad(cls, case, rng):
     p = float_positions(case)[0]
     xs_b = [draw(s, rng, 3) for s in case.inputs]
@@ -510,4 +567,9 @@ def test_report_uncovered_primitives(capsys):
     with capsys.disabled():
         print(f"\n[harness] {len(covered & set(TABLE))}/{len(TABLE)} primitives of prims.def covered;"
               f" not covered: {', '.join(missing) if missing else 'none'}")
+        table = mx._primitive_rules()
+        rules = [f"{cls}.{kind}" for cls in TABLE for kind, ok in zip(("vjp", "jvp", "vmap"), table[cls])
+                 if not ok]
+        seen = sorted(MISSING_RULES | set(rules))
+        print(f"[harness] rules missing: {', '.join(seen) if seen else 'none'}")
     assert "Exp" in covered and "CustomTransforms" in covered

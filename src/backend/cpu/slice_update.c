@@ -4,8 +4,6 @@
  * copied first. Uses the strided copy of copy.c. */
 #include "cpu.h"
 
-#include <string.h>
-
 /* Elements of start:stop:step along one dim (step != 0). */
 static int64_t slice_count(int64_t start, int64_t stop, int64_t step) {
   if (step > 0) return stop > start ? (stop - start + step - 1) / step : 0;
@@ -19,23 +17,32 @@ int mx_cpu_slice_update(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
     return mx_fail_int(MX_EINVAL, "[slice_update] Expected 2 inputs, 1 output and parameters.");
   const mx_tensor *src = &in[0], *upd = &in[1];
   int nd = out->ndim;
-  /* the scheduler may have given out the update's buffer: keep the update aside first */
-  mx_tensor upd_copy;
-  void *upd_mem = NULL;
-  if (out->data == upd->data && upd->size > 0) {
-    size_t nb = (size_t)upd->size * (size_t)mx_dtype_size(upd->dtype);
-    upd_mem = malloc(nb);
-    if (!upd_mem) {
-      return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", nb);
-    }
-    memcpy(upd_mem, upd->data, nb); /* a donated buffer is row-contiguous */
-    upd_copy = *upd;
-    upd_copy.data = upd_mem;
-    upd = &upd_copy;
-  }
   if (src->ndim != nd || src->size != out->size || p->start.n != nd || p->stop.n != nd ||
       p->strides.n != nd)
     return mx_fail_int(MX_EINVAL, "[slice_update] Parameters do not match the dimensions.");
+  /* Donation may have handed out the update's buffer (input 0 was not donatable): keep a
+   * private copy of the update before src is copied over it. */
+  mx_tensor upd_copy;
+  void *upd_mem = NULL;
+  if (upd->data == out->data && src->data != out->data && upd->size > 0) {
+    size_t es = (size_t)mx_dtype_size(upd->dtype);
+    size_t nbytes = (size_t)upd->size * es + (size_t)(upd->ndim > 0 ? upd->ndim : 1) * sizeof(int64_t);
+    if (!(upd_mem = malloc(nbytes))) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", nbytes);
+    int64_t *st = (int64_t *)upd_mem;
+    int64_t acc = 1;
+    for (int d = upd->ndim - 1; d >= 0; d--) {
+      st[d] = acc;
+      acc *= upd->shape[d];
+    }
+    upd_copy = *upd;
+    upd_copy.strides = st;
+    upd_copy.data = (char *)upd_mem + (size_t)(upd->ndim > 0 ? upd->ndim : 1) * sizeof(int64_t);
+    if (mx_cpu_copy_strided(upd, &upd_copy) < 0) {
+      free(upd_mem);
+      return -1;
+    }
+    upd = &upd_copy;
+  }
   if (out->data != src->data || out->dtype != src->dtype)
     if (mx_cpu_copy_strided(src, out) < 0) {
       free(upd_mem);
