@@ -12,7 +12,7 @@
 #include "../core/prim.h"
 #include "tape.h"
 
-#define TILE 512
+#define TILE 1024
 #define MAX_ELEM 8 /* bytes of the widest dtype */
 
 static void program_destroy(mx_object *o) {
