@@ -76,9 +76,9 @@ PyObject *mxpy_tree_structure(PyObject *tree, Py_ssize_t *n_arrays);
 PyObject *mxpy_tree_fill_slots(PyObject *structure, PyObject *replacements, Py_ssize_t *index);
 /* The unique object marking an array's place in a structure (borrowed). */
 PyObject *mxpy_tree_slot(void);
-/* In place: the mx.array leaves held by lists and dicts of tree become replacements[*index
- * ...] in order, until the replacements run out. An array held directly by a tuple cannot
- * be replaced: ValueError naming op. 0 or -1. */
+/* In place: the mx.array leaves of tree become replacements[*index ...] in order, until the
+ * replacements run out; tuples holding arrays are rebuilt inside their parent list/dict (a
+ * tuple at the top of the tree cannot be: ValueError naming op). 0 or -1. */
 int mxpy_tree_fill(PyObject *tree, PyObject *replacements, Py_ssize_t *index, const char *op);
 /* Retained nodes of a list of mx.array objects (PyMem); free with mxpy_nodes_free. */
 mx_array **mxpy_nodes_from_list(PyObject *list, int *n);

@@ -117,51 +117,76 @@ PyObject *mxpy_tree_structure(PyObject *tree, Py_ssize_t *n_arrays) {
   return r;
 }
 
-int mxpy_tree_fill(PyObject *tree, PyObject *replacements, Py_ssize_t *index, const char *op) {
-  if (!is_container(tree)) return 0;
+/* Fills node in place; a tuple cannot change, so one holding arrays is rebuilt into *fresh
+ * (a new reference the caller stores in the parent). 0 or -1. */
+static int fill(PyObject *node, PyObject *replacements, Py_ssize_t n_rep, Py_ssize_t *index,
+                PyObject **fresh) {
+  *fresh = NULL;
+  if (!is_container(node)) return 0;
   if (Py_EnterRecursiveCall(" while updating a tree of arrays")) return -1;
   int rc = 0;
-  Py_ssize_t n_rep = PySequence_Size(replacements);
-  if (PyDict_Check(tree)) {
-    PyObject *keys = PyDict_Keys(tree); /* assigning while iterating is not allowed */
-    Py_ssize_t n = keys ? PyList_GET_SIZE(keys) : 0;
+  if (PyDict_Check(node)) {
+    PyObject *keys = PyDict_Keys(node); /* assigning while iterating is not allowed */
     rc = keys ? 0 : -1;
-    for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
-      PyObject *k = PyList_GET_ITEM(keys, i);
-      PyObject *v = PyDict_GetItemWithError(tree, k);
+    for (Py_ssize_t i = 0; rc == 0 && keys && i < PyList_GET_SIZE(keys) && *index < n_rep; i++) {
+      PyObject *k = PyList_GET_ITEM(keys, i), *v = PyDict_GetItemWithError(node, k), *nv = NULL;
       if (!v) {
         rc = PyErr_Occurred() ? -1 : 0;
         continue;
       }
-      if (MXPY_IS_ARRAY(v)) {
-        if (*index >= n_rep) break;
-        PyObject *r = PySequence_GetItem(replacements, (*index)++);
-        rc = r ? PyDict_SetItem(tree, k, r) : -1;
-        Py_XDECREF(r);
-      } else {
-        rc = mxpy_tree_fill(v, replacements, index, op);
+      if (MXPY_IS_ARRAY(v)) nv = PySequence_GetItem(replacements, (*index)++);
+      else if ((rc = fill(v, replacements, n_rep, index, &nv)) < 0) break;
+      if (MXPY_IS_ARRAY(v) && !nv) rc = -1;
+      if (nv) {
+        if (rc == 0) rc = PyDict_SetItem(node, k, nv);
+        Py_DECREF(nv);
       }
     }
     Py_XDECREF(keys);
-  } else {
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(tree);
-    for (Py_ssize_t i = 0; rc == 0 && i < n; i++) {
-      PyObject *v = PySequence_Fast_GET_ITEM(tree, i);
-      if (!MXPY_IS_ARRAY(v)) {
-        rc = mxpy_tree_fill(v, replacements, index, op);
-        continue;
+  } else if (PyList_Check(node)) {
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(node) && *index < n_rep; i++) {
+      PyObject *v = PyList_GET_ITEM(node, i), *nv = NULL;
+      if (MXPY_IS_ARRAY(v)) {
+        if (!(nv = PySequence_GetItem(replacements, (*index)++))) rc = -1;
+      } else {
+        rc = fill(v, replacements, n_rep, index, &nv);
       }
-      if (*index >= n_rep) break;
-      if (!PyList_Check(tree)) {
-        PyErr_Format(PyExc_ValueError, "[%s] Cannot update an array held directly by a tuple.", op);
-        rc = -1;
-        break;
-      }
-      PyObject *r = PySequence_GetItem(replacements, (*index)++);
-      rc = r ? PyList_SetItem(tree, i, r) : -1; /* steals r */
+      if (nv) rc = rc == 0 ? PyList_SetItem(node, i, nv) : (Py_DECREF(nv), rc); /* steals */
     }
+  } else { /* tuple: rebuilt when anything inside changes */
+    Py_ssize_t n = PyTuple_GET_SIZE(node);
+    PyObject *items = PyList_New(n);
+    bool changed = false;
+    for (Py_ssize_t i = 0; items && rc == 0 && i < n; i++) {
+      PyObject *v = PyTuple_GET_ITEM(node, i), *nv = NULL;
+      if (MXPY_IS_ARRAY(v) && *index < n_rep) {
+        if (!(nv = PySequence_GetItem(replacements, (*index)++))) rc = -1;
+      } else {
+        rc = fill(v, replacements, n_rep, index, &nv);
+      }
+      changed |= nv != NULL;
+      PyList_SET_ITEM(items, i, nv ? nv : Py_NewRef(v));
+    }
+    if (!items) rc = -1;
+    if (rc == 0 && changed) {
+      *fresh = same_tuple_type(node, items);
+      items = NULL;
+      if (!*fresh) rc = -1;
+    }
+    Py_XDECREF(items);
   }
   Py_LeaveRecursiveCall();
+  return rc;
+}
+
+int mxpy_tree_fill(PyObject *tree, PyObject *replacements, Py_ssize_t *index, const char *op) {
+  PyObject *fresh = NULL;
+  int rc = fill(tree, replacements, PySequence_Size(replacements), index, &fresh);
+  if (fresh) {
+    Py_DECREF(fresh);
+    PyErr_Format(PyExc_ValueError, "[%s] Cannot update the arrays of a tuple at the top of a tree.", op);
+    return -1;
+  }
   return rc;
 }
 
