@@ -76,6 +76,13 @@ def header(prims):
           "uint64_t mx_params_hash(int prim, const void *params);",
           "/* Writes \"field=value, ...\"; returns the length (as snprintf). */",
           "int mx_params_print(int prim, const void *params, char *buf, size_t cap);",
+          "/* Serialized parameters (.mlxfn): the fields in table order as host bytes (bool: one",
+          " * byte; lists: an int32 count, then the elements). Returns the byte count (writing at",
+          " * most cap bytes), or -1 + EINVAL for a primitive with an obj parameter. */",
+          "int64_t mx_params_serialize(int prim, const void *params, uint8_t *out, size_t cap);",
+          "/* *out = a parameter blob (refs 1, NULL for a primitive without parameters) read from",
+          " * len bytes. 0, or -1 + error when the bytes do not fit the primitive. */",
+          "int mx_params_deserialize(int prim, const uint8_t *in, size_t len, void **out);",
           "", "#endif", ""]
     return "\n".join(o)
 
@@ -267,6 +274,72 @@ def source(prims):
         o.append("    return len;")
         o.append("  }")
     o += ["  default:", "    return len;", "  }", "}", ""]
+    # serialization
+    size = {"int": 4, "i64": 8, "f64": 8, "dtype": 4}
+    o += ["#define W(src, k) do { if (len + (size_t)(k) <= cap) memcpy(out + len, (src), (k)); len += (k); } while (0)",
+          "int64_t mx_params_serialize(int prim, const void *a, uint8_t *out, size_t cap) {",
+          "  size_t len = 0;",
+          "  if (!a) return 0;",
+          "  switch (prim) {"]
+    for p in prims:
+        if not p["params"]:
+            continue
+        st = f"mx_p_{p['name'].lower()}"
+        o.append(f"  case MX_PRIM_{p['name']}: {{")
+        if any(t == "obj" for _, t in p["params"]):
+            o.append(f'    return mx_fail_int(MX_EINVAL, "[export] %s cannot be serialized.", info[prim].name);')
+            o.append("  }")
+            continue
+        o.append(f"    const {st} *x = a;")
+        for n, t in p["params"]:
+            if t in LIST_ELEM:
+                o.append(f"    W(&x->{n}.n, 4);")
+                o.append(f"    if (x->{n}.n) W(x->{n}.v, (size_t)x->{n}.n * sizeof({LIST_ELEM[t]}));")
+            elif t == "bool":
+                o.append(f"    {{ uint8_t b = x->{n} ? 1 : 0; W(&b, 1); }}")
+            else:
+                o.append(f"    W(&x->{n}, {size[t]});")
+        o.append("    return (int64_t)len;")
+        o.append("  }")
+    o += ["  default:", "    return (int64_t)len;", "  }", "}", "#undef W", ""]
+    o += ["#define R(dst, k) do { if (pos + (size_t)(k) > len) goto bad; memcpy((dst), in + pos, (k)); pos += (k); } while (0)",
+          "int mx_params_deserialize(int prim, const uint8_t *in, size_t len, void **out) {",
+          "  size_t pos = 0;",
+          "  void *tmp[8] = {0};",
+          "  int nt = 0;",
+          "  *out = NULL;",
+          "  switch (prim) {"]
+    for p in prims:
+        if not p["params"] or any(t == "obj" for _, t in p["params"]):
+            continue
+        st = f"mx_p_{p['name'].lower()}"
+        o.append(f"  case MX_PRIM_{p['name']}: {{")
+        o.append(f"    {st} x;")
+        o.append("    memset(&x, 0, sizeof x);")
+        for n, t in p["params"]:
+            if t in LIST_ELEM:
+                e = LIST_ELEM[t]
+                o.append(f"    R(&x.{n}.n, 4);")
+                o.append(f"    if (x.{n}.n < 0 || (size_t)x.{n}.n * sizeof({e}) > len - pos) goto bad;")
+                o.append(f"    {{ {e} *v = malloc((size_t)x.{n}.n * sizeof({e}) + 1); if (!v) goto bad; tmp[nt++] = v;")
+                o.append(f"      R(v, (size_t)x.{n}.n * sizeof({e})); x.{n}.v = v; }}")
+            elif t == "bool":
+                o.append(f"    {{ uint8_t b; R(&b, 1); x.{n} = b != 0; }}")
+            else:
+                o.append(f"    R(&x.{n}, {size[t]});")
+        o.append("    if (pos != len) goto bad;")
+        o.append("    *out = mx_params_new(prim, &x);")
+        o.append("    for (int i = 0; i < nt; i++) free(tmp[i]);")
+        o.append("    return *out ? 0 : -1;")
+        o.append("  }")
+    o += ["  default:",
+          "    if (len == 0 && !mx_prim_has_params(prim)) return 0;",
+          "    goto bad;",
+          "  }",
+          "bad:",
+          "  for (int i = 0; i < nt; i++) free(tmp[i]);",
+          '  return mx_fail_int(MX_EINVAL, "[import_function] Corrupt parameters of %s.", info[prim].name);',
+          "}", "#undef R", ""]
     return "\n".join(o)
 
 

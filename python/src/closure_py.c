@@ -68,6 +68,18 @@ static int collect_outputs(mxpy_closure *p, PyObject *ret, PyObject *leaves) {
     return mxpy_tree_collect(ret, leaves, true, p->tag);
   }
   if (p->mode == MXPY_MODE_TREE) return mxpy_tree_collect(ret, leaves, true, p->tag);
+  if (p->mode == MXPY_MODE_FLAT) {
+    if (MXPY_IS_ARRAY(ret)) return PyList_Append(leaves, ret);
+    bool ok = PyList_Check(ret) || PyTuple_Check(ret);
+    for (Py_ssize_t i = 0; ok && i < PySequence_Fast_GET_SIZE(ret); i++)
+      ok = MXPY_IS_ARRAY(PySequence_Fast_GET_ITEM(ret, i));
+    if (!ok) {
+      PyErr_Format(PyExc_ValueError,
+                   "[%s] Outputs can be either a single array, a tuple, or a list of arrays.", p->tag);
+      return -1;
+    }
+    return mxpy_tree_collect(ret, leaves, true, p->tag);
+  }
   if (p->mode == MXPY_MODE_ANY) return mxpy_tree_collect(ret, leaves, false, p->tag);
   if (!MXPY_IS_ARRAY(ret)) {
     if (p->mode == MXPY_MODE_GRAD) {

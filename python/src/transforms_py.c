@@ -492,6 +492,8 @@ PyMethodDef mxpy_transforms_methods[] = {
 
 int mxpy_transforms_init(PyObject *m) {
   if (PyType_Ready(&gradfn_type) < 0) return -1;
-  if (mxpy_vmap_init(m) < 0 || mxpy_custom_init(m) < 0 || mxpy_compile_init(m) < 0) return -1;
+  if (mxpy_vmap_init(m) < 0 || mxpy_custom_init(m) < 0 || mxpy_compile_init(m) < 0 ||
+      mxpy_export_init(m) < 0)
+    return -1;
   return 0;
 }

@@ -16,6 +16,7 @@ typedef enum {
   MXPY_MODE_LIST,            /* an array or a list/tuple tree of arrays only (vjp, jvp) */
   MXPY_MODE_TREE,            /* any tree of arrays only (vmap) */
   MXPY_MODE_ANY,             /* any tree; non-array leaves are kept (compile, custom) */
+  MXPY_MODE_FLAT,            /* an array or a flat list/tuple of arrays (export) */
 } mxpy_call_mode;
 
 typedef struct mxpy_closure {
@@ -59,5 +60,6 @@ void mxpy_release_pending_objects(void);
 int mxpy_vmap_init(PyObject *m);
 int mxpy_custom_init(PyObject *m);
 int mxpy_compile_init(PyObject *m);
+int mxpy_export_init(PyObject *m);
 
 #endif

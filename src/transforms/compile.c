@@ -477,7 +477,8 @@ static bool same_input_shapes(const mx_tape *t, mx_array *const *inputs) {
   return true;
 }
 
-int mx_tape_replay(const mx_tape *t, mx_array *const *inputs, bool shapeless, mx_array **outs) {
+int mx_tape_replay(const mx_tape *t, mx_array *const *inputs, bool shapeless, const mx_stream *stream,
+                   mx_array **outs) {
   replay_shapes rs = {0};
   bool reinfer = shapeless && !same_input_shapes(t, inputs);
   int rc = reinfer ? infer_shapes(t, inputs, &rs) : 0;
@@ -513,9 +514,10 @@ int mx_tape_replay(const mx_tape *t, mx_array *const *inputs, bool shapeless, mx
         if (reinfer && op->prim != MX_PRIM_COMPILED && is_elementwise(op->prim) &&
             (in[i]->ndim != spec[0].ndim ||
              memcmp(in[i]->shape, spec[0].shape, (size_t)spec[0].ndim * sizeof(int32_t))))
-          in[i] = mx_broadcast_to(in[i], spec[0].shape, spec[0].ndim, op->stream);
+          in[i] = mx_broadcast_to(in[i], spec[0].shape, spec[0].ndim, stream ? *stream : op->stream);
       }
-      rc = mx_op_make(op->prim, op->params, op->stream, op->n_in, in, op->n_out, spec, vals + off[k]);
+      rc = mx_op_make(op->prim, op->params, stream ? *stream : op->stream, op->n_in, in, op->n_out, spec,
+                      vals + off[k]);
       for (int j = 0; rc == 0 && j < op->n_out; j++) mx_keep(vals[off[k] + j]);
       MX_SCOPE_END;
     }
@@ -643,18 +645,10 @@ static entry *lookup(const mx_compile_key *key, mx_stream s, mx_array *const *in
   return found;
 }
 
-/* Traces fn into a new entry (one reference for the caller, one for the cache). */
-static entry *trace_entry(const mx_compile_key *key, mx_stream s, mx_closure fn,
-                          mx_object **trace_user, mx_array *const *inputs, int n, int max_out) {
-  entry *e = calloc(1, sizeof *e);
+int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int max_out) {
   mx_array **ph = calloc((size_t)n + 1, sizeof *ph);
   mx_array **outs = calloc((size_t)max_out + 1, sizeof *outs);
-  int n_out = 0, rc = (e && ph && outs) ? 0 : mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
-  if (rc == 0 && key->n_constants) {
-    e->constants = malloc((size_t)key->n_constants * sizeof(uint64_t));
-    if (!e->constants) rc = mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
-    else memcpy(e->constants, key->constants, (size_t)key->n_constants * sizeof(uint64_t));
-  }
+  int n_out = 0, rc = (ph && outs) ? 0 : mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
   for (int i = 0; rc == 0 && i < n; i++) {
     ph[i] = mx_array_alloc_node(inputs[i]->dtype, inputs[i]->ndim, inputs[i]->shape);
     if (!ph[i]) rc = -1;
@@ -665,11 +659,25 @@ static entry *trace_entry(const mx_compile_key *key, mx_stream s, mx_closure fn,
     rc = mx_trace_call(fn, ph, n, outs, max_out, &n_out);
     mx_trace_pop();
   }
-  if (rc == 0) rc = build_tape(&e->tape, ph, n, outs, n_out);
+  if (rc == 0) rc = build_tape(t, ph, n, outs, n_out);
   for (int k = 0; k < n_out; k++) mx_array_release(outs[k]);
-  for (int i = 0; i < n; i++) mx_array_release(ph[i]);
+  for (int i = 0; ph && i < n; i++) mx_array_release(ph[i]);
   free(outs);
   free(ph);
+  return rc;
+}
+
+/* Traces fn into a new entry (one reference for the caller, one for the cache). */
+static entry *trace_entry(const mx_compile_key *key, mx_stream s, mx_closure fn,
+                          mx_object **trace_user, mx_array *const *inputs, int n, int max_out) {
+  entry *e = calloc(1, sizeof *e);
+  int rc = e ? 0 : mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
+  if (rc == 0 && key->n_constants) {
+    e->constants = malloc((size_t)key->n_constants * sizeof(uint64_t));
+    if (!e->constants) rc = mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
+    else memcpy(e->constants, key->constants, (size_t)key->n_constants * sizeof(uint64_t));
+  }
+  if (rc == 0) rc = mx_tape_trace(&e->tape, fn, inputs, n, max_out);
   mx_compile_mode mode = mx_compile_get_mode();
   if (rc == 0 && key->shapeless) rc = mx_tape_check_shapeless(&e->tape);
   if (rc == 0 && mode != MX_COMPILE_NO_SIMPLIFY) rc = mx_tape_simplify(&e->tape);
@@ -717,7 +725,7 @@ static int compile_call(const mx_compile_key *key, mx_closure fn, mx_object **tr
   int rc = 0;
   if (e->tape.n_outputs > max_out)
     rc = mx_fail_int(MX_EINVAL, "[compile] The function returned too many arrays.");
-  if (rc == 0) rc = mx_tape_replay(&e->tape, inputs, e->shapeless, outs);
+  if (rc == 0) rc = mx_tape_replay(&e->tape, inputs, e->shapeless, NULL, outs);
   if (rc == 0) {
     *n_out = e->tape.n_outputs;
     if (user_out && e->user) {

@@ -50,9 +50,13 @@ int mx_tape_add_const(mx_tape *t, mx_array *a);
 /* Drops dead ops and ops no output depends on, renumbering the references. 0 or -1. */
 int mx_tape_compact(mx_tape *t);
 
+/* Traces fn on placeholders shaped as inputs into t (which must be zeroed). 0 or -1. */
+int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int max_out);
 /* Replays t on inputs into outs (t->n_outputs new references); a shapeless tape re-infers
- * every op's output shapes when the input shapes differ from the traced ones. */
-int mx_tape_replay(const mx_tape *t, mx_array *const *inputs, bool shapeless, mx_array **outs);
+ * every op's output shapes when the input shapes differ from the traced ones. stream (may
+ * be NULL: each op's own) overrides the streams the ops were traced on. */
+int mx_tape_replay(const mx_tape *t, mx_array *const *inputs, bool shapeless, const mx_stream *stream,
+                   mx_array **outs);
 /* -1 + error when an op of t cannot infer its output shapes (shapeless compile). */
 int mx_tape_check_shapeless(const mx_tape *t);
 

@@ -122,4 +122,20 @@ void mx_compile_clear_cache(void);
 void mx_compile_set_cache_limit(size_t entries);
 size_t mx_compile_cache_size(void);
 
+/* ---- export (.mlxfn, export.c) ---- */
+typedef struct mx_exported mx_exported;
+/* An empty set of traces with a metadata string (may be NULL). */
+mx_exported *mx_exported_new(const char *metadata);
+void mx_exported_free(mx_exported *e);
+const char *mx_exported_metadata(const mx_exported *e);
+/* Traces fn on placeholders shaped as inputs: n_args positional arrays followed by n_kw
+ * keyword arrays named kw_names (sorted). Custom functions cannot be exported. */
+int mx_exported_add(mx_exported *e, mx_closure fn, mx_array *const *inputs, int n_args,
+                    const char *const *kw_names, int n_kw, bool shapeless);
+int mx_exported_save(const mx_exported *e, const char *path);
+mx_exported *mx_exported_load(const char *path);
+/* Replays the first trace matching the inputs (as for _add) on the default stream. */
+int mx_exported_call(const mx_exported *e, mx_array *const *inputs, int n_args,
+                     const char *const *kw_names, int n_kw, mx_array **outs, int max_out, int *n_out);
+
 #endif
