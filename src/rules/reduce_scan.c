@@ -1,0 +1,279 @@
+/* reduce_scan.c: rules of ArgReduce (not differentiable: zero), Scan, Softmax and
+ * LogSumExp, written with ops so they differentiate again. Scan prod rules stay exact
+ * with zeros (the first zero in scan order gets the product of the others); logcumsumexp
+ * rules work in log space. cummax/cummin are not differentiable yet (as MLX 0.32.2). */
+#include "rules.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+void mx_rules_register_reduce_scan(void);
+
+static mx_array *scalar(double v, mx_array *like) { return mx_scalar_like(v, like); }
+
+/* ---- ArgReduce ---- */
+
+static int arg_reduce_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
+                          const int *argnums, int n_argnums, mx_array *const *outputs,
+                          mx_array **grads) {
+  (void)cot, (void)argnums, (void)outputs;
+  if (n_argnums == 0) return 0;
+  grads[0] = mx_zeros_like(p[0], op->stream);
+  return grads[0] ? 0 : -1;
+}
+
+static int arg_reduce_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
+                          mx_array *const *outputs, mx_array **out) {
+  (void)p;
+  out[0] = t[0] ? mx_zeros_like(outputs[0], op->stream) : NULL;
+  return !t[0] || out[0] ? 0 : -1;
+}
+
+static int arg_reduce_vmap(const mx_op *op, mx_array *const *in, const int *axes,
+                           mx_array **outputs, int *out_axes) {
+  const mx_p_arg_reduce *r = mx_op_params(op);
+  mx_array *x = mx_rule_to_front(in[0], axes[0], op->stream);
+  int shift = axes[0] >= 0 ? 1 : 0, ax = r->axis + shift;
+  outputs[0] = r->kind == MX_ARG_REDUCE_MAX ? mx_argmax(x, &ax, 1, true, op->stream)
+                                           : mx_argmin(x, &ax, 1, true, op->stream);
+  out_axes[0] = shift ? 0 : -1;
+  return outputs[0] ? 0 : -1;
+}
+
+/* ---- Scan ---- */
+
+static const char *scan_name(int kind) {
+  static const char *const names[] = {"cumsum", "cumprod", "cummin", "cummax", "logcumsumexp"};
+  return kind >= 0 && kind <= MX_SCAN_LOGADDEXP ? names[kind] : "scan";
+}
+
+/* log|v| where v has sign `positive` (v > 0) or negative (v < 0), -inf elsewhere. */
+static mx_array *log_part(mx_array *v, bool positive, mx_stream s) {
+  mx_array *zero = scalar(0.0, v), *ninf = scalar(-INFINITY, v);
+  mx_array *sel = positive ? mx_greater(v, zero, s) : mx_less(v, zero, s);
+  mx_array *mag = positive ? v : mx_negative(v, s);
+  mx_array *safe = mx_where(sel, mag, scalar(1.0, v), s);
+  return mx_where(sel, mx_log(safe, s), ninf, s);
+}
+
+/* exp(a) - exp(b), with -inf - -inf giving 0. */
+static mx_array *exp_diff(mx_array *a, mx_array *b, mx_stream s) {
+  return mx_subtract(mx_exp(a, s), mx_exp(b, s), s);
+}
+
+static int scan_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
+                    const int *argnums, int n_argnums, mx_array *const *outputs,
+                    mx_array **grads) {
+  (void)argnums;
+  const mx_p_scan *r = mx_op_params(op);
+  mx_stream s = op->stream;
+  if (n_argnums == 0) return 0;
+  mx_array *x = p[0], *g = cot[0];
+  if (!g) {
+    grads[0] = NULL;
+    return 0;
+  }
+  int ax = r->axis;
+  bool rev = r->reverse, incl = r->inclusive;
+  mx_array *out = outputs[0] ? outputs[0] : mx_scan(x, r->kind, ax, rev, incl, s);
+  switch (r->kind) {
+    case MX_SCAN_SUM:
+      grads[0] = mx_scan(g, MX_SCAN_SUM, ax, !rev, incl, s);
+      break;
+    case MX_SCAN_PROD: {
+      /* Positions from the first zero on (in scan order) have an inclusive product of 0;
+       * the first zero's gradient is the scan of the others, later ones get 0. */
+      mx_array *zero = scalar(0.0, x);
+      mx_array *inc = incl ? out : mx_scan(x, MX_SCAN_PROD, ax, rev, true, s);
+      mx_array *exc = incl ? mx_scan(x, MX_SCAN_PROD, ax, rev, false, s) : out;
+      mx_array *at_or_after = mx_equal(inc, zero, s);
+      mx_array *first = mx_multiply(at_or_after, mx_not_equal(exc, zero, s), s);
+      mx_array *with_one = mx_scan(mx_where(first, scalar(1.0, x), x, s), MX_SCAN_PROD, ax, rev,
+                                   incl, s);
+      mx_array *g_first = mx_scan(mx_multiply(with_one, g, s), MX_SCAN_SUM, ax, !rev, incl, s);
+      mx_array *g_rest = mx_divide(mx_scan(mx_multiply(out, g, s), MX_SCAN_SUM, ax, !rev, incl, s),
+                                   x, s);
+      mx_array *g_zero = mx_zeros_like(g_rest, s);
+      grads[0] = mx_where(first, g_first, mx_where(at_or_after, g_zero, g_rest, s), s);
+      break;
+    }
+    case MX_SCAN_LOGADDEXP: {
+      /* d out_j / d x_i = exp(x_i - out_j) on each window: sum it in log space, split by
+       * the cotangent's sign; windows whose output is -inf contribute nothing. */
+      mx_array *ninf = scalar(-INFINITY, out);
+      mx_array *dead = mx_equal(out, ninf, s);
+      mx_array *lp = mx_where(dead, ninf, mx_subtract(log_part(g, true, s), out, s), s);
+      mx_array *ln = mx_where(dead, ninf, mx_subtract(log_part(g, false, s), out, s), s);
+      mx_array *sp = mx_scan(lp, MX_SCAN_LOGADDEXP, ax, !rev, incl, s);
+      mx_array *sn = mx_scan(ln, MX_SCAN_LOGADDEXP, ax, !rev, incl, s);
+      grads[0] = exp_diff(mx_add(sp, x, s), mx_add(sn, x, s), s);
+      break;
+    }
+    default:
+      return mx_fail_int(MX_ERUNTIME, "[%s] VJP is not implemented for cumulative min/max.",
+                         scan_name(r->kind));
+  }
+  return grads[0] ? 0 : -1;
+}
+
+static int scan_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
+                    mx_array *const *outputs, mx_array **res) {
+  const mx_p_scan *r = mx_op_params(op);
+  mx_stream s = op->stream;
+  if (!t[0]) {
+    res[0] = NULL;
+    return 0;
+  }
+  mx_array *x = p[0], *tx = t[0];
+  int ax = r->axis;
+  bool rev = r->reverse, incl = r->inclusive;
+  mx_array *out = outputs[0] ? outputs[0] : mx_scan(x, r->kind, ax, rev, incl, s);
+  switch (r->kind) {
+    case MX_SCAN_SUM:
+      res[0] = mx_scan(tx, MX_SCAN_SUM, ax, rev, incl, s);
+      break;
+    case MX_SCAN_PROD: {
+      /* Windows without a zero: out * scan(t / x). Windows whose only zero is the first
+       * one: t at that zero times the product of the others. Others: 0. */
+      mx_array *zero = mx_equal(x, scalar(0.0, x), s);
+      mx_array *count = mx_scan(mx_astype(zero, MX_INT32, s), MX_SCAN_SUM, ax, rev, true, s);
+      mx_array *first = mx_multiply(zero, mx_equal(count, mx_scalar_like(1.0, count), s), s);
+      mx_array *tz0 = mx_zeros_like(tx, s);
+      mx_array *q = mx_where(zero, tz0, mx_divide(tx, mx_where(zero, scalar(1.0, x), x, s), s), s);
+      mx_array *part1 = mx_multiply(out, mx_scan(q, MX_SCAN_SUM, ax, rev, incl, s), s);
+      mx_array *tz = mx_scan(mx_where(first, tx, tz0, s), MX_SCAN_SUM, ax, rev, incl, s);
+      mx_array *with_one = mx_scan(mx_where(first, scalar(1.0, x), x, s), MX_SCAN_PROD, ax, rev,
+                                   incl, s);
+      res[0] = mx_astype(mx_add(part1, mx_multiply(tz, with_one, s), s), out->dtype, s);
+      break;
+    }
+    case MX_SCAN_LOGADDEXP: {
+      /* d out_j = sum_i t_i exp(x_i - out_j) over the window, in log space by sign */
+      mx_array *ninf = scalar(-INFINITY, out);
+      mx_array *dead = mx_equal(out, ninf, s);
+      mx_array *sp = mx_scan(mx_add(log_part(tx, true, s), x, s), MX_SCAN_LOGADDEXP, ax, rev,
+                             incl, s);
+      mx_array *sn = mx_scan(mx_add(log_part(tx, false, s), x, s), MX_SCAN_LOGADDEXP, ax, rev,
+                             incl, s);
+      mx_array *d = exp_diff(mx_subtract(sp, out, s), mx_subtract(sn, out, s), s);
+      res[0] = mx_where(dead, mx_zeros_like(out, s), d, s);
+      break;
+    }
+    default:
+      return mx_fail_int(MX_ERUNTIME, "[%s] JVP is not implemented for cumulative min/max.",
+                         scan_name(r->kind));
+  }
+  return res[0] ? 0 : -1;
+}
+
+static int scan_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx_array **outputs,
+                     int *out_axes) {
+  const mx_p_scan *r = mx_op_params(op);
+  mx_array *x = mx_rule_to_front(in[0], axes[0], op->stream);
+  int shift = axes[0] >= 0 ? 1 : 0;
+  outputs[0] = mx_scan(x, r->kind, r->axis + shift, r->reverse, r->inclusive, op->stream);
+  out_axes[0] = shift ? 0 : -1;
+  return outputs[0] ? 0 : -1;
+}
+
+/* ---- Softmax and LogSumExp (last axis) ---- */
+
+/* y * (v - sum(v * y, -1)): the vjp and the jvp of softmax alike. */
+static mx_array *softmax_linear(mx_array *y, mx_array *v, mx_stream s) {
+  int last = y->ndim - 1;
+  mx_array *dot = mx_sum(mx_multiply(v, y, s), &last, 1, true, s);
+  return mx_multiply(y, mx_subtract(v, dot, s), s);
+}
+
+static int softmax_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
+                       const int *argnums, int n_argnums, mx_array *const *outputs,
+                       mx_array **grads) {
+  (void)argnums;
+  if (n_argnums == 0) return 0;
+  if (!cot[0]) {
+    grads[0] = NULL;
+    return 0;
+  }
+  mx_array *y = outputs[0];
+  if (!y) {
+    mx_p_softmax prm = *(const mx_p_softmax *)mx_op_params(op);
+    mx_array *x = p[0];
+    y = mx_op_make1(MX_PRIM_SOFTMAX, &prm, op->stream, 1, &x, x->dtype, x->ndim, x->shape);
+  }
+  grads[0] = y ? softmax_linear(y, cot[0], op->stream) : NULL;
+  return grads[0] ? 0 : -1;
+}
+
+static int softmax_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
+                       mx_array *const *outputs, mx_array **out) {
+  (void)p;
+  out[0] = t[0] ? softmax_linear(outputs[0], t[0], op->stream) : NULL;
+  return !t[0] || out[0] ? 0 : -1;
+}
+
+/* The row primitive (Softmax or LogSumExp) on x along its last axis. */
+static mx_array *row_prim(const mx_op *op, mx_array *x) {
+  if (!x) return NULL;
+  if (op->prim == MX_PRIM_SOFTMAX)
+    return mx_op_make1(MX_PRIM_SOFTMAX, mx_op_params(op), op->stream, 1, &x, x->dtype, x->ndim,
+                       x->shape);
+  int32_t *shape = malloc((size_t)x->ndim * sizeof(int32_t));
+  if (!shape) return mx_fail(MX_ENOMEM, "[vmap] out of memory.");
+  for (int i = 0; i < x->ndim; i++) shape[i] = i == x->ndim - 1 ? 1 : x->shape[i];
+  mx_array *r = mx_op_make1(MX_PRIM_LOGSUMEXP, NULL, op->stream, 1, &x, x->dtype, x->ndim, shape);
+  free(shape);
+  return r;
+}
+
+static int row_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx_array **outputs,
+                    int *out_axes) {
+  mx_array *x = in[0];
+  /* the batch axis must not be the last one: move it to the front */
+  if (axes[0] >= 0) x = mx_rule_to_front(x, axes[0], op->stream);
+  outputs[0] = row_prim(op, x);
+  out_axes[0] = axes[0] >= 0 ? 0 : -1;
+  return outputs[0] ? 0 : -1;
+}
+
+static int logsumexp_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
+                         const int *argnums, int n_argnums, mx_array *const *outputs,
+                         mx_array **grads) {
+  (void)argnums;
+  if (n_argnums == 0) return 0;
+  if (!cot[0]) {
+    grads[0] = NULL;
+    return 0;
+  }
+  mx_stream s = op->stream;
+  mx_array *o = outputs[0] ? outputs[0] : row_prim(op, p[0]);
+  grads[0] = mx_multiply(cot[0], mx_exp(mx_subtract(p[0], o, s), s), s);
+  return grads[0] ? 0 : -1;
+}
+
+static int logsumexp_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
+                         mx_array *const *outputs, mx_array **out) {
+  if (!t[0]) {
+    out[0] = NULL;
+    return 0;
+  }
+  mx_stream s = op->stream;
+  int last = p[0]->ndim - 1;
+  mx_array *w = mx_exp(mx_subtract(p[0], outputs[0], s), s);
+  out[0] = mx_sum(mx_multiply(t[0], w, s), &last, 1, true, s);
+  return out[0] ? 0 : -1;
+}
+
+void mx_rules_register_reduce_scan(void) {
+  mx_prims[MX_PRIM_ARG_REDUCE].vjp = arg_reduce_vjp;
+  mx_prims[MX_PRIM_ARG_REDUCE].jvp = arg_reduce_jvp;
+  mx_prims[MX_PRIM_ARG_REDUCE].vmap = arg_reduce_vmap;
+  mx_prims[MX_PRIM_SCAN].vjp = scan_vjp;
+  mx_prims[MX_PRIM_SCAN].jvp = scan_jvp;
+  mx_prims[MX_PRIM_SCAN].vmap = scan_vmap;
+  mx_prims[MX_PRIM_SOFTMAX].vjp = softmax_vjp;
+  mx_prims[MX_PRIM_SOFTMAX].jvp = softmax_jvp;
+  mx_prims[MX_PRIM_SOFTMAX].vmap = row_vmap;
+  mx_prims[MX_PRIM_LOGSUMEXP].vjp = logsumexp_vjp;
+  mx_prims[MX_PRIM_LOGSUMEXP].jvp = logsumexp_jvp;
+  mx_prims[MX_PRIM_LOGSUMEXP].vmap = row_vmap;
+}
