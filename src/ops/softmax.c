@@ -48,7 +48,9 @@ mx_array *mx_softmax(mx_array *a, const int *axes, int naxes, bool precise, mx_s
     mx_p_softmax p = {precise};
     r = x ? mx_op_make1(MX_PRIM_SOFTMAX, &p, s, 1, &x, t, a->ndim, a->shape) : NULL;
   } else {
-    mx_array *x = precise && !cplx ? mx_astype(a, MX_FLOAT32, s) : a;
+    /* precise lifts float16/bfloat16 only (MLX would also drop float64 to float32) */
+    bool half = a->dtype == MX_FLOAT16 || a->dtype == MX_BFLOAT16;
+    mx_array *x = precise && half ? mx_astype(a, MX_FLOAT32, s) : a;
     mx_array *m = mx_stop_gradient(mx_max(x, axes, naxes, true, s), s);
     mx_array *e = mx_exp(mx_subtract(x, m, s), s);
     r = mx_astype(mx_divide(e, mx_sum(e, axes, naxes, true, s), s), a->dtype, s);
@@ -93,8 +95,10 @@ mx_array *mx_logsumexp(mx_array *a, const int *axes, int naxes, bool keepdims, m
     r = x ? mx_op_make1(MX_PRIM_LOGSUMEXP, NULL, s, 1, &x, t, nd, kept) : NULL;
     r = mx_reshape(r, shape, ns, s);
   } else {
-    mx_array *m = mx_stop_gradient(mx_max(a, axes, naxes, true, s), s);
-    mx_array *out = mx_log(mx_sum(mx_exp(mx_subtract(a, m, s), s), axes, naxes, keepdims, s), s);
+    /* in floating point from the start: unsigned a - max(a) would wrap */
+    mx_array *x = mx_astype(a, mx_at_least_float(a->dtype), s);
+    mx_array *m = mx_stop_gradient(mx_max(x, axes, naxes, true, s), s);
+    mx_array *out = mx_log(mx_sum(mx_exp(mx_subtract(x, m, s), s), axes, naxes, keepdims, s), s);
     m = mx_reshape(m, shape, ns, s);
     out = mx_add(out, m, s);
     if (m && mx_dtype_is_inexact(m->dtype)) {
