@@ -1,7 +1,7 @@
 /* reduce_scan.c: rules of ArgReduce (not differentiable: zero), Scan, Softmax and
  * LogSumExp, written with ops so they differentiate again. Scan prod rules stay exact
  * with zeros (the first zero in scan order gets the product of the others); logcumsumexp
- * rules work in log space. cummax/cummin are not differentiable yet (as MLX 0.32.2). */
+ * rules work in log space; cummax/cummin route through their "source" elements. */
 #include "rules.h"
 
 #include <math.h>
@@ -61,6 +61,83 @@ static mx_array *exp_diff(mx_array *a, mx_array *b, mx_stream s) {
   return mx_subtract(mx_exp(a, s), mx_exp(b, s), s);
 }
 
+/* ---- cummax / cummin ----
+ * Output j (in scan order) comes from the last i <= j with x_i == out_j (MLX's rule); those
+ * i are the "sources" (plus the first element, which sources what nothing else does, e.g.
+ * after a NaN). Gradients move values between outputs and sources with scans only: a
+ * non-decreasing sequence (a cumsum of a nonnegative part) restricted to the sources can be
+ * looked up at the next source with a cummin, at the previous one with a cummax. Computed
+ * in float32 for 16-bit floats (and integers), since they difference cumulative sums. */
+
+/* The element first in scan order along ax, as a bool array broadcastable to x. */
+static mx_array *first_in_order(mx_array *x, int ax, bool rev, mx_stream s) {
+  int32_t *shape = malloc((size_t)x->ndim * sizeof(int32_t));
+  if (!shape) return mx_fail(MX_ENOMEM, "[vjp] out of memory.");
+  for (int i = 0; i < x->ndim; i++) shape[i] = i == ax ? x->shape[ax] : 1;
+  mx_array *ones = mx_ones(shape, x->ndim, MX_INT32, s);
+  free(shape);
+  mx_array *before = mx_scan(ones, MX_SCAN_SUM, ax, rev, false, s);
+  return mx_equal(before, mx_zeros_like(before, s), s);
+}
+
+static mx_array *extremum_sources(mx_array *x, int kind, int ax, bool rev, mx_stream s) {
+  mx_array *inc = mx_scan(x, kind, ax, rev, true, s);
+  return mx_maximum(mx_equal(x, inc, s), first_in_order(x, ax, rev, s), s);
+}
+
+static mx_dtype work_dtype(mx_dtype t) {
+  return t == MX_FLOAT64 || t == MX_FLOAT32 || t == MX_COMPLEX64 ? t : MX_FLOAT32;
+}
+
+/* Signed value v = v+ - v-, each part nonnegative. */
+static mx_array *nonneg_part(mx_array *v, bool positive, mx_stream s) {
+  mx_array *w = positive ? v : mx_negative(v, s);
+  return mx_maximum(w, mx_zeros_like(w, s), s);
+}
+
+static mx_array *extremum_vjp(const mx_p_scan *r, mx_array *x, mx_array *g, mx_stream s) {
+  int ax = r->axis;
+  bool rev = r->reverse;
+  mx_dtype out_t = g->dtype;
+  g = mx_astype(g, work_dtype(out_t), s);
+  mx_array *src = extremum_sources(x, r->kind, ax, rev, s);
+  mx_array *inf = scalar(INFINITY, g), *grad = NULL;
+  for (int part = 0; part < 2; part++) {
+    /* cotangents flowing to source i: the outputs from i (i + 1 when exclusive) up to the
+     * next source, i.e. a cumsum at the next source minus the cumsum at i */
+    mx_array *gp = nonneg_part(g, part == 0, s);
+    mx_array *acc = mx_scan(gp, MX_SCAN_SUM, ax, rev, !r->inclusive, s);
+    mx_array *total = mx_sum(gp, &ax, 1, true, s);
+    mx_array *nxt = mx_scan(mx_where(src, acc, inf, s), MX_SCAN_MIN, ax, !rev, false, s);
+    mx_array *seg = mx_subtract(mx_minimum(nxt, total, s), acc, s);
+    grad = grad ? mx_subtract(grad, seg, s) : seg;
+  }
+  grad = mx_where(src, grad, mx_zeros_like(g, s), s);
+  return mx_astype(grad, out_t, s);
+}
+
+static mx_array *extremum_jvp(const mx_p_scan *r, mx_array *x, mx_array *t, mx_stream s) {
+  int ax = r->axis;
+  bool rev = r->reverse, incl = r->inclusive;
+  mx_dtype out_t = t->dtype;
+  t = mx_astype(t, work_dtype(out_t), s);
+  mx_array *src = extremum_sources(x, r->kind, ax, rev, s);
+  mx_array *ninf = scalar(-INFINITY, t), *res = NULL;
+  for (int part = 0; part < 2; part++) {
+    /* t at the output's source: the step of a cumsum there, looked up with a cummax */
+    mx_array *tp = nonneg_part(t, part == 0, s);
+    mx_array *at = mx_scan(tp, MX_SCAN_SUM, ax, rev, true, s);
+    mx_array *before = mx_scan(tp, MX_SCAN_SUM, ax, rev, false, s);
+    mx_array *la = mx_scan(mx_where(src, at, ninf, s), MX_SCAN_MAX, ax, rev, incl, s);
+    mx_array *lb = mx_scan(mx_where(src, before, ninf, s), MX_SCAN_MAX, ax, rev, incl, s);
+    mx_array *v = mx_subtract(la, lb, s);
+    res = res ? mx_subtract(res, v, s) : v;
+  }
+  if (!incl) /* the first output of an exclusive scan is the constant identity */
+    res = mx_where(first_in_order(x, ax, rev, s), mx_zeros_like(t, s), res, s);
+  return mx_astype(res, out_t, s);
+}
+
 static int scan_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
                     const int *argnums, int n_argnums, mx_array *const *outputs,
                     mx_array **grads) {
@@ -109,9 +186,12 @@ static int scan_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
       grads[0] = exp_diff(mx_add(sp, x, s), mx_add(sn, x, s), s);
       break;
     }
+    case MX_SCAN_MAX:
+    case MX_SCAN_MIN:
+      grads[0] = extremum_vjp(r, x, g, s);
+      break;
     default:
-      return mx_fail_int(MX_ERUNTIME, "[%s] VJP is not implemented for cumulative min/max.",
-                         scan_name(r->kind));
+      return mx_fail_int(MX_ERUNTIME, "[%s] Unknown scan kind.", scan_name(r->kind));
   }
   return grads[0] ? 0 : -1;
 }
@@ -159,9 +239,12 @@ static int scan_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
       res[0] = mx_where(dead, mx_zeros_like(out, s), d, s);
       break;
     }
+    case MX_SCAN_MAX:
+    case MX_SCAN_MIN:
+      res[0] = extremum_jvp(r, x, tx, s);
+      break;
     default:
-      return mx_fail_int(MX_ERUNTIME, "[%s] JVP is not implemented for cumulative min/max.",
-                         scan_name(r->kind));
+      return mx_fail_int(MX_ERUNTIME, "[%s] Unknown scan kind.", scan_name(r->kind));
   }
   return res[0] ? 0 : -1;
 }

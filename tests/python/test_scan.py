@@ -328,13 +328,36 @@ def test_logcumsumexp_gradient_with_infinities():
     assert jv.tolist() == [0.0, 1.0]
 
 
-def test_cummax_cummin_not_differentiable_yet():
-    x = mx.array([1.0, 0.0, 3.0, 2.0])
-    for f in (mx.cummax, mx.cummin):
-        with pytest.raises(RuntimeError, match="not implemented for cumulative min/max"):
-            mx.grad(lambda v: f(v).sum())(x)
-        with pytest.raises(RuntimeError, match="not implemented for cumulative min/max"):
-            mx.jvp(lambda v: f(v), [x], [mx.ones((4,))])
+def test_cummax_cummin_gradients_match_mlx_tie_rule():
+    # output j takes its derivative from the last i <= j (scan order) with x_i == out_j
+    def g(f, xs):
+        w = mx.array([float(i) for i in range(1, len(xs) + 1)])
+        return mx.grad(lambda v: (f(v) * w).sum())(mx.array(xs)).tolist()
+
+    assert g(mx.cummax, [1.0, 1.0, 1.0]) == [1.0, 2.0, 3.0]
+    assert g(mx.cummax, [1.0, 2.0, 1.0, 2.0, 3.0]) == [1.0, 5.0, 0.0, 4.0, 5.0]
+    assert g(lambda v: mx.cummax(v, reverse=True), [1.0, 2.0, 1.0, 2.0, 3.0]) == [0.0, 0.0, 0.0, 0.0, 15.0]
+    assert g(lambda v: mx.cummax(v, inclusive=False), [1.0, 2.0, 1.0, 2.0, 3.0]) == [2.0, 7.0, 0.0, 5.0, 0.0]
+    assert g(mx.cummin, [3.0, 2.0, 2.0, 1.0, 5.0]) == [1.0, 2.0, 3.0, 9.0, 0.0]
+    assert g(mx.cummax, [1.0, float("nan"), 2.0]) == [6.0, 0.0, 0.0]
+    _, (jv,) = mx.jvp(mx.cummax, [mx.array([1.0, 0.0, 3.0, 2.0])], [mx.array([1.0, 2.0, 3.0, 4.0])])
+    assert jv.tolist() == [1.0, 1.0, 3.0, 3.0]
+    _, (jv,) = mx.jvp(lambda v: mx.cummin(v, inclusive=False, reverse=True),
+                      [mx.array([1.0, 0.0, 3.0, 2.0])], [mx.array([1.0, 2.0, 3.0, 4.0])])
+    assert jv.tolist() == [2.0, 4.0, 4.0, 0.0]
+    h = mx.grad(lambda v: mx.cummax(v).sum())(mx.array([1.0, 3.0, 2.0], dtype=mx.float16))
+    assert h.dtype == mx.float16 and h.tolist() == [1.0, 2.0, 0.0]
+
+
+@pytest.mark.parametrize("kind", ["cummax", "cummin"])
+def test_cummax_cummin_gradients_vs_finite_differences(rng, kind):
+    xn = rng.permutation(24).reshape(4, 6) / 8.0 + rng.uniform(0, 0.01, (4, 6))
+    w = rng.standard_normal(xn.shape)
+    for axis in (0, 1):
+        for reverse in (False, True):
+            for inclusive in (True, False):
+                grad_case(kind, xn, axis, reverse, inclusive, w)
+    grad_case(kind, xn, None, False, True, w.reshape(-1))
 
 
 def test_scan_second_derivative(rng):
@@ -348,3 +371,7 @@ def test_scan_second_derivative(rng):
             return finite_diff(lambda u: float(np_scan(kind, u, 0, False, True).sum()), v).sum()
 
         np.testing.assert_allclose(got, finite_diff(first, xn, eps=1e-3), rtol=2e-2, atol=2e-2)
+    # piecewise linear: the second derivative is zero (and computable)
+    w = mx.array(np.arange(1.0, 6.0).astype(np.float32))
+    h = mx.grad(lambda v: (mx.grad(lambda u: (mx.cummax(u) * w).sum())(v) * w).sum())(x)
+    assert h.tolist() == [0.0] * 5
