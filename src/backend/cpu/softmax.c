@@ -1,56 +1,159 @@
 /* softmax.c: the Softmax and LogSumExp primitives on the CPU, both over the last axis of
  * a strided floating input (LogSumExp keeps that axis as size 1). Each row is loaded into
  * a float32 scratch (float64 for float64), so float16/bfloat16 always accumulate in
- * float32 whatever `precise` says. Rows of -inf give NaN (softmax) and -inf (logsumexp). */
+ * float32 whatever `precise` says. Rows of -inf give NaN (softmax) and -inf (logsumexp);
+ * rows with a NaN give NaN. Float32 rows use a branch-free exp that vectorizes. */
 #include <math.h>
 
 #include "../formulas.h"
 #include "cpu.h"
 
-/* Converts n elements (stride s) of dtype t into float or double scratch. */
-static void row_load(const mx_tensor *in, const char *x, int64_t s, void *buf, int64_t n) {
-  mx_cpu_convert(x, in->dtype, s, buf, in->dtype == MX_FLOAT64 ? MX_FLOAT64 : MX_FLOAT32, 1, n);
+#define ROW_LANES 8
+
+/* exp(x) for x in [-inf, 0] (softmax after the max is subtracted): Cody-Waite reduction
+ * by ln 2 and Cephes' degree-6 polynomial, about 1 ulp; below -87.3 (the normal range)
+ * it returns 0. Branch-free so the loops around it vectorize. */
+static inline uint32_t f32_bits(float f) {
+  uint32_t u;
+  __builtin_memcpy(&u, &f, sizeof u);
+  return u;
 }
 
-#define ROW_MAX(T, buf, n, m)                               \
-  do {                                                      \
-    m = buf[0];                                             \
-    for (int64_t i_ = 1; i_ < n; i_++) {                    \
-      T v_ = buf[i_];                                       \
-      if (v_ > m || v_ != v_) m = v_;                       \
-      if (m != m) break;                                    \
-    }                                                       \
-  } while (0)
+static inline float f32_of(uint32_t u) {
+  float f;
+  __builtin_memcpy(&f, &u, sizeof f);
+  return f;
+}
 
-/* softmax of one row in place */
-#define ROW_SOFTMAX(T, EXP, buf, n)                         \
-  do {                                                      \
-    T m_;                                                   \
-    ROW_MAX(T, buf, n, m_);                                 \
-    T s_ = 0;                                               \
-    for (int64_t i_ = 0; i_ < n; i_++) {                    \
-      buf[i_] = EXP(buf[i_] - m_);                          \
-      s_ += buf[i_];                                        \
-    }                                                       \
-    T r_ = (T)1 / s_;                                       \
-    for (int64_t i_ = 0; i_ < n; i_++) buf[i_] *= r_;       \
-  } while (0)
+/* c ? a : b on bits (a floating-point ?: stays a branch under trapping math). */
+static inline float sel_f32(int c, float a, float b) {
+  uint32_t m = 0u - (uint32_t)(c != 0);
+  return f32_of((f32_bits(a) & m) | (f32_bits(b) & ~m));
+}
 
-/* log(sum(exp(row))): the maximum itself when it is infinite (or NaN) */
-#define ROW_LSE(T, EXP, LOG, buf, n, out)                   \
-  do {                                                      \
-    T m_;                                                   \
-    ROW_MAX(T, buf, n, m_);                                 \
-    if (m_ != m_ || m_ == (T)INFINITY || m_ == -(T)INFINITY) { \
-      out = m_;                                             \
-    } else {                                                \
-      T s_ = 0;                                             \
-      for (int64_t i_ = 0; i_ < n; i_++) s_ += EXP(buf[i_] - m_); \
-      out = m_ + LOG(s_);                                   \
-    }                                                       \
-  } while (0)
+
+static inline float exp_nonpos_f32(float x) {
+  const float lo = -87.33654f;
+  int under = x < lo; /* below the normal range: 0 */
+  float xc = sel_f32(under, lo, x);
+  int32_t n = (int32_t)(xc * 1.44269504088896341f - 0.5f); /* round to nearest: xc <= 0 */
+  float fn = (float)n;
+  float r = xc - fn * 0.693359375f + fn * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  return sel_f32(under, 0.0f, p * f32_of((uint32_t)(n + 127) << 23));
+}
+
+/* Maximum of a float32 row, and whether the row holds a non-finite value (x - x is NaN
+ * exactly for inf and NaN; no comparison flag, so the loop vectorizes). */
+static float row_max_f32(const float *v, int64_t n, bool *nonfinite) {
+  float m[ROW_LANES], z[ROW_LANES];
+  for (int k = 0; k < ROW_LANES; k++) m[k] = -INFINITY, z[k] = 0.0f;
+  int64_t i = 0;
+  for (; i + ROW_LANES <= n; i += ROW_LANES)
+    for (int k = 0; k < ROW_LANES; k++) {
+      float x = v[i + k];
+      m[k] = sel_f32(x > m[k], x, m[k]);
+      z[k] += x - x;
+    }
+  for (int k = 0; i < n; i++, k++) {
+    m[k] = sel_f32(v[i] > m[k], v[i], m[k]);
+    z[k] += v[i] - v[i];
+  }
+  float r = m[0], zs = z[0];
+  for (int k = 1; k < ROW_LANES; k++) {
+    r = m[k] > r ? m[k] : r;
+    zs += z[k];
+  }
+  *nonfinite = zs != zs;
+  return r;
+}
+
+/* v[i] = exp(v[i] - m) in place; returns the sum (m finite). */
+static float row_exp_sum_f32(float *restrict v, int64_t n, float m) {
+  for (int64_t i = 0; i < n; i++) v[i] = exp_nonpos_f32(v[i] - m);
+  float s[ROW_LANES] = {0};
+  int64_t i = 0;
+  for (; i + ROW_LANES <= n; i += ROW_LANES)
+    for (int k = 0; k < ROW_LANES; k++) s[k] += v[i + k];
+  for (int k = 0; i < n; i++, k++) s[k] += v[i];
+  float r = 0;
+  for (int k = 0; k < ROW_LANES; k++) r += s[k];
+  return r;
+}
+
+/* A float32 row with an infinity or a NaN: a NaN gives NaN; an infinite maximum gives
+ * NaN (softmax, inf - inf) or that maximum (logsumexp); else -inf entries weigh 0. */
+static bool row_special_f32(float *v, int64_t n, bool softmax, float *lse) {
+  float m = -INFINITY;
+  bool nan = false;
+  for (int64_t i = 0; i < n; i++) {
+    nan |= v[i] != v[i];
+    m = v[i] > m ? v[i] : m;
+  }
+  if (!nan && m != INFINITY && m != -INFINITY) return false; /* the regular path copes */
+  for (int64_t i = 0; softmax && i < n; i++) v[i] = NAN;
+  *lse = nan ? NAN : m;
+  return true;
+}
+
+static double row_max_f64(const double *v, int64_t n, bool *nan) {
+  double m = -INFINITY;
+  bool bad = false;
+  for (int64_t i = 0; i < n; i++) {
+    m = v[i] > m ? v[i] : m;
+    bad |= v[i] != v[i];
+  }
+  *nan = bad;
+  return m;
+}
 
 typedef enum { ROW_OP_SOFTMAX, ROW_OP_LSE } row_op;
+
+/* One row of n elements in scratch `buf` (float or double): softmax in place, or the
+ * logsumexp returned in *lse. */
+static void row_compute(row_op op, bool dbl, void *buf, int64_t n, double *lse) {
+  bool nan;
+  if (!dbl) {
+    float *v = (float *)buf, special;
+    float m = row_max_f32(v, n, &nan);
+    if (nan && row_special_f32(v, n, op == ROW_OP_SOFTMAX, &special)) {
+      *lse = special;
+      return;
+    }
+    float s = row_exp_sum_f32(v, n, m);
+    if (op == ROW_OP_LSE) {
+      *lse = m + logf(s);
+      return;
+    }
+    float inv = 1.0f / s;
+    for (int64_t i = 0; i < n; i++) v[i] *= inv;
+    return;
+  }
+  double *v = (double *)buf;
+  double m = row_max_f64(v, n, &nan);
+  if (nan || (op == ROW_OP_LSE && (m == INFINITY || m == -INFINITY))) {
+    for (int64_t i = 0; op == ROW_OP_SOFTMAX && i < n; i++) v[i] = NAN;
+    *lse = nan ? NAN : m;
+    return;
+  }
+  double s = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double e = exp(v[i] - m);
+    if (op == ROW_OP_SOFTMAX) v[i] = e;
+    s += e;
+  }
+  if (op == ROW_OP_LSE) {
+    *lse = m + log(s);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++) v[i] /= s;
+}
 
 static int rows_forward(const char *name, row_op op, const mx_tensor *in, int n_in,
                         mx_tensor *out, int n_out) {
@@ -66,7 +169,8 @@ static int rows_forward(const char *name, row_op op, const mx_tensor *in, int n_
   if (out->size == 0) return 0;
   int64_t n = in->shape[nd - 1], sx = in->strides[nd - 1], sy = out->strides[nd - 1];
   bool dbl = t == MX_FLOAT64;
-  size_t bytes = (size_t)(n > 0 ? n : 1) * (dbl ? sizeof(double) : sizeof(float));
+  mx_dtype bt = dbl ? MX_FLOAT64 : MX_FLOAT32;
+  size_t bytes = (size_t)(n > 0 ? n : 1) * (size_t)mx_dtype_size(bt);
   void *buf = malloc(bytes);
   if (!buf) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
 
@@ -88,25 +192,21 @@ static int rows_forward(const char *name, row_op op, const mx_tensor *in, int n_
   int esz = mx_dtype_size(t);
   int64_t len = mx_cpu_iter_len(&it), so = mx_cpu_iter_stride(&it, 0);
   int64_t si = mx_cpu_iter_stride(&it, 1), offs[2];
-  mx_dtype bt = dbl ? MX_FLOAT64 : MX_FLOAT32;
   mx_cpu_iter_seek(&it, 0, offs);
   for (int64_t r = 0; r < it.nruns; r++) {
     for (int64_t j = 0; j < len; j++) {
       const char *x = (const char *)in->data + (offs[1] + j * si) * esz;
       char *y = (char *)out->data + (offs[0] + j * so) * esz;
-      if (n == 0) continue; /* logsumexp of nothing: the op layer refuses it */
-      row_load(in, x, sx, buf, n);
+      if (n == 0) continue; /* softmax of nothing; logsumexp refuses it in the op layer */
+      mx_cpu_convert(x, t, sx, buf, bt, 1, n);
+      double lse = 0;
+      row_compute(op, dbl, buf, n, &lse);
       if (op == ROW_OP_SOFTMAX) {
-        if (dbl) ROW_SOFTMAX(double, exp, ((double *)buf), n);
-        else ROW_SOFTMAX(float, expf, ((float *)buf), n);
         mx_cpu_convert(buf, bt, 1, y, t, sy, n);
       } else if (dbl) {
-        double v;
-        ROW_LSE(double, exp, log, ((double *)buf), n, v);
-        *(double *)y = v;
+        *(double *)y = lse;
       } else {
-        float v;
-        ROW_LSE(float, expf, logf, ((float *)buf), n, v);
+        float v = (float)lse;
         mx_cpu_convert(&v, MX_FLOAT32, 1, y, t, 1, 1);
       }
     }
