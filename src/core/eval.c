@@ -307,6 +307,8 @@ static int schedule_op(eval_ctx *c, mx_op *op, mx_event **made) {
     t->prim = op->prim;
     t->fn = fn;
     t->where = where;
+    t->stream = op->stream.index;
+    mx_event_set_stream(e, op->stream.index);
     t->params = op->params;
     mx_params_retain(op->params);
     t->n_wait = n_wait;
