@@ -5,6 +5,7 @@
 #include "reduce_scan_enums.h"
 #include "../formulas.h"
 #include "cpu.h"
+#include "runs.h"
 
 /* One reduction of n elements of x (stride sx): the index of the best one. */
 typedef uint32_t (*argred_row_fn)(const void *x, int64_t sx, int64_t n);
@@ -69,6 +70,37 @@ static const argred_fns argred_tab[2][MX_DTYPE_COUNT] = {
 
 static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
 
+typedef struct argred_job {
+  const argred_fns *fn;
+  const mx_tensor *in;
+  mx_tensor *out;
+  int64_t n, sx; /* the reduced axis: length and stride */
+} argred_job;
+
+static int argred_runs(void *ctx, mx_cpu_iter *it, int64_t r0, int64_t r1) {
+  const argred_job *j = (const argred_job *)ctx;
+  int esz = mx_dtype_size(j->in->dtype);
+  int64_t len = mx_cpu_iter_len(it), so = mx_cpu_iter_stride(it, 0);
+  int64_t si = mx_cpu_iter_stride(it, 1), offs[2];
+  bool rows = len == 1 || abs64(j->sx) <= abs64(si);
+  uint32_t *y0 = (uint32_t *)j->out->data;
+  mx_cpu_iter_seek(it, r0, offs);
+  for (int64_t r = r0; r < r1; r++) {
+    const char *x = (const char *)j->in->data + offs[1] * esz;
+    uint32_t *y = y0 + offs[0];
+    if (rows) {
+      for (int64_t k = 0; k < len; k++) y[k * so] = j->fn->row(x + k * si * esz, j->sx, j->n);
+    } else {
+      for (int64_t k = 0; k < len; k += MX_CPU_TILE) {
+        int64_t c = len - k < MX_CPU_TILE ? len - k : MX_CPU_TILE;
+        j->fn->cols(x + k * si * esz, j->sx, si, j->n, c, y + k * so, so);
+      }
+    }
+    mx_cpu_iter_next(it, offs);
+  }
+  return 0;
+}
+
 int mx_cpu_arg_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                       int n_out) {
   const mx_p_arg_reduce *p = (const mx_p_arg_reduce *)ctx->params;
@@ -86,32 +118,9 @@ int mx_cpu_arg_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, m
     return mx_fail_int(MX_EINVAL, "[%s] Invalid axis %d for an array with %d dimensions.", name,
                        axis, nd);
   if (out->size == 0) return 0;
-  int64_t n = in->shape[axis], sx = in->strides[axis];
-  if (n == 0) return mx_fail_int(MX_EINVAL, "[%s] Cannot %s reduce zero size array.", name, name);
-  const argred_fns *fn = &argred_tab[p->kind][t];
-  int esz = mx_dtype_size(t);
-
+  if (in->shape[axis] == 0)
+    return mx_fail_int(MX_EINVAL, "[%s] Cannot %s reduce zero size array.", name, name);
+  argred_job j = {&argred_tab[p->kind][t], in, out, in->shape[axis], in->strides[axis]};
   const int64_t *strides[2] = {out->strides, in->strides};
-  mx_cpu_iter it;
-  if (mx_cpu_iter_init(&it, 2, nd, out->shape, strides) < 0) return -1;
-  int64_t len = mx_cpu_iter_len(&it), so = mx_cpu_iter_stride(&it, 0);
-  int64_t si = mx_cpu_iter_stride(&it, 1), offs[2];
-  bool rows = len == 1 || abs64(sx) <= abs64(si);
-  uint32_t *y0 = (uint32_t *)out->data;
-  mx_cpu_iter_seek(&it, 0, offs);
-  for (int64_t r = 0; r < it.nruns; r++) {
-    const char *x = (const char *)in->data + offs[1] * esz;
-    uint32_t *y = y0 + offs[0];
-    if (rows) {
-      for (int64_t j = 0; j < len; j++) y[j * so] = fn->row(x + j * si * esz, sx, n);
-    } else {
-      for (int64_t j = 0; j < len; j += MX_CPU_TILE) {
-        int64_t c = len - j < MX_CPU_TILE ? len - j : MX_CPU_TILE;
-        fn->cols(x + j * si * esz, sx, si, n, c, y + j * so, so);
-      }
-    }
-    mx_cpu_iter_next(&it, offs);
-  }
-  mx_cpu_iter_free(&it);
-  return 0;
+  return mx_cpu_parallel_runs(2, nd, out->shape, strides, j.n, argred_runs, &j);
 }

@@ -6,6 +6,7 @@
 #include "reduce_scan_enums.h"
 #include "../formulas.h"
 #include "cpu.h"
+#include "runs.h"
 
 /* One scan of n elements: x with element stride sx, y with stride sy (both may be
  * negative, for reverse scans). */
@@ -88,6 +89,43 @@ static const char *const scan_names[5] = {"cumsum", "cumprod", "cummin", "cummax
 
 static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
 
+typedef struct scan_job {
+  const scan_fns *fn;
+  const mx_tensor *in;
+  mx_tensor *out;
+  int64_t n, sx, sy; /* the scanned axis: length and strides */
+  bool reverse, inclusive;
+} scan_job;
+
+static int scan_runs(void *ctx, mx_cpu_iter *it, int64_t r0, int64_t r1) {
+  const scan_job *j = (const scan_job *)ctx;
+  int esz = mx_dtype_size(j->in->dtype);
+  int64_t n = j->n, sx = j->sx, sy = j->sy;
+  int64_t len = mx_cpu_iter_len(it), so = mx_cpu_iter_stride(it, 0);
+  int64_t si = mx_cpu_iter_stride(it, 1), offs[2];
+  /* a reverse scan walks the axis backwards from its last element */
+  int64_t start_x = j->reverse ? (n - 1) * sx : 0, start_y = j->reverse ? (n - 1) * sy : 0;
+  int64_t step_x = j->reverse ? -sx : sx, step_y = j->reverse ? -sy : sy;
+  bool rows = len == 1 || abs64(sx) <= abs64(si);
+  mx_cpu_iter_seek(it, r0, offs);
+  for (int64_t r = r0; r < r1; r++) {
+    const char *x = (const char *)j->in->data + (offs[1] + start_x) * esz;
+    char *y = (char *)j->out->data + (offs[0] + start_y) * esz;
+    if (rows) {
+      for (int64_t k = 0; k < len; k++)
+        j->fn->row(x + k * si * esz, step_x, y + k * so * esz, step_y, n, j->inclusive);
+    } else {
+      for (int64_t k = 0; k < len; k += MX_CPU_TILE) {
+        int64_t c = len - k < MX_CPU_TILE ? len - k : MX_CPU_TILE;
+        j->fn->cols(x + k * si * esz, step_x, si, y + k * so * esz, step_y, so, n, c,
+                    j->inclusive);
+      }
+    }
+    mx_cpu_iter_next(it, offs);
+  }
+  return 0;
+}
+
 int mx_cpu_scan(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                 int n_out) {
   const mx_p_scan *p = (const mx_p_scan *)ctx->params;
@@ -105,42 +143,15 @@ int mx_cpu_scan(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tens
     return mx_fail_int(MX_EINVAL, "[%s] Invalid axis %d for an array with %d dimensions.", name,
                        axis, nd);
   if (out->size == 0) return 0;
-  const scan_fns *fn = &scan_tab[p->kind][t];
-  int64_t n = in->shape[axis], sx = in->strides[axis], sy = out->strides[axis];
-  int esz = mx_dtype_size(t);
-
-  /* Walk every position of the other dims (the axis set to size 1). */
-  int32_t small[MX_CPU_ITER_INLINE];
+  scan_job j = {&scan_tab[p->kind][t], in, out, in->shape[axis], in->strides[axis],
+                out->strides[axis], p->reverse, p->inclusive};
+  /* every position of the other dims (the axis set to size 1) starts one scan */
+  int32_t small[MX_CPU_ITER_INLINE] = {0};
   int32_t *shape = nd <= MX_CPU_ITER_INLINE ? small : (int32_t *)malloc((size_t)nd * sizeof(int32_t));
   if (!shape) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", (size_t)nd * 4);
   for (int d = 0; d < nd; d++) shape[d] = d == axis ? 1 : in->shape[d];
   const int64_t *strides[2] = {out->strides, in->strides};
-  mx_cpu_iter it;
-  int rc = mx_cpu_iter_init(&it, 2, nd, shape, strides);
+  int rc = mx_cpu_parallel_runs(2, nd, shape, strides, j.n, scan_runs, &j);
   if (shape != small) free(shape);
-  if (rc < 0) return -1;
-
-  int64_t len = mx_cpu_iter_len(&it), so = mx_cpu_iter_stride(&it, 0);
-  int64_t si = mx_cpu_iter_stride(&it, 1), offs[2];
-  /* a reverse scan walks the axis backwards from its last element */
-  int64_t start_x = p->reverse ? (n - 1) * sx : 0, start_y = p->reverse ? (n - 1) * sy : 0;
-  int64_t step_x = p->reverse ? -sx : sx, step_y = p->reverse ? -sy : sy;
-  bool rows = len == 1 || abs64(sx) <= abs64(si);
-  mx_cpu_iter_seek(&it, 0, offs);
-  for (int64_t r = 0; r < it.nruns; r++) {
-    const char *x = (const char *)in->data + (offs[1] + start_x) * esz;
-    char *y = (char *)out->data + (offs[0] + start_y) * esz;
-    if (rows) {
-      for (int64_t j = 0; j < len; j++)
-        fn->row(x + j * si * esz, step_x, y + j * so * esz, step_y, n, p->inclusive);
-    } else {
-      for (int64_t j = 0; j < len; j += MX_CPU_TILE) {
-        int64_t c = len - j < MX_CPU_TILE ? len - j : MX_CPU_TILE;
-        fn->cols(x + j * si * esz, step_x, si, y + j * so * esz, step_y, so, n, c, p->inclusive);
-      }
-    }
-    mx_cpu_iter_next(&it, offs);
-  }
-  mx_cpu_iter_free(&it);
-  return 0;
+  return rc;
 }

@@ -7,6 +7,7 @@
 
 #include "../formulas.h"
 #include "cpu.h"
+#include "runs.h"
 
 #define ROW_LANES 8
 
@@ -155,6 +156,48 @@ static void row_compute(row_op op, bool dbl, void *buf, int64_t n, double *lse) 
   for (int64_t i = 0; i < n; i++) v[i] /= s;
 }
 
+typedef struct rows_job {
+  row_op op;
+  const mx_tensor *in;
+  mx_tensor *out;
+  int64_t n, sx, sy;
+} rows_job;
+
+/* Rows of runs [r0, r1): each run is `len` rows along the iterator's innermost dim. */
+static int rows_range(void *ctx, mx_cpu_iter *it, int64_t r0, int64_t r1) {
+  const rows_job *j = (const rows_job *)ctx;
+  mx_dtype t = j->in->dtype;
+  bool dbl = t == MX_FLOAT64;
+  mx_dtype bt = dbl ? MX_FLOAT64 : MX_FLOAT32;
+  int64_t n = j->n;
+  void *buf = malloc((size_t)(n > 0 ? n : 1) * (size_t)mx_dtype_size(bt));
+  if (!buf) return -1;
+  int esz = mx_dtype_size(t);
+  int64_t len = mx_cpu_iter_len(it), so = mx_cpu_iter_stride(it, 0);
+  int64_t si = mx_cpu_iter_stride(it, 1), offs[2];
+  mx_cpu_iter_seek(it, r0, offs);
+  for (int64_t r = r0; r < r1; r++) {
+    for (int64_t k = 0; k < len && n > 0; k++) {
+      const char *x = (const char *)j->in->data + (offs[1] + k * si) * esz;
+      char *y = (char *)j->out->data + (offs[0] + k * so) * esz;
+      mx_cpu_convert(x, t, j->sx, buf, bt, 1, n);
+      double lse = 0;
+      row_compute(j->op, dbl, buf, n, &lse);
+      if (j->op == ROW_OP_SOFTMAX) {
+        mx_cpu_convert(buf, bt, 1, y, t, j->sy, n);
+      } else if (dbl) {
+        *(double *)y = lse;
+      } else {
+        float v = (float)lse;
+        mx_cpu_convert(&v, MX_FLOAT32, 1, y, t, 1, 1);
+      }
+    }
+    mx_cpu_iter_next(it, offs);
+  }
+  free(buf);
+  return 0;
+}
+
 static int rows_forward(const char *name, row_op op, const mx_tensor *in, int n_in,
                         mx_tensor *out, int n_out) {
   if (n_in != 1 || n_out != 1)
@@ -167,54 +210,16 @@ static int rows_forward(const char *name, row_op op, const mx_tensor *in, int n_
   if (nd < 1 || out->ndim != nd)
     return mx_fail_int(MX_EINVAL, "[%s] Expected an input with at least one dimension.", name);
   if (out->size == 0) return 0;
-  int64_t n = in->shape[nd - 1], sx = in->strides[nd - 1], sy = out->strides[nd - 1];
-  bool dbl = t == MX_FLOAT64;
-  mx_dtype bt = dbl ? MX_FLOAT64 : MX_FLOAT32;
-  size_t bytes = (size_t)(n > 0 ? n : 1) * (size_t)mx_dtype_size(bt);
-  void *buf = malloc(bytes);
-  if (!buf) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
-
-  int32_t small[MX_CPU_ITER_INLINE];
+  rows_job j = {op, in, out, in->shape[nd - 1], in->strides[nd - 1], out->strides[nd - 1]};
+  /* walk every row: the last axis set to size 1 */
+  int32_t small[MX_CPU_ITER_INLINE] = {0};
   int32_t *shape = nd <= MX_CPU_ITER_INLINE ? small : (int32_t *)malloc((size_t)nd * sizeof(int32_t));
-  if (!shape) {
-    free(buf);
-    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", (size_t)nd * 4);
-  }
+  if (!shape) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", (size_t)nd * 4);
   for (int d = 0; d < nd; d++) shape[d] = d == nd - 1 ? 1 : in->shape[d];
   const int64_t *strides[2] = {out->strides, in->strides};
-  mx_cpu_iter it;
-  int rc = mx_cpu_iter_init(&it, 2, nd, shape, strides);
+  int rc = mx_cpu_parallel_runs(2, nd, shape, strides, 8 * (j.n + 1), rows_range, &j);
   if (shape != small) free(shape);
-  if (rc < 0) {
-    free(buf);
-    return -1;
-  }
-  int esz = mx_dtype_size(t);
-  int64_t len = mx_cpu_iter_len(&it), so = mx_cpu_iter_stride(&it, 0);
-  int64_t si = mx_cpu_iter_stride(&it, 1), offs[2];
-  mx_cpu_iter_seek(&it, 0, offs);
-  for (int64_t r = 0; r < it.nruns; r++) {
-    for (int64_t j = 0; j < len; j++) {
-      const char *x = (const char *)in->data + (offs[1] + j * si) * esz;
-      char *y = (char *)out->data + (offs[0] + j * so) * esz;
-      if (n == 0) continue; /* softmax of nothing; logsumexp refuses it in the op layer */
-      mx_cpu_convert(x, t, sx, buf, bt, 1, n);
-      double lse = 0;
-      row_compute(op, dbl, buf, n, &lse);
-      if (op == ROW_OP_SOFTMAX) {
-        mx_cpu_convert(buf, bt, 1, y, t, sy, n);
-      } else if (dbl) {
-        *(double *)y = lse;
-      } else {
-        float v = (float)lse;
-        mx_cpu_convert(&v, MX_FLOAT32, 1, y, t, 1, 1);
-      }
-    }
-    mx_cpu_iter_next(&it, offs);
-  }
-  mx_cpu_iter_free(&it);
-  free(buf);
-  return 0;
+  return rc;
 }
 
 int mx_cpu_softmax(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
