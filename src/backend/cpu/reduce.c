@@ -60,6 +60,61 @@ static const red_ops red_tab[6][MX_DTYPE_COUNT] = {
     [MX_REDUCE_MAX] = {MX_RED_max_TYPES(RED_ENTRY, max)},
 };
 
+/* Float min/max again, NaN-propagating (x replaces acc when it compares better or is NaN,
+ * and a NaN acc then stays), written with bit selects on GCC/Clang vectors: a
+ * floating-point ?: is a branch under trapping math, which keeps the loop scalar. */
+#define RED_FAST_MINMAX(kind, sfx, T, U, W, BETTER)                                       \
+  typedef T red_v_##kind##_##sfx __attribute__((vector_size(16)));                        \
+  typedef U red_m_##kind##_##sfx __attribute__((vector_size(16)));                        \
+  static inline T red_sel_##kind##_##sfx(T acc, T x) {                                    \
+    U ua, ux, m = (U)0 - (U)((x BETTER acc) | (x != x));                                  \
+    __builtin_memcpy(&ua, &acc, sizeof ua);                                               \
+    __builtin_memcpy(&ux, &x, sizeof ux);                                                 \
+    U ur = (ux & m) | (ua & ~m);                                                          \
+    T r;                                                                                  \
+    __builtin_memcpy(&r, &ur, sizeof r);                                                  \
+    return r;                                                                             \
+  }                                                                                       \
+  static inline red_v_##kind##_##sfx red_vsel_##kind##_##sfx(red_v_##kind##_##sfx acc,    \
+                                                             red_v_##kind##_##sfx x) {    \
+    red_m_##kind##_##sfx m = (red_m_##kind##_##sfx)((x BETTER acc) | (x != x));           \
+    return (red_v_##kind##_##sfx)(((red_m_##kind##_##sfx)x & m) |                         \
+                                  ((red_m_##kind##_##sfx)acc & ~m));                      \
+  }                                                                                       \
+  static void red_frun_##kind##_##sfx(void *a_, const void *x_, int64_t n) {              \
+    const T *x = (const T *)x_;                                                           \
+    T init = *(T *)a_;                                                                    \
+    red_v_##kind##_##sfx v0, v1, xv;                                                      \
+    for (int k = 0; k < W; k++) v0[k] = v1[k] = init;                                     \
+    int64_t i = 0;                                                                        \
+    for (; i + 2 * W <= n; i += 2 * W) {                                                  \
+      __builtin_memcpy(&xv, x + i, sizeof xv);                                            \
+      v0 = red_vsel_##kind##_##sfx(v0, xv);                                               \
+      __builtin_memcpy(&xv, x + i + W, sizeof xv);                                        \
+      v1 = red_vsel_##kind##_##sfx(v1, xv);                                               \
+    }                                                                                     \
+    v0 = red_vsel_##kind##_##sfx(v0, v1);                                                 \
+    T r = v0[0];                                                                          \
+    for (int k = 1; k < W; k++) r = red_sel_##kind##_##sfx(r, v0[k]);                     \
+    for (; i < n; i++) r = red_sel_##kind##_##sfx(r, x[i]);                               \
+    *(T *)a_ = r;                                                                         \
+  }                                                                                       \
+  static void red_fcols_##kind##_##sfx(void *a_, const void *x_, int64_t n) {             \
+    T *a = (T *)a_;                                                                       \
+    const T *x = (const T *)x_;                                                           \
+    for (int64_t i = 0; i < n; i++) a[i] = red_sel_##kind##_##sfx(a[i], x[i]);            \
+  }
+
+RED_FAST_MINMAX(max, f32, float, int32_t, 4, >)
+RED_FAST_MINMAX(min, f32, float, int32_t, 4, <)
+RED_FAST_MINMAX(max, f64, double, int64_t, 2, >)
+RED_FAST_MINMAX(min, f64, double, int64_t, 2, <)
+
+static const red_ops red_fast_max_f32 = {red_init_max_f32, red_frun_max_f32, red_fcols_max_f32};
+static const red_ops red_fast_min_f32 = {red_init_min_f32, red_frun_min_f32, red_fcols_min_f32};
+static const red_ops red_fast_max_f64 = {red_init_max_f64, red_frun_max_f64, red_fcols_max_f64};
+static const red_ops red_fast_min_f64 = {red_init_min_f64, red_frun_min_f64, red_fcols_min_f64};
+
 static const char *const red_names[6] = {"all", "any", "sum", "prod", "min", "max"};
 
 static mx_dtype acc_dtype(int kind, mx_dtype in, mx_dtype out) {
@@ -223,6 +278,10 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
   p.out = out;
   p.acc = acc_dtype(prm->kind, in->dtype, out->dtype);
   p.ops = &red_tab[prm->kind][p.acc];
+  if (prm->kind == MX_REDUCE_MAX && p.acc == MX_FLOAT32) p.ops = &red_fast_max_f32;
+  if (prm->kind == MX_REDUCE_MIN && p.acc == MX_FLOAT32) p.ops = &red_fast_min_f32;
+  if (prm->kind == MX_REDUCE_MAX && p.acc == MX_FLOAT64) p.ops = &red_fast_max_f64;
+  if (prm->kind == MX_REDUCE_MIN && p.acc == MX_FLOAT64) p.ops = &red_fast_min_f64;
   if (!p.ops->init)
     return mx_fail_int(MX_ETYPE, "[%s] Not supported for %s -> %s.", name,
                        mx_dtype_name(in->dtype), mx_dtype_name(out->dtype));
