@@ -5,6 +5,7 @@
  * column strategy (a vector of accumulators) when the kept ones are. */
 #include "../formulas.h"
 #include "cpu.h"
+#include "runs.h"
 
 #define RED_LANES 8
 
@@ -171,28 +172,29 @@ static void red_row(const red_plan *p, mx_cpu_iter *rit, int64_t base, void *acc
   }
 }
 
-/* Row strategy: one accumulator per output element, reduced elements walked as runs. */
-static int red_rows(const red_plan *p) {
-  const int64_t *ks[1] = {p->kstr}, *rs[1] = {p->rstr};
-  mx_cpu_iter kit, rit;
-  if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) return -1;
+/* Row strategy: one accumulator per output element, reduced elements walked as runs.
+ * Runs [r0, r1) of the kept iteration (runs.h); output element o = run * run length + j. */
+static int red_rows_runs(void *ctx, mx_cpu_iter *kit, int64_t r0, int64_t r1) {
+  const red_plan *p = (const red_plan *)ctx;
+  const int64_t *rs[1] = {p->rstr};
+  mx_cpu_iter rit;
   if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
-    mx_cpu_iter_free(&kit);
+    mx_error_clear();
     return -1;
   }
   red_tile tmp;
   uint64_t acc[2]; /* room for any accumulator (c64 = 8 bytes) */
-  int64_t kn = mx_cpu_iter_len(&kit), kstride = mx_cpu_iter_stride(&kit, 0), koffs[1], o = 0;
-  mx_cpu_iter_seek(&kit, 0, koffs);
-  for (int64_t r = 0; r < kit.nruns; r++) {
+  int64_t kn = mx_cpu_iter_len(kit), kstride = mx_cpu_iter_stride(kit, 0), koffs[1];
+  int64_t o = r0 * kn;
+  mx_cpu_iter_seek(kit, r0, koffs);
+  for (int64_t r = r0; r < r1; r++) {
     for (int64_t j = 0; j < kn; j++, o++) {
       p->ops->init(acc, 1);
       red_row(p, &rit, koffs[0] + j * kstride, acc, &tmp);
       mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, o), p->out->dtype, 1, 1);
     }
-    mx_cpu_iter_next(&kit, koffs);
+    mx_cpu_iter_next(kit, koffs);
   }
-  mx_cpu_iter_free(&kit);
   mx_cpu_iter_free(&rit);
   return 0;
 }
@@ -202,28 +204,26 @@ static int red_rows(const red_plan *p) {
  * so contiguous rows are read whole. */
 #define RED_STRIP 8192
 
-static int red_cols(const red_plan *p) {
-  const int64_t *ks[1] = {p->kstr}, *rs[1] = {p->rstr};
-  mx_cpu_iter kit, rit;
-  if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) return -1;
+static int red_cols_runs(void *ctx, mx_cpu_iter *kit, int64_t r0, int64_t r1) {
+  const red_plan *p = (const red_plan *)ctx;
+  const int64_t *rs[1] = {p->rstr};
+  mx_cpu_iter rit;
   if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
-    mx_cpu_iter_free(&kit);
+    mx_error_clear();
     return -1;
   }
-  int64_t kn = mx_cpu_iter_len(&kit), kst = mx_cpu_iter_stride(&kit, 0), koffs[1], roffs[1];
+  int64_t kn = mx_cpu_iter_len(kit), kst = mx_cpu_iter_stride(kit, 0), koffs[1], roffs[1];
   int64_t rn = mx_cpu_iter_len(&rit), rst = mx_cpu_iter_stride(&rit, 0);
   int64_t strip = kn < RED_STRIP ? kn : RED_STRIP;
   bool direct = p->in->dtype == p->acc && kst == 1;
   char *acc = (char *)malloc((size_t)(2 * strip * p->asz));
   char *tmp = acc + strip * p->asz;
   if (!acc) {
-    mx_cpu_iter_free(&kit);
     mx_cpu_iter_free(&rit);
-    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.",
-                       (size_t)(2 * strip * p->asz));
+    return -1;
   }
-  mx_cpu_iter_seek(&kit, 0, koffs);
-  for (int64_t kr = 0; kr < kit.nruns; kr++) {
+  mx_cpu_iter_seek(kit, r0, koffs);
+  for (int64_t kr = r0; kr < r1; kr++) {
     for (int64_t j = 0; j < kn; j += strip) {
       int64_t c = kn - j < strip ? kn - j : strip;
       p->ops->init(acc, c);
@@ -242,12 +242,17 @@ static int red_cols(const red_plan *p) {
       }
       mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, kr * kn + j), p->out->dtype, 1, c);
     }
-    mx_cpu_iter_next(&kit, koffs);
+    mx_cpu_iter_next(kit, koffs);
   }
   free(acc);
-  mx_cpu_iter_free(&kit);
   mx_cpu_iter_free(&rit);
   return 0;
+}
+
+/* Runs a strategy over the kept positions on the CPU pool. */
+static int red_parallel(const red_plan *p, mx_cpu_runs_fn fn, int64_t reduced) {
+  const int64_t *ks[1] = {p->kstr};
+  return mx_cpu_parallel_runs(1, p->nk, p->kshape, ks, reduced, fn, (void *)p);
 }
 
 /* A reduction over an empty axis: every output is the identity. */
@@ -332,9 +337,9 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
       for (int i = p.nr - 1; i >= 0 && rmin < 0; i--)
         if (p.rshape[i] > 1) rmin = abs64(p.rstr[i]);
       if (kmin >= 0 && rmin >= 0 && kmin < rmin)
-        rc = red_cols(&p);
+        rc = red_parallel(&p, red_cols_runs, reduced);
       else
-        rc = red_rows(&p);
+        rc = red_parallel(&p, red_rows_runs, reduced);
     }
   }
   free(mem);
