@@ -48,9 +48,12 @@ mx_array *mx_softmax(mx_array *a, const int *axes, int naxes, bool precise, mx_s
     mx_p_softmax p = {precise};
     r = x ? mx_op_make1(MX_PRIM_SOFTMAX, &p, s, 1, &x, t, a->ndim, a->shape) : NULL;
   } else {
-    /* precise lifts float16/bfloat16 only (MLX would also drop float64 to float32) */
+    /* precise lifts float16/bfloat16 only (MLX would also drop float64 to float32); bool
+     * and integers go through float32 too (bool has no subtraction, unsigned ones wrap),
+     * and the result returns to a's dtype as MLX's does */
     bool half = a->dtype == MX_FLOAT16 || a->dtype == MX_BFLOAT16;
-    mx_array *x = precise && half ? mx_astype(a, MX_FLOAT32, s) : a;
+    bool lift = (precise && half) || !mx_dtype_is_inexact(a->dtype);
+    mx_array *x = lift ? mx_astype(a, MX_FLOAT32, s) : a;
     mx_array *m = mx_stop_gradient(mx_max(x, axes, naxes, true, s), s);
     mx_array *e = mx_exp(mx_subtract(x, m, s), s);
     r = mx_astype(mx_divide(e, mx_sum(e, axes, naxes, true, s), s), a->dtype, s);

@@ -479,6 +479,10 @@ def test_softmax_dtypes_and_edges():
     # the composed path returns the input dtype, as MLX
     assert mx.softmax(x, axis=0).dtype == mx.int32 and mx.softmax(x).dtype == mx.int32
     assert mx.softmax(mx.array([True, False])).dtype == mx.float32
+    b = mx.softmax(mx.array([[True, False], [True, True]]), axis=0)
+    assert b.dtype == mx.bool_ and b.tolist() == [[True, True], [True, True]]
+    u = mx.softmax(mx.array([[3, 1], [1, 3]], dtype=mx.uint8), axis=0)  # no wrap-around
+    assert u.dtype == mx.uint8 and u.tolist() == [[0, 0], [0, 0]]
     assert all(math.isnan(v) for v in mx.softmax(mx.array([-inf, -inf])).tolist())
     assert all(math.isnan(v) for v in mx.softmax(mx.array([inf, 1.0])).tolist())
     r = mx.softmax(mx.array([-inf, 0.0, -inf])).tolist()
