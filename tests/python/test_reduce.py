@@ -647,3 +647,42 @@ def test_second_derivatives(rng):
         got = np.array(hess_diag(fm))
         ref = finite_diff(lambda v: np_grad_sum(fn, v), xn, eps=1e-3)
         np.testing.assert_allclose(got, ref, rtol=2e-2, atol=2e-2)
+
+
+# ---------------------------------------------------------------- trace
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+def test_trace_every_dtype(rng, dtype):
+    for name, x in layouts(rng, (3, 4, 5), dtype):
+        xv = values(x)
+        for offset, a1, a2 in ((0, 0, 1), (1, 0, 1), (-2, 1, 2), (2, -1, 0), (7, 0, 2), (-1, 2, 1)):
+            got = mx.trace(x, offset, a1, a2)
+            assert got.dtype == sum_dtype(dtype)
+            if dtype == mx.bool_ or dtype in SIGNED or dtype in UNSIGNED:
+                wide = xv.astype(np.uint64 if dtype == mx.uint64 else np.int64)
+                ref = np.trace(wide, offset, a1, a2).astype(NP_DTYPES[sum_dtype(dtype)])
+                np.testing.assert_array_equal(np.array(got), ref)
+            else:
+                ref = np.trace(xv, offset, a1, a2)
+                check_float(got, ref, dtype, np.trace(np.abs(xv), offset, a1, a2) + 1e-6)
+
+
+def test_trace_dtype_edges_errors(rng):
+    assert mx.trace(mx.full((2, 2), 100, dtype=mx.int8), dtype=mx.int8).item() == 200
+    assert mx.trace(mx.full((2, 2), 0.6), dtype=mx.int32).item() == 0
+    r = mx.trace(mx.ones((2, 2), dtype=mx.bool_), dtype=mx.bool_)
+    assert r.dtype == mx.int32 and r.item() == 2
+    assert mx.trace(mx.ones((3, 3), dtype=mx.float16)).dtype == mx.float16
+    assert mx.trace(mx.array([[float("inf"), 1.0], [2.0, 3.0]])).item() == float("inf")
+    assert mx.trace(mx.array([[1.0, float("inf")], [2.0, 3.0]])).item() == 4.0
+    assert mx.trace(mx.zeros((0, 3))).item() == 0.0
+    assert mx.trace(mx.zeros((2, 0, 3))).tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="at least two dimensions"):
+        mx.trace(mx.ones((3,)))
+    with pytest.raises(ValueError, match="cannot be the same axis"):
+        mx.trace(mx.ones((3, 3)), axis1=0, axis2=-2)
+    with pytest.raises(IndexError, match=r"Invalid axis1 3"):
+        mx.trace(mx.ones((3, 3, 3)), axis1=3)
+    xn = rng.standard_normal((3, 4))
+    g = mx.grad(lambda v: mx.trace(v, 1))(mx.array(xn.astype(np.float32)))
+    assert g.tolist() == np.eye(3, 4, 1).tolist()

@@ -375,3 +375,58 @@ def test_scan_second_derivative(rng):
     w = mx.array(np.arange(1.0, 6.0).astype(np.float32))
     h = mx.grad(lambda v: (mx.grad(lambda u: (mx.cummax(u) * w).sum())(v) * w).sum())(x)
     assert h.tolist() == [0.0] * 5
+
+
+# ---------------------------------------------------------------- diff
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+def test_diff_every_dtype(rng, dtype):
+    for name, x in layouts(rng, (3, 4, 5), dtype):
+        xv = values(x)
+        for axis in (-1, 0, 1, -2):
+            for n in (0, 1, 2, 4, 7):
+                got = mx.diff(x, n, axis)
+                assert got.dtype == dtype
+                if dtype == mx.bool_:
+                    ref = xv
+                    for _ in range(n):
+                        if ref.shape[axis] == 0:
+                            break
+                        ref = np.diff(ref, axis=axis)  # NumPy's bool diff is not_equal
+                elif dtype in SIGNED or dtype in UNSIGNED:
+                    ref = np.diff(xv.astype(np.int64), n=n, axis=axis).astype(NP_DTYPES[dtype])
+                else:
+                    ref = np.diff(xv, n=n, axis=axis)
+                assert got.shape == ref.shape, (name, axis, n)
+                if dtype in (mx.float16, mx.bfloat16):
+                    np.testing.assert_allclose(values(got), ref, rtol=0, atol=(2**n) * 4e-2)
+                else:
+                    np.testing.assert_allclose(values(got), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_diff_edges_and_errors():
+    a = mx.array([[1, 4, 9, 16], [2, 3, 5, 7]])
+    assert mx.diff(a).tolist() == [[3, 5, 7], [1, 2, 2]]
+    assert mx.diff(a, 2).tolist() == [[2, 2], [1, 0]]
+    assert mx.diff(a, n=0).tolist() == a.tolist()
+    assert mx.diff(a, n=5).shape == (2, 0)
+    assert mx.diff(a, axis=0).tolist() == [[1, -1, -4, -9]]
+    assert mx.diff(mx.array([True, False, True])).tolist() == [True, True]
+    assert mx.diff(mx.zeros((0, 3)), axis=0).shape == (0, 3)
+    with pytest.raises(ValueError, match=r"\[diff\] Order `n` must be non-negative"):
+        mx.diff(a, n=-1)
+    with pytest.raises(IndexError, match=r"\[diff\] Axis is out of bounds"):
+        mx.diff(a, axis=2)
+    with pytest.raises(IndexError):
+        mx.diff(mx.array(3))
+    with pytest.raises(TypeError):
+        mx.diff(a=a)
+
+
+def test_diff_gradient(rng):
+    xn = rng.standard_normal((3, 5))
+    w = rng.standard_normal((3, 3))
+    wm = mx.array(w.astype(np.float32))
+    g = mx.grad(lambda v: (mx.diff(v, 2, axis=1) * wm).sum())(mx.array(xn.astype(np.float32)))
+    ref = finite_diff(lambda v: float(np.sum(np.diff(v, 2, axis=1) * w)), xn)
+    np.testing.assert_allclose(np.array(g), ref, rtol=2e-3, atol=2e-3)
