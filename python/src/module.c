@@ -9,6 +9,9 @@
 #include "py_bindings_gen.h"
 #include "stream.h"
 
+/* broadcast_shapes (shape_py.c). */
+extern PyMethodDef mxpy_shape_methods[];
+
 /* mlx.core._testing (testing_py.c): fault-injection hooks for the test suite. */
 PyObject *mxpy_testing_module(void);
 
@@ -133,7 +136,8 @@ PyMODINIT_FUNC PyInit_core(void) {
       PyModule_AddFunctions(m, mxpy_dtype_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_stream_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_eval_methods) < 0 ||
-      PyModule_AddFunctions(m, mxpy_transforms_methods) < 0)
+      PyModule_AddFunctions(m, mxpy_transforms_methods) < 0 ||
+      PyModule_AddFunctions(m, mxpy_shape_methods) < 0)
     goto fail;
   if (add_random_module(m) < 0 || add_constants(m) < 0 || register_drain(m) < 0) goto fail;
   if (add_submodule(m, "_testing", "mlx.core._testing", mxpy_testing_module()) < 0) goto fail;

@@ -55,11 +55,8 @@ mx_array *mx_cummin(mx_array *a, const int *axis, int naxis, bool reverse, bool 
 mx_array *mx_logcumsumexp(mx_array *a, const int *axis, int naxis, bool reverse,
                           bool inclusive, mx_stream s);
 
-/* ---- differences and diagonal sums ---- */
+/* ---- differences ---- */
 /* n-th discrete difference along axis (n >= 0; bool differences are not_equal). */
 mx_array *mx_diff(mx_array *a, int n, int axis, mx_stream s);
-/* Sum of the diagonal `offset` of axes axis1 and axis2, cast to dtype first if dtype_has. */
-mx_array *mx_trace(mx_array *a, int offset, int axis1, int axis2, bool dtype_has, mx_dtype dtype,
-                   mx_stream s);
 
 #endif
