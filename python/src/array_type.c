@@ -311,6 +311,7 @@ static PyGetSetDef array_getset[] = {
     {"itemsize", get_itemsize, NULL, "The size of the array's datatype in bytes.", NULL},
     {"nbytes", get_nbytes, NULL, "The number of bytes in the array.", NULL},
     {"T", get_T, NULL, "Equivalent to calling self.transpose() with no arguments.", NULL},
+    {"at", mxpy_array_get_at, NULL, "Used to apply updates at the given indices: x.at[idx].add(y).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -475,6 +476,7 @@ int mxpy_array_init(PyObject *m) {
   array_type.tp_methods = all; /* lives as long as the process */
   if (PyType_Ready(&array_type) < 0 || PyType_Ready(&array_iter_type) < 0) return -1;
   mxpy_array_type = &array_type;
+  if (mxpy_index_init(m) < 0) return -1;
   if (PyModule_AddObjectRef(m, "array", (PyObject *)&array_type) < 0 ||
       PyModule_AddObjectRef(m, "ArrayIterator", (PyObject *)&array_iter_type) < 0)
     return -1;

@@ -77,6 +77,8 @@ void mx_prims_register_rules(void) {
   /* (end of section D) */
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
+  void mx_rules_register_indexing_sort(void); /* rules/indexing_sort.c */
+  mx_rules_register_indexing_sort();
   /* (end of section E) */
   /* ==== section I: convolution ==== */
   /* (end of section I) */
