@@ -22,6 +22,8 @@ mx_array *mx_mean(mx_array *a, const int *axes, int naxes, bool keepdims, mx_str
 mx_array *mx_var(mx_array *a, const int *axes, int naxes, bool keepdims, int ddof, mx_stream s);
 mx_array *mx_std(mx_array *a, const int *axes, int naxes, bool keepdims, int ddof, mx_stream s);
 mx_array *mx_logsumexp(mx_array *a, const int *axes, int naxes, bool keepdims, mx_stream s);
+/* Median (at_least_float; NaN if a reduction holds one); an empty axis list returns a. */
+mx_array *mx_median(mx_array *a, const int *axes, int naxes, bool keepdims, mx_stream s);
 /* int32 count of the elements != 0. */
 mx_array *mx_count_nonzero(mx_array *a, const int *axes, int naxes, bool keepdims, mx_stream s);
 /* The number of elements in the given axes (its reciprocal when inverted) as a 0-d array

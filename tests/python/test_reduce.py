@@ -682,3 +682,50 @@ def test_trace_dtype_edges_errors(rng):
     xn = rng.standard_normal((3, 4))
     g = mx.grad(lambda v: mx.trace(v, 1))(mx.array(xn.astype(np.float32)))
     assert g.tolist() == np.eye(3, 4, 1).tolist()
+
+
+# ---------------------------------------------------------------- median
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=str)
+def test_median_every_dtype(rng, dtype):
+    for shape, axes in (((3, 4, 5), [None, 0, -1, (0, 2), (1,), (0, 1, 2)]),
+                        ((2, 3, 2, 3), [None, 3, (1, 3), (0, 1, 2)])):
+        for name, x in layouts(rng, shape, dtype):
+            xv = values(x)
+            for axis in axes:
+                for keepdims in (False, True):
+                    got = mx.median(x, axis=axis, keepdims=keepdims)
+                    assert got.dtype == float_dtype(dtype)
+                    ax = np_axes(axis, x.ndim)
+                    if dtype == mx.complex64:  # lexicographic order: check the real part only
+                        continue
+                    ref = np.median(xv.astype(np.float64), axis=ax, keepdims=keepdims)
+                    check_float(got, ref, float_dtype(dtype), np.abs(ref) + 1.0)
+
+
+def test_median_edges_and_gradient(rng):
+    a = mx.array([[3.0, 1.0, 2.0, 0.0], [5.0, 4.0, 9.0, 7.0]])
+    assert mx.median(a).item() == 3.5
+    assert mx.median(a, 1).tolist() == [1.5, 6.0]
+    assert mx.median(a, 0, keepdims=True).tolist() == [[4.0, 2.5, 5.5, 3.5]]
+    assert mx.median(a, (0, 1), True).shape == (1, 1)
+    assert mx.median(a, []).tolist() == a.tolist()
+    assert math.isnan(mx.median(mx.array([1.0, float("nan"), 3.0])).item())
+    assert mx.median(mx.array([1, 2, 4, 8], dtype=mx.int8)).item() == 3.0
+    assert mx.median(mx.array(3.0)).item() == 3.0
+    assert mx.median(mx.array([True, False, True])).item() == 1.0
+    assert mx.median(mx.array([1 + 1j, 2])).item() == 1.5 + 0.5j
+    assert mx.median(mx.zeros((0, 3)), 1).shape == (0,)
+    with pytest.raises(ValueError, match="Cannot take median along empty axis"):
+        mx.median(mx.zeros((0, 3)), 0)
+    with pytest.raises(IndexError, match=r"\[median\] axis 2 is out of bounds"):
+        mx.median(a, 2)
+    with pytest.raises(ValueError, match="duplicate axis"):
+        mx.median(a, (0, 0))
+    xn = rng.permutation(20).reshape(4, 5).astype(np.float64) / 3.0
+    for axis in (None, 0, 1):
+        ax = np_axes(axis, 2)
+        w = rng.standard_normal(np.median(xn, axis=ax).shape)
+        wm = mx.array(w.astype(np.float32))
+        check_grad(lambda v: (mx.median(v, axis=axis) * wm).sum(),
+                   lambda v: float(np.sum(np.median(v, axis=ax) * w)), xn)
