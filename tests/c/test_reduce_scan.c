@@ -1,5 +1,5 @@
 /* test_reduce_scan.c: the mlx-c wrappers of the reductions and scans family (plain, _axis
- * and _axes variants, ddof, precise, number_of_elements) on small known inputs, and the
+ * and _axes variants, ddof, precise, median, number_of_elements) on small known inputs, and the
  * error path of a bad axis (the call returns 1 through the installed handler). Returns
  * nonzero on failure. */
 #include <math.h>
@@ -74,6 +74,8 @@ static void test_reductions(mlx_stream s) {
   }
   CHECK(mlx_softmax_axes(&r, a, axes, 1, false, s) == 0 && mlx_array_ndim(r) == 2);
 
+  CHECK(mlx_median(&r, a, axes, 1, false, s) == 0 && (p = floats(r)) && CLOSE(p[0], 3) &&
+        CLOSE(p[1], 4));
   CHECK(mlx_number_of_elements(&r, a, axes, 1, false, MLX_INT32, s) == 0);
   int n = 0;
   CHECK(mlx_array_item_int32(&n, r) == 0 && n == 3);
