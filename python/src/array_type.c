@@ -303,6 +303,16 @@ static PyObject *get_T(PyObject *self, void *c) {
   return a ? mxpy_array_wrap(mx_transpose(a, NULL, -1, mx_stream_default())) : NULL;
 }
 
+static PyObject *get_real(PyObject *self, void *c) {
+  mx_array *a = mxpy_array_node(self);
+  return a ? mxpy_array_wrap(mx_real(a, mx_stream_default())) : NULL;
+}
+
+static PyObject *get_imag(PyObject *self, void *c) {
+  mx_array *a = mxpy_array_node(self);
+  return a ? mxpy_array_wrap(mx_imag(a, mx_stream_default())) : NULL;
+}
+
 static PyGetSetDef array_getset[] = {
     {"shape", get_shape, NULL, "The shape of the array as a Python tuple.", NULL},
     {"dtype", get_dtype, NULL, "The array's Dtype.", NULL},
@@ -312,6 +322,8 @@ static PyGetSetDef array_getset[] = {
     {"nbytes", get_nbytes, NULL, "The number of bytes in the array.", NULL},
     {"T", get_T, NULL, "Equivalent to calling self.transpose() with no arguments.", NULL},
     {"at", mxpy_array_get_at, NULL, "Used to apply updates at the given indices: x.at[idx].add(y).", NULL},
+    {"real", get_real, NULL, "The real part of a complex array.", NULL},
+    {"imag", get_imag, NULL, "The imaginary part of a complex array.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -24,6 +24,7 @@ extern PyMethodDef mxpy_stream_methods[];
 extern PyMethodDef mxpy_eval_methods[];
 extern PyMethodDef mxpy_transforms_methods[];
 extern PyMethodDef mxpy_random_methods[];
+extern PyMethodDef mxpy_creation_methods[]; /* full, full_like, arange, asarray (creation_py.c) */
 
 /* Resets the calling thread's random state (clear_streams does this). */
 void mxpy_random_reset_thread(void);

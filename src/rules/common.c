@@ -56,6 +56,9 @@ void mx_prims_register_rules(void) {
   mx_rules_register_shape();
   mx_rules_register_misc();
   /* ==== section A: unary math and creation ==== */
+  /* after mx_rules_register_unary: replaces its generic rule on the section A members */
+  void mx_rules_register_unary_math(void);
+  mx_rules_register_unary_math();
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
