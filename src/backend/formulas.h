@@ -961,6 +961,97 @@ MX_HD static inline mx_c64 mx_f_logaddexp_c64(mx_c64 x, mx_c64 y) {
 /* (end of section B) */
 
 /* ==== section C: reductions and scans ==== */
+/* Scans (Scan primitive, mx_scan_kind): mx_scan_init_<kind>_<fs>() is the identity (the
+ * first output of an exclusive scan) and mx_scan_<kind>_<fs>(acc, x) the combine, in the
+ * compute class of the formula suffix fs (float16/bfloat16 accumulate in float32).
+ * Integer sums and products wrap; min/max propagate NaN as maximum/minimum do. */
+#define MX_SCAN_sum_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_SCAN_prod_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_SCAN_min_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_SCAN_max_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_SCAN_logaddexp_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+
+#define MX_SCAN_DEF(fs, T, ZERO, ONE)                                                    \
+  MX_HD static inline T mx_scan_init_sum_##fs(void) { return ZERO; }                     \
+  MX_HD static inline T mx_scan_sum_##fs(T a, T x) { return mx_f_add_##fs(a, x); }       \
+  MX_HD static inline T mx_scan_init_prod_##fs(void) { return ONE; }                     \
+  MX_HD static inline T mx_scan_prod_##fs(T a, T x) { return mx_f_multiply_##fs(a, x); } \
+  MX_HD static inline T mx_scan_init_min_##fs(void) { return mx_red_init_min_##fs(); }   \
+  MX_HD static inline T mx_scan_min_##fs(T a, T x) { return mx_f_minimum_##fs(a, x); }   \
+  MX_HD static inline T mx_scan_init_max_##fs(void) { return mx_red_init_max_##fs(); }   \
+  MX_HD static inline T mx_scan_max_##fs(T a, T x) { return mx_f_maximum_##fs(a, x); }
+
+MX_SCAN_DEF(b, bool, false, true)
+MX_SCAN_DEF(u8, uint8_t, 0, 1)
+MX_SCAN_DEF(u16, uint16_t, 0, 1)
+MX_SCAN_DEF(u32, uint32_t, 0, 1)
+MX_SCAN_DEF(u64, uint64_t, 0, 1)
+MX_SCAN_DEF(i8, int8_t, 0, 1)
+MX_SCAN_DEF(i16, int16_t, 0, 1)
+MX_SCAN_DEF(i32, int32_t, 0, 1)
+MX_SCAN_DEF(i64, int64_t, 0, 1)
+MX_SCAN_DEF(f32, float, 0.0f, 1.0f)
+MX_SCAN_DEF(f64, double, 0.0, 1.0)
+MX_SCAN_DEF(c64, mx_c64, mx_c64_make(0.0f, 0.0f), mx_c64_make(1.0f, 0.0f))
+
+/* log(exp(a) + exp(x)) without overflow; exact at infinities, NaN-propagating. */
+#define MX_SCAN_LOGADDEXP_REAL(fs, T, LOG1P, EXP)                                        \
+  MX_HD static inline T mx_scan_init_logaddexp_##fs(void) { return -(T)INFINITY; }        \
+  MX_HD static inline T mx_scan_logaddexp_##fs(T a, T x) {                               \
+    if (a != a) return a;                                                                 \
+    if (x != x) return x;                                                                 \
+    T m = a > x ? a : x, n = a > x ? x : a;                                               \
+    if (m == (T)INFINITY || n == -(T)INFINITY) return m;                                  \
+    return m + LOG1P(EXP(n - m));                                                         \
+  }
+MX_SCAN_LOGADDEXP_REAL(f32, float, log1pf, expf)
+MX_SCAN_LOGADDEXP_REAL(f64, double, log1p, exp)
+
+/* Complex: the operand with the larger real part factored out (principal logarithm). */
+MX_HD static inline mx_c64 mx_scan_init_logaddexp_c64(void) {
+  return mx_c64_make(-(float)INFINITY, 0.0f);
+}
+MX_HD static inline mx_c64 mx_scan_logaddexp_c64(mx_c64 a, mx_c64 x) {
+  if (mx_c64_isnan(a)) return a;
+  if (mx_c64_isnan(x)) return x;
+  mx_c64 m = a.re >= x.re ? a : x, n = a.re >= x.re ? x : a;
+  if (m.re == (float)INFINITY || n.re == -(float)INFINITY) return m;
+  mx_c64 e = mx_f_exp_c64(mx_f_subtract_c64(n, m));
+  return mx_f_add_c64(m, mx_f_log_c64(mx_c64_make(1.0f + e.re, e.im)));
+}
+
+/* Arg reductions: does candidate x replace the current best b? Ties keep the first index;
+ * the first NaN wins and is kept (as NumPy and MLX). Complex values order
+ * lexicographically. */
+#define MX_ARGRED_INT(fs, T)                                                             \
+  MX_HD static inline bool mx_argmax_better_##fs(T x, T b) { return x > b; }             \
+  MX_HD static inline bool mx_argmin_better_##fs(T x, T b) { return x < b; }
+MX_ARGRED_INT(b, bool)
+MX_ARGRED_INT(u8, uint8_t)
+MX_ARGRED_INT(u16, uint16_t)
+MX_ARGRED_INT(u32, uint32_t)
+MX_ARGRED_INT(u64, uint64_t)
+MX_ARGRED_INT(i8, int8_t)
+MX_ARGRED_INT(i16, int16_t)
+MX_ARGRED_INT(i32, int32_t)
+MX_ARGRED_INT(i64, int64_t)
+
+#define MX_ARGRED_FLOAT(fs, T)                                                           \
+  MX_HD static inline bool mx_argmax_better_##fs(T x, T b) {                             \
+    return b == b && (x > b || x != x);                                                  \
+  }                                                                                      \
+  MX_HD static inline bool mx_argmin_better_##fs(T x, T b) {                             \
+    return b == b && (x < b || x != x);                                                  \
+  }
+MX_ARGRED_FLOAT(f32, float)
+MX_ARGRED_FLOAT(f64, double)
+
+MX_HD static inline bool mx_argmax_better_c64(mx_c64 x, mx_c64 b) {
+  return !mx_c64_isnan(b) && (mx_c64_isnan(x) || mx_c64_gt(x, b));
+}
+MX_HD static inline bool mx_argmin_better_c64(mx_c64 x, mx_c64 b) {
+  return !mx_c64_isnan(b) && (mx_c64_isnan(x) || mx_c64_gt(b, x));
+}
 /* (end of section C) */
 
 /* ==== section D: shapes, views, layout, matmul products ==== */

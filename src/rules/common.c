@@ -68,6 +68,10 @@ void mx_prims_register_rules(void) {
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */
+  {
+    void mx_rules_register_reduce_scan(void); /* reduce_scan.c */
+    mx_rules_register_reduce_scan();
+  }
   /* (end of section C) */
 
   /* ==== section D: shapes, views, layout, matmul products ==== */

@@ -43,6 +43,10 @@ void mx_prims_register_kernels(void) {
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */
+  {
+    MX_CPU_KERNEL(mx_cpu_scan) /* scan.c: the scan family has one member */
+    mx_prims[MX_PRIM_SCAN].eval_cpu = mx_cpu_scan;
+  }
   /* (end of section C) */
 
   /* ==== section D: shapes, views, layout, matmul products ==== */
