@@ -700,3 +700,45 @@ def test_jvp_of_gradients(kw, rng):
                                rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(np.array(tw), (np.array(gp[1]) - np.array(gm[1])) / (2 * eps),
                                rtol=1e-6, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------
+# vmap against a loop
+
+
+@pytest.mark.parametrize("in_axes", [(0, None), (None, 0), (0, 0), (2, 1), (None, 3)], ids=str)
+@pytest.mark.parametrize("fn", [
+    lambda x, w: mx.conv1d(x, w, stride=2, padding=1, groups=2),
+    lambda x, w: mx.conv_transpose1d(x, w, stride=2, padding=1, output_padding=1, groups=2),
+    lambda x, w: mx.conv_general(x, w, padding=([2], [0]), input_dilation=2, flip=True, groups=2),
+], ids=["conv1d", "conv_transpose1d", "conv_general"])
+def test_vmap(fn, in_axes, rng):
+    B = 3
+    xs, ws = (2, 7, 4), (6, 3, 2)
+
+    def batched(shape, ax):
+        if ax is None:
+            return mx.array(rng.standard_normal(shape), dtype=mx.float64)
+        s = list(shape)
+        s.insert(ax, B)
+        return mx.array(rng.standard_normal(s), dtype=mx.float64)
+
+    x, w = batched(xs, in_axes[0]), batched(ws, in_axes[1])
+    got = mx.vmap(fn, in_axes=in_axes)(x, w)
+    take = lambda a, ax, b: a if ax is None else mx.take(a, b, axis=ax)
+    want = np.stack([np.array(fn(take(x, in_axes[0], b), take(w, in_axes[1], b))) for b in range(B)])
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-12, atol=1e-12)
+
+
+def test_vmap_of_grad_and_grad_of_vmap(rng):
+    x = mx.array(rng.standard_normal((3, 2, 7, 4)), dtype=mx.float64)
+    w = mx.array(rng.standard_normal((4, 3, 2)), dtype=mx.float64)
+
+    def loss(a, b):
+        return (mx.conv1d(a, b, padding=1, groups=2) ** 2).sum()
+
+    per = mx.vmap(mx.grad(loss, argnums=1), in_axes=(0, None))(x, w)
+    want = np.stack([np.array(mx.grad(loss, argnums=1)(x[b], w)) for b in range(3)])
+    np.testing.assert_allclose(np.array(per), want, rtol=1e-12, atol=1e-12)
+    g = mx.grad(lambda a, b: mx.vmap(loss, in_axes=(0, None))(a, b).sum(), argnums=1)(x, w)
+    np.testing.assert_allclose(np.array(g), want.sum(0), rtol=1e-12, atol=1e-12)

@@ -306,6 +306,15 @@ CASES = {
     "AddMM": [Case("addmm", lambda c, a, b: mx.addmm(c, a, b), [F((2, 4)), F((2, 3)), F((3, 4))],
                    needs=("addmm",))],
     "Full": [Case("full", lambda x: mx.full((2, 3), x), [F(())], needs=("full",))],
+    "Convolution": [Case("conv1d", lambda x, w: mx.conv1d(x, w, stride=2, padding=1, groups=2),
+                         [F((2, 7, 4)), F((4, 3, 2))], needs=("conv1d",)),
+                    Case("conv_transpose2d", lambda x, w: mx.conv_transpose2d(x, w, stride=2),
+                         [F((1, 3, 2, 2)), F((3, 2, 2, 2))], needs=("conv_transpose2d",))],
+    # the weight cotangent of a convolution (made by its vjp): differentiated again here
+    "ConvolutionWeight": [Case("conv_weight_grad",
+                               lambda x, c: mx.vjp(lambda w: mx.conv1d(x, w, padding=1),
+                                                   [mx.zeros((3, 3, 2), mx.float64)], [c])[1][0],
+                               [F((2, 5, 2)), F((2, 5, 3))], needs=("conv1d",))],
 }
 
 
