@@ -15,7 +15,7 @@
 #include "conv.h"
 #include "pool.h"
 
-#define CONV_BLOCK_ELEMS (1 << 21) /* im2col elements per block (8 MiB of float32) */
+#define CONV_BLOCK_ELEMS (1 << 20) /* im2col elements per block (4 MiB of float32) */
 
 typedef struct conv_job {
   const conv_plan *p;
