@@ -145,6 +145,8 @@ CONV1D = [
     ((2, 7, 6), (4, 1, 3), 2, 0, 1, 2),       # 1x1 strided, grouped
     ((1, 70, 2), (2, 66, 2), 1, 0, 1, 1),     # many taps
     ((2, 7, 18), (18, 3, 9), 2, 1, 1, 2),     # groups with many channels: one GEMM per group
+    ((2, 30, 1), (1, 7, 1), 1, 3, 1, 1),      # one channel in and out: dot products
+    ((3, 31, 1), (1, 5, 1), 3, 4, 2, 1),
 ]
 
 
@@ -206,6 +208,8 @@ GENERAL = [
     ((2, 9, 4), (6, 3, 4), [1], ([2], [0]), [1], [1], 1, False),
     ((2, 9, 4), (6, 3, 4), [2], ([0], [3]), [2], [2], 1, True),
     ((2, 9, 4), (6, 3, 2), [1], ([-1], [-2]), [1], [1], 2, False),
+    ((2, 20, 1), (1, 6, 1), [2], ([3], [5]), [3], [1], 1, True),  # one channel, flipped
+    ((2, 20, 1), (1, 4, 1), [1], ([2], [1]), [1], [3], 1, True),  # one channel, input dilation
     ((2, 7, 8, 4), (6, 3, 2, 2), [2, 1], ([1, -1], [2, 3]), [1, 2], [2, 3], 2, True),
     ((2, 5, 5, 4), (6, 3, 3, 4), [1, 1], ([-1, -1], [0, -6]), [1, 1], [1, 1], 1, False),
     ((1, 4, 3, 3, 2), (2, 2, 2, 2, 2), [1, 2, 1], ([1, 0, 2], [0, 1, 1]), [1, 1, 2], [2, 1, 1],
@@ -578,6 +582,9 @@ GRAD_CASES = [
     ("conv1d", (2, 7, 4), (8, 1, 2), dict(stride=2, groups=2)),   # 1x1
     ("conv1d", (2, 6, 18), (18, 3, 9), dict(padding=1, groups=2)),  # a GEMM per group
     ("conv1d", (2, 6, 6), (12, 3, 1), dict(padding=2, dilation=2, groups=6)),  # depthwise
+    ("conv1d", (2, 15, 1), (1, 4, 1), dict(stride=2, padding=3, dilation=2)),  # one channel
+    ("conv_general", (2, 15, 1), (1, 4, 1), dict(stride=3, padding=([4], [-1]), flip=True)),
+    ("convolve", (17,), (5,), dict(mode="same")),
     ("conv2d", (2, 7, 8, 4), (6, 3, 2, 2), dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2),
                                                  groups=2)),
     ("conv2d", (1, 6, 6, 3), (3, 3, 3, 1), dict(padding=1, groups=3)),

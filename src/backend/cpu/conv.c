@@ -4,9 +4,11 @@
  * (taps outside the input, or between the points of a dilated input, are zeros). Convolution
  * multiplies it by the packed weights (one OpenBLAS GEMM per group and block);
  * ConvolutionWeight accumulates cotangent^T @ im2col over the blocks. A 1x1, stride-1
- * convolution of an input whose rows are evenly spaced skips the im2col; groups with few
- * channels go to the direct loops of conv_grouped.c. float16/bfloat16 compute in float32,
- * float64 and complex64 through dgemm/cgemm. Depends on conv.h, pool.h and cblas. */
+ * convolution of an input whose rows are evenly spaced skips the im2col; input dilation goes
+ * through the phase classes of conv_phase.c, groups with few channels to the direct loops of
+ * conv_grouped.c, 1-D single-channel convolutions to the dot products of conv_single.c.
+ * float16/bfloat16 compute in float32, float64 and complex64 through dgemm/cgemm. Depends on
+ * conv.h, pool.h and cblas. */
 #include <cblas.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -47,16 +49,14 @@ static void conv_im2col(void *ctx, int64_t b, int64_t e) {
   const conv_plan *p = j->p;
   int nsp = p->nsp;
   /* per dim: the row's table (offsets for its output coordinate) and the tap counter */
-  const int64_t *rows_inline[8];
-  int64_t kidx_inline[8];
-  const int64_t **row = rows_inline;
-  int64_t *kidx = kidx_inline;
+  int64_t rows_inline[8], kidx_inline[8];
+  int64_t *row = rows_inline, *kidx = kidx_inline;
   if (nsp > 8) {
-    row = (const int64_t **)malloc((size_t)nsp * sizeof(*row));
+    row = (int64_t *)malloc((size_t)nsp * sizeof(*row));
     kidx = (int64_t *)malloc((size_t)nsp * sizeof(*kidx));
     if (!row || !kidx) {
       atomic_store(&j->failed, 1);
-      free((void *)row);
+      free(row);
       free(kidx);
       return;
     }
@@ -77,7 +77,7 @@ static void conv_im2col(void *ctx, int64_t b, int64_t e) {
     }
   }
   if (nsp > 8) {
-    free((void *)row);
+    free(row);
     free(kidx);
   }
 }
@@ -102,23 +102,20 @@ void mx_cpu_conv_gemm(mx_dtype ct, bool ta, bool tb, int m, int n, int k, const 
   }
 }
 
-/* Builds the per-dim tap tables. 0, or -1 + ENOMEM. */
-static int conv_tables(conv_plan *p, const mx_tensor *x, const mx_p_convolution *prm) {
+/* Fills the per-dim read positions. 0, or -1 + ENOMEM. */
+static int conv_dims_fill(conv_plan *p, const mx_tensor *x, const mx_p_convolution *prm) {
   for (int d = 0; d < p->nsp; d++) {
+    conv_dim *c = &p->dims[d];
     int64_t od = p->oshape[d], kdim = p->kshape[d], len = x->shape[1 + d];
     int64_t s = prm->strides.v[d], lo = prm->padding_lo.v[d], kd = prm->kernel_dilation.v[d];
-    int64_t id = prm->input_dilation.v[d], xs = x->strides[1 + d];
-    int64_t *t = (int64_t *)malloc((size_t)(od * kdim > 0 ? od * kdim : 1) * sizeof(int64_t));
-    if (!t) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
-    p->tab[d] = t;
-    for (int64_t o = 0; o < od; o++) {
-      for (int64_t k = 0; k < kdim; k++) {
-        int64_t kk = prm->flip ? kdim - 1 - k : k;
-        int64_t pos = o * s + kk * kd - lo;
-        int64_t q = pos >= 0 && pos % id == 0 ? pos / id : -1;
-        t[o * kdim + k] = q >= 0 && q < len ? q * xs : CONV_NONE;
-      }
-    }
+    c->e = prm->input_dilation.v[d];
+    c->span = len > 0 ? (len - 1) * c->e + 1 : 0;
+    c->xs = x->strides[1 + d];
+    c->base = (int64_t *)malloc((size_t)(od > 0 ? od : 1) * sizeof(int64_t));
+    c->koff = (int64_t *)malloc((size_t)(kdim > 0 ? kdim : 1) * sizeof(int64_t));
+    if (!c->base || !c->koff) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+    for (int64_t o = 0; o < od; o++) c->base[o] = o * s - lo;
+    for (int64_t k = 0; k < kdim; k++) c->koff[k] = (prm->flip ? kdim - 1 - k : k) * kd;
   }
   return 0;
 }
@@ -129,8 +126,10 @@ static bool conv_rows_direct(const conv_plan *p, const mx_tensor *x, int64_t *ld
   if (p->kprod != 1 || p->t != p->ct || (p->sc != 1 && p->cig > 1)) return false;
   for (int d = 0; d < p->nsp; d++) {
     if (p->oshape[d] != x->shape[1 + d]) return false;
+    const conv_dim *c = &p->dims[d];
+    if (c->e != 1) return false;
     for (int64_t o = 0; o < p->oshape[d]; o++)
-      if (p->tab[d][o] != o * x->strides[1 + d]) return false;
+      if (c->base[o] + c->koff[0] != o) return false;
   }
   mx_cpu_iter it;
   const int64_t *st[1] = {x->strides};
@@ -173,17 +172,17 @@ int mx_cpu_conv_plan_init(conv_plan *p, const mx_p_convolution *prm, const mx_te
   p->x = (const char *)x->data;
   if (p->kg > INT_MAX || p->ktot > INT_MAX || cout > INT_MAX)
     return mx_fail_int(MX_EINVAL, "[conv] The kernel is too large for BLAS.");
-  p->tab = nsp <= 8 ? p->tab_inline : (int64_t **)calloc((size_t)nsp, sizeof(int64_t *));
-  if (!p->tab) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
-  for (int d = 0; d < nsp; d++) p->tab[d] = NULL;
-  return conv_tables(p, x, prm);
+  p->dims = nsp <= 8 ? p->dims_inline : (conv_dim *)calloc((size_t)nsp, sizeof(conv_dim));
+  if (!p->dims) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+  memset(p->dims, 0, (size_t)nsp * sizeof(conv_dim));
+  return conv_dims_fill(p, x, prm);
 }
 
 void mx_cpu_conv_plan_free(conv_plan *p) {
-  if (!p->tab) return;
-  for (int d = 0; d < p->nsp; d++) free(p->tab[d]);
-  if (p->tab != p->tab_inline) free(p->tab);
-  p->tab = NULL;
+  if (!p->dims) return;
+  for (int d = 0; d < p->nsp; d++) free(p->dims[d].base), free(p->dims[d].koff);
+  if (p->dims != p->dims_inline) free(p->dims);
+  p->dims = NULL;
 }
 
 const char *mx_cpu_conv_pack(const mx_tensor *src, mx_dtype ct, char **buf) {
@@ -259,9 +258,10 @@ static void conv_forward_block(const conv_plan *p, int64_t r0, int64_t n, const 
   conv_fwd *f = (conv_fwd *)ctx;
   char *c = f->cbuf ? f->cbuf : f->out + r0 * p->cout * p->esz;
   for (int64_t g = 0; g < p->groups; g++)
-    mx_cpu_conv_gemm(p->ct, false, true, (int)n, (int)p->cog, (int)p->kg, a + mx_cpu_conv_group_offset(p, g, direct),
-              (int)lda, f->w + g * p->cog * p->kg * p->csz, (int)p->kg, false,
-              c + g * p->cog * p->csz, (int)p->cout);
+    mx_cpu_conv_gemm(p->ct, false, true, (int)n, (int)p->cog, (int)p->kg,
+                     a + mx_cpu_conv_group_offset(p, g, direct), (int)lda,
+                     f->w + g * p->cog * p->kg * p->csz, (int)p->kg, false,
+                     c + g * p->cog * p->csz, (int)p->cout);
   if (f->cbuf)
     mx_cpu_convert(f->cbuf, p->ct, 1, f->out + r0 * p->cout * p->esz, p->t, 1, n * p->cout);
 }
@@ -287,6 +287,14 @@ static int conv_check(const char *what, const mx_tensor *a, const mx_tensor *b,
 
 static mx_dtype conv_compute_dtype(mx_dtype t) {
   return t == MX_FLOAT16 || t == MX_BFLOAT16 ? MX_FLOAT32 : t;
+}
+
+/* Whether the direct loops (grouped with few channels, or 1-D single channel) take it. */
+static bool conv_direct(const mx_p_convolution *prm, int64_t cig, int64_t cout, mx_dtype ct) {
+  if (prm->groups < 1 || cout % prm->groups != 0) return false;
+  if (mx_cpu_conv_grouped_ok(prm->groups, cig, cout / prm->groups, ct)) return true;
+  return prm->strides.n == 1 && prm->groups == 1 && cig == 1 && cout == 1 &&
+         prm->input_dilation.v[0] == 1 && (ct == MX_FLOAT32 || ct == MX_FLOAT64);
 }
 
 /* x viewed in the compute dtype ct with unit channel stride: x itself, or a row-major copy
@@ -348,7 +356,10 @@ static int conv_forward_grouped(const mx_p_convolution *prm, const mx_tensor *x,
     rc = mx_cpu_conv_plan_init(&p, prm, &xc, ct, out->shape + 1, w->shape + 1, w->shape[0],
                                w->shape[nd - 1]);
   const char *wk = rc == 0 ? conv_pack_taps_major(w, ct, &wbuf) : NULL;
-  if (rc == 0) rc = wk ? mx_cpu_conv_grouped_forward(&p, wk, out) : -1;
+  if (rc == 0 && !wk) rc = -1;
+  if (rc == 0)
+    rc = mx_cpu_conv_single_ok(&p) ? mx_cpu_conv_single_forward(&p, prm, wk, out)
+                                   : mx_cpu_conv_grouped_forward(&p, wk, out);
   mx_cpu_conv_plan_free(&p);
   free(xbuf);
   free(xst);
@@ -369,7 +380,10 @@ static int conv_weight_grouped(const mx_p_convolution *prm, const mx_tensor *x,
     rc = mx_cpu_conv_plan_init(&p, prm, &xc, ct, cot->shape + 1, out->shape + 1, out->shape[0],
                                out->shape[nd - 1]);
   const char *c = rc == 0 ? mx_cpu_conv_pack(cot, ct, &cbuf) : NULL;
-  if (rc == 0) rc = c ? mx_cpu_conv_grouped_weight(&p, c, out) : -1;
+  if (rc == 0 && !c) rc = -1;
+  if (rc == 0)
+    rc = mx_cpu_conv_single_ok(&p) ? mx_cpu_conv_single_weight(&p, prm, c, out)
+                                   : mx_cpu_conv_grouped_weight(&p, c, out);
   mx_cpu_conv_plan_free(&p);
   free(xbuf);
   free(xst);
@@ -389,8 +403,7 @@ int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   if (out->shape[nd - 1] != w->shape[0] || out->shape[0] != x->shape[0] || prm->groups < 1)
     return mx_fail_int(MX_EINVAL, "[conv] Inconsistent shapes or parameters.");
   mx_dtype ct = conv_compute_dtype(out->dtype);
-  if (w->shape[0] % prm->groups == 0 &&
-      mx_cpu_conv_grouped_ok(prm->groups, w->shape[nd - 1], w->shape[0] / prm->groups, ct))
+  if (conv_direct(prm, w->shape[nd - 1], w->shape[0], ct))
     return conv_forward_grouped(prm, x, w, out, ct);
   conv_plan p;
   rc = mx_cpu_conv_plan_init(&p, prm, x, out->dtype, out->shape + 1, w->shape + 1, w->shape[0],
@@ -445,8 +458,7 @@ int mx_cpu_conv_weight(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   if (cot->shape[nd - 1] != out->shape[0] || cot->shape[0] != x->shape[0] || prm.groups < 1)
     return mx_fail_int(MX_EINVAL, "[conv_weight] Inconsistent shapes or parameters.");
   mx_dtype ct = conv_compute_dtype(out->dtype);
-  if (out->shape[0] % prm.groups == 0 &&
-      mx_cpu_conv_grouped_ok(prm.groups, out->shape[nd - 1], out->shape[0] / prm.groups, ct))
+  if (conv_direct(&prm, out->shape[nd - 1], out->shape[0], ct))
     return conv_weight_grouped(&prm, x, cot, out, ct);
   conv_plan p;
   rc = mx_cpu_conv_plan_init(&p, &prm, x, out->dtype, cot->shape + 1, out->shape + 1,

@@ -1,5 +1,6 @@
-/* conv.h: what the convolution kernel files (conv.c, conv_phase.c, conv_grouped.c) share: the
- * plan of one convolution (shapes, group sizes, per-dim tap tables over the input's strides),
+/* conv.h: what the convolution kernel files (conv.c, conv_phase.c, conv_grouped.c,
+ * conv_single.c) share: the
+ * plan of one convolution (shapes, group sizes, where each output index and tap read per dim),
  * the blocked im2col + GEMM driver, the phase split of input-dilated convolutions and the
  * direct kernels of grouped convolutions with few channels per group. Private to
  * src/backend/cpu; depends on cpu.h. */
@@ -8,7 +9,17 @@
 
 #include "cpu.h"
 
-#define CONV_NONE INT64_MIN        /* table entry of a tap that reads a zero */
+#define CONV_NONE INT64_MIN        /* offset of a tap that reads a zero */
+
+/* Where output index o and tap k read along one spatial dim: position base[o] + koff[k] of
+ * the dilated input (0 <= position < span, a multiple of e), input index position / e. */
+typedef struct conv_dim {
+  int64_t *base;              /* [O_d]: o * stride - padding_lo */
+  int64_t *koff;              /* [K_d]: tap (reversed when flipped) * kernel dilation */
+  int64_t span;               /* dilated input length: (L - 1) * e + 1, 0 when L = 0 */
+  int64_t e;                  /* input dilation */
+  int64_t xs;                 /* the input's element stride along the dim */
+} conv_dim;
 
 typedef struct conv_plan {
   int nsp;                    /* spatial dims */
@@ -19,16 +30,15 @@ typedef struct conv_plan {
   int64_t m;                  /* output rows: N * prod(spatial_out) */
   const int32_t *oshape, *kshape; /* [nsp] */
   int64_t sn, sc;             /* input strides of the batch and channel dims */
-  int64_t **tab;              /* [nsp][O_d * K_d]: element offset along dim d, or CONV_NONE */
-  int64_t *tab_inline[8];
+  conv_dim *dims;             /* [nsp] */
+  conv_dim dims_inline[8];
   const char *x;
 } conv_plan;
 
 /* Sets up p for an input x (N, *S, C_in) read as dtype t (its compute dtype: float32 for
- * float16/bfloat16), output spatial shape oshape and kernel spatial shape kshape: the tables
- * map (output index, tap) per dim to the element offset of the input point read (prm's
- * strides, padding, dilations and flip), CONV_NONE where the tap reads a zero. 0, or -1 +
- * error (mx_cpu_conv_plan_free is still to be called). */
+ * float16/bfloat16), output spatial shape oshape and kernel spatial shape kshape: per dim,
+ * where each output index and tap read (prm's strides, padding, dilations and flip). 0, or -1
+ * + error (mx_cpu_conv_plan_free is still to be called). */
 int mx_cpu_conv_plan_init(conv_plan *p, const mx_p_convolution *prm, const mx_tensor *x,
                           mx_dtype t, const int32_t *oshape, const int32_t *kshape, int64_t cout,
                           int64_t cig);
@@ -37,12 +47,12 @@ void mx_cpu_conv_plan_free(conv_plan *p);
  * *buf (freed by the caller). NULL + ENOMEM on failure. */
 const char *mx_cpu_conv_pack(const mx_tensor *src, mx_dtype ct, char **buf);
 
-/* Output row r: sets row[d] to the tap table of its coordinate along each dim, zeroes the tap
- * counters kidx[d], returns the input's batch row. */
-static inline const char *mx_cpu_conv_row(const conv_plan *p, int64_t r, const int64_t **row,
+/* Output row r: sets row[d] to its output coordinate's base position along each dim, zeroes
+ * the tap counters kidx[d], returns the input's batch row. */
+static inline const char *mx_cpu_conv_row(const conv_plan *p, int64_t r, int64_t *row,
                                           int64_t *kidx) {
   for (int d = p->nsp - 1; d >= 0; d--) {
-    row[d] = p->tab[d] + (r % p->oshape[d]) * p->kshape[d];
+    row[d] = p->dims[d].base[r % p->oshape[d]];
     r /= p->oshape[d];
     kidx[d] = 0;
   }
@@ -51,16 +61,16 @@ static inline const char *mx_cpu_conv_row(const conv_plan *p, int64_t r, const i
 
 /* Offset (elements) of tap counter kidx's input point from its batch row, CONV_NONE when the
  * tap reads a zero; then advances kidx to the next tap. */
-static inline int64_t mx_cpu_conv_tap(const conv_plan *p, const int64_t *const *row,
-                                      int64_t *kidx) {
+static inline int64_t mx_cpu_conv_tap(const conv_plan *p, const int64_t *row, int64_t *kidx) {
   int64_t off = 0;
   for (int d = 0; d < p->nsp; d++) {
-    int64_t v = row[d][kidx[d]];
-    if (v == CONV_NONE) {
+    const conv_dim *c = &p->dims[d];
+    int64_t pos = row[d] + c->koff[kidx[d]];
+    if (pos < 0 || pos >= c->span || (c->e > 1 && pos % c->e != 0)) {
       off = CONV_NONE;
       break;
     }
-    off += v;
+    off += (c->e > 1 ? pos / c->e : pos) * c->xs;
   }
   for (int d = p->nsp - 1; d >= 0; d--) {
     if (++kidx[d] < p->kshape[d]) break;
@@ -102,6 +112,16 @@ int mx_cpu_conv_phased_forward(const conv_plan *p, const mx_p_convolution *prm,
                                const mx_tensor *x, const char *w, mx_tensor *out);
 int mx_cpu_conv_phased_weight(const conv_plan *p, const mx_p_convolution *prm,
                               const mx_tensor *x, const char *cot, mx_tensor *out);
+
+/* ---- conv_single.c: 1-D, one channel in and out, no input dilation (x in the compute dtype,
+ * float32 or float64) ---- */
+bool mx_cpu_conv_single_ok(const conv_plan *p);
+/* out (N, O, 1) from the kernel w (K values, compute dtype). */
+int mx_cpu_conv_single_forward(const conv_plan *p, const mx_p_convolution *prm, const char *w,
+                               mx_tensor *out);
+/* out (1, K, 1) from the cotangent cot (N * O values, compute dtype). */
+int mx_cpu_conv_single_weight(const conv_plan *p, const mx_p_convolution *prm, const char *cot,
+                              mx_tensor *out);
 
 /* ---- conv_grouped.c: groups with few channels (the plan's input already in the compute
  * dtype, float32 or float64) ---- */

@@ -28,22 +28,22 @@ typedef struct grp_job {
   _Atomic int failed;
 } grp_job;
 
-/* Per-chunk scratch: the row tables and tap counters (nsp each) and n accumulator values. */
+/* Per-chunk scratch: the row positions and tap counters (nsp each), n accumulator values. */
 typedef struct grp_scratch {
-  const int64_t **row;
+  int64_t *row;
   int64_t *kidx;
   void *vals;
 } grp_scratch;
 
 static int grp_scratch_init(grp_scratch *s, int nsp, int64_t n, int esz) {
-  s->row = (const int64_t **)malloc((size_t)(nsp > 0 ? nsp : 1) * sizeof(*s->row));
+  s->row = (int64_t *)malloc((size_t)(nsp > 0 ? nsp : 1) * sizeof(*s->row));
   s->kidx = (int64_t *)malloc((size_t)(nsp > 0 ? nsp : 1) * sizeof(*s->kidx));
   s->vals = calloc((size_t)(n > 0 ? n : 1), (size_t)esz);
   return s->row && s->kidx && s->vals ? 0 : -1;
 }
 
 static void grp_scratch_free(grp_scratch *s) {
-  free((void *)s->row);
+  free(s->row);
   free(s->kidx);
   free(s->vals);
 }

@@ -2,8 +2,8 @@
  * cotangents of strided ones) on the CPU without multiplying the dilation's zeros. Along a dim
  * with stride s and input dilation e, output positions o split into phase classes
  * o mod e / gcd(s, e) whose taps either read input points for every o of the class or never
- * do; each class is a smaller convolution (its own tap tables, its taps' packed weights) run by
- * the blocked im2col + GEMM driver of conv.c, its rows scattered into the output.
+ * do; each class is a smaller convolution (its own read positions, its taps' packed weights)
+ * run by the blocked im2col + GEMM driver of conv.c, its rows scattered into the output.
  * ConvolutionWeight gathers the class's cotangent rows and writes its taps' gradients (the
  * classes' tap sets are disjoint). Depends on conv.h. */
 #include <string.h>
@@ -84,9 +84,9 @@ static int phase_build(phase *ph) {
   phase_drop_plan(ph);
   conv_plan *q = &ph->q;
   *q = *p;
-  q->tab = nsp <= 8 ? q->tab_inline : (int64_t **)calloc((size_t)nsp, sizeof(int64_t *));
-  if (!q->tab) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
-  for (int d = 0; d < nsp; d++) q->tab[d] = NULL;
+  q->dims = nsp <= 8 ? q->dims_inline : (conv_dim *)calloc((size_t)nsp, sizeof(conv_dim));
+  if (!q->dims) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+  memset(q->dims, 0, (size_t)nsp * sizeof(conv_dim));
   ph->has_q = true;
   q->m = p->m;
   q->kprod = 1;
@@ -98,18 +98,18 @@ static int phase_build(phase *ph) {
     ph->nv[d] = 0;
     for (int64_t k = 0; k < kdim; k++) {
       int64_t kk = prm->flip ? kdim - 1 - k : k;
-      int64_t r = (c * s + kk * kd - lo) % e;
-      if (r == 0) ph->v[d * ph->kmax + ph->nv[d]++] = (int32_t)k;
+      if ((c * s + kk * kd - lo) % e == 0) ph->v[d * ph->kmax + ph->nv[d]++] = (int32_t)k;
     }
     q->m = q->m / (od > 0 ? od : 1) * ph->n[d];
     q->kprod *= ph->nv[d];
-    int64_t cells = (int64_t)ph->n[d] * ph->nv[d];
-    int64_t *t = (int64_t *)malloc((size_t)(cells > 0 ? cells : 1) * sizeof(int64_t));
-    if (!t) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
-    q->tab[d] = t;
-    for (int64_t i = 0; i < ph->n[d]; i++)
-      for (int64_t j = 0; j < ph->nv[d]; j++)
-        t[i * ph->nv[d] + j] = p->tab[d][(c + i * per) * kdim + ph->v[d * ph->kmax + j]];
+    conv_dim *qd = &q->dims[d];
+    const conv_dim *pd = &p->dims[d];
+    *qd = *pd;
+    qd->base = (int64_t *)malloc((size_t)(ph->n[d] > 0 ? ph->n[d] : 1) * sizeof(int64_t));
+    qd->koff = (int64_t *)malloc((size_t)(ph->nv[d] > 0 ? ph->nv[d] : 1) * sizeof(int64_t));
+    if (!qd->base || !qd->koff) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+    for (int64_t i = 0; i < ph->n[d]; i++) qd->base[i] = pd->base[c + i * per];
+    for (int64_t j = 0; j < ph->nv[d]; j++) qd->koff[j] = pd->koff[ph->v[d * ph->kmax + j]];
   }
   if (p->m == 0) q->m = 0;
   q->oshape = ph->n;
