@@ -43,6 +43,43 @@ static void conv_copy(char *dst, const char *src, int64_t n, int64_t ss, const c
   }
 }
 
+/* One im2col row when the taps along the last dim read consecutive input points (one
+ * group, unit channel stride, no conversion, kernel dilation 1, no flip): a copy per run of
+ * in-range taps, zeros around it. row/kidx as set by mx_cpu_conv_row. */
+static void conv_im2col_runs(const conv_plan *p, char *dst, const char *base,
+                             const int64_t *row, int64_t *kidx) {
+  int last = p->nsp - 1;
+  const conv_dim *c = &p->dims[last];
+  int64_t klen = p->kshape[last], outer = p->kprod / klen, cseg = p->cig * p->csz;
+  int64_t first = row[last] + c->koff[0];                  /* position of tap 0 */
+  int64_t k0 = first >= 0 ? 0 : -first, k1 = c->span - first;
+  k0 = k0 < klen ? k0 : klen;
+  k1 = k1 < k0 ? k0 : (k1 < klen ? k1 : klen);
+  for (int64_t t = 0; t < outer; t++, dst += klen * cseg) {
+    int64_t off = 0;
+    for (int d = 0; d < last && off != CONV_NONE; d++) {
+      const conv_dim *cd = &p->dims[d];
+      int64_t pos = row[d] + cd->koff[kidx[d]];
+      if (pos < 0 || pos >= cd->span || (cd->e > 1 && pos % cd->e != 0))
+        off = CONV_NONE;
+      else
+        off += (cd->e > 1 ? pos / cd->e : pos) * cd->xs;
+    }
+    for (int d = last - 1; d >= 0; d--) {
+      if (++kidx[d] < p->kshape[d]) break;
+      kidx[d] = 0;
+    }
+    if (off == CONV_NONE || k1 == k0) {
+      memset(dst, 0, (size_t)(klen * cseg));
+      continue;
+    }
+    memset(dst, 0, (size_t)(k0 * cseg));
+    memcpy(dst + k0 * cseg, base + (off + (first + k0) * c->xs) * p->esz,
+           (size_t)((k1 - k0) * cseg));
+    memset(dst + k1 * cseg, 0, (size_t)((klen - k1) * cseg));
+  }
+}
+
 /* Fills im2col rows [b, e) of the block (pool callback). */
 static void conv_im2col(void *ctx, int64_t b, int64_t e) {
   conv_job *j = (conv_job *)ctx;
@@ -65,6 +102,10 @@ static void conv_im2col(void *ctx, int64_t b, int64_t e) {
   for (int64_t r = b; r < e; r++) {
     char *dst = j->col + r * p->ktot * p->csz;
     const char *base = mx_cpu_conv_row(p, j->r0 + r, row, kidx);
+    if (p->runs) {
+      conv_im2col_runs(p, dst, base, row, kidx);
+      continue;
+    }
     for (int64_t k = 0; k < p->kprod; k++) {
       int64_t off = mx_cpu_conv_tap(p, row, kidx);
       char *seg = dst + k * cseg;
@@ -175,7 +216,15 @@ int mx_cpu_conv_plan_init(conv_plan *p, const mx_p_convolution *prm, const mx_te
   p->dims = nsp <= 8 ? p->dims_inline : (conv_dim *)calloc((size_t)nsp, sizeof(conv_dim));
   if (!p->dims) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
   memset(p->dims, 0, (size_t)nsp * sizeof(conv_dim));
-  return conv_dims_fill(p, x, prm);
+  if (conv_dims_fill(p, x, prm) < 0) return -1;
+  /* taps along the last dim read consecutive points: im2col copies whole runs */
+  if (nsp > 0 && p->groups == 1 && p->sc == 1 && p->esz == p->csz && t == p->ct) {
+    const conv_dim *c = &p->dims[nsp - 1];
+    p->runs = c->e == 1 && c->xs == p->cig && p->kshape[nsp - 1] > 0;
+    for (int64_t k = 0; p->runs && k < p->kshape[nsp - 1]; k++)
+      p->runs = c->koff[k] == c->koff[0] + k;
+  }
+  return 0;
 }
 
 void mx_cpu_conv_plan_free(conv_plan *p) {

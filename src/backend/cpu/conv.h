@@ -31,6 +31,7 @@ typedef struct conv_plan {
   const int32_t *oshape, *kshape; /* [nsp] */
   int64_t sn, sc;             /* input strides of the batch and channel dims */
   conv_dim *dims;             /* [nsp] */
+  bool runs;                  /* im2col copies runs of taps along the last dim */
   conv_dim dims_inline[8];
   const char *x;
 } conv_plan;

@@ -112,6 +112,8 @@ static int phase_build(phase *ph) {
     for (int64_t j = 0; j < ph->nv[d]; j++) qd->koff[j] = pd->koff[ph->v[d * ph->kmax + j]];
   }
   if (p->m == 0) q->m = 0;
+  /* runs of consecutive taps along the last dim survive only if the class keeps them all */
+  if (q->runs) q->runs = nsp > 0 && ph->nv[nsp - 1] == p->kshape[nsp - 1];
   q->oshape = ph->n;
   q->kshape = ph->nv;
   q->kg = q->kprod * q->cig;
