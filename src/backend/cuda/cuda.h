@@ -17,9 +17,9 @@ extern "C" {
 
 extern "C" {
 /* Stream-ordered device scratch from the backend glue: nbytes usable on stream q once the
- * work already enqueued on q reaches this point; NULL with the error set (ENOMEM) on
+ * work already enqueued on q reaches this point; NULL with the error set on
  * failure. mx_cuda_scratch_free(p, q) releases it after the work enqueued on q so far
- * (NULL is a no-op). scratch.cu holds weak cudaMallocAsync fallbacks the glue overrides. */
+ * (NULL is a no-op). Defined by the backend glue (backend.c). */
 void *mx_cuda_scratch(size_t nbytes, cudaStream_t q);
 void mx_cuda_scratch_free(void *p, cudaStream_t q);
 
