@@ -24,6 +24,7 @@ extern PyMethodDef mxpy_stream_methods[];
 extern PyMethodDef mxpy_eval_methods[];
 extern PyMethodDef mxpy_transforms_methods[];
 extern PyMethodDef mxpy_random_methods[];
+extern PyMethodDef mxpy_creation_methods[]; /* full, full_like, arange, asarray (creation_py.c) */
 
 /* Resets the calling thread's random state (clear_streams does this). */
 void mxpy_random_reset_thread(void);
@@ -49,6 +50,11 @@ PyObject *mxpy_array_item(PyObject *self);
 /* Hooks the array type calls into (array_index.c, array_number.c, array_buffer.c). */
 PyObject *mxpy_array_getitem(PyObject *self, PyObject *idx);
 int mxpy_array_setitem(PyObject *self, PyObject *idx, PyObject *value);
+/* x.at (the ArrayAt helper) and the ArrayAt type's registration (array_index.c). */
+PyObject *mxpy_array_get_at(PyObject *self, void *closure);
+int mxpy_index_init(PyObject *m);
+/* mx.searchsorted (searchsorted_py.c), added by mxpy_index_init. */
+int mxpy_searchsorted_init(PyObject *m);
 /* Sub-array i along axis 0 (no bounds check beyond the caller's). New node or NULL. */
 mx_array *mxpy_index_axis0(mx_array *a, int64_t i);
 extern PyNumberMethods mxpy_array_as_number;
