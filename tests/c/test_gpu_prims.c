@@ -499,7 +499,9 @@ static void test_unary(int prim, const char *stem) {
       ht_make(&in, dt, sc->ndim, sc->shape, sc->k);
       ht_fill(&in, unary_profile(stem));
       mx_dtype odt = dt;
-      if (prim == MX_PRIM_ABS && dt == MX_COMPLEX64) odt = MX_FLOAT32; /* as the op layer */
+      if ((prim == MX_PRIM_ABS || prim == MX_PRIM_REAL || prim == MX_PRIM_IMAG) &&
+          dt == MX_COMPLEX64)
+        odt = MX_FLOAT32; /* as the op layer */
       ocase o = oc(odt, sc->ndim, sc->shape, tol_math(odt));
       run_case(prim, NULL, &in, 1, &o, 1, false, dt, sc->name);
       ht_free(&in);
