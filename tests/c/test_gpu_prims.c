@@ -1099,12 +1099,12 @@ int main(void) {
   }
 
   /* the table */
-  printf("\n%-14s", "primitive");
+  printf("\n%-20s", "primitive");
   for (int t = 0; t < NDT; t++) printf(" %4s", SFX[t]);
   printf("  cases\n");
   static const char mark_ch[5] = {' ', '.', '-', 'X', '!'};
   for (int p = 0; p < MX_PRIM_COUNT; p++) {
-    printf("%-14s", mx_prim_name(p));
+    printf("%-20s", mx_prim_name(p));
     for (int t = 0; t < NDT; t++) printf(" %4c", mark_ch[g_stat[p][t]]);
     printf("  %d%s\n", g_ncases[p], mx_cuda_kernel(p) ? "" : "  (no CUDA kernel)");
   }
