@@ -459,7 +459,7 @@ static ocase oc(mx_dtype dt, int ndim, const int32_t *shape, tol tl) {
 #define TYPE_MASK(NAME, stem) [MX_PRIM_##NAME] = 0u MX_F_##stem##_TYPES(SFX_BIT, _),
 static const uint32_t g_types[MX_PRIM_COUNT] = {
     MX_UNARY_PRIMS(TYPE_MASK) MX_BINARY_PRIMS(TYPE_MASK) MX_COMPARE_PRIMS(TYPE_MASK)
-        MX_TERNARY_PRIMS(TYPE_MASK)};
+        MX_TERNARY_PRIMS(TYPE_MASK) MX_BINARY_TWO_PRIMS(TYPE_MASK)};
 
 typedef struct shape_case {
   int ndim;
@@ -499,7 +499,9 @@ static void test_unary(int prim, const char *stem) {
       ht_make(&in, dt, sc->ndim, sc->shape, sc->k);
       ht_fill(&in, unary_profile(stem));
       mx_dtype odt = dt;
-      if (prim == MX_PRIM_ABS && dt == MX_COMPLEX64) odt = MX_FLOAT32; /* as the op layer */
+      if ((prim == MX_PRIM_ABS || prim == MX_PRIM_REAL || prim == MX_PRIM_IMAG) &&
+          dt == MX_COMPLEX64)
+        odt = MX_FLOAT32; /* as the op layer */
       ocase o = oc(odt, sc->ndim, sc->shape, tol_math(odt));
       run_case(prim, NULL, &in, 1, &o, 1, false, dt, sc->name);
       ht_free(&in);
@@ -542,6 +544,27 @@ static void test_binary(int prim, bool cmp) {
       mx_dtype odt = cmp ? MX_BOOL : dt;
       ocase o = oc(odt, bc->no, bc->o, tol_math(odt));
       run_case(prim, NULL, in, 2, &o, 1, false, dt, bc->name);
+      ht_free(&in[0]);
+      ht_free(&in[1]);
+    }
+  }
+}
+
+/* DivMod: (floor quotient, remainder), two outputs of the inputs' dtype */
+static void test_binary_two(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    bool ok_t = (g_types[prim] >> t) & 1u;
+    int ncase = ok_t ? (int)(sizeof BINARY_CASES / sizeof BINARY_CASES[0]) : 1;
+    for (int c = 0; c < ncase; c++) {
+      const bin_case *bc = &BINARY_CASES[c];
+      ht in[2];
+      ht_make(&in[0], dt, bc->na, bc->a, bc->ka);
+      ht_make(&in[1], dt, bc->nb, bc->b, bc->kb);
+      ht_fill(&in[0], P_GEN);
+      ht_fill(&in[1], P_GEN);
+      ocase o[2] = {oc(dt, bc->no, bc->o, tol_math(dt)), oc(dt, bc->no, bc->o, tol_math(dt))};
+      run_case(prim, NULL, in, 2, o, 2, false, dt, bc->name);
       ht_free(&in[0]);
       ht_free(&in[1]);
     }
@@ -712,6 +735,90 @@ static void test_depends(int prim) {
     run_case(prim, NULL, in, 2, &o, 1, false, dt, "2 inputs, 1 output");
     ht_free(&in[0]);
     ht_free(&in[1]);
+  }
+}
+
+/* ---------------------------------------------------------------- section D layout */
+
+static void test_layout(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    ht in[3];
+    if (prim == MX_PRIM_AS_STRIDED) {
+      const int32_t s[1] = {60}, o[2] = {3, 4};
+      int32_t shp[2] = {3, 4};
+      int64_t str[2] = {8, 2};
+      mx_p_as_strided p = {{2, shp}, {2, str}, 5};
+      for (int k = 0; k < 2; k++) {
+        ht_make(&in[0], dt, 1, s, k ? V_S : V_C);
+        ht_fill(&in[0], P_BITS);
+        ocase oo = oc(dt, 2, o, EXACT);
+        run_case(prim, &p, in, 1, &oo, 1, false, dt, k ? "strided input" : "contiguous input");
+        ht_free(&in[0]);
+      }
+    } else if (prim == MX_PRIM_CONTIGUOUS) {
+      const int32_t s[2] = {7, 9};
+      mx_p_contiguous p = {false};
+      ht_make(&in[0], dt, 2, s, V_T);
+      ht_fill(&in[0], P_BITS);
+      ocase oo = oc(dt, 2, s, EXACT);
+      run_case(prim, &p, in, 1, &oo, 1, false, dt, "transposed 7x9");
+      ht_free(&in[0]);
+    } else if (prim == MX_PRIM_VIEW) {
+      const int32_t s[2] = {4, 6};
+      int32_t o[2] = {4, 6 * esz(dt)};
+      mx_p_view p = {MX_UINT8};
+      ht_make(&in[0], dt, 2, s, V_T);
+      ht_fill(&in[0], P_BITS);
+      ocase oo = oc(MX_UINT8, 2, o, EXACT);
+      run_case(prim, &p, in, 1, &oo, 1, false, dt, "transposed 4x6 as uint8");
+      ht_free(&in[0]);
+    } else if (prim == MX_PRIM_CONCATENATE) {
+      const int32_t s0[3] = {2, 3, 4}, s1[3] = {2, 5, 4}, s2[3] = {2, 1, 4}, o[3] = {2, 9, 4};
+      mx_p_concatenate p = {1};
+      ht_make(&in[0], dt, 3, s0, V_C);
+      ht_make(&in[1], dt, 3, s1, V_T);
+      ht_make(&in[2], dt, 3, s2, V_S);
+      for (int i = 0; i < 3; i++) ht_fill(&in[i], P_BITS);
+      ocase oo = oc(dt, 3, o, EXACT);
+      run_case(prim, &p, in, 3, &oo, 1, false, dt, "3 inputs along axis 1");
+      for (int i = 0; i < 3; i++) ht_free(&in[i]);
+    } else if (prim == MX_PRIM_PAD) {
+      const int32_t s[2] = {5, 6}, o[2] = {8, 8};
+      int32_t axes[2] = {0, 1}, lo[2] = {1, 2}, hi[2] = {2, 0};
+      mx_p_pad p = {{2, axes}, {2, lo}, {2, hi}};
+      ht_make(&in[0], dt, 2, s, V_S);
+      ht_make(&in[1], dt, 0, s, V_C);
+      ht_fill(&in[0], P_BITS);
+      ht_fill(&in[1], P_BITS);
+      ocase oo = oc(dt, 2, o, EXACT);
+      run_case(prim, &p, in, 2, &oo, 1, false, dt, "5x6 -> 8x8");
+      ht_free(&in[0]);
+      ht_free(&in[1]);
+    } else if (prim == MX_PRIM_ADDMM) {
+      struct {
+        int nd;
+        int32_t a[3], b[3], o[3];
+        vkind kc;
+        const char *name;
+      } cs[] = {{2, {16, 24}, {24, 8}, {16, 8}, V_B, "16x24 @ 24x8 + broadcast row"},
+                {3, {3, 10, 12}, {3, 12, 7}, {3, 10, 7}, V_C, "batched 3"}};
+      mx_p_addmm p = {0.5, 2.0};
+      for (int c = 0; c < 2; c++) {
+        ht_make(&in[0], dt, cs[c].nd, cs[c].a, V_C);
+        ht_make(&in[1], dt, cs[c].nd, cs[c].b, V_TL);
+        ht_make(&in[2], dt, cs[c].nd, cs[c].o, cs[c].kc);
+        for (int i = 0; i < 3; i++) ht_fill(&in[i], P_UNIT);
+        double K = cs[c].a[cs[c].nd - 1];
+        tol tl = dt == MX_FLOAT16 ? (tol){2e-3, 2e-3}
+                 : dt == MX_BFLOAT16 ? (tol){1.6e-2, 1.6e-2}
+                 : dt == MX_FLOAT64 ? (tol){1e-12, 1e-13 * K} : (tol){1e-5, 1e-6 * K};
+        ocase oo = oc(dt, cs[c].nd, cs[c].o, tl);
+        run_case(prim, &p, in, 3, &oo, 1, false, dt, cs[c].name);
+        for (int i = 0; i < 3; i++) ht_free(&in[i]);
+        if (!mx_dtype_is_inexact(dt)) break;
+      }
+    }
   }
 }
 
@@ -982,14 +1089,22 @@ int main(void) {
     test_views(views[i]);
     tested[views[i]] = true;
   }
+#define T_BINARY_TWO(NAME, stem) test_binary_two(MX_PRIM_##NAME); tested[MX_PRIM_##NAME] = true;
+  MX_BINARY_TWO_PRIMS(T_BINARY_TWO)
+  const int layout[] = {MX_PRIM_AS_STRIDED, MX_PRIM_CONTIGUOUS, MX_PRIM_VIEW,
+                        MX_PRIM_CONCATENATE, MX_PRIM_PAD, MX_PRIM_ADDMM};
+  for (int i = 0; i < 6; i++) {
+    test_layout(layout[i]);
+    tested[layout[i]] = true;
+  }
 
   /* the table */
-  printf("\n%-14s", "primitive");
+  printf("\n%-20s", "primitive");
   for (int t = 0; t < NDT; t++) printf(" %4s", SFX[t]);
   printf("  cases\n");
   static const char mark_ch[5] = {' ', '.', '-', 'X', '!'};
   for (int p = 0; p < MX_PRIM_COUNT; p++) {
-    printf("%-14s", mx_prim_name(p));
+    printf("%-20s", mx_prim_name(p));
     for (int t = 0; t < NDT; t++) printf(" %4c", mark_ch[g_stat[p][t]]);
     printf("  %d%s\n", g_ncases[p], mx_cuda_kernel(p) ? "" : "  (no CUDA kernel)");
   }

@@ -72,7 +72,7 @@ __global__ void __launch_bounds__(MXC_THREADS) copy_general(const void *src, voi
     } else {
 #pragma unroll 1
       for (int k = 0; k < cnt; k++) {
-        if (k > 0) mxc_offsets_t<2, uint64_t>(L, i + k, off);
+        if (k > 0) mxc_offsets<2>(L, i + k, off);
         Mv::move(src, off[1], dst, off[0], dt);
       }
     }

@@ -17,9 +17,9 @@ extern "C" {
 
 extern "C" {
 /* Stream-ordered device scratch from the backend glue: nbytes usable on stream q once the
- * work already enqueued on q reaches this point; NULL with the error set (ENOMEM) on
+ * work already enqueued on q reaches this point; NULL with the error set on
  * failure. mx_cuda_scratch_free(p, q) releases it after the work enqueued on q so far
- * (NULL is a no-op). scratch.cu holds weak cudaMallocAsync fallbacks the glue overrides. */
+ * (NULL is a no-op). Defined by the backend glue (backend.c). */
 void *mx_cuda_scratch(size_t nbytes, cudaStream_t q);
 void mx_cuda_scratch_free(void *p, cudaStream_t q);
 
@@ -36,6 +36,7 @@ int mx_cuda_copy_strided(const mx_tensor *src, mx_tensor *dst, cudaStream_t q, i
 int mx_cuda_convert(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n,
                     cudaStream_t q, int device);
 
+/* Every family member's kernel is declared; register.cu installs those that exist. */
 #define MX_CUDA_KERNEL(name)                                                               \
   int name(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out, int n_out);
 #define MX_CUDA_DECL_UNARY(NAME, stem) MX_CUDA_KERNEL(mx_cuda_unary_##stem)
@@ -53,6 +54,7 @@ MX_INDEXING_PRIMS(MX_CUDA_DECL_STEM)
 MX_MATMUL_PRIMS(MX_CUDA_DECL_STEM)
 MX_RANDOM_PRIMS(MX_CUDA_DECL_STEM)
 MX_GRAPH_PRIMS(MX_CUDA_DECL_STEM)
+MX_BINARY_TWO_PRIMS(MX_CUDA_DECL_STEM)
 MX_CUDA_KERNEL(mx_cuda_copy)
 MX_CUDA_KERNEL(mx_cuda_astype)
 #undef MX_CUDA_DECL_UNARY
@@ -228,10 +230,37 @@ __device__ __forceinline__ int64_t mxc_offsets_t(const mxc_layout<NOPS> &L, int6
 }
 
 template <int NOPS>
+struct mxc_offs {
+  int64_t o[NOPS];
+  int64_t pos;
+};
+
+/* The general case out of line: one copy per operand count and translation unit, shared by
+ * every kernel instantiation (the index math is most of a strided kernel's code). */
+template <int NOPS>
+__device__ __noinline__ mxc_offs<NOPS> mxc_offsets_general(const mxc_layout<NOPS> *L, int64_t i) {
+  mxc_offs<NOPS> r;
+  if (L->small) r.pos = mxc_offsets_t<NOPS, uint32_t>(*L, i, r.o);
+  else r.pos = mxc_offsets_t<NOPS, uint64_t>(*L, i, r.o);
+  return r;
+}
+
+/* Up to two collapsed dims with 32-bit indices inline (one division); the rest out of line. */
+template <int NOPS>
 __device__ __forceinline__ int64_t mxc_offsets(const mxc_layout<NOPS> &L, int64_t i,
                                                int64_t *off) {
-  if (L.small) return mxc_offsets_t<NOPS, uint32_t>(L, i, off);
-  return mxc_offsets_t<NOPS, uint64_t>(L, i, off);
+  if (L.ndim <= 2 && L.small) { /* unused dims have stride 0 */
+    uint32_t ii = (uint32_t)i, s0 = (uint32_t)L.shape[0];
+    uint32_t qt = ii / s0, r = ii - qt * s0;
+#pragma unroll
+    for (int op = 0; op < NOPS; op++)
+      off[op] = (int64_t)r * L.strides[op][0] + (int64_t)qt * L.strides[op][1];
+    return (int64_t)r;
+  }
+  mxc_offs<NOPS> r = mxc_offsets_general<NOPS>(&L, i);
+#pragma unroll
+  for (int op = 0; op < NOPS; op++) off[op] = r.o[op];
+  return r.pos;
 }
 
 /* A 16-byte (or smaller) vector of N elements of T, for vectorised loads and stores. */

@@ -141,7 +141,7 @@ __global__ void __launch_bounds__(MXC_THREADS) ew_general(ew_args a,
     } else { /* the items cross into the next run: full index per item */
 #pragma unroll 1
       for (int k = 0; k < cnt; k++) {
-        if (k > 0) mxc_offsets_t<N, uint64_t>(L, i + k, off);
+        if (k > 0) mxc_offsets<N>(L, i + k, off);
         out[i + k] = ew_apply_at<Op>(a, off);
       }
     }
@@ -249,6 +249,7 @@ static inline int ew_dispatch(ew_launch_fn fn, mx_dtype res_dt, const char *name
 
 /* True if t's strides are row-major for its shape (size-1 dims ignored). */
 static inline bool mxc_is_row_contig(const mx_tensor *t) {
+  if (t->size == 0) return true; /* nothing to address */
   int64_t expect = 1;
   for (int d = t->ndim - 1; d >= 0; d--) {
     if (t->shape[d] == 1) continue;

@@ -21,14 +21,45 @@ extern "C" int mx_cuda_slice_update(const mx_kernel_ctx *ctx, const mx_tensor *i
   if (src->ndim != nd || src->size != out->size || p->start.n != nd || p->stop.n != nd ||
       p->strides.n != nd)
     return mx_fail_int(MX_EINVAL, "[slice_update] Parameters do not match the dimensions.");
-  if (out->data != src->data || out->dtype != src->dtype)
-    if (mx_cuda_copy_strided(src, out, q, dev) < 0) return -1;
+  /* Donation may have handed out the update's buffer (input 0 was not donatable): keep a
+   * private copy of the update before src is copied over it. */
+  mxc_scratch_guard upd_mem(q);
+  mx_tensor upd_copy;
+  int64_t upd_inl[16], *upd_str = upd_inl;
+  if (upd->data == out->data && src->data != out->data && upd->size > 0) {
+    if (upd->ndim > 16 && !(upd_str = (int64_t *)malloc(sizeof(int64_t) * (size_t)upd->ndim)))
+      return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.",
+                         sizeof(int64_t) * (size_t)upd->ndim);
+    int64_t acc = 1;
+    for (int d = upd->ndim - 1; d >= 0; d--) {
+      upd_str[d] = acc;
+      acc *= upd->shape[d];
+    }
+    upd_copy = *upd;
+    upd_copy.strides = upd_str;
+    upd_copy.data = upd_mem.alloc((size_t)upd->size * (size_t)mx_dtype_size(upd->dtype));
+    int rc = upd_copy.data ? mx_cuda_copy_strided(upd, &upd_copy, q, dev) : -1;
+    if (rc < 0) {
+      if (upd_str != upd_inl) free(upd_str);
+      return -1;
+    }
+    upd = &upd_copy;
+  }
+  if (out->data != src->data || out->dtype != src->dtype) {
+    if (mx_cuda_copy_strided(src, out, q, dev) < 0) {
+      if (upd_str != upd_inl) free(upd_str);
+      return -1;
+    }
+  }
 
   /* the region as a view of out, and update's strides broadcast to it */
   int cap = nd > 0 ? nd : 1;
   size_t bytes = (size_t)cap * (sizeof(int32_t) + 2 * sizeof(int64_t));
   char *mem = (char *)malloc(bytes);
-  if (!mem) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
+  if (!mem) {
+    if (upd_str != upd_inl) free(upd_str);
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
+  }
   int64_t *rstr = (int64_t *)mem, *ustr = rstr + cap;
   int32_t *rshape = (int32_t *)(ustr + cap);
   int64_t off = 0, rsize = 1;
@@ -66,5 +97,6 @@ extern "C" int mx_cuda_slice_update(const mx_kernel_ctx *ctx, const mx_tensor *i
     }
   }
   free(mem);
+  if (upd_str != upd_inl) free(upd_str);
   return rc;
 }
