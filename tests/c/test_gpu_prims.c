@@ -329,7 +329,7 @@ static int run_case(int prim, const void *params, ht *ins, int n_in, const ocase
   g_cases_total++;
   g_ncases[prim]++;
   mx_kernel_fn cpu = mx_prims[prim].eval_cpu, gpu = mx_cuda_kernel(prim);
-  if (!gpu) return 0;
+  if (!gpu || !cpu) return 0;
   mx_tensor cin[8], gin[8], cout[4], gout[4];
   int64_t osize[4];
   char *chost[4] = {0}, *gback[4] = {0};

@@ -8,6 +8,13 @@
 
 #include <cuda_runtime.h>
 
+/* prims_gen.h includes object.h, whose C11 atomics C++ does not have; kernels only see
+ * mx_object pointers inside parameter structs, so an opaque declaration stands in. */
+#ifndef MX_OBJECT_H
+#define MX_OBJECT_H
+typedef struct mx_object mx_object;
+#endif
+
 extern "C" {
 #include "error.h"
 #include "kernel.h"
