@@ -69,4 +69,9 @@ void mx_prims_register_rules(void) {
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
   /* (end of section E) */
+
+  /* ==== section F: file I/O ==== */
+  void mx_rules_register_io(void);
+  mx_rules_register_io();
+  /* (end of section F) */
 }

@@ -1,0 +1,121 @@
+/* writer.c: output sinks of the savers (io.h): a file opened by path, a growable memory
+ * buffer, and caller-supplied callbacks (Python file objects, mlx-c writers), with the
+ * little-endian integer helpers every format uses. Depends on core/error.h only. */
+#include "io.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int mx_io_write(mx_io_writer *w, const void *data, size_t n) {
+  if (n == 0) return 0;
+  if (w->write(w->ctx, data, n) != 0) return -1;
+  w->pos += n;
+  return 0;
+}
+
+int mx_io_write_u16(mx_io_writer *w, uint16_t v) {
+  uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+  return mx_io_write(w, b, 2);
+}
+
+int mx_io_write_u32(mx_io_writer *w, uint32_t v) {
+  uint8_t b[4];
+  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
+  return mx_io_write(w, b, 4);
+}
+
+int mx_io_write_u64(mx_io_writer *w, uint64_t v) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+  return mx_io_write(w, b, 8);
+}
+
+int mx_io_write_zeros(mx_io_writer *w, size_t n) {
+  static const uint8_t zeros[64];
+  while (n > 0) {
+    size_t k = n < sizeof zeros ? n : sizeof zeros;
+    if (mx_io_write(w, zeros, k) != 0) return -1;
+    n -= k;
+  }
+  return 0;
+}
+
+typedef struct file_sink {
+  FILE *f;
+  char *path;
+} file_sink;
+
+static int file_write(void *ctx, const void *data, size_t n) {
+  file_sink *fs = ctx;
+  if (fwrite(data, 1, n, fs->f) != n)
+    return mx_fail_int(MX_ERUNTIME, "[save] Failed to write %zu bytes to %s (%s).", n, fs->path,
+                       strerror(errno));
+  return 0;
+}
+
+int mx_io_writer_open_file(mx_io_writer *w, const char *path, const char *op) {
+  file_sink *fs = calloc(1, sizeof *fs);
+  size_t n = strlen(path);
+  if (fs) fs->path = malloc(n + 1);
+  if (!fs || !fs->path) {
+    free(fs);
+    return mx_fail_int(MX_ENOMEM, "[%s] out of memory.", op);
+  }
+  memcpy(fs->path, path, n + 1);
+  fs->f = fopen(path, "wb");
+  if (!fs->f) {
+    free(fs->path);
+    free(fs);
+    return mx_fail_int(MX_ERUNTIME, "[%s] Failed to open file %s", op, path);
+  }
+  w->write = file_write;
+  w->ctx = fs;
+  w->pos = 0;
+  return 0;
+}
+
+int mx_io_writer_close_file(mx_io_writer *w, const char *op) {
+  file_sink *fs = w->ctx;
+  if (!fs) return 0;
+  int rc = fclose(fs->f) == 0 ? 0 : -1;
+  if (rc != 0) mx_fail(MX_ERUNTIME, "[%s] Failed to write %s (%s).", op, fs->path, strerror(errno));
+  free(fs->path);
+  free(fs);
+  w->ctx = NULL;
+  return rc;
+}
+
+static int mem_write(void *ctx, const void *data, size_t n) {
+  mx_io_membuf *m = ctx;
+  if (n > SIZE_MAX - m->n) return mx_fail_int(MX_ENOMEM, "[save] buffer too large.");
+  if (m->n + n > m->cap) {
+    size_t cap = m->cap ? m->cap : 4096;
+    while (cap < m->n + n) cap = cap > SIZE_MAX / 2 ? m->n + n : cap * 2;
+    uint8_t *p = realloc(m->data, cap);
+    if (!p) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", cap);
+    m->data = p;
+    m->cap = cap;
+  }
+  memcpy(m->data + m->n, data, n);
+  m->n += n;
+  return 0;
+}
+
+void mx_io_writer_memory(mx_io_writer *w, mx_io_membuf *m) {
+  w->write = mem_write;
+  w->ctx = m;
+  w->pos = 0;
+}
+
+char *mx_io_path_with_ext(const char *path, const char *ext) {
+  size_t n = strlen(path), e = strlen(ext);
+  bool has = n >= e && memcmp(path + n - e, ext, e) == 0;
+  char *out = malloc(n + (has ? 0 : e) + 1);
+  if (!out) return mx_fail(MX_ENOMEM, "[save] out of memory.");
+  memcpy(out, path, n);
+  if (!has) memcpy(out + n, ext, e);
+  out[n + (has ? 0 : e)] = '\0';
+  return out;
+}
