@@ -132,14 +132,22 @@ int mx_io_meta_push_array(mx_io_meta *m, const char *key, size_t klen, mx_array 
   return 0;
 }
 
+static void entry_free(mx_io_meta_entry *e) {
+  free(e->key.s);
+  free(e->str.s);
+  free(e->strs);
+  mx_array_release(e->array);
+}
+
+void mx_io_meta_remove(mx_io_meta *m, size_t i) {
+  if (i >= m->n) return;
+  entry_free(&m->v[i]);
+  memmove(&m->v[i], &m->v[i + 1], (m->n - i - 1) * sizeof *m->v);
+  m->n--;
+}
+
 void mx_io_meta_clear(mx_io_meta *m) {
-  for (size_t i = 0; i < m->n; i++) {
-    mx_io_meta_entry *e = &m->v[i];
-    free(e->key.s);
-    free(e->str.s);
-    free(e->strs);
-    mx_array_release(e->array);
-  }
+  for (size_t i = 0; i < m->n; i++) entry_free(&m->v[i]);
   free(m->v);
   m->v = NULL;
   m->n = m->cap = 0;

@@ -126,6 +126,8 @@ int mx_io_meta_push_strings(mx_io_meta *m, const char *key, size_t klen,
                             const char *const *strs, const size_t *lens, size_t n);
 int mx_io_meta_push_array(mx_io_meta *m, const char *key, size_t klen, mx_array *a_steal);
 void mx_io_meta_clear(mx_io_meta *m);
+/* Frees entry i and closes the gap. */
+void mx_io_meta_remove(mx_io_meta *m, size_t i);
 
 /* Copies n bytes into a new NUL-terminated string; -1 + ENOMEM. */
 int mx_io_str_set(mx_io_str *dst, const char *s, size_t n);
