@@ -97,8 +97,10 @@ int mx_io_load_safetensors(mx_io_blob *b, mx_stream s, mx_io_arrays *out, mx_io_
                        (unsigned long long)n, b->label);
   mx_json_doc doc;
   if (mx_json_parse((const char *)b->data + 8, (size_t)n, &doc, "load_safetensors") != 0) {
-    mx_error_kind k = mx_error_kind_get();
-    if (k == MX_EINVAL) mx_error_restore(MX_ERUNTIME, mx_error_message());
+    char msg[MX_ERROR_MAX];
+    mx_error_kind k;
+    mx_error_save(&k, msg);
+    mx_error_restore(k == MX_EINVAL ? MX_ERUNTIME : k, msg); /* MLX raises RuntimeError */
     return -1;
   }
   int rc = 0;
