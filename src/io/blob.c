@@ -145,8 +145,8 @@ mx_array *mx_io_blob_array(mx_io_blob *b, uint64_t off, mx_dtype t, int ndim,
                    b->label);
   if (swap > 1 && (t == MX_COMPLEX64)) swap = 4;
   if (swap > 1 && es == 1) swap = 0;
-  const uint8_t *src = b->data + off;
   if (!b->mapped || nbytes == 0) {
+    const uint8_t *src = nbytes ? b->data + off : NULL;
     /* heap blob: copy now */
     mx_array *a = mx_array_from_data(NULL, t, ndim, shape);
     if (!a) return NULL;
@@ -158,6 +158,7 @@ mx_array *mx_io_blob_array(mx_io_blob *b, uint64_t off, mx_dtype t, int ndim,
     }
     return a;
   }
+  const uint8_t *src = b->data + off;
   /* zero copy when the kernels may read the elements in place: natural alignment */
   uint64_t align = es > 8 ? 8 : es;
   if (swap <= 1 && ((uintptr_t)src % align) == 0) {

@@ -182,9 +182,9 @@ bad:
 mx_array *mx_io_load_npy(mx_io_blob *b, uint64_t off, uint64_t size, mx_stream s) {
   if (off > b->size || size > b->size - off)
     return mx_fail(MX_EINVAL, "[load] Invalid npy region in %s", b->label);
-  const uint8_t *p = b->data + off;
-  if (size < 10 || memcmp(p, NPY_MAGIC, 6) != 0)
+  if (size < 10 || memcmp(b->data + off, NPY_MAGIC, 6) != 0)
     return mx_fail(MX_ERUNTIME, "[load] Invalid header in %s", b->label);
+  const uint8_t *p = b->data + off;
   uint8_t major = p[6];
   if (major < 1 || major > 3)
     return mx_fail(MX_ERUNTIME, "[load] Unsupported npy format version in %s", b->label);
