@@ -2,6 +2,7 @@
 
   py_bindings_gen.c/.h  METH_FASTCALL|METH_KEYWORDS wrappers for mlx.core, mlx.core.random and
                         the array methods, calling the converters of python/src/convert.h
+                        and convert_ext.h
   mlx/c/ops.h, mlx/c/random.h, capi_ops_gen.c
                         the mlx-c wrappers (int return, out-parameters, stream last)
   core.pyi              stubs with signatures and docstrings
@@ -22,10 +23,14 @@ from pathlib import Path
 # table parsing
 # ----------------------------------------------------------------------------------------
 
-PY_CONVS = {"array", "array?", "weak", "key", "arrays", "axes", "shape", "axis", "int",
-            "uint64", "bool", "float", "dtype", "dtype?", "stream"}
+PY_CONVS = {"array", "array?", "weak", "weak?", "key", "arrays", "axes", "shape", "axis", "int",
+            "uint64", "bool", "float", "dtype", "dtype?", "stream",
+            "str", "int?", "ints", "pairs", "tdaxes"}
 C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "double",
-           "uint64", "dtype", "vector"}
+           "uint64", "dtype", "vector", "str", "i64s", "size"}
+# Python results: array; list(p) (one array when p was one array), list1(p) (one array when p
+# holds exactly one), tuple(p): as many arrays as p; list / tuple: as many as the call makes.
+SEQ_RESULTS = {"list", "list1", "tuple"}
 DTYPES = ["bool_", "uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64",
           "float16", "float32", "float64", "bfloat16", "complex64"]
 MODULES = ["core", "random"]  # modules with a generated method table
@@ -47,7 +52,7 @@ class Param:
 
 class Sig:
     def __init__(self, params, result):
-        self.params, self.result = params, result  # result: ("array",) or ("list", pname)
+        self.params, self.result = params, result  # ("array",), (kind, pname) or (kind, None)
 
     def named(self):
         return [p for p in self.params if p.kind != "varargs"]
@@ -124,8 +129,8 @@ def parse_sig(text, where, lookup=None):
         if conv not in PY_CONVS:
             raise DefError(f"{where}: unknown converter {conv!r}")
         if star:
-            if conv not in ("shape", "axes"):
-                raise DefError(f"{where}: *{name} must be a shape or axes parameter")
+            if conv not in ("shape", "axes", "arrays"):
+                raise DefError(f"{where}: *{name} must be a shape, axes or arrays parameter")
             params.append(Param(name, conv, None, "varargs"))
             kind = "kwonly"
             continue
@@ -134,14 +139,16 @@ def parse_sig(text, where, lookup=None):
         params.append(Param(name, conv, default.strip() if default else None, kind))
     if res == "array":
         result = ("array",)
+    elif res in ("list", "tuple"):  # as many arrays as the call makes (it mallocs OUT)
+        result = (res, None)
     else:
-        rm = re.fullmatch(r"list\((\w+)\)", res)
-        if not rm:
+        rm = re.fullmatch(r"(\w+)\((\w+)\)", res)
+        if not rm or rm.group(1) not in SEQ_RESULTS:
             raise DefError(f"{where}: bad result {res!r}")
-        lp = [p for p in params if p.name == rm.group(1)]
+        lp = [p for p in params if p.name == rm.group(2)]
         if not lp or lp[0].conv != "arrays":
-            raise DefError(f"{where}: list result needs an arrays parameter {rm.group(1)}")
-        result = ("list", rm.group(1))
+            raise DefError(f"{where}: list result needs an arrays parameter {rm.group(2)}")
+        result = (rm.group(1), rm.group(2))
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise DefError(f"{where}: duplicate parameter names")
@@ -187,10 +194,10 @@ def parse_cvariant(text, row, where):
         for p in row.sig.params:
             if p.conv == "stream":
                 continue
-            ck = {"array": "array", "weak": "array", "array?": "array?", "key": "key",
+            ck = {"array": "array", "weak": "array", "weak?": "array?", "array?": "array?", "key": "key",
                   "axes": "ints", "shape": "shape", "axis": "int", "int": "int",
                   "bool": "bool", "float": "double", "uint64": "uint64", "dtype": "dtype",
-                  "arrays": "vector"}.get(p.conv)
+                  "arrays": "vector", "str": "str"}.get(p.conv)
             if ck is None:
                 raise DefError(f"{where}: cannot derive a C parameter for {p.name}: {p.conv}")
             params.append((ck, p.name))
@@ -204,6 +211,8 @@ def parse_cvariant(text, row, where):
             params.append((pm.group(1), pm.group(2)))
     if res in ("array", "pair", "none"):
         result = (res,)
+    elif res == "vector":  # as many arrays as the call makes (it mallocs OUT)
+        result = ("vector", None)
     else:
         rm = re.fullmatch(r"vector\((\w+)\)", res)
         if not rm or (("vector", rm.group(1)) not in params):
@@ -340,7 +349,7 @@ class PyParamCode:
 
     def decls(self):
         v, c, d = self.v, self.p.conv, self.p.default
-        if c in ("array", "array?", "weak", "key"):
+        if c in ("array", "array?", "weak", "weak?", "key"):
             return [f"mx_array *{v} = NULL;"]
         if c == "arrays":
             return [f"mx_array *{v}_store[{INLINE}];", f"mx_array **{v} = NULL;",
@@ -372,6 +381,33 @@ class PyParamCode:
             if d not in (None, "None"):
                 raise DefError(f"{self.where}: stream defaults to None")
             return [f"mx_stream {v};"]
+        if c == "str":
+            val = literal(d) if d is not None else ""
+            if not isinstance(val, str):
+                raise DefError(f"{self.where}: bad str default {d}")
+            return [f"const char *{v} = {c_str(val)};"]
+        if c == "int?":
+            if d in (None, "None"):
+                return [f"int {v} = 0;", f"bool {v}_has = false;"]
+            return [f"int {v} = {self._scalar_default(int)};", f"bool {v}_has = true;"]
+        if c == "ints":
+            if d not in (None, "None"):
+                raise DefError(f"{self.where}: ints parameters default to None or nothing")
+            return [f"int {v}_store[{INLINE}];", f"int *{v} = {v}_store;",
+                    f"int {v}_n = {'-1' if d else '0'};", f"int *{v}_heap = NULL;",
+                    f"bool {v}_scalar = false;"]
+        if c == "pairs":
+            if d is not None:
+                raise DefError(f"{self.where}: pairs parameters take no default")
+            return [f"int32_t {v}_store[{2 * INLINE}];", f"int32_t *{v} = {v}_store;",
+                    f"int {v}_n = 0;", f"int32_t *{v}_heap = NULL;"]
+        if c == "tdaxes":
+            val = literal(d) if d is not None else 2
+            if not isinstance(val, int):
+                raise DefError(f"{self.where}: tdaxes default must be an int")
+            return [f"int {v}_store[{2 * INLINE}];", f"int *{v} = {v}_store;", f"int {v}_n = 0;",
+                    f"int {v}_split = 0;", f"int *{v}_heap = NULL;", f"bool {v}_scalar = true;",
+                    f"int {v}_int = {val};"]
         raise DefError(f"{self.where}: no declaration for {c}")
 
     def _scalar_default(self, typ):
@@ -449,30 +485,61 @@ class PyParamCode:
                     "}"]
         if c == "stream":
             return [f"if (mxpy_to_stream({o}, &{v}) < 0) goto done;"]
+        if c == "str":
+            stmt = f"mxpy_to_str({o}, &{v}) < 0"
+            return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
+        if c == "int?":
+            return [f"if ({o}) {{",
+                    f"  {v}_has = {o} != Py_None;",
+                    f"  if ({v}_has && mxpy_to_int({o}, &{v}) < 0) goto done;",
+                    "}"]
+        if c == "ints":
+            stmt = (f"mxpy_to_ints({o}, &{v}, &{v}_n, {v}_store, {INLINE}, &{v}_heap, "
+                    f"&{v}_scalar) < 0")
+            return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
+        if c == "pairs":
+            return [f"if (mxpy_to_pairs({o}, &{v}, &{v}_n, {v}_store, {INLINE}, &{v}_heap) < 0) "
+                    "goto done;"]
+        if c == "tdaxes":
+            stmt = (f"mxpy_to_tdaxes({o}, &{v}_int, &{v}_scalar, &{v}, &{v}_n, &{v}_split, "
+                    f"{v}_store, {2 * INLINE}, &{v}_heap) < 0")
+            return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
         raise DefError(f"{self.where}: no conversion for {c}")
 
     def convert_varargs(self):
         v = self.v
+        if self.p.conv == "arrays":
+            return [f"(void){v}_single; /* positional arrays always form a list */",
+                    f"if (mxpy_to_array_args(args, nargs, &{v}, &{v}_n, {v}_store, {INLINE}, "
+                    f"&{v}_heap) < 0) goto done;"]
         fn = "mxpy_to_axes_args" if self.p.conv == "axes" else "mxpy_to_shape_args"
         return [f"if ({fn}(args, nargs, &{v}, &{v}_n, {v}_store, {INLINE}, &{v}_heap) < 0) "
                 "goto done;"]
 
     def cleanup(self):
         v, c = self.v, self.p.conv
-        if c in ("array", "array?", "weak", "key"):
+        if c in ("array", "array?", "weak", "weak?", "key"):
             return [f"mx_array_release({v});"]
         if c == "arrays":
             return [f"for (int i_ = 0; {v} && i_ < {v}_n; i_++) mx_array_release({v}[i_]);",
                     f"free({v}_heap);"]
-        if c in ("axes", "shape"):
+        if c in ("axes", "shape", "ints", "pairs", "tdaxes"):
             return [f"free({v}_heap);"]
         return []
 
     def expansion(self):
         c = self.p.conv
-        if c in ("arrays", "axes", "shape"):
+        if c in ("arrays", "axes", "shape", "ints", "pairs"):
             return f"{self.v}, {self.v}_n"
+        if c == "int?":
+            return f"({self.v}_has ? &{self.v} : NULL)"
+        if c == "tdaxes":
+            raise DefError(f"{self.where}: a tdaxes parameter needs a call expression")
         return self.v
+
+
+# Names a call expression may use besides the parameter itself (NAME_n, NAME_has, ...).
+CALL_SUFFIXES = ("_n", "_has", "_scalar", "_int", "_split")
 
 
 def py_call_expr(row, codes):
@@ -480,10 +547,14 @@ def py_call_expr(row, codes):
         return f"{row.call}({', '.join(c.expansion() for c in codes)})"
     mapping = {}
     for c in codes:
-        mapping[c.p.name] = c.expansion()
-        mapping[c.p.name + "_n"] = c.v + "_n"
-        mapping[c.p.name + "_has"] = c.v + "_has"
-    mapping["OUT"] = "out_"
+        if c.p.conv != "tdaxes":
+            mapping[c.p.name] = c.expansion()
+        else:
+            mapping[c.p.name] = c.v
+        for sfx in CALL_SUFFIXES:
+            mapping[c.p.name + sfx] = c.v + sfx
+    mapping["OUT"] = "&out_, &n_" if row.sig.result[0] != "array" and row.sig.result[1] is None \
+        else "out_"
     return substitute(row.call, mapping)
 
 
@@ -587,7 +658,7 @@ class PyWrapper:
             o += ["  " + d for d in c.decls()]
         # conversions, in parameter order; the weak group at its first member
         argindex = {p.name: i for i, p in enumerate(named)}
-        weak = [c for c in codes if c.p.conv == "weak"]
+        weak = [c for c in codes if c.p.conv in ("weak", "weak?")]
         weak_done = False
         for c in codes:
             if self.is_method and c.p is fparams[0]:
@@ -597,11 +668,14 @@ class PyWrapper:
                 o += ["  " + s for s in c.convert_varargs()]
                 continue
             src = f"av[{argindex[c.p.name]}]"
-            if c.p.conv == "weak":
+            if c.p.conv in ("weak", "weak?"):
                 if weak_done:
                     continue
                 weak_done = True
-                objs = ", ".join(f"av[{argindex[w.p.name]}]" for w in weak)
+                # weak? takes None as "not given" (NULL)
+                objs = ", ".join(f"av[{argindex[w.p.name]}]" if w.p.conv == "weak" else
+                                 f"(av[{argindex[w.p.name]}] == Py_None ? NULL : "
+                                 f"av[{argindex[w.p.name]}])" for w in weak)
                 o.append("  {")
                 o.append(f"    PyObject *wobj[{len(weak)}] = {{{objs}}};")
                 o.append(f"    mx_array *warr[{len(weak)}] = {{{', '.join(['NULL'] * len(weak))}}};")
@@ -618,42 +692,56 @@ class PyWrapper:
             o.append("    ret = res ? mxpy_array_wrap(res) : mxpy_raise();")
             o.append("  }")
         else:
-            lp = "p_" + row.sig.result[1]
-            o += ["  {",
-                  f"    mx_array *out_store[{INLINE}];",
-                  "    mx_array **out_ = out_store;",
-                  f"    int n_ = {lp}_n;",
-                  f"    if (n_ > {INLINE} && !(out_ = calloc((size_t)n_, sizeof *out_))) {{",
-                  "      PyErr_NoMemory();",
-                  "      goto done;",
-                  "    }",
-                  "    for (int i_ = 0; i_ < n_; i_++) out_[i_] = NULL;",
-                  f"    if ({call} != 0) {{",
-                  "      mxpy_raise();",
-                  "      for (int i_ = 0; i_ < n_; i_++) mx_array_release(out_[i_]);",
-                  f"    }} else if ({lp}_single && n_ == 1) {{",
-                  "      ret = mxpy_array_wrap(out_[0]);",
-                  "    } else if ((ret = PyList_New(n_))) {",
-                  "      for (int i_ = 0; i_ < n_; i_++) {",
-                  "        PyObject *item = mxpy_array_wrap(out_[i_]);",
-                  "        if (!item) {",
-                  "          for (int j_ = i_ + 1; j_ < n_; j_++) mx_array_release(out_[j_]);",
-                  "          Py_CLEAR(ret);",
-                  "          break;",
-                  "        }",
-                  "        PyList_SET_ITEM(ret, i_, item);",
-                  "      }",
-                  "    } else {",
-                  "      for (int i_ = 0; i_ < n_; i_++) mx_array_release(out_[i_]);",
-                  "    }",
-                  "    if (out_ != out_store) free(out_);",
-                  "  }"]
+            o += self.emit_sequence(call)
         o.append("done:")
         for c in codes:
             o += ["  " + s for s in c.cleanup()]
         o.append("  return ret;")
         o.append("}")
         o.append("")
+        return o
+
+    def emit_sequence(self, call):
+        """A call filling several arrays: a fixed count (the arrays parameter's) into out_,
+        or a count the call chooses (it mallocs *out_ and sets n_)."""
+        kind, pname = self.row.sig.result
+        lp = "p_" + pname if pname else None
+        o = ["  {"]
+        if lp:
+            o += [f"    mx_array *out_store[{INLINE}];",
+                  "    mx_array **out_ = out_store;",
+                  f"    int n_ = {lp}_n;",
+                  f"    if (n_ > {INLINE} && !(out_ = calloc((size_t)n_, sizeof *out_))) {{",
+                  "      PyErr_NoMemory();",
+                  "      goto done;",
+                  "    }",
+                  "    for (int i_ = 0; i_ < n_; i_++) out_[i_] = NULL;"]
+        else:
+            o += ["    mx_array **out_ = NULL;", "    int n_ = 0;"]
+        one = {"list": f"{lp}_single && n_ == 1" if lp else None,
+               "list1": "n_ == 1", "tuple": None}[kind]
+        new = "PyTuple_New(n_)" if kind == "tuple" else "PyList_New(n_)"
+        setitem = "PyTuple_SET_ITEM" if kind == "tuple" else "PyList_SET_ITEM"
+        o += [f"    if ({call} != 0) {{",
+              "      mxpy_raise();",
+              "      for (int i_ = 0; out_ && i_ < n_; i_++) mx_array_release(out_[i_]);"]
+        if one:
+            o += [f"    }} else if ({one}) {{",
+                  "      ret = mxpy_array_wrap(out_[0]);"]
+        o += [f"    }} else if ((ret = {new})) {{",
+              "      for (int i_ = 0; i_ < n_; i_++) {",
+              "        PyObject *item = mxpy_array_wrap(out_[i_]);",
+              "        if (!item) {",
+              "          for (int j_ = i_ + 1; j_ < n_; j_++) mx_array_release(out_[j_]);",
+              "          Py_CLEAR(ret);",
+              "          break;",
+              "        }",
+              f"        {setitem}(ret, i_, item);",
+              "      }",
+              "    } else {",
+              "      for (int i_ = 0; i_ < n_; i_++) mx_array_release(out_[i_]);",
+              "    }"]
+        o += ["    if (out_ != out_store) free(out_);" if lp else "    free(out_);", "  }"]
         return o
 
     def methoddef(self):
@@ -714,7 +802,9 @@ def gen_py(rows):
     h = ["/* py_bindings_gen.h: GENERATED by tools/gen_api.py from tables/api.def; do not edit.",
          " * Method tables of the generated bindings, to merge with the hand-written ones. */",
          "#ifndef MXPY_BINDINGS_GEN_H", "#define MXPY_BINDINGS_GEN_H", "",
-         '#include "../../python/src/convert.h" /* found through the src/core include dir */', "",
+         '#include "../../python/src/convert.h" /* found through the src/core include dir */',
+         '#include "../../python/src/convert_ext.h" /* str, int?, ints, pairs, tdaxes, *arrays */',
+         "",
          "/* NULL-terminated METH_FASTCALL|METH_KEYWORDS tables. */"]
     for m in MODULES:
         h.append(f"extern PyMethodDef mxpy_{m}_methods_gen[];   /* mlx.core"
@@ -742,7 +832,10 @@ def c_param_decl(kind, name):
             "int": [f"int {name}"], "bool": [f"bool {name}"], "float": [f"float {name}"],
             "double": [f"double {name}"], "uint64": [f"uint64_t {name}"],
             "dtype": [f"mlx_dtype {name}"],
-            "vector": [f"const mlx_vector_array {name}"]}[kind]
+            "vector": [f"const mlx_vector_array {name}"],
+            "str": [f"const char* {name}"],
+            "i64s": [f"const int64_t* {name}", f"size_t {name}_num"],
+            "size": [f"size_t {name}"]}[kind]
 
 
 def c_proto(v):
@@ -791,6 +884,9 @@ def emit_c_wrapper(v, where):
         elif k == "shape":
             mapping[n] = f"(const int32_t *){n}, (int){n}_num"
             mapping[n + "_n"] = f"(int){n}_num"
+        elif k == "i64s":
+            mapping[n] = f"{n}, (int){n}_num"
+            mapping[n + "_n"] = f"(int){n}_num"
         elif k == "dtype":
             mapping[n] = f"(mx_dtype){n}"
         elif k == "vector":
@@ -801,12 +897,25 @@ def emit_c_wrapper(v, where):
             mapping[n + "_n"] = f"{cv}_n"
         else:
             mapping[n] = n
-    mapping["OUT"] = "out_"
+    mapping["OUT"] = "&out_, &n_" if v.result == ("vector", None) else "out_"
     call = substitute(v.call, mapping)
     if v.result[0] == "array":
         o.append(f"  mx_array *r = {call};")
         o += ["  " + s for s in release]
         o.append("  return mx_capi_set_array_at(res, r, __FILE__, __LINE__);")
+    elif v.result == ("vector", None):
+        o += ["  mx_array **out_ = NULL;",
+              "  int n_ = 0;",
+              f"  int rc = {call};"]
+        o += ["  " + s for s in release]
+        o += ["  if (rc != 0) {",
+              "    for (int i_ = 0; out_ && i_ < n_; i_++) mx_array_release(out_[i_]);",
+              "    free(out_);",
+              "    return mx_capi_report(__FILE__, __LINE__);",
+              "  }",
+              "  rc = mx_capi_set_vector_at(res, out_, n_, __FILE__, __LINE__);",
+              "  free(out_);",
+              "  return rc;"]
     elif v.result[0] == "vector":
         cv = "c_" + v.result[1]
         o += [f"  mx_array *out_store[{INLINE}];",
@@ -875,11 +984,15 @@ def gen_capi(rows):
 # ----------------------------------------------------------------------------------------
 
 PYI_TYPES = {"array": "array", "array?": "Optional[array]", "weak": "Union[scalar, array]",
+             "weak?": "Optional[Union[scalar, array]]",
              "key": "Optional[array]", "arrays": "Union[array, Sequence[array]]",
              "axes": "Union[None, int, Sequence[int]]", "shape": "Union[int, Sequence[int]]",
              "axis": "int", "int": "int", "uint64": "int", "bool": "bool", "float": "float",
              "dtype": "Dtype", "dtype?": "Optional[Dtype]",
-             "stream": "Union[None, Stream, Device]"}
+             "stream": "Union[None, Stream, Device]",
+             "str": "str", "int?": "Optional[int]", "ints": "Union[None, int, Sequence[int]]",
+             "pairs": "Union[int, Tuple[int], Tuple[int, int], List[Tuple[int, int]]]",
+             "tdaxes": "Union[int, List[Sequence[int]]]"}
 
 
 def pyi_params(sig, with_self):
@@ -889,13 +1002,16 @@ def pyi_params(sig, with_self):
         if p.kind != "posonly" and i and sig.params[i - 1].kind == "posonly":
             parts.append("/")
         if p.kind == "varargs":
-            parts.append(f"*{p.name}: Union[int, Sequence[int]]")
+            parts.append(f"*{p.name}: array" if p.conv == "arrays"
+                         else f"*{p.name}: Union[int, Sequence[int]]")
             star = True
             continue
         if p.kind == "kwonly" and not star:
             parts.append("*")
             star = True
         t = PYI_TYPES[p.conv]
+        if p.conv == "ints" and p.default is None:
+            t = "Union[int, Sequence[int]]"
         if p.conv == "array" and p.default is not None:  # uniform(low=0, ...): scalars too
             t = "Union[scalar, array]"
         parts.append(f"{p.name}: {t}" + (f" = {p.default}" if p.default is not None else ""))
@@ -905,7 +1021,13 @@ def pyi_params(sig, with_self):
 
 
 def pyi_result(sig):
-    return "array" if sig.result[0] == "array" else "Union[array, List[array]]"
+    if sig.result[0] == "list" and sig.result[1] and any(
+            p.name == sig.result[1] and p.kind == "varargs" for p in sig.params):
+        return "List[array]"  # positional arrays always give a list
+    return {"array": "array", "list": "Union[array, List[array]]",
+            "list1": "Union[array, List[array]]",
+            "tuple": "Tuple[array, ...]"}[sig.result[0]] if sig.result[1:] != (None,) \
+        else {"list": "List[array]", "tuple": "Tuple[array, ...]"}[sig.result[0]]
 
 
 def gen_pyi(rows):
@@ -913,7 +1035,7 @@ def gen_pyi(rows):
          "",
          "Stubs of the generated part of mlx.core; the hand-written parts (array properties,",
          "dtypes, devices, transforms) are reached through the module __getattr__ below.", '"""',
-         "from typing import Any, List, Optional, Sequence, Union", "",
+         "from typing import Any, List, Optional, Sequence, Tuple, Union", "",
          "scalar = Union[bool, int, float, complex]", "",
          "class Dtype:", "    size: int", "",
          "class Device: ...", "", "class Stream: ...", ""]

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 CTYPES = {"int": "int32_t", "i64": "int64_t", "f64": "double", "bool": "bool",
-          "dtype": "int32_t", "ints": "mx_ints"}
+          "dtype": "int32_t", "ints": "mx_ints", "i64s": "mx_i64s"}
+LIST_ELEM = {"ints": "int32_t", "i64s": "int64_t"}  # list parameter types and their elements
 
 
 def parse(path):
@@ -40,7 +41,8 @@ def header(prims):
     o += [f"  MX_PRIM_{p['name']}," for p in prims]
     o += ["  MX_PRIM_COUNT", "} mx_prim;", "",
           "/* A list parameter; v points into the owning parameter blob. */",
-          "typedef struct mx_ints { int32_t n; const int32_t *v; } mx_ints;", ""]
+          "typedef struct mx_ints { int32_t n; const int32_t *v; } mx_ints;",
+          "typedef struct mx_i64s { int32_t n; const int64_t *v; } mx_i64s;", ""]
     for p in prims:
         if p["params"]:
             o.append(f"typedef struct mx_p_{p['name'].lower()} {{")
@@ -122,25 +124,31 @@ def source(prims):
         if not p["params"]:
             continue
         st = f"mx_p_{p['name'].lower()}"
-        lists = [n for n, t in p["params"] if t == "ints"]
+        # 64-bit lists first so every list stays aligned after the (8-aligned) struct
+        lists = [(n, t) for n, t in p["params"] if t == "i64s"] + \
+                [(n, t) for n, t in p["params"] if t == "ints"]
         o.append(f"  case MX_PRIM_{p['name']}: {{")
         o.append(f"    const {st} *s = src;")
-        extra = " + ".join(f"(size_t)s->{n}.n * sizeof(int32_t)" for n in lists) or "0"
-        o.append(f"    {st} *d = blob_new(prim, sizeof({st}), {extra});")
+        extra = " + ".join(f"(size_t)s->{n}.n * sizeof({LIST_ELEM[t]})" for n, t in lists) or "0"
+        o.append(f"    {st} *d = blob_new(prim, (sizeof({st}) + 7) / 8 * 8, {extra});")
         o.append("    if (!d) return NULL;")
         o.append("    *d = *s;")
         if lists:
-            o.append("    int32_t *tail = (int32_t *)(d + 1);")
-            for n in lists:
-                o.append(f"    if (s->{n}.n) memcpy(tail, s->{n}.v, (size_t)s->{n}.n * sizeof(int32_t));")
-                o.append(f"    d->{n}.v = tail;")
-                o.append(f"    tail += s->{n}.n;")
+            o.append(f"    char *tail = (char *)d + (sizeof({st}) + 7) / 8 * 8;")
+            for n, t in lists:
+                e = LIST_ELEM[t]
+                o.append(f"    if (s->{n}.n) memcpy(tail, s->{n}.v, (size_t)s->{n}.n * sizeof({e}));")
+                o.append(f"    d->{n}.v = ({e} *)tail;")
+                o.append(f"    tail += (size_t)s->{n}.n * sizeof({e});")
         o.append("    return d;")
         o.append("  }")
     o += ["  default:", "    return NULL;", "  }", "}", ""]
     # equality
     o += ["static bool ints_eq(mx_ints a, mx_ints b) {",
           "  return a.n == b.n && (a.n == 0 || memcmp(a.v, b.v, (size_t)a.n * sizeof(int32_t)) == 0);",
+          "}", "",
+          "static bool i64s_eq(mx_i64s a, mx_i64s b) {",
+          "  return a.n == b.n && (a.n == 0 || memcmp(a.v, b.v, (size_t)a.n * sizeof(int64_t)) == 0);",
           "}", "",
           "bool mx_params_equal(int prim, const void *a, const void *b) {",
           "  if (!a || !b) return a == b;",
@@ -151,8 +159,8 @@ def source(prims):
         st = f"mx_p_{p['name'].lower()}"
         conds = []
         for n, t in p["params"]:
-            if t == "ints":
-                conds.append(f"ints_eq(x->{n}, y->{n})")
+            if t in LIST_ELEM:
+                conds.append(f"{t}_eq(x->{n}, y->{n})")
             elif t == "f64":
                 conds.append(f"memcmp(&x->{n}, &y->{n}, sizeof(double)) == 0")
             else:
@@ -179,9 +187,9 @@ def source(prims):
         o.append(f"  case MX_PRIM_{p['name']}: {{")
         o.append(f"    const {st} *x = a;")
         for n, t in p["params"]:
-            if t == "ints":
+            if t in LIST_ELEM:
                 o.append(f"    h = fnv(h, &x->{n}.n, sizeof x->{n}.n);")
-                o.append(f"    if (x->{n}.n) h = fnv(h, x->{n}.v, (size_t)x->{n}.n * sizeof(int32_t));")
+                o.append(f"    if (x->{n}.n) h = fnv(h, x->{n}.v, (size_t)x->{n}.n * sizeof({LIST_ELEM[t]}));")
             else:
                 o.append(f"    h = fnv(h, &x->{n}, sizeof x->{n});")
         o.append("    return h;")
@@ -193,6 +201,14 @@ def source(prims):
           "  for (int i = 0; i < v.n; i++)",
           "    len += snprintf(buf + (len < (int)cap ? len : (int)cap), len < (int)cap ? cap - len : 0,",
           "                    i ? \", %d\" : \"%d\", (int)v.v[i]);",
+          "  len += snprintf(buf + (len < (int)cap ? len : (int)cap), len < (int)cap ? cap - len : 0, \")\");",
+          "  return len;",
+          "}", "",
+          "static int put_i64s(char *buf, size_t cap, int len, mx_i64s v) {",
+          "  len += snprintf(buf + (len < (int)cap ? len : (int)cap), len < (int)cap ? cap - len : 0, \"(\");",
+          "  for (int i = 0; i < v.n; i++)",
+          "    len += snprintf(buf + (len < (int)cap ? len : (int)cap), len < (int)cap ? cap - len : 0,",
+          "                    i ? \", %lld\" : \"%lld\", (long long)v.v[i]);",
           "  len += snprintf(buf + (len < (int)cap ? len : (int)cap), len < (int)cap ? cap - len : 0, \")\");",
           "  return len;",
           "}", "",
@@ -213,9 +229,9 @@ def source(prims):
         o.append(f"    const {st} *x = a;")
         for i, (n, t) in enumerate(p["params"]):
             sep = ", " if i else ""
-            if t == "ints":
+            if t in LIST_ELEM:
                 o.append(f'    PUT("{sep}{n}=");')
-                o.append(f"    len = put_ints(buf, cap, len, x->{n});")
+                o.append(f"    len = put_{t}(buf, cap, len, x->{n});")
             elif t == "bool":
                 o.append(f'    PUT("{sep}{n}=%s", x->{n} ? "true" : "false");')
             else:

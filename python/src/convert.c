@@ -1194,6 +1194,17 @@ int mxpy_to_weak_arrays(PyObject *const *objs, int n, mx_array **out) {
     if (!objs[i] || !is_py_scalar(objs[i])) continue;
     if (weak_scalar(objs[i], t, &out[i]) < 0) goto fail;
   }
+  /* NumPy arrays and scalars next to an mx.array take its dtype too (MLX casts them) */
+  for (int i = 0; t >= 0 && i < n; i++) {
+    if (!objs[i] || is_py_scalar(objs[i]) || is_list(objs[i]) || is_mlx_operand(objs[i])) continue;
+    mx_array *c = mx_astype(out[i], (mx_dtype)t, mx_stream_default());
+    mx_array_release(out[i]);
+    out[i] = c;
+    if (!c) {
+      mxpy_raise();
+      goto fail;
+    }
+  }
   return 0;
 fail:
   for (int i = 0; i < n; i++) {

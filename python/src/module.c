@@ -9,6 +9,9 @@
 #include "py_bindings_gen.h"
 #include "stream.h"
 
+/* broadcast_shapes (shape_py.c). */
+extern PyMethodDef mxpy_shape_methods[];
+
 /* mlx.core._testing (testing_py.c): fault-injection hooks for the test suite. */
 PyObject *mxpy_testing_module(void);
 /* load/save functions (io_py.c). */
@@ -136,6 +139,7 @@ PyMODINIT_FUNC PyInit_core(void) {
       PyModule_AddFunctions(m, mxpy_stream_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_eval_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_transforms_methods) < 0 ||
+      PyModule_AddFunctions(m, mxpy_shape_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_io_methods) < 0)
     goto fail;
   if (add_random_module(m) < 0 || add_constants(m) < 0 || register_drain(m) < 0) goto fail;

@@ -208,8 +208,10 @@
   MX_F_INT_COMMON(sfx, T, WU)                                                            \
   MX_HD static inline T mx_f_abs_##sfx(T x) { return x < 0 ? (T)(0u - (WU)x) : x; }      \
   MX_HD static inline T mx_f_sign_##sfx(T x) { return (T)((x > 0) - (x < 0)); }          \
+  /* floor division, as MLX's integer Divide (reached through floor_divide) */             \
   MX_HD static inline T mx_f_divide_##sfx(T x, T y) {                                    \
-    return y == 0 ? (T)0 : (y == -1 ? (T)(0u - (WU)x) : (T)(x / y));                    \
+    if (y == 0 || y == -1) return y == 0 ? (T)0 : (T)(0u - (WU)x);                       \
+    return (T)(x / y - ((x % y != 0) && ((x < 0) != (y < 0))));                         \
   }
 
 #define MX_F_UNSIGNED(sfx, T, WU)                                                        \
@@ -608,15 +610,144 @@ MX_HD static inline void mx_threefry2x32(uint32_t k0, uint32_t k1, uint32_t x0, 
 /* (end of section A) */
 
 /* ==== section B: binary, logical, bitwise, operators ==== */
+#define MX_F_remainder_TYPES(X, a) X(a, b) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_floor_divide_TYPES(X, a) X(a, b) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_divmod_TYPES(X, a) X(a, b) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_power_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_F_logaddexp_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_arctan2_TYPES(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_bitwise_and_TYPES(X, a) X(a, b) MX_INT_SFX(X, a)
+#define MX_F_bitwise_or_TYPES(X, a) X(a, b) MX_INT_SFX(X, a)
+#define MX_F_bitwise_xor_TYPES(X, a) X(a, b) MX_INT_SFX(X, a)
+#define MX_F_left_shift_TYPES(X, a) MX_INT_SFX(X, a)
+#define MX_F_right_shift_TYPES(X, a) MX_INT_SFX(X, a)
+#define MX_F_logical_and_TYPES(X, a) X(a, b)
+#define MX_F_logical_or_TYPES(X, a) X(a, b)
+
+/* Integers. remainder takes the divisor's sign (Python); x % 0 gives x and MIN % -1 gives
+ * 0 where C would trap (MLX gives the same). floor_divide is the (floor) divide formula.
+ * power by squaring wraps in WU; a negative exponent gives 0, as MLX. Shifts compute in
+ * the C-promoted type P (int32 for 8/16-bit types) with the count taken modulo its width,
+ * which is what MLX's CPU kernels produce on x86-64. */
+#define MX_F_INT_BINARY_MATH(sfx, T, WU, P, UP, M)                                        \
+  MX_HD static inline T mx_f_floor_divide_##sfx(T x, T y) { return mx_f_divide_##sfx(x, y); } \
+  MX_HD static inline T mx_f_power_##sfx(T x, T y) {                                      \
+    if (y < (T)1) return (T)(y == 0);                                                     \
+    WU base = (WU)x, r = 1u;                                                              \
+    for (; y; y = (T)(y >> 1)) {                                                          \
+      if (y & 1) r *= base;                                                               \
+      base *= base;                                                                       \
+    }                                                                                     \
+    return (T)r;                                                                          \
+  }                                                                                       \
+  MX_HD static inline T mx_f_bitwise_and_##sfx(T x, T y) { return (T)(x & y); }          \
+  MX_HD static inline T mx_f_bitwise_or_##sfx(T x, T y) { return (T)(x | y); }           \
+  MX_HD static inline T mx_f_bitwise_xor_##sfx(T x, T y) { return (T)(x ^ y); }          \
+  MX_HD static inline T mx_f_left_shift_##sfx(T x, T y) {                                \
+    return (T)((UP)(P)x << ((unsigned)y & M));                                            \
+  }                                                                                       \
+  MX_HD static inline T mx_f_right_shift_##sfx(T x, T y) {                               \
+    return (T)((P)x >> ((unsigned)y & M));                                                \
+  }
+
+#define MX_F_REM_SIGNED(sfx, T)                                                           \
+  MX_HD static inline T mx_f_remainder_##sfx(T x, T y) {                                 \
+    if (y == 0 || y == -1) return y == 0 ? x : (T)0;                                      \
+    T r = (T)(x % y);                                                                     \
+    return (r != 0 && ((r < 0) != (y < 0))) ? (T)(r + y) : r;                             \
+  }
+#define MX_F_REM_UNSIGNED(sfx, T)                                                         \
+  MX_HD static inline T mx_f_remainder_##sfx(T x, T y) { return y == 0 ? x : (T)(x % y); }
+
+MX_F_INT_BINARY_MATH(u8, uint8_t, uint32_t, int32_t, uint32_t, 31u)
+MX_F_INT_BINARY_MATH(u16, uint16_t, uint32_t, int32_t, uint32_t, 31u)
+MX_F_INT_BINARY_MATH(u32, uint32_t, uint32_t, uint32_t, uint32_t, 31u)
+MX_F_INT_BINARY_MATH(u64, uint64_t, uint64_t, uint64_t, uint64_t, 63u)
+MX_F_INT_BINARY_MATH(i8, int8_t, uint32_t, int32_t, uint32_t, 31u)
+MX_F_INT_BINARY_MATH(i16, int16_t, uint32_t, int32_t, uint32_t, 31u)
+MX_F_INT_BINARY_MATH(i32, int32_t, uint32_t, int32_t, uint32_t, 31u)
+MX_F_INT_BINARY_MATH(i64, int64_t, uint64_t, int64_t, uint64_t, 63u)
+MX_F_REM_UNSIGNED(u8, uint8_t)
+MX_F_REM_UNSIGNED(u16, uint16_t)
+MX_F_REM_UNSIGNED(u32, uint32_t)
+MX_F_REM_UNSIGNED(u64, uint64_t)
+MX_F_REM_SIGNED(i8, int8_t)
+MX_F_REM_SIGNED(i16, int16_t)
+MX_F_REM_SIGNED(i32, int32_t)
+MX_F_REM_SIGNED(i64, int64_t)
+
+/* bool as C++ bool arithmetic: x % y is x % 1 = 0 or (by zero) x; x ** y is 1 or x */
+MX_HD static inline bool mx_f_remainder_b(bool x, bool y) { return !y && x; }
+MX_HD static inline bool mx_f_floor_divide_b(bool x, bool y) { return mx_f_divide_b(x, y); }
+MX_HD static inline bool mx_f_power_b(bool x, bool y) { return !y || x; }
+MX_HD static inline bool mx_f_bitwise_and_b(bool x, bool y) { return x && y; }
+MX_HD static inline bool mx_f_bitwise_or_b(bool x, bool y) { return x || y; }
+MX_HD static inline bool mx_f_bitwise_xor_b(bool x, bool y) { return x != y; }
+MX_HD static inline bool mx_f_logical_and_b(bool x, bool y) { return x && y; }
+MX_HD static inline bool mx_f_logical_or_b(bool x, bool y) { return x || y; }
+
+/* Floats (float16/bfloat16 through float). logaddexp = max + log1p(exp(min - max)), and
+ * max itself when an operand is -inf or +inf (no inf - inf); NaN propagates. */
+#define MX_F_FLOAT_BINARY_MATH(sfx, T, FMOD, FLOOR, POW, ATAN2, LOG1P, EXP)               \
+  MX_HD static inline T mx_f_remainder_##sfx(T x, T y) {                                 \
+    T r = FMOD(x, y);                                                                     \
+    return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;                                  \
+  }                                                                                       \
+  MX_HD static inline T mx_f_floor_divide_##sfx(T x, T y) { return FLOOR(x / y); }       \
+  MX_HD static inline T mx_f_power_##sfx(T x, T y) { return POW(x, y); }                 \
+  MX_HD static inline T mx_f_arctan2_##sfx(T x, T y) { return ATAN2(x, y); }             \
+  MX_HD static inline T mx_f_logaddexp_##sfx(T x, T y) {                                 \
+    T hi = mx_f_maximum_##sfx(x, y), lo = mx_f_minimum_##sfx(x, y);                       \
+    if (lo == -(T)INFINITY || hi == (T)INFINITY) return hi;                               \
+    return hi + LOG1P(EXP(lo - hi));                                                      \
+  }
+
+MX_F_FLOAT_BINARY_MATH(f32, float, fmodf, floorf, powf, atan2f, log1pf, expf)
+MX_F_FLOAT_BINARY_MATH(f64, double, fmod, floor, pow, atan2, log1p, exp)
+
+/* complex64: z ** w = exp(w log z) in polar form (0 ** w = 0 for real w > 0; 0 ** 0 is
+ * NaN, as MLX); log1p keeps precision near 0 through |1+z|^2 = 1 + x(2+x) + y^2. */
+MX_HD static inline mx_c64 mx_f_power_c64(mx_c64 z, mx_c64 w) {
+  if (z.re == 0.0f && z.im == 0.0f && w.im == 0.0f && w.re > 0.0f) return mx_c64_make(0.0f, 0.0f);
+  float lr = logf(hypotf(z.re, z.im)), th = atan2f(z.im, z.re);
+  float mag = expf(w.re * lr - w.im * th), ph = w.im * lr + w.re * th;
+  return mx_c64_make(mag * cosf(ph), mag * sinf(ph));
+}
+
+MX_HD static inline mx_c64 mx_c64_log1p(mx_c64 z) {
+  float th = atan2f(z.im, z.re + 1.0f);
+  if (hypotf(z.re, z.im) < 0.5f) {
+    float r = z.re * (2.0f + z.re) + z.im * z.im;
+    return mx_c64_make(r == 0.0f ? z.re : 0.5f * log1pf(r), th);
+  }
+  return mx_c64_make(logf(hypotf(z.re + 1.0f, z.im)), th);
+}
+
+MX_HD static inline mx_c64 mx_f_logaddexp_c64(mx_c64 x, mx_c64 y) {
+  mx_c64 hi = mx_f_maximum_c64(x, y), lo = mx_f_minimum_c64(x, y);
+  if ((lo.re == -(float)INFINITY && lo.im == 0.0f) || (hi.re == (float)INFINITY && hi.im == 0.0f))
+    return hi;
+  return mx_f_add_c64(hi, mx_c64_log1p(mx_f_exp_c64(mx_f_subtract_c64(lo, hi))));
+}
 /* (end of section B) */
 
 /* ==== section C: reductions and scans ==== */
 /* (end of section C) */
 
 /* ==== section D: shapes, views, layout, matmul products ==== */
+/* AddMM's epilogue: alpha * (a @ b) + beta * c, in the compute type (float for f16/bf16). */
+MX_HD static inline float mx_f_addmm_f32(float ab, float c, float alpha, float beta) {
+  return alpha * ab + beta * c;
+}
+MX_HD static inline double mx_f_addmm_f64(double ab, double c, double alpha, double beta) {
+  return alpha * ab + beta * c;
+}
 /* (end of section D) */
 
 /* ==== section E: indexing, gather/scatter, sorting ==== */
 /* (end of section E) */
+
+/* ==== section I: convolution ==== */
+/* (end of section I) */
 
 #endif

@@ -20,6 +20,16 @@ typedef struct mx_gpu_backend {
   mx_kernel_fn (*kernel)(int prim);                   /* NULL: no GPU kernel */
   size_t (*memory_size)(void);                        /* bytes on the device */
   const char *(*device_name)(void);
+  const char *(*architecture)(void);
+  /* Asynchronous completion. After a task's kernels are enqueued on q, record(q) returns a
+   * token; wait(token) blocks until that work is done (0, or -1 with the error set, e.g. a
+   * fault inside a kernel); token_free releases it. record == NULL: kernels are complete
+   * when they return (the fake device). */
+  void *(*record)(void *q);
+  int (*wait)(void *token);
+  void (*token_free)(void *token);
+  /* Called once on each worker thread before it launches anything. */
+  void (*thread_init)(void);
 } mx_gpu_backend;
 
 /* The active GPU backend, NULL when none. Chosen once at first use. */

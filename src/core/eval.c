@@ -264,7 +264,8 @@ static int schedule_op(eval_ctx *c, mx_op *op, mx_event **made) {
     }
     size_t nbytes = (size_t)osize * (size_t)mx_dtype_size(odt);
     if ((vt->flags & MX_PF_DONATE) && outs[k]) {
-      for (int i = 0; i < op->n_in && i < 64; i++) {
+      int n_donors = (vt->flags & MX_PF_DONATE_FIRST) ? 1 : op->n_in;
+      for (int i = 0; i < n_donors && i < 64; i++) {
         if (!used[i] && donatable(c, op->inputs[i], outs[k], where)) {
           used[i] = true;
           ob[k] = op->inputs[i]->buf;
@@ -307,6 +308,8 @@ static int schedule_op(eval_ctx *c, mx_op *op, mx_event **made) {
     t->prim = op->prim;
     t->fn = fn;
     t->where = where;
+    t->stream = op->stream.index;
+    mx_event_set_stream(e, op->stream.index);
     t->params = op->params;
     mx_params_retain(op->params);
     t->n_wait = n_wait;

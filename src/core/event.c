@@ -14,6 +14,7 @@ struct mx_event {
   pthread_cond_t cv;
   mx_error_kind kind;
   char *msg;
+  int32_t stream;
 };
 
 mx_event *mx_event_new(void) {
@@ -25,6 +26,7 @@ mx_event *mx_event_new(void) {
   pthread_cond_init(&e->cv, NULL);
   e->kind = MX_OK;
   e->msg = NULL;
+  e->stream = -1;
   return e;
 }
 
@@ -73,3 +75,6 @@ int mx_event_wait(mx_event *e) {
   }
   return 0;
 }
+
+void mx_event_set_stream(mx_event *e, int32_t stream_index) { e->stream = stream_index; }
+int32_t mx_event_stream(const mx_event *e) { return e->stream; }

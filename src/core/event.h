@@ -9,6 +9,9 @@
 typedef struct mx_event mx_event;
 
 mx_event *mx_event_new(void);       /* refs = 1, pending */
+/* The stream whose task signals e (-1: none); tasks on that same GPU stream need not wait. */
+void mx_event_set_stream(mx_event *e, int32_t stream_index);
+int32_t mx_event_stream(const mx_event *e);
 void mx_event_retain(mx_event *e);
 void mx_event_release(mx_event *e);
 

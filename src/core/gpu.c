@@ -9,7 +9,9 @@
 static const mx_gpu_backend *active;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-__attribute__((weak)) const mx_gpu_backend *mx_cuda_backend(void) { return NULL; }
+#ifndef MLX_HAS_CUDA /* built without the CUDA backend */
+const mx_gpu_backend *mx_cuda_backend(void) { return NULL; }
+#endif
 
 static void choose(void) {
   const char *fake = getenv("MLX_FAKE_GPU");

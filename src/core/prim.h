@@ -27,6 +27,7 @@ typedef int (*mx_view_fn)(const mx_op *op, mx_array *const *in, mx_array *const 
 
 enum {
   MX_PF_DONATE = 1u << 0,   /* an output may take over an input's buffer (section 5) */
+  MX_PF_DONATE_FIRST = 1u << 2, /* ... but only the first input's (its kernel reads the others) */
   MX_PF_RANDOM = 1u << 1,
 };
 

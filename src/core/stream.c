@@ -27,7 +27,16 @@ typedef struct stream_impl {
   mx_task *head, *tail;
   mx_event *last;           /* event of the last task submitted */
   void *queue;              /* GPU backend queue */
+  /* asynchronous devices: launched tasks wait here for their token, in order */
+  pthread_t completer;
+  bool completer_started;
+  pthread_cond_t done_cv;
+  mx_task *done_head, *done_tail;
+  bool launching;           /* the worker holds a task it has not handed on yet */
 } stream_impl;
+
+/* A launched task and the device token that says when its kernels are done. */
+
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static stream_impl **registry;
@@ -110,8 +119,39 @@ int mx_set_default_device(mx_device d) {
 
 /* ---- workers ---- */
 
+static bool async_device(const stream_impl *st) {
+  return st->queue && mx_gpu() && mx_gpu()->record;
+}
+
+/* Asynchronous devices: waits for each launched task's token in launch order, then
+ * releases its buffers and signals its event (with the device's error, if any). */
+static void *completer_main(void *arg) {
+  stream_impl *st = arg;
+  if (mx_gpu()->thread_init) mx_gpu()->thread_init();
+  for (;;) {
+    pthread_mutex_lock(&st->mu);
+    while (!st->done_head && !(st->stop && !st->head && !st->launching))
+      pthread_cond_wait(&st->done_cv, &st->mu);
+    mx_task *t = st->done_head;
+    if (!t) {
+      pthread_mutex_unlock(&st->mu);
+      break;
+    }
+    st->done_head = t->next;
+    if (!st->done_head) st->done_tail = NULL;
+    pthread_mutex_unlock(&st->mu);
+    void *token = t->next_token;
+    int rc = mx_gpu()->wait(token);
+    mx_gpu()->token_free(token);
+    mx_task_finish(t, rc);
+  }
+  return NULL;
+}
+
 static void *worker_main(void *arg) {
   stream_impl *st = arg;
+  bool async = async_device(st);
+  if (st->queue && mx_gpu()->thread_init) mx_gpu()->thread_init();
   for (;;) {
     pthread_mutex_lock(&st->mu);
     while (!st->head && !st->stop) pthread_cond_wait(&st->cv, &st->mu);
@@ -122,8 +162,32 @@ static void *worker_main(void *arg) {
     }
     st->head = t->next;
     if (!st->head) st->tail = NULL;
+    st->launching = async;
     pthread_mutex_unlock(&st->mu);
-    mx_task_run(t, st->queue);
+    if (!async) {
+      mx_task_run(t, st->queue);
+      continue;
+    }
+    int rc = mx_task_launch(t, st->queue);
+    void *token = rc == 0 ? mx_gpu()->record(st->queue) : NULL;
+    if (rc != 0 || !token) {
+      if (rc == 0) mx_fail(MX_ERUNTIME, "[stream] could not record a device event.");
+      mx_task_finish(t, -1);
+      pthread_mutex_lock(&st->mu);
+      st->launching = false;
+      pthread_cond_signal(&st->done_cv);
+      pthread_mutex_unlock(&st->mu);
+      continue;
+    }
+    t->next = NULL;
+    t->next_token = token;
+    pthread_mutex_lock(&st->mu);
+    if (st->done_tail) st->done_tail->next = t;
+    else st->done_head = t;
+    st->done_tail = t;
+    st->launching = false;
+    pthread_cond_signal(&st->done_cv);
+    pthread_mutex_unlock(&st->mu);
   }
   return NULL;
 }
@@ -142,6 +206,7 @@ static int32_t create_stream(mx_device d, mx_stream_kind kind) {
   st->owner = pthread_self();
   pthread_mutex_init(&st->mu, NULL);
   pthread_cond_init(&st->cv, NULL);
+  pthread_cond_init(&st->done_cv, NULL);
   if (d.type == MX_GPU && mx_gpu() && mx_gpu()->queue_new) st->queue = mx_gpu()->queue_new();
   pthread_mutex_lock(&reg_mu);
   if (reg_n == reg_cap) {
@@ -179,6 +244,9 @@ static void start_worker(stream_impl *st) {
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, (size_t)8 << 20);
   if (pthread_create(&st->thread, &attr, worker_main, st) == 0) st->started = true;
+  if (st->started && async_device(st) &&
+      pthread_create(&st->completer, &attr, completer_main, st) == 0)
+    st->completer_started = true;
   pthread_attr_destroy(&attr);
 }
 
@@ -225,13 +293,20 @@ static void destroy_stream(int32_t index) {
   pthread_mutex_lock(&st->mu);
   st->stop = true;
   pthread_cond_signal(&st->cv);
-  bool started = st->started;
+  bool started = st->started, completer = st->completer_started;
   pthread_mutex_unlock(&st->mu);
   if (started) pthread_join(st->thread, NULL);
+  if (completer) {
+    pthread_mutex_lock(&st->mu);
+    pthread_cond_signal(&st->done_cv);
+    pthread_mutex_unlock(&st->mu);
+    pthread_join(st->completer, NULL);
+  }
   mx_event_release(st->last);
   if (st->queue) mx_gpu()->queue_free(st->queue);
   pthread_mutex_destroy(&st->mu);
   pthread_cond_destroy(&st->cv);
+  pthread_cond_destroy(&st->done_cv);
   free(st);
 }
 

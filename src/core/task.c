@@ -53,8 +53,13 @@ void mx_task_free(mx_task *t) {
 }
 
 static int run_kernel(mx_task *t, void *queue) {
-  for (int i = 0; i < t->n_wait; i++)
+  for (int i = 0; i < t->n_wait; i++) {
+    /* work already queued on the same device stream runs first anyway */
+    if (t->where == MX_MEM_DEVICE && queue && mx_event_stream(t->waits[i]) == t->stream &&
+        !mx_event_done(t->waits[i]))
+      continue;
     if (mx_event_wait(t->waits[i]) != 0) return -1;
+  }
   for (int i = 0; i < t->n_in + t->n_out; i++) {
     char *base = mx_buffer_data(t->bufs[i], t->where);
     if (!base) return -1;
@@ -71,11 +76,17 @@ static int run_kernel(mx_task *t, void *queue) {
   return rc;
 }
 
-void mx_task_run(mx_task *t, void *queue) {
+int mx_task_launch(mx_task *t, void *queue) {
   mx_error_clear();
   mx_in_task = true; /* residency copies made here count as allocations inside the task */
   int rc = run_kernel(t, queue);
   mx_in_task = false;
+  return rc;
+}
+
+void mx_task_run(mx_task *t, void *queue) { mx_task_finish(t, mx_task_launch(t, queue)); }
+
+void mx_task_finish(mx_task *t, int rc) {
   /* release the buffers before signalling, so a waiter sees exact refcounts (donation) and
    * exact active memory */
   mx_event *e = t->event;

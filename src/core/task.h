@@ -22,6 +22,8 @@ typedef struct mx_task {
   int64_t *offsets;         /* element offsets, n_in + n_out */
   mx_tensor *tensors;       /* n_in + n_out; data pointers are set by the worker */
   mx_mem_where where;
+  int32_t stream;           /* index of the stream it runs on */
+  void *next_token;         /* asynchronous devices: marks the end of its kernels */
 } mx_task;
 
 /* Allocates a task with room for n_in + n_out tensors of the given ranks and n_wait events. */
@@ -32,5 +34,9 @@ void mx_task_free(mx_task *t);   /* releases everything the task holds */
 void mx_stream_submit(mx_stream s, mx_task *t);
 /* Runs t on the calling thread (used by workers): waits, kernel, signal. */
 void mx_task_run(mx_task *t, void *queue);
+/* The two halves of mx_task_run for asynchronous devices: launch enqueues the kernel (0, or
+ * -1 with the error set); finish releases the buffers and signals the event with rc's error. */
+int mx_task_launch(mx_task *t, void *queue);
+void mx_task_finish(mx_task *t, int rc);
 
 #endif

@@ -14,7 +14,7 @@ static mx_array *binary(const char *name, mx_prim p, mx_array *a, mx_array *b, m
   int32_t small[MX_INLINE_DIMS];
   int32_t *shape = n <= MX_INLINE_DIMS ? small : malloc((size_t)n * sizeof(int32_t));
   if (!shape) return mx_fail(MX_ENOMEM, "[%s] out of memory.", name);
-  if (mx_broadcast_shapes(name, a->ndim, a->shape, b->ndim, b->shape, shape) < 0) {
+  if (mx_broadcast_shapes("broadcast_shapes", a->ndim, a->shape, b->ndim, b->shape, shape) < 0) {
     if (shape != small) free(shape);
     return NULL;
   }
@@ -34,8 +34,7 @@ mx_array *mx_add(mx_array *a, mx_array *b, mx_stream s) {
 
 mx_array *mx_subtract(mx_array *a, mx_array *b, mx_stream s) {
   if (!a || !b) return NULL;
-  mx_dtype t = mx_promote_types(a->dtype, b->dtype);
-  if (t == MX_BOOL) return mx_fail(MX_EINVAL, "[subtract] Boolean subtraction is not supported.");
+  mx_dtype t = mx_promote_types(a->dtype, b->dtype); /* bool - bool is xor, as MLX */
   return binary("subtract", MX_PRIM_SUBTRACT, a, b, t, t, s);
 }
 

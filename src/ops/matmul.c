@@ -1,12 +1,10 @@
 /* matmul.c: matrix products. 1-D operands get a dimension inserted (front for a, back for
  * b) and removed again; batch dimensions broadcast; the kernel sees (..., M, K) x (..., K, N)
  * with equal batch shapes. Only inexact types (spec/semantics.md section 14). */
-#include "ops.h"
+#include "layout_util.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-#include "../core/error.h"
 
 mx_array *mx_matmul(mx_array *a, mx_array *b, mx_stream s) {
   if (!a || !b) return NULL;
@@ -16,7 +14,7 @@ mx_array *mx_matmul(mx_array *a, mx_array *b, mx_stream s) {
   if (!mx_dtype_is_inexact(t))
     return mx_fail(MX_EINVAL,
                    "[matmul] Only inexact types are supported but %s and %s were provided which "
-                   "results in %s, which is not inexact.",
+                   "results in %s, which is not a floating point type.",
                    mx_dtype_name(a->dtype), mx_dtype_name(b->dtype), mx_dtype_name(t));
   MX_SCOPE_BEGIN;
   mx_array *r = NULL;
@@ -27,8 +25,11 @@ mx_array *mx_matmul(mx_array *a, mx_array *b, mx_stream s) {
   int M = A->shape[A->ndim - 2], K = A->shape[A->ndim - 1];
   int K2 = B->shape[B->ndim - 2], N = B->shape[B->ndim - 1];
   if (K != K2) {
-    mx_fail(MX_EINVAL, "[matmul] Last dimension of first input with shape (..., %d, %d) must match "
-                       "second to last dimension of second input with shape (..., %d, %d).", M, K, K2, N);
+    char sa_[256], sb_[256];
+    mx_lay_shape_str(sa_, sizeof sa_, A->ndim, A->shape);
+    mx_lay_shape_str(sb_, sizeof sb_, B->ndim, B->shape);
+    mx_fail(MX_EINVAL, "[matmul] Last dimension of first input with shape %s must match second to "
+                       "last dimension of second input with shape %s.", sa_, sb_);
     goto out;
   }
   int nb = (A->ndim > B->ndim ? A->ndim : B->ndim) - 2;
@@ -38,7 +39,7 @@ mx_array *mx_matmul(mx_array *a, mx_array *b, mx_stream s) {
     goto out;
   }
   int32_t *sa = shape + nb + 2, *sb = shape + 2 * (nb + 2);
-  if (mx_broadcast_shapes("matmul", A->ndim - 2, A->shape, B->ndim - 2, B->shape, shape) < 0) {
+  if (mx_broadcast_shapes("broadcast_shapes", A->ndim - 2, A->shape, B->ndim - 2, B->shape, shape) < 0) {
     free(shape);
     goto out;
   }

@@ -107,5 +107,6 @@ int mx_normalize_axis(const char *op, int axis, int ndim);
 #include "ops_reduce_scan.h"
 #include "ops_shape_layout.h"
 #include "ops_indexing_sort.h"
+#include "ops_conv.h"
 
 #endif

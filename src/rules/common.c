@@ -59,12 +59,17 @@ void mx_prims_register_rules(void) {
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
+  /* after mx_rules_register_binary: replaces the generic rules it gave the new members */
+  void mx_rules_register_binary_math(void); /* rules/binary_math.c */
+  mx_rules_register_binary_math();
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */
   /* (end of section C) */
 
   /* ==== section D: shapes, views, layout, matmul products ==== */
+  void mx_rules_register_shape_layout(void); /* rules/shape_layout.c (+ its view functions) */
+  mx_rules_register_shape_layout();
   /* (end of section D) */
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
@@ -74,4 +79,7 @@ void mx_prims_register_rules(void) {
   void mx_rules_register_io(void);
   mx_rules_register_io();
   /* (end of section F) */
+
+  /* ==== section I: convolution ==== */
+  /* (end of section I) */
 }

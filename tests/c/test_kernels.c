@@ -803,10 +803,11 @@ static cval ref_binary(int prim, mx_dtype t, const char *ap, const char *bp, dou
       case MX_PRIM_ADD: r = (int64_t)((uint64_t)a + (uint64_t)b); break;
       case MX_PRIM_SUBTRACT: r = (int64_t)((uint64_t)a - (uint64_t)b); break;
       case MX_PRIM_MULTIPLY: r = (int64_t)((uint64_t)a * (uint64_t)b); break;
-      case MX_PRIM_DIVIDE:
+      case MX_PRIM_DIVIDE: /* floor quotient, as MLX's integer Divide */
         r = b == 0 ? 0
                    : (u ? (int64_t)((uint64_t)a / (uint64_t)b)
-                        : (b == -1 ? (int64_t)(0 - (uint64_t)a) : a / b));
+                        : (b == -1 ? (int64_t)(0 - (uint64_t)a)
+                                   : a / b - (a % b != 0 && (a < 0) != (b < 0))));
         break;
       case MX_PRIM_MAXIMUM: r = u ? ((uint64_t)a > (uint64_t)b ? a : b) : (a > b ? a : b); break;
       default: r = u ? ((uint64_t)a < (uint64_t)b ? a : b) : (a < b ? a : b); break;

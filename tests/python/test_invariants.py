@@ -97,6 +97,7 @@ def test_flat_memory_over_many_iterations():
     for _ in range(1000):  # warm the allocator and the Python caches
         mx.eval(g(x))
     mx.synchronize()
+    gc.collect()  # arrays in reference cycles left by earlier tests must not die mid-loop
     active = mx.get_active_memory()
     rss = _rss_kb()
     for _ in range(100_000):

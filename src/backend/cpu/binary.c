@@ -4,6 +4,7 @@
  * contiguous and scalar-broadcast loops the compiler can vectorise. */
 #include "../formulas.h"
 #include "cpu.h"
+#include "pool.h"
 
 /* o[0..n) = f(a[i*sa], b[i*sb]): o contiguous. */
 typedef void (*binary_tile_fn)(const void *a, int64_t sa, const void *b, int64_t sb, void *o,
@@ -91,6 +92,51 @@ static void binary_runs(binary_tile_fn fn, mx_dtype res_t, const mx_tensor *in, 
   }
 }
 
+/* A loop split over the thread pool: by elements of a single run, or by runs (each range
+ * with its own iterator, since iterators carry a position). */
+typedef struct binary_job {
+  binary_tile_fn fn;
+  mx_dtype res_t;
+  const mx_tensor *in;
+  mx_tensor *out;
+  mx_cpu_iter *it;
+  const int64_t *const *strides;
+  int rc;
+} binary_job;
+
+static void binary_elements(void *ctx, int64_t b, int64_t e) {
+  binary_job *j = ctx;
+  int64_t sa = mx_cpu_iter_stride(j->it, 1), sb = mx_cpu_iter_stride(j->it, 2);
+  int64_t so = mx_cpu_iter_stride(j->it, 0);
+  int isz = mx_dtype_size(j->in[0].dtype), osz = mx_dtype_size(j->out->dtype);
+  mx_tensor a = j->in[0], c = j->in[1], o = *j->out;
+  a.data = (char *)a.data + b * sa * isz;
+  c.data = (char *)c.data + b * sb * isz;
+  o.data = (char *)o.data + b * so * osz;
+  mx_cpu_iter sub;
+  int32_t len = (int32_t)(e - b);
+  int64_t s0[1] = {so}, s1[1] = {sa}, s2[1] = {sb};
+  const int64_t *st[3] = {s0, s1, s2};
+  if (mx_cpu_iter_init(&sub, 3, 1, &len, st) != 0) {
+    j->rc = -1;
+    return;
+  }
+  mx_tensor ins[2] = {a, c};
+  binary_runs(j->fn, j->res_t, ins, &o, &sub, 0, sub.nruns);
+  mx_cpu_iter_free(&sub);
+}
+
+static void binary_run_range(void *ctx, int64_t r0, int64_t r1) {
+  binary_job *j = ctx;
+  mx_cpu_iter sub;
+  if (mx_cpu_iter_init(&sub, 3, j->out->ndim, j->out->shape, j->strides) != 0) {
+    j->rc = -1;
+    return;
+  }
+  binary_runs(j->fn, j->res_t, j->in, j->out, &sub, r0, r1);
+  mx_cpu_iter_free(&sub);
+}
+
 static int binary_forward(const char *name, const binary_tile_fn *tab, bool compare,
                           const mx_tensor *in, int n_in, mx_tensor *out, int n_out) {
   if (n_in != 2 || n_out != 1)
@@ -116,7 +162,15 @@ static int binary_forward(const char *name, const binary_tile_fn *tab, bool comp
   mx_cpu_iter it;
   int rc = mx_cpu_iter_init(&it, 3, out->ndim, out->shape, strides);
   if (rc == 0) {
-    binary_runs(tab[t], compare ? MX_BOOL : t, in, out, &it, 0, it.nruns);
+    binary_job job = {tab[t], compare ? MX_BOOL : t, in, out, &it, strides, 0};
+    int64_t len = mx_cpu_iter_len(&it);
+    if (it.nruns == 1) { /* one long run: split its elements */
+      mx_cpu_parallel_for(len, MX_CPU_PARALLEL_GRAIN, binary_elements, &job);
+    } else {
+      int64_t grain = MX_CPU_PARALLEL_GRAIN / (len > 0 ? len : 1);
+      mx_cpu_parallel_for(it.nruns, grain > 0 ? grain : 1, binary_run_range, &job);
+    }
+    rc = job.rc;
     mx_cpu_iter_free(&it);
   }
   mx_cpu_bstrides_free(&ba);

@@ -123,6 +123,7 @@ static inline void mx_cpu_iter_next(mx_cpu_iter *it, int64_t *offs) {
 
 /* True if t's strides are row-major for its shape (size-1 dims ignored). */
 static inline bool mx_cpu_is_row_contig(const mx_tensor *t) {
+  if (t->size == 0) return true; /* nothing to address (row strides count a 0 dim as 1) */
   int64_t expect = 1;
   for (int d = t->ndim - 1; d >= 0; d--) {
     if (t->shape[d] == 1) continue;

@@ -33,6 +33,9 @@ void mx_prims_register_kernels(void) {
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
+  /* the new binary/compare members come with the family lists above; DivMod (binary_two.c) */
+  MX_CPU_KERNEL(mx_cpu_divmod)
+  mx_prims[MX_PRIM_DIVMOD].eval_cpu = mx_cpu_divmod;
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */
@@ -48,4 +51,7 @@ void mx_prims_register_kernels(void) {
   MX_CPU_KERNEL(mx_cpu_load)
   mx_prims[MX_PRIM_LOAD].eval_cpu = mx_cpu_load;
   /* (end of section F) */
+
+  /* ==== section I: convolution ==== */
+  /* (end of section I) */
 }

@@ -1,0 +1,152 @@
+/* backend.c: the CUDA GPU backend table (core/device.h): device memory through cudaMalloc
+ * behind the core's caching allocator, one non-blocking CUDA stream per mx stream, events
+ * recorded after each task's kernels so completion (and any kernel fault) is reported
+ * asynchronously, stream-ordered scratch memory for kernels, and device queries. */
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../core/device.h"
+#include "../../core/error.h"
+
+mx_kernel_fn mx_cuda_kernel(int prim);
+
+static int fail(const char *what, cudaError_t e) {
+  cudaGetLastError(); /* clear a non-sticky error so later calls start clean */
+  return mx_fail_int(MX_ERUNTIME, "[cuda] %s failed: %s", what, cudaGetErrorString(e));
+}
+
+static int device_count(void) {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+static void *dmalloc(size_t n) {
+  void *p = NULL;
+  if (cudaMalloc(&p, n ? n : 1) != cudaSuccess) {
+    cudaGetLastError();
+    return NULL;
+  }
+  return p;
+}
+
+static void dfree(void *p) { cudaFree(p); }
+
+static int copy_to_device(void *dst, const void *src, size_t n) {
+  cudaError_t e = n ? cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice) : cudaSuccess;
+  return e == cudaSuccess ? 0 : fail("upload", e);
+}
+
+static int copy_to_host(void *dst, const void *src, size_t n) {
+  cudaError_t e = n ? cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost) : cudaSuccess;
+  return e == cudaSuccess ? 0 : fail("download", e);
+}
+
+static void *queue_new(void) {
+  cudaStream_t s = NULL;
+  if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess) {
+    cudaGetLastError();
+    return NULL;
+  }
+  return s;
+}
+
+static void queue_free(void *q) { cudaStreamDestroy((cudaStream_t)q); }
+
+static int queue_finish(void *q) {
+  cudaError_t e = cudaStreamSynchronize((cudaStream_t)q);
+  return e == cudaSuccess ? 0 : fail("synchronize", e);
+}
+
+static mx_kernel_fn kernel(int prim) { return mx_cuda_kernel(prim); }
+
+static size_t memory_size(void) {
+  size_t free_b = 0, total = 0;
+  if (cudaMemGetInfo(&free_b, &total) != cudaSuccess) cudaGetLastError();
+  return total;
+}
+
+static const char *device_name(void) {
+  static char name[256];
+  if (!name[0]) {
+    struct cudaDeviceProp p;
+    if (cudaGetDeviceProperties(&p, 0) == cudaSuccess) snprintf(name, sizeof name, "%s", p.name);
+    else cudaGetLastError();
+  }
+  return name;
+}
+
+static const char *architecture(void) {
+  static char arch[32];
+  if (!arch[0]) {
+    int major = 0, minor = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0);
+    snprintf(arch, sizeof arch, "sm_%d%d", major, minor);
+  }
+  return arch;
+}
+
+static void *record(void *q) {
+  cudaEvent_t e = NULL;
+  if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
+    cudaGetLastError();
+    return NULL;
+  }
+  if (cudaEventRecord(e, (cudaStream_t)q) != cudaSuccess) {
+    cudaGetLastError();
+    cudaEventDestroy(e);
+    return NULL;
+  }
+  return e;
+}
+
+static int wait_token(void *token) {
+  cudaError_t e = cudaEventSynchronize((cudaEvent_t)token);
+  return e == cudaSuccess ? 0 : fail("kernel", e);
+}
+
+static void token_free(void *token) { cudaEventDestroy((cudaEvent_t)token); }
+
+static void thread_init(void) { cudaSetDevice(0); }
+
+/* Stream-ordered scratch memory for kernels (cuBLASLt workspaces, staging). */
+void *mx_cuda_scratch(size_t nbytes, cudaStream_t q) {
+  void *p = NULL;
+  if (cudaMallocAsync(&p, nbytes ? nbytes : 1, q) != cudaSuccess) {
+    fail("scratch allocation", cudaGetLastError());
+    return NULL;
+  }
+  return p;
+}
+
+void mx_cuda_scratch_free(void *p, cudaStream_t q) {
+  if (p) cudaFreeAsync(p, q);
+}
+
+static const mx_gpu_backend cuda = {
+    .name = "cuda",
+    .device_count = device_count,
+    .malloc = dmalloc,
+    .free = dfree,
+    .copy_to_device = copy_to_device,
+    .copy_to_host = copy_to_host,
+    .queue_new = queue_new,
+    .queue_free = queue_free,
+    .queue_finish = queue_finish,
+    .kernel = kernel,
+    .memory_size = memory_size,
+    .device_name = device_name,
+    .architecture = architecture,
+    .record = record,
+    .wait = wait_token,
+    .token_free = token_free,
+    .thread_init = thread_init,
+};
+
+const mx_gpu_backend *mx_cuda_backend(void) { return &cuda; }
