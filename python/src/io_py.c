@@ -121,7 +121,7 @@ static PyObject *run_save(PyObject *file, const char *ext, const char *op, save_
     rc = mx_io_writer_open_file(&w, full, op);
     if (rc == 0) {
       rc = fn(&w, args);
-      if (mx_io_writer_close_file(&w, op) != 0 && rc == 0) rc = -1;
+      if (mx_io_writer_close_file(&w, rc == 0, op) != 0 && rc == 0) rc = -1;
     }
     Py_END_ALLOW_THREADS
     free(full);

@@ -128,7 +128,7 @@ static int save_path(const char *file, const char *ext, const char *op, save_fn 
   int rc = mx_io_writer_open_file(&w, full, op);
   if (rc == 0) {
     rc = fn(&w, args);
-    if (mx_io_writer_close_file(&w, op) != 0 && rc == 0) rc = -1;
+    if (mx_io_writer_close_file(&w, rc == 0, op) != 0 && rc == 0) rc = -1;
   }
   free(full);
   return rc;

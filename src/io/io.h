@@ -60,10 +60,13 @@ int mx_io_write_u16(mx_io_writer *w, uint16_t v);   /* little-endian */
 int mx_io_write_u32(mx_io_writer *w, uint32_t v);
 int mx_io_write_u64(mx_io_writer *w, uint64_t v);
 int mx_io_write_zeros(mx_io_writer *w, size_t n);
-/* A writer over a new file (truncated). -1 + ERUNTIME "[op] Failed to open file <path>". */
+/* A writer over a temporary file next to path that replaces path when closed with ok (so
+ * arrays mapped from the old file stay valid and a failed save keeps the old file).
+ * -1 + ERUNTIME "[op] Failed to open file <path>". */
 int mx_io_writer_open_file(mx_io_writer *w, const char *path, const char *op);
-/* Flushes and closes; -1 + ERUNTIME when the data did not reach the file. */
-int mx_io_writer_close_file(mx_io_writer *w, const char *op);
+/* Flushes and closes; renames into place when ok, else removes the temporary file.
+ * -1 + ERUNTIME when the data did not reach the file. */
+int mx_io_writer_close_file(mx_io_writer *w, bool ok, const char *op);
 /* A writer appending to a growable memory buffer (the ZIP writer's deflate staging). */
 typedef struct mx_io_membuf {
   uint8_t *data;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int mx_io_write(mx_io_writer *w, const void *data, size_t n) {
   if (n == 0) return 0;
@@ -44,7 +46,8 @@ int mx_io_write_zeros(mx_io_writer *w, size_t n) {
 
 typedef struct file_sink {
   FILE *f;
-  char *path;
+  char *path;     /* the destination (symlinks resolved) */
+  char *tmp;      /* the file written, renamed over path on success */
 } file_sink;
 
 static int file_write(void *ctx, const void *data, size_t n) {
@@ -55,19 +58,53 @@ static int file_write(void *ctx, const void *data, size_t n) {
   return 0;
 }
 
+static void sink_free(file_sink *fs) {
+  free(fs->path);
+  free(fs->tmp);
+  free(fs);
+}
+
+/* Saves go to a temporary file next to the destination that replaces it when complete:
+ * arrays loaded lazily from the old file (memory-mapped) stay valid, and a failed save
+ * leaves the old file intact. */
 int mx_io_writer_open_file(mx_io_writer *w, const char *path, const char *op) {
   file_sink *fs = calloc(1, sizeof *fs);
-  size_t n = strlen(path);
+  char *real = fs ? realpath(path, NULL) : NULL; /* NULL when it does not exist yet */
+  const char *dest = real ? real : path;
+  size_t n = strlen(dest);
   if (fs) fs->path = malloc(n + 1);
-  if (!fs || !fs->path) {
-    free(fs);
+  if (fs && fs->path) fs->tmp = malloc(n + 16);
+  if (!fs || !fs->path || !fs->tmp) {
+    free(real);
+    if (fs) sink_free(fs);
     return mx_fail_int(MX_ENOMEM, "[%s] out of memory.", op);
   }
-  memcpy(fs->path, path, n + 1);
-  fs->f = fopen(path, "wb");
+  memcpy(fs->path, dest, n + 1);
+  free(real);
+  snprintf(fs->tmp, n + 16, "%s.tmp.XXXXXX", fs->path);
+  struct stat st;
+  bool exists = stat(fs->path, &st) == 0;
+  int fd = exists && !S_ISREG(st.st_mode) ? -1 : mkstemp(fs->tmp);
+  if (fd >= 0) {
+    mode_t mask = umask(0);
+    umask(mask);
+    /* keep an existing file's permissions, else the usual 0666 & ~umask */
+    if (fchmod(fd, exists ? (st.st_mode & 07777) : (0666 & ~mask)) != 0) { /* best effort */
+    }
+    fs->f = fdopen(fd, "wb");
+    if (!fs->f) {
+      close(fd);
+      unlink(fs->tmp);
+    }
+  }
   if (!fs->f) {
-    free(fs->path);
-    free(fs);
+    /* a device, a FIFO or a directory we cannot create files in: write in place */
+    free(fs->tmp);
+    fs->tmp = NULL;
+    fs->f = fopen(fs->path, "wb");
+  }
+  if (!fs->f) {
+    sink_free(fs);
     return mx_fail_int(MX_ERUNTIME, "[%s] Failed to open file %s", op, path);
   }
   w->write = file_write;
@@ -76,13 +113,19 @@ int mx_io_writer_open_file(mx_io_writer *w, const char *path, const char *op) {
   return 0;
 }
 
-int mx_io_writer_close_file(mx_io_writer *w, const char *op) {
+int mx_io_writer_close_file(mx_io_writer *w, bool ok, const char *op) {
   file_sink *fs = w->ctx;
   if (!fs) return 0;
   int rc = fclose(fs->f) == 0 ? 0 : -1;
-  if (rc != 0) mx_fail(MX_ERUNTIME, "[%s] Failed to write %s (%s).", op, fs->path, strerror(errno));
-  free(fs->path);
-  free(fs);
+  if (rc != 0 && ok)
+    mx_fail(MX_ERUNTIME, "[%s] Failed to write %s (%s).", op, fs->path, strerror(errno));
+  if (fs->tmp) {
+    if (rc == 0 && ok && rename(fs->tmp, fs->path) != 0)
+      rc = mx_fail_int(MX_ERUNTIME, "[%s] Failed to replace %s (%s).", op, fs->path,
+                       strerror(errno));
+    if (rc != 0 || !ok) unlink(fs->tmp);
+  }
+  sink_free(fs);
   w->ctx = NULL;
   return rc;
 }

@@ -174,6 +174,29 @@ def test_save_paths_and_objects(tmp_path):
         mx.load(io.BytesIO(buf.getvalue()))
 
 
+def test_save_over_a_loaded_file(tmp_path):
+    """Saves replace the file when complete, so lazily loaded (memory-mapped) arrays of the
+    old file stay valid, even when saving to the same path; symlinks are written through."""
+    x = mx.array(np.arange(100000, dtype=np.float32))
+    f = str(tmp_path / "same.safetensors")
+    mx.save_safetensors(f, {"x": x})
+    d = mx.load(f)
+    mx.save_safetensors(f, {"x": d["x"] + 1})
+    np.testing.assert_array_equal(np.array(mx.load(f)["x"]), np.arange(100000) + 1)
+    np.testing.assert_array_equal(np.array(d["x"]), np.arange(100000))
+    os.chmod(f, 0o640)
+    os.symlink(f, tmp_path / "link.safetensors")
+    mx.save_safetensors(str(tmp_path / "link.safetensors"), {"z": x[:2]})
+    assert os.path.islink(tmp_path / "link.safetensors") and list(mx.load(f)) == ["z"]
+    assert os.stat(f).st_mode & 0o777 == 0o640
+    assert sorted(os.listdir(tmp_path)) == ["link.safetensors", "same.safetensors"]
+    # a failed save leaves the old file and no temporary behind
+    with pytest.raises(RuntimeError):
+        mx.save_safetensors(f, {"bad": mx.array([1.0], dtype=mx.float64)})
+    assert list(mx.load(f)) == ["z"]
+    assert sorted(os.listdir(tmp_path)) == ["link.safetensors", "same.safetensors"]
+
+
 def test_load_errors(tmp_path):
     with pytest.raises(RuntimeError, match=r"\[load\] Failed to open file"):
         mx.load(str(tmp_path / "missing.npy"))
