@@ -14,24 +14,25 @@
 #include "op.h"
 
 void mx_row_strides(int ndim, const int32_t *shape, int64_t *strides) {
-  int64_t s = 1;
+  /* unsigned: an empty array's other dims may multiply past int64 (the strides are unused) */
+  uint64_t s = 1;
   for (int i = ndim - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i] > 0 ? shape[i] : 1;
+    strides[i] = (int64_t)s;
+    s *= (uint64_t)(shape[i] > 0 ? shape[i] : 1);
   }
 }
 
 uint8_t mx_layout_flags(int ndim, const int32_t *shape, const int64_t *strides) {
   bool row = true, col = true;
-  int64_t s = 1;
+  uint64_t s = 1; /* unsigned: see mx_row_strides */
   for (int i = ndim - 1; i >= 0; i--) {
-    if (shape[i] != 1 && strides[i] != s) row = false;
-    s *= shape[i];
+    if (shape[i] != 1 && strides[i] != (int64_t)s) row = false;
+    s *= (uint64_t)shape[i];
   }
   s = 1;
   for (int i = 0; i < ndim; i++) {
-    if (shape[i] != 1 && strides[i] != s) col = false;
-    s *= shape[i];
+    if (shape[i] != 1 && strides[i] != (int64_t)s) col = false;
+    s *= (uint64_t)shape[i];
   }
   if (s == 0) row = col = true;
   return (uint8_t)((row ? MX_ROW_CONTIG : 0) | (col ? MX_COL_CONTIG : 0));

@@ -894,6 +894,11 @@ def test_npy_hostile(tmp_path):
         (tmp_path / "h.npy").write_bytes(raw)
         with pytest.raises((ValueError, RuntimeError), match=msg):
             mx.load(str(tmp_path / "h.npy"))
+    # empty, with other dimensions whose product overflows int64: a valid empty array
+    e = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2147483647, 2147483647, 2147483647), }")
+    (tmp_path / "e.npy").write_bytes(e)
+    a = mx.load(str(tmp_path / "e.npy"))
+    assert a.shape == (0, 2147483647, 2147483647, 2147483647) and a.size == 0
     ok = npy("{\"descr\":\"<i2\",\"fortran_order\":True,\"shape\":(2L,3L)}", struct.pack("<6h", *range(6)))
     (tmp_path / "ok.npy").write_bytes(ok)
     np.testing.assert_array_equal(np.array(mx.load(str(tmp_path / "ok.npy"))),
