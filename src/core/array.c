@@ -39,13 +39,18 @@ uint8_t mx_layout_flags(int ndim, const int32_t *shape, const int64_t *strides) 
 }
 
 int64_t mx_shape_size(const char *op, int ndim, const int32_t *shape) {
-  int64_t n = 1;
+  bool empty = false;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0) {
       mx_fail(MX_EINVAL, "[%s] Negative dimensions are not allowed (got %d).", op, shape[i]);
       return -1;
     }
-    if (shape[i] != 0 && n > INT64_MAX / 16 / shape[i]) {
+    empty |= shape[i] == 0;
+  }
+  if (empty) return 0; /* whatever the other dims, so the answer does not depend on their order */
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (n > INT64_MAX / 16 / shape[i]) {
       mx_fail(MX_EINVAL, "[%s] Shape is too large.", op);
       return -1;
     }
@@ -74,9 +79,9 @@ mx_array *mx_array_alloc_node(mx_dtype t, int ndim, const int32_t *shape) {
   }
   a->ndim = ndim;
   if (ndim) memcpy(a->shape, shape, (size_t)ndim * sizeof(int32_t));
-  int64_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= shape[i];
-  a->size = n;
+  uint64_t n = 1; /* unsigned: a 0 dim after huge ones must not overflow on the way */
+  for (int i = 0; i < ndim; i++) n *= (uint64_t)shape[i];
+  a->size = (int64_t)n;
   return a;
 }
 
