@@ -205,13 +205,23 @@ static int save_npz_cb(mx_io_writer *w, void *p) {
 static PyObject *savez_impl(PyObject *args, PyObject *kwds, bool compressed) {
   const char *op = compressed ? "savez_compressed" : "savez";
   Py_ssize_t nargs = PyTuple_GET_SIZE(args);
-  if (nargs < 1) {
+  PyObject *file = nargs ? PyTuple_GET_ITEM(args, 0) : NULL, *kw = NULL;
+  if (!file && kwds) { /* savez(file=..., a=...) */
+    file = PyDict_GetItemString(kwds, "file");
+    if (file && !(kw = PyDict_Copy(kwds))) return NULL;
+    if (kw && PyDict_DelItemString(kw, "file") < 0) {
+      Py_DECREF(kw);
+      return NULL;
+    }
+    kwds = kw;
+  }
+  if (!file) {
     PyErr_Format(PyExc_TypeError, "%s() missing required argument 'file'", op);
     return NULL;
   }
   mx_io_arrays d = {0};
   PyObject *res = NULL;
-  for (Py_ssize_t i = 1; i < nargs; i++) {
+  for (Py_ssize_t i = 1; i < nargs; i++) { /* positional arrays after the file */
     char name[32];
     snprintf(name, sizeof name, "arr_%zd", i - 1);
     PyObject *v = PyTuple_GET_ITEM(args, i);
@@ -234,9 +244,10 @@ static PyObject *savez_impl(PyObject *args, PyObject *kwds, bool compressed) {
   }
   if (kwds && collect_dict(kwds, &d, op) != 0) goto done;
   savez_args sa = {&d, compressed};
-  res = run_save(PyTuple_GET_ITEM(args, 0), ".npz", op, save_npz_cb, &sa);
+  res = run_save(file, ".npz", op, save_npz_cb, &sa);
 done:
   mx_io_arrays_clear(&d);
+  Py_XDECREF(kw);
   return res;
 }
 

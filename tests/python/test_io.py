@@ -274,6 +274,10 @@ def test_npz_details(tmp_path):
         mx.savez(str(tmp_path / "c.npz"), mx.array([1]), arr_0=mx.array([2]))
     with pytest.raises(TypeError):
         mx.savez(str(tmp_path / "c.npz"), a=[1, 2])
+    with pytest.raises(TypeError, match="missing required argument 'file'"):
+        mx.savez()
+    mx.savez(file=str(tmp_path / "kw.npz"), a=mx.array([5]))
+    assert list(mx.load(str(tmp_path / "kw.npz"))) == ["a"]
     mx.savez(str(tmp_path / "m.npz"), a=mx.array([1]))
     with pytest.raises(ValueError, match="metadata not supported for format npz"):
         mx.load(str(tmp_path / "m.npz"), return_metadata=True)
