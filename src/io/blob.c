@@ -143,11 +143,10 @@ mx_array *mx_io_blob_array(mx_io_blob *b, uint64_t off, mx_dtype t, int ndim,
                    "[%s] Tensor data [%llu, %llu) lies outside the %zu bytes of %s.", op,
                    (unsigned long long)off, (unsigned long long)off + nbytes, b->size,
                    b->label);
-  if (swap > 1 && (t == MX_COMPLEX64)) swap = 4;
+  if (swap > 1 && t == MX_COMPLEX64) swap = 4; /* two big-endian float32 halves */
   if (swap > 1 && es == 1) swap = 0;
-  if (!b->mapped || nbytes == 0) {
+  if (!b->mapped || nbytes == 0) { /* heap blob: copy now */
     const uint8_t *src = nbytes ? b->data + off : NULL;
-    /* heap blob: copy now */
     mx_array *a = mx_array_from_data(NULL, t, ndim, shape);
     if (!a) return NULL;
     if (nbytes) {
@@ -172,7 +171,7 @@ mx_array *mx_io_blob_array(mx_io_blob *b, uint64_t off, mx_dtype t, int ndim,
   mx_buffer *buf = wrap_region(b, off, (size_t)nbytes);
   if (!buf) return NULL;
   int32_t small[MX_INLINE_DIMS + 1];
-  int32_t *bshape = ndim < MX_INLINE_DIMS ? small : malloc((size_t)(ndim + 1) * sizeof(int32_t));
+  int32_t *bshape = ndim <= MX_INLINE_DIMS ? small : malloc((size_t)(ndim + 1) * sizeof(int32_t));
   mx_array *bytes = NULL;
   if (bshape) {
     for (int d = 0; d < ndim; d++) bshape[d] = shape[d];
