@@ -24,9 +24,9 @@ from pathlib import Path
 # ----------------------------------------------------------------------------------------
 
 PY_CONVS = {"array", "array?", "weak", "weak?", "key", "arrays", "axes", "shape", "axis", "int",
-            "uint64", "bool", "float", "dtype", "dtype?", "stream",
-            "str", "int?", "ints", "pairs", "tdaxes"}
-C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "double",
+            "int?", "uint64", "bool", "float", "float?", "dtype", "dtype?", "stream",
+            "str", "ints", "pairs", "tdaxes"}
+C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "double",
            "uint64", "dtype", "vector", "str", "i64s", "size"}
 # Python results: array; list(p) (one array when p was one array), list1(p) (one array when p
 # holds exactly one), tuple(p): as many arrays as p; list / tuple: as many as the call makes.
@@ -377,6 +377,10 @@ class PyParamCode:
             if d not in (None, "None"):
                 raise DefError(f"{self.where}: dtype? defaults to None")
             return [f"mx_dtype {v} = MX_FLOAT32;", f"bool {v}_has = false;"]
+        if c == "float?":
+            if d not in (None, "None"):
+                raise DefError(f"{self.where}: float? defaults to None")
+            return [f"double {v} = 0;", f"bool {v}_has = false;"]
         if c == "stream":
             if d not in (None, "None"):
                 raise DefError(f"{self.where}: stream defaults to None")
@@ -478,9 +482,10 @@ class PyParamCode:
         if c in simple:
             stmt = f"{simple[c]}({o}, &{v}) < 0"
             return [f"if ({stmt}) goto done;"] if req else [f"if ({o} && {stmt}) goto done;"]
-        if c == "dtype?":
+        if c in ("dtype?", "float?"):
+            fn = {"dtype?": "mxpy_to_dtype", "float?": "mxpy_to_double"}[c]
             return [f"if ({o} && {o} != Py_None) {{",
-                    f"  if (mxpy_to_dtype({o}, &{v}) < 0) goto done;",
+                    f"  if ({fn}({o}, &{v}) < 0) goto done;",
                     f"  {v}_has = true;",
                     "}"]
         if c == "stream":
@@ -831,6 +836,7 @@ def c_param_decl(kind, name):
             "shape": [f"const int* {name}", f"size_t {name}_num"],
             "int": [f"int {name}"], "bool": [f"bool {name}"], "float": [f"float {name}"],
             "double": [f"double {name}"], "uint64": [f"uint64_t {name}"],
+            "float?": [f"mlx_optional_float {name}"],
             "dtype": [f"mlx_dtype {name}"],
             "vector": [f"const mlx_vector_array {name}"],
             "str": [f"const char* {name}"],
@@ -889,6 +895,9 @@ def emit_c_wrapper(v, where):
             mapping[n + "_n"] = f"(int){n}_num"
         elif k == "dtype":
             mapping[n] = f"(mx_dtype){n}"
+        elif k == "float?":
+            mapping[n] = f"{n}.value"
+            mapping[n + "_has"] = f"{n}.has_value"
         elif k == "vector":
             o.append(f"  mx_array *const *{cv};")
             o.append(f"  int {cv}_n;")
@@ -970,7 +979,8 @@ def gen_capi(rows):
                 " * mlx-c functions: 0 on success, 1 after reporting to the error handler. */",
                 f"#ifndef {guard}", f"#define {guard}", "",
                 "#include <stdbool.h>", "#include <stddef.h>", "#include <stdint.h>", "",
-                '#include "mlx/c/array.h"', '#include "mlx/c/stream.h"', '#include "mlx/c/vector.h"',
+                '#include "mlx/c/array.h"', '#include "mlx/c/optional.h"', '#include "mlx/c/stream.h"',
+                '#include "mlx/c/vector.h"',
                 "", "#ifdef __cplusplus", 'extern "C" {', "#endif", ""]
         text += decls
         text += ["", "#ifdef __cplusplus", "}", "#endif", "", "#endif", ""]
@@ -988,6 +998,7 @@ PYI_TYPES = {"array": "array", "array?": "Optional[array]", "weak": "Union[scala
              "key": "Optional[array]", "arrays": "Union[array, Sequence[array]]",
              "axes": "Union[None, int, Sequence[int]]", "shape": "Union[int, Sequence[int]]",
              "axis": "int", "int": "int", "uint64": "int", "bool": "bool", "float": "float",
+             "float?": "Optional[float]",
              "dtype": "Dtype", "dtype?": "Optional[Dtype]",
              "stream": "Union[None, Stream, Device]",
              "str": "str", "int?": "Optional[int]", "ints": "Union[None, int, Sequence[int]]",

@@ -303,6 +303,16 @@ static PyObject *get_T(PyObject *self, void *c) {
   return a ? mxpy_array_wrap(mx_transpose(a, NULL, -1, mx_stream_default())) : NULL;
 }
 
+static PyObject *get_real(PyObject *self, void *c) {
+  mx_array *a = mxpy_array_node(self);
+  return a ? mxpy_array_wrap(mx_real(a, mx_stream_default())) : NULL;
+}
+
+static PyObject *get_imag(PyObject *self, void *c) {
+  mx_array *a = mxpy_array_node(self);
+  return a ? mxpy_array_wrap(mx_imag(a, mx_stream_default())) : NULL;
+}
+
 static PyGetSetDef array_getset[] = {
     {"shape", get_shape, NULL, "The shape of the array as a Python tuple.", NULL},
     {"dtype", get_dtype, NULL, "The array's Dtype.", NULL},
@@ -311,6 +321,9 @@ static PyGetSetDef array_getset[] = {
     {"itemsize", get_itemsize, NULL, "The size of the array's datatype in bytes.", NULL},
     {"nbytes", get_nbytes, NULL, "The number of bytes in the array.", NULL},
     {"T", get_T, NULL, "Equivalent to calling self.transpose() with no arguments.", NULL},
+    {"at", mxpy_array_get_at, NULL, "Used to apply updates at the given indices: x.at[idx].add(y).", NULL},
+    {"real", get_real, NULL, "The real part of a complex array.", NULL},
+    {"imag", get_imag, NULL, "The imaginary part of a complex array.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -475,6 +488,7 @@ int mxpy_array_init(PyObject *m) {
   array_type.tp_methods = all; /* lives as long as the process */
   if (PyType_Ready(&array_type) < 0 || PyType_Ready(&array_iter_type) < 0) return -1;
   mxpy_array_type = &array_type;
+  if (mxpy_index_init(m) < 0) return -1;
   if (PyModule_AddObjectRef(m, "array", (PyObject *)&array_type) < 0 ||
       PyModule_AddObjectRef(m, "ArrayIterator", (PyObject *)&array_iter_type) < 0)
     return -1;

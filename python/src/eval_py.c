@@ -1,7 +1,7 @@
 /* eval_py.c: evaluation entry points (eval, async_eval over nested list/tuple/dict trees,
  * with the GIL released while the core evaluates), export_to_dot, the memory API
- * (get_active_memory ... clear_cache) and print options. Also the tree helpers the other
- * hand-written files share. Depends on core/eval.h, allocator.h, print.h and ops.h. */
+ * (get_active_memory ... clear_cache) and print options. Trees are walked by tree_py.c.
+ * Depends on core/eval.h, allocator.h, print.h and ops.h. */
 #include "mxpy_internal.h"
 
 #include <stdio.h>
@@ -11,89 +11,6 @@
 
 #include "allocator.h"
 #include "print.h"
-
-/* ------------------------------------------------------------------------------------ */
-/* trees                                                                                 */
-
-int mxpy_tree_collect(PyObject *tree, PyObject *arrays, bool strict, const char *op) {
-  if (MXPY_IS_ARRAY(tree)) return PyList_Append(arrays, tree);
-  int rc = 0;
-  if (PyList_Check(tree) || PyTuple_Check(tree) || PyDict_Check(tree)) {
-    if (Py_EnterRecursiveCall(" while flattening a tree of arrays")) return -1;
-    if (PyDict_Check(tree)) {
-      Py_ssize_t pos = 0;
-      PyObject *k, *v;
-      while (rc == 0 && PyDict_Next(tree, &pos, &k, &v))
-        rc = mxpy_tree_collect(v, arrays, strict, op);
-    } else {
-      PyObject *seq = PySequence_Fast(tree, "not a sequence");
-      if (!seq) {
-        rc = -1;
-      } else {
-        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-        for (Py_ssize_t i = 0; rc == 0 && i < n; i++)
-          rc = mxpy_tree_collect(PySequence_Fast_GET_ITEM(seq, i), arrays, strict, op);
-        Py_DECREF(seq);
-      }
-    }
-    Py_LeaveRecursiveCall();
-    return rc;
-  }
-  if (strict) {
-    PyErr_Format(PyExc_ValueError, "[%s] The argument should contain only arrays, got %s.", op,
-                 Py_TYPE(tree)->tp_name);
-    return -1;
-  }
-  return 0;
-}
-
-PyObject *mxpy_tree_replace(PyObject *tree, PyObject *replacements, Py_ssize_t *index) {
-  if (MXPY_IS_ARRAY(tree)) {
-    if (*index >= PySequence_Size(replacements)) {
-      PyErr_SetString(PyExc_RuntimeError, "[tree] fewer replacement arrays than leaves");
-      return NULL;
-    }
-    return PySequence_GetItem(replacements, (*index)++);
-  }
-  if (!(PyList_Check(tree) || PyTuple_Check(tree) || PyDict_Check(tree))) return Py_NewRef(tree);
-  if (Py_EnterRecursiveCall(" while rebuilding a tree of arrays")) return NULL;
-  PyObject *out = NULL;
-  if (PyDict_Check(tree)) {
-    out = PyDict_New();
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    while (out && PyDict_Next(tree, &pos, &k, &v)) {
-      PyObject *r = mxpy_tree_replace(v, replacements, index);
-      if (!r || PyDict_SetItem(out, k, r) < 0) Py_CLEAR(out);
-      Py_XDECREF(r);
-    }
-  } else {
-    Py_ssize_t n = PySequence_Size(tree);
-    PyObject *items = PyList_New(n);
-    for (Py_ssize_t i = 0; items && i < n; i++) {
-      PyObject *child = PyList_Check(tree) ? PyList_GET_ITEM(tree, i) : PyTuple_GET_ITEM(tree, i);
-      PyObject *r = mxpy_tree_replace(child, replacements, index);
-      if (!r) Py_CLEAR(items);
-      else PyList_SET_ITEM(items, i, r);
-    }
-    if (items && PyList_Check(tree)) {
-      out = items;
-      items = NULL;
-    } else if (items && PyTuple_CheckExact(tree)) {
-      out = PyList_AsTuple(items);
-    } else if (items) { /* tuple subclass, e.g. a namedtuple: rebuild with its type */
-      PyObject *t = PyList_AsTuple(items);
-      if (t && PyObject_HasAttrString(tree, "_fields"))
-        out = PyObject_Call((PyObject *)Py_TYPE(tree), t, NULL);
-      else if (t)
-        out = PyObject_CallOneArg((PyObject *)Py_TYPE(tree), t);
-      Py_XDECREF(t);
-    }
-    Py_XDECREF(items);
-  }
-  Py_LeaveRecursiveCall();
-  return out;
-}
 
 /* ------------------------------------------------------------------------------------ */
 /* eval / async_eval                                                                     */

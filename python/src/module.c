@@ -140,6 +140,7 @@ PyMODINIT_FUNC PyInit_core(void) {
       PyModule_AddFunctions(m, mxpy_eval_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_transforms_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_shape_methods) < 0 ||
+      PyModule_AddFunctions(m, mxpy_creation_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_io_methods) < 0)
     goto fail;
   if (add_random_module(m) < 0 || add_constants(m) < 0 || register_drain(m) < 0) goto fail;

@@ -24,6 +24,7 @@ extern PyMethodDef mxpy_stream_methods[];
 extern PyMethodDef mxpy_eval_methods[];
 extern PyMethodDef mxpy_transforms_methods[];
 extern PyMethodDef mxpy_random_methods[];
+extern PyMethodDef mxpy_creation_methods[]; /* full, full_like, arange, asarray (creation_py.c) */
 
 /* Resets the calling thread's random state (clear_streams does this). */
 void mxpy_random_reset_thread(void);
@@ -49,6 +50,11 @@ PyObject *mxpy_array_item(PyObject *self);
 /* Hooks the array type calls into (array_index.c, array_number.c, array_buffer.c). */
 PyObject *mxpy_array_getitem(PyObject *self, PyObject *idx);
 int mxpy_array_setitem(PyObject *self, PyObject *idx, PyObject *value);
+/* x.at (the ArrayAt helper) and the ArrayAt type's registration (array_index.c). */
+PyObject *mxpy_array_get_at(PyObject *self, void *closure);
+int mxpy_index_init(PyObject *m);
+/* mx.searchsorted (searchsorted_py.c), added by mxpy_index_init. */
+int mxpy_searchsorted_init(PyObject *m);
 /* Sub-array i along axis 0 (no bounds check beyond the caller's). New node or NULL. */
 mx_array *mxpy_index_axis0(mx_array *a, int64_t i);
 extern PyNumberMethods mxpy_array_as_number;
@@ -57,13 +63,30 @@ extern PyBufferProcs mxpy_array_as_buffer;
 extern PyMethodDef mxpy_array_buffer_methods[]; /* __array__, pickling, copies */
 extern PyMethodDef mxpy_array_number_methods[]; /* __complex__ */
 
-/* ---- trees: nested list/tuple/dict of leaves ---- */
+/* ---- trees: nested list/tuple/dict of leaves (tree_py.c) ---- */
 /* Appends every mx.array leaf of tree to `arrays` (a list); other leaves are ignored unless
  * strict, where they raise ValueError naming `op`. 0 or -1. */
 int mxpy_tree_collect(PyObject *tree, PyObject *arrays, bool strict, const char *op);
-/* A copy of tree whose k-th mx.array leaf is replaced by replacements[k] (a sequence);
- * *index counts leaves consumed. New reference or NULL. */
+/* A copy of tree whose k-th mx.array leaf is replaced by replacements[*index + k] (a
+ * sequence); *index counts leaves consumed. New reference or NULL. */
 PyObject *mxpy_tree_replace(PyObject *tree, PyObject *replacements, Py_ssize_t *index);
+/* The tree with every array replaced by the slot object (mxpy_tree_slot), so it keeps no
+ * array alive; *n_arrays (may be NULL) gets their number. New reference or NULL. */
+PyObject *mxpy_tree_structure(PyObject *tree, Py_ssize_t *n_arrays);
+/* A copy of a structure whose slots (and arrays) take replacements[*index ...] in order. */
+PyObject *mxpy_tree_fill_slots(PyObject *structure, PyObject *replacements, Py_ssize_t *index);
+/* The unique object marking an array's place in a structure (borrowed). */
+PyObject *mxpy_tree_slot(void);
+/* In place: the mx.array leaves of tree become replacements[*index ...] in order, until the
+ * replacements run out; tuples holding arrays are rebuilt inside their parent list/dict (a
+ * tuple at the top of the tree cannot be: ValueError naming op). 0 or -1. */
+int mxpy_tree_fill(PyObject *tree, PyObject *replacements, Py_ssize_t *index, const char *op);
+/* Retained nodes of a list of mx.array objects (PyMem); free with mxpy_nodes_free. */
+mx_array **mxpy_nodes_from_list(PyObject *list, int *n);
+/* Releases the non-NULL entries and frees the vector. */
+void mxpy_nodes_free(mx_array **nodes, int n);
+/* A list wrapping nodes[0..n) (stolen, slots cleared even on failure). */
+PyObject *mxpy_list_from_nodes(mx_array **nodes, int n);
 
 /* ---- devices and streams (stream_py.c) ---- */
 PyObject *mxpy_device_object(mx_device d);  /* new reference */

@@ -1,199 +1,20 @@
-/* transforms_py.c: grad, value_and_grad, vjp and jvp over src/transforms/transforms.h.
- * A Python callable is wrapped in an mx_closure whose fn takes the GIL, wraps the input
- * nodes as mx.array objects, calls the function and hands the output nodes back; a Python
- * exception raised inside is kept and re-raised unchanged once the C call returns. The GIL
- * is released around the C transform. Differentiated arguments must be arrays for now
- * (list/tuple/dict pytrees raise a ValueError until tree support lands). */
+/* transforms_py.c: grad, value_and_grad, vjp and jvp over src/transforms/transforms.h
+ * (spec/semantics.md section 11). A Python callable is wrapped in an mx_closure whose fn
+ * takes the GIL, puts the input nodes (as mx.array objects) into the argument trees, calls
+ * the function and hands the arrays of its result tree back; a Python exception raised
+ * inside is kept and re-raised unchanged once the C call returns. The GIL is released
+ * around the C transform. Differentiated arguments are list/tuple/dict trees of arrays. */
 #include "mxpy_internal.h"
 
 #include <stdlib.h>
 
-#include "../../src/transforms/transforms.h"
+#include "transforms_py.h"
 
-typedef enum { MODE_GRAD, MODE_VALUE_AND_GRAD, MODE_VJP_JVP } call_mode;
-
-/* What the closure needs to call the Python function with tracer inputs. */
-typedef struct {
-  PyObject *fun;
-  PyObject *args;          /* positional arguments (tuple) */
-  PyObject *kwargs;        /* dict or NULL */
-  const int *pos;          /* in[0..n_pos) replace args[pos[i]] */
-  int n_pos;
-  PyObject *kw_names;      /* in[n_pos..) replace kwargs[kw_names[j]] (tuple or NULL) */
-  call_mode mode;
-  const char *tag;         /* "grad", "value_and_grad", "vjp", "jvp" */
-  PyObject *value_out;     /* the function's last return value */
-  PyObject *exc_type, *exc_value, *exc_tb; /* a Python error raised inside */
-} closure_payload;
-
-static int tracer_args(closure_payload *p, mx_array *const *in, int n_in, PyObject **args_out,
-                       PyObject **kwargs_out) {
-  Py_ssize_t n = PyTuple_GET_SIZE(p->args);
-  PyObject *args = PyTuple_New(n);
-  PyObject *kwargs = NULL;
-  if (!args) return -1;
-  for (Py_ssize_t i = 0; i < n; i++) PyTuple_SET_ITEM(args, i, Py_NewRef(PyTuple_GET_ITEM(p->args, i)));
-  for (int i = 0; i < p->n_pos && i < n_in; i++) {
-    mx_array_retain(in[i]);
-    PyObject *w = mxpy_array_wrap(in[i]);
-    if (!w) goto fail;
-    Py_DECREF(PyTuple_GET_ITEM(args, p->pos[i]));
-    PyTuple_SET_ITEM(args, p->pos[i], w);
-  }
-  if (p->kwargs) {
-    kwargs = PyDict_Copy(p->kwargs);
-    if (!kwargs) goto fail;
-    Py_ssize_t nk = p->kw_names ? PyTuple_GET_SIZE(p->kw_names) : 0;
-    for (Py_ssize_t j = 0; j < nk && p->n_pos + j < n_in; j++) {
-      mx_array_retain(in[p->n_pos + j]);
-      PyObject *w = mxpy_array_wrap(in[p->n_pos + j]);
-      if (!w || PyDict_SetItem(kwargs, PyTuple_GET_ITEM(p->kw_names, j), w) < 0) {
-        Py_XDECREF(w);
-        goto fail;
-      }
-      Py_DECREF(w);
-    }
-  }
-  *args_out = args;
-  *kwargs_out = kwargs;
-  return 0;
-fail:
-  Py_DECREF(args);
-  Py_XDECREF(kwargs);
-  return -1;
-}
-
-/* Checks the function's return value for the mode and appends its arrays to leaves. */
-static int collect_outputs(closure_payload *p, PyObject *ret, PyObject *leaves) {
-  if (p->mode == MODE_VJP_JVP) {
-    if (!MXPY_IS_ARRAY(ret) && !PyList_Check(ret) && !PyTuple_Check(ret)) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The function must return an array or a list/tuple of arrays; got %s.",
-                   p->tag, Py_TYPE(ret)->tp_name);
-      return -1;
-    }
-    return mxpy_tree_collect(ret, leaves, true, p->tag);
-  }
-  if (!MXPY_IS_ARRAY(ret)) {
-    if (p->mode == MODE_GRAD) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The return value of the function whose gradient we want to compute "
-                   "should be a scalar array; but %s was returned.",
-                   p->tag, Py_TYPE(ret)->tp_name);
-      return -1;
-    }
-    if (!PyTuple_Check(ret)) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The return value of the function whose gradient we want to compute "
-                   "should be either a scalar array or a tuple with the first value being a "
-                   "scalar array (Union[array, tuple[array, Any, ...]]); but %s was returned.",
-                   p->tag, Py_TYPE(ret)->tp_name);
-      return -1;
-    }
-    if (PyTuple_GET_SIZE(ret) == 0) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The return value of the function whose gradient we want to compute "
-                   "should be either a scalar array or a non-empty tuple. The first value "
-                   "should be a scalar array and the rest can be anything. Instead, we got an "
-                   "empty tuple.",
-                   p->tag);
-      return -1;
-    }
-    if (!MXPY_IS_ARRAY(PyTuple_GET_ITEM(ret, 0))) {
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] The return value of the function whose gradient we want to compute "
-                   "should be either a scalar array or a tuple with the first value being a "
-                   "scalar array (Union[array, tuple[array, Any, ...]]); but it was a tuple "
-                   "with the first value being of type %s .",
-                   p->tag, Py_TYPE(PyTuple_GET_ITEM(ret, 0))->tp_name);
-      return -1;
-    }
-  }
-  return mxpy_tree_collect(ret, leaves, false, p->tag);
-}
-
-static int closure_call(void *payload, mx_array *const *in, int n_in, mx_array **out, int max_out,
-                        int *n_out) {
-  closure_payload *p = payload;
-  PyGILState_STATE g = PyGILState_Ensure();
-  int rc = -1, k = 0;
-  PyObject *args = NULL, *kwargs = NULL, *ret = NULL, *leaves = NULL;
-  *n_out = 0;
-  if (tracer_args(p, in, n_in, &args, &kwargs) < 0) goto done;
-  ret = PyObject_Call(p->fun, args, kwargs);
-  if (!ret) goto done;
-  leaves = PyList_New(0);
-  if (!leaves || collect_outputs(p, ret, leaves) < 0) goto done;
-  Py_ssize_t n = PyList_GET_SIZE(leaves);
-  if (n > max_out) {
-    PyErr_Format(PyExc_ValueError, "[%s] The function returned %zd arrays; at most %d are supported.",
-                 p->tag, n, max_out);
-    goto done;
-  }
-  for (k = 0; k < n; k++) {
-    out[k] = mxpy_array_node_retained(PyList_GET_ITEM(leaves, k));
-    if (!out[k]) break;
-  }
-  if (k < n) {
-    while (k > 0) mx_array_release(out[--k]);
-    goto done;
-  }
-  *n_out = (int)n;
-  Py_XSETREF(p->value_out, Py_NewRef(ret));
-  rc = 0;
-done:
-  if (rc < 0) {
-    if (PyErr_Occurred()) {
-      if (!p->exc_type) PyErr_Fetch(&p->exc_type, &p->exc_value, &p->exc_tb);
-      else PyErr_Clear();
-    }
-    mx_fail_int(MX_ERUNTIME, "%s", "");
-  }
-  Py_XDECREF(leaves);
-  Py_XDECREF(ret);
-  Py_XDECREF(kwargs);
-  Py_XDECREF(args);
-  PyGILState_Release(g);
-  return rc;
-}
-
-static void payload_clear(closure_payload *p) {
-  Py_CLEAR(p->value_out);
-  Py_CLEAR(p->exc_type);
-  Py_CLEAR(p->exc_value);
-  Py_CLEAR(p->exc_tb);
-}
-
-/* After a failed C transform: the Python error raised inside, else the core's error. */
-static PyObject *transform_error(closure_payload *p) {
-  if (p->exc_type) {
-    mx_error_clear();
-    PyErr_Restore(p->exc_type, p->exc_value, p->exc_tb);
-    p->exc_type = p->exc_value = p->exc_tb = NULL;
-    return NULL;
-  }
-  return mxpy_raise_or_runtime(p->tag);
-}
+#include "prim.h"
 
 static void release_all(mx_array **a, int n) {
   for (int i = 0; i < n; i++)
     if (a[i]) mx_array_release(a[i]);
-}
-
-/* A list of wrapped nodes (stolen; the slots are cleared). */
-static PyObject *wrap_list(mx_array **a, int n) {
-  PyObject *list = PyList_New(n);
-  if (!list) return NULL;
-  for (int i = 0; i < n; i++) {
-    PyObject *w = mxpy_array_wrap(a[i]);
-    a[i] = NULL;
-    if (!w) {
-      Py_DECREF(list);
-      return NULL;
-    }
-    PyList_SET_ITEM(list, i, w);
-  }
-  return list;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -215,24 +36,77 @@ static const char *grad_tag(const mxpy_gradfn *g) {
   return g->value_and_grad ? "value_and_grad" : "grad";
 }
 
-static PyObject *pytree_error(const char *tag, const char *kind, const char *where) {
-  PyErr_Format(PyExc_ValueError,
-               "[%s] Differentiating with respect to a %s argument (%s) is not supported yet: "
-               "pass the arrays as separate positional arguments.",
-               tag, kind, where);
-  return NULL;
+/* "{a,b,}" as MLX prints the keyword names of a call. */
+static PyObject *kwargs_names(PyObject *kwargs) {
+  PyObject *parts = PyList_New(0);
+  if (!parts) return NULL;
+  Py_ssize_t pos = 0;
+  PyObject *k, *v;
+  while (kwargs && PyDict_Next(kwargs, &pos, &k, &v)) {
+    PyObject *item = PyUnicode_FromFormat("%S,", k);
+    if (!item || PyList_Append(parts, item) < 0) {
+      Py_XDECREF(item);
+      Py_DECREF(parts);
+      return NULL;
+    }
+    Py_DECREF(item);
+  }
+  PyObject *empty = PyUnicode_FromString("");
+  PyObject *joined = empty ? PyUnicode_Join(empty, parts) : NULL;
+  Py_XDECREF(empty);
+  Py_DECREF(parts);
+  if (!joined) return NULL;
+  PyObject *r = PyUnicode_FromFormat("{%U}", joined);
+  Py_DECREF(joined);
+  return r;
 }
 
-/* Checks that the argument to differentiate is an array. */
-static int check_grad_arg(const char *tag, PyObject *o, const char *where) {
-  if (MXPY_IS_ARRAY(o)) return 0;
-  if (PyList_Check(o)) pytree_error(tag, "list", where);
-  else if (PyTuple_Check(o)) pytree_error(tag, "tuple", where);
-  else if (PyDict_Check(o)) pytree_error(tag, "dict", where);
-  else
-    PyErr_Format(PyExc_ValueError, "[%s] The argument to differentiate (%s) should be an array, got %s.",
-                 tag, where, Py_TYPE(o)->tp_name);
-  return -1;
+/* The gradient trees: one argnum -> that tree; several -> a tuple of trees; argnames ->
+ * (positional or None, {name: tree}). grads (a list) is consumed in order. */
+static PyObject *grad_structure(mxpy_gradfn *g, PyObject *args, PyObject *kwargs, PyObject *grads) {
+  Py_ssize_t index = 0, nnames = PyTuple_GET_SIZE(g->argnames);
+  PyObject *pos_grads = NULL;
+  if (g->n_argnums == 1) {
+    pos_grads = mxpy_tree_replace(PyTuple_GET_ITEM(args, g->argnums[0]), grads, &index);
+  } else if (g->n_argnums > 1) {
+    pos_grads = PyTuple_New(g->n_argnums);
+    for (int i = 0; pos_grads && i < g->n_argnums; i++) {
+      PyObject *t = mxpy_tree_replace(PyTuple_GET_ITEM(args, g->argnums[i]), grads, &index);
+      if (!t) Py_CLEAR(pos_grads);
+      else PyTuple_SET_ITEM(pos_grads, i, t);
+    }
+  } else {
+    pos_grads = Py_NewRef(Py_None);
+  }
+  if (!pos_grads || nnames == 0) return pos_grads;
+  PyObject *kw_grads = PyDict_New();
+  for (Py_ssize_t j = 0; kw_grads && j < nnames; j++) {
+    PyObject *name = PyTuple_GET_ITEM(g->argnames, j);
+    PyObject *v = PyDict_GetItemWithError(kwargs, name);
+    PyObject *t = v ? mxpy_tree_replace(v, grads, &index) : NULL;
+    if (!t || PyDict_SetItem(kw_grads, name, t) < 0) Py_CLEAR(kw_grads);
+    Py_XDECREF(t);
+  }
+  PyObject *r = kw_grads ? PyTuple_Pack(2, pos_grads, kw_grads) : NULL;
+  Py_DECREF(pos_grads);
+  Py_XDECREF(kw_grads);
+  return r;
+}
+
+/* The arrays of the differentiated argument trees, in order (non-array leaves raise). */
+static PyObject *grad_leaves(mxpy_gradfn *g, PyObject *args, PyObject *kwargs, const char *tag) {
+  PyObject *leaves = PyList_New(0);
+  if (!leaves) return NULL;
+  for (int i = 0; i < g->n_argnums; i++)
+    if (mxpy_tree_collect(PyTuple_GET_ITEM(args, g->argnums[i]), leaves, true, tag) < 0) goto fail;
+  for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(g->argnames); j++) {
+    PyObject *v = PyDict_GetItemWithError(kwargs, PyTuple_GET_ITEM(g->argnames, j));
+    if (!v || mxpy_tree_collect(v, leaves, true, tag) < 0) goto fail;
+  }
+  return leaves;
+fail:
+  Py_DECREF(leaves);
+  return NULL;
 }
 
 static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
@@ -240,7 +114,6 @@ static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
   const char *tag = grad_tag(g);
   Py_ssize_t nargs = PyTuple_GET_SIZE(args);
   Py_ssize_t nnames = PyTuple_GET_SIZE(g->argnames);
-  char where[64];
   if (g->n_argnums > 0 && g->argnums[g->n_argnums - 1] >= nargs) {
     PyErr_Format(PyExc_ValueError,
                  "[%s] Can't compute the gradient of argument index %d because the function is "
@@ -253,94 +126,56 @@ static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
     int has = kwargs ? PyDict_Contains(kwargs, name) : 0;
     if (has < 0) return NULL;
     if (!has) {
-      PyObject *keys = kwargs ? PyDict_Keys(kwargs) : PyList_New(0);
-      PyErr_Format(PyExc_ValueError,
-                   "[%s] Can't compute the gradient of keyword argument '%U' because the "
-                   "function is called with the following keyword arguments %R",
-                   tag, name, keys ? keys : Py_None);
-      Py_XDECREF(keys);
+      PyObject *names = kwargs_names(kwargs);
+      if (names)
+        PyErr_Format(PyExc_ValueError,
+                     "[%s] Can't compute the gradient of keyword argument '%U' because the "
+                     "function is called with the following keyword arguments %U",
+                     tag, name, names);
+      Py_XDECREF(names);
       return NULL;
     }
   }
-  int n_primals = g->n_argnums + (int)nnames;
-  mx_array **primals = PyMem_Calloc((size_t)n_primals + 1, sizeof(mx_array *));
-  mx_array **grads = PyMem_Calloc((size_t)n_primals + 1, sizeof(mx_array *));
-  mx_array **outs = PyMem_Calloc(MX_MAX_OUTPUTS, sizeof(mx_array *));
-  int *argnums = PyMem_Calloc((size_t)n_primals + 1, sizeof(int));
-  PyObject *result = NULL;
-  closure_payload p = {0};
-  int n_out = 0, rc;
-  if (!primals || !grads || !outs || !argnums) {
+  PyObject *result = NULL, *grads_list = NULL;
+  mxpy_closure p = {0};
+  int n_primals = 0, n_out = 0, rc;
+  mx_array **primals = NULL, **grads = NULL, **outs = NULL;
+  int *argnums = NULL;
+  PyObject *leaves = grad_leaves(g, args, kwargs, tag);
+  if (!leaves || !(primals = mxpy_nodes_from_list(leaves, &n_primals))) goto done;
+  grads = PyMem_Calloc((size_t)n_primals + 1, sizeof(mx_array *));
+  outs = PyMem_Calloc(MX_MAX_OUTPUTS, sizeof(mx_array *));
+  argnums = PyMem_Calloc((size_t)n_primals + 1, sizeof(int));
+  if (!grads || !outs || !argnums) {
     PyErr_NoMemory();
     goto done;
   }
-  for (int i = 0; i < g->n_argnums; i++) {
-    PyObject *a = PyTuple_GET_ITEM(args, g->argnums[i]);
-    snprintf(where, sizeof where, "positional argument %d", g->argnums[i]);
-    if (check_grad_arg(tag, a, where) < 0) goto done;
-    if (!(primals[i] = mxpy_array_node_retained(a))) goto done;
-    argnums[i] = i;
-  }
-  for (Py_ssize_t j = 0; j < nnames; j++) {
-    PyObject *a = PyDict_GetItemWithError(kwargs, PyTuple_GET_ITEM(g->argnames, j));
-    if (!a) goto done;
-    const char *kname = PyUnicode_AsUTF8(PyTuple_GET_ITEM(g->argnames, j));
-    if (!kname) goto done;
-    snprintf(where, sizeof where, "keyword argument %s", kname);
-    if (check_grad_arg(tag, a, where) < 0) goto done;
-    if (!(primals[g->n_argnums + j] = mxpy_array_node_retained(a))) goto done;
-    argnums[g->n_argnums + j] = g->n_argnums + (int)j;
-  }
+  for (int i = 0; i < n_primals; i++) argnums[i] = i;
   p.fun = g->fun;
   p.args = args;
   p.kwargs = kwargs;
   p.pos = g->argnums;
   p.n_pos = g->n_argnums;
   p.kw_names = g->argnames;
-  p.mode = g->value_and_grad ? MODE_VALUE_AND_GRAD : MODE_GRAD;
+  p.mode = g->value_and_grad ? MXPY_MODE_VALUE_AND_GRAD : MXPY_MODE_GRAD;
   p.tag = tag;
-  mx_closure c = {closure_call, &p};
+  mx_closure c = {mxpy_closure_call, &p};
   Py_BEGIN_ALLOW_THREADS
   rc = mx_value_and_grad(c, primals, n_primals, argnums, n_primals, outs, MX_MAX_OUTPUTS, &n_out,
                          grads);
   Py_END_ALLOW_THREADS
   if (rc < 0) {
-    transform_error(&p);
+    mxpy_closure_raise(&p);
     goto done;
   }
-  /* gradients: one argnum -> that gradient; several -> a tuple; argnames -> (pos, dict) */
-  PyObject *pos_grads = NULL, *kw_grads = NULL, *grads_obj = NULL;
-  if (g->n_argnums == 1) {
-    pos_grads = mxpy_array_wrap(grads[0]);
-    grads[0] = NULL;
-  } else if (g->n_argnums > 1) {
-    PyObject *l = wrap_list(grads, g->n_argnums);
-    pos_grads = l ? PyList_AsTuple(l) : NULL;
-    Py_XDECREF(l);
-  } else {
-    pos_grads = Py_NewRef(Py_None);
-  }
-  if (!pos_grads) goto done;
-  if (nnames == 0) {
-    grads_obj = pos_grads;
-  } else {
-    kw_grads = PyDict_New();
-    for (Py_ssize_t j = 0; kw_grads && j < nnames; j++) {
-      PyObject *w = mxpy_array_wrap(grads[g->n_argnums + j]);
-      grads[g->n_argnums + j] = NULL;
-      if (!w || PyDict_SetItem(kw_grads, PyTuple_GET_ITEM(g->argnames, j), w) < 0) Py_CLEAR(kw_grads);
-      Py_XDECREF(w);
-    }
-    grads_obj = kw_grads ? PyTuple_Pack(2, pos_grads, kw_grads) : NULL;
-    Py_DECREF(pos_grads);
-    Py_XDECREF(kw_grads);
-  }
+  grads_list = mxpy_list_from_nodes(grads, n_primals);
+  PyObject *grads_obj = grads_list ? grad_structure(g, args, kwargs, grads_list) : NULL;
   if (!grads_obj) goto done;
   if (!g->value_and_grad) {
     result = grads_obj;
     goto done;
   }
-  PyObject *values = wrap_list(outs, n_out);
+  PyObject *values = mxpy_list_from_nodes(outs, n_out);
   Py_ssize_t index = 0;
   PyObject *value = values && p.value_out ? mxpy_tree_replace(p.value_out, values, &index) : NULL;
   Py_XDECREF(values);
@@ -348,14 +183,15 @@ static PyObject *gradfn_call(PyObject *self, PyObject *args, PyObject *kwargs) {
   Py_XDECREF(value);
   Py_DECREF(grads_obj);
 done:
-  if (primals) release_all(primals, n_primals);
+  Py_XDECREF(leaves);
+  Py_XDECREF(grads_list);
+  mxpy_nodes_free(primals, n_primals);
   if (grads) release_all(grads, n_primals);
   if (outs) release_all(outs, n_out);
-  PyMem_Free(primals);
   PyMem_Free(grads);
   PyMem_Free(outs);
   PyMem_Free(argnums);
-  payload_clear(&p);
+  mxpy_closure_clear(&p);
   return result;
 }
 
@@ -515,7 +351,8 @@ static PyObject *py_value_and_grad(PyObject *m, PyObject *args, PyObject *kwds) 
 /* A list/tuple of arrays -> retained nodes (count in *n). */
 static mx_array **array_list(PyObject *o, int *n, const char *tag, const char *what) {
   if (!PyList_Check(o) && !PyTuple_Check(o)) {
-    PyErr_Format(PyExc_ValueError, "[%s] %s must be a list of arrays.", tag, what);
+    PyErr_Format(PyExc_TypeError, "[%s] %s must be a list of arrays, got %s.", tag, what,
+                 Py_TYPE(o)->tp_name);
     return NULL;
   }
   Py_ssize_t k = PySequence_Size(o);
@@ -527,7 +364,7 @@ static mx_array **array_list(PyObject *o, int *n, const char *tag, const char *w
   for (Py_ssize_t i = 0; i < k; i++) {
     PyObject *e = PyList_Check(o) ? PyList_GET_ITEM(o, i) : PyTuple_GET_ITEM(o, i);
     if (!MXPY_IS_ARRAY(e)) {
-      PyErr_Format(PyExc_ValueError, "[%s] %s must be a list of arrays; element %zd is %s.", tag,
+      PyErr_Format(PyExc_TypeError, "[%s] %s must be a list of arrays; element %zd is %s.", tag,
                    what, i, Py_TYPE(e)->tp_name);
       release_all(nodes, (int)i);
       PyMem_Free(nodes);
@@ -555,7 +392,7 @@ static PyObject *vjp_jvp(PyObject *args, PyObject *kwds, bool is_vjp) {
   PyObject *result = NULL, *call_args = NULL;
   mx_array **outs = NULL, **res = NULL, **tans = NULL;
   int *pos = NULL;
-  closure_payload p = {0};
+  mxpy_closure p = {0};
   mx_array **prims = array_list(prim_o, &n_p, tag, "primals");
   if (!prims) return NULL;
   tans = array_list(tan_o, &n_t, tag, is_vjp ? "cotangents" : "tangents");
@@ -578,9 +415,9 @@ static PyObject *vjp_jvp(PyObject *args, PyObject *kwds, bool is_vjp) {
   p.args = call_args;
   p.pos = pos;
   p.n_pos = n_p;
-  p.mode = MODE_VJP_JVP;
+  p.mode = MXPY_MODE_LIST;
   p.tag = tag;
-  mx_closure c = {closure_call, &p};
+  mx_closure c = {mxpy_closure_call, &p};
   Py_BEGIN_ALLOW_THREADS
   if (is_vjp)
     rc = mx_vjp(c, prims, n_p, tans, n_t, outs, MX_MAX_OUTPUTS, &n_out, res);
@@ -588,11 +425,11 @@ static PyObject *vjp_jvp(PyObject *args, PyObject *kwds, bool is_vjp) {
     rc = mx_jvp(c, prims, n_p, tans, outs, MX_MAX_OUTPUTS, &n_out, res);
   Py_END_ALLOW_THREADS
   if (rc < 0) {
-    transform_error(&p);
+    mxpy_closure_raise(&p);
     goto done;
   }
-  PyObject *lo = wrap_list(outs, n_out);
-  PyObject *lr = lo ? wrap_list(res, is_vjp ? n_p : n_out) : NULL;
+  PyObject *lo = mxpy_list_from_nodes(outs, n_out);
+  PyObject *lr = lo ? mxpy_list_from_nodes(res, is_vjp ? n_p : n_out) : NULL;
   if (lo && lr) result = PyTuple_Pack(2, lo, lr);
   Py_XDECREF(lo);
   Py_XDECREF(lr);
@@ -609,7 +446,7 @@ done:
   PyMem_Free(res);
   PyMem_Free(pos);
   Py_XDECREF(call_args);
-  payload_clear(&p);
+  mxpy_closure_clear(&p);
   return result;
 }
 
@@ -619,6 +456,20 @@ static PyObject *py_vjp(PyObject *m, PyObject *args, PyObject *kwds) {
 
 static PyObject *py_jvp(PyObject *m, PyObject *args, PyObject *kwds) {
   return vjp_jvp(args, kwds, false);
+}
+
+/* {class name: (has vjp, has jvp, has vmap)} for every primitive of the table (the harness
+ * reports the missing rules). */
+static PyObject *py_primitive_rules(PyObject *m, PyObject *unused) {
+  PyObject *d = PyDict_New();
+  for (int p = 0; d && p < MX_PRIM_COUNT; p++) {
+    PyObject *t = Py_BuildValue("(OOO)", mx_prims[p].vjp ? Py_True : Py_False,
+                                mx_prims[p].jvp ? Py_True : Py_False,
+                                mx_prims[p].vmap ? Py_True : Py_False);
+    if (!t || PyDict_SetItemString(d, mx_prim_name(p), t) < 0) Py_CLEAR(d);
+    Py_XDECREF(t);
+  }
+  return d;
 }
 
 #define KW (METH_VARARGS | METH_KEYWORDS)
@@ -634,7 +485,15 @@ PyMethodDef mxpy_transforms_methods[] = {
      "vjp(fun, primals, cotangents)\n--\n\nCompute the vector-Jacobian product."},
     {"jvp", CF(py_jvp), KW,
      "jvp(fun, primals, tangents)\n--\n\nCompute the Jacobian-vector product."},
+    {"_primitive_rules", py_primitive_rules, METH_NOARGS,
+     "{primitive class: (has vjp, has jvp, has vmap)} (for the conformance harness)."},
     {NULL, NULL, 0, NULL},
 };
 
-int mxpy_transforms_init(PyObject *m) { return PyType_Ready(&gradfn_type); }
+int mxpy_transforms_init(PyObject *m) {
+  if (PyType_Ready(&gradfn_type) < 0) return -1;
+  if (mxpy_vmap_init(m) < 0 || mxpy_custom_init(m) < 0 || mxpy_compile_init(m) < 0 ||
+      mxpy_export_init(m) < 0)
+    return -1;
+  return 0;
+}

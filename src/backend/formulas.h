@@ -395,7 +395,7 @@ MX_HD static inline mx_c64 mx_f_sqrt_c64(mx_c64 z) {
     return mx_c64_make((float)INFINITY, z.im);
   double t = sqrt(0.5 * (fabs(re) + hypot(re, im)));
   if (re >= 0.0) return mx_c64_make((float)t, (float)(im / (2.0 * t)));
-  return mx_c64_make((float)(fabs(im) / (2.0 * t)), (float)(im < 0.0 ? -t : t));
+  return mx_c64_make((float)(fabs(im) / (2.0 * t)), (float)(signbit(im) ? -t : t));
 }
 
 MX_HD static inline mx_c64 mx_f_add_c64(mx_c64 a, mx_c64 b) {
@@ -607,6 +607,235 @@ MX_HD static inline void mx_threefry2x32(uint32_t k0, uint32_t k1, uint32_t x0, 
 }
 
 /* ==== section A: unary math and creation ==== */
+/* Which dtypes each member accepts. Math members see floating or complex64 inputs only (the
+ * op layer promotes integers to float32); the others keep integer and bool inputs. */
+#define MX_F_square_TYPES(X, a) X(a, b) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_rsqrt_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_expm1_TYPES(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_log2_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_log10_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_log1p_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_sin_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_cos_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_tan_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_arcsin_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_arccos_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_arctan_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_sinh_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_cosh_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_tanh_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_arcsinh_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_arccosh_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_arctanh_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_erf_TYPES(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_sigmoid_TYPES(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_ceil_TYPES(X, a) X(a, b) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a)
+#define MX_F_round_TYPES(X, a) X(a, b) MX_INT_SFX(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+#define MX_F_logical_not_TYPES(X, a) X(a, b)
+#define MX_F_bitwise_invert_TYPES(X, a) X(a, b) MX_INT_SFX(X, a)
+#define MX_F_conjugate_TYPES(X, a) X(a, c64)
+#define MX_F_real_TYPES(X, a) X(a, c64)
+#define MX_F_imag_TYPES(X, a) X(a, c64)
+
+/* bool and integers: square wraps (in the unsigned type WU), ceil and round are the
+ * identity, bitwise_invert flips every bit (bool: logical not). */
+#define MX_F_INT_A(sfx, T, WU)                                                           \
+  MX_HD static inline T mx_f_square_##sfx(T x) { return (T)((WU)x * (WU)x); }            \
+  MX_HD static inline T mx_f_ceil_##sfx(T x) { return x; }                               \
+  MX_HD static inline T mx_f_round_##sfx(T x) { return x; }                              \
+  MX_HD static inline T mx_f_bitwise_invert_##sfx(T x) { return (T)~(WU)x; }
+
+MX_F_INT_A(u8, uint8_t, uint32_t)
+MX_F_INT_A(u16, uint16_t, uint32_t)
+MX_F_INT_A(u32, uint32_t, uint32_t)
+MX_F_INT_A(u64, uint64_t, uint64_t)
+MX_F_INT_A(i8, int8_t, uint32_t)
+MX_F_INT_A(i16, int16_t, uint32_t)
+MX_F_INT_A(i32, int32_t, uint32_t)
+MX_F_INT_A(i64, int64_t, uint64_t)
+
+MX_HD static inline bool mx_f_square_b(bool x) { return x; }
+MX_HD static inline bool mx_f_ceil_b(bool x) { return x; }
+MX_HD static inline bool mx_f_round_b(bool x) { return x; }
+MX_HD static inline bool mx_f_bitwise_invert_b(bool x) { return !x; }
+MX_HD static inline bool mx_f_logical_not_b(bool x) { return !x; }
+
+/* float32 (also float16/bfloat16 through float) and float64. round is half-to-even (rint);
+ * sigmoid is 1/(1+e^-|x|), mirrored for x < 0 as MLX computes it (0 and 1 saturate exactly). */
+#define MX_F_FLOAT_A(sfx, T, SQRT, EXPM1, LOG2, LOG10, LOG1P, SIN, COS, TAN, ASIN, ACOS, ATAN, \
+                     SINH, COSH, TANH, ASINH, ACOSH, ATANH, ERF, EXP, CEIL, RINT)         \
+  MX_HD static inline T mx_f_square_##sfx(T x) { return x * x; }                         \
+  MX_HD static inline T mx_f_rsqrt_##sfx(T x) { return (T)1 / SQRT(x); }                 \
+  MX_HD static inline T mx_f_expm1_##sfx(T x) { return EXPM1(x); }                       \
+  MX_HD static inline T mx_f_log2_##sfx(T x) { return LOG2(x); }                         \
+  MX_HD static inline T mx_f_log10_##sfx(T x) { return LOG10(x); }                       \
+  MX_HD static inline T mx_f_log1p_##sfx(T x) { return LOG1P(x); }                       \
+  MX_HD static inline T mx_f_sin_##sfx(T x) { return SIN(x); }                           \
+  MX_HD static inline T mx_f_cos_##sfx(T x) { return COS(x); }                           \
+  MX_HD static inline T mx_f_tan_##sfx(T x) { return TAN(x); }                           \
+  MX_HD static inline T mx_f_arcsin_##sfx(T x) { return ASIN(x); }                       \
+  MX_HD static inline T mx_f_arccos_##sfx(T x) { return ACOS(x); }                       \
+  MX_HD static inline T mx_f_arctan_##sfx(T x) { return ATAN(x); }                       \
+  MX_HD static inline T mx_f_sinh_##sfx(T x) { return SINH(x); }                         \
+  MX_HD static inline T mx_f_cosh_##sfx(T x) { return COSH(x); }                         \
+  MX_HD static inline T mx_f_tanh_##sfx(T x) { return TANH(x); }                         \
+  MX_HD static inline T mx_f_arcsinh_##sfx(T x) { return ASINH(x); }                     \
+  MX_HD static inline T mx_f_arccosh_##sfx(T x) { return ACOSH(x); }                     \
+  MX_HD static inline T mx_f_arctanh_##sfx(T x) { return ATANH(x); }                     \
+  MX_HD static inline T mx_f_erf_##sfx(T x) { return ERF(x); }                           \
+  MX_HD static inline T mx_f_sigmoid_##sfx(T x) {                                        \
+    T y = (T)1 / ((T)1 + EXP(x < 0 ? x : -x));                                           \
+    return x < 0 ? (T)1 - y : y;                                                         \
+  }                                                                                      \
+  MX_HD static inline T mx_f_ceil_##sfx(T x) { return CEIL(x); }                         \
+  MX_HD static inline T mx_f_round_##sfx(T x) { return RINT(x); }
+
+MX_F_FLOAT_A(f32, float, sqrtf, expm1f, log2f, log10f, log1pf, sinf, cosf, tanf, asinf, acosf,
+             atanf, sinhf, coshf, tanhf, asinhf, acoshf, atanhf, erff, expf, ceilf, rintf)
+MX_F_FLOAT_A(f64, double, sqrt, expm1, log2, log10, log1p, sin, cos, tan, asin, acos, atan, sinh,
+             cosh, tanh, asinh, acosh, atanh, erf, exp, ceil, rint)
+
+/* ---- complex64: computed in double (mx_cd), rounded once to complex64 ----
+ * Principal branches as C99 / NumPy: asinh(z) = log1p(w) with w = z + z^2/(sqrt(z^2+1)+1)
+ * (accurate near 0, odd symmetry for re < 0), asin(z) = -i asinh(iz), acos by Kahan's formula,
+ * atanh(z) = (log1p(z) - log1p(-z)) / 2, atan(z) = -i atanh(iz),
+ * acosh(z) = log(z + sqrt(z+1) sqrt(z-1)); tanh by Kahan's formula (no overflow for
+ * large |re|), tan(z) = -i tanh(iz). */
+typedef struct mx_cd {
+  double re, im;
+} mx_cd;
+
+MX_HD static inline mx_cd mx_cd_make(double re, double im) {
+  mx_cd z;
+  z.re = re;
+  z.im = im;
+  return z;
+}
+MX_HD static inline mx_cd mx_cd_of(mx_c64 z) { return mx_cd_make(z.re, z.im); }
+MX_HD static inline mx_c64 mx_cd_c64(mx_cd z) { return mx_c64_make((float)z.re, (float)z.im); }
+MX_HD static inline mx_cd mx_cd_add(mx_cd a, mx_cd b) { return mx_cd_make(a.re + b.re, a.im + b.im); }
+MX_HD static inline mx_cd mx_cd_sub(mx_cd a, mx_cd b) { return mx_cd_make(a.re - b.re, a.im - b.im); }
+MX_HD static inline mx_cd mx_cd_mul(mx_cd a, mx_cd b) {
+  return mx_cd_make(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re);
+}
+MX_HD static inline mx_cd mx_cd_times_i(mx_cd z) { return mx_cd_make(-z.im, z.re); }
+MX_HD static inline mx_cd mx_cd_times_minus_i(mx_cd z) { return mx_cd_make(z.im, -z.re); }
+MX_HD static inline mx_cd mx_cd_div(mx_cd a, mx_cd b) {
+  if (b.im == 0.0) return mx_cd_make(a.re / b.re, a.im / b.re);
+  if (fabs(b.re) >= fabs(b.im)) {
+    double r = b.im / b.re, d = b.re + b.im * r;
+    return mx_cd_make((a.re + a.im * r) / d, (a.im - a.re * r) / d);
+  }
+  double r = b.re / b.im, d = b.re * r + b.im;
+  return mx_cd_make((a.re * r + a.im) / d, (a.im * r - a.re) / d);
+}
+MX_HD static inline mx_cd mx_cd_log(mx_cd z) {
+  return mx_cd_make(log(hypot(z.re, z.im)), atan2(z.im, z.re));
+}
+/* log(1 + z) without losing small z */
+MX_HD static inline mx_cd mx_cd_log1p(mx_cd z) {
+  double h = hypot(1.0 + z.re, z.im);
+  double re = h < 0.5 || h > 2.0 ? log(h) : 0.5 * log1p(z.re * (2.0 + z.re) + z.im * z.im);
+  return mx_cd_make(re, atan2(z.im, 1.0 + z.re));
+}
+MX_HD static inline mx_cd mx_cd_sqrt(mx_cd z) {
+  double re = z.re, im = z.im;
+  if (re == 0.0 && im == 0.0) return mx_cd_make(0.0, im);
+  if (im == (double)INFINITY || im == -(double)INFINITY) return mx_cd_make((double)INFINITY, im);
+  double t = sqrt(0.5 * (fabs(re) + hypot(re, im)));
+  if (re >= 0.0) return mx_cd_make(t, im / (2.0 * t));
+  return mx_cd_make(fabs(im) / (2.0 * t), signbit(im) ? -t : t);
+}
+MX_HD static inline mx_cd mx_cd_sinh(mx_cd z) {
+  return mx_cd_make(sinh(z.re) * cos(z.im), cosh(z.re) * sin(z.im));
+}
+MX_HD static inline mx_cd mx_cd_cosh(mx_cd z) {
+  return mx_cd_make(cosh(z.re) * cos(z.im), sinh(z.re) * sin(z.im));
+}
+MX_HD static inline mx_cd mx_cd_tanh(mx_cd z) {
+  if (fabs(z.re) > 22.0) { /* tanh(re) is +-1 in double; the imaginary part decays */
+    double e = exp(-2.0 * fabs(z.re));
+    return mx_cd_make(z.re > 0 ? 1.0 : -1.0, 4.0 * sin(z.im) * cos(z.im) * e);
+  }
+  double t = tan(z.im), beta = 1.0 + t * t, s = sinh(z.re), rho = sqrt(1.0 + s * s);
+  double den = 1.0 + beta * s * s;
+  return mx_cd_make(beta * rho * s / den, t / den);
+}
+/* asinh and atanh are odd: the sign of re (zeros included) is applied last, which puts
+ * signed zeros on the right side of the branch cuts as C99 does */
+MX_HD static inline mx_cd mx_cd_asinh(mx_cd z) {
+  bool neg = signbit(z.re);
+  if (neg) z = mx_cd_make(-z.re, -z.im);
+  mx_cd z2 = mx_cd_mul(z, z);
+  mx_cd r = mx_cd_sqrt(mx_cd_make(z2.re + 1.0, z2.im));
+  mx_cd w;
+  if (hypot(z.re, z.im) > 1e150) {
+    w = mx_cd_add(z, mx_cd_sub(r, mx_cd_make(1.0, 0.0))); /* z^2 would overflow */
+  } else {
+    w = mx_cd_add(z, mx_cd_div(z2, mx_cd_make(r.re + 1.0, r.im)));
+  }
+  mx_cd y = mx_cd_log1p(w);
+  return neg ? mx_cd_make(-y.re, -y.im) : y;
+}
+MX_HD static inline mx_cd mx_cd_atanh(mx_cd z) {
+  bool neg = signbit(z.re);
+  if (neg) z = mx_cd_make(-z.re, -z.im);
+  mx_cd d = mx_cd_sub(mx_cd_log1p(z), mx_cd_log1p(mx_cd_make(-z.re, -z.im)));
+  return neg ? mx_cd_make(-0.5 * d.re, -0.5 * d.im) : mx_cd_make(0.5 * d.re, 0.5 * d.im);
+}
+
+MX_HD static inline mx_c64 mx_f_square_c64(mx_c64 z) { return mx_f_multiply_c64(z, z); }
+MX_HD static inline mx_c64 mx_f_rsqrt_c64(mx_c64 z) {
+  return mx_f_divide_c64(mx_c64_make(1.0f, 0.0f), mx_f_sqrt_c64(z));
+}
+MX_HD static inline mx_c64 mx_f_log2_c64(mx_c64 z) {
+  mx_cd l = mx_cd_log(mx_cd_of(z));
+  return mx_cd_c64(mx_cd_make(l.re / 0.69314718055994531, l.im / 0.69314718055994531));
+}
+MX_HD static inline mx_c64 mx_f_log10_c64(mx_c64 z) {
+  mx_cd l = mx_cd_log(mx_cd_of(z));
+  return mx_cd_c64(mx_cd_make(l.re / 2.3025850929940457, l.im / 2.3025850929940457));
+}
+MX_HD static inline mx_c64 mx_f_log1p_c64(mx_c64 z) { return mx_cd_c64(mx_cd_log1p(mx_cd_of(z))); }
+MX_HD static inline mx_c64 mx_f_sinh_c64(mx_c64 z) { return mx_cd_c64(mx_cd_sinh(mx_cd_of(z))); }
+MX_HD static inline mx_c64 mx_f_cosh_c64(mx_c64 z) { return mx_cd_c64(mx_cd_cosh(mx_cd_of(z))); }
+MX_HD static inline mx_c64 mx_f_tanh_c64(mx_c64 z) { return mx_cd_c64(mx_cd_tanh(mx_cd_of(z))); }
+/* sin(z) = -i sinh(iz), cos(z) = cosh(iz), tan(z) = -i tanh(iz) */
+MX_HD static inline mx_c64 mx_f_sin_c64(mx_c64 z) {
+  return mx_cd_c64(mx_cd_times_minus_i(mx_cd_sinh(mx_cd_times_i(mx_cd_of(z)))));
+}
+MX_HD static inline mx_c64 mx_f_cos_c64(mx_c64 z) {
+  return mx_cd_c64(mx_cd_cosh(mx_cd_times_i(mx_cd_of(z))));
+}
+MX_HD static inline mx_c64 mx_f_tan_c64(mx_c64 z) {
+  return mx_cd_c64(mx_cd_times_minus_i(mx_cd_tanh(mx_cd_times_i(mx_cd_of(z)))));
+}
+MX_HD static inline mx_c64 mx_f_arcsinh_c64(mx_c64 z) { return mx_cd_c64(mx_cd_asinh(mx_cd_of(z))); }
+MX_HD static inline mx_c64 mx_f_arcsin_c64(mx_c64 z) {
+  return mx_cd_c64(mx_cd_times_minus_i(mx_cd_asinh(mx_cd_times_i(mx_cd_of(z)))));
+}
+/* Kahan: re = 2 atan2(re sqrt(1-z), re sqrt(1+z)), im = asinh(im(conj(sqrt(1+z)) sqrt(1-z))) */
+MX_HD static inline mx_c64 mx_f_arccos_c64(mx_c64 z) {
+  mx_cd x = mx_cd_of(z);
+  mx_cd s1 = mx_cd_sqrt(mx_cd_make(1.0 - x.re, -x.im)), s2 = mx_cd_sqrt(mx_cd_make(1.0 + x.re, x.im));
+  return mx_cd_c64(mx_cd_make(2.0 * atan2(s1.re, s2.re), asinh(s2.re * s1.im - s2.im * s1.re)));
+}
+MX_HD static inline mx_c64 mx_f_arccosh_c64(mx_c64 z) {
+  mx_cd x = mx_cd_of(z);
+  mx_cd p = mx_cd_mul(mx_cd_sqrt(mx_cd_make(x.re + 1.0, x.im)), mx_cd_sqrt(mx_cd_make(x.re - 1.0, x.im)));
+  return mx_cd_c64(mx_cd_log(mx_cd_add(x, p)));
+}
+MX_HD static inline mx_c64 mx_f_arctanh_c64(mx_c64 z) { return mx_cd_c64(mx_cd_atanh(mx_cd_of(z))); }
+MX_HD static inline mx_c64 mx_f_arctan_c64(mx_c64 z) {
+  return mx_cd_c64(mx_cd_times_minus_i(mx_cd_atanh(mx_cd_times_i(mx_cd_of(z)))));
+}
+/* half-to-even on each part */
+MX_HD static inline mx_c64 mx_f_round_c64(mx_c64 z) { return mx_c64_make(rintf(z.re), rintf(z.im)); }
+MX_HD static inline mx_c64 mx_f_conjugate_c64(mx_c64 z) { return mx_c64_make(z.re, -z.im); }
+/* the part lands in .re; the driver converts complex64 -> float32 by taking .re */
+MX_HD static inline mx_c64 mx_f_real_c64(mx_c64 z) { return mx_c64_make(z.re, 0.0f); }
+MX_HD static inline mx_c64 mx_f_imag_c64(mx_c64 z) { return mx_c64_make(z.im, 0.0f); }
+
 /* (end of section A) */
 
 /* ==== section B: binary, logical, bitwise, operators ==== */
@@ -732,6 +961,97 @@ MX_HD static inline mx_c64 mx_f_logaddexp_c64(mx_c64 x, mx_c64 y) {
 /* (end of section B) */
 
 /* ==== section C: reductions and scans ==== */
+/* Scans (Scan primitive, mx_scan_kind): mx_scan_init_<kind>_<fs>() is the identity (the
+ * first output of an exclusive scan) and mx_scan_<kind>_<fs>(acc, x) the combine, in the
+ * compute class of the formula suffix fs (float16/bfloat16 accumulate in float32).
+ * Integer sums and products wrap; min/max propagate NaN as maximum/minimum do. */
+#define MX_SCAN_sum_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_SCAN_prod_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_SCAN_min_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_SCAN_max_TYPES(X, a) MX_DTYPE_SFX_LIST(X, a)
+#define MX_SCAN_logaddexp_TYPES(X, a) MX_FLOAT_SFX(X, a) X(a, c64)
+
+#define MX_SCAN_DEF(fs, T, ZERO, ONE)                                                    \
+  MX_HD static inline T mx_scan_init_sum_##fs(void) { return ZERO; }                     \
+  MX_HD static inline T mx_scan_sum_##fs(T a, T x) { return mx_f_add_##fs(a, x); }       \
+  MX_HD static inline T mx_scan_init_prod_##fs(void) { return ONE; }                     \
+  MX_HD static inline T mx_scan_prod_##fs(T a, T x) { return mx_f_multiply_##fs(a, x); } \
+  MX_HD static inline T mx_scan_init_min_##fs(void) { return mx_red_init_min_##fs(); }   \
+  MX_HD static inline T mx_scan_min_##fs(T a, T x) { return mx_f_minimum_##fs(a, x); }   \
+  MX_HD static inline T mx_scan_init_max_##fs(void) { return mx_red_init_max_##fs(); }   \
+  MX_HD static inline T mx_scan_max_##fs(T a, T x) { return mx_f_maximum_##fs(a, x); }
+
+MX_SCAN_DEF(b, bool, false, true)
+MX_SCAN_DEF(u8, uint8_t, 0, 1)
+MX_SCAN_DEF(u16, uint16_t, 0, 1)
+MX_SCAN_DEF(u32, uint32_t, 0, 1)
+MX_SCAN_DEF(u64, uint64_t, 0, 1)
+MX_SCAN_DEF(i8, int8_t, 0, 1)
+MX_SCAN_DEF(i16, int16_t, 0, 1)
+MX_SCAN_DEF(i32, int32_t, 0, 1)
+MX_SCAN_DEF(i64, int64_t, 0, 1)
+MX_SCAN_DEF(f32, float, 0.0f, 1.0f)
+MX_SCAN_DEF(f64, double, 0.0, 1.0)
+MX_SCAN_DEF(c64, mx_c64, mx_c64_make(0.0f, 0.0f), mx_c64_make(1.0f, 0.0f))
+
+/* log(exp(a) + exp(x)) without overflow; exact at infinities, NaN-propagating. */
+#define MX_SCAN_LOGADDEXP_REAL(fs, T, LOG1P, EXP)                                        \
+  MX_HD static inline T mx_scan_init_logaddexp_##fs(void) { return -(T)INFINITY; }        \
+  MX_HD static inline T mx_scan_logaddexp_##fs(T a, T x) {                               \
+    if (a != a) return a;                                                                 \
+    if (x != x) return x;                                                                 \
+    T m = a > x ? a : x, n = a > x ? x : a;                                               \
+    if (m == (T)INFINITY || n == -(T)INFINITY) return m;                                  \
+    return m + LOG1P(EXP(n - m));                                                         \
+  }
+MX_SCAN_LOGADDEXP_REAL(f32, float, log1pf, expf)
+MX_SCAN_LOGADDEXP_REAL(f64, double, log1p, exp)
+
+/* Complex: the operand with the larger real part factored out (principal logarithm). */
+MX_HD static inline mx_c64 mx_scan_init_logaddexp_c64(void) {
+  return mx_c64_make(-(float)INFINITY, 0.0f);
+}
+MX_HD static inline mx_c64 mx_scan_logaddexp_c64(mx_c64 a, mx_c64 x) {
+  if (mx_c64_isnan(a)) return a;
+  if (mx_c64_isnan(x)) return x;
+  mx_c64 m = a.re >= x.re ? a : x, n = a.re >= x.re ? x : a;
+  if (m.re == (float)INFINITY || n.re == -(float)INFINITY) return m;
+  mx_c64 e = mx_f_exp_c64(mx_f_subtract_c64(n, m));
+  return mx_f_add_c64(m, mx_f_log_c64(mx_c64_make(1.0f + e.re, e.im)));
+}
+
+/* Arg reductions: does candidate x replace the current best b? Ties keep the first index;
+ * the first NaN wins and is kept (as NumPy and MLX). Complex values order
+ * lexicographically. */
+#define MX_ARGRED_INT(fs, T)                                                             \
+  MX_HD static inline bool mx_argmax_better_##fs(T x, T b) { return x > b; }             \
+  MX_HD static inline bool mx_argmin_better_##fs(T x, T b) { return x < b; }
+MX_ARGRED_INT(b, bool)
+MX_ARGRED_INT(u8, uint8_t)
+MX_ARGRED_INT(u16, uint16_t)
+MX_ARGRED_INT(u32, uint32_t)
+MX_ARGRED_INT(u64, uint64_t)
+MX_ARGRED_INT(i8, int8_t)
+MX_ARGRED_INT(i16, int16_t)
+MX_ARGRED_INT(i32, int32_t)
+MX_ARGRED_INT(i64, int64_t)
+
+#define MX_ARGRED_FLOAT(fs, T)                                                           \
+  MX_HD static inline bool mx_argmax_better_##fs(T x, T b) {                             \
+    return b == b && (x > b || x != x);                                                  \
+  }                                                                                      \
+  MX_HD static inline bool mx_argmin_better_##fs(T x, T b) {                             \
+    return b == b && (x < b || x != x);                                                  \
+  }
+MX_ARGRED_FLOAT(f32, float)
+MX_ARGRED_FLOAT(f64, double)
+
+MX_HD static inline bool mx_argmax_better_c64(mx_c64 x, mx_c64 b) {
+  return !mx_c64_isnan(b) && (mx_c64_isnan(x) || mx_c64_gt(x, b));
+}
+MX_HD static inline bool mx_argmin_better_c64(mx_c64 x, mx_c64 b) {
+  return !mx_c64_isnan(b) && (mx_c64_isnan(x) || mx_c64_gt(b, x));
+}
 /* (end of section C) */
 
 /* ==== section D: shapes, views, layout, matmul products ==== */

@@ -390,6 +390,16 @@ static int schedule(mx_array *const *outs, int n) {
   eval_ctx c = {outs, n, {0}, 0, 0};
   mx_graph_lock();
   int rc = topo_order(outs, n, &order);
+  /* a node with neither data nor producer is a transformation's placeholder */
+  for (size_t j = 0; rc == 0 && j < order.n; j++) {
+    mx_array *a = order.v[j];
+    if (a->op || atomic_load(&a->status) != MX_UNSCHEDULED) continue;
+    if (a->tracer)
+      rc = mx_fail_int(MX_EINVAL, "[eval] Attempting to eval an array during function "
+                                  "transformations like compile or vmap is not allowed.");
+    else
+      rc = mx_fail_int(MX_ERUNTIME, "[eval] Attempting to eval an array without a primitive.");
+  }
   size_t i = 0;
   for (; rc == 0 && i < order.n; i++) {
     mx_array *a = order.v[i];
@@ -425,7 +435,8 @@ int mx_eval(mx_array *const *outs, int n) {
 }
 
 int mx_async_eval(mx_array *const *outs, int n) {
-  if (mx_trace_depth() > 0)
-    return mx_fail_int(MX_ERUNTIME, "[async_eval] Not allowed inside a graph transformation.");
+  for (int i = 0; i < n && mx_trace_depth() > 0; i++) /* tracers carry the flag of any input */
+    if (outs[i] && outs[i]->tracer && atomic_load(&outs[i]->status) != MX_AVAILABLE)
+      return mx_fail_int(MX_EINVAL, "[async_eval] Not allowed inside a graph transformation.");
   return schedule(outs, n);
 }

@@ -10,7 +10,7 @@
 
 /* Schedules and waits for every array in outs (NULL entries are skipped). 0 or -1 + error. */
 int mx_eval(mx_array *const *outs, int n);
-/* Schedules only; later reads wait. Raises (ERUNTIME) inside a transformation. */
+/* Schedules only; later reads wait. Raises (EINVAL) for a tracer inside a transformation. */
 int mx_async_eval(mx_array *const *outs, int n);
 
 /* The graph lock (recursive per thread). */

@@ -6,6 +6,8 @@
 
 mx_array *mx_full(const int32_t *shape, int ndim, mx_array *vals, mx_dtype t, mx_stream s) {
   if (!vals) return NULL;
+  for (int i = 0; i < ndim; i++)
+    if (shape[i] < 0) return mx_fail(MX_EINVAL, "[full] Negative dimensions not allowed.");
   if (mx_shape_size("full", ndim, shape) < 0) return NULL;
   MX_SCOPE_BEGIN;
   mx_array *v = mx_astype(vals, t, s);

@@ -27,14 +27,17 @@ mx_array *mx_abs(mx_array *a, mx_stream s) {
 
 mx_array *mx_negative(mx_array *a, mx_stream s) {
   if (a && a->dtype == MX_BOOL)
-    return mx_fail(MX_EINVAL, "[negative] The negative operator on a boolean array is not supported.");
+    return mx_fail(MX_EINVAL, "[negative] Not supported for bool, use logical_not instead.");
   return unary(MX_PRIM_NEGATIVE, a, s);
 }
 
 mx_array *mx_exp(mx_array *a, mx_stream s) { return unary_float(MX_PRIM_EXP, a, s); }
 mx_array *mx_log(mx_array *a, mx_stream s) { return unary_float(MX_PRIM_LOG, a, s); }
 mx_array *mx_sqrt(mx_array *a, mx_stream s) { return unary_float(MX_PRIM_SQRT, a, s); }
-mx_array *mx_erfinv(mx_array *a, mx_stream s) { return unary_float(MX_PRIM_ERFINV, a, s); }
+mx_array *mx_erfinv(mx_array *a, mx_stream s) {
+  if (a && a->dtype == MX_COMPLEX64) return mx_fail(MX_EINVAL, "[erfinv] Not supported for complex64.");
+  return unary_float(MX_PRIM_ERFINV, a, s);
+}
 
 mx_array *mx_floor(mx_array *a, mx_stream s) {
   if (a && a->dtype == MX_COMPLEX64) return mx_fail(MX_EINVAL, "[floor] Not supported for complex64.");

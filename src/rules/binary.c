@@ -22,9 +22,17 @@ static mx_array *partial(const mx_op *op, int i, mx_array *const *p, mx_array *o
 
 static int binary_vjp(const mx_op *op, mx_array *const *primals, mx_array *const *cot,
                       const int *argnums, int n_argnums, mx_array *const *outputs, mx_array **grads) {
+  mx_stream s = op->stream;
+  /* complex64: g * conj(d out / d input) = conj(conj(g) * d out / d input), as MLX */
+  bool cplx = cot[0] && cot[0]->dtype == MX_COMPLEX64;
   for (int j = 0; j < n_argnums; j++) {
-    grads[j] = cot[0] ? partial(op, argnums[j], primals, outputs[0], cot[0]) : NULL;
-    if (cot[0] && !grads[j]) return -1;
+    if (!cot[0]) {
+      grads[j] = NULL;
+      continue;
+    }
+    grads[j] = cplx ? mx_conjugate(partial(op, argnums[j], primals, outputs[0], mx_conjugate(cot[0], s)), s)
+                    : partial(op, argnums[j], primals, outputs[0], cot[0]);
+    if (!grads[j]) return -1;
   }
   return 0;
 }

@@ -56,6 +56,9 @@ void mx_prims_register_rules(void) {
   mx_rules_register_shape();
   mx_rules_register_misc();
   /* ==== section A: unary math and creation ==== */
+  /* after mx_rules_register_unary: replaces its generic rule on the section A members */
+  void mx_rules_register_unary_math(void);
+  mx_rules_register_unary_math();
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
@@ -65,6 +68,10 @@ void mx_prims_register_rules(void) {
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */
+  {
+    void mx_rules_register_reduce_scan(void); /* reduce_scan.c */
+    mx_rules_register_reduce_scan();
+  }
   /* (end of section C) */
 
   /* ==== section D: shapes, views, layout, matmul products ==== */
@@ -73,6 +80,8 @@ void mx_prims_register_rules(void) {
   /* (end of section D) */
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
+  void mx_rules_register_indexing_sort(void); /* rules/indexing_sort.c */
+  mx_rules_register_indexing_sort();
   /* (end of section E) */
 
   /* ==== section F: file I/O ==== */

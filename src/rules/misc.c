@@ -14,8 +14,9 @@ static int bits_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx_a
   mx_array *key = mx_rule_to_front(in[0], axes[0], op->stream);
   mx_array *o = op->outputs[0];
   if (!o) return mx_fail_int(MX_ERUNTIME, "[vmap] RandomBits output was freed.");
-  /* batched keys (B, ..., 2) give (B, ..., *shape): the primitive's shape is the tail */
-  int key_batch = in[0]->ndim - 1;
+  /* keys (K..., 2) give (K..., *shape): the primitive's shape is what follows the batch
+   * dims of the key it was traced with; the batched key (B, K..., 2) gives (B, K..., *shape) */
+  int key_batch = op->inputs[0]->ndim - 1;
   int tail = o->ndim - key_batch;
   outputs[0] = mx_random_bits(o->shape + key_batch, tail, p->width, key, op->stream);
   out_axes[0] = axes[0] >= 0 ? 0 : -1;

@@ -1,9 +1,11 @@
-/* graph_walk.c: node maps (open addressing with tombstones) and the traced post-order. */
+/* graph_walk.c: node maps (open addressing with tombstones), the traced post-order, and the
+ * end of a trace (tracer flags cleared once no transformation is active on the thread). */
 #include "graph_walk.h"
 
 #include <stdlib.h>
 
 #include "../core/error.h"
+#include "../core/eval.h"
 
 #define TOMB ((const mx_array *)1)
 
@@ -31,31 +33,36 @@ static int grow(mx_node_map *m) {
   size_t cap = m->cap ? m->cap * 2 : 64;
   const mx_array **keys = calloc(cap, sizeof *keys);
   mx_array **vals = calloc(cap, sizeof *vals);
-  if (!keys || !vals) {
+  int32_t *tags = calloc(cap, sizeof *tags);
+  if (!keys || !vals || !tags) {
     free(keys);
     free(vals);
+    free(tags);
     return mx_fail_int(MX_ENOMEM, "[transform] out of memory.");
   }
-  mx_node_map nm = {keys, vals, 0, cap};
+  mx_node_map nm = {keys, vals, 0, cap, tags};
   for (size_t i = 0; i < m->cap; i++) {
     if (!m->keys[i] || m->keys[i] == TOMB) continue;
     size_t j = slot_of(&nm, m->keys[i]);
     while (nm.keys[j]) j = (j + 1) & (cap - 1);
     nm.keys[j] = m->keys[i];
     nm.vals[j] = m->vals[i];
+    nm.tags[j] = m->tags[i];
     nm.n++;
   }
   free(m->keys);
   free(m->vals);
+  free(m->tags);
   *m = nm;
   return 0;
 }
 
-int mx_node_map_put(mx_node_map *m, const mx_array *k, mx_array *v) {
+int mx_node_map_put_tagged(mx_node_map *m, const mx_array *k, mx_array *v, int32_t tag) {
   long i = find(m, k);
   if (i >= 0) {
     mx_array_release(m->vals[i]);
     m->vals[i] = v;
+    m->tags[i] = tag;
     return 0;
   }
   if ((m->n + 1) * 2 > m->cap && grow(m) != 0) {
@@ -66,8 +73,20 @@ int mx_node_map_put(mx_node_map *m, const mx_array *k, mx_array *v) {
   while (m->keys[j] && m->keys[j] != TOMB) j = (j + 1) & (m->cap - 1);
   m->keys[j] = k;
   m->vals[j] = v;
+  m->tags[j] = tag;
   m->n++;
   return 0;
+}
+
+int mx_node_map_put(mx_node_map *m, const mx_array *k, mx_array *v) {
+  return mx_node_map_put_tagged(m, k, v, 0);
+}
+
+mx_array *mx_node_map_get_tagged(const mx_node_map *m, const mx_array *k, int32_t *tag) {
+  long i = find(m, k);
+  if (i < 0) return NULL;
+  *tag = m->tags[i];
+  return m->vals[i];
 }
 
 mx_array *mx_node_map_take(mx_node_map *m, const mx_array *k) {
@@ -83,8 +102,10 @@ void mx_node_map_free(mx_node_map *m) {
     if (m->keys[i] && m->keys[i] != TOMB) mx_array_release(m->vals[i]);
   free(m->keys);
   free(m->vals);
+  free(m->tags);
   m->keys = NULL;
   m->vals = NULL;
+  m->tags = NULL;
   m->n = m->cap = 0;
 }
 
@@ -165,4 +186,46 @@ int mx_traced_order(mx_array *const *outs, int n, mx_array ***order_out, size_t 
   *order_out = order;
   *n_order = on;
   return 0;
+}
+
+/* Clears the tracer flag of every tracer node reachable from roots (the flag itself marks
+ * what is left to visit, so the walk needs no visited set). */
+static void untrace(mx_array *const *roots, int n) {
+  size_t sn = 0, scap = 64;
+  mx_array **stack = malloc(scap * sizeof *stack);
+  if (!stack) return; /* the flags only keep graphs alive longer */
+  mx_graph_lock();
+  for (int r = 0; r < n; r++) {
+    if (!roots[r] || !roots[r]->tracer) continue;
+    roots[r]->tracer = 0;
+    stack[sn++] = roots[r];
+    while (sn) {
+      mx_array *a = stack[--sn];
+      mx_op *op = a->op;
+      if (!op) continue;
+      for (int k = 0; k < op->n_out; k++)
+        if (op->outputs[k]) op->outputs[k]->tracer = 0;
+      for (int i = 0; i < op->n_in; i++) {
+        mx_array *in = op->inputs[i];
+        if (!in->tracer) continue;
+        in->tracer = 0;
+        if (sn == scap) {
+          mx_array **ns = realloc(stack, scap * 2 * sizeof *ns);
+          if (!ns) goto out;
+          stack = ns;
+          scap *= 2;
+        }
+        stack[sn++] = in;
+      }
+    }
+  }
+out:
+  mx_graph_unlock();
+  free(stack);
+}
+
+void mx_trace_finish(mx_array *const *a, int na, mx_array *const *b, int nb) {
+  if (mx_trace_depth() > 0) return;
+  untrace(a, na);
+  untrace(b, nb);
 }

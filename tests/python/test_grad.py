@@ -182,5 +182,7 @@ def test_jvp():
 def test_vjp_rejects_non_arrays():
     with pytest.raises(ValueError):
         mx.vjp(lambda x: "nope", [mx.array(1.0)], [mx.array(1.0)])
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):  # primals must be arrays, as MLX's binding requires
         mx.vjp(lambda x: x, [1.0], [mx.array(1.0)])
+    with pytest.raises(TypeError):
+        mx.vjp(lambda x: x, mx.array(1.0), [mx.array(1.0)])

@@ -5,6 +5,8 @@
 #define MLX_ALL_H
 
 #include "mlx/c/array.h"
+#include "mlx/c/closure.h"
+#include "mlx/c/compile.h"
 #include "mlx/c/device.h"
 #include "mlx/c/error.h"
 #include "mlx/c/half.h"
@@ -18,6 +20,7 @@
 #include "mlx/c/stream.h"
 #include "mlx/c/string.h"
 #include "mlx/c/transforms.h"
+#include "mlx/c/transforms_impl.h"
 #include "mlx/c/vector.h"
 #include "mlx/c/version.h"
 

@@ -5,6 +5,7 @@
  * column strategy (a vector of accumulators) when the kept ones are. */
 #include "../formulas.h"
 #include "cpu.h"
+#include "runs.h"
 
 #define RED_LANES 8
 
@@ -59,6 +60,61 @@ static const red_ops red_tab[6][MX_DTYPE_COUNT] = {
     [MX_REDUCE_MIN] = {MX_RED_min_TYPES(RED_ENTRY, min)},
     [MX_REDUCE_MAX] = {MX_RED_max_TYPES(RED_ENTRY, max)},
 };
+
+/* Float min/max again, NaN-propagating (x replaces acc when it compares better or is NaN,
+ * and a NaN acc then stays), written with bit selects on GCC/Clang vectors: a
+ * floating-point ?: is a branch under trapping math, which keeps the loop scalar. */
+#define RED_FAST_MINMAX(kind, sfx, T, U, W, BETTER)                                       \
+  typedef T red_v_##kind##_##sfx __attribute__((vector_size(16)));                        \
+  typedef U red_m_##kind##_##sfx __attribute__((vector_size(16)));                        \
+  static inline T red_sel_##kind##_##sfx(T acc, T x) {                                    \
+    U ua, ux, m = (U)0 - (U)((x BETTER acc) | (x != x));                                  \
+    __builtin_memcpy(&ua, &acc, sizeof ua);                                               \
+    __builtin_memcpy(&ux, &x, sizeof ux);                                                 \
+    U ur = (ux & m) | (ua & ~m);                                                          \
+    T r;                                                                                  \
+    __builtin_memcpy(&r, &ur, sizeof r);                                                  \
+    return r;                                                                             \
+  }                                                                                       \
+  static inline red_v_##kind##_##sfx red_vsel_##kind##_##sfx(red_v_##kind##_##sfx acc,    \
+                                                             red_v_##kind##_##sfx x) {    \
+    red_m_##kind##_##sfx m = (red_m_##kind##_##sfx)((x BETTER acc) | (x != x));           \
+    return (red_v_##kind##_##sfx)(((red_m_##kind##_##sfx)x & m) |                         \
+                                  ((red_m_##kind##_##sfx)acc & ~m));                      \
+  }                                                                                       \
+  static void red_frun_##kind##_##sfx(void *a_, const void *x_, int64_t n) {              \
+    const T *x = (const T *)x_;                                                           \
+    T init = *(T *)a_;                                                                    \
+    red_v_##kind##_##sfx v0, v1, xv;                                                      \
+    for (int k = 0; k < W; k++) v0[k] = v1[k] = init;                                     \
+    int64_t i = 0;                                                                        \
+    for (; i + 2 * W <= n; i += 2 * W) {                                                  \
+      __builtin_memcpy(&xv, x + i, sizeof xv);                                            \
+      v0 = red_vsel_##kind##_##sfx(v0, xv);                                               \
+      __builtin_memcpy(&xv, x + i + W, sizeof xv);                                        \
+      v1 = red_vsel_##kind##_##sfx(v1, xv);                                               \
+    }                                                                                     \
+    v0 = red_vsel_##kind##_##sfx(v0, v1);                                                 \
+    T r = v0[0];                                                                          \
+    for (int k = 1; k < W; k++) r = red_sel_##kind##_##sfx(r, v0[k]);                     \
+    for (; i < n; i++) r = red_sel_##kind##_##sfx(r, x[i]);                               \
+    *(T *)a_ = r;                                                                         \
+  }                                                                                       \
+  static void red_fcols_##kind##_##sfx(void *a_, const void *x_, int64_t n) {             \
+    T *a = (T *)a_;                                                                       \
+    const T *x = (const T *)x_;                                                           \
+    for (int64_t i = 0; i < n; i++) a[i] = red_sel_##kind##_##sfx(a[i], x[i]);            \
+  }
+
+RED_FAST_MINMAX(max, f32, float, int32_t, 4, >)
+RED_FAST_MINMAX(min, f32, float, int32_t, 4, <)
+RED_FAST_MINMAX(max, f64, double, int64_t, 2, >)
+RED_FAST_MINMAX(min, f64, double, int64_t, 2, <)
+
+static const red_ops red_fast_max_f32 = {red_init_max_f32, red_frun_max_f32, red_fcols_max_f32};
+static const red_ops red_fast_min_f32 = {red_init_min_f32, red_frun_min_f32, red_fcols_min_f32};
+static const red_ops red_fast_max_f64 = {red_init_max_f64, red_frun_max_f64, red_fcols_max_f64};
+static const red_ops red_fast_min_f64 = {red_init_min_f64, red_frun_min_f64, red_fcols_min_f64};
 
 static const char *const red_names[6] = {"all", "any", "sum", "prod", "min", "max"};
 
@@ -116,28 +172,29 @@ static void red_row(const red_plan *p, mx_cpu_iter *rit, int64_t base, void *acc
   }
 }
 
-/* Row strategy: one accumulator per output element, reduced elements walked as runs. */
-static int red_rows(const red_plan *p) {
-  const int64_t *ks[1] = {p->kstr}, *rs[1] = {p->rstr};
-  mx_cpu_iter kit, rit;
-  if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) return -1;
+/* Row strategy: one accumulator per output element, reduced elements walked as runs.
+ * Runs [r0, r1) of the kept iteration (runs.h); output element o = run * run length + j. */
+static int red_rows_runs(void *ctx, mx_cpu_iter *kit, int64_t r0, int64_t r1) {
+  const red_plan *p = (const red_plan *)ctx;
+  const int64_t *rs[1] = {p->rstr};
+  mx_cpu_iter rit;
   if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
-    mx_cpu_iter_free(&kit);
+    mx_error_clear();
     return -1;
   }
   red_tile tmp;
   uint64_t acc[2]; /* room for any accumulator (c64 = 8 bytes) */
-  int64_t kn = mx_cpu_iter_len(&kit), kstride = mx_cpu_iter_stride(&kit, 0), koffs[1], o = 0;
-  mx_cpu_iter_seek(&kit, 0, koffs);
-  for (int64_t r = 0; r < kit.nruns; r++) {
+  int64_t kn = mx_cpu_iter_len(kit), kstride = mx_cpu_iter_stride(kit, 0), koffs[1];
+  int64_t o = r0 * kn;
+  mx_cpu_iter_seek(kit, r0, koffs);
+  for (int64_t r = r0; r < r1; r++) {
     for (int64_t j = 0; j < kn; j++, o++) {
       p->ops->init(acc, 1);
       red_row(p, &rit, koffs[0] + j * kstride, acc, &tmp);
       mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, o), p->out->dtype, 1, 1);
     }
-    mx_cpu_iter_next(&kit, koffs);
+    mx_cpu_iter_next(kit, koffs);
   }
-  mx_cpu_iter_free(&kit);
   mx_cpu_iter_free(&rit);
   return 0;
 }
@@ -147,28 +204,26 @@ static int red_rows(const red_plan *p) {
  * so contiguous rows are read whole. */
 #define RED_STRIP 8192
 
-static int red_cols(const red_plan *p) {
-  const int64_t *ks[1] = {p->kstr}, *rs[1] = {p->rstr};
-  mx_cpu_iter kit, rit;
-  if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) return -1;
+static int red_cols_runs(void *ctx, mx_cpu_iter *kit, int64_t r0, int64_t r1) {
+  const red_plan *p = (const red_plan *)ctx;
+  const int64_t *rs[1] = {p->rstr};
+  mx_cpu_iter rit;
   if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
-    mx_cpu_iter_free(&kit);
+    mx_error_clear();
     return -1;
   }
-  int64_t kn = mx_cpu_iter_len(&kit), kst = mx_cpu_iter_stride(&kit, 0), koffs[1], roffs[1];
+  int64_t kn = mx_cpu_iter_len(kit), kst = mx_cpu_iter_stride(kit, 0), koffs[1], roffs[1];
   int64_t rn = mx_cpu_iter_len(&rit), rst = mx_cpu_iter_stride(&rit, 0);
   int64_t strip = kn < RED_STRIP ? kn : RED_STRIP;
   bool direct = p->in->dtype == p->acc && kst == 1;
   char *acc = (char *)malloc((size_t)(2 * strip * p->asz));
   char *tmp = acc + strip * p->asz;
   if (!acc) {
-    mx_cpu_iter_free(&kit);
     mx_cpu_iter_free(&rit);
-    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.",
-                       (size_t)(2 * strip * p->asz));
+    return -1;
   }
-  mx_cpu_iter_seek(&kit, 0, koffs);
-  for (int64_t kr = 0; kr < kit.nruns; kr++) {
+  mx_cpu_iter_seek(kit, r0, koffs);
+  for (int64_t kr = r0; kr < r1; kr++) {
     for (int64_t j = 0; j < kn; j += strip) {
       int64_t c = kn - j < strip ? kn - j : strip;
       p->ops->init(acc, c);
@@ -187,12 +242,17 @@ static int red_cols(const red_plan *p) {
       }
       mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, kr * kn + j), p->out->dtype, 1, c);
     }
-    mx_cpu_iter_next(&kit, koffs);
+    mx_cpu_iter_next(kit, koffs);
   }
   free(acc);
-  mx_cpu_iter_free(&kit);
   mx_cpu_iter_free(&rit);
   return 0;
+}
+
+/* Runs a strategy over the kept positions on the CPU pool. */
+static int red_parallel(const red_plan *p, mx_cpu_runs_fn fn, int64_t reduced) {
+  const int64_t *ks[1] = {p->kstr};
+  return mx_cpu_parallel_runs(1, p->nk, p->kshape, ks, reduced, fn, (void *)p);
 }
 
 /* A reduction over an empty axis: every output is the identity. */
@@ -223,6 +283,10 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
   p.out = out;
   p.acc = acc_dtype(prm->kind, in->dtype, out->dtype);
   p.ops = &red_tab[prm->kind][p.acc];
+  if (prm->kind == MX_REDUCE_MAX && p.acc == MX_FLOAT32) p.ops = &red_fast_max_f32;
+  if (prm->kind == MX_REDUCE_MIN && p.acc == MX_FLOAT32) p.ops = &red_fast_min_f32;
+  if (prm->kind == MX_REDUCE_MAX && p.acc == MX_FLOAT64) p.ops = &red_fast_max_f64;
+  if (prm->kind == MX_REDUCE_MIN && p.acc == MX_FLOAT64) p.ops = &red_fast_min_f64;
   if (!p.ops->init)
     return mx_fail_int(MX_ETYPE, "[%s] Not supported for %s -> %s.", name,
                        mx_dtype_name(in->dtype), mx_dtype_name(out->dtype));
@@ -273,9 +337,9 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
       for (int i = p.nr - 1; i >= 0 && rmin < 0; i--)
         if (p.rshape[i] > 1) rmin = abs64(p.rstr[i]);
       if (kmin >= 0 && rmin >= 0 && kmin < rmin)
-        rc = red_cols(&p);
+        rc = red_parallel(&p, red_cols_runs, reduced);
       else
-        rc = red_rows(&p);
+        rc = red_parallel(&p, red_rows_runs, reduced);
     }
   }
   free(mem);

@@ -30,6 +30,10 @@ void mx_prims_register_kernels(void) {
   mx_prims[MX_PRIM_COPY].eval_cpu = mx_cpu_copy;
   mx_prims[MX_PRIM_ASTYPE].eval_cpu = mx_cpu_astype;
   /* ==== section A: unary math and creation ==== */
+  /* The new unary members come in through MX_UNARY_PRIMS above; Arange is the creation
+   * family's only member (backend/cpu/creation.c). */
+  MX_CPU_KERNEL(mx_cpu_arange)
+  mx_prims[MX_PRIM_ARANGE].eval_cpu = mx_cpu_arange;
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
@@ -39,6 +43,10 @@ void mx_prims_register_kernels(void) {
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */
+  {
+    MX_CPU_KERNEL(mx_cpu_scan) /* scan.c: the scan family has one member */
+    mx_prims[MX_PRIM_SCAN].eval_cpu = mx_cpu_scan;
+  }
   /* (end of section C) */
 
   /* ==== section D: shapes, views, layout, matmul products ==== */

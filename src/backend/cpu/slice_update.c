@@ -20,13 +20,42 @@ int mx_cpu_slice_update(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
   if (src->ndim != nd || src->size != out->size || p->start.n != nd || p->stop.n != nd ||
       p->strides.n != nd)
     return mx_fail_int(MX_EINVAL, "[slice_update] Parameters do not match the dimensions.");
+  /* Donation may have handed out the update's buffer (input 0 was not donatable): keep a
+   * private copy of the update before src is copied over it. */
+  mx_tensor upd_copy;
+  void *upd_mem = NULL;
+  if (upd->data == out->data && src->data != out->data && upd->size > 0) {
+    size_t es = (size_t)mx_dtype_size(upd->dtype);
+    size_t nbytes = (size_t)upd->size * es + (size_t)(upd->ndim > 0 ? upd->ndim : 1) * sizeof(int64_t);
+    if (!(upd_mem = malloc(nbytes))) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", nbytes);
+    int64_t *st = (int64_t *)upd_mem;
+    int64_t acc = 1;
+    for (int d = upd->ndim - 1; d >= 0; d--) {
+      st[d] = acc;
+      acc *= upd->shape[d];
+    }
+    upd_copy = *upd;
+    upd_copy.strides = st;
+    upd_copy.data = (char *)upd_mem + (size_t)(upd->ndim > 0 ? upd->ndim : 1) * sizeof(int64_t);
+    if (mx_cpu_copy_strided(upd, &upd_copy) < 0) {
+      free(upd_mem);
+      return -1;
+    }
+    upd = &upd_copy;
+  }
   if (out->data != src->data || out->dtype != src->dtype)
-    if (mx_cpu_copy_strided(src, out) < 0) return -1;
+    if (mx_cpu_copy_strided(src, out) < 0) {
+      free(upd_mem);
+      return -1;
+    }
 
   /* The region as a view of out. */
   size_t bytes = (size_t)(nd > 0 ? nd : 1) * (sizeof(int32_t) + sizeof(int64_t));
   char *mem = (char *)malloc(bytes);
-  if (!mem) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
+  if (!mem) {
+    free(upd_mem);
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
+  }
   int64_t *rstr = (int64_t *)mem;
   int32_t *rshape = (int32_t *)(rstr + (nd > 0 ? nd : 1));
   int64_t off = 0, rsize = 1;
@@ -65,5 +94,6 @@ int mx_cpu_slice_update(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
     }
   }
   free(mem);
+  free(upd_mem);
   return rc;
 }

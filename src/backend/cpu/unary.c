@@ -4,6 +4,7 @@
  * touches prims.def and formulas.h only. */
 #include "../formulas.h"
 #include "cpu.h"
+#include "pool.h"
 
 /* y[0..n) = f(x[0], x[sx], ...): y contiguous, x with any element stride. */
 typedef void (*unary_tile_fn)(const void *x, int64_t sx, void *y, int64_t n);
@@ -65,6 +66,46 @@ static void unary_runs(unary_tile_fn fn, const mx_tensor *in, mx_tensor *out, mx
   }
 }
 
+/* The loop split over the thread pool: by elements of a single run, or by runs (each range
+ * with its own iterator, since iterators carry a position). */
+typedef struct unary_job {
+  unary_tile_fn fn;
+  const mx_tensor *in;
+  mx_tensor *out;
+  mx_cpu_iter *it;
+  const int64_t *const *strides;
+  int rc;
+} unary_job;
+
+static void unary_elements(void *ctx, int64_t b, int64_t e) {
+  unary_job *j = ctx;
+  int64_t sx = mx_cpu_iter_stride(j->it, 1), so = mx_cpu_iter_stride(j->it, 0);
+  mx_tensor x = *j->in, y = *j->out;
+  x.data = (char *)x.data + b * sx * mx_dtype_size(x.dtype);
+  y.data = (char *)y.data + b * so * mx_dtype_size(y.dtype);
+  int32_t len = (int32_t)(e - b);
+  int64_t s0[1] = {so}, s1[1] = {sx};
+  const int64_t *st[2] = {s0, s1};
+  mx_cpu_iter sub;
+  if (mx_cpu_iter_init(&sub, 2, 1, &len, st) != 0) {
+    j->rc = -1;
+    return;
+  }
+  unary_runs(j->fn, &x, &y, &sub, 0, sub.nruns);
+  mx_cpu_iter_free(&sub);
+}
+
+static void unary_run_range(void *ctx, int64_t r0, int64_t r1) {
+  unary_job *j = ctx;
+  mx_cpu_iter sub;
+  if (mx_cpu_iter_init(&sub, 2, j->out->ndim, j->out->shape, j->strides) != 0) {
+    j->rc = -1;
+    return;
+  }
+  unary_runs(j->fn, j->in, j->out, &sub, r0, r1);
+  mx_cpu_iter_free(&sub);
+}
+
 static int unary_forward(const char *name, const unary_tile_fn *tab, const mx_tensor *in,
                          int n_in, mx_tensor *out, int n_out) {
   if (n_in != 1 || n_out != 1)
@@ -82,7 +123,14 @@ static int unary_forward(const char *name, const unary_tile_fn *tab, const mx_te
   const int64_t *strides[2] = {out->strides, in->strides};
   mx_cpu_iter it;
   if (mx_cpu_iter_init(&it, 2, out->ndim, out->shape, strides) < 0) return -1;
-  unary_runs(tab[in->dtype], in, out, &it, 0, it.nruns);
+  unary_job job = {tab[in->dtype], in, out, &it, strides, 0};
+  int64_t len = mx_cpu_iter_len(&it);
+  if (it.nruns == 1) {
+    mx_cpu_parallel_for(len, MX_CPU_PARALLEL_GRAIN, unary_elements, &job);
+  } else {
+    int64_t grain = MX_CPU_PARALLEL_GRAIN / (len > 0 ? len : 1);
+    mx_cpu_parallel_for(it.nruns, grain > 0 ? grain : 1, unary_run_range, &job);
+  }
   mx_cpu_iter_free(&it);
-  return 0;
+  return job.rc;
 }

@@ -1,0 +1,565 @@
+/* gather_scatter.c: Gather, GatherAxis, Scatter, ScatterAxis, MaskedScatter, DynamicSlice
+ * and DynamicSliceUpdate on the CPU, for every dtype, with index arrays of any integer dtype
+ * and any strides. Indices wrap once when negative; then gathers (and dynamic slices)
+ * clamp them so the window lies inside the input, while scatters skip an update whose
+ * window would leave the output. So no index value reads or writes outside a buffer.
+ * Depends on cpu.h (iterator, strided copy) and formulas.h (the reduction formulas). */
+#include <string.h>
+
+#include "../formulas.h"
+#include "cpu.h"
+#include "pool.h"
+#include "array.h"       /* mx_row_strides, layout flags */
+#include "param_enums.h"
+
+/* ---- indices ---- */
+
+static inline int64_t load_index(const char *p, mx_dtype t) {
+  switch (t) {
+  case MX_UINT8: return *(const uint8_t *)p;
+  case MX_UINT16: return *(const uint16_t *)p;
+  case MX_UINT32: return *(const uint32_t *)p;
+  case MX_UINT64: {
+    uint64_t v = *(const uint64_t *)p;
+    return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+  }
+  case MX_INT8: return *(const int8_t *)p;
+  case MX_INT16: return *(const int16_t *)p;
+  case MX_INT32: return *(const int32_t *)p;
+  case MX_INT64: return *(const int64_t *)p;
+  default: return 0;
+  }
+}
+
+static inline int64_t wrap_index(int64_t v, int64_t dim) { return v < 0 ? v + dim : v; }
+
+/* A window of w elements starting at v must lie in [0, dim): clamp v into [0, dim - w]. */
+static inline int64_t clamp_index(int64_t v, int64_t dim, int64_t w) {
+  v = wrap_index(v, dim);
+  int64_t hi = dim - w;
+  return v < 0 ? 0 : (v > hi ? hi : v);
+}
+
+static int check_index_dtype(const char *op, mx_dtype t) {
+  if (!mx_dtype_is_integer(t)) return mx_fail_int(MX_ETYPE, "[%s] Cannot gather with indices type.", op);
+  return 0;
+}
+
+/* ---- an odometer over a shape for several strided operands (any count) ---- */
+
+typedef struct odo {
+  int ndim, nops;
+  const int32_t *shape;
+  int64_t *cnt, *strides, *off; /* cnt[ndim], strides[nops * ndim], off[nops] */
+  void *mem;
+} odo;
+
+static int odo_init(odo *o, int ndim, const int32_t *shape, int nops) {
+  o->ndim = ndim;
+  o->nops = nops;
+  o->shape = shape;
+  size_t n = (size_t)ndim + (size_t)nops * (size_t)ndim + (size_t)nops + 1;
+  o->mem = calloc(n, sizeof(int64_t));
+  if (!o->mem) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", n * 8);
+  o->cnt = (int64_t *)o->mem;
+  o->strides = o->cnt + ndim;
+  o->off = o->strides + (size_t)nops * (size_t)ndim;
+  return 0;
+}
+
+/* Operand op steps by the last `ndim` of the given strides (leading ones are ignored). */
+static void odo_set(odo *o, int op, const int64_t *strides) {
+  for (int d = 0; d < o->ndim; d++) o->strides[op * o->ndim + d] = strides[d];
+}
+
+/* Positions the odometer at linear index pos (row-major over its shape). */
+static void odo_seek(odo *o, int64_t pos) {
+  for (int op = 0; op < o->nops; op++) o->off[op] = 0;
+  for (int d = o->ndim - 1; d >= 0; d--) {
+    int64_t c = o->shape[d] ? pos % o->shape[d] : 0;
+    pos = o->shape[d] ? pos / o->shape[d] : 0;
+    o->cnt[d] = c;
+    for (int op = 0; op < o->nops; op++) o->off[op] += c * o->strides[op * o->ndim + d];
+  }
+}
+
+static void odo_next(odo *o) {
+  for (int d = o->ndim - 1; d >= 0; d--) {
+    if (++o->cnt[d] < o->shape[d]) {
+      for (int op = 0; op < o->nops; op++) o->off[op] += o->strides[op * o->ndim + d];
+      return;
+    }
+    o->cnt[d] = 0;
+    for (int op = 0; op < o->nops; op++)
+      o->off[op] -= (o->shape[d] - 1) * o->strides[op * o->ndim + d];
+  }
+}
+
+static void odo_free(odo *o) { free(o->mem); }
+
+/* ---- inputs that share memory with the output (donation picked another input) ---- */
+
+typedef struct held {
+  mx_tensor t;
+  void *mem;
+} held;
+
+static bool overlaps(const mx_tensor *a, const mx_tensor *out) {
+  if (a->size == 0 || out->size == 0) return false;
+  int64_t lo = 0, hi = 0;
+  for (int d = 0; d < a->ndim; d++) {
+    int64_t e = (int64_t)(a->shape[d] - 1) * a->strides[d];
+    if (e > 0) hi += e;
+    else lo += e;
+  }
+  const char *b0 = (const char *)a->data + lo * mx_dtype_size(a->dtype);
+  const char *b1 = (const char *)a->data + (hi + 1) * mx_dtype_size(a->dtype);
+  const char *o0 = (const char *)out->data;
+  const char *o1 = o0 + out->size * mx_dtype_size(out->dtype);
+  return b0 < o1 && o0 < b1;
+}
+
+/* h->t is in itself, or a row-contiguous private copy of it when it overlaps out. */
+static int hold_input(held *h, const mx_tensor *in, const mx_tensor *out) {
+  h->t = *in;
+  h->mem = NULL;
+  if (!overlaps(in, out)) return 0;
+  int nd = in->ndim;
+  size_t es = (size_t)mx_dtype_size(in->dtype);
+  size_t bytes = (size_t)in->size * es + (size_t)(nd > 0 ? nd : 1) * sizeof(int64_t);
+  h->mem = malloc(bytes);
+  if (!h->mem) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", bytes);
+  int64_t *st = (int64_t *)h->mem;
+  mx_row_strides(nd, in->shape, st);
+  h->t.strides = st;
+  h->t.data = (char *)h->mem + (size_t)(nd > 0 ? nd : 1) * sizeof(int64_t);
+  h->t.flags = MX_ROW_CONTIG;
+  return mx_cpu_copy_strided(in, &h->t);
+}
+
+static void held_free(held *h, int n) {
+  for (int i = 0; i < n; i++) free(h[i].mem);
+}
+
+/* out = a, unless out already is a (donated). */
+static int copy_base(const mx_tensor *a, mx_tensor *out) {
+  if (out->data == a->data && out->dtype == a->dtype && mx_cpu_is_row_contig(a)) return 0;
+  return mx_cpu_copy_strided(a, out);
+}
+
+static void copy_elem(char *dst, const char *src, int size) {
+  switch (size) {
+  case 1: *(uint8_t *)dst = *(const uint8_t *)src; break;
+  case 2: memcpy(dst, src, 2); break;
+  case 4: memcpy(dst, src, 4); break;
+  default: memcpy(dst, src, 8); break;
+  }
+}
+
+/* ---- scatter reductions: dst[i * ds] = f(dst[i * ds], src[i * ss]) ---- */
+
+typedef void (*comb_fn)(char *dst, int64_t ds, const char *src, int64_t ss, int64_t n);
+
+#define COMB_FN(name, stem, sfx)                                                           \
+  static void comb_##name##_##sfx(char *d_, int64_t ds, const char *s_, int64_t ss,       \
+                                  int64_t n) {                                             \
+    MX_ST_##sfx *d = (MX_ST_##sfx *)d_;                                                    \
+    const MX_ST_##sfx *s = (const MX_ST_##sfx *)s_;                                        \
+    for (int64_t i = 0; i < n; i++)                                                        \
+      d[i * ds] = MX_SV_##sfx(MX_FN(stem, sfx)(MX_LD_##sfx(d[i * ds]), MX_LD_##sfx(s[i * ss]))); \
+  }
+#define COMB_ALL(unused, sfx)      \
+  COMB_FN(sum, add, sfx)           \
+  COMB_FN(prod, multiply, sfx)     \
+  COMB_FN(max, maximum, sfx)       \
+  COMB_FN(min, minimum, sfx)
+MX_DTYPE_SFX_LIST(COMB_ALL, _)
+
+#define ENT_SUM(unused, sfx) [MX_DT_##sfx] = comb_sum_##sfx,
+#define ENT_PROD(unused, sfx) [MX_DT_##sfx] = comb_prod_##sfx,
+#define ENT_MAX(unused, sfx) [MX_DT_##sfx] = comb_max_##sfx,
+#define ENT_MIN(unused, sfx) [MX_DT_##sfx] = comb_min_##sfx,
+static const comb_fn comb_sum[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_SUM, _)};
+static const comb_fn comb_prod[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_PROD, _)};
+static const comb_fn comb_max[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_MAX, _)};
+static const comb_fn comb_min[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_MIN, _)};
+
+static void comb_assign(mx_dtype t, char *dst, int64_t ds, const char *src, int64_t ss, int64_t n) {
+  mx_cpu_convert(src, t, ss, dst, t, ds, n);
+}
+
+/* NULL for assignment. */
+static comb_fn comb_for(int reduce, mx_dtype t) {
+  switch (reduce) {
+  case MX_REDUCE_SUM: return comb_sum[t];
+  case MX_REDUCE_PROD: return comb_prod[t];
+  case MX_REDUCE_MAX: return comb_max[t];
+  case MX_REDUCE_MIN: return comb_min[t];
+  default: return NULL;
+  }
+}
+
+/* ---- windows: an iterator over a window shape for (dst, src) strides, reused per index ---- */
+
+typedef struct window {
+  mx_cpu_iter it;
+  int64_t len, sd, ss;
+} window;
+
+static int window_init(window *w, int ndim, const int32_t *shape, const int64_t *dst_strides,
+                       const int64_t *src_strides) {
+  const int64_t *st[2] = {dst_strides, src_strides};
+  if (mx_cpu_iter_init(&w->it, 2, ndim, shape, st) < 0) return -1;
+  w->len = mx_cpu_iter_len(&w->it);
+  w->sd = mx_cpu_iter_stride(&w->it, 0);
+  w->ss = mx_cpu_iter_stride(&w->it, 1);
+  return 0;
+}
+
+/* Applies f (NULL: assignment) from src + sbase to dst + dbase over the window. */
+static void window_apply(window *w, comb_fn f, mx_dtype t, char *dst, const char *src) {
+  int64_t offs[2];
+  int es = mx_dtype_size(t);
+  mx_cpu_iter_seek(&w->it, 0, offs);
+  for (int64_t r = 0; r < w->it.nruns; r++) {
+    char *d = dst + offs[0] * es;
+    const char *s = src + offs[1] * es;
+    if (f) f(d, w->sd, s, w->ss, w->len);
+    else comb_assign(t, d, w->sd, s, w->ss, w->len);
+    mx_cpu_iter_next(&w->it, offs);
+  }
+}
+
+/* ---- Gather: in a, idx_0..idx_{k-1}; out idx.shape + slice_sizes (row-contiguous) ---- */
+
+typedef struct gather_job {
+  const mx_p_gather *p;
+  const mx_tensor *in;
+  mx_tensor *out;
+  int ind;                  /* index rank */
+  int64_t wsize;            /* elements per window */
+  const int64_t *wstr;      /* row-major strides of the window */
+  _Atomic int failed;
+} gather_job;
+
+static void gather_range(void *ctx, int64_t begin, int64_t end) {
+  gather_job *jb = (gather_job *)ctx;
+  const mx_p_gather *p = jb->p;
+  const mx_tensor *in = jb->in, *a = &in[0];
+  int k = p->axes.n, nd = a->ndim, es = mx_dtype_size(a->dtype);
+  window w;
+  odo o;
+  if (window_init(&w, nd, p->slice_sizes.v, jb->wstr, a->strides) < 0) {
+    jb->failed = 1;
+    return;
+  }
+  if (odo_init(&o, jb->ind, jb->out->shape, k) < 0) {
+    mx_cpu_iter_free(&w.it);
+    jb->failed = 1;
+    return;
+  }
+  for (int j = 0; j < k; j++) odo_set(&o, j, in[1 + j].strides);
+  odo_seek(&o, begin);
+  char *dst = (char *)jb->out->data + begin * jb->wsize * es;
+  for (int64_t pos = begin; pos < end; pos++) {
+    int64_t base = 0;
+    for (int j = 0; j < k; j++) {
+      int ax = p->axes.v[j];
+      int64_t v = load_index(mx_cpu_at(&in[1 + j], o.off[j]), in[1 + j].dtype);
+      base += clamp_index(v, a->shape[ax], p->slice_sizes.v[ax]) * a->strides[ax];
+    }
+    if (jb->wsize == 1) copy_elem(dst, mx_cpu_at(a, base), es);
+    else window_apply(&w, NULL, a->dtype, dst, mx_cpu_at(a, base));
+    dst += jb->wsize * es;
+    odo_next(&o);
+  }
+  odo_free(&o);
+  mx_cpu_iter_free(&w.it);
+}
+
+int mx_cpu_gather(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                  int n_out) {
+  const mx_p_gather *p = (const mx_p_gather *)ctx->params;
+  if (!p || n_out != 1 || n_in != p->axes.n + 1)
+    return mx_fail_int(MX_EINVAL, "[gather] Inputs do not match the parameters.");
+  const mx_tensor *a = &in[0];
+  int k = p->axes.n, nd = a->ndim, ind = out->ndim - nd;
+  if (ind < 0 || p->slice_sizes.n != nd)
+    return mx_fail_int(MX_EINVAL, "[gather] Output does not match the parameters.");
+  if (out->size == 0) return 0;
+  if (!mx_cpu_is_row_contig(out))
+    return mx_fail_int(MX_EINVAL, "[gather] The output must be row-contiguous.");
+  for (int j = 0; j < k; j++)
+    if (check_index_dtype("gather", in[1 + j].dtype) < 0) return -1;
+  int64_t wsize = 1;
+  for (int d = 0; d < nd; d++) wsize *= p->slice_sizes.v[d];
+  int64_t *wstr = (int64_t *)malloc((size_t)(nd > 0 ? nd : 1) * sizeof(int64_t));
+  if (!wstr) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate window strides.");
+  mx_row_strides(nd, p->slice_sizes.v, wstr);
+  int64_t npos = 1;
+  for (int d = 0; d < ind; d++) npos *= out->shape[d];
+  gather_job jb = {p, in, out, ind, wsize, wstr, 0};
+  int64_t grain = MX_CPU_PARALLEL_GRAIN / wsize > 1 ? MX_CPU_PARALLEL_GRAIN / wsize : 1;
+  mx_cpu_parallel_for(npos, grain, gather_range, &jb);
+  free(wstr);
+  if (jb.failed) return mx_fail_int(MX_ENOMEM, "[gather] Unable to allocate iteration state.");
+  return 0;
+}
+
+/* ---- GatherAxis: in a, idx (a's shape but along axis); out idx.shape ---- */
+
+int mx_cpu_gather_axis(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                       int n_out) {
+  const mx_p_gather_axis *p = (const mx_p_gather_axis *)ctx->params;
+  if (!p || n_in != 2 || n_out != 1 || in[0].ndim != out->ndim || in[1].ndim != out->ndim ||
+      p->axis < 0 || p->axis >= out->ndim)
+    return mx_fail_int(MX_EINVAL, "[gather_axis] Inputs do not match the parameters.");
+  if (out->size == 0) return 0;
+  if (check_index_dtype("GatherAxis::eval_cpu", in[1].dtype) < 0) return -1;
+  const mx_tensor *a = &in[0], *idx = &in[1];
+  int nd = out->ndim, ax = p->axis, es = mx_dtype_size(a->dtype);
+  int64_t dim = a->shape[ax], astride = a->strides[ax];
+  int64_t *ast = (int64_t *)malloc((size_t)nd * sizeof(int64_t));
+  if (!ast) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate strides.");
+  for (int d = 0; d < nd; d++) ast[d] = d == ax ? 0 : a->strides[d];
+  const int64_t *st[3] = {out->strides, idx->strides, ast};
+  mx_cpu_iter it;
+  if (mx_cpu_iter_init(&it, 3, nd, out->shape, st) < 0) {
+    free(ast);
+    return -1;
+  }
+  int64_t len = mx_cpu_iter_len(&it), so = mx_cpu_iter_stride(&it, 0),
+          si = mx_cpu_iter_stride(&it, 1), sa = mx_cpu_iter_stride(&it, 2), offs[3];
+  mx_cpu_iter_seek(&it, 0, offs);
+  for (int64_t r = 0; r < it.nruns; r++) {
+    for (int64_t i = 0; i < len; i++) {
+      int64_t v = clamp_index(load_index(mx_cpu_at(idx, offs[1] + i * si), idx->dtype), dim, 1);
+      copy_elem(mx_cpu_at(out, offs[0] + i * so), mx_cpu_at(a, offs[2] + i * sa + v * astride), es);
+    }
+    mx_cpu_iter_next(&it, offs);
+  }
+  mx_cpu_iter_free(&it);
+  free(ast);
+  return 0;
+}
+
+/* ---- Scatter: in a, idx_0..idx_{k-1}, updates (idx.shape + window); out a's shape ---- */
+
+int mx_cpu_scatter(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                   int n_out) {
+  const mx_p_scatter *p = (const mx_p_scatter *)ctx->params;
+  if (!p || n_out != 1 || n_in != p->axes.n + 2 || in[0].ndim != out->ndim)
+    return mx_fail_int(MX_EINVAL, "[scatter] Inputs do not match the parameters.");
+  int k = p->axes.n, nd = out->ndim;
+  held h[n_in > 0 ? n_in : 1];
+  int nh = 0, rc = 0;
+  for (int j = 1; j < n_in && rc == 0; j++, nh++) rc = hold_input(&h[j - 1], &in[j], out);
+  if (rc == 0) rc = copy_base(&in[0], out);
+  const mx_tensor *upd = &h[k].t;
+  int ind = upd->ndim - nd;
+  if (rc == 0 && ind < 0) rc = mx_fail_int(MX_EINVAL, "[scatter] Updates do not match the output.");
+  for (int j = 0; j < k && rc == 0; j++) rc = check_index_dtype("scatter", h[j].t.dtype);
+  if (rc != 0 || upd->size == 0) {
+    held_free(h, nh);
+    return rc;
+  }
+  const int32_t *wshape = upd->shape + ind;
+  comb_fn f = comb_for(p->reduce, out->dtype);
+  window w;
+  odo o;
+  if (window_init(&w, nd, wshape, out->strides, upd->strides + ind) < 0) {
+    held_free(h, nh);
+    return -1;
+  }
+  if (odo_init(&o, ind, upd->shape, k + 1) < 0) {
+    mx_cpu_iter_free(&w.it);
+    held_free(h, nh);
+    return -1;
+  }
+  for (int j = 0; j <= k; j++) odo_set(&o, j, h[j].t.strides); /* updates: its leading dims */
+  int64_t npos = 1;
+  for (int d = 0; d < ind; d++) npos *= upd->shape[d];
+  for (int64_t pos = 0; pos < npos; pos++) {
+    int64_t base = 0;
+    bool inside = true;
+    for (int j = 0; j < k; j++) {
+      int ax = p->axes.v[j];
+      int64_t v = wrap_index(load_index(mx_cpu_at(&h[j].t, o.off[j]), h[j].t.dtype), out->shape[ax]);
+      if (v < 0 || v > out->shape[ax] - wshape[ax]) inside = false;
+      else base += v * out->strides[ax];
+    }
+    if (inside) window_apply(&w, f, out->dtype, mx_cpu_at(out, base), mx_cpu_at(upd, o.off[k]));
+    odo_next(&o);
+  }
+  odo_free(&o);
+  mx_cpu_iter_free(&w.it);
+  held_free(h, nh);
+  return 0;
+}
+
+/* ---- ScatterAxis: in a, idx, updates (idx.shape); out a's shape ---- */
+
+int mx_cpu_scatter_axis(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                        int n_out) {
+  const mx_p_scatter_axis *p = (const mx_p_scatter_axis *)ctx->params;
+  if (!p || n_in != 3 || n_out != 1 || in[0].ndim != out->ndim || in[1].ndim != out->ndim ||
+      in[2].ndim != out->ndim || p->axis < 0 || p->axis >= out->ndim)
+    return mx_fail_int(MX_EINVAL, "[scatter_axis] Inputs do not match the parameters.");
+  held h[2];
+  int rc = hold_input(&h[0], &in[1], out);
+  int nh = 1;
+  if (rc == 0) {
+    rc = hold_input(&h[1], &in[2], out);
+    nh = 2;
+  }
+  if (rc == 0) rc = copy_base(&in[0], out);
+  if (rc == 0) rc = check_index_dtype("scatter_axis", in[1].dtype);
+  const mx_tensor *idx = &h[0].t, *upd = &h[1].t;
+  if (rc != 0 || idx->size == 0) {
+    held_free(h, nh);
+    return rc;
+  }
+  int nd = out->ndim, ax = p->axis, es = mx_dtype_size(out->dtype);
+  int64_t dim = out->shape[ax], ostride = out->strides[ax];
+  comb_fn f = comb_for(p->reduce, out->dtype);
+  int64_t *ost = (int64_t *)malloc((size_t)nd * sizeof(int64_t));
+  if (!ost) {
+    held_free(h, nh);
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate strides.");
+  }
+  for (int d = 0; d < nd; d++) ost[d] = d == ax ? 0 : out->strides[d];
+  const int64_t *st[3] = {ost, idx->strides, upd->strides};
+  mx_cpu_iter it;
+  if (mx_cpu_iter_init(&it, 3, nd, idx->shape, st) < 0) {
+    free(ost);
+    held_free(h, nh);
+    return -1;
+  }
+  int64_t len = mx_cpu_iter_len(&it), so = mx_cpu_iter_stride(&it, 0),
+          si = mx_cpu_iter_stride(&it, 1), su = mx_cpu_iter_stride(&it, 2), offs[3];
+  mx_cpu_iter_seek(&it, 0, offs);
+  for (int64_t r = 0; r < it.nruns; r++) {
+    for (int64_t i = 0; i < len; i++) {
+      int64_t v = wrap_index(load_index(mx_cpu_at(idx, offs[1] + i * si), idx->dtype), dim);
+      if (v < 0 || v >= dim) continue;
+      char *d = mx_cpu_at(out, offs[0] + i * so + v * ostride);
+      const char *s = mx_cpu_at(upd, offs[2] + i * su);
+      if (f) f(d, 1, s, 1, 1);
+      else copy_elem(d, s, es);
+    }
+    mx_cpu_iter_next(&it, offs);
+  }
+  mx_cpu_iter_free(&it);
+  free(ost);
+  held_free(h, nh);
+  return 0;
+}
+
+/* ---- MaskedScatter: in a, mask (bool, a's shape), src (1-d); out a's shape ---- */
+
+int mx_cpu_masked_scatter(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                          int n_out) {
+  if (n_in != 3 || n_out != 1 || in[1].ndim != out->ndim || in[1].dtype != MX_BOOL ||
+      in[2].ndim != 1 || in[2].dtype != out->dtype)
+    return mx_fail_int(MX_EINVAL, "[masked_scatter] Inputs do not match the output.");
+  held h[2];
+  int rc = hold_input(&h[0], &in[1], out);
+  int nh = 1;
+  if (rc == 0) {
+    rc = hold_input(&h[1], &in[2], out);
+    nh = 2;
+  }
+  if (rc == 0) rc = copy_base(&in[0], out);
+  if (rc != 0 || out->size == 0) {
+    held_free(h, nh);
+    return rc;
+  }
+  const mx_tensor *mask = &h[0].t, *src = &h[1].t;
+  int es = mx_dtype_size(out->dtype);
+  int64_t n_src = src->size, ss = src->strides[0], k = 0;
+  const int64_t *st[2] = {out->strides, mask->strides};
+  mx_cpu_iter it;
+  if (mx_cpu_iter_init(&it, 2, out->ndim, out->shape, st) < 0) {
+    held_free(h, nh);
+    return -1;
+  }
+  int64_t len = mx_cpu_iter_len(&it), so = mx_cpu_iter_stride(&it, 0),
+          sm = mx_cpu_iter_stride(&it, 1), offs[2];
+  mx_cpu_iter_seek(&it, 0, offs);
+  for (int64_t r = 0; r < it.nruns && rc == 0; r++) {
+    const bool *m = (const bool *)mask->data + offs[1];
+    for (int64_t i = 0; i < len; i++) {
+      if (!m[i * sm]) continue;
+      if (k >= n_src) {
+        rc = mx_fail_int(MX_ERUNTIME, "[MaskedScatter::eval_cpu] Source does not have enough elements for mask.");
+        break;
+      }
+      copy_elem(mx_cpu_at(out, offs[0] + i * so), mx_cpu_at(src, k * ss), es);
+      k++;
+    }
+    mx_cpu_iter_next(&it, offs);
+  }
+  mx_cpu_iter_free(&it);
+  held_free(h, nh);
+  return rc;
+}
+
+/* ---- DynamicSlice / DynamicSliceUpdate: starts read from an index array ---- */
+
+/* Element offset of the window of shape wshape whose starts along axes come from start. */
+static int64_t window_offset(const mx_tensor *start, const mx_ints *axes, const int32_t *shape,
+                             const int64_t *strides, const int32_t *wshape) {
+  int64_t off = 0;
+  for (int j = 0; j < axes->n; j++) {
+    int ax = axes->v[j];
+    int64_t v = load_index(mx_cpu_at(start, j * (start->ndim ? start->strides[0] : 0)), start->dtype);
+    off += clamp_index(v, shape[ax], wshape[ax]) * strides[ax];
+  }
+  return off;
+}
+
+int mx_cpu_dynamic_slice(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                         int n_out) {
+  const mx_p_dynamic_slice *p = (const mx_p_dynamic_slice *)ctx->params;
+  if (!p || n_in != 2 || n_out != 1 || in[0].ndim != out->ndim || in[1].size != p->axes.n)
+    return mx_fail_int(MX_EINVAL, "[slice] Inputs do not match the parameters.");
+  if (check_index_dtype("slice", in[1].dtype) < 0) return -1;
+  if (out->size == 0) return 0;
+  const mx_tensor *a = &in[0];
+  int64_t off = window_offset(&in[1], &p->axes, a->shape, a->strides, out->shape);
+  mx_tensor v = *out;
+  v.data = mx_cpu_at(a, off);
+  v.dtype = a->dtype;
+  v.strides = a->strides;
+  v.flags = 0;
+  return mx_cpu_copy_strided(&v, out);
+}
+
+int mx_cpu_dynamic_slice_update(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
+                                mx_tensor *out, int n_out) {
+  const mx_p_dynamic_slice_update *p = (const mx_p_dynamic_slice_update *)ctx->params;
+  if (!p || n_in != 3 || n_out != 1 || in[0].ndim != out->ndim || in[1].ndim != out->ndim ||
+      in[2].size != p->axes.n)
+    return mx_fail_int(MX_EINVAL, "[slice_update] Inputs do not match the parameters.");
+  if (check_index_dtype("slice_update", in[2].dtype) < 0) return -1;
+  held h[2];
+  int rc = hold_input(&h[0], &in[1], out);
+  int nh = 1;
+  if (rc == 0) {
+    rc = hold_input(&h[1], &in[2], out);
+    nh = 2;
+  }
+  if (rc == 0) rc = copy_base(&in[0], out);
+  const mx_tensor *upd = &h[0].t;
+  if (rc == 0 && upd->size > 0) {
+    int64_t off = window_offset(&h[1].t, &p->axes, out->shape, out->strides, upd->shape);
+    mx_tensor region = *upd;
+    region.data = mx_cpu_at(out, off);
+    region.dtype = out->dtype;
+    region.strides = out->strides;
+    region.flags = 0;
+    rc = mx_cpu_copy_strided(upd, &region);
+  }
+  held_free(h, nh);
+  return rc;
+}

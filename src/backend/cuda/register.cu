@@ -1,0 +1,87 @@
+/* register.cu: the CUDA kernel table (mx_cuda_kernel), built once: the element-wise families
+ * from the generated lists (a new member is picked up without touching this file), the
+ * others by name; and the cached device properties the launchers size their grids with.
+ * Primitives with no CUDA kernel answer NULL (the backend reports them by name). */
+#include <atomic>
+#include <pthread.h>
+
+#include "cuda.h"
+
+static mx_kernel_fn kernel_tab[MX_PRIM_COUNT];
+static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
+
+static void kernel_tab_build(void) {
+  mx_kernel_fn *f = kernel_tab;
+  /* element-wise families: every member has a kernel generated from its formula */
+#define REG_UNARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_unary_##stem;
+#define REG_BINARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_binary_##stem;
+#define REG_COMPARE(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_compare_##stem;
+#define REG_TERNARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_ternary_##stem;
+  MX_UNARY_PRIMS(REG_UNARY)
+  MX_BINARY_PRIMS(REG_BINARY)
+  MX_COMPARE_PRIMS(REG_COMPARE)
+  MX_TERNARY_PRIMS(REG_TERNARY)
+#undef REG_UNARY
+#undef REG_BINARY
+#undef REG_COMPARE
+#undef REG_TERNARY
+  /* Copy and AsType are straight strided copies (as on the CPU). */
+  f[MX_PRIM_COPY] = mx_cuda_copy;
+  f[MX_PRIM_ASTYPE] = mx_cuda_astype;
+  /* the other families one by one: a member added without a CUDA kernel stays NULL */
+  f[MX_PRIM_REDUCE] = mx_cuda_reduce;
+  f[MX_PRIM_RESHAPE] = mx_cuda_reshape;
+  f[MX_PRIM_TRANSPOSE] = mx_cuda_transpose;
+  f[MX_PRIM_BROADCAST] = mx_cuda_broadcast;
+  f[MX_PRIM_SLICE] = mx_cuda_slice;
+  f[MX_PRIM_STOP_GRADIENT] = mx_cuda_stop_gradient;
+  f[MX_PRIM_SLICE_UPDATE] = mx_cuda_slice_update;
+  f[MX_PRIM_MATMUL] = mx_cuda_matmul;
+  f[MX_PRIM_RANDOM_BITS] = mx_cuda_random_bits;
+  f[MX_PRIM_DEPENDS] = mx_cuda_depends;
+  /* ==== section A: unary math and creation ==== */
+  /* (end of section A) */
+
+  /* ==== section B: binary, logical, bitwise, operators ==== */
+  f[MX_PRIM_DIVMOD] = mx_cuda_divmod;
+  /* (end of section B) */
+
+  /* ==== section C: reductions and scans ==== */
+  /* (end of section C) */
+
+  /* ==== section D: shapes, views, layout, matmul products ==== */
+  f[MX_PRIM_AS_STRIDED] = mx_cuda_as_strided;
+  f[MX_PRIM_CONTIGUOUS] = mx_cuda_contiguous;
+  f[MX_PRIM_VIEW] = mx_cuda_view;
+  f[MX_PRIM_CONCATENATE] = mx_cuda_concatenate;
+  f[MX_PRIM_PAD] = mx_cuda_pad;
+  f[MX_PRIM_ADDMM] = mx_cuda_addmm;
+  /* (end of section D) */
+
+  /* ==== section E: indexing, gather/scatter, sorting ==== */
+  /* (end of section E) */
+
+  /* ==== section I: convolution ==== */
+  /* (end of section I) */
+}
+
+extern "C" mx_kernel_fn mx_cuda_kernel(int prim) {
+  pthread_once(&kernel_once, kernel_tab_build);
+  if (prim < 0 || prim >= MX_PRIM_COUNT) return nullptr;
+  return kernel_tab[prim];
+}
+
+#define MXC_MAX_DEVICES 64
+static std::atomic<int> sm_counts[MXC_MAX_DEVICES];
+
+int mxc_sm_count(int dev) {
+  if (dev < 0 || dev >= MXC_MAX_DEVICES) dev = 0;
+  int v = sm_counts[dev].load(std::memory_order_relaxed);
+  if (v > 0) return v;
+  if (cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || v <= 0) {
+    (void)cudaGetLastError();
+    v = 32;
+  }
+  sm_counts[dev].store(v, std::memory_order_relaxed);
+  return v;
+}

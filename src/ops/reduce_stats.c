@@ -1,0 +1,93 @@
+/* reduce_stats.c: reductions composed from sum as MLX composes them: mean, var, std,
+ * count_nonzero, and number_of_elements (a constant from the shape). mean/var/std return
+ * at_least_float(a.dtype) (complex var/std are real), computed in that dtype. */
+#include "ops.h"
+
+#include <stdlib.h>
+
+#include "../core/error.h"
+
+/* Product of the sizes of the reduced axes; -1 with the error set. mean/var/std report
+ * an axis out of range as MLX's mean does ("[mean] axis ... is out of bounds"). */
+static int64_t reduced_count(const char *name, mx_array *a, const int *axes, int naxes,
+                             bool mean_msg) {
+  int nd = a->ndim;
+  if (mean_msg) {
+    for (int i = 0; i < naxes; i++)
+      if (axes[i] < -nd || axes[i] >= nd)
+        return mx_fail_int(MX_EINDEX, "[mean] axis %d is out of bounds for array with %d dimensions.",
+                           axes[i], nd);
+  }
+  int32_t small[MX_INLINE_DIMS];
+  int32_t *ax = nd <= MX_INLINE_DIMS ? small : malloc((size_t)nd * sizeof(int32_t));
+  if (!ax) return mx_fail_int(MX_ENOMEM, "[%s] out of memory.", name);
+  int n = mx_reduce_axes_normalize(name, axes, naxes, nd, ax);
+  int64_t count = 1;
+  for (int i = 0; i < n; i++) count *= a->shape[ax[i]];
+  if (ax != small) free(ax);
+  return n < 0 ? -1 : count;
+}
+
+/* The real dtype a complex reduction of |x|^2 lands in, else t. */
+static mx_dtype real_of(mx_dtype t) { return t == MX_COMPLEX64 ? MX_FLOAT32 : t; }
+
+mx_array *mx_mean(mx_array *a, const int *axes, int naxes, bool keepdims, mx_stream s) {
+  if (!a) return NULL;
+  int64_t n = reduced_count("mean", a, axes, naxes, true);
+  if (n < 0) return NULL;
+  mx_dtype t = mx_at_least_float(a->dtype);
+  MX_SCOPE_BEGIN;
+  mx_array *scale = mx_scope_adopt(mx_array_scalar_f64(1.0 / (double)n, t));
+  mx_array *r = mx_multiply(mx_sum(a, axes, naxes, keepdims, s), scale, s);
+  MX_SCOPE_RETURN(r);
+}
+
+mx_array *mx_var(mx_array *a, const int *axes, int naxes, bool keepdims, int ddof, mx_stream s) {
+  if (!a) return NULL;
+  int64_t n = reduced_count("var", a, axes, naxes, true);
+  if (n < 0) return NULL;
+  MX_SCOPE_BEGIN;
+  mx_array *mu = mx_mean(a, axes, naxes, true, s);
+  mx_array *d = mx_subtract(a, mu, s);
+  mx_array *sq = a->dtype == MX_COMPLEX64 ? mx_multiply(mx_abs(d, s), mx_abs(d, s), s)
+                                          : mx_multiply(d, d, s);
+  mx_array *v = mx_sum(sq, axes, naxes, keepdims, s);
+  mx_dtype t = real_of(mx_at_least_float(a->dtype));
+  if (ddof != 0) {
+    double den = (double)n - (double)ddof;
+    mx_array *norm = mx_scope_adopt(mx_array_scalar_f64(den > 0 ? den : 0.0, t));
+    v = mx_divide(v, norm, s);
+  } else {
+    mx_array *scale = mx_scope_adopt(mx_array_scalar_f64(1.0 / (double)n, t));
+    v = mx_multiply(v, scale, s);
+  }
+  MX_SCOPE_RETURN(v);
+}
+
+mx_array *mx_std(mx_array *a, const int *axes, int naxes, bool keepdims, int ddof, mx_stream s) {
+  if (!a) return NULL;
+  if (reduced_count("std", a, axes, naxes, true) < 0) return NULL;
+  MX_SCOPE_BEGIN;
+  mx_array *r = mx_sqrt(mx_var(a, axes, naxes, keepdims, ddof, s), s);
+  MX_SCOPE_RETURN(r);
+}
+
+mx_array *mx_count_nonzero(mx_array *a, const int *axes, int naxes, bool keepdims, mx_stream s) {
+  if (!a) return NULL;
+  MX_SCOPE_BEGIN;
+  mx_array *zero = mx_scope_adopt(mx_array_scalar_f64(0.0, a->dtype));
+  mx_array *r = mx_astype(mx_sum(mx_not_equal(a, zero, s), axes, naxes, keepdims, s), MX_INT32, s);
+  MX_SCOPE_RETURN(r);
+}
+
+mx_array *mx_number_of_elements(mx_array *a, const int *axes, int naxes, bool inverted,
+                                mx_dtype t, mx_stream s) {
+  (void)s;
+  if (!a) return NULL;
+  int64_t n = reduced_count("number_of_elements", a, axes, naxes, false);
+  if (n < 0) return NULL;
+  if ((int)t < 0 || t >= MX_DTYPE_COUNT)
+    return mx_fail(MX_EINVAL, "[number_of_elements] Invalid dtype %d.", (int)t);
+  double v = inverted ? 1.0 / (double)n : (double)n;
+  return mx_scope_adopt(mx_array_scalar_f64(v, t));
+}

@@ -1,0 +1,327 @@
+/* compiled_kernel.c: the Compiled primitive (DESIGN section 6): a program of element-wise
+ * instructions run tile by tile over register tiles of TILE elements. Each instruction is
+ * its primitive's own kernel applied to the tiles, and every register holds the
+ * instruction's dtype, so the result equals the unfused ops bit for bit. Inputs broadcast
+ * to the output shape: contiguous ones are read in place, scalars with stride 0, others
+ * gathered into a tile. Its rules expand the program back into ops. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/device.h"
+#include "../core/error.h"
+#include "../core/prim.h"
+#include "tape.h"
+
+#define TILE 1024
+#define MAX_ELEM 8 /* bytes of the widest dtype */
+
+static void program_destroy(mx_object *o) {
+  mx_program *p = (mx_program *)o;
+  for (int i = 0; i < p->n_instr; i++) mx_params_release(p->instr[i].params);
+  free(p->instr);
+  free(p);
+}
+
+mx_program *mx_program_new(int n_in, int n_instr, const mx_pinstr *instr) {
+  mx_program *p = calloc(1, sizeof *p);
+  mx_pinstr *v = malloc((size_t)n_instr * sizeof *v);
+  if (!p || !v) {
+    free(p);
+    free(v);
+    return mx_fail(MX_ENOMEM, "[compile] out of memory.");
+  }
+  memcpy(v, instr, (size_t)n_instr * sizeof *v);
+  for (int i = 0; i < n_instr; i++) mx_params_retain(v[i].params);
+  mx_object_init(&p->base, program_destroy);
+  p->n_in = n_in;
+  p->n_instr = n_instr;
+  p->instr = v;
+  return p;
+}
+
+bool mx_program_can_run(int prim, mx_stream s) {
+  if (!mx_prims[prim].eval_cpu) return false;
+  if (s.device.type == MX_CPU) return true;
+  /* on a GPU the program runs only where the backend runs CPU kernels on its memory */
+  const mx_gpu_backend *g = mx_gpu();
+  return g && g->kernel(MX_PRIM_COMPILED) == mx_prims[MX_PRIM_COMPILED].eval_cpu &&
+         g->kernel(prim) == mx_prims[prim].eval_cpu;
+}
+
+/* ---- the kernel ---- */
+
+typedef enum { IN_DIRECT, IN_SCALAR, IN_GATHER } in_mode;
+
+typedef struct in_view {
+  in_mode mode;
+  int64_t *bstr;    /* IN_GATHER: strides broadcast to the output shape */
+  char *tile;       /* IN_GATHER: the gathered tile */
+} in_view;
+
+static const int64_t one_stride = 1, zero_stride = 0;
+
+static bool row_contig_same(const mx_tensor *in, const mx_tensor *out) {
+  if (in->ndim != out->ndim || in->size != out->size) return false;
+  int64_t expect = 1;
+  for (int d = in->ndim - 1; d >= 0; d--) {
+    if (in->shape[d] != out->shape[d]) return false;
+    if (in->shape[d] != 1 && in->strides[d] != expect) return false;
+    expect *= in->shape[d];
+  }
+  return true;
+}
+
+/* Strides of in broadcast to out's shape (right-aligned); -1 if it does not broadcast. */
+static int broadcast_strides(const mx_tensor *in, const mx_tensor *out, int64_t *bs) {
+  int lead = out->ndim - in->ndim;
+  if (lead < 0) return -1;
+  for (int d = 0; d < out->ndim; d++) {
+    if (d < lead) {
+      bs[d] = 0;
+      continue;
+    }
+    int32_t n = in->shape[d - lead];
+    if (n == out->shape[d]) bs[d] = n == 1 ? 0 : in->strides[d - lead];
+    else if (n == 1) bs[d] = 0;
+    else return -1;
+  }
+  return 0;
+}
+
+/* Copies elements [t0, t0 + n) of in (broadcast to out's shape) into dst. */
+static void gather(const mx_tensor *in, const int64_t *bs, const mx_tensor *out, int64_t t0,
+                   int64_t n, char *dst) {
+  int nd = out->ndim, es = mx_dtype_size(in->dtype);
+  int64_t idx[64], off = 0, rem = t0;
+  int64_t *ix = nd <= 64 ? idx : malloc((size_t)nd * sizeof *ix);
+  if (!ix) return; /* cannot happen for sane ranks; the kernel checked */
+  for (int d = nd - 1; d >= 0; d--) {
+    ix[d] = rem % out->shape[d];
+    rem /= out->shape[d];
+    off += ix[d] * bs[d];
+  }
+  const char *base = (const char *)in->data;
+  int64_t inner = nd ? out->shape[nd - 1] : 1, s = nd ? bs[nd - 1] : 0;
+  for (int64_t done = 0; done < n;) {
+    int64_t run = nd ? inner - ix[nd - 1] : 1;
+    if (run > n - done) run = n - done;
+    for (int64_t i = 0; i < run; i++) memcpy(dst + (done + i) * es, base + (off + i * s) * es, (size_t)es);
+    done += run;
+    if (!nd) break;
+    ix[nd - 1] += run;
+    off += run * s;
+    for (int d = nd - 1; d > 0 && ix[d] == out->shape[d]; d--) { /* carry */
+      off -= ix[d] * bs[d];
+      ix[d] = 0;
+      ix[d - 1]++;
+      off += bs[d - 1];
+    }
+  }
+  if (ix != idx) free(ix);
+}
+
+static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                           int n_out) {
+  const mx_program *p = (const mx_program *)((const mx_p_compiled *)ctx->params)->program;
+  if (n_out != 1 || n_in != p->n_in)
+    return mx_fail_int(MX_EINVAL, "[Compiled] Expected %d inputs and 1 output.", p->n_in);
+  int64_t N = out->size;
+  if (N == 0) return 0;
+  int nd = out->ndim;
+  in_view *views = calloc((size_t)n_in + 1, sizeof *views);
+  char *regs = malloc((size_t)p->n_instr * TILE * MAX_ELEM);
+  int64_t *bstr = malloc(((size_t)n_in * (size_t)nd + 1) * sizeof *bstr);
+  char *tiles = malloc((size_t)(n_in + 1) * TILE * MAX_ELEM);
+  int rc = (views && regs && bstr && tiles) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  for (int i = 0; rc == 0 && i < n_in; i++) {
+    bool zero_strides = true; /* a scalar broadcast to a shape */
+    for (int d = 0; d < in[i].ndim; d++) zero_strides &= in[i].shape[d] == 1 || in[i].strides[d] == 0;
+    if (in[i].size == 1 || zero_strides) {
+      views[i].mode = IN_SCALAR;
+    } else if (row_contig_same(&in[i], out)) {
+      views[i].mode = IN_DIRECT;
+    } else {
+      views[i].mode = IN_GATHER;
+      views[i].bstr = bstr + (size_t)i * nd;
+      views[i].tile = tiles + (size_t)i * TILE * MAX_ELEM;
+      if (broadcast_strides(&in[i], out, views[i].bstr) < 0)
+        rc = mx_fail_int(MX_EINVAL, "[Compiled] Input %d does not broadcast to the output.", i);
+    }
+  }
+  mx_kernel_ctx kctx = *ctx;
+  int32_t tile_shape[1];
+  mx_tensor ops[3], res;
+  for (int64_t t0 = 0; rc == 0 && t0 < N; t0 += TILE) {
+    int64_t n = N - t0 < TILE ? N - t0 : TILE;
+    tile_shape[0] = (int32_t)n;
+    for (int i = 0; i < n_in; i++)
+      if (views[i].mode == IN_GATHER) gather(&in[i], views[i].bstr, out, t0, n, views[i].tile);
+    for (int k = 0; rc == 0 && k < p->n_instr; k++) {
+      const mx_pinstr *ins = &p->instr[k];
+      for (int j = 0; j < ins->n_in; j++) {
+        mx_tensor *o = &ops[j];
+        o->ndim = 1;
+        o->shape = tile_shape;
+        o->size = n;
+        int32_t a = ins->in[j];
+        if (a >= 0) {
+          o->dtype = p->instr[a].dtype;
+          o->data = regs + (size_t)a * TILE * MAX_ELEM;
+          o->strides = &one_stride;
+          o->flags = MX_ROW_CONTIG | MX_COL_CONTIG;
+          continue;
+        }
+        const mx_tensor *x = &in[-a - 1];
+        const in_view *v = &views[-a - 1];
+        o->dtype = x->dtype;
+        if (v->mode == IN_SCALAR) {
+          o->data = x->data;
+          o->strides = &zero_stride;
+          o->flags = n == 1 ? MX_ROW_CONTIG | MX_COL_CONTIG : 0;
+        } else {
+          o->data = v->mode == IN_DIRECT ? (char *)x->data + t0 * mx_dtype_size(x->dtype) : v->tile;
+          o->strides = &one_stride;
+          o->flags = MX_ROW_CONTIG | MX_COL_CONTIG;
+        }
+      }
+      res.dtype = ins->dtype;
+      res.ndim = 1;
+      res.shape = tile_shape;
+      res.size = n;
+      res.strides = &one_stride;
+      res.flags = MX_ROW_CONTIG | MX_COL_CONTIG;
+      res.data = k == p->n_instr - 1 ? (char *)out->data + t0 * mx_dtype_size(out->dtype)
+                                     : regs + (size_t)k * TILE * MAX_ELEM;
+      kctx.params = ins->params;
+      rc = mx_prims[ins->prim].eval_cpu(&kctx, ops, ins->n_in, &res, 1);
+    }
+  }
+  free(views);
+  free(regs);
+  free(bstr);
+  free(tiles);
+  return rc;
+}
+
+/* ---- rules: the program expanded back into ops ---- */
+
+typedef struct expand_payload {
+  const mx_program *p;
+  mx_stream stream;
+  int32_t ndim;
+  const int32_t *shape;
+} expand_payload;
+
+static int expand(void *payload, mx_array *const *in, int n_in, mx_array **out, int max_out, int *n_out) {
+  expand_payload *e = payload;
+  const mx_program *p = e->p;
+  *n_out = 0;
+  /* the output shape: the op's, broadcast with the inputs' */
+  int cap = e->ndim;
+  for (int i = 0; i < n_in; i++) cap = in[i]->ndim > cap ? in[i]->ndim : cap;
+  int32_t *shape = malloc((size_t)(cap + 1) * sizeof(int32_t));
+  int32_t *tmp = malloc((size_t)(cap + 1) * sizeof(int32_t));
+  mx_array **regs = calloc((size_t)p->n_instr, sizeof *regs);
+  if (!shape || !tmp || !regs) {
+    free(shape);
+    free(tmp);
+    free(regs);
+    return mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  }
+  int n = e->ndim, rc = 0;
+  if (n) memcpy(shape, e->shape, (size_t)n * sizeof(int32_t));
+  for (int i = 0; i < n_in && rc == 0; i++) {
+    int m = mx_broadcast_shapes("Compiled", n, shape, in[i]->ndim, in[i]->shape, tmp);
+    if (m < 0) rc = -1;
+    else {
+      memcpy(shape, tmp, (size_t)m * sizeof(int32_t));
+      n = m;
+    }
+  }
+  MX_SCOPE_BEGIN;
+  mx_array *ops[3];
+  for (int k = 0; rc == 0 && k < p->n_instr; k++) {
+    const mx_pinstr *ins = &p->instr[k];
+    for (int j = 0; j < ins->n_in; j++) {
+      int32_t a = ins->in[j];
+      ops[j] = a >= 0 ? regs[a] : mx_broadcast_to(in[-a - 1], shape, n, e->stream);
+    }
+    regs[k] = mx_op_make1(ins->prim, ins->params, e->stream, ins->n_in, ops, ins->dtype, n, shape);
+    if (!regs[k]) rc = -1;
+  }
+  if (rc == 0) {
+    out[0] = mx_keep(regs[p->n_instr - 1]);
+    *n_out = 1;
+  }
+  MX_SCOPE_END;
+  free(shape);
+  free(tmp);
+  free(regs);
+  return rc;
+}
+
+static expand_payload payload_of(const mx_op *op) {
+  const mx_program *p = (const mx_program *)((const mx_p_compiled *)mx_op_params(op))->program;
+  const mx_array *o = op->outputs[0];
+  return (expand_payload){p, op->stream, o ? o->ndim : 0, o ? o->shape : NULL};
+}
+
+static int compiled_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
+                        const int *argnums, int n, mx_array *const *outputs, mx_array **grads) {
+  for (int j = 0; j < n; j++) grads[j] = NULL;
+  if (!cot[0] || !op->outputs[0]) return 0;
+  expand_payload e = payload_of(op);
+  mx_array *fwd[1], **g = calloc((size_t)op->n_in, sizeof *g);
+  int nf = 0;
+  if (!g) return mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  int rc = mx_vjp((mx_closure){expand, &e}, p, op->n_in, cot, 1, fwd, 1, &nf, g);
+  if (rc == 0) {
+    mx_array_release(fwd[0]);
+    for (int j = 0; j < n; j++) grads[j] = mx_scope_adopt(mx_keep(g[argnums[j]]));
+    for (int i = 0; i < op->n_in; i++) mx_array_release(g[i]);
+  }
+  free(g);
+  return rc;
+}
+
+static int compiled_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
+                        mx_array *const *outputs, mx_array **out) {
+  out[0] = NULL;
+  expand_payload e = payload_of(op);
+  mx_array **tz = calloc((size_t)op->n_in, sizeof *tz);
+  if (!tz) return mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < op->n_in; i++) {
+    tz[i] = t[i] ? t[i] : mx_zeros_like(p[i], op->stream);
+    if (!tz[i]) rc = -1;
+  }
+  mx_array *fwd[1], *jv[1];
+  int nf = 0;
+  if (rc == 0) rc = mx_jvp((mx_closure){expand, &e}, p, op->n_in, tz, fwd, 1, &nf, jv);
+  if (rc == 0) {
+    mx_array_release(fwd[0]);
+    out[0] = mx_scope_adopt(jv[0]);
+  }
+  free(tz);
+  return rc;
+}
+
+static int compiled_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx_array **outputs,
+                         int *out_axes) {
+  expand_payload e = payload_of(op);
+  mx_array *o[1];
+  int no = 0;
+  int rc = mx_vmap((mx_closure){expand, &e}, in, op->n_in, axes, NULL, o, 1, &no);
+  if (rc == 0) {
+    outputs[0] = mx_scope_adopt(o[0]);
+    out_axes[0] = 0;
+  }
+  return rc;
+}
+
+__attribute__((constructor)) static void register_compiled(void) {
+  mx_prims[MX_PRIM_COMPILED].eval_cpu = compiled_kernel;
+  mx_prims[MX_PRIM_COMPILED].vjp = compiled_vjp;
+  mx_prims[MX_PRIM_COMPILED].jvp = compiled_jvp;
+  mx_prims[MX_PRIM_COMPILED].vmap = compiled_vmap;
+}
