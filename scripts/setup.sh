@@ -61,7 +61,7 @@ run_logged() {
 
 # ---- 1. system packages ----
 apt_packages=(build-essential cmake pkg-config python3-dev python3-venv
-              libopenblas-dev libopenblas-pthread-dev liblapacke-dev)
+              libopenblas-dev libopenblas-pthread-dev liblapacke-dev zlib1g-dev)
 if command -v dpkg >/dev/null 2>&1; then
   missing=()
   for p in "${apt_packages[@]}"; do

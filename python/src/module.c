@@ -14,6 +14,8 @@ extern PyMethodDef mxpy_shape_methods[];
 
 /* mlx.core._testing (testing_py.c): fault-injection hooks for the test suite. */
 PyObject *mxpy_testing_module(void);
+/* load/save functions (io_py.c). */
+extern PyMethodDef mxpy_io_methods[];
 
 /* Our own version, in a form that compares as MLX 0.32.2 (a PEP 440 local label). */
 #ifndef MXPY_VERSION
@@ -138,7 +140,8 @@ PyMODINIT_FUNC PyInit_core(void) {
       PyModule_AddFunctions(m, mxpy_eval_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_transforms_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_shape_methods) < 0 ||
-      PyModule_AddFunctions(m, mxpy_creation_methods) < 0)
+      PyModule_AddFunctions(m, mxpy_creation_methods) < 0 ||
+      PyModule_AddFunctions(m, mxpy_io_methods) < 0)
     goto fail;
   if (add_random_module(m) < 0 || add_constants(m) < 0 || register_drain(m) < 0) goto fail;
   if (add_submodule(m, "_testing", "mlx.core._testing", mxpy_testing_module()) < 0) goto fail;

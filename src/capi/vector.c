@@ -197,7 +197,7 @@ static void vva_destroy(vva_box *b) {
   free(b);
 }
 
-static va_box *va_copy(const va_box *s) {
+static va_box *va_clone(const va_box *s) {
   va_box *d = va_alloc();
   if (!d) return NULL;
   if (grow((void **)&d->v, &d->cap, s->n, sizeof *d->v)) {
@@ -217,7 +217,7 @@ static int vva_append(vva_box *b, const mlx_vector_array *data, size_t size) {
   if (grow((void **)&b->v, &b->cap, b->n + size, sizeof *b->v)) return 1;
   size_t start = b->n;
   for (size_t i = 0; i < size; i++) {
-    va_box *c = va_copy(data[i].ctx);
+    va_box *c = va_clone(data[i].ctx);
     if (!c) {
       while (b->n > start) va_destroy(b->v[--b->n]);
       return 1;
@@ -257,7 +257,7 @@ int mlx_vector_vector_array_set(mlx_vector_vector_array *vec, const mlx_vector_v
     return 1;
   }
   for (size_t i = 0; i < s->n; i++) {
-    va_box *c = va_copy(s->v[i]);
+    va_box *c = va_clone(s->v[i]);
     if (!c) {
       vva_destroy(fresh);
       return 1;

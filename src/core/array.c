@@ -14,37 +14,43 @@
 #include "op.h"
 
 void mx_row_strides(int ndim, const int32_t *shape, int64_t *strides) {
-  int64_t s = 1;
+  /* unsigned: an empty array's other dims may multiply past int64 (the strides are unused) */
+  uint64_t s = 1;
   for (int i = ndim - 1; i >= 0; i--) {
-    strides[i] = s;
-    s *= shape[i] > 0 ? shape[i] : 1;
+    strides[i] = (int64_t)s;
+    s *= (uint64_t)(shape[i] > 0 ? shape[i] : 1);
   }
 }
 
 uint8_t mx_layout_flags(int ndim, const int32_t *shape, const int64_t *strides) {
   bool row = true, col = true;
-  int64_t s = 1;
+  uint64_t s = 1; /* unsigned: see mx_row_strides */
   for (int i = ndim - 1; i >= 0; i--) {
-    if (shape[i] != 1 && strides[i] != s) row = false;
-    s *= shape[i];
+    if (shape[i] != 1 && strides[i] != (int64_t)s) row = false;
+    s *= (uint64_t)shape[i];
   }
   s = 1;
   for (int i = 0; i < ndim; i++) {
-    if (shape[i] != 1 && strides[i] != s) col = false;
-    s *= shape[i];
+    if (shape[i] != 1 && strides[i] != (int64_t)s) col = false;
+    s *= (uint64_t)shape[i];
   }
   if (s == 0) row = col = true;
   return (uint8_t)((row ? MX_ROW_CONTIG : 0) | (col ? MX_COL_CONTIG : 0));
 }
 
 int64_t mx_shape_size(const char *op, int ndim, const int32_t *shape) {
-  int64_t n = 1;
+  bool empty = false;
   for (int i = 0; i < ndim; i++) {
     if (shape[i] < 0) {
       mx_fail(MX_EINVAL, "[%s] Negative dimensions are not allowed (got %d).", op, shape[i]);
       return -1;
     }
-    if (shape[i] != 0 && n > INT64_MAX / 16 / shape[i]) {
+    empty |= shape[i] == 0;
+  }
+  if (empty) return 0; /* whatever the other dims, so the answer does not depend on their order */
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (n > INT64_MAX / 16 / shape[i]) {
       mx_fail(MX_EINVAL, "[%s] Shape is too large.", op);
       return -1;
     }
@@ -73,9 +79,9 @@ mx_array *mx_array_alloc_node(mx_dtype t, int ndim, const int32_t *shape) {
   }
   a->ndim = ndim;
   if (ndim) memcpy(a->shape, shape, (size_t)ndim * sizeof(int32_t));
-  int64_t n = 1;
-  for (int i = 0; i < ndim; i++) n *= shape[i];
-  a->size = n;
+  uint64_t n = 1; /* unsigned: a 0 dim after huge ones must not overflow on the way */
+  for (int i = 0; i < ndim; i++) n *= (uint64_t)shape[i];
+  a->size = (int64_t)n;
   return a;
 }
 

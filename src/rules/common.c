@@ -83,6 +83,12 @@ void mx_prims_register_rules(void) {
   void mx_rules_register_indexing_sort(void); /* rules/indexing_sort.c */
   mx_rules_register_indexing_sort();
   /* (end of section E) */
+
+  /* ==== section F: file I/O ==== */
+  void mx_rules_register_io(void);
+  mx_rules_register_io();
+  /* (end of section F) */
+
   /* ==== section I: convolution ==== */
   void mx_rules_register_conv(void); /* rules/conv.c */
   mx_rules_register_conv();

@@ -54,6 +54,12 @@ void mx_prims_register_kernels(void) {
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
   /* (end of section E) */
+
+  /* ==== section F: file I/O ==== */
+  MX_CPU_KERNEL(mx_cpu_load)
+  mx_prims[MX_PRIM_LOAD].eval_cpu = mx_cpu_load;
+  /* (end of section F) */
+
   /* ==== section I: convolution ==== */
   MX_CPU_KERNEL(mx_cpu_convolution) /* conv.c */
   MX_CPU_KERNEL(mx_cpu_conv_weight)
