@@ -910,6 +910,103 @@ static void test_reduce(int prim) {
   ht_free(&in);
 }
 
+/* ---------------------------------------------------------------- arange, arg reduce, softmax */
+
+static void test_arange(int prim) {
+  static const double AR[][3] = {{0, 1000, 1},    {-5, 5, 0.5},     {3, -20, -1.5},
+                                 {0, 1, 0.1},     {100, 300000, 3}, {-0.0, 4, 1},
+                                 {250, 260, 1.25}, {0, 70000, 1},   {7, 7, 1}};
+  for (int t = 0; t < NDT; t++) {
+    for (int c = 0; c < (int)(sizeof AR / sizeof AR[0]); c++) {
+      mx_p_arange p = {AR[c][0], AR[c][1], AR[c][2]};
+      double len = ceil((p.stop - p.start) / p.step);
+      int32_t n[1] = {len > 0 ? (int32_t)len : 0};
+      ocase o = oc((mx_dtype)t, 1, n, EXACT);
+      char lab[96];
+      snprintf(lab, sizeof lab, "(%g, %g, %g)", p.start, p.stop, p.step);
+      run_case(prim, &p, NULL, 0, &o, 1, false, (mx_dtype)t, lab);
+    }
+  }
+}
+
+static const red_case ARGRED_CASES[] = {
+    {2, {37, 1000}, 1, {1}, V_C, "rows 37x1000 ax1"},
+    {2, {37, 1000}, 1, {0}, V_C, "cols 37x1000 ax0"},
+    {1, {300001}, 1, {0}, V_C, "one long row"},
+    {1, {300001}, 1, {0}, V_N, "one long row negative stride"},
+    {2, {3000, 70}, 1, {0}, V_C, "cols 3000x70 ax0"},
+    {2, {50000, 3}, 1, {1}, V_T, "strided short rows"},
+    {3, {8, 16, 33}, 1, {1}, V_T, "transposed middle"},
+    {3, {8, 16, 33}, 1, {2}, V_S, "stride2 last"},
+    {2, {9, 9}, 1, {1}, V_B, "broadcast input"},
+    {3, {5, 0, 3}, 1, {1}, V_C, "empty reduced axis"},
+    {2, {0, 3}, 1, {1}, V_C, "empty output"},
+};
+
+static void test_arg_reduce(int prim) {
+  for (int kind = 0; kind < 2; kind++) {
+    for (int t = 0; t < NDT; t++) {
+      mx_dtype dt = (mx_dtype)t;
+      for (int c = 0; c < (int)(sizeof ARGRED_CASES / sizeof ARGRED_CASES[0]); c++) {
+        for (int pi = 0; pi < 2; pi++) {
+          const red_case *rc = &ARGRED_CASES[c];
+          ht in;
+          ht_make(&in, dt, rc->ndim, rc->shape, rc->k);
+          ht_fill(&in, pi ? P_SPECIAL : P_GEN);
+          int32_t oshape[MAXD];
+          for (int d = 0; d < rc->ndim; d++) oshape[d] = d == rc->axes[0] ? 1 : rc->shape[d];
+          mx_p_arg_reduce p = {kind, rc->axes[0]};
+          ocase o = oc(MX_UINT32, rc->ndim, oshape, EXACT);
+          char lab[96];
+          snprintf(lab, sizeof lab, "%s %s%s", kind ? "argmax" : "argmin", rc->name,
+                   pi ? " special" : "");
+          run_case(prim, &p, &in, 1, &o, 1, false, dt, lab);
+          ht_free(&in);
+        }
+      }
+    }
+  }
+}
+
+static const shape_case SOFTMAX_CASES[] = {
+    {2, {37, 1000}, V_C, "rows 37x1000"},
+    {2, {3, 5000}, V_C, "long rows 3x5000"},
+    {2, {2000, 7}, V_C, "short rows 2000x7"},
+    {3, {4, 6, 130}, V_T, "transposed"},
+    {3, {4, 6, 130}, V_S, "stride2"},
+    {2, {5, 300}, V_O, "misaligned"},
+    {2, {9, 9}, V_B, "broadcast"},
+    {1, {1}, V_C, "single"},
+    {2, {0, 4}, V_C, "empty"},
+};
+
+static void test_softmax(int prim) {
+  bool lse = prim == MX_PRIM_LOGSUMEXP;
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    tol tl = tol_math(dt);
+    if (dt == MX_FLOAT32) tl = (tol){1e-4, 1e-6};
+    if (dt == MX_FLOAT64) tl = (tol){1e-10, 1e-14};
+    for (int c = 0; c < (int)(sizeof SOFTMAX_CASES / sizeof SOFTMAX_CASES[0]); c++) {
+      for (int pi = 0; pi < 2; pi++) {
+        const shape_case *sc = &SOFTMAX_CASES[c];
+        ht in;
+        ht_make(&in, dt, sc->ndim, sc->shape, sc->k);
+        ht_fill(&in, pi ? P_SPECIAL : P_EXP);
+        int32_t oshape[MAXD];
+        for (int d = 0; d < sc->ndim; d++) oshape[d] = sc->shape[d];
+        if (lse) oshape[sc->ndim - 1] = 1;
+        mx_p_softmax p = {pi == 1};
+        ocase o = oc(dt, sc->ndim, oshape, tl);
+        char lab[96];
+        snprintf(lab, sizeof lab, "%s%s", sc->name, pi ? " special" : "");
+        run_case(prim, lse ? NULL : &p, &in, 1, &o, 1, false, dt, lab);
+        ht_free(&in);
+      }
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- matmul */
 
 typedef struct mm_case {
@@ -1083,6 +1180,14 @@ int main(void) {
   tested[MX_PRIM_SLICE_UPDATE] = true;
   test_depends(MX_PRIM_DEPENDS);
   tested[MX_PRIM_DEPENDS] = true;
+  test_arange(MX_PRIM_ARANGE);
+  tested[MX_PRIM_ARANGE] = true;
+  test_arg_reduce(MX_PRIM_ARG_REDUCE);
+  tested[MX_PRIM_ARG_REDUCE] = true;
+  test_softmax(MX_PRIM_SOFTMAX);
+  tested[MX_PRIM_SOFTMAX] = true;
+  test_softmax(MX_PRIM_LOGSUMEXP);
+  tested[MX_PRIM_LOGSUMEXP] = true;
   const int views[] = {MX_PRIM_RESHAPE, MX_PRIM_TRANSPOSE, MX_PRIM_BROADCAST, MX_PRIM_SLICE,
                        MX_PRIM_STOP_GRADIENT};
   for (int i = 0; i < 5; i++) {

@@ -40,6 +40,7 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_RANDOM_BITS] = mx_cuda_random_bits;
   f[MX_PRIM_DEPENDS] = mx_cuda_depends;
   /* ==== section A: unary math and creation ==== */
+  f[MX_PRIM_ARANGE] = mx_cuda_arange;
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
@@ -47,6 +48,9 @@ static void kernel_tab_build(void) {
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */
+  f[MX_PRIM_ARG_REDUCE] = mx_cuda_arg_reduce;
+  f[MX_PRIM_SOFTMAX] = mx_cuda_softmax;
+  f[MX_PRIM_LOGSUMEXP] = mx_cuda_logsumexp;
   /* (end of section C) */
 
   /* ==== section D: shapes, views, layout, matmul products ==== */
