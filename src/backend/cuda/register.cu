@@ -63,6 +63,12 @@ static void kernel_tab_build(void) {
   /* (end of section D) */
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
+  f[MX_PRIM_GATHER] = mx_cuda_gather;
+  f[MX_PRIM_GATHER_AXIS] = mx_cuda_gather_axis;
+  f[MX_PRIM_SCATTER] = mx_cuda_scatter;
+  f[MX_PRIM_SCATTER_AXIS] = mx_cuda_scatter_axis;
+  f[MX_PRIM_DYNAMIC_SLICE] = mx_cuda_dynamic_slice;
+  f[MX_PRIM_DYNAMIC_SLICE_UPDATE] = mx_cuda_dynamic_slice_update;
   /* (end of section E) */
 
   /* ==== section I: convolution ==== */
