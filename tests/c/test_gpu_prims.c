@@ -1007,6 +1007,180 @@ static void test_softmax(int prim) {
   }
 }
 
+/* ---------------------------------------------------------------- gather / scatter */
+
+/* Fills an index tensor with values in [lo, hi] (a permutation of 0..n-1 when perm). */
+static void fill_index(ht *t, int64_t lo, int64_t hi, bool perm) {
+  for (int64_t i = 0; i < t->span; i++) {
+    int64_t v = perm ? i : lo + (int64_t)(rng_u64() % (uint64_t)(hi - lo + 1));
+    put(t->dt, t->host + i * esz(t->dt), (double)v, 0);
+  }
+  if (perm)
+    for (int64_t i = t->span - 1; i > 0; i--) {
+      int64_t j = (int64_t)(rng_u64() % (uint64_t)(i + 1));
+      char tmp[8];
+      memcpy(tmp, t->host + i * esz(t->dt), esz(t->dt));
+      memcpy(t->host + i * esz(t->dt), t->host + j * esz(t->dt), esz(t->dt));
+      memcpy(t->host + j * esz(t->dt), tmp, esz(t->dt));
+    }
+}
+
+static const mx_dtype IDX_DTS[] = {MX_INT32, MX_UINT8, MX_INT64, MX_INT16, MX_UINT64};
+
+static void test_gather(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < 4; c++) {
+      const int32_t ashape[3] = {10, 7, 5}, ishape[2] = {4, 3};
+      int32_t ax[2] = {0, 2}, ss[3] = {1, 7, 2};
+      if (c == 3) ss[0] = 3, ss[1] = 2;
+      ht in[3];
+      ht_make(&in[0], dt, 3, ashape, c == 1 ? V_T : (c == 2 ? V_N : V_C));
+      ht_fill(&in[0], P_GEN);
+      for (int j = 0; j < 2; j++) {
+        ht_make(&in[1 + j], IDX_DTS[(c + j) % 5], 2, ishape, j == 1 && c == 1 ? V_T : V_C);
+        bool uns = IDX_DTS[(c + j) % 5] == MX_UINT8 || IDX_DTS[(c + j) % 5] == MX_UINT64;
+        fill_index(&in[1 + j], uns ? 0 : -14, 14, false);
+      }
+      mx_p_gather p = {{2, ax}, {3, ss}};
+      int32_t os[5] = {4, 3, ss[0], ss[1], ss[2]};
+      ocase o = oc(dt, 5, os, EXACT);
+      char lab[64];
+      snprintf(lab, sizeof lab, "case %d", c);
+      run_case(prim, &p, in, 3, &o, 1, false, dt, lab);
+      for (int j = 0; j < 3; j++) ht_free(&in[j]);
+    }
+  }
+}
+
+static void test_gather_axis(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < 3; c++) {
+      const int32_t ashape[2] = {6, 9}, ishape[2] = {6, 4};
+      ht in[2];
+      ht_make(&in[0], dt, 2, ashape, c == 1 ? V_T : V_C);
+      ht_fill(&in[0], P_GEN);
+      ht_make(&in[1], IDX_DTS[c], 2, ishape, c == 2 ? V_T : V_C);
+      fill_index(&in[1], IDX_DTS[c] == MX_UINT8 ? 0 : -12, 12, false);
+      mx_p_gather_axis p = {c == 2 ? 0 : 1};
+      ocase o = oc(dt, 2, ishape, EXACT);
+      run_case(prim, &p, in, 2, &o, 1, false, dt, c == 2 ? "axis 0" : "axis 1");
+      ht_free(&in[0]);
+      ht_free(&in[1]);
+    }
+  }
+}
+
+static void test_scatter(int prim) {
+  static const char *const RN[5] = {"assign", "sum", "prod", "max", "min"};
+  static const int RK[5] = {-1, MX_REDUCE_SUM, MX_REDUCE_PROD, MX_REDUCE_MAX, MX_REDUCE_MIN};
+  for (int r = 0; r < 5; r++) {
+    for (int t = 0; t < NDT; t++) {
+      mx_dtype dt = (mx_dtype)t;
+      profile pr = RK[r] == MX_REDUCE_SUM ? P_POS : (RK[r] == MX_REDUCE_PROD ? P_PROD : P_GEN);
+      tol tl = RK[r] == MX_REDUCE_SUM || RK[r] == MX_REDUCE_PROD ? tol_math(dt) : EXACT;
+      if (dt == MX_FLOAT16 || dt == MX_BFLOAT16) tl.rtol *= 4;
+      for (int c = 0; c < 2; c++) {
+        const int32_t ashape[2] = {10, 7}, ishape[1] = {c ? 10 : 24};
+        const int32_t ushape[3] = {ishape[0], 1, c ? 3 : 7};
+        int32_t ax[1] = {0};
+        ht in[3];
+        ht_make(&in[0], dt, 2, ashape, c ? V_T : V_C);
+        ht_fill(&in[0], pr);
+        ht_make(&in[1], IDX_DTS[c], 1, ishape, V_C);
+        if (RK[r] < 0) fill_index(&in[1], 0, 0, true); /* unique targets: order-free */
+        else fill_index(&in[1], -13, 12, false);
+        if (RK[r] < 0 && c == 0) /* drop some: out of range after the wrap */
+          for (int i = 10; i < 24; i++) put(in[1].dt, in[1].host + i * esz(in[1].dt), 30 + i, 0);
+        ht_make(&in[2], dt, 3, ushape, c ? V_S : V_C);
+        ht_fill(&in[2], pr);
+        mx_p_scatter p = {RK[r], {1, ax}};
+        ocase o = oc(dt, 2, ashape, tl);
+        char lab[64];
+        snprintf(lab, sizeof lab, "%s case %d", RN[r], c);
+        run_case(prim, &p, in, 3, &o, 1, false, dt, lab);
+        for (int j = 0; j < 3; j++) ht_free(&in[j]);
+      }
+    }
+  }
+}
+
+static void test_scatter_axis(int prim) {
+  static const int RK[5] = {-1, MX_REDUCE_SUM, MX_REDUCE_PROD, MX_REDUCE_MAX, MX_REDUCE_MIN};
+  for (int r = 0; r < 5; r++) {
+    for (int t = 0; t < NDT; t++) {
+      mx_dtype dt = (mx_dtype)t;
+      profile pr = RK[r] == MX_REDUCE_SUM ? P_POS : (RK[r] == MX_REDUCE_PROD ? P_PROD : P_GEN);
+      tol tl = RK[r] == MX_REDUCE_SUM || RK[r] == MX_REDUCE_PROD ? tol_math(dt) : EXACT;
+      if (dt == MX_FLOAT16 || dt == MX_BFLOAT16) tl.rtol *= 4;
+      const int32_t ashape[2] = {6, 9}, ishape[2] = {6, RK[r] < 0 ? 9 : 20};
+      ht in[3];
+      ht_make(&in[0], dt, 2, ashape, V_C);
+      ht_fill(&in[0], pr);
+      ht_make(&in[1], MX_INT32, 2, ishape, V_C);
+      if (RK[r] < 0) { /* a permutation of each row */
+        for (int i = 0; i < 6; i++) {
+          int32_t *row = (int32_t *)in[1].host + i * 9;
+          for (int k = 0; k < 9; k++) row[k] = k - (k % 3 == 0 ? 9 : 0);
+          for (int k = 8; k > 0; k--) {
+            int j = (int)(rng_u64() % (uint64_t)(k + 1));
+            int32_t tmp = row[k]; row[k] = row[j]; row[j] = tmp;
+          }
+        }
+      } else {
+        fill_index(&in[1], -11, 11, false);
+      }
+      ht_make(&in[2], dt, 2, ishape, V_T);
+      ht_fill(&in[2], pr);
+      mx_p_scatter_axis p = {RK[r], 1};
+      ocase o = oc(dt, 2, ashape, tl);
+      run_case(prim, &p, in, 3, &o, 1, false, dt, RK[r] < 0 ? "assign" : "reduce");
+      for (int j = 0; j < 3; j++) ht_free(&in[j]);
+    }
+  }
+}
+
+static void test_dynamic_slice(int prim) {
+  bool upd = prim == MX_PRIM_DYNAMIC_SLICE_UPDATE;
+  static const int64_t STARTS[4][2] = {{2, 1}, {-3, -2}, {9, 5}, {-40, 0}};
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < 4; c++) {
+      const int32_t ashape[3] = {10, 8, 6}, wshape[3] = {4, 8, 3}, sshape[1] = {2};
+      int32_t ax[2] = {0, 2};
+      ht in[3];
+      int ni = 0;
+      ht_make(&in[ni], dt, 3, ashape, c == 1 ? V_T : (c == 2 ? V_N : V_C));
+      ht_fill(&in[ni++], P_GEN);
+      if (upd) {
+        ht_make(&in[ni], dt, 3, wshape, c == 3 ? V_S : V_C);
+        ht_fill(&in[ni++], P_GEN);
+      }
+      ht_make(&in[ni], IDX_DTS[c], 1, sshape, V_C);
+      for (int j = 0; j < 2; j++) {
+        int64_t v = STARTS[c][j];
+        if ((IDX_DTS[c] == MX_UINT8 || IDX_DTS[c] == MX_UINT64) && v < 0) v = -v;
+        put(in[ni].dt, in[ni].host + j * esz(in[ni].dt), (double)v, 0);
+      }
+      ni++;
+      char lab[64];
+      snprintf(lab, sizeof lab, "starts case %d", c);
+      if (upd) {
+        mx_p_dynamic_slice_update p = {{2, ax}};
+        ocase o = oc(dt, 3, ashape, EXACT);
+        run_case(prim, &p, in, ni, &o, 1, false, dt, lab);
+      } else {
+        int32_t ss[3] = {4, 8, 3};
+        mx_p_dynamic_slice p = {{2, ax}, {3, ss}};
+        ocase o = oc(dt, 3, wshape, EXACT);
+        run_case(prim, &p, in, ni, &o, 1, false, dt, lab);
+      }
+      for (int j = 0; j < ni; j++) ht_free(&in[j]);
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- matmul */
 
 typedef struct mm_case {
@@ -1188,6 +1362,18 @@ int main(void) {
   tested[MX_PRIM_SOFTMAX] = true;
   test_softmax(MX_PRIM_LOGSUMEXP);
   tested[MX_PRIM_LOGSUMEXP] = true;
+  test_gather(MX_PRIM_GATHER);
+  tested[MX_PRIM_GATHER] = true;
+  test_gather_axis(MX_PRIM_GATHER_AXIS);
+  tested[MX_PRIM_GATHER_AXIS] = true;
+  test_scatter(MX_PRIM_SCATTER);
+  tested[MX_PRIM_SCATTER] = true;
+  test_scatter_axis(MX_PRIM_SCATTER_AXIS);
+  tested[MX_PRIM_SCATTER_AXIS] = true;
+  test_dynamic_slice(MX_PRIM_DYNAMIC_SLICE);
+  tested[MX_PRIM_DYNAMIC_SLICE] = true;
+  test_dynamic_slice(MX_PRIM_DYNAMIC_SLICE_UPDATE);
+  tested[MX_PRIM_DYNAMIC_SLICE_UPDATE] = true;
   const int views[] = {MX_PRIM_RESHAPE, MX_PRIM_TRANSPOSE, MX_PRIM_BROADCAST, MX_PRIM_SLICE,
                        MX_PRIM_STOP_GRADIENT};
   for (int i = 0; i < 5; i++) {
