@@ -1181,6 +1181,50 @@ static void test_dynamic_slice(int prim) {
   }
 }
 
+/* ---------------------------------------------------------------- scan */
+
+static const red_case SCAN_CASES[] = {
+    {2, {37, 1000}, 1, {1}, V_C, "rows 37x1000 ax1"},
+    {2, {37, 1000}, 1, {0}, V_C, "cols 37x1000 ax0"},
+    {1, {5000}, 1, {0}, V_N, "one long row negative stride"},
+    {3, {4, 6, 300}, 1, {2}, V_T, "transposed last"},
+    {2, {3000, 20}, 1, {1}, V_S, "many rows stride2"},
+    {2, {3, 7}, 1, {1}, V_C, "short"},
+    {2, {0, 7}, 1, {1}, V_C, "empty"},
+};
+
+static void test_scan(int prim) {
+  static const char *const KN[5] = {"cumsum", "cumprod", "cummin", "cummax", "logcumsumexp"};
+  for (int kind = 0; kind < 5; kind++) {
+    for (int t = 0; t < NDT; t++) {
+      mx_dtype dt = (mx_dtype)t;
+      profile pr = kind == 1 ? P_PROD : (kind == 0 ? P_POS : P_GEN);
+      tol tl = kind == 2 || kind == 3 ? EXACT : tol_math(dt);
+      if (kind != 2 && kind != 3) {
+        if (dt == MX_FLOAT32 || dt == MX_COMPLEX64) tl = (tol){2e-4, 1e-5};
+        if (dt == MX_FLOAT64) tl = (tol){1e-10, 1e-12};
+        if (dt == MX_FLOAT16 || dt == MX_BFLOAT16) tl.rtol *= 4;
+      }
+      for (int c = 0; c < (int)(sizeof SCAN_CASES / sizeof SCAN_CASES[0]); c++) {
+        for (int f = 0; f < 4; f++) {
+          const red_case *rc = &SCAN_CASES[c];
+          if (f != 0 && f != 3 && c != 0 && c != 2) continue;
+          ht in;
+          ht_make(&in, dt, rc->ndim, rc->shape, rc->k);
+          ht_fill(&in, pr);
+          mx_p_scan p = {kind, rc->axes[0], (f & 1) != 0, (f & 2) == 0};
+          ocase o = oc(dt, rc->ndim, rc->shape, tl);
+          char lab[128];
+          snprintf(lab, sizeof lab, "%s %s%s%s", KN[kind], rc->name, p.reverse ? " reverse" : "",
+                   p.inclusive ? "" : " exclusive");
+          run_case(prim, &p, &in, 1, &o, 1, false, dt, lab);
+          ht_free(&in);
+        }
+      }
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- matmul */
 
 typedef struct mm_case {
@@ -1362,6 +1406,8 @@ int main(void) {
   tested[MX_PRIM_SOFTMAX] = true;
   test_softmax(MX_PRIM_LOGSUMEXP);
   tested[MX_PRIM_LOGSUMEXP] = true;
+  test_scan(MX_PRIM_SCAN);
+  tested[MX_PRIM_SCAN] = true;
   test_gather(MX_PRIM_GATHER);
   tested[MX_PRIM_GATHER] = true;
   test_gather_axis(MX_PRIM_GATHER_AXIS);

@@ -51,6 +51,7 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_ARG_REDUCE] = mx_cuda_arg_reduce;
   f[MX_PRIM_SOFTMAX] = mx_cuda_softmax;
   f[MX_PRIM_LOGSUMEXP] = mx_cuda_logsumexp;
+  f[MX_PRIM_SCAN] = mx_cuda_scan;
   /* (end of section C) */
 
   /* ==== section D: shapes, views, layout, matmul products ==== */
