@@ -70,6 +70,11 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_SCATTER_AXIS] = mx_cuda_scatter_axis;
   f[MX_PRIM_DYNAMIC_SLICE] = mx_cuda_dynamic_slice;
   f[MX_PRIM_DYNAMIC_SLICE_UPDATE] = mx_cuda_dynamic_slice_update;
+  f[MX_PRIM_SORT] = mx_cuda_sort;
+  f[MX_PRIM_ARGSORT] = mx_cuda_argsort;
+  f[MX_PRIM_PARTITION] = mx_cuda_partition;
+  f[MX_PRIM_ARGPARTITION] = mx_cuda_argpartition;
+  f[MX_PRIM_SEARCH_SORTED] = mx_cuda_search_sorted;
   /* (end of section E) */
 
   /* ==== section I: convolution ==== */
