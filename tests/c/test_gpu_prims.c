@@ -1225,6 +1225,70 @@ static void test_scan(int prim) {
   }
 }
 
+/* ---------------------------------------------------------------- sort, searchsorted */
+
+static const red_case SORT_CASES[] = {
+    {2, {37, 1000}, 1, {1}, V_C, "rows 37x1000 ax1"},
+    {2, {37, 1000}, 1, {0}, V_C, "cols 37x1000 ax0"},
+    {1, {5000}, 1, {0}, V_N, "one row negative stride"},
+    {3, {4, 6, 33}, 1, {2}, V_T, "transposed last"},
+    {2, {3, 1}, 1, {1}, V_C, "single"},
+    {2, {0, 7}, 1, {1}, V_C, "empty"},
+};
+
+/* Sort and ArgSort (Partition orders the non-kth elements differently on each side: not
+ * compared here). */
+static void test_sort(int prim) {
+  bool idx = prim == MX_PRIM_ARGSORT;
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < (int)(sizeof SORT_CASES / sizeof SORT_CASES[0]); c++) {
+      for (int pi = 0; pi < 2; pi++) {
+        const red_case *rc = &SORT_CASES[c];
+        ht in;
+        ht_make(&in, dt, rc->ndim, rc->shape, rc->k);
+        ht_fill(&in, pi ? P_SPECIAL : P_GEN); /* P_GEN integers repeat: ties */
+        mx_p_sort p = {rc->axes[0]};
+        ocase o = oc(idx ? MX_UINT32 : dt, rc->ndim, rc->shape, EXACT);
+        char lab[96];
+        snprintf(lab, sizeof lab, "%s%s", rc->name, pi ? " special" : "");
+        run_case(prim, &p, &in, 1, &o, 1, false, dt, lab);
+        ht_free(&in);
+      }
+    }
+  }
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+static void test_search_sorted(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    if (dt == MX_COMPLEX64) continue; /* sorted keys below are real */
+    for (int right = 0; right < 2; right++) {
+      const int32_t as[1] = {300}, vs[2] = {17, 23};
+      ht in[2];
+      ht_make(&in[0], dt, 1, as, right ? V_S : V_C);
+      double *v = (double *)malloc(sizeof(double) * 300);
+      for (int i = 0; i < 300; i++) v[i] = rand_real(dt, P_GEN);
+      qsort(v, 300, sizeof(double), cmp_double);
+      int64_t st = in[0].strides[0];
+      for (int i = 0; i < 300; i++) put(dt, in[0].host + (in[0].off + i * st) * esz(dt), v[i], 0);
+      free(v);
+      ht_make(&in[1], dt, 2, vs, right ? V_T : V_C);
+      ht_fill(&in[1], P_GEN);
+      mx_p_search_sorted p = {right != 0};
+      ocase o = oc(MX_UINT32, 2, vs, EXACT);
+      run_case(prim, &p, in, 2, &o, 1, false, dt, right ? "right" : "left");
+      ht_free(&in[0]);
+      ht_free(&in[1]);
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- matmul */
 
 typedef struct mm_case {
@@ -1408,6 +1472,12 @@ int main(void) {
   tested[MX_PRIM_LOGSUMEXP] = true;
   test_scan(MX_PRIM_SCAN);
   tested[MX_PRIM_SCAN] = true;
+  test_sort(MX_PRIM_SORT);
+  tested[MX_PRIM_SORT] = true;
+  test_sort(MX_PRIM_ARGSORT);
+  tested[MX_PRIM_ARGSORT] = true;
+  test_search_sorted(MX_PRIM_SEARCH_SORTED);
+  tested[MX_PRIM_SEARCH_SORTED] = true;
   test_gather(MX_PRIM_GATHER);
   tested[MX_PRIM_GATHER] = true;
   test_gather_axis(MX_PRIM_GATHER_AXIS);
