@@ -1289,6 +1289,26 @@ static void test_search_sorted(int prim) {
   }
 }
 
+static void test_masked_scatter(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < 3; c++) {
+      const int32_t ashape[2] = {6, 9}, sshape[1] = {c == 2 ? 5 : 60};
+      ht in[3];
+      ht_make(&in[0], dt, 2, ashape, c == 1 ? V_T : V_C);
+      ht_fill(&in[0], P_GEN);
+      ht_make(&in[1], MX_BOOL, 2, ashape, c == 1 ? V_T : V_C);
+      ht_fill(&in[1], P_GEN);
+      ht_make(&in[2], dt, 1, sshape, c == 1 ? V_S : V_C);
+      ht_fill(&in[2], P_GEN);
+      ocase o = oc(dt, 2, ashape, EXACT);
+      run_case(prim, NULL, in, 3, &o, 1, false, dt,
+               c == 2 ? "short source (both reject)" : (c ? "strided" : "contiguous"));
+      for (int j = 0; j < 3; j++) ht_free(&in[j]);
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- matmul */
 
 typedef struct mm_case {
@@ -1478,6 +1498,8 @@ int main(void) {
   tested[MX_PRIM_ARGSORT] = true;
   test_search_sorted(MX_PRIM_SEARCH_SORTED);
   tested[MX_PRIM_SEARCH_SORTED] = true;
+  test_masked_scatter(MX_PRIM_MASKED_SCATTER);
+  tested[MX_PRIM_MASKED_SCATTER] = true;
   test_gather(MX_PRIM_GATHER);
   tested[MX_PRIM_GATHER] = true;
   test_gather_axis(MX_PRIM_GATHER_AXIS);

@@ -3,8 +3,11 @@
  * integer dtype and any strides; negative indices wrap once, then gathers / dynamic slices
  * clamp the window into the input and scatters drop an update whose window would leave the
  * output. Scatter reductions (sum/prod/max/min) use compare-and-swap loops on the aligned
- * 32/64-bit word holding the element (atomicAdd for float32 sums). One thread per element. */
+ * 32/64-bit word holding the element (atomicAdd for float32 sums). One thread per element.
+ * MaskedScatter: mask flags, a CUB exclusive prefix sum, a write pass. */
 #include <type_traits>
+
+#include <cub/device/device_scan.cuh>
 
 #include "elementwise.cuh"
 
@@ -654,4 +657,83 @@ int mx_cuda_dynamic_slice_update(const mx_kernel_ctx *ctx, const mx_tensor *in, 
                       mx_dtype_size(out->dtype), q, dev);
   free(cst);
   return rc;
+}
+
+/* ---- MaskedScatter: true mask positions (row-major) take src's elements in order ----
+ * flags -> exclusive prefix sum (CUB) -> a thread per position. The total is read back
+ * (one stream synchronization) to report a source shorter than the mask like the CPU. */
+__global__ void __launch_bounds__(MXC_THREADS) gs_mask_flags(const bool *mask, int64_t *flags,
+                                                             int64_t n,
+                                                             const __grid_constant__ mxc_layout<2> L) {
+  const int64_t step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+    int64_t off[2];
+    mxc_offsets<2>(L, i, off);
+    flags[i] = mask[off[1]] ? 1 : 0;
+  }
+}
+
+template <int ES>
+__global__ void __launch_bounds__(MXC_THREADS) gs_mask_write(
+    const bool *mask, const int64_t *pos, void *out, const void *src, int64_t ss, int64_t n_src,
+    int64_t n, const __grid_constant__ mxc_layout<2> L) {
+  typedef typename gs_word<ES>::T T;
+  const int64_t step = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
+    int64_t off[2];
+    mxc_offsets<2>(L, i, off);
+    if (!mask[off[1]]) continue;
+    int64_t k = pos[i];
+    if (k < n_src) ((T *)out)[off[0]] = ((const T *)src)[k * ss];
+  }
+}
+
+int mx_cuda_masked_scatter(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
+                           mx_tensor *out, int n_out) {
+  if (n_in != 3 || n_out != 1 || in[1].ndim != out->ndim || in[1].dtype != MX_BOOL ||
+      in[2].ndim != 1 || in[2].dtype != out->dtype)
+    return mx_fail_int(MX_EINVAL, "[masked_scatter] Inputs do not match the output.");
+  cudaStream_t q = (cudaStream_t)ctx->queue;
+  int dev = ctx->device_index;
+  gs_held h0(q), h1(q);
+  if (h0.hold(&in[1], out, dev) < 0 || h1.hold(&in[2], out, dev) < 0) return -1;
+  if (gs_copy_base(&in[0], out, q, dev) < 0) return -1;
+  if (out->size == 0) return 0;
+  const mx_tensor *mask = &h0.t, *src = &h1.t;
+  int64_t n = out->size, n_src = src->size, ss = src->ndim ? src->strides[0] : 0;
+  const int64_t *st[2] = {out->strides, mask->strides};
+  mxc_layout<2> L;
+  void *ext = nullptr;
+  if (mxc_layout_init<2>(&L, out->ndim, out->shape, st, q, &ext) < 0) return -1;
+  mxc_scratch_guard g(q), fg(q), tg(q);
+  g.p = ext;
+  /* flags[n], then the scan into pos[n + 1] (the last entry: the total) */
+  int64_t *flags = (int64_t *)fg.alloc(sizeof(int64_t) * (size_t)(2 * n + 2));
+  if (!flags) return -1;
+  int64_t *pos = flags + n + 1;
+  unsigned b = mxc_blocks(n, MXC_THREADS, dev);
+  gs_mask_flags<<<b, MXC_THREADS, 0, q>>>((const bool *)mask->data, flags, n, L);
+  MX_CUDA_CHECK_LAUNCH("masked_scatter");
+  MX_CUDA_CHECK("masked_scatter", cudaMemsetAsync(flags + n, 0, sizeof(int64_t), q));
+  size_t tbytes = 0;
+  MX_CUDA_CHECK("masked_scatter",
+                cub::DeviceScan::ExclusiveSum(nullptr, tbytes, flags, pos, n + 1, q));
+  if (!tg.alloc(tbytes)) return -1;
+  MX_CUDA_CHECK("masked_scatter",
+                cub::DeviceScan::ExclusiveSum(tg.p, tbytes, flags, pos, n + 1, q));
+  switch (mx_dtype_size(out->dtype)) {
+    case 1: gs_mask_write<1><<<b, MXC_THREADS, 0, q>>>((const bool *)mask->data, pos, out->data, src->data, ss, n_src, n, L); break;
+    case 2: gs_mask_write<2><<<b, MXC_THREADS, 0, q>>>((const bool *)mask->data, pos, out->data, src->data, ss, n_src, n, L); break;
+    case 4: gs_mask_write<4><<<b, MXC_THREADS, 0, q>>>((const bool *)mask->data, pos, out->data, src->data, ss, n_src, n, L); break;
+    default: gs_mask_write<8><<<b, MXC_THREADS, 0, q>>>((const bool *)mask->data, pos, out->data, src->data, ss, n_src, n, L); break;
+  }
+  MX_CUDA_CHECK_LAUNCH("masked_scatter");
+  int64_t total = 0;
+  MX_CUDA_CHECK("masked_scatter",
+                cudaMemcpyAsync(&total, pos + n, sizeof(int64_t), cudaMemcpyDeviceToHost, q));
+  MX_CUDA_CHECK("masked_scatter", cudaStreamSynchronize(q));
+  if (total > n_src)
+    return mx_fail_int(MX_ERUNTIME,
+                       "[MaskedScatter::eval_cpu] Source does not have enough elements for mask.");
+  return 0;
 }

@@ -69,6 +69,7 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_SCATTER] = mx_cuda_scatter;
   f[MX_PRIM_SCATTER_AXIS] = mx_cuda_scatter_axis;
   f[MX_PRIM_DYNAMIC_SLICE] = mx_cuda_dynamic_slice;
+  f[MX_PRIM_MASKED_SCATTER] = mx_cuda_masked_scatter;
   f[MX_PRIM_DYNAMIC_SLICE_UPDATE] = mx_cuda_dynamic_slice_update;
   f[MX_PRIM_SORT] = mx_cuda_sort;
   f[MX_PRIM_ARGSORT] = mx_cuda_argsort;
