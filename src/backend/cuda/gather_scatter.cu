@@ -211,8 +211,9 @@ static void *gs_upload_index(const mx_tensor *idx, int k, int ind, const int32_t
   for (int d = 0; d < ind; d++) hs[d] = ishape[d];
   for (int j = 0; j < k; j++)
     for (int d = 0; d < ind; d++) {
-      int lead = idx[j].ndim - ind; /* the index arrays' trailing dims */
-      hs[ind + j * ind + d] = idx[j].shape[lead + d] == 1 ? 0 : idx[j].strides[lead + d];
+      /* the index arrays' leading dims (as the CPU); dims they lack or hold once: stride 0 */
+      bool has = d < idx[j].ndim && idx[j].shape[d] != 1;
+      hs[ind + j * ind + d] = has ? idx[j].strides[d] : 0;
     }
   gs_iarr *ha = (gs_iarr *)(h + n64 * 8);
   for (int j = 0; j < k; j++) {
