@@ -910,6 +910,407 @@ static void test_reduce(int prim) {
   ht_free(&in);
 }
 
+/* ---------------------------------------------------------------- arange, arg reduce, softmax */
+
+static void test_arange(int prim) {
+  static const double AR[][3] = {{0, 1000, 1},    {-5, 5, 0.5},     {3, -20, -1.5},
+                                 {0, 1, 0.1},     {100, 300000, 3}, {-0.0, 4, 1},
+                                 {250, 260, 1.25}, {0, 70000, 1},   {7, 7, 1}};
+  for (int t = 0; t < NDT; t++) {
+    for (int c = 0; c < (int)(sizeof AR / sizeof AR[0]); c++) {
+      mx_p_arange p = {AR[c][0], AR[c][1], AR[c][2]};
+      double len = ceil((p.stop - p.start) / p.step);
+      int32_t n[1] = {len > 0 ? (int32_t)len : 0};
+      ocase o = oc((mx_dtype)t, 1, n, EXACT);
+      char lab[96];
+      snprintf(lab, sizeof lab, "(%g, %g, %g)", p.start, p.stop, p.step);
+      run_case(prim, &p, NULL, 0, &o, 1, false, (mx_dtype)t, lab);
+    }
+  }
+}
+
+static const red_case ARGRED_CASES[] = {
+    {2, {37, 1000}, 1, {1}, V_C, "rows 37x1000 ax1"},
+    {2, {37, 1000}, 1, {0}, V_C, "cols 37x1000 ax0"},
+    {1, {300001}, 1, {0}, V_C, "one long row"},
+    {1, {300001}, 1, {0}, V_N, "one long row negative stride"},
+    {2, {3000, 70}, 1, {0}, V_C, "cols 3000x70 ax0"},
+    {2, {50000, 3}, 1, {1}, V_T, "strided short rows"},
+    {3, {8, 16, 33}, 1, {1}, V_T, "transposed middle"},
+    {3, {8, 16, 33}, 1, {2}, V_S, "stride2 last"},
+    {2, {9, 9}, 1, {1}, V_B, "broadcast input"},
+    {3, {5, 0, 3}, 1, {1}, V_C, "empty reduced axis"},
+    {2, {0, 3}, 1, {1}, V_C, "empty output"},
+};
+
+static void test_arg_reduce(int prim) {
+  for (int kind = 0; kind < 2; kind++) {
+    for (int t = 0; t < NDT; t++) {
+      mx_dtype dt = (mx_dtype)t;
+      for (int c = 0; c < (int)(sizeof ARGRED_CASES / sizeof ARGRED_CASES[0]); c++) {
+        for (int pi = 0; pi < 2; pi++) {
+          const red_case *rc = &ARGRED_CASES[c];
+          ht in;
+          ht_make(&in, dt, rc->ndim, rc->shape, rc->k);
+          ht_fill(&in, pi ? P_SPECIAL : P_GEN);
+          int32_t oshape[MAXD];
+          for (int d = 0; d < rc->ndim; d++) oshape[d] = d == rc->axes[0] ? 1 : rc->shape[d];
+          mx_p_arg_reduce p = {kind, rc->axes[0]};
+          ocase o = oc(MX_UINT32, rc->ndim, oshape, EXACT);
+          char lab[96];
+          snprintf(lab, sizeof lab, "%s %s%s", kind ? "argmax" : "argmin", rc->name,
+                   pi ? " special" : "");
+          run_case(prim, &p, &in, 1, &o, 1, false, dt, lab);
+          ht_free(&in);
+        }
+      }
+    }
+  }
+}
+
+static const shape_case SOFTMAX_CASES[] = {
+    {2, {37, 1000}, V_C, "rows 37x1000"},
+    {2, {3, 5000}, V_C, "long rows 3x5000"},
+    {2, {2000, 7}, V_C, "short rows 2000x7"},
+    {3, {4, 6, 130}, V_T, "transposed"},
+    {3, {4, 6, 130}, V_S, "stride2"},
+    {2, {5, 300}, V_O, "misaligned"},
+    {2, {9, 9}, V_B, "broadcast"},
+    {1, {1}, V_C, "single"},
+    {2, {0, 4}, V_C, "empty"},
+};
+
+static void test_softmax(int prim) {
+  bool lse = prim == MX_PRIM_LOGSUMEXP;
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    tol tl = tol_math(dt);
+    if (dt == MX_FLOAT32) tl = (tol){1e-4, 1e-6};
+    if (dt == MX_FLOAT64) tl = (tol){1e-10, 1e-14};
+    for (int c = 0; c < (int)(sizeof SOFTMAX_CASES / sizeof SOFTMAX_CASES[0]); c++) {
+      for (int pi = 0; pi < 2; pi++) {
+        const shape_case *sc = &SOFTMAX_CASES[c];
+        ht in;
+        ht_make(&in, dt, sc->ndim, sc->shape, sc->k);
+        ht_fill(&in, pi ? P_SPECIAL : P_EXP);
+        int32_t oshape[MAXD];
+        for (int d = 0; d < sc->ndim; d++) oshape[d] = sc->shape[d];
+        if (lse) oshape[sc->ndim - 1] = 1;
+        mx_p_softmax p = {pi == 1};
+        ocase o = oc(dt, sc->ndim, oshape, tl);
+        char lab[96];
+        snprintf(lab, sizeof lab, "%s%s", sc->name, pi ? " special" : "");
+        run_case(prim, lse ? NULL : &p, &in, 1, &o, 1, false, dt, lab);
+        ht_free(&in);
+      }
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- gather / scatter */
+
+/* Fills an index tensor with values in [lo, hi] (a permutation of 0..n-1 when perm). */
+static void fill_index(ht *t, int64_t lo, int64_t hi, bool perm) {
+  for (int64_t i = 0; i < t->span; i++) {
+    int64_t v = perm ? i : lo + (int64_t)(rng_u64() % (uint64_t)(hi - lo + 1));
+    put(t->dt, t->host + i * esz(t->dt), (double)v, 0);
+  }
+  if (perm)
+    for (int64_t i = t->span - 1; i > 0; i--) {
+      int64_t j = (int64_t)(rng_u64() % (uint64_t)(i + 1));
+      char tmp[8];
+      memcpy(tmp, t->host + i * esz(t->dt), esz(t->dt));
+      memcpy(t->host + i * esz(t->dt), t->host + j * esz(t->dt), esz(t->dt));
+      memcpy(t->host + j * esz(t->dt), tmp, esz(t->dt));
+    }
+}
+
+static const mx_dtype IDX_DTS[] = {MX_INT32, MX_UINT8, MX_INT64, MX_INT16, MX_UINT64};
+
+static void test_gather(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < 4; c++) {
+      const int32_t ashape[3] = {10, 7, 5}, ishape[2] = {4, 3};
+      int32_t ax[2] = {0, 2}, ss[3] = {1, 7, 2};
+      if (c == 3) ss[0] = 3, ss[1] = 2;
+      ht in[3];
+      ht_make(&in[0], dt, 3, ashape, c == 1 ? V_T : (c == 2 ? V_N : V_C));
+      ht_fill(&in[0], P_GEN);
+      for (int j = 0; j < 2; j++) {
+        ht_make(&in[1 + j], IDX_DTS[(c + j) % 5], 2, ishape, j == 1 && c == 1 ? V_T : V_C);
+        bool uns = IDX_DTS[(c + j) % 5] == MX_UINT8 || IDX_DTS[(c + j) % 5] == MX_UINT64;
+        fill_index(&in[1 + j], uns ? 0 : -14, 14, false);
+      }
+      mx_p_gather p = {{2, ax}, {3, ss}};
+      int32_t os[5] = {4, 3, ss[0], ss[1], ss[2]};
+      ocase o = oc(dt, 5, os, EXACT);
+      char lab[64];
+      snprintf(lab, sizeof lab, "case %d", c);
+      run_case(prim, &p, in, 3, &o, 1, false, dt, lab);
+      for (int j = 0; j < 3; j++) ht_free(&in[j]);
+    }
+  }
+}
+
+static void test_gather_axis(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < 3; c++) {
+      const int32_t ashape[2] = {6, 9}, ishape[2] = {6, 4};
+      ht in[2];
+      ht_make(&in[0], dt, 2, ashape, c == 1 ? V_T : V_C);
+      ht_fill(&in[0], P_GEN);
+      ht_make(&in[1], IDX_DTS[c], 2, ishape, c == 2 ? V_T : V_C);
+      fill_index(&in[1], IDX_DTS[c] == MX_UINT8 ? 0 : -12, 12, false);
+      mx_p_gather_axis p = {c == 2 ? 0 : 1};
+      ocase o = oc(dt, 2, ishape, EXACT);
+      run_case(prim, &p, in, 2, &o, 1, false, dt, c == 2 ? "axis 0" : "axis 1");
+      ht_free(&in[0]);
+      ht_free(&in[1]);
+    }
+  }
+}
+
+static void test_scatter(int prim) {
+  static const char *const RN[5] = {"assign", "sum", "prod", "max", "min"};
+  static const int RK[5] = {-1, MX_REDUCE_SUM, MX_REDUCE_PROD, MX_REDUCE_MAX, MX_REDUCE_MIN};
+  for (int r = 0; r < 5; r++) {
+    for (int t = 0; t < NDT; t++) {
+      mx_dtype dt = (mx_dtype)t;
+      profile pr = RK[r] == MX_REDUCE_SUM ? P_POS : (RK[r] == MX_REDUCE_PROD ? P_PROD : P_GEN);
+      tol tl = RK[r] == MX_REDUCE_SUM || RK[r] == MX_REDUCE_PROD ? tol_math(dt) : EXACT;
+      if (dt == MX_FLOAT16 || dt == MX_BFLOAT16) tl.rtol *= 4;
+      for (int c = 0; c < 2; c++) {
+        const int32_t ashape[2] = {10, 7}, ishape[1] = {c ? 10 : 24};
+        const int32_t ushape[3] = {ishape[0], 1, c ? 3 : 7};
+        int32_t ax[1] = {0};
+        ht in[3];
+        ht_make(&in[0], dt, 2, ashape, c ? V_T : V_C);
+        ht_fill(&in[0], pr);
+        ht_make(&in[1], IDX_DTS[c], 1, ishape, V_C);
+        if (RK[r] < 0) fill_index(&in[1], 0, 0, true); /* unique targets: order-free */
+        else fill_index(&in[1], -13, 12, false);
+        if (RK[r] < 0 && c == 0) /* drop some: out of range after the wrap */
+          for (int i = 10; i < 24; i++) put(in[1].dt, in[1].host + i * esz(in[1].dt), 30 + i, 0);
+        ht_make(&in[2], dt, 3, ushape, c ? V_S : V_C);
+        ht_fill(&in[2], pr);
+        mx_p_scatter p = {RK[r], {1, ax}};
+        ocase o = oc(dt, 2, ashape, tl);
+        char lab[64];
+        snprintf(lab, sizeof lab, "%s case %d", RN[r], c);
+        run_case(prim, &p, in, 3, &o, 1, false, dt, lab);
+        for (int j = 0; j < 3; j++) ht_free(&in[j]);
+      }
+    }
+  }
+}
+
+static void test_scatter_axis(int prim) {
+  static const int RK[5] = {-1, MX_REDUCE_SUM, MX_REDUCE_PROD, MX_REDUCE_MAX, MX_REDUCE_MIN};
+  for (int r = 0; r < 5; r++) {
+    for (int t = 0; t < NDT; t++) {
+      mx_dtype dt = (mx_dtype)t;
+      profile pr = RK[r] == MX_REDUCE_SUM ? P_POS : (RK[r] == MX_REDUCE_PROD ? P_PROD : P_GEN);
+      tol tl = RK[r] == MX_REDUCE_SUM || RK[r] == MX_REDUCE_PROD ? tol_math(dt) : EXACT;
+      if (dt == MX_FLOAT16 || dt == MX_BFLOAT16) tl.rtol *= 4;
+      const int32_t ashape[2] = {6, 9}, ishape[2] = {6, RK[r] < 0 ? 9 : 20};
+      ht in[3];
+      ht_make(&in[0], dt, 2, ashape, V_C);
+      ht_fill(&in[0], pr);
+      ht_make(&in[1], MX_INT32, 2, ishape, V_C);
+      if (RK[r] < 0) { /* a permutation of each row */
+        for (int i = 0; i < 6; i++) {
+          int32_t *row = (int32_t *)in[1].host + i * 9;
+          for (int k = 0; k < 9; k++) row[k] = k - (k % 3 == 0 ? 9 : 0);
+          for (int k = 8; k > 0; k--) {
+            int j = (int)(rng_u64() % (uint64_t)(k + 1));
+            int32_t tmp = row[k]; row[k] = row[j]; row[j] = tmp;
+          }
+        }
+      } else {
+        fill_index(&in[1], -11, 11, false);
+      }
+      ht_make(&in[2], dt, 2, ishape, V_T);
+      ht_fill(&in[2], pr);
+      mx_p_scatter_axis p = {RK[r], 1};
+      ocase o = oc(dt, 2, ashape, tl);
+      run_case(prim, &p, in, 3, &o, 1, false, dt, RK[r] < 0 ? "assign" : "reduce");
+      for (int j = 0; j < 3; j++) ht_free(&in[j]);
+    }
+  }
+}
+
+static void test_dynamic_slice(int prim) {
+  bool upd = prim == MX_PRIM_DYNAMIC_SLICE_UPDATE;
+  static const int64_t STARTS[4][2] = {{2, 1}, {-3, -2}, {9, 5}, {-40, 0}};
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < 4; c++) {
+      const int32_t ashape[3] = {10, 8, 6}, wshape[3] = {4, 8, 3}, sshape[1] = {2};
+      int32_t ax[2] = {0, 2};
+      ht in[3];
+      int ni = 0;
+      ht_make(&in[ni], dt, 3, ashape, c == 1 ? V_T : (c == 2 ? V_N : V_C));
+      ht_fill(&in[ni++], P_GEN);
+      if (upd) {
+        ht_make(&in[ni], dt, 3, wshape, c == 3 ? V_S : V_C);
+        ht_fill(&in[ni++], P_GEN);
+      }
+      ht_make(&in[ni], IDX_DTS[c], 1, sshape, V_C);
+      for (int j = 0; j < 2; j++) {
+        int64_t v = STARTS[c][j];
+        if ((IDX_DTS[c] == MX_UINT8 || IDX_DTS[c] == MX_UINT64) && v < 0) v = -v;
+        put(in[ni].dt, in[ni].host + j * esz(in[ni].dt), (double)v, 0);
+      }
+      ni++;
+      char lab[64];
+      snprintf(lab, sizeof lab, "starts case %d", c);
+      if (upd) {
+        mx_p_dynamic_slice_update p = {{2, ax}};
+        ocase o = oc(dt, 3, ashape, EXACT);
+        run_case(prim, &p, in, ni, &o, 1, false, dt, lab);
+      } else {
+        int32_t ss[3] = {4, 8, 3};
+        mx_p_dynamic_slice p = {{2, ax}, {3, ss}};
+        ocase o = oc(dt, 3, wshape, EXACT);
+        run_case(prim, &p, in, ni, &o, 1, false, dt, lab);
+      }
+      for (int j = 0; j < ni; j++) ht_free(&in[j]);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- scan */
+
+static const red_case SCAN_CASES[] = {
+    {2, {37, 1000}, 1, {1}, V_C, "rows 37x1000 ax1"},
+    {2, {37, 1000}, 1, {0}, V_C, "cols 37x1000 ax0"},
+    {1, {5000}, 1, {0}, V_N, "one long row negative stride"},
+    {3, {4, 6, 300}, 1, {2}, V_T, "transposed last"},
+    {2, {3000, 20}, 1, {1}, V_S, "many rows stride2"},
+    {2, {3, 7}, 1, {1}, V_C, "short"},
+    {2, {0, 7}, 1, {1}, V_C, "empty"},
+};
+
+static void test_scan(int prim) {
+  static const char *const KN[5] = {"cumsum", "cumprod", "cummin", "cummax", "logcumsumexp"};
+  for (int kind = 0; kind < 5; kind++) {
+    for (int t = 0; t < NDT; t++) {
+      mx_dtype dt = (mx_dtype)t;
+      profile pr = kind == 1 ? P_PROD : (kind == 0 ? P_POS : P_GEN);
+      tol tl = kind == 2 || kind == 3 ? EXACT : tol_math(dt);
+      if (kind != 2 && kind != 3) {
+        if (dt == MX_FLOAT32 || dt == MX_COMPLEX64) tl = (tol){2e-4, 1e-5};
+        if (dt == MX_FLOAT64) tl = (tol){1e-10, 1e-12};
+        if (dt == MX_FLOAT16 || dt == MX_BFLOAT16) tl.rtol *= 4;
+      }
+      for (int c = 0; c < (int)(sizeof SCAN_CASES / sizeof SCAN_CASES[0]); c++) {
+        for (int f = 0; f < 4; f++) {
+          const red_case *rc = &SCAN_CASES[c];
+          if (f != 0 && f != 3 && c != 0 && c != 2) continue;
+          /* long complex products overflow: inf/NaN patterns depend on the combine order */
+          if (kind == 1 && dt == MX_COMPLEX64 && rc->shape[rc->axes[0]] > 50) continue;
+          ht in;
+          ht_make(&in, dt, rc->ndim, rc->shape, rc->k);
+          ht_fill(&in, pr);
+          mx_p_scan p = {kind, rc->axes[0], (f & 1) != 0, (f & 2) == 0};
+          ocase o = oc(dt, rc->ndim, rc->shape, tl);
+          char lab[128];
+          snprintf(lab, sizeof lab, "%s %s%s%s", KN[kind], rc->name, p.reverse ? " reverse" : "",
+                   p.inclusive ? "" : " exclusive");
+          run_case(prim, &p, &in, 1, &o, 1, false, dt, lab);
+          ht_free(&in);
+        }
+      }
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- sort, searchsorted */
+
+static const red_case SORT_CASES[] = {
+    {2, {37, 1000}, 1, {1}, V_C, "rows 37x1000 ax1"},
+    {2, {37, 1000}, 1, {0}, V_C, "cols 37x1000 ax0"},
+    {1, {5000}, 1, {0}, V_N, "one row negative stride"},
+    {3, {4, 6, 33}, 1, {2}, V_T, "transposed last"},
+    {2, {3, 1}, 1, {1}, V_C, "single"},
+    {2, {0, 7}, 1, {1}, V_C, "empty"},
+};
+
+/* Sort and ArgSort (Partition orders the non-kth elements differently on each side: not
+ * compared here). */
+static void test_sort(int prim) {
+  bool idx = prim == MX_PRIM_ARGSORT;
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < (int)(sizeof SORT_CASES / sizeof SORT_CASES[0]); c++) {
+      for (int pi = 0; pi < 2; pi++) {
+        const red_case *rc = &SORT_CASES[c];
+        ht in;
+        ht_make(&in, dt, rc->ndim, rc->shape, rc->k);
+        ht_fill(&in, pi ? P_SPECIAL : P_GEN); /* P_GEN integers repeat: ties */
+        mx_p_sort p = {rc->axes[0]};
+        ocase o = oc(idx ? MX_UINT32 : dt, rc->ndim, rc->shape, EXACT);
+        char lab[96];
+        snprintf(lab, sizeof lab, "%s%s", rc->name, pi ? " special" : "");
+        run_case(prim, &p, &in, 1, &o, 1, false, dt, lab);
+        ht_free(&in);
+      }
+    }
+  }
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+static void test_search_sorted(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    if (dt == MX_COMPLEX64) continue; /* sorted keys below are real */
+    for (int right = 0; right < 2; right++) {
+      const int32_t as[1] = {300}, vs[2] = {17, 23};
+      ht in[2];
+      ht_make(&in[0], dt, 1, as, right ? V_S : V_C);
+      double *v = (double *)malloc(sizeof(double) * 300);
+      for (int i = 0; i < 300; i++) v[i] = rand_real(dt, P_GEN);
+      qsort(v, 300, sizeof(double), cmp_double);
+      int64_t st = in[0].strides[0];
+      for (int i = 0; i < 300; i++) put(dt, in[0].host + (in[0].off + i * st) * esz(dt), v[i], 0);
+      free(v);
+      ht_make(&in[1], dt, 2, vs, right ? V_T : V_C);
+      ht_fill(&in[1], P_GEN);
+      mx_p_search_sorted p = {right != 0};
+      ocase o = oc(MX_UINT32, 2, vs, EXACT);
+      run_case(prim, &p, in, 2, &o, 1, false, dt, right ? "right" : "left");
+      ht_free(&in[0]);
+      ht_free(&in[1]);
+    }
+  }
+}
+
+static void test_masked_scatter(int prim) {
+  for (int t = 0; t < NDT; t++) {
+    mx_dtype dt = (mx_dtype)t;
+    for (int c = 0; c < 3; c++) {
+      const int32_t ashape[2] = {6, 9}, sshape[1] = {c == 2 ? 5 : 60};
+      ht in[3];
+      ht_make(&in[0], dt, 2, ashape, c == 1 ? V_T : V_C);
+      ht_fill(&in[0], P_GEN);
+      ht_make(&in[1], MX_BOOL, 2, ashape, c == 1 ? V_T : V_C);
+      ht_fill(&in[1], P_GEN);
+      ht_make(&in[2], dt, 1, sshape, c == 1 ? V_S : V_C);
+      ht_fill(&in[2], P_GEN);
+      ocase o = oc(dt, 2, ashape, EXACT);
+      run_case(prim, NULL, in, 3, &o, 1, false, dt,
+               c == 2 ? "short source (both reject)" : (c ? "strided" : "contiguous"));
+      for (int j = 0; j < 3; j++) ht_free(&in[j]);
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- matmul */
 
 typedef struct mm_case {
@@ -1083,6 +1484,36 @@ int main(void) {
   tested[MX_PRIM_SLICE_UPDATE] = true;
   test_depends(MX_PRIM_DEPENDS);
   tested[MX_PRIM_DEPENDS] = true;
+  test_arange(MX_PRIM_ARANGE);
+  tested[MX_PRIM_ARANGE] = true;
+  test_arg_reduce(MX_PRIM_ARG_REDUCE);
+  tested[MX_PRIM_ARG_REDUCE] = true;
+  test_softmax(MX_PRIM_SOFTMAX);
+  tested[MX_PRIM_SOFTMAX] = true;
+  test_softmax(MX_PRIM_LOGSUMEXP);
+  tested[MX_PRIM_LOGSUMEXP] = true;
+  test_scan(MX_PRIM_SCAN);
+  tested[MX_PRIM_SCAN] = true;
+  test_sort(MX_PRIM_SORT);
+  tested[MX_PRIM_SORT] = true;
+  test_sort(MX_PRIM_ARGSORT);
+  tested[MX_PRIM_ARGSORT] = true;
+  test_search_sorted(MX_PRIM_SEARCH_SORTED);
+  tested[MX_PRIM_SEARCH_SORTED] = true;
+  test_masked_scatter(MX_PRIM_MASKED_SCATTER);
+  tested[MX_PRIM_MASKED_SCATTER] = true;
+  test_gather(MX_PRIM_GATHER);
+  tested[MX_PRIM_GATHER] = true;
+  test_gather_axis(MX_PRIM_GATHER_AXIS);
+  tested[MX_PRIM_GATHER_AXIS] = true;
+  test_scatter(MX_PRIM_SCATTER);
+  tested[MX_PRIM_SCATTER] = true;
+  test_scatter_axis(MX_PRIM_SCATTER_AXIS);
+  tested[MX_PRIM_SCATTER_AXIS] = true;
+  test_dynamic_slice(MX_PRIM_DYNAMIC_SLICE);
+  tested[MX_PRIM_DYNAMIC_SLICE] = true;
+  test_dynamic_slice(MX_PRIM_DYNAMIC_SLICE_UPDATE);
+  tested[MX_PRIM_DYNAMIC_SLICE_UPDATE] = true;
   const int views[] = {MX_PRIM_RESHAPE, MX_PRIM_TRANSPOSE, MX_PRIM_BROADCAST, MX_PRIM_SLICE,
                        MX_PRIM_STOP_GRADIENT};
   for (int i = 0; i < 5; i++) {

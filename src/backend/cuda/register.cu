@@ -40,6 +40,7 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_RANDOM_BITS] = mx_cuda_random_bits;
   f[MX_PRIM_DEPENDS] = mx_cuda_depends;
   /* ==== section A: unary math and creation ==== */
+  f[MX_PRIM_ARANGE] = mx_cuda_arange;
   /* (end of section A) */
 
   /* ==== section B: binary, logical, bitwise, operators ==== */
@@ -47,6 +48,10 @@ static void kernel_tab_build(void) {
   /* (end of section B) */
 
   /* ==== section C: reductions and scans ==== */
+  f[MX_PRIM_ARG_REDUCE] = mx_cuda_arg_reduce;
+  f[MX_PRIM_SOFTMAX] = mx_cuda_softmax;
+  f[MX_PRIM_LOGSUMEXP] = mx_cuda_logsumexp;
+  f[MX_PRIM_SCAN] = mx_cuda_scan;
   /* (end of section C) */
 
   /* ==== section D: shapes, views, layout, matmul products ==== */
@@ -59,6 +64,18 @@ static void kernel_tab_build(void) {
   /* (end of section D) */
 
   /* ==== section E: indexing, gather/scatter, sorting ==== */
+  f[MX_PRIM_GATHER] = mx_cuda_gather;
+  f[MX_PRIM_GATHER_AXIS] = mx_cuda_gather_axis;
+  f[MX_PRIM_SCATTER] = mx_cuda_scatter;
+  f[MX_PRIM_SCATTER_AXIS] = mx_cuda_scatter_axis;
+  f[MX_PRIM_DYNAMIC_SLICE] = mx_cuda_dynamic_slice;
+  f[MX_PRIM_MASKED_SCATTER] = mx_cuda_masked_scatter;
+  f[MX_PRIM_DYNAMIC_SLICE_UPDATE] = mx_cuda_dynamic_slice_update;
+  f[MX_PRIM_SORT] = mx_cuda_sort;
+  f[MX_PRIM_ARGSORT] = mx_cuda_argsort;
+  f[MX_PRIM_PARTITION] = mx_cuda_partition;
+  f[MX_PRIM_ARGPARTITION] = mx_cuda_argpartition;
+  f[MX_PRIM_SEARCH_SORTED] = mx_cuda_search_sorted;
   /* (end of section E) */
 
   /* ==== section I: convolution ==== */
