@@ -483,7 +483,9 @@ def test_aliases(alias, name):
 def test_methods(name):
     x = mx.array([[0.5, 1.5], [2.5, 3.0]])
     np.testing.assert_array_equal(np.array(getattr(x, name)()), np.array(getattr(mx, name)(x)))
-    np.testing.assert_array_equal(np.array(getattr(x, name)(stream=mx.cpu)), np.array(getattr(mx, name)(x)))
+    # the CPU's libm and the GPU's math library may differ in the last bit
+    np.testing.assert_allclose(np.array(getattr(x, name)(stream=mx.cpu)), np.array(getattr(mx, name)(x)),
+                               rtol=1e-6)
 
 
 def test_round_method_and_signature():
