@@ -11,13 +11,13 @@ import argparse
 import statistics
 import time
 
-import mlx.core as mx
-
-try:
+try:  # imported before mlx.core: importing torch after our extension crashes (open bug)
     import torch
 except ImportError as e:  # a peer, never a dependency
     torch = None
     TORCH_ABSENT = f"absent: {e}"
+
+import mlx.core as mx
 
 
 def bench(fn, sync, warmup=3, repeat=10):
