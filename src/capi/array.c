@@ -347,6 +347,19 @@ int mlx_array_item_bfloat16(bfloat16_t *res, const mlx_array arr) {
 static const void *host_data(mlx_array arr) {
   mx_array *n = node_or_report(arr);
   if (!n) return NULL;
+  if (mx_array_eval(n) == 0 && !(n->flags & MX_ROW_CONTIG)) {
+    /* a broadcast or strided view (mlx_zeros, a transpose): the caller reads row-major
+     * data, so the handle is rebound to a row-contiguous copy of the same values */
+    mx_array *c = mx_contiguous(n, false, mx_default_stream((mx_device){MX_CPU, 0}));
+    if (!c || mx_array_eval(c) != 0) {
+      mx_array_release(c);
+      mx_capi_report(__FILE__, __LINE__);
+      return NULL;
+    }
+    mx_capi_array_box *box = arr.ctx;
+    mx_array_release(box->node);
+    box->node = n = c;
+  }
   const void *p = mx_array_host_data(n);
   if (!p) mx_capi_report(__FILE__, __LINE__);
   return p;

@@ -220,6 +220,26 @@ static void test_arrays(mlx_stream s) {
   for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) mlx_array_free(arrays[i]);
 }
 
+/* Data pointers are row-major even for broadcast and transposed results. */
+static void test_data_row_major(mlx_stream s) {
+  int shape[2] = {2, 3};
+  mlx_array z = mlx_array_new();
+  CHECK(mlx_zeros(&z, shape, 2, MLX_FLOAT32, s) == 0);
+  const float *pz = mlx_array_data_float32(z);
+  CHECK(pz != NULL);
+  for (int i = 0; pz && i < 6; i++) CHECK(pz[i] == 0.0f);
+  float xs[6] = {1, 2, 3, 4, 5, 6};
+  mlx_array x = mlx_array_new_data(xs, shape, 2, MLX_FLOAT32);
+  mlx_array t = mlx_array_new();
+  CHECK(mlx_transpose(&t, x, s) == 0);
+  const float *pt = mlx_array_data_float32(t);
+  const float want[6] = {1, 4, 2, 5, 3, 6};
+  for (int i = 0; pt && i < 6; i++) CHECK(pt[i] == want[i]);
+  mlx_array_free(z);
+  mlx_array_free(x);
+  mlx_array_free(t);
+}
+
 static void test_vectors_strings(mlx_stream s) {
   mlx_array a = mlx_array_new_float(1.0f), b = mlx_array_new_float(2.0f);
   mlx_vector_array v = mlx_vector_array_new();
@@ -469,6 +489,7 @@ int main(void) {
   CHECK(s.ctx != NULL);
 
   test_arrays(s);
+  test_data_row_major(s);
   test_vectors_strings(s);
   test_devices_streams();
   test_memory(s);
