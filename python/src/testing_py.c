@@ -19,7 +19,8 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "mlx.core._testing",
-                                    "Fault injection for tests.", -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "mlx.core._testing", .m_doc = "Fault injection for tests.",
+    .m_size = -1, .m_methods = methods};
 
 PyObject *mxpy_testing_module(void) { return PyModule_Create(&module); }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define HERE __FILE__, __LINE__
 
@@ -69,8 +70,8 @@ int mlx_stream_tostring(mlx_string *str, mlx_stream stream) {
   char buf[96];
   int n = snprintf(buf, sizeof buf, "Stream(Device(%s, %d), %d)",
                    s.device.type == MX_GPU ? "gpu" : "cpu", (int)s.device.index, (int)s.index);
-  char *text = malloc((size_t)n + 1);
-  if (text) snprintf(text, (size_t)n + 1, "%s", buf);
+  char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  if (text) memcpy(text, buf, (size_t)n + 1);
   return mx_capi_set_string(str, text);
 }
 

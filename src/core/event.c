@@ -15,6 +15,7 @@ struct mx_event {
   mx_error_kind kind;
   char *msg;
   int32_t stream;
+  _Atomic int reported;    /* the error has reached a caller already */
 };
 
 mx_event *mx_event_new(void) {
@@ -27,6 +28,7 @@ mx_event *mx_event_new(void) {
   e->kind = MX_OK;
   e->msg = NULL;
   e->stream = -1;
+  atomic_init(&e->reported, 0);
   return e;
 }
 
@@ -70,10 +72,21 @@ int mx_event_wait(mx_event *e) {
     pthread_mutex_unlock(&e->mu);
   }
   if (e->kind != MX_OK) {
+    atomic_store(&e->reported, 1);
     mx_error_restore(e->kind, e->msg ? e->msg : "");
     return -1;
   }
   return 0;
+}
+
+int mx_event_wait_unreported(mx_event *e) {
+  bool seen = atomic_load(&e->reported);
+  int rc = mx_event_wait(e);
+  if (rc != 0 && seen) {
+    mx_error_clear();
+    return 0;
+  }
+  return rc;
 }
 
 void mx_event_set_stream(mx_event *e, int32_t stream_index) { e->stream = stream_index; }

@@ -21,5 +21,7 @@ bool mx_event_done(const mx_event *e);
 bool mx_event_failed(const mx_event *e);
 /* Blocks until done; returns 0, or -1 with this thread's error set to the event's error. */
 int mx_event_wait(mx_event *e);
+/* Same, but an error some caller has already received is not raised again (synchronize). */
+int mx_event_wait_unreported(mx_event *e);
 
 #endif

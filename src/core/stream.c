@@ -278,7 +278,7 @@ static int sync_impl(stream_impl *st) {
   mx_event_retain(e);
   pthread_mutex_unlock(&st->mu);
   if (!e) return 0;
-  int rc = mx_event_wait(e);
+  int rc = mx_event_wait_unreported(e);
   mx_event_release(e);
   if (rc == 0 && st->queue && mx_gpu()->queue_finish) rc = mx_gpu()->queue_finish(st->queue);
   return rc;
