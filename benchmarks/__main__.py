@@ -196,7 +196,7 @@ def main(argv=None):
 
     print(f"mlx.core on {mx.default_device()}; "
           f"numpy {np.__version__ if np else 'absent'}; median of {args.repeat} runs")
-    header = f"{'case':<38} {'shape/dtype':<30} {'ours':>12} {'numpy':>12} {'ours/numpy':>10}"
+    header = f"{'case':<38} {'shape/dtype':<30} {'ours':>12} {'numpy':>12} {'numpy/ours':>10}"
     print(header)
     print("-" * len(header))
     for case in CASES:
@@ -213,7 +213,7 @@ def main(argv=None):
             peer, ratio = "absent: no NumPy equivalent", ""
         else:
             t = time_one(case.numpy, args.warmup, args.repeat)
-            peer, ratio = fmt(t, case), f"{ours / t:.2f}"
+            peer, ratio = fmt(t, case), f"{t / ours:.2f}"
         print(f"{case.name:<38} {case.shape:<30} {fmt(ours, case):>12} {peer:>12} {ratio:>10}")
     return 0
 
