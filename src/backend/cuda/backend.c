@@ -3,6 +3,7 @@
  * recorded after each task's kernels so completion (and any kernel fault) is reported
  * asynchronously, stream-ordered scratch memory for kernels, and device queries. */
 #include <cuda_runtime.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +93,18 @@ static const char *architecture(void) {
   return arch;
 }
 
+/* Completion events are reused: creating one per task costs more than the small kernels
+ * it follows. */
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static cudaEvent_t *event_pool;
+static int pool_n, pool_cap;
+
 static void *record(void *q) {
   cudaEvent_t e = NULL;
-  if (cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
+  pthread_mutex_lock(&pool_mu);
+  if (pool_n > 0) e = event_pool[--pool_n];
+  pthread_mutex_unlock(&pool_mu);
+  if (!e && cudaEventCreateWithFlags(&e, cudaEventDisableTiming) != cudaSuccess) {
     cudaGetLastError();
     return NULL;
   }
@@ -111,7 +121,23 @@ static int wait_token(void *token) {
   return e == cudaSuccess ? 0 : fail("kernel", e);
 }
 
-static void token_free(void *token) { cudaEventDestroy((cudaEvent_t)token); }
+static void token_free(void *token) {
+  pthread_mutex_lock(&pool_mu);
+  if (pool_n == pool_cap) {
+    int cap = pool_cap ? pool_cap * 2 : 64;
+    cudaEvent_t *np = realloc(event_pool, (size_t)cap * sizeof *np);
+    if (np) {
+      event_pool = np;
+      pool_cap = cap;
+    }
+  }
+  if (pool_n < pool_cap) {
+    event_pool[pool_n++] = (cudaEvent_t)token;
+    token = NULL;
+  }
+  pthread_mutex_unlock(&pool_mu);
+  if (token) cudaEventDestroy((cudaEvent_t)token);
+}
 
 static void thread_init(void) { cudaSetDevice(0); }
 
