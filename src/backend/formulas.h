@@ -12,6 +12,7 @@
 #define MX_FORMULAS_H
 
 #include "common.h"
+#include "dtype.h"
 #include "half.h"
 #include "param_enums.h"
 
@@ -581,6 +582,35 @@ MX_RED_MINMAX(f32, float, -(float)INFINITY, (float)INFINITY)
 MX_RED_MINMAX(f64, double, -(double)INFINITY, (double)INFINITY)
 MX_RED_MINMAX(c64, mx_c64, mx_c64_make(-(float)INFINITY, -(float)INFINITY),
               mx_c64_make((float)INFINITY, (float)INFINITY))
+
+/* ---- index arrays: the out-of-range policy of gather/scatter and dynamic slices ----
+ * An index of any integer dtype (element off of base) as int64, uint64 beyond INT64_MAX
+ * saturating; a negative index wraps once; a window of w elements is clamped into [0, dim).
+ * Reads clamp, writes drop: the CPU and CUDA kernels both call these. */
+MX_HD static inline int64_t mx_index_load(const void *base, int64_t off, int dt) {
+  switch (dt) {
+    case MX_UINT8: return ((const uint8_t *)base)[off];
+    case MX_UINT16: return ((const uint16_t *)base)[off];
+    case MX_UINT32: return ((const uint32_t *)base)[off];
+    case MX_UINT64: {
+      uint64_t v = ((const uint64_t *)base)[off];
+      return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
+    }
+    case MX_INT8: return ((const int8_t *)base)[off];
+    case MX_INT16: return ((const int16_t *)base)[off];
+    case MX_INT32: return ((const int32_t *)base)[off];
+    case MX_INT64: return ((const int64_t *)base)[off];
+    default: return 0;
+  }
+}
+
+MX_HD static inline int64_t mx_index_wrap(int64_t v, int64_t dim) { return v < 0 ? v + dim : v; }
+
+MX_HD static inline int64_t mx_index_clamp(int64_t v, int64_t dim, int64_t w) {
+  v = mx_index_wrap(v, dim);
+  int64_t hi = dim - w;
+  return v < 0 ? 0 : (v > hi ? hi : v);
+}
 
 /* ---- Threefry-2x32 with 20 rounds (spec/semantics.md section 7.2) ---- */
 MX_HD static inline uint32_t mx_rotl32(uint32_t x, int r) {

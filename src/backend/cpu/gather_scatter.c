@@ -14,32 +14,6 @@
 
 /* ---- indices ---- */
 
-static inline int64_t load_index(const char *p, mx_dtype t) {
-  switch (t) {
-  case MX_UINT8: return *(const uint8_t *)p;
-  case MX_UINT16: return *(const uint16_t *)p;
-  case MX_UINT32: return *(const uint32_t *)p;
-  case MX_UINT64: {
-    uint64_t v = *(const uint64_t *)p;
-    return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
-  }
-  case MX_INT8: return *(const int8_t *)p;
-  case MX_INT16: return *(const int16_t *)p;
-  case MX_INT32: return *(const int32_t *)p;
-  case MX_INT64: return *(const int64_t *)p;
-  default: return 0;
-  }
-}
-
-static inline int64_t wrap_index(int64_t v, int64_t dim) { return v < 0 ? v + dim : v; }
-
-/* A window of w elements starting at v must lie in [0, dim): clamp v into [0, dim - w]. */
-static inline int64_t clamp_index(int64_t v, int64_t dim, int64_t w) {
-  v = wrap_index(v, dim);
-  int64_t hi = dim - w;
-  return v < 0 ? 0 : (v > hi ? hi : v);
-}
-
 static int check_index_dtype(const char *op, mx_dtype t) {
   if (!mx_dtype_is_integer(t)) return mx_fail_int(MX_ETYPE, "[%s] Cannot gather with indices type.", op);
   return 0;
@@ -265,8 +239,8 @@ static void gather_range(void *ctx, int64_t begin, int64_t end) {
     int64_t base = 0;
     for (int j = 0; j < k; j++) {
       int ax = p->axes.v[j];
-      int64_t v = load_index(mx_cpu_at(&in[1 + j], o.off[j]), in[1 + j].dtype);
-      base += clamp_index(v, a->shape[ax], p->slice_sizes.v[ax]) * a->strides[ax];
+      int64_t v = mx_index_load(mx_cpu_at(&in[1 + j], o.off[j]), 0, in[1 + j].dtype);
+      base += mx_index_clamp(v, a->shape[ax], p->slice_sizes.v[ax]) * a->strides[ax];
     }
     if (jb->wsize == 1) copy_elem(dst, mx_cpu_at(a, base), es);
     else window_apply(&w, NULL, a->dtype, dst, mx_cpu_at(a, base));
@@ -333,7 +307,7 @@ int mx_cpu_gather_axis(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   mx_cpu_iter_seek(&it, 0, offs);
   for (int64_t r = 0; r < it.nruns; r++) {
     for (int64_t i = 0; i < len; i++) {
-      int64_t v = clamp_index(load_index(mx_cpu_at(idx, offs[1] + i * si), idx->dtype), dim, 1);
+      int64_t v = mx_index_clamp(mx_index_load(mx_cpu_at(idx, offs[1] + i * si), 0, idx->dtype), dim, 1);
       copy_elem(mx_cpu_at(out, offs[0] + i * so), mx_cpu_at(a, offs[2] + i * sa + v * astride), es);
     }
     mx_cpu_iter_next(&it, offs);
@@ -384,7 +358,7 @@ int mx_cpu_scatter(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_t
     bool inside = true;
     for (int j = 0; j < k; j++) {
       int ax = p->axes.v[j];
-      int64_t v = wrap_index(load_index(mx_cpu_at(&h[j].t, o.off[j]), h[j].t.dtype), out->shape[ax]);
+      int64_t v = mx_index_wrap(mx_index_load(mx_cpu_at(&h[j].t, o.off[j]), 0, h[j].t.dtype), out->shape[ax]);
       if (v < 0 || v > out->shape[ax] - wshape[ax]) inside = false;
       else base += v * out->strides[ax];
     }
@@ -440,7 +414,7 @@ int mx_cpu_scatter_axis(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
   mx_cpu_iter_seek(&it, 0, offs);
   for (int64_t r = 0; r < it.nruns; r++) {
     for (int64_t i = 0; i < len; i++) {
-      int64_t v = wrap_index(load_index(mx_cpu_at(idx, offs[1] + i * si), idx->dtype), dim);
+      int64_t v = mx_index_wrap(mx_index_load(mx_cpu_at(idx, offs[1] + i * si), 0, idx->dtype), dim);
       if (v < 0 || v >= dim) continue;
       char *d = mx_cpu_at(out, offs[0] + i * so + v * ostride);
       const char *s = mx_cpu_at(upd, offs[2] + i * su);
@@ -512,8 +486,8 @@ static int64_t window_offset(const mx_tensor *start, const mx_ints *axes, const 
   int64_t off = 0;
   for (int j = 0; j < axes->n; j++) {
     int ax = axes->v[j];
-    int64_t v = load_index(mx_cpu_at(start, j * (start->ndim ? start->strides[0] : 0)), start->dtype);
-    off += clamp_index(v, shape[ax], wshape[ax]) * strides[ax];
+    int64_t v = mx_index_load(mx_cpu_at(start, j * (start->ndim ? start->strides[0] : 0)), 0, start->dtype);
+    off += mx_index_clamp(v, shape[ax], wshape[ax]) * strides[ax];
   }
   return off;
 }

@@ -13,29 +13,6 @@
 
 /* ---- indices ---- */
 
-__device__ __forceinline__ int64_t gs_load_index(const void *base, int64_t off, int dt) {
-  switch (dt) {
-    case MX_UINT8: return ((const uint8_t *)base)[off];
-    case MX_UINT16: return ((const uint16_t *)base)[off];
-    case MX_UINT32: return ((const uint32_t *)base)[off];
-    case MX_UINT64: {
-      uint64_t v = ((const uint64_t *)base)[off];
-      return v > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)v;
-    }
-    case MX_INT8: return ((const int8_t *)base)[off];
-    case MX_INT16: return ((const int16_t *)base)[off];
-    case MX_INT32: return ((const int32_t *)base)[off];
-    case MX_INT64: return ((const int64_t *)base)[off];
-    default: return 0;
-  }
-}
-__device__ __forceinline__ int64_t gs_wrap(int64_t v, int64_t dim) { return v < 0 ? v + dim : v; }
-__device__ __forceinline__ int64_t gs_clamp(int64_t v, int64_t dim, int64_t w) {
-  v = gs_wrap(v, dim);
-  int64_t hi = dim - w;
-  return v < 0 ? 0 : (v > hi ? hi : v);
-}
-
 static int gs_check_index(const char *op, mx_dtype t) {
   if (!mx_dtype_is_integer(t))
     return mx_fail_int(MX_ETYPE, "[%s] Cannot gather with indices type.", op);
@@ -189,7 +166,7 @@ __global__ void __launch_bounds__(MXC_THREADS) gs_gather(
         off += c * istr[j * ind + d];
       }
       const gs_iarr &ar = arr[j];
-      base += gs_clamp(gs_load_index(ar.p, off, ar.dt), ar.dim, ar.w) * ar.astride;
+      base += mx_index_clamp(mx_index_load(ar.p, off, ar.dt), ar.dim, ar.w) * ar.astride;
     }
     ((T *)out)[i] = ((const T *)a)[base];
   }
@@ -306,7 +283,7 @@ __global__ void __launch_bounds__(MXC_THREADS) gs_gather_axis(
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     int64_t off[3];
     mxc_offsets<3>(L, i, off);
-    int64_t v = gs_clamp(gs_load_index(idx, off[1], idt), dim, 1);
+    int64_t v = mx_index_clamp(mx_index_load(idx, off[1], idt), dim, 1);
     ((T *)out)[off[0]] = ((const T *)a)[off[2] + v * astride];
   }
 }
@@ -369,7 +346,7 @@ __global__ void __launch_bounds__(MXC_THREADS) gs_scatter(
         off += c * istr[j * ind + d];
       }
       const gs_iarr &ar = arr[j];
-      int64_t v = gs_wrap(gs_load_index(ar.p, off, ar.dt), ar.dim);
+      int64_t v = mx_index_wrap(mx_index_load(ar.p, off, ar.dt), ar.dim);
       if (v < 0 || v > ar.dim - ar.w) inside = false;
       else base += v * ar.astride;
     }
@@ -484,7 +461,7 @@ __global__ void __launch_bounds__(MXC_THREADS) gs_scatter_axis(
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step) {
     int64_t off[3];
     mxc_offsets<3>(L, i, off);
-    int64_t v = gs_wrap(gs_load_index(idx, off[1], idt), dim);
+    int64_t v = mx_index_wrap(mx_index_load(idx, off[1], idt), dim);
     if (v < 0 || v >= dim) continue;
     int64_t o = off[0] + v * ostride;
     if constexpr (requires_assign<F>::value) {
@@ -548,7 +525,7 @@ struct gs_dyn {
 __device__ __forceinline__ int64_t gs_dyn_offset(const void *start, const gs_dyn &D) {
   int64_t off = 0;
   for (int j = 0; j < D.k; j++)
-    off += gs_clamp(gs_load_index(start, j * D.sstride, D.dt), D.dim[j], D.w[j]) * D.str[j];
+    off += mx_index_clamp(mx_index_load(start, j * D.sstride, D.dt), D.dim[j], D.w[j]) * D.str[j];
   return off;
 }
 
