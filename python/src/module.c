@@ -1,5 +1,5 @@
-/* module.c: PyInit_core for the `mlx.core` extension: the module and its `mlx.core.random`
- * submodule (registered in sys.modules), the generated method tables plus the hand-written
+/* module.c: PyInit_core for the `mlx.core` extension: the module and its submodules random,
+ * linalg, fft, fast, distributed (registered in sys.modules), the generated method tables plus the hand-written
  * ones, the types, constants, __version__, and the drain of every stream at exit and
  * before fork. Depends on py_bindings_gen.h (generated) and the hand-written *_py.c files. */
 #include "mxpy_internal.h"
@@ -98,23 +98,45 @@ static int add_submodule(PyObject *m, const char *attr, const char *full, PyObje
   return rc;
 }
 
-static struct PyModuleDef random_def = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = "mlx.core.random",
-    .m_doc = "mlx.core.random: functionality related to random number generation",
-    .m_size = -1,
+/* The submodules: generated functions first, then the optional hand-written init (whose
+ * definitions win on a clash). PyModuleDef must outlive the module: static storage. */
+static struct PyModuleDef sub_defs[] = {
+    {PyModuleDef_HEAD_INIT, .m_name = "mlx.core.random", .m_size = -1,
+     .m_doc = "mlx.core.random: functionality related to random number generation"},
+    {PyModuleDef_HEAD_INIT, .m_name = "mlx.core.linalg", .m_size = -1,
+     .m_doc = "mlx.core.linalg: linear algebra"},
+    {PyModuleDef_HEAD_INIT, .m_name = "mlx.core.fft", .m_size = -1,
+     .m_doc = "mlx.core.fft: discrete Fourier transforms"},
+    {PyModuleDef_HEAD_INIT, .m_name = "mlx.core.fast", .m_size = -1,
+     .m_doc = "mlx.core.fast: fused operations of machine-learning models"},
+    {PyModuleDef_HEAD_INIT, .m_name = "mlx.core.distributed", .m_size = -1,
+     .m_doc = "mlx.core.distributed: communication between processes"},
 };
 
-static int add_random_module(PyObject *m) {
-  PyObject *r = PyModule_Create(&random_def);
-  if (!r) return -1;
-  int rc = -1;
-  if (PyModule_AddFunctions(r, mxpy_random_methods_gen) < 0) goto done;
-  if (mxpy_random_init(m, r) < 0) goto done; /* seed, state: hand-written ones win */
-  return add_submodule(m, "random", "mlx.core.random", r);
-done:
-  Py_DECREF(r);
-  return rc;
+static int add_submodules(PyObject *m) {
+  struct {
+    const char *attr;
+    PyMethodDef *generated;
+    int (*init)(PyObject *core, PyObject *sub);
+  } subs[] = {
+      {"random", mxpy_random_methods_gen, mxpy_random_init},
+      {"linalg", mxpy_linalg_methods_gen, NULL},
+      {"fft", mxpy_fft_methods_gen, NULL},
+      {"fast", mxpy_fast_methods_gen, NULL},
+      {"distributed", mxpy_distributed_methods_gen, NULL},
+  };
+  _Static_assert(MX_ARRAY_LEN(subs) == MX_ARRAY_LEN(sub_defs), "one PyModuleDef a submodule");
+  for (size_t i = 0; i < MX_ARRAY_LEN(subs); i++) {
+    PyObject *r = PyModule_Create(&sub_defs[i]);
+    if (!r) return -1;
+    if (PyModule_AddFunctions(r, subs[i].generated) < 0 ||
+        (subs[i].init && subs[i].init(m, r) < 0)) {
+      Py_DECREF(r);
+      return -1;
+    }
+    if (add_submodule(m, subs[i].attr, sub_defs[i].m_name, r) < 0) return -1;
+  }
+  return 0;
 }
 
 static struct PyModuleDef core_def = {
@@ -143,7 +165,7 @@ PyMODINIT_FUNC PyInit_core(void) {
       PyModule_AddFunctions(m, mxpy_creation_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_io_methods) < 0)
     goto fail;
-  if (add_random_module(m) < 0 || add_constants(m) < 0 || register_drain(m) < 0) goto fail;
+  if (add_submodules(m) < 0 || add_constants(m) < 0 || register_drain(m) < 0) goto fail;
   if (add_submodule(m, "_testing", "mlx.core._testing", mxpy_testing_module()) < 0) goto fail;
   return m;
 fail:

@@ -1100,4 +1100,22 @@ MX_HD static inline double mx_f_addmm_f64(double ab, double c, double alpha, dou
 /* ==== section I: convolution ==== */
 /* (end of section I) */
 
+/* ==== section J: random samplers and distributed ==== */
+/* (end of section J) */
+
+/* ==== section L: linear algebra ==== */
+/* (end of section L) */
+
+/* ==== section T: FFT ==== */
+/* (end of section T) */
+
+/* ==== section Q: quantization ==== */
+/* (end of section Q) */
+
+/* ==== section S: mx.fast ==== */
+/* (end of section S) */
+
+/* ==== section M: einsum and structured products ==== */
+/* (end of section M) */
+
 #endif

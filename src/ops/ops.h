@@ -108,5 +108,11 @@ int mx_normalize_axis(const char *op, int axis, int ndim);
 #include "ops_shape_layout.h"
 #include "ops_indexing_sort.h"
 #include "ops_conv.h"
+#include "ops_random_dist.h"
+#include "ops_linalg.h"
+#include "ops_fft.h"
+#include "ops_quantized.h"
+#include "ops_fast.h"
+#include "ops_products_ext.h"
 
 #endif

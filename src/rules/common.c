@@ -93,4 +93,22 @@ void mx_prims_register_rules(void) {
   void mx_rules_register_conv(void); /* rules/conv.c */
   mx_rules_register_conv();
   /* (end of section I) */
+
+  /* ==== section J: random samplers and distributed ==== */
+  /* (end of section J) */
+
+  /* ==== section L: linear algebra ==== */
+  /* (end of section L) */
+
+  /* ==== section T: FFT ==== */
+  /* (end of section T) */
+
+  /* ==== section Q: quantization ==== */
+  /* (end of section Q) */
+
+  /* ==== section S: mx.fast ==== */
+  /* (end of section S) */
+
+  /* ==== section M: einsum and structured products ==== */
+  /* (end of section M) */
 }

@@ -1,4 +1,5 @@
-/* mlx.h: umbrella header of the mlx-c compatible C API. ops.h and random.h are generated
+/* mlx.h: umbrella header of the mlx-c compatible C API. ops.h, random.h, linalg.h, fft.h,
+ * fast.h and distributed.h are generated
  * from tables/api.def by tools/gen_api.py into the build's gen/mlx/c/ directory, which is on
  * the include path next to include/. */
 #ifndef MLX_ALL_H
@@ -8,10 +9,14 @@
 #include "mlx/c/closure.h"
 #include "mlx/c/compile.h"
 #include "mlx/c/device.h"
+#include "mlx/c/distributed.h"
 #include "mlx/c/error.h"
+#include "mlx/c/fast.h"
+#include "mlx/c/fft.h"
 #include "mlx/c/half.h"
 #include "mlx/c/io.h"
 #include "mlx/c/io_types.h"
+#include "mlx/c/linalg.h"
 #include "mlx/c/map.h"
 #include "mlx/c/memory.h"
 #include "mlx/c/ops.h"

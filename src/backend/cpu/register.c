@@ -66,4 +66,22 @@ void mx_prims_register_kernels(void) {
   mx_prims[MX_PRIM_CONVOLUTION].eval_cpu = mx_cpu_convolution;
   mx_prims[MX_PRIM_CONV_WEIGHT].eval_cpu = mx_cpu_conv_weight;
   /* (end of section I) */
+
+  /* ==== section J: random samplers and distributed ==== */
+  /* (end of section J) */
+
+  /* ==== section L: linear algebra ==== */
+  /* (end of section L) */
+
+  /* ==== section T: FFT ==== */
+  /* (end of section T) */
+
+  /* ==== section Q: quantization ==== */
+  /* (end of section Q) */
+
+  /* ==== section S: mx.fast ==== */
+  /* (end of section S) */
+
+  /* ==== section M: einsum and structured products ==== */
+  /* (end of section M) */
 }
