@@ -1,0 +1,9 @@
+"""mlx.nn: neural-network layers, losses, initializers and helpers, written in Python over
+mlx.core as MLX's own package is (spec/python-api.md sections 25-30). Each block below is
+filled by the module that owns it."""
+
+# ==== section NN: Module, layers, value_and_grad ====
+# (end of section NN)
+
+# ==== section OPT: losses and initializers ====
+# (end of section OPT)

@@ -1,0 +1,13 @@
+"""mlx.nn.layers: every layer class and activation, re-exported by mlx.nn."""
+
+# ==== section NN: base, containers, activations, linear, conv, norms, pooling, ... ====
+# (end of section NN)
+
+# ==== section TRF: positional encodings, attention, transformer, recurrent ====
+# (end of section TRF)
+
+# ==== section RND: distributed layers ====
+# (end of section RND)
+
+# ==== section Q: quantized layers ====
+# (end of section Q)
