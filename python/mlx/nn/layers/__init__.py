@@ -1,6 +1,16 @@
 """mlx.nn.layers: every layer class and activation, re-exported by mlx.nn."""
 
 # ==== section NN: base, containers, activations, linear, conv, norms, pooling, ... ====
+from mlx.nn.layers.activations import (
+    CELU, ELU, GELU, GLU, SELU, HardShrink, Hardswish, HardTanh, LeakyReLU, LogSigmoid,
+    LogSoftmax, Mish, PReLU, ReLU, ReLU2, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus,
+    Softshrink, Softsign, Step, Tanh, celu, elu, gelu, gelu_approx, gelu_fast_approx, glu,
+    hard_shrink, hard_tanh, hardswish, leaky_relu, log_sigmoid, log_softmax, mish, prelu,
+    relu, relu2, relu6, selu, sigmoid, silu, softmax, softmin, softplus, softshrink,
+    softsign, step, tanh)
+from mlx.nn.layers.base import Module
+from mlx.nn.layers.containers import Sequential
+from mlx.nn.layers.linear import Bilinear, Identity, Linear
 # (end of section NN)
 
 # ==== section TRF: positional encodings, attention, transformer, recurrent ====
