@@ -10,7 +10,14 @@ from mlx.nn.layers.activations import (
     softsign, step, tanh)
 from mlx.nn.layers.base import Module
 from mlx.nn.layers.containers import Sequential
+from mlx.nn.layers.convolution import Conv1d, Conv2d, Conv3d
+from mlx.nn.layers.convolution_transpose import ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
+from mlx.nn.layers.dropout import Dropout, Dropout2d, Dropout3d
+from mlx.nn.layers.embedding import Embedding
 from mlx.nn.layers.linear import Bilinear, Identity, Linear
+from mlx.nn.layers.normalization import BatchNorm, GroupNorm, InstanceNorm, LayerNorm, RMSNorm
+from mlx.nn.layers.pooling import AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d, MaxPool3d
+from mlx.nn.layers.upsample import Upsample
 # (end of section NN)
 
 # ==== section TRF: positional encodings, attention, transformer, recurrent ====
