@@ -1,6 +1,7 @@
 """Channels-last max and average pooling over 1, 2 or 3 spatial axes: inputs are padded
 (with -inf for max, 0 for average), cut into windows of ``kernel_size`` every ``stride``
 (default: the kernel size) and each window is reduced."""
+from itertools import product
 from typing import Optional, Tuple, Union
 
 import mlx.core as mx
@@ -37,13 +38,13 @@ def _windows(x, window, strides):
             split += [size // w, w]
         order = [0, *range(1, 2 * k, 2), *range(2, 2 * k + 1, 2), 2 * k + 1]
         return x.reshape(*split, c).transpose(order)
-    elem = [1] * x.ndim
-    for axis in range(x.ndim - 2, -1, -1):
-        elem[axis] = elem[axis + 1] * x.shape[axis + 1]
+    # overlapping or ragged windows: one strided slice per kernel offset, stacked
     out = [(size - w) // s + 1 for size, w, s in zip(spatial, window, strides)]
-    shape = [n, *out, *window, c]
-    step = [elem[0], *(elem[1 + i] * strides[i] for i in range(k)), *elem[1:-1], elem[-1]]
-    return mx.as_strided(x, shape, step)
+    taps = []
+    for offset in product(*(range(w) for w in window)):
+        index = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, strides, out))
+        taps.append(x[(slice(None),) + index])
+    return mx.stack(taps, axis=-2).reshape(n, *out, *window, c)
 
 
 class _Pool(Module):
