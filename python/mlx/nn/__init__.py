@@ -6,4 +6,5 @@ filled by the module that owns it."""
 # (end of section NN)
 
 # ==== section OPT: losses and initializers ====
+from mlx.nn import init, losses  # noqa: E402,F401
 # (end of section OPT)
