@@ -570,3 +570,57 @@ def test_schedule_errors():
     with pytest.raises(ValueError, match="Received 2 boundaries but expected 1"):
         optim.join_schedules([optim.exponential_decay(1, 1)] * 2, [1, 2])
     assert optim.schedulers.cosine_decay is optim.cosine_decay
+
+
+ALL_CLASSES = [optim.SGD, optim.RMSprop, optim.Adagrad, optim.AdaDelta, optim.Adam, optim.AdamW,
+               optim.Adamax, optim.Lion, optim.Adafactor, optim.Muon]
+
+
+@pytest.mark.parametrize("cls", ALL_CLASSES, ids=lambda c: c.__name__)
+def test_every_optimizer_with_schedule_and_float16(cls):
+    opt = cls(learning_rate=optim.step_decay(0.1, 0.9, 1))
+    params = {"first": [mx.zeros((10,), mx.float16), mx.zeros((3, 4), mx.float16)],
+              "second": mx.zeros((1,), mx.float16)}
+    grads = tree_map(lambda p: mx.ones_like(p), params)
+    for it in range(4):
+        out = opt.apply_gradients(grads, params)
+        assert opt.learning_rate.item() == pytest.approx(0.1 * 0.9**it, rel=1e-6)
+    for p, o in zip(_flat(params), _flat(out)):
+        assert o.shape == p.shape and o.dtype == mx.float16
+    # the state starts at zero for every parameter
+    fresh = cls(0.1)
+    fresh.init(params)
+    for path, value in tree_flatten(fresh.state):
+        if path not in ("step", "learning_rate"):
+            assert not np.any(np.array(value.astype(mx.float32))), path
+
+
+def test_plain_dict_as_model_and_compiled_learning_rate():
+    model = {"w": mx.zeros((2,))}
+    optim.Adam(0.1).update(model, {"w": mx.ones((2,))})
+    want = ref_adam(0.1)(np.zeros(2), np.ones(2), {}, 1)  # 0.1 * 0.1 / sqrt(0.001) = 0.316
+    np.testing.assert_allclose(np.array(model["w"]), want, rtol=1e-6)
+
+    params = {"w": mx.ones((5, 5))}
+    opt = optim.SGD(-1.0)
+
+    @partial(mx.compile, inputs=opt.state)
+    def update(grads):
+        return opt.apply_gradients(grads, params)
+
+    grads = {"w": mx.ones((5, 5))}
+    assert update(grads)["w"][0, 0].item() == 2.0
+    opt.learning_rate = -2.0  # the compiled function reads the new value from the state
+    assert update(grads)["w"][0, 0].item() == 3.0
+
+    schedule = optim.exponential_decay(0.1, 0.9)
+    scheduled = optim.SGD(learning_rate=schedule)
+
+    @partial(mx.compile, inputs=scheduled.state, outputs=scheduled.state)
+    def step():
+        scheduled.update({}, {})
+
+    for i in range(4):
+        step()
+        assert scheduled.learning_rate.item() == pytest.approx(0.1 * 0.9**i, rel=1e-6)
+    assert scheduled.step.item() == 4
