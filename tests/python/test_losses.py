@@ -16,6 +16,22 @@ TOL = {mx.float16: (5e-3, 5e-3), mx.bfloat16: (4e-2, 4e-2), mx.float32: (2e-5, 2
        mx.float64: (1e-10, 1e-12)}
 
 
+FLOAT64_TESTS = {"test_gradients_match_finite_differences", "test_vmap_matches_loop"}
+
+
+@pytest.fixture(autouse=True)
+def _float64_on_cpu(request):
+    """float64 lives on the CPU only: tests in float64 run on the CPU stream."""
+    params = getattr(request.node, "callspec", None)
+    uses_f64 = (params is not None and params.params.get("dtype") == mx.float64) or \
+        request.node.originalname in FLOAT64_TESTS
+    if uses_f64:
+        with mx.stream(mx.cpu):
+            yield
+    else:
+        yield
+
+
 def _mx(a, dtype=mx.float32):
     if dtype == mx.float64:
         return _f64(a)

@@ -11,6 +11,17 @@ import mlx.core as mx
 import mlx.optimizers as optim
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
+@pytest.fixture(autouse=True)
+def _float64_on_cpu(request):
+    """float64 lives on the CPU only: tests in float64 run on the CPU stream."""
+    params = getattr(request.node, "callspec", None)
+    if params is not None and params.params.get("dtype") == mx.float64:
+        with mx.stream(mx.cpu):
+            yield
+    else:
+        yield
+
+
 SHAPES = {"w": (4, 3), "b": (3,), "deep": [(2, 3, 5), (6,)]}
 STEPS = 4
 
