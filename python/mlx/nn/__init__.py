@@ -9,4 +9,5 @@ from mlx.nn.utils import average_gradients, value_and_grad
 # (end of section NN)
 
 # ==== section OPT: losses and initializers ====
+from mlx.nn import init, losses  # noqa: E402,F401
 # (end of section OPT)
