@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import mlx.core as mx
+import mlx.nn as nn
 import mlx.optimizers as optim
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
@@ -637,8 +638,6 @@ def test_plain_dict_as_model_and_compiled_learning_rate():
         assert scheduled.learning_rate.item() == pytest.approx(0.1 * 0.9**i, rel=1e-6)
     assert scheduled.step.item() == 4
 
-
-import mlx.nn as nn  # noqa: E402
 
 needs_module = pytest.mark.skipif(not hasattr(nn, "Linear"), reason="mlx.nn.Linear is missing")
 
