@@ -184,7 +184,7 @@ mx_array *mx_linalg_eigvalsh(mx_array *a, const char *uplo, mx_stream s) {
 }
 
 /* The three LUF outputs (LU, pivots, perm) under op's name. */
-static int la_luf(const char *op, mx_array *a, mx_stream s, mx_array **out) {
+int mx_linalg_luf(const char *op, mx_array *a, mx_stream s, mx_array **out) {
   out[0] = out[1] = out[2] = NULL;
   if (mx_linalg_check(op, a, false, NULL) < 0) return -1;
   int m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1], k = m < n ? m : n, np = 0, nr = 0;
@@ -202,7 +202,7 @@ static int la_luf(const char *op, mx_array *a, mx_stream s, mx_array **out) {
 int mx_linalg_lu_factor(mx_array *a, mx_stream s, mx_array **out) {
   mx_array *r[3];
   out[0] = out[1] = NULL;
-  if (la_luf("lu_factor", a, s, r) < 0) return -1;
+  if (mx_linalg_luf("lu_factor", a, s, r) < 0) return -1;
   out[0] = r[0];
   out[1] = r[1];
   if (mx_scope_active()) return 0; /* the scope owns r[2] */
@@ -217,7 +217,7 @@ int mx_linalg_lu(mx_array *a, mx_stream s, mx_array **out) {
   int k = m < n ? m : n;
   MX_SCOPE_BEGIN;
   mx_array *r[3] = {NULL, NULL, NULL};
-  int rc = la_luf("lu", a, s, r);
+  int rc = mx_linalg_luf("lu", a, s, r);
   if (rc == 0) {
     {
       mx_array *lpart = mx_linalg_slice2(r[0], 0, m, 0, k, s);

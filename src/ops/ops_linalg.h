@@ -55,6 +55,8 @@ int mx_linalg_slogdet_list(mx_array *a, mx_stream s, mx_array ***out, int *n);
 /* ---- helpers shared by the linalg op files and rules ---- */
 /* dtype (float32/float64, + complex64 when cplx) then rank >= 2; rank_word NULL: "Arrays" */
 int mx_linalg_check(const char *op, mx_array *a, bool cplx, const char *rank_word);
+/* The LUF primitive's three outputs (LU, pivots, perm) with op's name in messages */
+int mx_linalg_luf(const char *op, mx_array *a, mx_stream s, mx_array **out);
 /* x[..., r0:r1, c0:c1] */
 mx_array *mx_linalg_slice2(mx_array *x, int r0, int r1, int c0, int c1, mx_stream s);
 /* The transpose of the last two axes. */
