@@ -33,7 +33,8 @@ def _attention(q, k, v, scale, mask):
             scores = mx.where(mask, scores, mx.array(-float("inf"), scores.dtype))
         else:
             scores = scores + mask.astype(scores.dtype)
-    weights = mx.softmax(scores.astype(mx.float32), axis=-1).astype(scores.dtype)
+    low = scores.dtype in (mx.float16, mx.bfloat16)  # softmax of half scores in float32
+    weights = mx.softmax(scores.astype(mx.float32) if low else scores, axis=-1).astype(scores.dtype)
     return weights @ v
 
 
