@@ -181,14 +181,24 @@ def test_transformer_end_to_end_and_custom(rng):
     assert t2.encoder is enc
 
 
-def test_dropout_training_and_eval(rng):
+def _dropout_layer(rng):
     layer = nn.TransformerEncoderLayer(8, 2, mlp_dims=8, dropout=0.5)
     p = {"l." + a: b for a, b in set_float64_params(layer, rng).items()}
     x = rng.standard_normal((2, 6, 8))
-    ref = np_encoder_layer(p, "l", x, None, 2, True)
-    assert not np.allclose(np.array(layer(f64(x), None)), ref)  # training: dropout active
+    return layer, x, np_encoder_layer(p, "l", x, None, 2, True)
+
+
+def test_dropout_eval_mode(rng):
+    layer, x, ref = _dropout_layer(rng)
     layer.eval()
     np.testing.assert_allclose(np.array(layer(f64(x), None)), ref, rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.skipif(not hasattr(mx.random, "bernoulli"), reason="mx.random.bernoulli is not available")
+def test_dropout_training_mode(rng):
+    layer, x, ref = _dropout_layer(rng)
+    assert layer.training
+    assert not np.allclose(np.array(layer(f64(x), None)), ref)
 
 
 def test_checkpoint_same_values_and_grads(rng):
