@@ -112,5 +112,7 @@ void mx_prims_register_rules(void) {
   /* (end of section S) */
 
   /* ==== section M: einsum and structured products ==== */
+  void mx_rules_register_products_ext(void); /* rules/products_ext.c */
+  mx_rules_register_products_ext();
   /* (end of section M) */
 }

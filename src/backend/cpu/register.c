@@ -101,5 +101,9 @@ void mx_prims_register_kernels(void) {
   /* (end of section S) */
 
   /* ==== section M: einsum and structured products ==== */
+  MX_CPU_KERNEL(mx_cpu_gather_mm) /* gather_mm.c */
+  MX_CPU_KERNEL(mx_cpu_hadamard)  /* hadamard.c */
+  mx_prims[MX_PRIM_GATHER_MM].eval_cpu = mx_cpu_gather_mm;
+  mx_prims[MX_PRIM_HADAMARD].eval_cpu = mx_cpu_hadamard;
   /* (end of section M) */
 }
