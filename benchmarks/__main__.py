@@ -19,6 +19,8 @@ except ImportError as e:  # NumPy is a peer, not a requirement
 
 import mlx.core as mx
 
+from . import fft_case
+
 
 class Case:
     """One benchmark: `ours` and each peer are zero-argument callables made by a factory.
@@ -177,6 +179,7 @@ CASES = [
     Case("matmul", f"({MM},{MM})@({MM},{MM}) float32", mm_ours, mm_numpy),
     Case("conv2d 3x3 pad 1", f"{CONV_X}*{CONV_W[0]} float32", conv_ours, conv_numpy),
     Case("conv2d 3x3 forward+backward", f"{CONV_X}*{CONV_W[0]} float32", conv_grad_ours),
+    Case("fft", f"({fft_case.FFT_N},) complex64", fft_case.fft_ours, fft_case.fft_numpy),
 ]
 
 
