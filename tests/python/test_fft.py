@@ -522,3 +522,23 @@ def test_error_scales_like_float32():
         rms = math.sqrt(np.mean(np.abs(ref) ** 2))
         err = math.sqrt(np.mean(np.abs(got - ref) ** 2)) / rms
         assert err < 6e-8 * 4 * math.log2(n), (n, err)
+
+
+def test_export_round_trip(rng, tmp_path):
+    path = str(tmp_path / "fft.mlxfn")
+    x = f32(rng.standard_normal((3, 8)))
+
+    def f(a):
+        return mx.fft.irfft(mx.fft.rfft2(a, norm="ortho"), n=7), mx.fft.fftn(a, s=(4, 5), axes=(1, 0))
+
+    mx.export_function(path, f, x)
+    got = mx.import_function(path)(x)
+    want = f(x)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(np.array(g), np.array(w))
+
+
+def test_shapeless_compile_raises_as_mlx(rng):
+    x = f32(rng.standard_normal((3, 8)))
+    with pytest.raises(ValueError, match="FFT cannot infer output shapes"):
+        mx.compile(lambda a: mx.fft.rfft(a), shapeless=True)(x)
