@@ -27,7 +27,7 @@ PY_CONVS = {"array", "array?", "weak", "weak?", "key", "arrays", "axes", "shape"
             "int?", "uint64", "bool", "float", "float?", "dtype", "dtype?", "stream",
             "str", "ints", "pairs", "tdaxes", "convpad"}
 C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "double",
-           "uint64", "dtype", "vector", "str", "i64s", "size"}
+           "uint64", "dtype", "vector", "str", "i64s", "size", "fftnorm"}
 # Python results: array; list(p) (one array when p was one array), list1(p) (one array when p
 # holds exactly one), tuple(p): as many arrays as p; list / tuple: as many as the call makes.
 SEQ_RESULTS = {"list", "list1", "tuple"}
@@ -861,7 +861,7 @@ def c_param_decl(kind, name):
             "vector": [f"const mlx_vector_array {name}"],
             "str": [f"const char* {name}"],
             "i64s": [f"const int64_t* {name}", f"size_t {name}_num"],
-            "size": [f"size_t {name}"]}[kind]
+            "size": [f"size_t {name}"], "fftnorm": [f"mlx_fft_norm {name}"]}[kind]
 
 
 def c_proto(v):
@@ -1005,6 +1005,9 @@ def gen_capi(rows):
                 '#include "mlx/c/array.h"', '#include "mlx/c/optional.h"', '#include "mlx/c/stream.h"',
                 '#include "mlx/c/vector.h"',
                 "", "#ifdef __cplusplus", 'extern "C" {', "#endif", ""]
+        if name == "fft":  # the enum of the fftnorm kind
+            text += ["typedef enum mlx_fft_norm_ {", "  MLX_FFT_NORM_BACKWARD,", "  MLX_FFT_NORM_ORTHO,",
+                     "  MLX_FFT_NORM_FORWARD", "} mlx_fft_norm;", ""]
         text += decls
         text += ["", "#ifdef __cplusplus", "}", "#endif", "", "#endif", ""]
         out[f"mlx/c/{name}.h"] = "\n".join(text)

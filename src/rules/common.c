@@ -103,6 +103,10 @@ void mx_prims_register_rules(void) {
   /* (end of section L) */
 
   /* ==== section T: FFT ==== */
+  {
+    void mx_rules_register_fft(void); /* rules/fft.c */
+    mx_rules_register_fft();
+  }
   /* (end of section T) */
 
   /* ==== section Q: quantization ==== */

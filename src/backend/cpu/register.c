@@ -92,6 +92,8 @@ void mx_prims_register_kernels(void) {
   /* (end of section L) */
 
   /* ==== section T: FFT ==== */
+  MX_CPU_KERNEL(mx_cpu_fft) /* fft.c (plans in fft_plan.c) */
+  mx_prims[MX_PRIM_FFT].eval_cpu = mx_cpu_fft;
   /* (end of section T) */
 
   /* ==== section Q: quantization ==== */
