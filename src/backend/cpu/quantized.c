@@ -64,22 +64,35 @@ int mx_cpu_q_group_params(const mx_tensor *scales, const mx_tensor *biases, int 
 
 void mx_cpu_q_decode(const uint32_t *words, int n, int bits, int gs, int mode, const float *sc,
                      const float *bi, float *out) {
+  uint32_t mask = (1u << bits) - 1u;
+  if (mode == MX_QMODE_AFFINE && 32 % bits == 0) { /* codes never straddle words */
+    int per = 32 / bits;
+    for (int g = 0; g < n / gs; g++) {
+      float s = sc[g], b = bi[g];
+      for (int i = 0; i < gs; i += per) {
+        uint32_t wv = *words++;
+        for (int k = 0; k < per; k++, wv >>= bits) *out++ = s * (float)(wv & mask) + b;
+      }
+    }
+    return;
+  }
   uint64_t acc = 0;
   int have = 0;
-  uint32_t mask = (1u << bits) - 1u;
-  for (int i = 0; i < n; i++) {
-    if (have < bits) {
-      acc |= (uint64_t)(*words++) << have;
-      have += 32;
+  for (int g = 0; g < n / gs; g++) {
+    float s = sc[g], b = bi[g];
+    for (int i = 0; i < gs; i++) {
+      if (have < bits) {
+        acc |= (uint64_t)(*words++) << have;
+        have += 32;
+      }
+      uint32_t c = (uint32_t)acc & mask;
+      acc >>= bits;
+      have -= bits;
+      float v = mode == MX_QMODE_AFFINE ? (float)c
+                : mode == MX_QMODE_MXFP8 ? mx_q_from_fp8((uint8_t)c)
+                                         : mx_q_e2m1_value(c);
+      *out++ = s * v + b;
     }
-    uint32_t c = (uint32_t)acc & mask;
-    acc >>= bits;
-    have -= bits;
-    float v = mode == MX_QMODE_AFFINE ? (float)c
-              : mode == MX_QMODE_MXFP8 ? mx_q_from_fp8((uint8_t)c)
-                                       : mx_q_e2m1_value(c);
-    int g = i / gs;
-    out[i] = sc[g] * v + bi[g];
   }
 }
 
