@@ -19,6 +19,8 @@ except ImportError as e:  # NumPy is a peer, not a requirement
 
 import mlx.core as mx
 
+from benchmarks.quantized import QMM_K, QMM_N, qmm_numpy, qmm_ours
+
 
 class Case:
     """One benchmark: `ours` and each peer are zero-argument callables made by a factory.
@@ -177,6 +179,10 @@ CASES = [
     Case("matmul", f"({MM},{MM})@({MM},{MM}) float32", mm_ours, mm_numpy),
     Case("conv2d 3x3 pad 1", f"{CONV_X}*{CONV_W[0]} float32", conv_ours, conv_numpy),
     Case("conv2d 3x3 forward+backward", f"{CONV_X}*{CONV_W[0]} float32", conv_grad_ours),
+    Case("quantized_matmul 4-bit decode", f"(1,{QMM_K})@({QMM_N},{QMM_K})^T g64",
+         qmm_ours(1), qmm_numpy(1)),
+    Case("quantized_matmul 4-bit prefill", f"(512,{QMM_K})@({QMM_N},{QMM_K})^T g64",
+         qmm_ours(512), qmm_numpy(512)),
 ]
 
 

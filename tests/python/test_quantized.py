@@ -474,3 +474,41 @@ def test_vmap(rng):
     x8 = mx.array(rng.standard_normal((3, 10)).astype(np.float32))
     np.testing.assert_array_equal(np.array(mx.vmap(mx.to_fp8, in_axes=1)(x8)),
                                   np.array(mx.to_fp8(x8)).T)
+
+
+# ---------------------------------------------------------------------------------------
+# mlx.nn quantized layers
+
+
+def test_nn_quantized_layers(rng):
+    import mlx.nn as nn
+    from mlx.utils import tree_flatten
+
+    lin = nn.Linear(64, 32)
+    emb = nn.Embedding(10, 64)
+    model = nn.Sequential(lin, nn.ReLU(), nn.Linear(32, 64, bias=False), emb)
+    x = mx.array(rng.standard_normal((3, 64)).astype(np.float32))
+    w0, b0, we = f64(lin.weight), f64(lin.bias), f64(emb.weight)
+    nn.quantize(model, group_size=32, bits=8)
+    ql, qe = model.layers[0], model.layers[3]
+    assert isinstance(ql, nn.QuantizedLinear) and isinstance(qe, nn.QuantizedEmbedding)
+    assert (ql.group_size, ql.bits, ql.mode) == (32, 8, "affine")
+    assert [k for k, _ in tree_flatten(model.trainable_parameters())] == ["layers.0.bias"]
+    D = ref_dequantize(ql.weight, ql.scales, ql.biases, 32, 8, "affine", 64)
+    np.testing.assert_allclose(D, w0, atol=2 * np.ptp(w0) / 255 + 1e-6)
+    np.testing.assert_allclose(f64(ql(x)), f64(x) @ D.T + b0, atol=1e-4)
+    De = ref_dequantize(qe.weight, qe.scales, qe.biases, 32, 8, "affine", 64)
+    np.testing.assert_allclose(De, we, atol=2 * np.ptp(we) / 255 + 1e-6)
+    idx = mx.array([[1, 7], [0, 0]])
+    np.testing.assert_allclose(f64(qe(idx)), De[np.array(idx)], atol=1e-6)
+    np.testing.assert_allclose(f64(qe.as_linear(x)), f64(x) @ De.T, atol=1e-4)
+    # a predicate returning per-layer arguments, fp modes, to_quantized
+    m2 = nn.Sequential(nn.Linear(64, 64), nn.Linear(64, 64))
+    nn.quantize(m2, class_predicate=lambda p, m: {"group_size": 32, "bits": 2}
+                if p == "layers.1" else False)
+    assert isinstance(m2.layers[0], nn.Linear) and m2.layers[1].bits == 2
+    q4 = nn.Linear(64, 16).to_quantized(mode="mxfp4")
+    assert (q4.group_size, q4.bits) == (32, 4) and "biases" not in q4
+    assert q4(x).shape == (3, 16)
+    q5 = nn.QuantizedLinear(64, 16, bias=False, mode="nvfp4")
+    assert q5.group_size == 16 and "bias" not in q5

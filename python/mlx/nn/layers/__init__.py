@@ -27,4 +27,5 @@ from mlx.nn.layers.upsample import Upsample
 # (end of section RND)
 
 # ==== section Q: quantized layers ====
+from mlx.nn.layers.quantized import QuantizedEmbedding, QuantizedLinear, quantize
 # (end of section Q)
