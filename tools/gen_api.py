@@ -27,7 +27,7 @@ PY_CONVS = {"array", "array?", "weak", "weak?", "key", "arrays", "axes", "shape"
             "int?", "uint64", "bool", "float", "float?", "dtype", "dtype?", "stream",
             "str", "ints", "pairs", "tdaxes", "convpad"}
 C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "double",
-           "uint64", "dtype", "vector", "str", "i64s", "size", "fftnorm"}
+           "uint64", "dtype", "vector", "str", "i64s", "size", "fftnorm", "int?", "dtype?"}
 # Python results: array; list(p) (one array when p was one array), list1(p) (one array when p
 # holds exactly one), tuple(p): as many arrays as p; list / tuple: as many as the call makes.
 SEQ_RESULTS = {"list", "list1", "tuple"}
@@ -857,6 +857,8 @@ def c_param_decl(kind, name):
             "int": [f"int {name}"], "bool": [f"bool {name}"], "float": [f"float {name}"],
             "double": [f"double {name}"], "uint64": [f"uint64_t {name}"],
             "float?": [f"mlx_optional_float {name}"],
+            "int?": [f"mlx_optional_int {name}"],
+            "dtype?": [f"mlx_optional_dtype {name}"],
             "dtype": [f"mlx_dtype {name}"],
             "vector": [f"const mlx_vector_array {name}"],
             "str": [f"const char* {name}"],
@@ -920,6 +922,12 @@ def emit_c_wrapper(v, where):
             mapping[n] = f"(mx_dtype){n}"
         elif k == "float?":
             mapping[n] = f"{n}.value"
+            mapping[n + "_has"] = f"{n}.has_value"
+        elif k == "int?":
+            mapping[n] = f"({n}.has_value ? &{n}.value : NULL)"
+            mapping[n + "_has"] = f"{n}.has_value"
+        elif k == "dtype?":
+            mapping[n] = f"(mx_dtype){n}.value"
             mapping[n + "_has"] = f"{n}.has_value"
         elif k == "vector":
             o.append(f"  mx_array *const *{cv};")

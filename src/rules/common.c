@@ -110,6 +110,8 @@ void mx_prims_register_rules(void) {
   /* (end of section T) */
 
   /* ==== section Q: quantization ==== */
+  void mx_rules_register_quantized(void); /* rules/quantized.c */
+  mx_rules_register_quantized();
   /* (end of section Q) */
 
   /* ==== section S: mx.fast ==== */

@@ -32,4 +32,5 @@ from mlx.nn.layers.transformer import (MultiHeadAttention, Transformer, Transfor
 # (end of section RND)
 
 # ==== section Q: quantized layers ====
+from mlx.nn.layers.quantized import QuantizedEmbedding, QuantizedLinear, quantize
 # (end of section Q)
