@@ -130,6 +130,21 @@ static void copy_elem(char *dst, const char *src, int size) {
   }
 }
 
+/* Row starts a 1-d index array names PREFETCH_AHEAD positions later, touched early: the
+ * rows are random, so their loads otherwise stall one after another. */
+#define PREFETCH_AHEAD 8
+static inline const char *ahead_row(const mx_tensor *idx, int64_t q, int64_t dim, int64_t rstride,
+                                    const mx_tensor *t) {
+  int64_t v = mx_index_wrap(mx_index_load(mx_cpu_at(idx, q * idx->strides[0]), 0, idx->dtype), dim);
+  return v >= 0 && v < dim ? mx_cpu_at(t, v * rstride) : NULL;
+}
+#define PREFETCH_ROW(ptr, bytes, rw)                                                       \
+  do {                                                                                     \
+    const char *p_ = (ptr);                                                                \
+    if (p_)                                                                                \
+      for (size_t b_ = 0; b_ < (bytes) && b_ < 1024; b_ += 64) __builtin_prefetch(p_ + b_, rw); \
+  } while (0)
+
 /* ---- scatter reductions: dst[i * ds] = f(dst[i * ds], src[i * ss]) ---- */
 
 typedef void (*comb_fn)(char *dst, int64_t ds, const char *src, int64_t ss, int64_t n);
@@ -238,7 +253,11 @@ static void gather_range(void *ctx, int64_t begin, int64_t end) {
   /* a window that is one contiguous run of the input (whole rows): a memcpy per index */
   bool flat = w.it.nruns == 1 && (w.len == 1 || (w.sd == 1 && w.ss == 1));
   size_t wbytes = (size_t)jb->wsize * (size_t)es;
+  bool ahead = flat && k == 1 && jb->ind == 1 && wbytes >= 64;
+  int64_t dim0 = k == 1 ? a->shape[p->axes.v[0]] : 0, rs0 = k == 1 ? a->strides[p->axes.v[0]] : 0;
   for (int64_t pos = begin; pos < end; pos++) {
+    if (ahead && pos + PREFETCH_AHEAD < end)
+      PREFETCH_ROW(ahead_row(&in[1], pos + PREFETCH_AHEAD, dim0 - p->slice_sizes.v[p->axes.v[0]] + 1, rs0, a), wbytes, 0);
     int64_t base = 0;
     for (int j = 0; j < k; j++) {
       int ax = p->axes.v[j];
@@ -359,7 +378,12 @@ static void scatter_range(void *ctx, int64_t qb, int64_t qe) {
     return;
   }
   for (int j = 0; j <= k; j++) odo_set(&o, j, h[j].t.strides); /* updates: its leading dims */
+  size_t wbytes = (size_t)w.len * (size_t)mx_dtype_size(out->dtype);
+  bool ahead = k == 1 && jb->ind == 1 && w.it.nruns == 1 && w.sd == 1 && wbytes >= 64;
+  int64_t rs0 = k == 1 ? out->strides[p->axes.v[0]] : 0;
   for (int64_t pos = 0; pos < jb->npos; pos++) {
+    if (ahead && pos + PREFETCH_AHEAD < jb->npos)
+      PREFETCH_ROW(ahead_row(&h[0].t, pos + PREFETCH_AHEAD, dim0, rs0, out), wbytes, 1);
     int64_t base = 0;
     bool inside = true;
     for (int j = 0; j < k && inside; j++) {
