@@ -1,0 +1,139 @@
+/* fast_sdpa_body.h: the attention work unit of fast_sdpa.c for one compute type, included
+ * once per type with SDPA_T (float or double), SDPA_SFX (f32 or f64) and SDPA_EXP (expf or
+ * exp) defined. A unit is up to SDPA_QB query rows of one (batch, head) against one chunk
+ * of keys, in blocks of SDPA_KB keys with an online softmax: the running maximum m, the sum
+ * of weights l and the weighted values acc are rescaled when the maximum grows. */
+#define SDPA_FN_(name, sfx) name##_##sfx
+#define SDPA_FN(name, sfx) SDPA_FN_(name, sfx)
+
+static SDPA_T SDPA_FN(sdpa_dot, SDPA_SFX)(const SDPA_T *a, const SDPA_T *b, int64_t n) {
+  SDPA_T acc[8] = {0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
+  for (int k = 0; i < n; i++, k++) acc[k] += a[i] * b[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+/* Runs unit u; scratch holds the unit's buffers (sdpa_scratch_size). */
+static void SDPA_FN(sdpa_unit, SDPA_SFX)(const sdpa_job *j, int64_t u, SDPA_T *scratch) {
+  const int64_t D = j->d, DV = j->dv, TQ = j->tq, TK = j->tk;
+  int64_t kc = u % j->nkc, rest = u / j->nkc;
+  int64_t qb = rest % j->nqb, bh = rest / j->nqb;
+  int64_t h = bh % j->nq, b = bh / j->nq, hk = h / (j->nq / j->nkv);
+  int64_t i0 = qb * SDPA_QB, i1 = i0 + SDPA_QB < TQ ? i0 + SDPA_QB : TQ, nr = i1 - i0;
+  int64_t j0 = kc * j->kchunk, j1 = j0 + j->kchunk < TK ? j0 + j->kchunk : TK;
+  SDPA_T *qs = scratch, *acc = qs + SDPA_QB * D, *m = acc + SDPA_QB * DV, *l = m + SDPA_QB;
+  SDPA_T *s = l + SDPA_QB, *mb = s + SDPA_QB * SDPA_KB;
+  const SDPA_T masked = (SDPA_T)j->masked;
+  const SDPA_T scale = (SDPA_T)j->scale;
+  for (int64_t r = 0; r < nr; r++) {
+    const SDPA_T *qr = (const SDPA_T *)j->q.data + b * j->q.sb + h * j->q.sh + (i0 + r) * j->q.st;
+    for (int64_t d = 0; d < D; d++) qs[r * D + d] = qr[d] * scale;
+    for (int64_t d = 0; d < DV; d++) acc[r * DV + d] = 0;
+    m[r] = -INFINITY;
+    l[r] = 0;
+    if (j->sinks && kc == 0) {
+      m[r] = ((const SDPA_T *)j->sinks)[h * j->sinks_stride];
+      l[r] = 1;
+    }
+  }
+  /* Causal: when every row of the block sees at least one key, keys past the last row's
+   * limit weigh exactly zero and are skipped. */
+  if (j->causal && i0 + (TK - TQ) >= 0) {
+    int64_t lim = i1 - 1 + (TK - TQ) + 1;
+    if (j1 > lim) j1 = lim;
+  }
+  const SDPA_T *kbase = (const SDPA_T *)j->k.data + b * j->k.sb + hk * j->k.sh;
+  const SDPA_T *vbase = (const SDPA_T *)j->v.data + b * j->v.sb + hk * j->v.sh;
+  for (int64_t kb = j0; kb < j1; kb += SDPA_KB) {
+    int64_t nk = kb + SDPA_KB < j1 ? SDPA_KB : j1 - kb;
+    for (int64_t jj = 0; jj < nk; jj++) {
+      const SDPA_T *kr = kbase + (kb + jj) * j->k.st;
+      for (int64_t r = 0; r < nr; r++) s[r * SDPA_KB + jj] = SDPA_FN(sdpa_dot, SDPA_SFX)(qs + r * D, kr, D);
+    }
+    for (int64_t r = 0; r < nr; r++) {
+      SDPA_T *sr = s + r * SDPA_KB;
+      int64_t i = i0 + r;
+      if (j->mask) {
+        const char *mp = (const char *)j->mask->data +
+                         (b * j->mask->strides[0] + h * j->mask->strides[1] +
+                          i * j->mask->strides[2] + kb * j->mask->strides[3]) *
+                             (int64_t)mx_dtype_size(j->mask->dtype);
+        mx_cpu_convert(mp, j->mask->dtype, j->mask->strides[3], mb, j->ct, 1, nk);
+        if (j->mask->dtype == MX_BOOL)
+          for (int64_t jj = 0; jj < nk; jj++) sr[jj] = mb[jj] != 0 ? sr[jj] : masked;
+        else
+          for (int64_t jj = 0; jj < nk; jj++) sr[jj] += mb[jj];
+      }
+      if (j->causal)
+        for (int64_t jj = 0; jj < nk; jj++)
+          if (!mx_f_sdpa_causal_visible(i, kb + jj, TQ, TK)) sr[jj] = masked;
+      SDPA_T bm = -INFINITY;
+      for (int64_t jj = 0; jj < nk; jj++) bm = sr[jj] > bm ? sr[jj] : bm;
+      SDPA_T mnew = bm > m[r] ? bm : m[r];
+      if (mnew == -INFINITY) { /* every score so far is -inf: nothing weighs yet */
+        for (int64_t jj = 0; jj < nk; jj++) sr[jj] = sr[jj] != sr[jj] ? sr[jj] : 0;
+        continue;
+      }
+      if (mnew != m[r]) {
+        SDPA_T alpha = SDPA_EXP(m[r] - mnew);
+        l[r] *= alpha;
+        for (int64_t d = 0; d < DV; d++) acc[r * DV + d] *= alpha;
+        m[r] = mnew;
+      }
+      SDPA_T sum = 0;
+      for (int64_t jj = 0; jj < nk; jj++) {
+        sr[jj] = SDPA_EXP(sr[jj] - mnew);
+        sum += sr[jj];
+      }
+      l[r] += sum;
+    }
+    for (int64_t jj = 0; jj < nk; jj++) {
+      const SDPA_T *vr = vbase + (kb + jj) * j->v.st;
+      for (int64_t r = 0; r < nr; r++) {
+        SDPA_T p = s[r * SDPA_KB + jj];
+        if (p == 0) continue;
+        SDPA_T *ar = acc + r * DV;
+        for (int64_t d = 0; d < DV; d++) ar[d] += p * vr[d];
+      }
+    }
+  }
+  for (int64_t r = 0; r < nr; r++) {
+    int64_t row = (b * j->nq + h) * TQ + i0 + r;
+    if (j->nkc == 1) {
+      SDPA_T inv = 1 / l[r];
+      SDPA_T *o = acc + r * DV;
+      for (int64_t d = 0; d < DV; d++) o[d] = l[r] == 0 ? (SDPA_T)NAN : o[d] * inv;
+      mx_cpu_convert(o, j->ct, 1, (char *)j->out->data + row * DV * j->osz, j->out->dtype, 1, DV);
+    } else {
+      SDPA_T *part = (SDPA_T *)j->part + (row * j->nkc + kc) * (DV + 2);
+      part[0] = m[r];
+      part[1] = l[r];
+      for (int64_t d = 0; d < DV; d++) part[2 + d] = acc[r * DV + d];
+    }
+  }
+}
+
+/* Merges the key chunks of one output row. */
+static void SDPA_FN(sdpa_combine, SDPA_SFX)(const sdpa_job *j, int64_t row, SDPA_T *o) {
+  const int64_t DV = j->dv;
+  const SDPA_T *part = (const SDPA_T *)j->part + row * j->nkc * (DV + 2);
+  SDPA_T M = -INFINITY, L = 0;
+  for (int64_t c = 0; c < j->nkc; c++) M = part[c * (DV + 2)] > M ? part[c * (DV + 2)] : M;
+  for (int64_t d = 0; d < DV; d++) o[d] = 0;
+  if (M != -INFINITY)
+    for (int64_t c = 0; c < j->nkc; c++) {
+      const SDPA_T *pc = part + c * (DV + 2);
+      if (pc[0] == -INFINITY) continue;
+      SDPA_T f = SDPA_EXP(pc[0] - M);
+      L += pc[1] * f;
+      for (int64_t d = 0; d < DV; d++) o[d] += pc[2 + d] * f;
+    }
+  SDPA_T inv = 1 / L;
+  for (int64_t d = 0; d < DV; d++) o[d] = L == 0 ? (SDPA_T)NAN : o[d] * inv;
+  mx_cpu_convert(o, j->ct, 1, (char *)j->out->data + row * DV * j->osz, j->out->dtype, 1, DV);
+}
+
+#undef SDPA_FN
+#undef SDPA_FN_
