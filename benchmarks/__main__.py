@@ -19,6 +19,8 @@ except ImportError as e:  # NumPy is a peer, not a requirement
 
 import mlx.core as mx
 
+from .fast_cases import fast_cases
+
 
 class Case:
     """One benchmark: `ours` and each peer are zero-argument callables made by a factory.
@@ -178,6 +180,7 @@ CASES = [
     Case("conv2d 3x3 pad 1", f"{CONV_X}*{CONV_W[0]} float32", conv_ours, conv_numpy),
     Case("conv2d 3x3 forward+backward", f"{CONV_X}*{CONV_W[0]} float32", conv_grad_ours),
 ]
+CASES += fast_cases(Case)
 
 
 def main(argv=None):
