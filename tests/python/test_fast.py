@@ -548,3 +548,44 @@ def test_custom_kernels_raise():
         mx.fast.metal_kernel("k", ["a"], ["b"])
     with pytest.raises(TypeError):
         mx.fast.cuda_kernel(1, ["a"], ["b"], "x")
+
+
+# ---------------------------------------------------------------------------------------
+# golden values of Apple MLX 0.32 (Linux CPU build): data/fast_golden.npz holds float32
+# copies of seeded inputs (already rounded to each dtype) and of MLX's outputs for
+# rms_norm/layer_norm (eps 1e-5), rope (dims 12 offset 3; traditional dims 16 base 500
+# scale 0.5 offsets [2, 9]; freqs linspace(0.5, 3, 6) offset 1) and attention (scale 0.25:
+# causal, a boolean mask with a fully hidden row, sinks, 9 causal queries over 7 keys).
+
+GOLDEN = __import__("pathlib").Path(__file__).parent / "data" / "fast_golden.npz"
+GOLD_TOL = {"f16": 2e-3, "bf16": 1.6e-2, "f32": 2e-6}
+GOLD_DT = {"f16": mx.float16, "bf16": mx.bfloat16, "f32": mx.float32}
+
+
+@pytest.mark.parametrize("tag", ["f16", "bf16", "f32"])
+def test_golden_mlx(tag):
+    g = np.load(GOLDEN)
+    dt = GOLD_DT[tag]
+    m = lambda name: mx.array(g[f"{name}_{tag}"]).astype(dt)  # noqa: E731
+    x, w, b = m("norm_x"), m("norm_w"), m("norm_b")
+    a, q, k, v = m("rope_x"), m("q"), m("k"), m("v")
+    S = mx.fast.scaled_dot_product_attention
+    got = {
+        "rms": mx.fast.rms_norm(x, w, 1e-5),
+        "layer": mx.fast.layer_norm(x, w, b, 1e-5),
+        "rope": mx.fast.rope(a, 12, traditional=False, base=10000.0, scale=1.0, offset=3),
+        "rope_trad": mx.fast.rope(a, 16, traditional=True, base=500.0, scale=0.5,
+                                  offset=mx.array([2, 9])),
+        "rope_freqs": mx.fast.rope(a, 12, traditional=False, base=None, scale=1.0, offset=1,
+                                   freqs=mx.array(np.linspace(0.5, 3.0, 6).astype(np.float32))),
+        "sdpa_causal": S(q, k, v, scale=0.25, mask="causal"),
+        "sdpa_bool": S(q, k, v, scale=0.25, mask=mx.array(g["bool_mask"])),
+        "sdpa_sinks": S(q, k, v, scale=0.25, sinks=m("sinks")),
+        "sdpa_long_q": S(m("q2"), k, v, scale=0.25, mask="causal"),
+    }
+    tol = GOLD_TOL[tag]
+    for name, y in got.items():
+        assert y.dtype == dt, name
+        ref = g[f"{name}_{tag}"].astype(np.float64)
+        np.testing.assert_allclose(to_np(y), ref, rtol=tol, atol=tol * max(1.0, np.abs(ref).max()),
+                                   err_msg=name)
