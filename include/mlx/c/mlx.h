@@ -12,6 +12,7 @@
 #include "mlx/c/distributed.h"
 #include "mlx/c/error.h"
 #include "mlx/c/fast.h"
+#include "mlx/c/fast_kernels.h"
 #include "mlx/c/fft.h"
 #include "mlx/c/half.h"
 #include "mlx/c/io.h"
