@@ -280,6 +280,7 @@ SDPA_SHAPES = [
     (2, 8, 1, 1, 300, 16, 16),     # MQA decode
     (1, 6, 3, 37, 70, 16, 8),      # GQA prefill, query blocks with a tail
     (1, 2, 2, 1, 1100, 32, 32),    # decode over chunked keys
+    (2, 4, 2, 300, 290, 8, 12),    # blocked path (many queries), more queries than keys
 ]
 
 
@@ -318,7 +319,8 @@ def test_sdpa_masks(rng, dtype, shape):
 
 def test_sdpa_causal_shorter_and_longer_queries(rng):
     f = mx.fast.scaled_dot_product_attention
-    for tq, tk in [(3, 10), (10, 10), (12, 5)]:  # 12 > 5: the first rows see no key
+    # 12 > 5 and 70 > 40: the first rows see no key (tiled and blocked paths)
+    for tq, tk in [(3, 10), (10, 10), (12, 5), (64, 200), (70, 40)]:
         q, k, v = sdpa_inputs(rng, (2, 4, 2, tq, tk, 8, 8), mx.float32)
         o = f(q, k, v, scale=0.5, mask="causal")
         ref = ref_sdpa(to_np(q), to_np(k), to_np(v), 0.5, causal=True,
@@ -346,6 +348,12 @@ def test_sdpa_noncontiguous_promotion_and_edges(rng):
     am[:, :3] = -np.inf
     o = f(q, k, v, scale=0.3, mask=mx.array(am.astype(np.float32)))
     close(o, ref_sdpa(to_np(q), to_np(k), to_np(v), 0.3, mask=am), mx.float32, 3)
+    # the blocked path (many queries) on strided views
+    y = to_mx(rng.standard_normal((1, 80, 2, 8)))
+    qb, kb = y.transpose(0, 2, 1, 3), y[:, ::-2].transpose(0, 2, 1, 3)
+    close(f(qb, kb, kb, scale=0.3, mask="causal"),
+          ref_sdpa(to_np(qb), to_np(kb), to_np(kb), 0.3, causal=True, hidden=FINFO_MIN[mx.float32]),
+          mx.float32, 3)
     # no keys: an empty weighted sum
     o = f(q, k[:, :, :0], v[:, :, :0], scale=0.3)
     assert o.shape == (2, 4, 9, 8) and (np.array(o) == 0).all()

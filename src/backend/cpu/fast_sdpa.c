@@ -1,10 +1,12 @@
-/* fast_sdpa.c: the ScaledDotProductAttention primitive on the CPU: a tiled online-softmax
- * kernel (fast_sdpa_body.h) over (batch, head, query block, key chunk) units on the thread
- * pool. Keys are split into chunks when there are too few query blocks to keep the pool busy
- * (the decode case, one query over many keys), and the chunks' partial sums are merged.
- * float16/bfloat16 compute in float32, float64 in float64. Query heads share key/value
- * heads in groups (GQA); boolean and causal masks give hidden keys the dtype's lowest value
- * as MLX's reference; additive masks are added. */
+/* fast_sdpa.c: the ScaledDotProductAttention primitive on the CPU. Few queries per head
+ * (decode): a tiled online-softmax kernel (fast_sdpa_body.h) over (batch, head, query
+ * block, key chunk) units on the thread pool, keys split into chunks merged afterwards when
+ * there are too few units to keep the pool busy. Many queries (prefill): per chunk of
+ * queries one BLAS product for the logits, rows normalized on the pool, one product with
+ * the values. float16/bfloat16 compute in float32, float64 in float64. Query heads share
+ * key/value heads in groups (GQA); boolean and causal masks give hidden keys the dtype's
+ * lowest value as MLX's reference; additive masks are added. */
+#include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -13,8 +15,10 @@
 #include "fast_rows.h"
 #include "pool.h"
 
-#define SDPA_QB 8    /* query rows per unit */
-#define SDPA_KB 64   /* keys per block */
+#define SDPA_QB 8    /* query rows per unit of the tiled path */
+#define SDPA_KB 64   /* keys per block of the tiled path */
+#define SDPA_QC 256  /* query rows per chunk of the blocked path */
+#define SDPA_BLOCKED_MIN_Q 32 /* queries per head from which the blocked path runs */
 #define SDPA_MIN_CHUNK 256
 
 /* A (B, H, T, E) operand with unit stride along E, in the compute type. */
@@ -47,17 +51,21 @@ static size_t sdpa_scratch_size(const sdpa_job *j) {
 #define SDPA_T float
 #define SDPA_SFX f32
 #define SDPA_EXP expf
+#define SDPA_GEMM cblas_sgemm
 #include "fast_sdpa_body.h"
 #undef SDPA_T
 #undef SDPA_SFX
 #undef SDPA_EXP
+#undef SDPA_GEMM
 #define SDPA_T double
 #define SDPA_SFX f64
 #define SDPA_EXP exp
+#define SDPA_GEMM cblas_dgemm
 #include "fast_sdpa_body.h"
 #undef SDPA_T
 #undef SDPA_SFX
 #undef SDPA_EXP
+#undef SDPA_GEMM
 
 static void sdpa_units(void *ctx, int64_t u0, int64_t u1) {
   sdpa_job *j = ctx;
@@ -95,11 +103,12 @@ static void sdpa_combines(void *ctx, int64_t r0, int64_t r1) {
  * converts t into a row-contiguous copy. */
 static int sdpa_opnd_init(sdpa_opnd *op, const mx_tensor *t, mx_dtype ct) {
   op->own = NULL;
-  if (t->dtype == ct && (t->strides[3] == 1 || t->shape[3] <= 1)) {
+  if (t->dtype == ct && (t->strides[3] == 1 || t->shape[3] <= 1) &&
+      (t->shape[2] <= 1 || t->strides[2] >= t->shape[3])) {
     op->data = t->data;
     op->sb = t->strides[0];
     op->sh = t->strides[1];
-    op->st = t->strides[2];
+    op->st = t->shape[2] <= 1 ? t->shape[3] : t->strides[2];
     return 0;
   }
   size_t bytes = (size_t)(t->size > 0 ? t->size : 1) * mx_dtype_size(ct);
@@ -157,6 +166,10 @@ int mx_cpu_sdpa(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tens
     mx_cpu_convert(sinks->data, sinks->dtype, sinks->strides[0], sinks_own, j.ct, 1, j.nq);
     j.sinks = sinks_own;
     j.sinks_stride = 1;
+  }
+  if (j.tq >= SDPA_BLOCKED_MIN_Q && j.d > 0 && j.dv > 0 && j.tk <= INT32_MAX / SDPA_QC) {
+    rc = j.ct == MX_FLOAT64 ? sdpa_blocked_f64(&j) : sdpa_blocked_f32(&j);
+    goto out;
   }
   j.nqb = (j.tq + SDPA_QB - 1) / SDPA_QB;
   int64_t units = j.b * j.nq * j.nqb, want = 4 * (int64_t)mx_cpu_pool_size();

@@ -1,6 +1,6 @@
 /* fast_sdpa_body.h: the attention work unit of fast_sdpa.c for one compute type, included
  * once per type with SDPA_T (float or double), SDPA_SFX (f32 or f64) and SDPA_EXP (expf or
- * exp) defined. A unit is up to SDPA_QB query rows of one (batch, head) against one chunk
+ * exp) and SDPA_GEMM (cblas_sgemm or cblas_dgemm) defined. A unit is up to SDPA_QB query rows of one (batch, head) against one chunk
  * of keys, in blocks of SDPA_KB keys with an online softmax: the running maximum m, the sum
  * of weights l and the weighted values acc are rescaled when the maximum grows. */
 #define SDPA_FN_(name, sfx) name##_##sfx
@@ -50,7 +50,8 @@ static void SDPA_FN(sdpa_unit, SDPA_SFX)(const sdpa_job *j, int64_t u, SDPA_T *s
     int64_t nk = kb + SDPA_KB < j1 ? SDPA_KB : j1 - kb;
     for (int64_t jj = 0; jj < nk; jj++) {
       const SDPA_T *kr = kbase + (kb + jj) * j->k.st;
-      for (int64_t r = 0; r < nr; r++) s[r * SDPA_KB + jj] = SDPA_FN(sdpa_dot, SDPA_SFX)(qs + r * D, kr, D);
+      for (int64_t r = 0; r < nr; r++)
+        s[r * SDPA_KB + jj] = SDPA_FN(sdpa_dot, SDPA_SFX)(qs + r * D, kr, D);
     }
     for (int64_t r = 0; r < nr; r++) {
       SDPA_T *sr = s + r * SDPA_KB;
@@ -133,6 +134,105 @@ static void SDPA_FN(sdpa_combine, SDPA_SFX)(const sdpa_job *j, int64_t row, SDPA
   SDPA_T inv = 1 / L;
   for (int64_t d = 0; d < DV; d++) o[d] = L == 0 ? (SDPA_T)NAN : o[d] * inv;
   mx_cpu_convert(o, j->ct, 1, (char *)j->out->data + row * DV * j->osz, j->out->dtype, 1, DV);
+}
+
+/* ---- the blocked path for many queries: per (batch, head, chunk of SDPA_QC queries) the
+ * logits of the chunk against every key it can see come from one GEMM (BLAS threads it),
+ * the rows are normalized on the pool, and a second GEMM weighs the values. ---- */
+
+typedef struct SDPA_FN(sdpa_rows, SDPA_SFX) {
+  const sdpa_job *j;
+  SDPA_T *sc;            /* nr x nk logits, normalized in place */
+  int64_t b, h, i0, nk;
+} SDPA_FN(sdpa_rows, SDPA_SFX);
+
+static void SDPA_FN(sdpa_softmax_rows, SDPA_SFX)(void *ctx, int64_t r0, int64_t r1) {
+  const SDPA_FN(sdpa_rows, SDPA_SFX) *c = ctx;
+  const sdpa_job *j = c->j;
+  const SDPA_T masked = (SDPA_T)j->masked;
+  int64_t nk = c->nk;
+  SDPA_T *mb = NULL;
+  if (j->mask) {
+    mb = malloc((size_t)(nk > 0 ? nk : 1) * sizeof(SDPA_T));
+    if (!mb) {
+      atomic_store((_Atomic int *)&j->failed, 1);
+      return;
+    }
+  }
+  for (int64_t r = r0; r < r1; r++) {
+    SDPA_T *sr = c->sc + r * nk;
+    int64_t i = c->i0 + r;
+    if (j->mask) {
+      const char *mp = (const char *)j->mask->data +
+                       (c->b * j->mask->strides[0] + c->h * j->mask->strides[1] +
+                        i * j->mask->strides[2]) * (int64_t)mx_dtype_size(j->mask->dtype);
+      mx_cpu_convert(mp, j->mask->dtype, j->mask->strides[3], mb, j->ct, 1, nk);
+      if (j->mask->dtype == MX_BOOL)
+        for (int64_t jj = 0; jj < nk; jj++) sr[jj] = mb[jj] != 0 ? sr[jj] : masked;
+      else
+        for (int64_t jj = 0; jj < nk; jj++) sr[jj] += mb[jj];
+    }
+    if (j->causal)
+      for (int64_t jj = 0; jj < nk; jj++)
+        if (!mx_f_sdpa_causal_visible(i, jj, j->tq, j->tk)) sr[jj] = masked;
+    SDPA_T m = -INFINITY, sink = 0;
+    if (j->sinks) {
+      sink = ((const SDPA_T *)j->sinks)[c->h * j->sinks_stride];
+      m = sink;
+    }
+    for (int64_t jj = 0; jj < nk; jj++) m = sr[jj] > m ? sr[jj] : m;
+    SDPA_T l = j->sinks ? SDPA_EXP(sink - m) : 0;
+    for (int64_t jj = 0; jj < nk; jj++) {
+      sr[jj] = SDPA_EXP(sr[jj] - m);
+      l += sr[jj];
+    }
+    SDPA_T inv = 1 / l;
+    for (int64_t jj = 0; jj < nk; jj++) sr[jj] *= inv;
+  }
+  free(mb);
+}
+
+static int SDPA_FN(sdpa_blocked, SDPA_SFX)(sdpa_job *j) {
+  const int64_t D = j->d, DV = j->dv, TQ = j->tq, TK = j->tk;
+  size_t sc_n = (size_t)SDPA_QC * (size_t)TK;
+  SDPA_T *sc = malloc(sc_n * sizeof(SDPA_T) + (size_t)SDPA_QC * (size_t)DV * sizeof(SDPA_T));
+  if (!sc)
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", sc_n * sizeof(SDPA_T));
+  SDPA_T *o = sc + sc_n;
+  bool direct = j->out->dtype == j->ct;
+  for (int64_t b = 0; b < j->b; b++)
+    for (int64_t h = 0; h < j->nq; h++) {
+      int64_t hk = h / (j->nq / j->nkv);
+      const SDPA_T *kp = (const SDPA_T *)j->k.data + b * j->k.sb + hk * j->k.sh;
+      const SDPA_T *vp = (const SDPA_T *)j->v.data + b * j->v.sb + hk * j->v.sh;
+      for (int64_t i0 = 0; i0 < TQ; i0 += SDPA_QC) {
+        int64_t nr = i0 + SDPA_QC < TQ ? SDPA_QC : TQ - i0;
+        int64_t nk = TK;
+        if (j->causal && i0 + (TK - TQ) >= 0) { /* keys past the last row's limit weigh 0 */
+          int64_t lim = i0 + nr - 1 + (TK - TQ) + 1;
+          nk = lim < TK ? lim : TK;
+        }
+        const SDPA_T *qp = (const SDPA_T *)j->q.data + b * j->q.sb + h * j->q.sh + i0 * j->q.st;
+        SDPA_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)nk, (int)D,
+                  (SDPA_T)j->scale, qp, (int)j->q.st, kp, (int)j->k.st, 0, sc, (int)nk);
+        SDPA_FN(sdpa_rows, SDPA_SFX) rc = {j, sc, b, h, i0, nk};
+        int64_t grain = MX_CPU_PARALLEL_GRAIN / (nk + 1);
+        mx_cpu_parallel_for(nr, grain > 0 ? grain : 1, SDPA_FN(sdpa_softmax_rows, SDPA_SFX), &rc);
+        if (atomic_load(&j->failed)) break;
+        int64_t row = (b * j->nq + h) * TQ + i0;
+        SDPA_T *dst = direct ? (SDPA_T *)j->out->data + row * DV : o;
+        SDPA_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)DV, (int)nk, 1, sc,
+                  (int)nk, vp, (int)j->v.st, 0, dst, (int)DV);
+        if (!direct)
+          mx_cpu_convert(o, j->ct, 1, (char *)j->out->data + row * DV * j->osz, j->out->dtype, 1,
+                         nr * DV);
+      }
+    }
+  free(sc);
+  if (atomic_load(&j->failed))
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %lld bytes.",
+                       (long long)TK * (long long)sizeof(SDPA_T));
+  return 0;
 }
 
 #undef SDPA_FN
