@@ -1,8 +1,9 @@
-/* fast_sdpa_body.h: the attention work unit of fast_sdpa.c for one compute type, included
- * once per type with SDPA_T (float or double), SDPA_SFX (f32 or f64) and SDPA_EXP (expf or
- * exp) and SDPA_GEMM (cblas_sgemm or cblas_dgemm) defined. A unit is up to SDPA_QB query rows of one (batch, head) against one chunk
- * of keys, in blocks of SDPA_KB keys with an online softmax: the running maximum m, the sum
- * of weights l and the weighted values acc are rescaled when the maximum grows. */
+/* fast_sdpa_body.h: the attention paths of fast_sdpa.c for one compute type, included once
+ * per type with SDPA_T (float or double), SDPA_SFX (f32 or f64), SDPA_EXP (expf or exp) and
+ * SDPA_GEMM (cblas_sgemm or cblas_dgemm) defined. Tiled: a unit is up to SDPA_QB query rows
+ * of one (batch, head) against one chunk of keys, in blocks of SDPA_KB keys with an online
+ * softmax (the running maximum m, the weight sum l and the weighted values acc are rescaled
+ * when the maximum grows). Blocked: see sdpa_blocked below. */
 #define SDPA_FN_(name, sfx) name##_##sfx
 #define SDPA_FN(name, sfx) SDPA_FN_(name, sfx)
 
