@@ -354,6 +354,11 @@ def test_sdpa_noncontiguous_promotion_and_edges(rng):
     close(f(qb, kb, kb, scale=0.3, mask="causal"),
           ref_sdpa(to_np(qb), to_np(kb), to_np(kb), 0.3, causal=True, hidden=FINFO_MIN[mx.float32]),
           mx.float32, 3)
+    # float16 inputs are widened exactly (subnormals, extremes, inf, NaN): one key weighs 1
+    vals = np.array([6e-8, -3e-5, 65504, -np.inf, np.inf, np.nan, 0.0, -1.5], np.float16)
+    v16 = mx.array(vals).reshape(1, 1, 1, 8)
+    o16 = f(mx.zeros((1, 1, 1, 4), mx.float16), mx.zeros((1, 1, 1, 4), mx.float16), v16, scale=1.0)
+    np.testing.assert_array_equal(np.array(o16).reshape(-1), vals)
     # no keys: an empty weighted sum
     o = f(q, k[:, :, :0], v[:, :, :0], scale=0.3)
     assert o.shape == (2, 4, 9, 8) and (np.array(o) == 0).all()

@@ -29,7 +29,8 @@ typedef struct sdpa_opnd {
 } sdpa_opnd;
 
 typedef struct sdpa_job {
-  sdpa_opnd q, k, v;
+  const mx_tensor *q, *k, *v; /* as given (the tiled path converts rows as it reads them) */
+  sdpa_opnd qo, ko, vo;       /* in the compute type with BLAS layouts (the blocked path) */
   const mx_tensor *mask;
   const void *sinks;
   int64_t sinks_stride;
@@ -45,7 +46,8 @@ typedef struct sdpa_job {
 
 static size_t sdpa_scratch_size(const sdpa_job *j) {
   size_t e = j->ct == MX_FLOAT64 ? sizeof(double) : sizeof(float);
-  return e * (size_t)(SDPA_QB * (j->d + j->dv + 2) + SDPA_QB * SDPA_KB + SDPA_KB);
+  return e * (size_t)(SDPA_QB * (j->d + j->dv + 2) + SDPA_QB * SDPA_KB + SDPA_KB +
+                     SDPA_KB * (j->d + j->dv));
 }
 
 #define SDPA_T float
@@ -154,9 +156,9 @@ int mx_cpu_sdpa(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tens
   }
   int rc = -1;
   void *sinks_own = NULL;
-  if (sdpa_opnd_init(&j.q, &in[0], j.ct) < 0 || sdpa_opnd_init(&j.k, &in[1], j.ct) < 0 ||
-      sdpa_opnd_init(&j.v, &in[2], j.ct) < 0)
-    goto out;
+  j.q = &in[0];
+  j.k = &in[1];
+  j.v = &in[2];
   if (sinks) {
     sinks_own = malloc((size_t)j.nq * sizeof(double));
     if (!sinks_own) {
@@ -168,11 +170,14 @@ int mx_cpu_sdpa(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tens
     j.sinks_stride = 1;
   }
   if (j.tq >= SDPA_BLOCKED_MIN_Q && j.d > 0 && j.dv > 0 && j.tk <= INT32_MAX / SDPA_QC) {
+    if (sdpa_opnd_init(&j.qo, &in[0], j.ct) < 0 || sdpa_opnd_init(&j.ko, &in[1], j.ct) < 0 ||
+        sdpa_opnd_init(&j.vo, &in[2], j.ct) < 0)
+      goto out;
     rc = j.ct == MX_FLOAT64 ? sdpa_blocked_f64(&j) : sdpa_blocked_f32(&j);
     goto out;
   }
-  j.nqb = (j.tq + SDPA_QB - 1) / SDPA_QB;
-  int64_t units = j.b * j.nq * j.nqb, want = 4 * (int64_t)mx_cpu_pool_size();
+  j.nqb = (j.nq / j.nkv * j.tq + SDPA_QB - 1) / SDPA_QB;
+  int64_t units = j.b * j.nkv * j.nqb, want = 4 * (int64_t)mx_cpu_pool_size();
   j.nkc = 1;
   if (units < want && j.tk >= 2 * SDPA_MIN_CHUNK) {
     int64_t by_work = (want + units - 1) / units, by_len = j.tk / SDPA_MIN_CHUNK;
@@ -204,9 +209,9 @@ int mx_cpu_sdpa(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tens
   }
   rc = 0;
 out:
-  free(j.q.own);
-  free(j.k.own);
-  free(j.v.own);
+  free(j.qo.own);
+  free(j.ko.own);
+  free(j.vo.own);
   free(j.part);
   free(sinks_own);
   return rc;

@@ -16,50 +16,74 @@ static SDPA_T SDPA_FN(sdpa_dot, SDPA_SFX)(const SDPA_T *a, const SDPA_T *b, int6
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
-/* Runs unit u; scratch holds the unit's buffers (sdpa_scratch_size). */
+/* Rows of a raw (B, H, T, E) input as the compute type: row t of (b, h) into dst (E values),
+ * converted unless the input already is the compute type with unit stride (then a pointer
+ * into it is returned and dst is untouched). */
+static const SDPA_T *SDPA_FN(sdpa_row, SDPA_SFX)(const sdpa_job *j, const mx_tensor *t,
+                                                 int64_t b, int64_t h, int64_t i, SDPA_T *dst) {
+  int64_t off = b * t->strides[0] + h * t->strides[1] + i * t->strides[2];
+  int64_t e = t->shape[3];
+  if (t->dtype == j->ct && (t->strides[3] == 1 || e <= 1)) return (const SDPA_T *)t->data + off;
+  if (t->dtype == MX_FLOAT16 && j->ct == MX_FLOAT32) {
+    mx_fast_f16_row((const uint16_t *)t->data + off, t->strides[3], (float *)dst, e);
+    return dst;
+  }
+  mx_cpu_convert(mx_cpu_at(t, off), t->dtype, t->strides[3], dst, j->ct, 1, e);
+  return dst;
+}
+
+/* Runs unit u; scratch holds the unit's buffers (sdpa_scratch_size). The rows of a unit
+ * are (query head of the group, query) pairs of one key/value head: r -> head
+ * hk * rep + r / TQ, query r % TQ; the group shares each key block. */
 static void SDPA_FN(sdpa_unit, SDPA_SFX)(const sdpa_job *j, int64_t u, SDPA_T *scratch) {
-  const int64_t D = j->d, DV = j->dv, TQ = j->tq, TK = j->tk;
+  const int64_t D = j->d, DV = j->dv, TQ = j->tq, TK = j->tk, REP = j->nq / j->nkv;
   int64_t kc = u % j->nkc, rest = u / j->nkc;
-  int64_t qb = rest % j->nqb, bh = rest / j->nqb;
-  int64_t h = bh % j->nq, b = bh / j->nq, hk = h / (j->nq / j->nkv);
-  int64_t i0 = qb * SDPA_QB, i1 = i0 + SDPA_QB < TQ ? i0 + SDPA_QB : TQ, nr = i1 - i0;
+  int64_t qb = rest % j->nqb, bk = rest / j->nqb;
+  int64_t hk = bk % j->nkv, b = bk / j->nkv;
+  int64_t r0 = qb * SDPA_QB, r1 = r0 + SDPA_QB < REP * TQ ? r0 + SDPA_QB : REP * TQ, nr = r1 - r0;
   int64_t j0 = kc * j->kchunk, j1 = j0 + j->kchunk < TK ? j0 + j->kchunk : TK;
   SDPA_T *qs = scratch, *acc = qs + SDPA_QB * D, *m = acc + SDPA_QB * DV, *l = m + SDPA_QB;
-  SDPA_T *s = l + SDPA_QB, *mb = s + SDPA_QB * SDPA_KB;
+  SDPA_T *s = l + SDPA_QB, *mb = s + SDPA_QB * SDPA_KB, *kbuf = mb + SDPA_KB;
+  SDPA_T *vbuf = kbuf + SDPA_KB * D;
   const SDPA_T masked = (SDPA_T)j->masked;
   const SDPA_T scale = (SDPA_T)j->scale;
+  int64_t hq[SDPA_QB], iq[SDPA_QB], imin = TQ, imax = -1;
   for (int64_t r = 0; r < nr; r++) {
-    const SDPA_T *qr = (const SDPA_T *)j->q.data + b * j->q.sb + h * j->q.sh + (i0 + r) * j->q.st;
+    hq[r] = hk * REP + (r0 + r) / TQ;
+    iq[r] = (r0 + r) % TQ;
+    imin = iq[r] < imin ? iq[r] : imin;
+    imax = iq[r] > imax ? iq[r] : imax;
+    const SDPA_T *qr = SDPA_FN(sdpa_row, SDPA_SFX)(j, j->q, b, hq[r], iq[r], qs + r * D);
     for (int64_t d = 0; d < D; d++) qs[r * D + d] = qr[d] * scale;
     for (int64_t d = 0; d < DV; d++) acc[r * DV + d] = 0;
     m[r] = -INFINITY;
     l[r] = 0;
     if (j->sinks && kc == 0) {
-      m[r] = ((const SDPA_T *)j->sinks)[h * j->sinks_stride];
+      m[r] = ((const SDPA_T *)j->sinks)[hq[r] * j->sinks_stride];
       l[r] = 1;
     }
   }
-  /* Causal: when every row of the block sees at least one key, keys past the last row's
+  /* Causal: when every row of the unit sees at least one key, keys past the last row's
    * limit weigh exactly zero and are skipped. */
-  if (j->causal && i0 + (TK - TQ) >= 0) {
-    int64_t lim = i1 - 1 + (TK - TQ) + 1;
+  if (j->causal && imin + (TK - TQ) >= 0) {
+    int64_t lim = imax + (TK - TQ) + 1;
     if (j1 > lim) j1 = lim;
   }
-  const SDPA_T *kbase = (const SDPA_T *)j->k.data + b * j->k.sb + hk * j->k.sh;
-  const SDPA_T *vbase = (const SDPA_T *)j->v.data + b * j->v.sb + hk * j->v.sh;
   for (int64_t kb = j0; kb < j1; kb += SDPA_KB) {
     int64_t nk = kb + SDPA_KB < j1 ? SDPA_KB : j1 - kb;
+    const SDPA_T *vrow[SDPA_KB];
     for (int64_t jj = 0; jj < nk; jj++) {
-      const SDPA_T *kr = kbase + (kb + jj) * j->k.st;
+      const SDPA_T *kr = SDPA_FN(sdpa_row, SDPA_SFX)(j, j->k, b, hk, kb + jj, kbuf + jj * D);
+      vrow[jj] = SDPA_FN(sdpa_row, SDPA_SFX)(j, j->v, b, hk, kb + jj, vbuf + jj * DV);
       for (int64_t r = 0; r < nr; r++)
         s[r * SDPA_KB + jj] = SDPA_FN(sdpa_dot, SDPA_SFX)(qs + r * D, kr, D);
     }
     for (int64_t r = 0; r < nr; r++) {
       SDPA_T *sr = s + r * SDPA_KB;
-      int64_t i = i0 + r;
+      int64_t i = iq[r];
       if (j->mask) {
         const char *mp = (const char *)j->mask->data +
-                         (b * j->mask->strides[0] + h * j->mask->strides[1] +
+                         (b * j->mask->strides[0] + hq[r] * j->mask->strides[1] +
                           i * j->mask->strides[2] + kb * j->mask->strides[3]) *
                              (int64_t)mx_dtype_size(j->mask->dtype);
         mx_cpu_convert(mp, j->mask->dtype, j->mask->strides[3], mb, j->ct, 1, nk);
@@ -92,7 +116,7 @@ static void SDPA_FN(sdpa_unit, SDPA_SFX)(const sdpa_job *j, int64_t u, SDPA_T *s
       l[r] += sum;
     }
     for (int64_t jj = 0; jj < nk; jj++) {
-      const SDPA_T *vr = vbase + (kb + jj) * j->v.st;
+      const SDPA_T *vr = vrow[jj];
       for (int64_t r = 0; r < nr; r++) {
         SDPA_T p = s[r * SDPA_KB + jj];
         if (p == 0) continue;
@@ -102,7 +126,7 @@ static void SDPA_FN(sdpa_unit, SDPA_SFX)(const sdpa_job *j, int64_t u, SDPA_T *s
     }
   }
   for (int64_t r = 0; r < nr; r++) {
-    int64_t row = (b * j->nq + h) * TQ + i0 + r;
+    int64_t row = (b * j->nq + hq[r]) * TQ + iq[r];
     if (j->nkc == 1) {
       SDPA_T inv = 1 / l[r];
       SDPA_T *o = acc + r * DV;
@@ -204,8 +228,8 @@ static int SDPA_FN(sdpa_blocked, SDPA_SFX)(sdpa_job *j) {
   for (int64_t b = 0; b < j->b; b++)
     for (int64_t h = 0; h < j->nq; h++) {
       int64_t hk = h / (j->nq / j->nkv);
-      const SDPA_T *kp = (const SDPA_T *)j->k.data + b * j->k.sb + hk * j->k.sh;
-      const SDPA_T *vp = (const SDPA_T *)j->v.data + b * j->v.sb + hk * j->v.sh;
+      const SDPA_T *kp = (const SDPA_T *)j->ko.data + b * j->ko.sb + hk * j->ko.sh;
+      const SDPA_T *vp = (const SDPA_T *)j->vo.data + b * j->vo.sb + hk * j->vo.sh;
       for (int64_t i0 = 0; i0 < TQ; i0 += SDPA_QC) {
         int64_t nr = i0 + SDPA_QC < TQ ? SDPA_QC : TQ - i0;
         int64_t nk = TK;
@@ -213,9 +237,9 @@ static int SDPA_FN(sdpa_blocked, SDPA_SFX)(sdpa_job *j) {
           int64_t lim = i0 + nr - 1 + (TK - TQ) + 1;
           nk = lim < TK ? lim : TK;
         }
-        const SDPA_T *qp = (const SDPA_T *)j->q.data + b * j->q.sb + h * j->q.sh + i0 * j->q.st;
+        const SDPA_T *qp = (const SDPA_T *)j->qo.data + b * j->qo.sb + h * j->qo.sh + i0 * j->qo.st;
         SDPA_GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)nk, (int)D,
-                  (SDPA_T)j->scale, qp, (int)j->q.st, kp, (int)j->k.st, 0, sc, (int)nk);
+                  (SDPA_T)j->scale, qp, (int)j->qo.st, kp, (int)j->ko.st, 0, sc, (int)nk);
         SDPA_FN(sdpa_rows, SDPA_SFX) rc = {j, sc, b, h, i0, nk};
         int64_t grain = MX_CPU_PARALLEL_GRAIN / (nk + 1);
         mx_cpu_parallel_for(nr, grain > 0 ? grain : 1, SDPA_FN(sdpa_softmax_rows, SDPA_SFX), &rc);
@@ -223,7 +247,7 @@ static int SDPA_FN(sdpa_blocked, SDPA_SFX)(sdpa_job *j) {
         int64_t row = (b * j->nq + h) * TQ + i0;
         SDPA_T *dst = direct ? (SDPA_T *)j->out->data + row * DV : o;
         SDPA_GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)DV, (int)nk, 1, sc,
-                  (int)nk, vp, (int)j->v.st, 0, dst, (int)DV);
+                  (int)nk, vp, (int)j->vo.st, 0, dst, (int)DV);
         if (!direct)
           mx_cpu_convert(o, j->ct, 1, (char *)j->out->data + row * DV * j->osz, j->out->dtype, 1,
                          nr * DV);
