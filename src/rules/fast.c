@@ -3,9 +3,10 @@
  * (computed in float32 for half types). RoPE: linear in its input, the vjp is the inverse
  * rotation. Attention: derivatives through the composed softmax(scale q k^T + mask) v,
  * recomputing the weights. vmap folds the batch into a non-normalized axis, the batch of the
- * offsets, or the heads of attention. */
+ * offsets, or the heads of attention; batched RoPE frequencies rotate entry by entry. */
 #include "rules.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const int LAST = -1;
@@ -180,13 +181,47 @@ static int rope_jvp(const mx_op *op, mx_array *const *primals, mx_array *const *
   return out[0] ? 0 : -1;
 }
 
+/* Entry i of x along axis 0. */
+static mx_array *fast_index0(mx_array *x, int32_t i, mx_stream s) {
+  int32_t start[64] = {0}, stop[64], step[64];
+  if (x->ndim > 64) return mx_fail(MX_EINVAL, "[vmap] too many dimensions.");
+  for (int d = 0; d < x->ndim; d++) stop[d] = x->shape[d], step[d] = 1;
+  start[0] = i;
+  stop[0] = i + 1;
+  return mx_squeeze(mx_slice(x, start, stop, step, s), (const int[]){0}, 1, s);
+}
+
+/* Batched frequencies: one rotation per batch entry (each entry has its own angles). */
+static int rope_vmap_freqs(const mx_op *op, mx_array *const *in, const int *axes,
+                           mx_array **outputs, int *out_axes) {
+  mx_stream s = op->stream;
+  mx_array *fr = mx_rule_to_front(in[2], axes[2], s);
+  mx_array *x = axes[0] >= 0 ? mx_rule_to_front(in[0], axes[0], s) : in[0];
+  mx_array *off = axes[1] >= 0 ? mx_rule_to_front(in[1], axes[1], s) : in[1];
+  if (!fr || !x || !off) return -1;
+  int32_t v = fr->shape[0];
+  mx_array **parts = malloc((size_t)(v > 0 ? v : 1) * sizeof(mx_array *));
+  if (!parts) return mx_fail_int(MX_ENOMEM, "[vmap] out of memory.");
+  int rc = 0;
+  for (int32_t i = 0; i < v && rc == 0; i++) {
+    mx_array *xi = axes[0] >= 0 ? fast_index0(x, i, s) : x;
+    mx_array *oi = axes[1] >= 0 ? fast_index0(off, i, s) : off;
+    mx_array *fi = fast_index0(fr, i, s);
+    parts[i] = xi && oi && fi ? mx_fast_rope_apply(xi, oi, fi, mx_op_params(op), s) : NULL;
+    rc = parts[i] ? 0 : -1;
+  }
+  outputs[0] = rc == 0 ? mx_stack(parts, v, 0, s) : NULL;
+  free(parts);
+  out_axes[0] = 0;
+  return outputs[0] ? 0 : -1;
+}
+
 static int rope_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx_array **outputs,
                      int *out_axes) {
   mx_stream s = op->stream;
   const mx_p_rope *p = mx_op_params(op);
   mx_array *freqs = op->n_in > 2 ? in[2] : NULL;
-  if (op->n_in > 2 && axes[2] >= 0)
-    return mx_fail_int(MX_EINVAL, "[rope] vmap over freqs is not supported.");
+  if (op->n_in > 2 && axes[2] >= 0) return rope_vmap_freqs(op, in, axes, outputs, out_axes);
   mx_array *x = in[0], *off = in[1];
   if (axes[1] < 0) { /* the batch becomes a head axis (axis 1) */
     x = mx_moveaxis(x, axes[0], 1, s);

@@ -527,6 +527,11 @@ def test_vmap(rng):
     check_vmap(rope, [a, mx.array([1, 4, 7])], (1, None))
     check_vmap(rope, [a[0], mx.array([1, 4, 7])], (None, 0))
     check_vmap(rope, [a, mx.array([[1, 4], [0, 2], [5, 5]])], (0, 0))
+    fr = mx.array(rng.uniform(0.5, 3.0, (3, 3)).astype(np.float32))
+    rope_f = lambda a, o, f: mx.fast.rope(a, 6, traditional=False, base=None, scale=1.0,
+                                          offset=o, freqs=f)
+    check_vmap(rope_f, [a, mx.array(2), fr], (0, None, 0))
+    check_vmap(rope_f, [a[0], mx.array([[1, 4], [0, 2], [5, 5]]), fr.T], (None, 0, 1))
     q = to_mx(rng.standard_normal((3, 1, 4, 2, 6)))
     k = to_mx(rng.standard_normal((3, 1, 2, 5, 6)))
     v = to_mx(rng.standard_normal((3, 1, 2, 5, 4)))
