@@ -37,25 +37,27 @@ static void rope_angles(const rope_job *j, const float *inv, int64_t r, float *c
   mx_fast_round_f32(s, half, j->x->dtype);
 }
 
-/* Pair i reads x1 at i1(i), x2 at i2(i): halves, or interleaved when traditional. */
-#define ROPE_DEFINE(T, sfx, DT)                                                                  \
-  static void rope_row_##sfx(const rope_job *j, T *v, const float *c, const float *s) {        \
-    int half = j->p->dims / 2;                                                                  \
-    bool fwd = j->p->forward, trad = j->p->traditional;                                         \
-    for (int i = 0; i < half; i++) {                                                            \
-      int64_t a = trad ? 2 * i : i, b = trad ? 2 * i + 1 : i + half;                            \
-      T x1 = v[a], x2 = v[b], cc = (T)c[i], ss = (T)s[i];                                        \
-      if (fwd) {                                                                                \
-        v[a] = x1 * cc - x2 * ss;                                                               \
-        v[b] = x1 * ss + x2 * cc;                                                               \
-      } else {                                                                                  \
-        v[a] = x2 * ss + x1 * cc;                                                               \
-        v[b] = x2 * cc - x1 * ss;                                                               \
-      }                                                                                         \
-    }                                                                                           \
+/* Pair i reads x1 at a, x2 at b: halves, or interleaved when traditional. float32 rows use
+ * the shared formula; float64 rows rotate in float64 with the same float32 angles. */
+static void rope_row_f32(const rope_job *j, float *v, const float *c, const float *s) {
+  int half = j->p->dims / 2;
+  bool fwd = j->p->forward, trad = j->p->traditional;
+  for (int i = 0; i < half; i++) {
+    int64_t a = trad ? 2 * i : i, b = trad ? 2 * i + 1 : i + half;
+    mx_f_rope_pair(v[a], v[b], c[i], s[i], fwd, &v[a], &v[b]);
   }
-ROPE_DEFINE(float, f32, MX_FLOAT32)
-ROPE_DEFINE(double, f64, MX_FLOAT64)
+}
+
+static void rope_row_f64(const rope_job *j, double *v, const float *c, const float *s) {
+  int half = j->p->dims / 2;
+  bool fwd = j->p->forward, trad = j->p->traditional;
+  for (int i = 0; i < half; i++) {
+    int64_t a = trad ? 2 * i : i, b = trad ? 2 * i + 1 : i + half;
+    double x1 = v[a], x2 = v[b], cc = c[i], ss = s[i];
+    v[a] = fwd ? x1 * cc - x2 * ss : x2 * ss + x1 * cc;
+    v[b] = fwd ? x1 * ss + x2 * cc : x2 * cc - x1 * ss;
+  }
+}
 
 static void rope_range(void *ctx, int64_t r0, int64_t r1) {
   rope_job *j = ctx;
