@@ -71,12 +71,44 @@ void mx_prims_register_kernels(void) {
   /* (end of section J) */
 
   /* ==== section L: linear algebra ==== */
+  {
+    MX_CPU_KERNEL(mx_cpu_inverse) /* linalg.c */
+    MX_CPU_KERNEL(mx_cpu_cholesky)
+    MX_CPU_KERNEL(mx_cpu_luf)
+    MX_CPU_KERNEL(mx_cpu_qrf) /* linalg_decomp.c */
+    MX_CPU_KERNEL(mx_cpu_svd)
+    MX_CPU_KERNEL(mx_cpu_eig)
+    MX_CPU_KERNEL(mx_cpu_eigh)
+    void LAPACKE_set_nancheck(int flag);
+    LAPACKE_set_nancheck(0); /* NaN inputs give NaN results, as LAPACK itself */
+    mx_prims[MX_PRIM_INVERSE].eval_cpu = mx_cpu_inverse;
+    mx_prims[MX_PRIM_CHOLESKY].eval_cpu = mx_cpu_cholesky;
+    mx_prims[MX_PRIM_LUF].eval_cpu = mx_cpu_luf;
+    mx_prims[MX_PRIM_QRF].eval_cpu = mx_cpu_qrf;
+    mx_prims[MX_PRIM_SVD].eval_cpu = mx_cpu_svd;
+    mx_prims[MX_PRIM_EIG].eval_cpu = mx_cpu_eig;
+    mx_prims[MX_PRIM_EIGH].eval_cpu = mx_cpu_eigh;
+  }
   /* (end of section L) */
 
   /* ==== section T: FFT ==== */
+  MX_CPU_KERNEL(mx_cpu_fft) /* fft.c (plans in fft_plan.c) */
+  mx_prims[MX_PRIM_FFT].eval_cpu = mx_cpu_fft;
   /* (end of section T) */
 
   /* ==== section Q: quantization ==== */
+  MX_CPU_KERNEL(mx_cpu_quantize) /* quantized.c */
+  MX_CPU_KERNEL(mx_cpu_dequantize)
+  MX_CPU_KERNEL(mx_cpu_to_fp8)
+  MX_CPU_KERNEL(mx_cpu_from_fp8)
+  MX_CPU_KERNEL(mx_cpu_quantized_matmul) /* quantized_matmul.c */
+  MX_CPU_KERNEL(mx_cpu_gather_qmm)
+  mx_prims[MX_PRIM_QUANTIZE].eval_cpu = mx_cpu_quantize;
+  mx_prims[MX_PRIM_DEQUANTIZE].eval_cpu = mx_cpu_dequantize;
+  mx_prims[MX_PRIM_TO_FP8].eval_cpu = mx_cpu_to_fp8;
+  mx_prims[MX_PRIM_FROM_FP8].eval_cpu = mx_cpu_from_fp8;
+  mx_prims[MX_PRIM_QUANTIZED_MATMUL].eval_cpu = mx_cpu_quantized_matmul;
+  mx_prims[MX_PRIM_GATHER_QMM].eval_cpu = mx_cpu_gather_qmm;
   /* (end of section Q) */
 
   /* ==== section S: mx.fast ==== */
@@ -91,5 +123,9 @@ void mx_prims_register_kernels(void) {
   /* (end of section S) */
 
   /* ==== section M: einsum and structured products ==== */
+  MX_CPU_KERNEL(mx_cpu_gather_mm) /* gather_mm.c */
+  MX_CPU_KERNEL(mx_cpu_hadamard)  /* hadamard.c */
+  mx_prims[MX_PRIM_GATHER_MM].eval_cpu = mx_cpu_gather_mm;
+  mx_prims[MX_PRIM_HADAMARD].eval_cpu = mx_cpu_hadamard;
   /* (end of section M) */
 }
