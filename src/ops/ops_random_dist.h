@@ -3,4 +3,23 @@
 #ifndef MX_OPS_RANDOM_DIST_H
 #define MX_OPS_RANDOM_DIST_H
 
+/* ---- samplers (src/ops/random_dist.c); key is a (2,) uint32 key ---- */
+/* bool: bits < p * nextafter(2^32) (p floating); ndim < 0 samples p's shape. */
+mx_array *mx_random_bernoulli(mx_array *p, const int32_t *shape, int ndim, mx_array *key,
+                              mx_stream s);
+/* Normal restricted to [lower, upper] by inverse CDF; ndim < 0: broadcast of the bounds. */
+mx_array *mx_random_truncated_normal(mx_array *lower, mx_array *upper, const int32_t *shape,
+                                     int ndim, mx_dtype t, mx_array *key, mx_stream s);
+mx_array *mx_random_gumbel(const int32_t *shape, int ndim, mx_dtype t, mx_array *key, mx_stream s);
+/* uint32 category indices along axis of logits. ndim >= 0: samples of that shape; else
+ * num_samples (non-NULL) per distribution in a trailing axis; else one per distribution. */
+mx_array *mx_random_categorical(mx_array *logits, int axis, const int32_t *shape, int ndim,
+                                const int *num_samples, mx_array *key, mx_stream s);
+mx_array *mx_random_laplace(const int32_t *shape, int ndim, mx_dtype t, double loc, double scale,
+                            mx_array *key, mx_stream s);
+/* uint32 permutation of 0..n-1 (argsort of random bits). */
+mx_array *mx_random_permutation_arange(int n, mx_array *key, mx_stream s);
+/* x shuffled along axis. */
+mx_array *mx_random_permutation(mx_array *x, int axis, mx_array *key, mx_stream s);
+
 #endif

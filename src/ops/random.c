@@ -5,6 +5,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,8 @@ mx_array *mx_random_uniform(mx_array *low, mx_array *high, const int32_t *shape,
   if (!low || !high || !key) return NULL;
   if (!mx_dtype_is_floating(t))
     return mx_fail(MX_EINVAL, "[uniform] Can only generate uniform numbers with real floating point type.");
+  if (t != MX_FLOAT32 && t != MX_FLOAT16 && t != MX_BFLOAT16)
+    return mx_fail(MX_ERUNTIME, "[uniform] Unsupported type.");
   MX_SCOPE_BEGIN;
   mx_array *r = NULL;
   mx_array *lo = mx_astype(low, t, s), *hi = mx_astype(high, t, s);
@@ -59,10 +62,12 @@ mx_array *mx_random_uniform(mx_array *low, mx_array *high, const int32_t *shape,
   if (range) {
     int n = ndim > range->ndim ? ndim : range->ndim;
     int32_t *bs = malloc((size_t)(n + 1) * sizeof(int32_t));
-    int nb = bs ? mx_broadcast_shapes("uniform", ndim, shape, range->ndim, range->shape, bs) : -1;
+    int nb = bs ? mx_broadcast_shapes("broadcast_shapes", ndim, shape, range->ndim, range->shape, bs) : -1;
     if (nb >= 0 && (nb != ndim || (ndim && memcmp(bs, shape, (size_t)ndim * sizeof(int32_t)) != 0))) {
-      mx_fail(MX_EINVAL, "[uniform] Cannot generate random values of the requested shape from the "
-                         "broadcasted shape of low and high.");
+      char sa[128] = "", sb[128] = "";
+      for (int i = 0, la = 0; i < ndim && la < 100; i++) la += snprintf(sa + la, sizeof sa - (size_t)la, i ? ",%d" : "%d", shape[i]);
+      for (int i = 0, lb = 0; i < nb && lb < 100; i++) lb += snprintf(sb + lb, sizeof sb - (size_t)lb, i ? ",%d" : "%d", bs[i]);
+      mx_fail(MX_EINVAL, "[uniform] Cannot generate random values of shape (%s) from broadcasted shape (%s).", sa, sb);
       nb = -1;
     }
     free(bs);
