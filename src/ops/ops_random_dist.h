@@ -22,4 +22,18 @@ mx_array *mx_random_permutation_arange(int n, mx_array *key, mx_stream s);
 /* x shuffled along axis. */
 mx_array *mx_random_permutation(mx_array *x, int axis, mx_array *key, mx_stream s);
 
+/* ---- collectives (src/ops/distributed.c); g NULL is the global group (core/distributed.h).
+ * On a group of size 1 all_* and sum_scatter return x itself; send/recv raise. ---- */
+struct mx_group;
+mx_array *mx_dist_all_sum(mx_array *x, struct mx_group *g, mx_stream s);
+mx_array *mx_dist_all_max(mx_array *x, struct mx_group *g, mx_stream s);
+mx_array *mx_dist_all_min(mx_array *x, struct mx_group *g, mx_stream s);
+mx_array *mx_dist_all_gather(mx_array *x, struct mx_group *g, mx_stream s);
+mx_array *mx_dist_sum_scatter(mx_array *x, struct mx_group *g, mx_stream s);
+/* A dependency array that performs the send when evaluated. */
+mx_array *mx_dist_send(mx_array *x, int dst, struct mx_group *g, mx_stream s);
+mx_array *mx_dist_recv(const int32_t *shape, int ndim, mx_dtype t, int src, struct mx_group *g,
+                       mx_stream s);
+mx_array *mx_dist_recv_like(mx_array *x, int src, struct mx_group *g, mx_stream s);
+
 #endif
