@@ -104,7 +104,8 @@ def tree_reduce(fn: Callable, tree: Any, initializer: Any = None,
 
 def tree_merge(tree_a: Any, tree_b: Any, merge_fn: Optional[Callable] = None) -> Any:
     """A tree holding the contents of both (a deep ``dict.update``); empty containers count
-    as missing subtrees, and leaves present in both need ``merge_fn(a, b)``."""
+    as missing subtrees, and leaves present in both (``None`` included) need
+    ``merge_fn(a, b)``. Dict keys come in ``tree_a``'s order, then ``tree_b``'s new ones."""
     empty_a = isinstance(tree_a, (dict, list, tuple)) and len(tree_a) == 0
     empty_b = isinstance(tree_b, (dict, list, tuple)) and len(tree_b) == 0
     if empty_a and empty_b:
@@ -113,12 +114,13 @@ def tree_merge(tree_a: Any, tree_b: Any, merge_fn: Optional[Callable] = None) ->
         return type(tree_a)()
     a = None if empty_a else tree_a
     b = None if empty_b else tree_b
-    if a is None or b is None:
+    if (a is None) != (b is None):
         return b if a is None else a
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return _rebuild(a, [tree_merge(x, y, merge_fn) for x, y in zip_longest(a, b)])
     if isinstance(a, dict) and isinstance(b, dict):
-        return {k: tree_merge(a.get(k), b.get(k), merge_fn) for k in set(a) | set(b)}
+        keys = list(a) + [k for k in b if k not in a]
+        return {k: tree_merge(a.get(k), b.get(k), merge_fn) for k in keys}
     if merge_fn is None:
         raise ValueError("Trees contain elements at the same locations but no merge function "
                          "was provided")

@@ -465,8 +465,14 @@ static PyObject *py_load(PyObject *m, PyObject *args, PyObject *kwds) {
   if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|Op$O:load", kwlist, &file, &format,
                                    &return_metadata, &stream_obj))
     return NULL;
+  /* Files are read on the CPU (as MLX): arrays move to the GPU when a GPU op uses them. */
   mx_stream s;
-  if (mxpy_to_stream(stream_obj, &s) < 0) return NULL;
+  if (stream_obj == Py_None) {
+    s = mx_default_stream((mx_device){MX_CPU, 0});
+    if (s.index < 0) return mxpy_raise();
+  } else if (mxpy_to_stream(stream_obj, &s) < 0) {
+    return NULL;
+  }
   char *path = NULL;
   int is_path = as_path(file, &path);
   if (is_path < 0) return NULL;

@@ -154,8 +154,9 @@ def test_put_along_axis_forms(rng):
     assert got.dtype == mx.int32 and got.tolist()[0][0] == 1
     got = mx.put_along_axis(a, mx.array([0, 1]), mx.array([7, 8]), axis=None)
     assert got.shape == (3, 4) and got.tolist()[0] == [7, 8, 2, 3]
-    got = mx.put_along_axis(a, mx.array([[0]]), mx.array([[1, 2, 3, 4, 5]]), axis=1)
-    assert got.tolist() == [[5, 1, 2, 3], [5, 5, 6, 7], [5, 9, 10, 11]]  # one of the writes wins
+    got = np.array(mx.put_along_axis(a, mx.array([[0]]), mx.array([[1, 2, 3, 4, 5]]), axis=1))
+    # several writes to one place: one of them wins (which one is unspecified, as in MLX)
+    assert set(got[:, 0]) <= {1, 2, 3, 4, 5} and (got[:, 1:] == x[:, 1:]).all()
     got = mx.put_along_axis(a, mx.array([[-1], [-4], [1]]), mx.array([[9], [9], [9]]), axis=-1)
     assert got.tolist() == [[0, 1, 2, 9], [9, 5, 6, 7], [8, 9, 10, 11]]
     got = mx.put_along_axis(a.T, mx.array([[1, 0, 2]]), mx.array([[-5, -6, -7]]), axis=0)

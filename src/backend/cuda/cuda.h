@@ -43,6 +43,14 @@ int mx_cuda_copy_strided(const mx_tensor *src, mx_tensor *dst, cudaStream_t q, i
 int mx_cuda_convert(const void *src, mx_dtype st, void *dst, mx_dtype dt, int64_t n,
                     cudaStream_t q, int device);
 
+/* ---- matmul.cu: one row-major GEMM for other kernels (conv) ----
+ * C (M x N, rows ldc apart) = A (M x K) @ B (K x N), plus C when accumulate; each operand
+ * row-major or column-major with its leading dim, all of dtype t (float32 without TF32 unless
+ * MLX_ENABLE_TF32=1; halves accumulate in float32). Enqueues on q. 0, or -1 + error. */
+int mx_cuda_gemm(int dev, mx_dtype t, const void *a, bool a_colmajor, int64_t lda,
+                 const void *b, bool b_colmajor, int64_t ldb, void *c, int64_t ldc,
+                 bool accumulate, int64_t M, int64_t N, int64_t K, cudaStream_t q);
+
 /* Every family member's kernel is declared; register.cu installs those that exist. */
 #define MX_CUDA_KERNEL(name)                                                               \
   int name(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out, int n_out);
@@ -64,6 +72,7 @@ MX_GRAPH_PRIMS(MX_CUDA_DECL_STEM)
 MX_BINARY_TWO_PRIMS(MX_CUDA_DECL_STEM)
 MX_CREATION_PRIMS(MX_CUDA_DECL_STEM)
 MX_SCAN_PRIMS(MX_CUDA_DECL_STEM)
+MX_CONV_PRIMS(MX_CUDA_DECL_STEM)
 MX_CUDA_KERNEL(mx_cuda_copy)
 MX_CUDA_KERNEL(mx_cuda_astype)
 #undef MX_CUDA_DECL_UNARY

@@ -187,12 +187,13 @@ typedef struct mm_operand {
   int64_t ld;
 } mm_operand;
 
-/* Enqueues C = A @ B for `batch` matrices spaced by (sa, sb, sc) elements (our row-major
- * view: A is M x K, B is K x N, C is M x N contiguous). Called under mm_lock. */
+/* Enqueues C = A @ B (+ C when accumulate) for `batch` matrices spaced by (sa, sb, sc)
+ * elements (our row-major view: A is M x K, B is K x N, C is M x N with rows ldc apart).
+ * Called under mm_lock. */
 static int mm_call(cublasLtHandle_t h, int dev, mx_dtype t, const mm_operand *A,
-                   const mm_operand *B, char *C, int64_t M, int64_t N, int64_t K, int64_t batch,
-                   int64_t sa, int64_t sb, int64_t sc, uint32_t ala, uint32_t alb, uint32_t alc,
-                   cudaStream_t q) {
+                   const mm_operand *B, char *C, int64_t ldc, bool accumulate, int64_t M,
+                   int64_t N, int64_t K, int64_t batch, int64_t sa, int64_t sb, int64_t sc,
+                   uint32_t ala, uint32_t alb, uint32_t alc, cudaStream_t q) {
   mm_key key;
   memset(&key, 0, sizeof key);
   key.dev = dev;
@@ -207,7 +208,7 @@ static int mm_call(cublasLtHandle_t h, int dev, mx_dtype t, const mm_operand *A,
   key.k = K;
   key.lda = B->ld;
   key.ldb = A->ld;
-  key.ldc = N;
+  key.ldc = ldc;
   key.batch = batch;
   key.sa = batch > 1 ? sb : 0;
   key.sb = batch > 1 ? sa : 0;
@@ -222,11 +223,56 @@ static int mm_call(cublasLtHandle_t h, int dev, mx_dtype t, const mm_operand *A,
   float one_f[2] = {1.0f, 0.0f}, zero_f[2] = {0.0f, 0.0f};
   double one_d = 1.0, zero_d = 0.0;
   const void *alpha = t == MX_FLOAT64 ? (const void *)&one_d : (const void *)one_f;
-  const void *beta = t == MX_FLOAT64 ? (const void *)&zero_d : (const void *)zero_f;
+  const void *beta = accumulate ? alpha
+                     : t == MX_FLOAT64 ? (const void *)&zero_d : (const void *)zero_f;
   cublasStatus_t s = cublasLtMatmul(h, e->op, alpha, B->ptr, e->la, A->ptr, e->lb, beta, C, e->lc,
                                     C, e->lc, &e->algo, ws.p, e->ws, q);
   if (s != CUBLAS_STATUS_SUCCESS) return lt_fail("matmul", s);
   return 0;
+}
+
+/* The handle of device dev, made on first use; called under mm_lock. NULL + error. */
+static cublasLtHandle_t mm_handle(int dev) {
+  if (dev < 0 || dev >= MM_MAX_DEVICES) {
+    mx_fail(MX_EINVAL, "[matmul] Device index %d out of range.", dev);
+    return nullptr;
+  }
+  if (!mm_handles[dev]) {
+    cublasStatus_t s = cublasLtCreate(&mm_handles[dev]);
+    if (s != CUBLAS_STATUS_SUCCESS) {
+      mm_handles[dev] = nullptr;
+      lt_fail("create", s);
+      return nullptr;
+    }
+  }
+  return mm_handles[dev];
+}
+
+extern "C" int mx_cuda_gemm(int dev, mx_dtype t, const void *a, bool a_colmajor, int64_t lda,
+                            const void *b, bool b_colmajor, int64_t ldb, void *c, int64_t ldc,
+                            bool accumulate, int64_t M, int64_t N, int64_t K, cudaStream_t q) {
+  cudaDataType_t dt, st;
+  cublasComputeType_t ct;
+  if (mm_types(t, &dt, &ct, &st) < 0)
+    return mx_fail_int(MX_ETYPE, "[matmul] Only inexact types are supported, got %s.",
+                       mx_dtype_name(t));
+  if (M == 0 || N == 0) return 0;
+  int64_t esz = mx_dtype_size(t), offs[1];
+  mm_operand A = {(const char *)a, a_colmajor ? 1 : 0, lda};
+  mm_operand B = {(const char *)b, b_colmajor ? 1 : 0, ldb};
+  offs[0] = lda * esz;
+  uint32_t ala = mm_align(a, offs, 1);
+  offs[0] = ldb * esz;
+  uint32_t alb = mm_align(b, offs, 1);
+  offs[0] = ldc * esz;
+  uint32_t alc = mm_align(c, offs, 1);
+  pthread_mutex_lock(&mm_lock);
+  cublasLtHandle_t h = mm_handle(dev);
+  int rc = h ? mm_call(h, dev, t, &A, &B, (char *)c, ldc, accumulate, M, N, K, 1, 0, 0, 0, ala,
+                       alb, alc, q)
+             : -1;
+  pthread_mutex_unlock(&mm_lock);
+  return rc;
 }
 
 /* A contiguous copy of operand x (its own shape) in scratch; strides written to str. */
@@ -340,16 +386,12 @@ extern "C" int mx_cuda_matmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int
   }
   char *C = (char *)out->data;
   pthread_mutex_lock(&mm_lock);
-  if (!mm_handles[dev]) {
-    cublasStatus_t s = cublasLtCreate(&mm_handles[dev]);
-    if (s != CUBLAS_STATUS_SUCCESS) {
-      mm_handles[dev] = nullptr;
-      pthread_mutex_unlock(&mm_lock);
-      free(mem);
-      return lt_fail("create", s);
-    }
+  cublasLtHandle_t h = mm_handle(dev);
+  if (!h) {
+    pthread_mutex_unlock(&mm_lock);
+    free(mem);
+    return -1;
   }
-  cublasLtHandle_t h = mm_handles[dev];
   uint32_t alc = mm_align(C, &cstride, 0);
   /* a shared B and A rows evenly spaced over the batch: one GEMM with M' = batch * M */
   int64_t srow = a.strides[nd - 2], sak = a.strides[nd - 1], fld;
@@ -369,7 +411,7 @@ extern "C" int mx_cuda_matmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int
     if (ok && mm_layout(batch * M, K, rstride, sak, &fld) == 0) {
       mm_operand A2 = {A.ptr, 0, fld};
       tmp[0] = fld * esz;
-      rc = mm_call(h, dev, t, &A2, &B, C, batch * M, N, K, 1, 0, 0, 0,
+      rc = mm_call(h, dev, t, &A2, &B, C, N, false, batch * M, N, K, 1, 0, 0, 0,
                    mm_align(A.ptr, tmp, 1), mm_align(B.ptr, &B.ld, 0), alc, q);
       folded = true;
     }
@@ -395,7 +437,7 @@ extern "C" int mx_cuda_matmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int
         oc += ix * bc[i];
       }
       mm_operand Ao = {A.ptr + oa * esz, A.lay, A.ld}, Bo = {B.ptr + ob * esz, B.lay, B.ld};
-      rc = mm_call(h, dev, t, &Ao, &Bo, C + oc * esz, M, N, K, inner, sa0, sb0, sc0, ala, alb,
+      rc = mm_call(h, dev, t, &Ao, &Bo, C + oc * esz, N, false, M, N, K, inner, sa0, sb0, sc0, ala, alb,
                    alc, q);
     }
   }

@@ -79,6 +79,8 @@ static void kernel_tab_build(void) {
   /* (end of section E) */
 
   /* ==== section I: convolution ==== */
+  f[MX_PRIM_CONVOLUTION] = mx_cuda_convolution;
+  f[MX_PRIM_CONV_WEIGHT] = mx_cuda_conv_weight;
   /* (end of section I) */
 }
 

@@ -1,0 +1,147 @@
+"""Channels-last max and average pooling over 1, 2 or 3 spatial axes: inputs are padded
+(with -inf for max, 0 for average), cut into windows of ``kernel_size`` every ``stride``
+(default: the kernel size) and each window is reduced."""
+from itertools import product
+from typing import Optional, Tuple, Union
+
+import mlx.core as mx
+from mlx.nn.layers.base import Module
+
+
+def _per_axis(value, n, msg):
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(msg)
+        return list(value)
+    if not isinstance(value, int):
+        raise ValueError(msg)
+    return [value] * n
+
+
+def _windows(x, window, strides):
+    """View ``x`` (N, *spatial, C) as (N, *out_spatial, *window, C)."""
+    if x.ndim < 3:
+        raise ValueError("To extract sliding windows at least 1 spatial dimension (3 total) is "
+                         f"needed but the input only has {x.ndim} dimensions.")
+    spatial = x.shape[1:-1]
+    if not len(spatial) == len(window) == len(strides):
+        raise ValueError(
+            "To extract sliding windows the window shapes and strides must have the same "
+            f"number of spatial dimensions as the signal but the signal has {len(spatial)} "
+            f"dims and the window shape has {len(window)} and strides have {len(strides)}.")
+    n, c = x.shape[0], x.shape[-1]
+    k = len(spatial)
+    if all(w == s and size % w == 0 for size, w, s in zip(spatial, window, strides)):
+        # tiles: reshape each axis into (count, window) and gather the window axes last
+        split = [n]
+        for size, w in zip(spatial, window):
+            split += [size // w, w]
+        order = [0, *range(1, 2 * k, 2), *range(2, 2 * k + 1, 2), 2 * k + 1]
+        return x.reshape(*split, c).transpose(order)
+    # overlapping or ragged windows: one strided slice per kernel offset, stacked
+    out = [(size - w) // s + 1 for size, w, s in zip(spatial, window, strides)]
+    taps = []
+    for offset in product(*(range(w) for w in window)):
+        index = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, strides, out))
+        taps.append(x[(slice(None),) + index])
+    return mx.stack(taps, axis=-2).reshape(n, *out, *window, c)
+
+
+class _Pool(Module):
+    _dims = 0
+
+    def __init__(self, reduce_fn, pad_value, kernel_size, stride, padding):
+        super().__init__()
+        name = type(self).__name__
+        count = "1 integer" if self._dims == 1 else f"{self._dims} integers"
+        msg = "[{}] '{}' must be an integer or a tuple containing " + count
+        kernel_size = _per_axis(kernel_size, self._dims, msg.format(name, "kernel_size"))
+        stride = (kernel_size if stride is None
+                  else _per_axis(stride, self._dims, msg.format(name, "stride")))
+        padding = _per_axis(padding, self._dims, msg.format(name, "padding"))
+        for what, values in (("kernel_size", kernel_size), ("stride", stride)):
+            if any(v <= 0 for v in values):
+                raise ValueError(f"[{name}] '{what}' must be positive but got "
+                                 f"{tuple(values)}.")
+        if any(p < 0 for p in padding):
+            raise ValueError(f"[{name}] 'padding' must be non-negative but got "
+                             f"{tuple(padding)}.")
+        self._pooling_function = reduce_fn
+        self._kernel_size = kernel_size
+        self._stride = stride
+        self._padding = [(p, p) for p in padding]
+        self._padding_value = pad_value
+        self._axes = tuple(range(-self._dims - 1, -1))
+
+    def _extra_repr(self):
+        return (f"kernel_size={tuple(self._kernel_size)}, stride={tuple(self._stride)}, "
+                f"padding={tuple(p for p, _ in self._padding)}")
+
+    def __call__(self, x):
+        if any(p > 0 for p, _ in self._padding):
+            x = mx.pad(x, [(0, 0)] + self._padding + [(0, 0)],
+                       constant_values=self._padding_value)
+        return self._pooling_function(_windows(x, self._kernel_size, self._stride), self._axes)
+
+
+_NEG_INF = -float("inf")
+
+
+class MaxPool1d(_Pool):
+    """Max over windows of ``(N, L, C)`` inputs."""
+    _dims = 1
+
+    def __init__(self, kernel_size: Union[int, Tuple[int]],
+                 stride: Optional[Union[int, Tuple[int]]] = None,
+                 padding: Union[int, Tuple[int]] = 0):
+        super().__init__(mx.max, _NEG_INF, kernel_size, stride, padding)
+
+
+class AvgPool1d(_Pool):
+    """Mean over windows of ``(N, L, C)`` inputs (padding counts as zeros)."""
+    _dims = 1
+
+    def __init__(self, kernel_size: Union[int, Tuple[int]],
+                 stride: Optional[Union[int, Tuple[int]]] = None,
+                 padding: Union[int, Tuple[int]] = 0):
+        super().__init__(mx.mean, 0, kernel_size, stride, padding)
+
+
+class MaxPool2d(_Pool):
+    """Max over windows of ``(N, H, W, C)`` inputs."""
+    _dims = 2
+
+    def __init__(self, kernel_size: Union[int, Tuple[int, int]],
+                 stride: Optional[Union[int, Tuple[int, int]]] = None,
+                 padding: Optional[Union[int, Tuple[int, int]]] = 0):
+        super().__init__(mx.max, _NEG_INF, kernel_size, stride, padding)
+
+
+class AvgPool2d(_Pool):
+    """Mean over windows of ``(N, H, W, C)`` inputs (padding counts as zeros)."""
+    _dims = 2
+
+    def __init__(self, kernel_size: Union[int, Tuple[int, int]],
+                 stride: Optional[Union[int, Tuple[int, int]]] = None,
+                 padding: Optional[Union[int, Tuple[int, int]]] = 0):
+        super().__init__(mx.mean, 0, kernel_size, stride, padding)
+
+
+class MaxPool3d(_Pool):
+    """Max over windows of ``(N, D, H, W, C)`` inputs."""
+    _dims = 3
+
+    def __init__(self, kernel_size: Union[int, Tuple[int, int, int]],
+                 stride: Optional[Union[int, Tuple[int, int, int]]] = None,
+                 padding: Optional[Union[int, Tuple[int, int, int]]] = 0):
+        super().__init__(mx.max, _NEG_INF, kernel_size, stride, padding)
+
+
+class AvgPool3d(_Pool):
+    """Mean over windows of ``(N, D, H, W, C)`` inputs (padding counts as zeros)."""
+    _dims = 3
+
+    def __init__(self, kernel_size: Union[int, Tuple[int, int, int]],
+                 stride: Optional[Union[int, Tuple[int, int, int]]] = None,
+                 padding: Optional[Union[int, Tuple[int, int, int]]] = 0):
+        super().__init__(mx.mean, 0, kernel_size, stride, padding)
