@@ -24,6 +24,9 @@ from mlx.nn.layers.upsample import Upsample
 # (end of section TRF)
 
 # ==== section RND: distributed layers ====
+from mlx.nn.layers.distributed import (
+    AllToShardedLinear, FullyShardedModule, QuantizedAllToShardedLinear,
+    QuantizedShardedToAllLinear, ShardedToAllLinear, fully_shard)
 # (end of section RND)
 
 # ==== section Q: quantized layers ====
