@@ -109,8 +109,7 @@ static mx_array *categorical_gumbel(mx_array *logits, int axis, const int32_t *s
  * entries of the exclusive cumulative sum of exp(l - max l) at or below u * total, minus one. */
 static mx_array *categorical_inverse_cdf(mx_array *logits, const int32_t *shape, int ndim,
                                          mx_array *key, mx_stream s) {
-  int32_t n = logits->shape[0];
-  for (int i = 1; i < logits->ndim; i++) n = n > logits->shape[i] ? n : logits->shape[i];
+  int32_t n = (int32_t)logits->size;
   MX_SCOPE_BEGIN;
   mx_array *l = mx_reshape(mx_astype(logits, MX_FLOAT32, s), &n, 1, s);
   mx_array *e = mx_exp(mx_subtract(l, mx_max(l, NULL, -1, false, s), s), s);
