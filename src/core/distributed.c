@@ -2,7 +2,6 @@
 #include "distributed.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,21 +14,21 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static const mx_dist_backend *backends[N_KNOWN];
 static mx_group *global; /* formed by the first successful init */
 
+static void group_destroy(mx_object *o) {
+  mx_group *g = (mx_group *)o;
+  if (g->backend && g->backend->free_ctx) g->backend->free_ctx(g->ctx);
+  free(g);
+}
+
 mx_group *mx_group_new(int rank, int size, const mx_dist_backend *backend, void *ctx) {
   mx_group *g = malloc(sizeof *g);
   if (!g) return mx_fail(MX_ENOMEM, "[distributed] out of memory.");
-  *g = (mx_group){rank, size, backend, ctx, 1};
+  mx_object_init(&g->obj, group_destroy);
+  g->rank = rank;
+  g->size = size;
+  g->backend = backend;
+  g->ctx = ctx;
   return g;
-}
-
-void mx_group_retain(mx_group *g) {
-  if (g) atomic_fetch_add_explicit((_Atomic int *)&g->refs, 1, memory_order_relaxed);
-}
-
-void mx_group_release(mx_group *g) {
-  if (!g || atomic_fetch_sub_explicit((_Atomic int *)&g->refs, 1, memory_order_acq_rel) != 1) return;
-  if (g->backend && g->backend->free_ctx) g->backend->free_ctx(g->ctx);
-  free(g);
 }
 
 mx_group *mx_group_split(mx_group *g, int color, int key) {

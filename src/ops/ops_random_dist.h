@@ -23,7 +23,8 @@ mx_array *mx_random_permutation_arange(int n, mx_array *key, mx_stream s);
 mx_array *mx_random_permutation(mx_array *x, int axis, mx_array *key, mx_stream s);
 
 /* ---- collectives (src/ops/distributed.c); g NULL is the global group (core/distributed.h).
- * On a group of size 1 all_* and sum_scatter return x itself; send/recv raise. ---- */
+ * On a group of size 1 all_* and sum_scatter return x itself and send/recv raise; larger
+ * groups make AllReduce/AllGather/ReduceScatter/Send/Recv records run by the transport. ---- */
 struct mx_group;
 mx_array *mx_dist_all_sum(mx_array *x, struct mx_group *g, mx_stream s);
 mx_array *mx_dist_all_max(mx_array *x, struct mx_group *g, mx_stream s);
