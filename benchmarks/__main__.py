@@ -1,50 +1,99 @@
-"""Benchmark runner: `python -m benchmarks [--repeat N] [--filter TEXT] [--device cpu|gpu]`.
+"""Benchmark runner: ours against NumPy, Apple's MLX and PyTorch, side by side in one run.
 
-Each case times our mlx.core against peers (NumPy for now): a warm-up, then the median of
-`--repeat` timed runs. Every timed run of ours ends in evaluation (mx.eval), so lazy work is
-counted. A case may have a setup that runs untimed before each repeat (used to build a graph
-whose evaluation alone is timed). A peer that cannot run prints "absent: <reason>".
-"""
+    python -m benchmarks [--repeat N] [--warmup N] [--filter TEXT] [--device cpu|gpu]
+                         [--peers numpy,mlx,torch] [--install-peers] [--save FILE]
 
+Ours and NumPy run in this interpreter; MLX and PyTorch run in their own virtual environments
+under .bench-venvs/ (made by --install-peers; PyTorch may also come from this interpreter's
+environment when it imports there), through benchmarks/worker.py, so the real MLX never shares
+a process with ours. Each timing is the median of --repeat runs after --warmup; each run ends in
+evaluation. A peer that cannot run prints "absent: <reason>"."""
 import argparse
-import statistics
+import datetime
+import json
+import os
+import platform
+import subprocess
 import sys
-import time
+from pathlib import Path
 
-try:
-    import numpy as np
-except ImportError as e:  # NumPy is a peer, not a requirement
-    np = None
-    NUMPY_ABSENT = f"absent: numpy not importable ({e})"
-
-import mlx.core as mx
+ROOT = Path(__file__).resolve().parent.parent
+VENVS = ROOT / ".bench-venvs"
+PEER_PACKAGES = {"mlx": ["numpy", "mlx[cpu]"], "torch": ["numpy", "torch"]}
+ALL_PEERS = ["numpy", "mlx", "torch"]
 
 
-class Case:
-    """One benchmark: `ours` and each peer are zero-argument callables made by a factory.
+def machine(device):
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    desc = f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    if device == "gpu":
+        try:
+            gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=20).stdout.strip()
+            desc += f"; GPU {gpu.splitlines()[0] if gpu else 'unknown'}"
+        except (OSError, subprocess.SubprocessError):
+            desc += "; GPU unknown"
+    return desc
 
-    A factory returns (setup, run): setup() runs untimed before each timed run and its result
-    is passed to run(state); setup may be None. `per` divides the time (ops in a loop),
-    `unit` is "us" or "ms".
-    """
 
-    def __init__(self, name, shape, ours, numpy=None, per=1, unit="ms"):
-        self.name, self.shape, self.ours, self.numpy = name, shape, ours, numpy
-        self.per, self.unit = per, unit
+def install_peers(names):
+    for name in names:
+        if name not in PEER_PACKAGES:
+            continue
+        venv = VENVS / name
+        py = venv / "bin" / "python"
+        if not py.exists():
+            print(f"benchmarks: creating {venv}", flush=True)
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        print(f"benchmarks: installing {' '.join(PEER_PACKAGES[name])} into {venv}", flush=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        *PEER_PACKAGES[name]], check=True)
 
 
-def time_one(factory, warmup, repeat):
-    setup, run = factory()
-    for _ in range(warmup):
-        run(setup() if setup else None)
-    times = []
-    for _ in range(repeat):
-        state = setup() if setup else None
-        t0 = time.perf_counter()
-        run(state)
-        times.append(time.perf_counter() - t0)
-        del state
-    return statistics.median(times)
+def clean_env(extra=None):
+    """An environment that cannot see our build (no PYTHONPATH) plus extra settings."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(extra or {})
+    return env
+
+
+def peer_python(name):
+    """(interpreter, None) for a peer, or (None, reason)."""
+    py = VENVS / name / "bin" / "python"
+    if py.exists():
+        return str(py), None
+    if name == "torch":
+        probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True,
+                               env=clean_env(), cwd=str(ROOT))
+        if probe.returncode == 0:
+            return sys.executable, None
+        return None, "absent: torch not installed (python -m benchmarks --install-peers)"
+    return None, f"absent: no {VENVS.name}/{name} (python -m benchmarks --install-peers)"
+
+
+def run_peer(name, args):
+    """The worker's results for a peer in its own process, or a reason it is absent."""
+    py, reason = peer_python(name)
+    if py is None:
+        return None, reason
+    extra = {"BENCH_TORCH_DEVICE": "cuda" if args.device == "gpu" else "cpu"}
+    cmd = [py, "-m", "benchmarks.worker", name, "--repeat", str(args.repeat), "--warmup",
+           str(args.warmup), "--filter", args.filter]
+    if name == "mlx" and args.device:
+        cmd += ["--device", args.device]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT), env=clean_env(extra))
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1]), None
+    except (IndexError, json.JSONDecodeError):
+        err = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        return None, f"absent: {name} worker failed ({err[:60]})"
 
 
 def fmt(seconds, case):
@@ -52,170 +101,108 @@ def fmt(seconds, case):
     return f"{value:.3f} {case.unit}"
 
 
-# ---- cases ----
-SMALL = (4,)
-N_LAZY = 10000
-CHAIN = 1000
-N_ELEM = 10**6
-MM = 512
-
-
-def f32(shape, seed):
-    """Evaluated float32 normal data."""
-    a = mx.random.normal(shape, key=mx.random.key(seed))
-    mx.eval(a)
-    return a
-
-
-def lazy_op_ours():
-    a, b = f32(SMALL, 0), f32(SMALL, 1)
-
-    def run(_):
-        for _ in range(N_LAZY):
-            mx.add(a, b)  # builds one node; the result is dropped unevaluated
-
-    return None, run
-
-
-def lazy_op_numpy():
-    a, b = np.ones(SMALL, np.float32), np.ones(SMALL, np.float32)
-
-    def run(_):  # NumPy computes at once: the cost of one small eager op
-        for _ in range(N_LAZY):
-            np.add(a, b)
-
-    return None, run
-
-
-def chain_ours():
-    a, b = f32(SMALL, 0), f32(SMALL, 1)
-
-    def setup():
-        x = a
-        for _ in range(CHAIN):
-            x = mx.add(x, b)
-        return x
-
-    def run(x):
-        mx.eval(x)
-
-    return setup, run
-
-
-def chain_numpy():
-    a, b = np.ones(SMALL, np.float32), np.ones(SMALL, np.float32)
-
-    def run(_):
-        x = a
-        for _ in range(CHAIN):
-            x = np.add(x, b)
-
-    return None, run
-
-
-def op_case(make_ours, make_numpy, shapes):
-    """Factories timing one op on already evaluated float32 inputs of the given shapes."""
-
-    def ours():
-        args = [f32(s, i) for i, s in enumerate(shapes)]
-        return None, lambda _: mx.eval(make_ours(*args))
-
-    def numpy():
-        rng = np.random.default_rng(0)
-        args = [rng.standard_normal(s, dtype=np.float32) for s in shapes]
-        return None, lambda _: make_numpy(*args)
-
-    return ours, numpy
-
-
-def _add(a, b):
-    return a + b
-
-
-def _matmul(a, b):
-    return a @ b
-
-
-add_ours, add_numpy = op_case(_add, _add, [(N_ELEM,), (N_ELEM,)])
-sum_ours, sum_numpy = op_case(mx.sum, lambda a: a.sum(), [(N_ELEM,)])
-mm_ours, mm_numpy = op_case(_matmul, _matmul, [(MM, MM), (MM, MM)])
-
-CONV_X, CONV_W = (8, 56, 56, 64), (64, 3, 3, 64)  # a ResNet layer: 3x3, stride 1, padding 1
-
-
-def conv_ours():
-    x, w = f32(CONV_X, 0), f32(CONV_W, 1)
-    return None, lambda _: mx.eval(mx.conv2d(x, w, padding=1))
-
-
-def conv_numpy():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal(CONV_X, dtype=np.float32)
-    w = rng.standard_normal(CONV_W, dtype=np.float32)
-
-    def run(_):  # sliding windows (N, H, W, C, KH, KW) contracted with (O, KH, KW, C)
-        xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
-        win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))
-        np.tensordot(win, w, axes=([3, 4, 5], [3, 1, 2]))
-
-    return None, run
-
-
-def conv_grad_ours():
-    x, w, c = f32(CONV_X, 0), f32(CONV_W, 1), f32(CONV_X[:3] + (CONV_W[0],), 2)
-    vg = mx.value_and_grad(lambda a, b: (mx.conv2d(a, b, padding=1) * c).sum(), argnums=(0, 1))
-    return None, lambda _: mx.eval(vg(x, w))
-
-
-CASES = [
-    Case("build lazy op (mx.add, no eval)", f"{SMALL} float32", lazy_op_ours, lazy_op_numpy,
-         per=N_LAZY, unit="us"),
-    Case(f"eval per node ({CHAIN} chained adds)", f"{SMALL} float32", chain_ours, chain_numpy,
-         per=CHAIN, unit="us"),
-    Case("add", f"({N_ELEM},) float32", add_ours, add_numpy),
-    Case("sum", f"({N_ELEM},) float32", sum_ours, sum_numpy),
-    Case("matmul", f"({MM},{MM})@({MM},{MM}) float32", mm_ours, mm_numpy),
-    Case("conv2d 3x3 pad 1", f"{CONV_X}*{CONV_W[0]} float32", conv_ours, conv_numpy),
-    Case("conv2d 3x3 forward+backward", f"{CONV_X}*{CONV_W[0]} float32", conv_grad_ours),
-]
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=10, help="timed runs per case (median taken)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs before timing")
     p.add_argument("--filter", default="", help="only cases whose name contains this text")
-    p.add_argument("--device", choices=["cpu", "gpu"], default=None, help="our default device")
+    p.add_argument("--device", choices=["cpu", "gpu"], default=None, help="device of every framework")
+    p.add_argument("--peers", default=",".join(ALL_PEERS), help="comma-separated peers to run")
+    p.add_argument("--install-peers", action="store_true",
+                   help=f"create {VENVS.name}/mlx (mlx[cpu]) and {VENVS.name}/torch first")
+    p.add_argument("--save", type=Path, default=None, help="also write the table (markdown) here")
     args = p.parse_args(argv)
-    if args.device:
-        try:
-            mx.set_default_device(mx.gpu if args.device == "gpu" else mx.cpu)
-        except ValueError as e:  # no GPU here (MLX_FAKE_GPU=1 gives the fake one)
-            print(f"benchmarks: {e}", file=sys.stderr)
-            return 2
+    peers = [x for x in args.peers.split(",") if x]
+    bad = [x for x in peers if x not in ALL_PEERS]
+    if bad:
+        p.error(f"unknown peers {bad}; choose from {ALL_PEERS}")
+    if args.install_peers:
+        install_peers(peers)
 
-    print(f"mlx.core on {mx.default_device()}; "
-          f"numpy {np.__version__ if np else 'absent'}; median of {args.repeat} runs")
-    header = f"{'case':<38} {'shape/dtype':<30} {'ours':>12} {'numpy':>12} {'numpy/ours':>10}"
-    print(header)
-    print("-" * len(header))
-    for case in CASES:
-        if args.filter not in case.name:
-            continue
-        try:
-            ours = time_one(case.ours, args.warmup, args.repeat)
-        except Exception as e:  # an op not written yet should not stop the other cases
-            print(f"{case.name:<38} {case.shape:<30} failed: {type(e).__name__}: {e}")
-            continue
-        if np is None:
-            peer, ratio = NUMPY_ABSENT, ""
-        elif case.numpy is None:
-            peer, ratio = "absent: no NumPy equivalent", ""
+    from benchmarks.cases import CASES
+    from benchmarks.worker import run_cases
+    cases = [c for c in CASES if args.filter in c.name]
+    results = {}
+    if args.device == "gpu":
+        os.environ["BENCH_TORCH_DEVICE"] = "cuda"
+    try:
+        results["ours"] = run_cases("ours", cases, args.warmup, args.repeat, args.device)
+    except ValueError as e:  # no GPU here
+        print(f"benchmarks: {e}", file=sys.stderr)
+        return 2
+    absent = {}
+    for name in peers:
+        if name == "numpy":
+            if args.device == "gpu":
+                absent[name] = "absent: CPU only"
+                continue
+            try:
+                results[name] = run_cases("numpy", cases, args.warmup, args.repeat)
+            except ImportError as e:
+                absent[name] = f"absent: numpy not importable ({e})"
         else:
-            t = time_one(case.numpy, args.warmup, args.repeat)
-            peer, ratio = fmt(t, case), f"{t / ours:.2f}"
-        print(f"{case.name:<38} {case.shape:<30} {fmt(ours, case):>12} {peer:>12} {ratio:>10}")
+            res, reason = run_peer(name, args)
+            if res is None:
+                absent[name] = reason
+            else:
+                results[name] = res
+
+    lines = table(cases, results, absent, peers)
+    head = (f"{datetime.date.today()}; {machine(args.device or 'cpu')}; device "
+            f"{args.device or 'default'}; median of {args.repeat} runs; "
+            + "; ".join(v.get("_version", "") for v in results.values()))
+    print(head)
+    print("\n".join(lines))
+    if args.save:
+        cmd = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+        args.save.write_text(f"# {head}\n\n`{cmd}`\n\n" + "\n".join(
+            ["| " + " | ".join(cells) + " |" for cells in rows_md(cases, results, absent, peers)])
+            + "\n")
     return 0
+
+
+def cell(case, res, name):
+    if name not in res:
+        return None, None
+    r = res[name].get(case.name)
+    if r is None:
+        return "-", None
+    if "error" in r:
+        return f"failed: {r['error']}", None
+    return fmt(r["seconds"], case), r["seconds"]
+
+
+def rows_md(cases, results, absent, peers):
+    head = ["case", "shape/dtype", "ours"]
+    for name in peers:
+        head += [name, f"{name}/ours"]
+    rows = [head, ["---"] * len(head)]
+    for case in cases:
+        ours_txt, ours_t = cell(case, results, "ours")
+        row = [case.name, case.shape, ours_txt or "-"]
+        for name in peers:
+            if name in absent:
+                row += [absent[name], ""]
+                continue
+            txt, t = cell(case, results, name)
+            ratio = f"{t / ours_t:.2f}" if t and ours_t else ""
+            row += [txt or "-", ratio]
+        rows.append(row)
+    return rows
+
+
+def table(cases, results, absent, peers):
+    rows = rows_md(cases, results, absent, peers)
+    rows.pop(1)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    widths = [min(w, 34) for w in widths]
+    out = []
+    for k, r in enumerate(rows):
+        out.append("  ".join(c[:widths[i]].ljust(widths[i]) if i < 2 else c[:widths[i]].rjust(widths[i])
+                             for i, c in enumerate(r)))
+        if k == 0:
+            out.append("-" * len(out[0]))
+    return out
 
 
 if __name__ == "__main__":

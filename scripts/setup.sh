@@ -12,6 +12,8 @@
 #                                into build-asan/ or build-tsan/ (same as --sanitize)
 #   MLX_BUILD_CUDA=ON            build the CUDA backend (needs the CUDA toolkit)
 #   MLX_CMAKE_ARGS="..."         extra arguments for the CMake configure step
+#   MLX_EXTRA_APT="pkg ..."      more Debian packages to install (scripts/demo.sh: the dataset)
+#   MLX_EXTRA_PIP="pkg ..."      more Python packages for .venv (scripts/demo.sh: matplotlib)
 #   PYTHON=python3               interpreter the virtual environment is made from
 #   JOBS=N                       parallel build jobs (default: nproc)
 #   MLX_VERBOSE=1                show all output instead of logging it
@@ -62,6 +64,8 @@ run_logged() {
 # ---- 1. system packages ----
 apt_packages=(build-essential cmake pkg-config python3-dev python3-venv
               libopenblas-dev libopenblas-pthread-dev liblapacke-dev zlib1g-dev)
+# shellcheck disable=SC2206  # the extra package list is split into words on purpose
+apt_packages+=(${MLX_EXTRA_APT:-})
 if command -v dpkg >/dev/null 2>&1; then
   missing=()
   for p in "${apt_packages[@]}"; do
@@ -96,6 +100,14 @@ fi
 if ! "$py" -c 'import numpy, pytest' >/dev/null 2>&1; then
   run_logged "pip install numpy pytest" "$logs/pip.log" \
     "$py" -m pip install -q --disable-pip-version-check numpy pytest
+fi
+extra_pip=()
+for p in ${MLX_EXTRA_PIP:-}; do
+  "$py" -m pip show -q "$p" >/dev/null 2>&1 || extra_pip+=("$p")
+done
+if [ ${#extra_pip[@]} -gt 0 ]; then
+  run_logged "pip install ${extra_pip[*]}" "$logs/pip-extra.log" \
+    "$py" -m pip install -q --disable-pip-version-check "${extra_pip[@]}"
 fi
 
 # ---- 3. configure and build ----

@@ -471,7 +471,8 @@ static Py_ssize_t count_methods(const PyMethodDef *m) {
 int mxpy_array_init(PyObject *m) {
   /* Hand-written methods first: on a name clash the first definition wins. */
   const PyMethodDef *parts[] = {array_methods_hand, mxpy_array_number_methods,
-                                mxpy_array_buffer_methods, mxpy_array_methods_gen};
+                                mxpy_array_buffer_methods, mxpy_array_dlpack_methods,
+                                mxpy_array_methods_gen};
   Py_ssize_t total = 0;
   for (size_t i = 0; i < MX_ARRAY_LEN(parts); i++) total += count_methods(parts[i]);
   PyMethodDef *all = PyMem_RawCalloc((size_t)total + 1, sizeof(PyMethodDef));

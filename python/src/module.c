@@ -113,6 +113,8 @@ static struct PyModuleDef sub_defs[] = {
      .m_doc = "mlx.core.distributed: communication between processes"},
 };
 
+int mxpy_linalg_init(PyObject *core, PyObject *linalg); /* linalg_py.c */
+
 static int add_submodules(PyObject *m) {
   struct {
     const char *attr;
@@ -120,7 +122,7 @@ static int add_submodules(PyObject *m) {
     int (*init)(PyObject *core, PyObject *sub);
   } subs[] = {
       {"random", mxpy_random_methods_gen, mxpy_random_init},
-      {"linalg", mxpy_linalg_methods_gen, NULL},
+      {"linalg", mxpy_linalg_methods_gen, mxpy_linalg_init},
       {"fft", mxpy_fft_methods_gen, NULL},
       {"fast", mxpy_fast_methods_gen, NULL},
       {"distributed", mxpy_distributed_methods_gen, mxpy_distributed_init},
@@ -163,7 +165,8 @@ PyMODINIT_FUNC PyInit_core(void) {
       PyModule_AddFunctions(m, mxpy_transforms_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_shape_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_creation_methods) < 0 ||
-      PyModule_AddFunctions(m, mxpy_io_methods) < 0)
+      PyModule_AddFunctions(m, mxpy_io_methods) < 0 ||
+      PyModule_AddFunctions(m, mxpy_dlpack_methods) < 0)
     goto fail;
   if (add_submodules(m) < 0 || add_constants(m) < 0 || register_drain(m) < 0) goto fail;
   if (add_submodule(m, "_testing", "mlx.core._testing", mxpy_testing_module()) < 0) goto fail;

@@ -64,6 +64,8 @@ PyObject *mxpy_array_richcompare(PyObject *a, PyObject *b, int op);
 extern PyBufferProcs mxpy_array_as_buffer;
 extern PyMethodDef mxpy_array_buffer_methods[]; /* __array__, pickling, copies */
 extern PyMethodDef mxpy_array_number_methods[]; /* __complex__ */
+extern PyMethodDef mxpy_array_dlpack_methods[]; /* __dlpack__, __dlpack_device__ */
+extern PyMethodDef mxpy_dlpack_methods[];       /* from_dlpack */
 
 /* ---- trees: nested list/tuple/dict of leaves (tree_py.c) ---- */
 /* Appends every mx.array leaf of tree to `arrays` (a list); other leaves are ignored unless

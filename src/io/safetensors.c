@@ -111,6 +111,7 @@ int mx_io_load_safetensors(mx_io_blob *b, mx_stream s, mx_io_arrays *out, mx_io_
     const mx_io_str *k = &doc.root.keys[i];
     const mx_json *v = &doc.root.items[i];
     if (strcmp(k->s, "__metadata__") == 0 && k->len == 12) {
+      if (v->type == MX_JSON_NULL) continue; /* MLX writes null when there is no metadata */
       if (v->type != MX_JSON_OBJECT) {
         rc = mx_fail_int(MX_ERUNTIME, "[load_safetensors] __metadata__ must be an object in %s",
                          b->label);

@@ -100,6 +100,8 @@ void mx_prims_register_rules(void) {
   /* (end of section J) */
 
   /* ==== section L: linear algebra ==== */
+  void mx_rules_register_linalg(void); /* rules/linalg.c */
+  mx_rules_register_linalg();
   /* (end of section L) */
 
   /* ==== section T: FFT ==== */

@@ -146,7 +146,8 @@ def test_binary_cross_entropy_clips_logs():
     got = L.binary_cross_entropy(p, t, with_logits=False, reduction="none")
     assert got.tolist() == [100.0, 100.0, 0.0, 0.0]
     assert L.binary_cross_entropy(p, t, with_logits=False).item() == 50.0
-    big = L.binary_cross_entropy(mx.array([1000.0, -1000.0]), mx.array([0.0, 1.0]), reduction="none")
+    big = L.binary_cross_entropy(mx.array([1000.0, -1000.0]), mx.array([0.0, 1.0]),
+                                 reduction="none")
     assert big.tolist() == [1000.0, 1000.0]
 
 

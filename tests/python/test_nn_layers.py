@@ -590,3 +590,40 @@ def test_vmap_linear_and_layer_norm(rng):
         out = mx.vmap(layer)(x)
         loop = mx.stack([layer(x[i]) for i in range(5)])
         np.testing.assert_allclose(np.array(out), np.array(loop), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def bernoulli(monkeypatch):
+    """mx.random.bernoulli, or (where the build lacks it) a stand-in for this test only:
+    uniform(shape) < p, which is the distribution MLX's bernoulli samples."""
+    if not HAS_BERNOULLI:
+        def fallback(p=0.5, shape=None, key=None, stream=None):
+            return mx.random.uniform(shape=shape, key=key) < p
+        monkeypatch.setattr(mx.random, "bernoulli", fallback, raising=False)
+    return mx.random.bernoulli
+
+
+def test_dropout_masks_and_scaling(bernoulli):
+    mx.random.seed(9)
+    layer = nn.Dropout(0.4)
+    x = mx.array(np.random.default_rng(2).normal(size=(100, 60)).astype(np.float32))
+    y, xn = np.array(layer(x)), np.array(x)
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], xn[kept] / 0.6, rtol=1e-6)
+    assert abs(kept.mean() - 0.6) < 0.03
+    for layer, spatial in [(nn.Dropout2d(0.5), 2), (nn.Dropout3d(0.5), 3)]:
+        x = mx.ones((6,) + (4,) * spatial + (30,))
+        y = np.array(layer(x))
+        first = y[(slice(None),) + (slice(0, 1),) * spatial]
+        assert np.all(y == first)  # one decision per (sample, channel)
+        assert set(np.unique(y)) <= {0.0, 2.0} and 0.3 < (first != 0).mean() < 0.7
+    y = np.array(nn.Dropout2d(0.5)(mx.ones((5, 4, 30))))  # unbatched (H, W, C)
+    assert np.all(y == y[:1, :1])
+    # the gradient flows through the kept elements only, scaled
+    layer = nn.Dropout(0.5)
+    x = mx.ones((50,))
+    mx.random.seed(4)
+    y = layer(x)
+    mx.random.seed(4)
+    g = mx.grad(lambda a: layer(a).sum())(x)
+    np.testing.assert_array_equal(np.array(g), np.array(y))

@@ -352,3 +352,38 @@ def test_average_gradients_single_process():
     grads = {"a": mx.ones((3,)), "b": [mx.zeros((2, 2))]}
     out = nn.average_gradients(grads)
     assert out is grads  # a group of one returns the tree untouched
+
+
+class Net(nn.Module):
+    """The architecture of data/nn_mlx_net.safetensors."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(10, 6)
+        self.conv = nn.Conv1d(6, 4, 3, padding=1, groups=2)
+        self.norm = nn.LayerNorm(4)
+        self.rms = nn.RMSNorm(4)
+        self.bn = nn.BatchNorm(4)
+        self.head = [nn.Linear(4, 5), nn.Linear(5, 3, bias=False)]
+
+    def __call__(self, ids):
+        x = self.embed(ids)
+        x = self.rms(self.norm(self.conv(x)))
+        x = self.bn(x)
+        x = nn.gelu(self.head[0](x))
+        return self.head[1](x)
+
+
+def test_loads_weights_saved_by_mlx():
+    # data/nn_mlx_net.safetensors: Net's weights saved by MLX 0.32's save_weights (seed 11);
+    # data/nn_mlx_net_io.npz: token ids and that model's output for them in eval mode.
+    import os
+    data = os.path.join(os.path.dirname(__file__), "data")
+    net = Net()
+    net.load_weights(os.path.join(data, "nn_mlx_net.safetensors"))
+    net.eval()
+    io = np.load(os.path.join(data, "nn_mlx_net_io.npz"))
+    out = net(mx.array(io["ids"]))
+    np.testing.assert_allclose(np.array(out), io["out"], rtol=1e-5, atol=1e-5)
+    assert sorted(mx.load(os.path.join(data, "nn_mlx_net.safetensors"))) == flat_names(
+        net.parameters())

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import mlx.core as mx
+import mlx.nn as nn
 import mlx.optimizers as optim
 from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
@@ -342,24 +343,6 @@ def test_state_save_load_round_trip(tmp_path, rng):
     assert restored.step.item() == 4
 
 
-def test_update_writes_into_model():
-    class Model(dict):
-        """The part of nn.Module's API that Optimizer.update uses."""
-
-        def trainable_parameters(self):
-            return dict(self)
-
-        def update(self, new):
-            for key, value in new.items():
-                self[key] = value
-            return self
-
-    model = Model(w=mx.array([1.0, 2.0]), b=mx.array([0.5]))
-    opt = optim.SGD(0.5)
-    opt.update(model, {"w": mx.array([2.0, 2.0]), "b": mx.array([1.0])})
-    assert model["w"].tolist() == [0.0, 1.0] and model["b"].tolist() == [0.0]
-
-
 def test_compiled_training_step():
     params = {"w": mx.array([1.0, 2.0])}
     opt = optim.Adam(0.1)
@@ -638,12 +621,6 @@ def test_plain_dict_as_model_and_compiled_learning_rate():
     assert scheduled.step.item() == 4
 
 
-import mlx.nn as nn  # noqa: E402
-
-needs_module = pytest.mark.skipif(not hasattr(nn, "Linear"), reason="mlx.nn.Linear is missing")
-
-
-@needs_module
 def test_update_real_module(rng):
     model = nn.Linear(3, 2)
     before = tree_map(lambda p: np.array(p), model.trainable_parameters())
@@ -672,7 +649,6 @@ def test_update_real_module(rng):
                                rtol=1e-6)
 
 
-@needs_module
 def test_compiled_module_step_matches_eager(rng):
     x = mx.array(rng.standard_normal((2, 5)).astype(np.float32))
 

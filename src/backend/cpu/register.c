@@ -83,6 +83,24 @@ void mx_prims_register_kernels(void) {
   /* (end of section J) */
 
   /* ==== section L: linear algebra ==== */
+  {
+    MX_CPU_KERNEL(mx_cpu_inverse) /* linalg.c */
+    MX_CPU_KERNEL(mx_cpu_cholesky)
+    MX_CPU_KERNEL(mx_cpu_luf)
+    MX_CPU_KERNEL(mx_cpu_qrf) /* linalg_decomp.c */
+    MX_CPU_KERNEL(mx_cpu_svd)
+    MX_CPU_KERNEL(mx_cpu_eig)
+    MX_CPU_KERNEL(mx_cpu_eigh)
+    void LAPACKE_set_nancheck(int flag);
+    LAPACKE_set_nancheck(0); /* NaN inputs give NaN results, as LAPACK itself */
+    mx_prims[MX_PRIM_INVERSE].eval_cpu = mx_cpu_inverse;
+    mx_prims[MX_PRIM_CHOLESKY].eval_cpu = mx_cpu_cholesky;
+    mx_prims[MX_PRIM_LUF].eval_cpu = mx_cpu_luf;
+    mx_prims[MX_PRIM_QRF].eval_cpu = mx_cpu_qrf;
+    mx_prims[MX_PRIM_SVD].eval_cpu = mx_cpu_svd;
+    mx_prims[MX_PRIM_EIG].eval_cpu = mx_cpu_eig;
+    mx_prims[MX_PRIM_EIGH].eval_cpu = mx_cpu_eigh;
+  }
   /* (end of section L) */
 
   /* ==== section T: FFT ==== */

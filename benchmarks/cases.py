@@ -1,0 +1,533 @@
+"""The benchmark cases: for each, a factory per framework returning (setup, run). `ours` is
+written against the mlx.core API, so the same factory times Apple's MLX when this module is
+imported in MLX's own environment (benchmarks/worker.py); `numpy` and `torch` are the other
+peers. setup() runs untimed before each timed run and its result is passed to run(state);
+every run of an MLX-API factory ends in mx.eval, every torch run in a synchronize on GPUs.
+All inputs are seeded."""
+import os
+
+try:
+    import mlx.core as mx  # ours, or Apple's MLX inside its own environment
+except ImportError:  # the torch-only peer environment
+    mx = None
+
+
+class Case:
+    """One benchmark row. `per` divides the time (ops timed in a loop); `unit` is us or ms."""
+
+    def __init__(self, name, shape, ours=None, numpy=None, torch=None, per=1, unit="ms"):
+        self.name, self.shape, self.ours, self.numpy, self.torch = name, shape, ours, numpy, torch
+        self.per, self.unit = per, unit
+
+    def factory(self, framework):
+        return {"ours": self.ours, "mlx": self.ours, "numpy": self.numpy,
+                "torch": self.torch}[framework]
+
+
+# ---- helpers ----
+SMALL = (4,)
+N_LAZY = 10000
+CHAIN = 1000
+N_ELEM = 10**6
+MM = 512
+
+
+def f32(shape, seed, scale=1.0):
+    """Evaluated float32 normal data (MLX API)."""
+    a = mx.random.normal(shape, key=mx.random.key(seed)) * scale
+    mx.eval(a)
+    return a
+
+
+def np_f32(shape, seed, scale=1.0):
+    import numpy as np
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+class Torch:
+    """The torch module, its device ("cpu" or "cuda") and a synchronize for timed runs."""
+
+    def __init__(self):
+        import torch
+        self.t = torch
+        self.dev = os.environ.get("BENCH_TORCH_DEVICE", "cpu")
+        if self.dev == "cpu":
+            torch.set_num_threads(os.cpu_count() or 1)
+
+    def sync(self):
+        if self.dev == "cuda":
+            self.t.cuda.synchronize()
+
+    def f32(self, shape, seed, scale=1.0):
+        return self.t.from_numpy(np_f32(shape, seed, scale)).to(self.dev)
+
+    def run(self, fn):
+        def timed(_):
+            fn()
+            self.sync()
+        return timed
+
+
+def op_case(shapes, ours_fn, numpy_fn=None, torch_fn=None):
+    """Factories timing one op of already evaluated float32 inputs of the given shapes."""
+
+    def ours():
+        args = [f32(s, i) for i, s in enumerate(shapes)]
+        return None, lambda _: mx.eval(ours_fn(*args))
+
+    def numpy():
+        args = [np_f32(s, i) for i, s in enumerate(shapes)]
+        return None, lambda _: numpy_fn(*args)
+
+    def torch():
+        T = Torch()
+        args = [T.f32(s, i) for i, s in enumerate(shapes)]  # no requires_grad: no autograd
+        return None, T.run(lambda: torch_fn(T.t, *args))
+
+    return dict(ours=ours, numpy=numpy if numpy_fn else None, torch=torch if torch_fn else None)
+
+
+# ---- graph overheads ----
+def lazy_op_ours():
+    a, b = f32(SMALL, 0), f32(SMALL, 1)
+
+    def run(_):
+        for _ in range(N_LAZY):
+            mx.add(a, b)  # builds one node; the result is dropped unevaluated
+
+    return None, run
+
+
+def lazy_op_numpy():
+    import numpy as np
+    a, b = np.ones(SMALL, np.float32), np.ones(SMALL, np.float32)
+
+    def run(_):  # NumPy computes at once: the cost of one small eager op
+        for _ in range(N_LAZY):
+            np.add(a, b)
+
+    return None, run
+
+
+def chain_ours():
+    a, b = f32(SMALL, 0), f32(SMALL, 1)
+
+    def setup():
+        x = a
+        for _ in range(CHAIN):
+            x = mx.add(x, b)
+        return x
+
+    return setup, lambda x: mx.eval(x)
+
+
+def chain_numpy():
+    import numpy as np
+    a, b = np.ones(SMALL, np.float32), np.ones(SMALL, np.float32)
+
+    def run(_):
+        x = a
+        for _ in range(CHAIN):
+            x = np.add(x, b)
+
+    return None, run
+
+
+# ---- element-wise chains: eager and compiled ----
+def _chain(m, x, y):
+    """Eight element-wise ops; m is mx, numpy or torch."""
+    z = m.exp(x * 0.5) + y
+    z = m.sqrt(m.abs(z) + 1.0) * y - x
+    return m.tanh(z) * 0.5
+
+
+def compiled_chain_ours():
+    x, y = f32((N_ELEM,), 0), f32((N_ELEM,), 1)
+    fn = mx.compile(lambda a, b: _chain(mx, a, b))
+    return None, lambda _: mx.eval(fn(x, y))
+
+
+def chain8_ours():
+    x, y = f32((N_ELEM,), 0), f32((N_ELEM,), 1)
+    return None, lambda _: mx.eval(_chain(mx, x, y))
+
+
+def chain8_numpy():
+    import numpy as np
+    x, y = np_f32((N_ELEM,), 0), np_f32((N_ELEM,), 1)
+    return None, lambda _: _chain(np, x, y)
+
+
+def chain8_torch():
+    T = Torch()
+    x, y = T.f32((N_ELEM,), 0), T.f32((N_ELEM,), 1)
+    return None, T.run(lambda: _chain(T.t, x, y))
+
+
+def compiled_chain_torch():
+    T = Torch()
+    x, y = T.f32((N_ELEM,), 0), T.f32((N_ELEM,), 1)
+    return None, T.run(lambda: _chain(T.t, x, y))  # torch eager (torch.compile needs a compiler)
+
+
+# ---- reductions, softmax, sort, gather/scatter ----
+def _softmax_np(a):
+    import numpy as np
+    e = np.exp(a - a.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+N_ROWS, ROW = 10**5, 64
+
+
+def gather_ours():
+    table = f32((N_ROWS, ROW), 0)
+    idx = mx.random.randint(0, N_ROWS, (N_ROWS,), key=mx.random.key(1))
+    mx.eval(idx)
+    return None, lambda _: mx.eval(table[idx])
+
+
+def gather_numpy():
+    import numpy as np
+    table = np_f32((N_ROWS, ROW), 0)
+    idx = np.random.default_rng(1).integers(0, N_ROWS, N_ROWS)
+    return None, lambda _: table[idx]
+
+
+def gather_torch():
+    T = Torch()
+    table = T.f32((N_ROWS, ROW), 0)
+    idx = T.t.randint(0, N_ROWS, (N_ROWS,), generator=T.t.Generator().manual_seed(1)).to(T.dev)
+    return None, T.run(lambda: T.t.index_select(table, 0, idx))
+
+
+def scatter_add_ours():
+    base, upd = f32((N_ROWS, ROW), 0), f32((N_ROWS, ROW), 2)
+    idx = mx.random.randint(0, N_ROWS, (N_ROWS,), key=mx.random.key(1))
+    mx.eval(idx)
+    return None, lambda _: mx.eval(base.at[idx].add(upd))
+
+
+def scatter_add_numpy():
+    import numpy as np
+    base, upd = np_f32((N_ROWS, ROW), 0), np_f32((N_ROWS, ROW), 2)
+    idx = np.random.default_rng(1).integers(0, N_ROWS, N_ROWS)
+
+    def run(_):
+        out = base.copy()
+        np.add.at(out, idx, upd)
+
+    return None, run
+
+
+def scatter_add_torch():
+    T = Torch()
+    base, upd = T.f32((N_ROWS, ROW), 0), T.f32((N_ROWS, ROW), 2)
+    idx = T.t.randint(0, N_ROWS, (N_ROWS,), generator=T.t.Generator().manual_seed(1)).to(T.dev)
+    return None, T.run(lambda: base.index_add(0, idx, upd))
+
+
+# ---- convolution ----
+CONV_X, CONV_W = (8, 56, 56, 64), (64, 3, 3, 64)  # a ResNet layer: 3x3, stride 1, padding 1
+
+
+def conv_ours():
+    x, w = f32(CONV_X, 0), f32(CONV_W, 1, 0.05)
+    return None, lambda _: mx.eval(mx.conv2d(x, w, padding=1))
+
+
+def conv_numpy():
+    import numpy as np
+    x, w = np_f32(CONV_X, 0), np_f32(CONV_W, 1, 0.05)
+
+    def run(_):  # sliding windows (N, H, W, C, KH, KW) contracted with (O, KH, KW, C)
+        xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+        win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))
+        np.tensordot(win, w, axes=([3, 4, 5], [3, 1, 2]))
+
+    return None, run
+
+
+def _torch_conv_inputs(T):
+    n, h, wd, ci = CONV_X
+    cl = T.t.channels_last
+    x = T.f32((n, ci, h, wd), 0).contiguous(memory_format=cl)
+    w = T.f32((CONV_W[0], ci, 3, 3), 1, 0.05).contiguous(memory_format=cl)
+    c = T.f32((n, CONV_W[0], h, wd), 2).contiguous(memory_format=cl)
+    return x, w, c
+
+
+def conv_torch():
+    T = Torch()
+    x, w, _ = _torch_conv_inputs(T)
+
+    def fwd():
+        with T.t.no_grad():
+            T.t.nn.functional.conv2d(x, w, padding=1)
+
+    return None, T.run(fwd)
+
+
+def conv_grad_ours():
+    x, w, c = f32(CONV_X, 0), f32(CONV_W, 1, 0.05), f32(CONV_X[:3] + (CONV_W[0],), 2)
+    vg = mx.value_and_grad(lambda a, b: (mx.conv2d(a, b, padding=1) * c).sum(), argnums=(0, 1))
+    return None, lambda _: mx.eval(vg(x, w))
+
+
+def conv_grad_torch():
+    T = Torch()
+    x, w, c = _torch_conv_inputs(T)
+    x.requires_grad_()
+    w.requires_grad_()
+
+    def fb():
+        x.grad = w.grad = None
+        (T.t.nn.functional.conv2d(x, w, padding=1) * c).sum().backward()
+
+    return None, T.run(fb)
+
+
+# ---- training steps ----
+MLP_B, MLP_IN, MLP_H, MLP_OUT = 256, 784, 512, 10
+
+
+def mlp_grad_ours():
+    w1, w2 = f32((MLP_IN, MLP_H), 0, 0.03), f32((MLP_H, MLP_OUT), 1, 0.04)
+    x = f32((MLP_B, MLP_IN), 2)
+    y = mx.random.randint(0, MLP_OUT, (MLP_B,), key=mx.random.key(3))
+
+    def loss(a, b):
+        logits = mx.maximum(x @ a, 0) @ b
+        return (mx.logsumexp(logits, axis=-1) - mx.take_along_axis(
+            logits, y[:, None], axis=-1)[:, 0]).mean()
+
+    vg = mx.value_and_grad(loss, argnums=(0, 1))
+    return None, lambda _: mx.eval(vg(w1, w2))
+
+
+def mlp_grad_torch():
+    T = Torch()
+    w1, w2 = T.f32((MLP_IN, MLP_H), 0, 0.03), T.f32((MLP_H, MLP_OUT), 1, 0.04)
+    x = T.f32((MLP_B, MLP_IN), 2)
+    y = T.t.randint(0, MLP_OUT, (MLP_B,), generator=T.t.Generator().manual_seed(3)).to(T.dev)
+    w1.requires_grad_()
+    w2.requires_grad_()
+
+    def step():
+        w1.grad = w2.grad = None
+        logits = T.t.relu(x @ w1) @ w2
+        T.t.nn.functional.cross_entropy(logits, y).backward()
+
+    return None, T.run(step)
+
+
+CNN_B = 128
+
+
+def cnn_step_ours():
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+
+    class Net(nn.Module):  # the network of examples/train_fashion_mnist.py
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 16, 3, padding=1)
+            self.conv2 = nn.Conv2d(16, 32, 3, padding=1)
+            self.pool = nn.MaxPool2d(2, 2)
+            self.fc1 = nn.Linear(7 * 7 * 32, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def __call__(self, x):
+            x = self.pool(nn.relu(self.conv1(x)))
+            x = self.pool(nn.relu(self.conv2(x)))
+            return self.fc2(nn.relu(self.fc1(x.reshape(x.shape[0], -1))))
+
+    mx.random.seed(0)
+    model, opt = Net(), optim.Adam(learning_rate=1e-3)
+    mx.eval(model.parameters())
+    x = f32((CNN_B, 28, 28, 1), 1)
+    y = mx.random.randint(0, 10, (CNN_B,), key=mx.random.key(2))
+    state = [model.state, opt.state]
+
+    def loss_fn(m, a, b):
+        return nn.losses.cross_entropy(m(a), b, reduction="mean")
+
+    def step(a, b):
+        loss, grads = nn.value_and_grad(model, loss_fn)(model, a, b)
+        opt.update(model, grads)
+        return loss
+
+    step = mx.compile(step, inputs=state, outputs=state)
+    return None, lambda _: mx.eval(step(x, y), state)
+
+
+def cnn_step_torch():
+    T = Torch()
+    nn = T.t.nn
+    T.t.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(7 * 7 * 32, 128), nn.ReLU(),
+                          nn.Linear(128, 10)).to(T.dev)
+    opt = T.t.optim.Adam(model.parameters(), lr=1e-3)
+    x = T.f32((CNN_B, 1, 28, 28), 1)
+    y = T.t.randint(0, 10, (CNN_B,), generator=T.t.Generator().manual_seed(2)).to(T.dev)
+
+    def step():
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return None, T.run(step)
+
+
+# ---- FFT, linear algebra ----
+FFT_N = 2**20
+
+
+def fft_ours():
+    re, im = f32((FFT_N,), 0), f32((FFT_N,), 1)
+    x = re + 1j * im
+    mx.eval(x)
+    return None, lambda _: mx.eval(mx.fft.fft(x))
+
+
+def fft_numpy():
+    import numpy as np
+    x = (np_f32((FFT_N,), 0) + 1j * np_f32((FFT_N,), 1)).astype(np.complex64)
+    return None, lambda _: np.fft.fft(x)
+
+
+def fft_torch():
+    T = Torch()
+    x = T.t.complex(T.f32((FFT_N,), 0), T.f32((FFT_N,), 1))
+    return None, T.run(lambda: T.t.fft.fft(x))
+
+
+def _spd_np(n, seed):
+    a = np_f32((n, n), seed)
+    return a @ a.T / n + 2 * __import__("numpy").eye(n, dtype="float32")
+
+
+def linalg_ours(name):
+    def factory():
+        a = mx.array(_spd_np(MM, 0))
+        fn = {"inv": lambda: mx.linalg.inv(a, stream=mx.cpu),
+              "svd": lambda: mx.linalg.svd(a, stream=mx.cpu)}[name]
+        return None, lambda _: mx.eval(fn())
+    return factory
+
+
+def linalg_numpy(name):
+    def factory():
+        import numpy as np
+        a = _spd_np(MM, 0)
+        return None, lambda _: {"inv": np.linalg.inv, "svd": np.linalg.svd}[name](a)
+    return factory
+
+
+def linalg_torch(name):
+    def factory():
+        T = Torch()
+        a = T.t.from_numpy(_spd_np(MM, 0)).to(T.dev)
+        return None, T.run(lambda: {"inv": T.t.linalg.inv, "svd": T.t.linalg.svd}[name](a))
+    return factory
+
+
+# ---- language-model kernels ----
+QM_N, QM_K = 14336, 4096
+
+
+def qmm_ours(m):
+    def factory():
+        w = f32((QM_N, QM_K), 0, 0.02)
+        wq, scales, biases = mx.quantize(w, group_size=64, bits=4)
+        x = f32((m, QM_K), 1)
+        mx.eval(wq, scales, biases)
+        return None, lambda _: mx.eval(mx.quantized_matmul(x, wq, scales, biases,
+                                                           transpose=True, group_size=64, bits=4))
+    return factory
+
+
+def sdpa_ours():
+    q = f32((1, 32, 1, 128), 0)
+    k, v = f32((1, 32, 4096, 128), 1), f32((1, 32, 4096, 128), 2)
+    return None, lambda _: mx.eval(mx.fast.scaled_dot_product_attention(q, k, v, scale=128**-0.5))
+
+
+def sdpa_torch():
+    T = Torch()
+    q = T.f32((1, 32, 1, 128), 0)
+    k, v = T.f32((1, 32, 4096, 128), 1), T.f32((1, 32, 4096, 128), 2)
+    return None, T.run(lambda: T.t.nn.functional.scaled_dot_product_attention(q, k, v))
+
+
+def rms_norm_ours():
+    x, w = f32((4096, 4096), 0), f32((4096,), 1)
+    return None, lambda _: mx.eval(mx.fast.rms_norm(x, w, 1e-5))
+
+
+def rms_norm_numpy():
+    import numpy as np
+    x, w = np_f32((4096, 4096), 0), np_f32((4096,), 1)
+    return None, lambda _: x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-5) * w
+
+
+def rms_norm_torch():
+    T = Torch()
+    x, w = T.f32((4096, 4096), 0), T.f32((4096,), 1)
+    return None, T.run(lambda: T.t.nn.functional.rms_norm(x, (4096,), w, 1e-5))
+
+
+def _add(a, b):
+    return a + b
+
+
+CASES = [
+    Case("build lazy op (mx.add, no eval)", f"{SMALL} float32", lazy_op_ours, lazy_op_numpy,
+         per=N_LAZY, unit="us"),
+    Case(f"eval per node ({CHAIN} chained adds)", f"{SMALL} float32", chain_ours, chain_numpy,
+         per=CHAIN, unit="us"),
+    Case("add", f"({N_ELEM},) float32",
+         **op_case([(N_ELEM,), (N_ELEM,)], _add, _add, lambda t, a, b: a + b)),
+    Case("exp", f"({N_ELEM},) float32",
+         **op_case([(N_ELEM,)], lambda a: mx.exp(a), lambda a: __import__("numpy").exp(a),
+                   lambda t, a: t.exp(a))),
+    Case("sum", f"({N_ELEM},) float32",
+         **op_case([(N_ELEM,)], lambda a: mx.sum(a), lambda a: a.sum(), lambda t, a: a.sum())),
+    Case("softmax last axis", "(1024,4096) float32",
+         **op_case([(1024, 4096)], lambda a: mx.softmax(a, axis=-1), _softmax_np,
+                   lambda t, a: t.softmax(a, -1))),
+    Case("sort", f"({N_ELEM},) float32",
+         **op_case([(N_ELEM,)], lambda a: mx.sort(a), lambda a: __import__("numpy").sort(a),
+                   lambda t, a: t.sort(a))),
+    Case("gather rows (take)", f"({N_ROWS},{ROW})[{N_ROWS}] float32", gather_ours,
+         gather_numpy, gather_torch),
+    Case("scatter-add rows (.at[].add)", f"({N_ROWS},{ROW}) float32", scatter_add_ours,
+         scatter_add_numpy, scatter_add_torch),
+    Case("8-op element-wise chain", f"({N_ELEM},) float32", chain8_ours, chain8_numpy,
+         chain8_torch),
+    Case("8-op chain, mx.compile", f"({N_ELEM},) float32", compiled_chain_ours, chain8_numpy,
+         compiled_chain_torch),
+    Case("matmul", f"({MM},{MM})@({MM},{MM}) float32",
+         **op_case([(MM, MM), (MM, MM)], lambda a, b: a @ b, lambda a, b: a @ b,
+                   lambda t, a, b: a @ b)),
+    Case("conv2d 3x3 pad 1", f"{CONV_X}*{CONV_W[0]} float32", conv_ours, conv_numpy,
+         conv_torch),
+    Case("conv2d 3x3 forward+backward", f"{CONV_X}*{CONV_W[0]} float32", conv_grad_ours,
+         None, conv_grad_torch),
+    Case("MLP value_and_grad", f"{MLP_B}x{MLP_IN}->{MLP_H}->{MLP_OUT}", mlp_grad_ours, None,
+         mlp_grad_torch),
+    Case("CNN train step (demo network)", f"({CNN_B},28,28,1) Adam", cnn_step_ours, None,
+         cnn_step_torch),
+    Case("fft", f"({FFT_N},) complex64", fft_ours, fft_numpy, fft_torch),
+    Case("linalg.inv", f"({MM},{MM}) float32", linalg_ours("inv"), linalg_numpy("inv"),
+         linalg_torch("inv")),
+    Case("linalg.svd", f"({MM},{MM}) float32", linalg_ours("svd"), linalg_numpy("svd"),
+         linalg_torch("svd")),
+    Case("fast.rms_norm", "(4096,4096) float32", rms_norm_ours, rms_norm_numpy, rms_norm_torch),
+    Case("sdpa decode (1 query, 4096 keys)", "(1,32,*,128) float32", sdpa_ours, None,
+         sdpa_torch),
+    Case("4-bit quantized_matmul decode", f"(1,{QM_K})x({QM_N},{QM_K}) g64", qmm_ours(1)),
+    Case("4-bit quantized_matmul prefill", f"(512,{QM_K})x({QM_N},{QM_K}) g64", qmm_ours(512)),
+]
