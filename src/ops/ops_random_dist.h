@@ -21,6 +21,10 @@ mx_array *mx_random_laplace(const int32_t *shape, int ndim, mx_dtype t, double l
 mx_array *mx_random_permutation_arange(int n, mx_array *key, mx_stream s);
 /* x shuffled along axis. */
 mx_array *mx_random_permutation(mx_array *x, int axis, mx_array *key, mx_stream s);
+/* mean + normal(batch + (n,)) @ sqrt(cov) (from linalg.svd of cov: needs a CPU stream);
+ * float32 only; batch = broadcast of cov's, mean's batch shapes and shape. */
+mx_array *mx_random_multivariate_normal(mx_array *mean, mx_array *cov, const int32_t *shape,
+                                        int ndim, mx_dtype t, mx_array *key, mx_stream s);
 
 /* ---- collectives (src/ops/distributed.c); g NULL is the global group (core/distributed.h).
  * On a group of size 1 all_* and sum_scatter return x itself and send/recv raise; larger

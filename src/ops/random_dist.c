@@ -212,3 +212,42 @@ mx_array *mx_random_permutation(mx_array *x, int axis, mx_array *key, mx_stream 
   mx_array *r = mx_take_axis(x, mx_random_permutation_arange(x->shape[ax], key, s), ax, s);
   MX_SCOPE_RETURN(r);
 }
+
+mx_array *mx_random_multivariate_normal(mx_array *mean, mx_array *cov, const int32_t *shape,
+                                        int ndim, mx_dtype t, mx_array *key, mx_stream s) {
+  if (!mean || !cov || !key) return NULL;
+  if (t != MX_FLOAT32) return mx_fail(MX_EINVAL, "[multivariate_normal] dtype must be float32.");
+  if (mean->ndim < 1)
+    return mx_fail(MX_EINVAL, "[multivariate_normal] mean must have at least one dimension.");
+  if (cov->ndim < 2)
+    return mx_fail(MX_EINVAL, "[multivariate_normal] cov must have at least two dimensions.");
+  int32_t n = mean->shape[mean->ndim - 1];
+  if (cov->shape[cov->ndim - 1] != cov->shape[cov->ndim - 2])
+    return mx_fail(MX_EINVAL, "[multivariate_normal] last two dimensions of cov must be equal.");
+  if (n != cov->shape[cov->ndim - 1])
+    return mx_fail(MX_EINVAL, "[multivariate_normal] mean and cov must have compatible shapes.");
+  int cap = cov->ndim + mean->ndim + ndim + 1;
+  int32_t *b1 = malloc((size_t)cap * 2 * sizeof(int32_t));
+  if (!b1) return mx_fail(MX_ENOMEM, "[multivariate_normal] out of memory.");
+  int32_t *b2 = b1 + cap;
+  /* batch shape: broadcast of cov's and mean's batch dims and the requested shape */
+  int nb = bcast(cov->ndim - 2, cov->shape, mean->ndim - 1, mean->shape, b1);
+  if (nb >= 0) nb = bcast(nb, b1, ndim, shape, b2);
+  mx_array *r = NULL;
+  if (nb >= 0) {
+    b2[nb] = n;
+    MX_SCOPE_BEGIN;
+    mx_array *usv[3] = {NULL, NULL, NULL};
+    if (mx_linalg_svd(mx_astype(cov, MX_FLOAT32, s), true, s, usv) == 0) {
+      mx_array *sq = mx_expand_dims(mx_sqrt(usv[1], s), -2, s);
+      mx_array *std = mx_astype(mx_matmul(mx_multiply(usv[0], sq, s), usv[2], s), t, s);
+      mx_array *z = mx_random_normal(b2, nb + 1, t, scalar(0.0, t), scalar(1.0, t), key, s);
+      int ax = -2;
+      mx_array *y = mx_squeeze(mx_matmul(mx_expand_dims(z, -2, s), std, s), &ax, 1, s);
+      r = mx_keep(mx_add(mean, y, s));
+    }
+    MX_SCOPE_END;
+  }
+  free(b1);
+  return r ? mx_scope_adopt(r) : NULL;
+}

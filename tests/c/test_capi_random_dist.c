@@ -59,6 +59,13 @@ static void test_samplers(mlx_stream s) {
   CHECK(mlx_astype(&res2u, res2, MLX_UINT32, s) == 0);
   CHECK(same_u32(res, res2u)); /* shuffling arange(10) gives permutation(10) */
 
+  mlx_array mean = mlx_array_new_data((float[]){1, 2}, (int[]){2}, 1, MLX_FLOAT32);
+  mlx_array cov = mlx_array_new_data((float[]){2, 0.5f, 0.5f, 1}, (int[]){2, 2}, 2, MLX_FLOAT32);
+  CHECK(mlx_random_multivariate_normal(&res, mean, cov, (int[]){3}, 1, MLX_FLOAT32, key, s) == 0);
+  CHECK(mlx_array_size(res) == 6 && mlx_array_ndim(res) == 2);
+  mlx_array_free(mean);
+  mlx_array_free(cov);
+
   /* an empty key draws from the C API's own sequence */
   CHECK(mlx_random_gumbel(&res, shape, 2, MLX_FLOAT32, mlx_array_new(), s) == 0);
 
