@@ -93,7 +93,21 @@ mx_array *mx_random_normal(const int32_t *shape, int ndim, mx_dtype t, mx_array 
   mx_array *lo = mx_scope_adopt(mx_array_scalar_f64(nextafterf(-1.0f, 0.0f), MX_FLOAT32));
   mx_array *hi = mx_scope_adopt(mx_array_scalar_f64(1.0, MX_FLOAT32));
   if (t == MX_COMPLEX64) {
-    r = mx_fail(MX_EINVAL, "[normal] complex64 sampling is not supported yet.");
+    /* float32 pairs viewed as complex: each part N(0, 1/2), no sqrt(2) factor */
+    int32_t *cs = malloc((size_t)(ndim + 1) * sizeof(int32_t));
+    if (!cs) {
+      r = mx_fail(MX_ENOMEM, "[normal] out of memory.");
+    } else {
+      if (ndim) memcpy(cs, shape, (size_t)ndim * sizeof(int32_t));
+      cs[ndim] = 2;
+      mx_array *y = mx_erfinv(mx_random_uniform(lo, hi, cs, ndim + 1, MX_FLOAT32, key, s), s);
+      free(cs);
+      int last = -1;
+      y = mx_squeeze(mx_view(y, MX_COMPLEX64, s), &last, 1, s);
+      if (scale) y = mx_multiply(scale, y, s);
+      if (loc) y = mx_add(loc, y, s);
+      r = y;
+    }
   } else {
     mx_array *y = mx_astype(mx_erfinv(mx_random_uniform(lo, hi, shape, ndim, MX_FLOAT32, key, s), s), t, s);
     mx_array *f = mx_scope_adopt(mx_array_scalar_f64(sqrt(2.0), t));

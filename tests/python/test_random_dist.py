@@ -1,6 +1,6 @@
-"""mx.random samplers beyond uniform/normal/randint (spec/python-api.md section 19,
-spec/semantics.md 7.4): bit-exact golden vectors, distribution statistics on large seeded
-samples, shapes, dtypes and MLX's errors."""
+"""mx.random samplers beyond uniform/normal/randint, and normal's complex64 path
+(spec/python-api.md section 19, spec/semantics.md 7.4): bit-exact golden vectors,
+distribution statistics on large seeded samples, shapes, dtypes and MLX's errors."""
 import json
 import math
 import os
@@ -30,6 +30,8 @@ def values_of(r):
         return dt, [float(v) for v in np.array(r.astype(mx.float32)).reshape(-1)]
     if dt == "float64":
         return dt, [float(v) for v in np.array(r).reshape(-1)]
+    if dt == "complex64":
+        return dt, [[float(v.real), float(v.imag)] for v in np.array(r).reshape(-1)]
     return dt, [int(v) for v in np.array(r).reshape(-1)]
 
 
@@ -39,7 +41,12 @@ def test_golden(case):
     dt, vals = values_of(r)
     assert dt == case["dtype"]
     assert list(r.shape) == case["shape"]
-    want = [float.fromhex(v) if isinstance(v, str) else v for v in case["values"]]
+    def exact(v):
+        if isinstance(v, list):
+            return [float.fromhex(p) for p in v]
+        return float.fromhex(v) if isinstance(v, str) else v
+
+    want = [exact(v) for v in case["values"]]
     if case["name"] in ULP_CASES:
         np.testing.assert_allclose(vals, want, rtol=1e-5, atol=2e-6)
     else:
@@ -150,6 +157,14 @@ def test_permutation_array():
     assert np.array_equal(p, np.array(xt)[perm])
     big = np.array(mx.random.permutation(10_000, key=mx.random.key(11)))
     assert np.array_equal(np.sort(big), np.arange(10_000))
+
+
+def test_complex_normal_statistics():
+    z = np.array(mx.random.normal((100_000,), dtype=mx.complex64, key=mx.random.key(15)))
+    assert z.dtype == np.complex64
+    for part in (z.real, z.imag):
+        assert ks_stat(part, lambda t: 0.5 * (1 + np.vectorize(math.erf)(t))) < KS_BOUND  # N(0, 1/2)
+    assert abs(np.mean(z.real * z.imag)) < 0.01
 
 
 def test_multivariate_normal_statistics():
