@@ -27,7 +27,7 @@ PY_CONVS = {"array", "array?", "weak", "weak?", "key", "arrays", "axes", "shape"
             "int?", "uint64", "bool", "float", "float?", "dtype", "dtype?", "stream",
             "str", "ints", "pairs", "tdaxes", "convpad"}
 C_KINDS = {"array", "array?", "key", "ints", "shape", "int", "bool", "float", "float?", "double",
-           "uint64", "dtype", "vector", "str", "i64s", "size"}
+           "uint64", "dtype", "vector", "str", "i64s", "size", "fftnorm", "int?", "dtype?"}
 # Python results: array; list(p) (one array when p was one array), list1(p) (one array when p
 # holds exactly one), tuple(p): as many arrays as p; list / tuple: as many as the call makes.
 SEQ_RESULTS = {"list", "list1", "tuple"}
@@ -857,11 +857,13 @@ def c_param_decl(kind, name):
             "int": [f"int {name}"], "bool": [f"bool {name}"], "float": [f"float {name}"],
             "double": [f"double {name}"], "uint64": [f"uint64_t {name}"],
             "float?": [f"mlx_optional_float {name}"],
+            "int?": [f"mlx_optional_int {name}"],
+            "dtype?": [f"mlx_optional_dtype {name}"],
             "dtype": [f"mlx_dtype {name}"],
             "vector": [f"const mlx_vector_array {name}"],
             "str": [f"const char* {name}"],
             "i64s": [f"const int64_t* {name}", f"size_t {name}_num"],
-            "size": [f"size_t {name}"]}[kind]
+            "size": [f"size_t {name}"], "fftnorm": [f"mlx_fft_norm {name}"]}[kind]
 
 
 def c_proto(v):
@@ -920,6 +922,12 @@ def emit_c_wrapper(v, where):
             mapping[n] = f"(mx_dtype){n}"
         elif k == "float?":
             mapping[n] = f"{n}.value"
+            mapping[n + "_has"] = f"{n}.has_value"
+        elif k == "int?":
+            mapping[n] = f"({n}.has_value ? &{n}.value : NULL)"
+            mapping[n + "_has"] = f"{n}.has_value"
+        elif k == "dtype?":
+            mapping[n] = f"(mx_dtype){n}.value"
             mapping[n + "_has"] = f"{n}.has_value"
         elif k == "vector":
             o.append(f"  mx_array *const *{cv};")
@@ -1005,6 +1013,9 @@ def gen_capi(rows):
                 '#include "mlx/c/array.h"', '#include "mlx/c/optional.h"', '#include "mlx/c/stream.h"',
                 '#include "mlx/c/vector.h"',
                 "", "#ifdef __cplusplus", 'extern "C" {', "#endif", ""]
+        if name == "fft":  # the enum of the fftnorm kind
+            text += ["typedef enum mlx_fft_norm_ {", "  MLX_FFT_NORM_BACKWARD,", "  MLX_FFT_NORM_ORTHO,",
+                     "  MLX_FFT_NORM_FORWARD", "} mlx_fft_norm;", ""]
         text += decls
         text += ["", "#ifdef __cplusplus", "}", "#endif", "", "#endif", ""]
         out[f"mlx/c/{name}.h"] = "\n".join(text)

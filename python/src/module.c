@@ -168,6 +168,8 @@ PyMODINIT_FUNC PyInit_core(void) {
       PyModule_AddFunctions(m, mxpy_io_methods) < 0 ||
       PyModule_AddFunctions(m, mxpy_dlpack_methods) < 0)
     goto fail;
+  int mxpy_einsum_init(PyObject *m), mxpy_isdtype_init(PyObject *m); /* einsum_py.c, isdtype_py.c */
+  if (mxpy_einsum_init(m) < 0 || mxpy_isdtype_init(m) < 0) goto fail;
   if (add_submodules(m) < 0 || add_constants(m) < 0 || register_drain(m) < 0) goto fail;
   if (add_submodule(m, "_testing", "mlx.core._testing", mxpy_testing_module()) < 0) goto fail;
   return m;

@@ -1110,6 +1110,118 @@ MX_HD static inline double mx_f_addmm_f64(double ab, double c, double alpha, dou
 /* (end of section T) */
 
 /* ==== section Q: quantization ==== */
+/* Scalar pieces of the quantized formats (spec/semantics.md section 8); the mode values are
+ * those of mx_qmode in src/ops/ops_quantized.h. */
+#define MX_QMODE_AFFINE 0
+#define MX_QMODE_MXFP4 1
+#define MX_QMODE_MXFP8 2
+#define MX_QMODE_NVFP4 3
+
+/* E2M1 code (bit 3 = sign) -> value. */
+MX_HD static inline float mx_q_e2m1_value(uint32_t code) {
+  const float mag[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+  float v = mag[code & 7u];
+  return (code & 8u) ? -v : v;
+}
+
+/* The E2M1 code nearest to v, ties to the lower code (+0 before -0), NaN -> 0. */
+MX_HD static inline uint32_t mx_q_e2m1_nearest(float v) {
+  uint32_t best = 0;
+  float bd = fabsf(v);
+  for (uint32_t c = 1; c < 16; c++) {
+    float d = fabsf(v - mx_q_e2m1_value(c));
+    if (d < bd) {
+      bd = d;
+      best = c;
+    }
+  }
+  return best;
+}
+
+/* float -> FP8 E4M3 byte: nearest, ties to even, saturating at +-448 (NaN and inf too). */
+MX_HD static inline uint8_t mx_q_to_fp8(float x) {
+  uint8_t sign = (mx_f32_bits(x) >> 31) ? 0x80u : 0u;
+  float a = fabsf(x);
+  if (!(a < 464.0f)) return (uint8_t)(sign | 0x7Eu);
+  if (a < 0.015625f) { /* subnormal: multiples of 2^-9 (8 rounds up into the first normal) */
+    return (uint8_t)(sign | (uint8_t)rintf(a * 512.0f));
+  }
+  int e;
+  float m = frexpf(a, &e); /* a = m * 2^e, m in [0.5, 1) */
+  float q = rintf((m * 2.0f - 1.0f) * 8.0f);
+  int be = e - 1 + 7;
+  if (q >= 8.0f) {
+    q = 0.0f;
+    be++;
+  }
+  if (be > 15 || (be == 15 && q > 6.0f)) return (uint8_t)(sign | 0x7Eu);
+  return (uint8_t)(sign | (uint8_t)(be << 3) | (uint8_t)q);
+}
+
+/* FP8 E4M3 byte -> float (0x7F / 0xFF are NaN). */
+MX_HD static inline float mx_q_from_fp8(uint8_t b) {
+  uint32_t e = (b >> 3) & 15u, m = b & 7u;
+  float v;
+  if ((b & 0x7Fu) == 0x7Fu) {
+    v = NAN;
+  } else if (e == 0) {
+    v = (float)m * 0.001953125f;
+  } else {
+    v = ldexpf(1.0f + (float)m * 0.125f, (int)e - 7);
+  }
+  return (b & 0x80u) ? -v : v;
+}
+
+/* E8M0 scale byte -> 2^(s - 127) (0 -> 2^-127, 255 -> +inf), as the bfloat16 decode. */
+MX_HD static inline float mx_q_e8m0_value(uint8_t s) {
+  if (s == 255) return INFINITY;
+  return ldexpf(1.0f, (int)s - 127);
+}
+
+/* The E8M0 byte of an mx scale: ceil(log2(x)) + 127 clamped to [0, 254]; 0 -> 127,
+ * non-finite -> 255. */
+MX_HD static inline uint8_t mx_q_e8m0_encode(float x) {
+  if (x == 0.0f) return 127;
+  if (!(fabsf(x) < INFINITY)) return 255;
+  int e;
+  float m = frexpf(fabsf(x), &e);
+  int c = m > 0.5f ? e : e - 1;
+  c = c < -127 ? -127 : (c > 127 ? 127 : c);
+  return (uint8_t)(c + 127);
+}
+
+/* Affine group parameters from the group's min and max (float32, MLX's formulas). */
+MX_HD static inline void mx_q_affine_params(float wmin, float wmax, int bits, float *scale,
+                                            float *bias) {
+  float n_bins = (float)((1 << bits) - 1);
+  float s = (wmax - wmin) / n_bins;
+  s = s < 1e-7f ? 1e-7f : s;
+  if (bits == 1) { /* one bit: the plain min/max grid, no exact zero */
+    *scale = s;
+    *bias = wmin;
+    return;
+  }
+  bool neg_edge = fabsf(wmin) > fabsf(wmax);
+  s = neg_edge ? s : -s;
+  float edge = neg_edge ? wmin : wmax;
+  float q0 = rintf(edge / s);
+  float b = 0.0f;
+  if (q0 != 0.0f) {
+    s = edge / q0;
+    b = edge;
+  }
+  *scale = s;
+  *bias = b;
+}
+
+/* The affine code of v in a group with (scale, bias). */
+MX_HD static inline uint32_t mx_q_affine_code(float v, float scale, float bias, int bits) {
+  float n_bins = (float)((1 << bits) - 1);
+  float q = rintf((v - bias) / scale);
+  q = q < 0.0f ? 0.0f : q;
+  q = q > n_bins ? n_bins : q;
+  return (uint32_t)q;
+}
 /* (end of section Q) */
 
 /* ==== section S: mx.fast ==== */

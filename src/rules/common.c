@@ -105,14 +105,22 @@ void mx_prims_register_rules(void) {
   /* (end of section L) */
 
   /* ==== section T: FFT ==== */
+  {
+    void mx_rules_register_fft(void); /* rules/fft.c */
+    mx_rules_register_fft();
+  }
   /* (end of section T) */
 
   /* ==== section Q: quantization ==== */
+  void mx_rules_register_quantized(void); /* rules/quantized.c */
+  mx_rules_register_quantized();
   /* (end of section Q) */
 
   /* ==== section S: mx.fast ==== */
   /* (end of section S) */
 
   /* ==== section M: einsum and structured products ==== */
+  void mx_rules_register_products_ext(void); /* rules/products_ext.c */
+  mx_rules_register_products_ext();
   /* (end of section M) */
 }

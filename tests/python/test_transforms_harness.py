@@ -315,6 +315,11 @@ CASES = {
                                lambda x, c: mx.vjp(lambda w: mx.conv1d(x, w, padding=1),
                                                    [mx.zeros((3, 3, 2), mx.float64)], [c])[1][0],
                                [F((2, 5, 2)), F((2, 5, 3))], needs=("conv1d",))],
+    # computed in float32 (complex64): larger steps for the differences of these linear maps
+    "FFT": [Case("rfft_fft2", lambda x: (mx.real(mx.fft.rfft(x)), mx.imag(mx.fft.fft2(x, s=(3, 4)))),
+                 [F((2, 6))], eps=1e-2, rtol=1e-3, atol=1e-4, needs=("fft.rfft",)),
+            Case("irfftn", lambda x, y: mx.fft.irfftn(x + y * 1j, s=(3, 5), axes=(0, 1), norm="ortho"),
+                 [F((2, 3)), F((2, 3))], eps=1e-2, rtol=1e-3, atol=1e-4, needs=("fft.irfftn",))],
 }
 
 

@@ -104,14 +104,32 @@ void mx_prims_register_kernels(void) {
   /* (end of section L) */
 
   /* ==== section T: FFT ==== */
+  MX_CPU_KERNEL(mx_cpu_fft) /* fft.c (plans in fft_plan.c) */
+  mx_prims[MX_PRIM_FFT].eval_cpu = mx_cpu_fft;
   /* (end of section T) */
 
   /* ==== section Q: quantization ==== */
+  MX_CPU_KERNEL(mx_cpu_quantize) /* quantized.c */
+  MX_CPU_KERNEL(mx_cpu_dequantize)
+  MX_CPU_KERNEL(mx_cpu_to_fp8)
+  MX_CPU_KERNEL(mx_cpu_from_fp8)
+  MX_CPU_KERNEL(mx_cpu_quantized_matmul) /* quantized_matmul.c */
+  MX_CPU_KERNEL(mx_cpu_gather_qmm)
+  mx_prims[MX_PRIM_QUANTIZE].eval_cpu = mx_cpu_quantize;
+  mx_prims[MX_PRIM_DEQUANTIZE].eval_cpu = mx_cpu_dequantize;
+  mx_prims[MX_PRIM_TO_FP8].eval_cpu = mx_cpu_to_fp8;
+  mx_prims[MX_PRIM_FROM_FP8].eval_cpu = mx_cpu_from_fp8;
+  mx_prims[MX_PRIM_QUANTIZED_MATMUL].eval_cpu = mx_cpu_quantized_matmul;
+  mx_prims[MX_PRIM_GATHER_QMM].eval_cpu = mx_cpu_gather_qmm;
   /* (end of section Q) */
 
   /* ==== section S: mx.fast ==== */
   /* (end of section S) */
 
   /* ==== section M: einsum and structured products ==== */
+  MX_CPU_KERNEL(mx_cpu_gather_mm) /* gather_mm.c */
+  MX_CPU_KERNEL(mx_cpu_hadamard)  /* hadamard.c */
+  mx_prims[MX_PRIM_GATHER_MM].eval_cpu = mx_cpu_gather_mm;
+  mx_prims[MX_PRIM_HADAMARD].eval_cpu = mx_cpu_hadamard;
   /* (end of section M) */
 }

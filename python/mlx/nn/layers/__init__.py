@@ -21,6 +21,11 @@ from mlx.nn.layers.upsample import Upsample
 # (end of section NN)
 
 # ==== section TRF: positional encodings, attention, transformer, recurrent ====
+from mlx.nn.layers.positional_encoding import ALiBi, RoPE, SinusoidalPositionalEncoding
+from mlx.nn.layers.recurrent import GRU, LSTM, RNN
+from mlx.nn.layers.transformer import (MultiHeadAttention, Transformer, TransformerDecoder,
+                                       TransformerDecoderLayer, TransformerEncoder,
+                                       TransformerEncoderLayer)
 # (end of section TRF)
 
 # ==== section RND: distributed layers ====
@@ -30,4 +35,5 @@ from mlx.nn.layers.distributed import (
 # (end of section RND)
 
 # ==== section Q: quantized layers ====
+from mlx.nn.layers.quantized import QuantizedEmbedding, QuantizedLinear, quantize
 # (end of section Q)
