@@ -143,7 +143,6 @@ def test_sum_gradients_and_fully_shard():
                                rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.skipif(not hasattr(mx, "quantize"), reason="mx.quantize is not built")
 @pytest.mark.parametrize("sharding,cls", [("all-to-sharded", "QuantizedAllToShardedLinear"),
                                           ("sharded-to-all", "QuantizedShardedToAllLinear")])
 def test_quantized(sharding, cls):
@@ -160,3 +159,25 @@ def test_quantized(sharding, cls):
                         "bits=4, mode=affine)")
     fresh = getattr(nn, cls)(64, 32, bias=False, group_size=32, bits=8)
     assert "bias" not in fresh and fresh.bits == 8
+
+
+@pytest.mark.parametrize("mode,group_size,bits", [("affine", 32, 8), ("mxfp4", 32, 4),
+                                                  ("mxfp8", 32, 8), ("nvfp4", 16, 4)])
+def test_quantized_modes_and_shards(mode, group_size, bits):
+    mx.random.seed(7)
+    q = nn.QuantizedLinear(64, 32, bias=True, group_size=group_size, bits=bits, mode=mode)
+    x = mx.random.normal((3, 64))
+    for sharding in ("all-to-sharded", "sharded-to-all"):
+        sl = dist.shard_linear(q, sharding)
+        assert sl.mode == mode and sl.bits == bits and sl.group_size == group_size
+        np.testing.assert_allclose(np.array(sl(x)), np.array(q(x)), rtol=1e-5, atol=1e-5)
+    # two ranks: rank r keeps block r of every quantized leaf (rows, or packed columns)
+    for r in range(2):
+        a = dist.QuantizedAllToShardedLinear.from_quantized_linear(q, group=FakeGroup(r, 2))
+        s = dist.QuantizedShardedToAllLinear.from_quantized_linear(q, group=FakeGroup(r, 2))
+        for name in ("weight", "scales") + (("biases",) if mode == "affine" else ()):
+            full = np.array(q[name])
+            np.testing.assert_array_equal(np.array(a[name]), np.split(full, 2, axis=0)[r])
+            np.testing.assert_array_equal(np.array(s[name]), np.split(full, 2, axis=-1)[r])
+        np.testing.assert_array_equal(np.array(a.bias), np.split(np.array(q.bias), 2)[r])
+        np.testing.assert_array_equal(np.array(s.bias), np.array(q.bias))
