@@ -290,3 +290,43 @@ def test_errors(call, exc, msg):
     with pytest.raises(exc) as e:
         call(mx.random.key(0))
     assert msg in str(e.value)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda k: mx.random.bernoulli(0.5, (4,), key=k),
+    lambda k: mx.random.gumbel((4,), key=k),
+    lambda k: mx.random.laplace((4,), dtype=mx.float16, key=k),
+    lambda k: mx.random.truncated_normal(-1, 1, (4,), key=k),
+    lambda k: mx.random.categorical(mx.zeros((2, 5)), key=k),
+    lambda k: mx.random.categorical(mx.arange(5.0), shape=(3,), key=k),
+    lambda k: mx.random.permutation(5, key=k),
+    lambda k: mx.random.normal((2,), dtype=mx.complex64, key=k),
+], ids=["bernoulli", "gumbel", "laplace", "truncated_normal", "categorical",
+        "categorical_inverse_cdf", "permutation", "normal_complex64"])
+def test_vmap_over_keys(fn):
+    keys = mx.random.split(mx.random.key(21), 3)
+    assert mx.array_equal(mx.vmap(fn)(keys), mx.stack([fn(k) for k in keys])).item()
+
+
+def test_gradients_through_samplers():
+    rng = np.random.default_rng(22)
+    x = mx.array(rng.normal(size=(4, 3)).astype(np.float32))
+    w = mx.array(rng.normal(size=(4, 3)).astype(np.float32))
+    key = mx.random.key(23)
+    f = lambda a: (mx.random.permutation(a * a, axis=0, key=key) * w).sum()
+    g = np.array(mx.grad(f)(x))
+    perm = np.array(mx.random.permutation(4, key=key))
+    xn, wn, eps = np.array(x, np.float64), np.array(w, np.float64), 1e-3
+    fd = np.zeros_like(xn)
+    for i in np.ndindex(*xn.shape):
+        e = np.zeros_like(xn)
+        e[i] = eps
+        fd[i] = ((((xn + e) ** 2)[perm] * wn).sum() - (((xn - e) ** 2)[perm] * wn).sum()) / (2 * eps)
+    np.testing.assert_allclose(g, fd, rtol=1e-3, atol=1e-3)
+    # with the key fixed, truncated_normal is a smooth function of its bounds
+    tn = lambda lo, hi: mx.random.truncated_normal(lo, hi, (6,), key=key).sum()
+    lo, hi, eps = mx.array(-0.5), mx.array(1.5), 1e-2
+    g_lo, g_hi = mx.grad(tn, argnums=(0, 1))(lo, hi)
+    fd_lo = (tn(lo + eps, hi) - tn(lo - eps, hi)) / (2 * eps)
+    fd_hi = (tn(lo, hi + eps) - tn(lo, hi - eps)) / (2 * eps)
+    np.testing.assert_allclose([float(g_lo), float(g_hi)], [float(fd_lo), float(fd_hi)], rtol=1e-2)
