@@ -37,7 +37,9 @@ def values_of(r):
 
 @pytest.mark.parametrize("case", GOLDEN, ids=[c["name"] for c in GOLDEN])
 def test_golden(case):
-    r = getattr(mx.random, case["fn"])(**eval(case["args"]), key=mx.random.key(case["seed"]))
+    # bit-exactness is a property of the CPU kernels (MLX's GPU results differ too)
+    kwargs = {"stream": mx.cpu, **eval(case["args"])}
+    r = getattr(mx.random, case["fn"])(**kwargs, key=mx.random.key(case["seed"]))
     dt, vals = values_of(r)
     assert dt == case["dtype"]
     assert list(r.shape) == case["shape"]
