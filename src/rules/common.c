@@ -117,6 +117,8 @@ void mx_prims_register_rules(void) {
   /* (end of section Q) */
 
   /* ==== section S: mx.fast ==== */
+  void mx_rules_register_fast(void); /* rules/fast.c */
+  mx_rules_register_fast();
   /* (end of section S) */
 
   /* ==== section M: einsum and structured products ==== */

@@ -13,6 +13,7 @@
 #include "mlx/c/distributed_group.h"
 #include "mlx/c/error.h"
 #include "mlx/c/fast.h"
+#include "mlx/c/fast_kernels.h"
 #include "mlx/c/fft.h"
 #include "mlx/c/half.h"
 #include "mlx/c/io.h"

@@ -124,6 +124,14 @@ void mx_prims_register_kernels(void) {
   /* (end of section Q) */
 
   /* ==== section S: mx.fast ==== */
+  MX_CPU_KERNEL(mx_cpu_rms_norm) /* fast_norm.c */
+  MX_CPU_KERNEL(mx_cpu_layer_norm)
+  MX_CPU_KERNEL(mx_cpu_rope) /* fast_rope.c */
+  MX_CPU_KERNEL(mx_cpu_sdpa) /* fast_sdpa.c */
+  mx_prims[MX_PRIM_RMS_NORM].eval_cpu = mx_cpu_rms_norm;
+  mx_prims[MX_PRIM_LAYER_NORM].eval_cpu = mx_cpu_layer_norm;
+  mx_prims[MX_PRIM_ROPE].eval_cpu = mx_cpu_rope;
+  mx_prims[MX_PRIM_SDPA].eval_cpu = mx_cpu_sdpa;
   /* (end of section S) */
 
   /* ==== section M: einsum and structured products ==== */
