@@ -10,6 +10,7 @@
 #include "mlx/c/compile.h"
 #include "mlx/c/device.h"
 #include "mlx/c/distributed.h"
+#include "mlx/c/distributed_group.h"
 #include "mlx/c/error.h"
 #include "mlx/c/fast.h"
 #include "mlx/c/fast_kernels.h"
