@@ -267,9 +267,23 @@ typedef struct ppass {
     }                                                                                       \
     return (E *)x.from;                                                                     \
   }                                                                                         \
+  /* a[lo, hi) reordered so elements with key < p (le: <= p) come first; returns their end. \
+   * Branch-free: the comparison feeds an index, not a jump. */                            \
+  static int64_t lomuto_##tag(E *a, int64_t lo, int64_t hi, uint64_t p, bool le) {          \
+    int64_t m = lo;                                                                         \
+    for (int64_t j = lo; j < hi; j++) {                                                     \
+      E v = a[j];                                                                           \
+      uint64_t kv = KEY(v);                                                                 \
+      int64_t c = le ? kv <= p : kv < p;                                                    \
+      a[j] = a[m];                                                                          \
+      a[m] = v;                                                                             \
+      m += c;                                                                               \
+    }                                                                                       \
+    return m;                                                                               \
+  }                                                                                         \
   /* Moves the kth smallest to a[kth], smaller keys before it and larger after. */          \
   static void select_##tag(E *a, E *t, int64_t n, int64_t kth, int kbits, uint32_t *hist) { \
-    int64_t lo = 0, hi = n;                                                                 \
+    int64_t lo = 0, hi = n; /* [0, lo) <= [lo, hi) <= [hi, n) */                            \
     int budget = 2;                                                                         \
     for (int64_t m = n; m > 1; m >>= 1) budget += 2;                                        \
     while (hi - lo > SMALL_ROW) {                                                           \
@@ -281,24 +295,16 @@ typedef struct ppass {
       uint64_t x0 = KEY(a[lo]), x1 = KEY(a[lo + (hi - lo) / 2]), x2 = KEY(a[hi - 1]), p;    \
       if (x0 < x1) p = x1 < x2 ? x1 : (x0 < x2 ? x2 : x0);                                  \
       else p = x0 < x2 ? x0 : (x1 < x2 ? x2 : x1);                                          \
-      /* three-way: [lo, lt) < p, [lt, j) == p, (gt, hi) > p */                             \
-      int64_t lt = lo, j = lo, gt = hi - 1;                                                 \
-      while (j <= gt) {                                                                     \
-        E v = a[j];                                                                         \
-        uint64_t kv = KEY(v);                                                               \
-        if (kv < p) {                                                                       \
-          a[j++] = a[lt];                                                                   \
-          a[lt++] = v;                                                                      \
-        } else if (kv > p) {                                                                \
-          a[j] = a[gt];                                                                     \
-          a[gt--] = v;                                                                      \
-        } else {                                                                            \
-          j++;                                                                              \
-        }                                                                                   \
+      int64_t lt = lomuto_##tag(a, lo, hi, p, false);                                       \
+      if (kth < lt) {                                                                       \
+        hi = lt;                                                                            \
+      } else if (lt > lo) {                                                                 \
+        lo = lt;                                                                            \
+      } else { /* p is the least key left: split off the keys equal to it */                \
+        int64_t eq = lomuto_##tag(a, lo, hi, p, true);                                      \
+        if (kth < eq) return;                                                               \
+        lo = eq;                                                                            \
       }                                                                                     \
-      if (kth < lt) hi = lt;                                                                \
-      else if (kth > gt) lo = gt + 1;                                                       \
-      else return;                                                                          \
     }                                                                                       \
     isort_##tag(a + lo, hi - lo);                                                           \
   }                                                                                         \
