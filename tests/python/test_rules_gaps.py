@@ -127,3 +127,45 @@ def test_view_has_no_derivative():
     # a view to the same dtype is the identity and differentiates as one
     g = mx.grad(lambda a: a.view(mx.float32).sum())(x)
     assert_close(g, np.ones(4))
+
+
+# ---- float64 softmax / logsumexp stay in float64 ----------------------------------------
+
+
+def _np_softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize("shape", [(4, 50), (3, 1000), (2, 3, 20000), (1,), (5, 1)])
+@pytest.mark.parametrize("precise", [False, True])
+def test_softmax_float64_precision(shape, precise, rng):
+    x = rng.standard_normal(shape) * 5
+    for xs in (x, np.swapaxes(x, 0, -1)):  # contiguous and transposed rows
+        got = mx.softmax(F(xs) if xs is x else F(x).swapaxes(0, -1), axis=-1, precise=precise)
+        assert got.dtype == mx.float64
+        np.testing.assert_allclose(np.array(got), _np_softmax(xs, -1), rtol=1e-13, atol=1e-300)
+    # not the last axis: the composed form, also in float64
+    got = mx.softmax(F(x), axis=0, precise=precise)
+    np.testing.assert_allclose(np.array(got), _np_softmax(x, 0), rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("shape", [(4, 50), (3, 1000), (2, 3, 20000)])
+def test_logsumexp_float64_precision(shape, rng):
+    x = rng.standard_normal(shape) * 5
+    m = x.max(axis=-1, keepdims=True)
+    ref = (m + np.log(np.exp(x - m).sum(axis=-1, keepdims=True)))[..., 0]
+    got = mx.logsumexp(F(x), axis=-1)
+    assert got.dtype == mx.float64
+    np.testing.assert_allclose(np.array(got), ref, rtol=1e-14, atol=1e-14)
+    ref0 = np.log(np.exp(x).sum(axis=0))
+    np.testing.assert_allclose(np.array(mx.logsumexp(F(x), axis=0)), ref0, rtol=1e-14, atol=1e-14)
+
+
+def test_softmax_float64_grad_precision(rng):
+    x, w = rng.standard_normal((3, 7)), rng.standard_normal((3, 7))
+    s = _np_softmax(x, -1)
+    want = s * (w - (w * s).sum(-1, keepdims=True))
+    for precise in (False, True):
+        g = mx.grad(lambda a: (mx.softmax(a, axis=-1, precise=precise) * F(w)).sum())(F(x))
+        np.testing.assert_allclose(np.array(g), want, rtol=1e-13, atol=1e-15)
