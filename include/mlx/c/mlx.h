@@ -11,6 +11,7 @@
 #include "mlx/c/device.h"
 #include "mlx/c/distributed.h"
 #include "mlx/c/error.h"
+#include "mlx/c/export.h"
 #include "mlx/c/fast.h"
 #include "mlx/c/fft.h"
 #include "mlx/c/half.h"
