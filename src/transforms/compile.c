@@ -159,7 +159,7 @@ static bool can_infer(int prim) {
     case MX_PRIM_CONTIGUOUS: case MX_PRIM_CONCATENATE: case MX_PRIM_ADDMM: case MX_PRIM_GATHER:
     case MX_PRIM_GATHER_AXIS: case MX_PRIM_SCATTER: case MX_PRIM_SCATTER_AXIS:
     case MX_PRIM_SLICE_UPDATE: case MX_PRIM_DYNAMIC_SLICE_UPDATE: case MX_PRIM_SEARCH_SORTED:
-    case MX_PRIM_ARANGE:
+    case MX_PRIM_ARANGE: case MX_PRIM_NUMBER_OF_ELEMENTS:
       return true;
     default:
       return false;
@@ -460,6 +460,12 @@ static int infer_op(const mx_tape *t, int k, shp *const *ins, shp *outs, const s
       return infer_matmul(ins[0], ins[1], &outs[0]);
     case MX_PRIM_STOP_GRADIENT:
       return shp_set(&outs[0], ins[0]->ndim, ins[0]->shape);
+    case MX_PRIM_NUMBER_OF_ELEMENTS: {
+      const mx_p_number_of_elements *r = op->params;
+      for (int j = 0; j < r->axes.n; j++)
+        if (r->axes.v[j] >= ins[0]->ndim) return shape_error("number_of_elements", ins[0], &tin[0]);
+      return shp_set(&outs[0], 0, NULL);
+    }
     case MX_PRIM_DEPENDS:
     case MX_PRIM_CUSTOM:
       for (int j = 0; j < op->n_out; j++)
@@ -856,7 +862,8 @@ static entry *lookup(const mx_compile_key *key, mx_stream s, mx_array *const *in
   return found;
 }
 
-int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int max_out) {
+int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int max_out,
+                  bool shapeless) {
   mx_array **ph = calloc((size_t)n + 1, sizeof *ph);
   mx_array **outs = calloc((size_t)max_out + 1, sizeof *outs);
   int n_out = 0, rc = (ph && outs) ? 0 : mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
@@ -867,7 +874,9 @@ int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int
   }
   if (rc == 0) {
     mx_trace_push();
+    if (shapeless) mx_trace_shapeless_push();
     rc = mx_trace_call(fn, ph, n, outs, max_out, &n_out);
+    if (shapeless) mx_trace_shapeless_pop();
     mx_trace_pop();
   }
   if (rc == 0) rc = build_tape(t, ph, n, outs, n_out);
@@ -888,7 +897,7 @@ static entry *trace_entry(const mx_compile_key *key, mx_stream s, mx_closure fn,
     if (!e->constants) rc = mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
     else memcpy(e->constants, key->constants, (size_t)key->n_constants * sizeof(uint64_t));
   }
-  if (rc == 0) rc = mx_tape_trace(&e->tape, fn, inputs, n, max_out);
+  if (rc == 0) rc = mx_tape_trace(&e->tape, fn, inputs, n, max_out, key->shapeless);
   mx_compile_mode mode = mx_compile_get_mode();
   if (rc == 0 && key->shapeless) rc = mx_tape_check_shapeless(&e->tape);
   if (rc == 0 && mode != MX_COMPILE_NO_SIMPLIFY) rc = mx_tape_simplify(&e->tape);

@@ -94,7 +94,7 @@ int mx_exported_add(mx_exported *e, mx_closure fn, mx_array *const *inputs, int 
   int rc = copy_names(t, kw_names, n_kw);
   if (rc == 0) {
     int scopes = mx_scope_suspend();
-    rc = mx_tape_trace(&t->tape, fn, inputs, n_args + n_kw, MX_MAX_OUTPUTS);
+    rc = mx_tape_trace(&t->tape, fn, inputs, n_args + n_kw, MX_MAX_OUTPUTS, shapeless);
     mx_scope_resume(scopes);
   }
   for (int k = 0; rc == 0 && k < t->tape.n_ops; k++)

@@ -589,3 +589,36 @@ def test_training_step_pattern_matches_eager(rng):
     np.testing.assert_allclose(lc, le, rtol=1e-6)
     np.testing.assert_allclose(wc, we, rtol=1e-6)
     assert le[3] < le[0]
+
+
+def test_shapeless_mean_var_std_divide_by_the_sizes_of_each_call(rng):
+    """mean/var/std inside a shapeless function count the elements of the shapes they are
+    called with (the NumberOfElements primitive), not the traced ones."""
+    f = mx.compile(lambda x: (mx.mean(x, axis=1), mx.var(x, axis=-1, ddof=1), mx.std(x),
+                              mx.mean(x, axis=(0, 1), keepdims=True)), shapeless=True)
+    for shape in [(3, 4), (5, 7), (2, 2), (6, 2)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        got = [np.array(v) for v in f(mx.array(x))]
+        np.testing.assert_allclose(got[0], x.mean(1), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got[1], x.var(-1, ddof=1), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(got[2], x.std(), rtol=1e-5)
+        np.testing.assert_allclose(got[3], x.mean(keepdims=True), rtol=1e-5, atol=1e-6)
+    grad = mx.compile(mx.grad(lambda x: mx.mean(x * x)), shapeless=True)
+    for n in (3, 8):
+        x = rng.standard_normal(n).astype(np.float32)
+        np.testing.assert_allclose(np.array(grad(mx.array(x))), 2 * x / n, rtol=1e-5)
+    batched = mx.vmap(mx.compile(lambda x: mx.mean(x), shapeless=True))
+    for shape in [(3, 4), (2, 5)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(np.array(batched(mx.array(x))), x.mean(1), rtol=1e-5)
+    # outside a shapeless trace the count stays a constant, bit for bit as before
+    x = mx.array(rng.standard_normal((4, 6)).astype(np.float32))
+    assert mx.array_equal(mx.compile(lambda a: mx.mean(a, axis=0))(x), mx.mean(x, axis=0))
+
+
+def test_shapeless_export_of_mean(tmp_path, rng):
+    path = str(tmp_path / "mean.mlxfn")
+    mx.export_function(path, lambda x: mx.mean(x, axis=-1), mx.zeros((2, 3)), shapeless=True)
+    fn = mx.import_function(path)
+    x = rng.standard_normal((4, 9)).astype(np.float32)
+    np.testing.assert_allclose(np.array(fn(mx.array(x))[0]), x.mean(-1), rtol=1e-5)
