@@ -3,9 +3,6 @@
  * float32/float16/bfloat16 use the vectorised loops of vmath.h instead. One driver walks
  * strided/broadcast inputs as runs (cpu.h iterator) into the row-contiguous output. Adding a
  * unary op touches prims.def and formulas.h only. */
-/* sqrt and friends as single instructions (no errno), selects instead of branches: the
- * loops vectorise with unchanged results. */
-#pragma GCC optimize("no-math-errno", "no-trapping-math")
 #include "../formulas.h"
 #include "cpu.h"
 #include "pool.h"

@@ -2,10 +2,8 @@
  * (exp: x = n ln2 + r; log: x = 2^e m; sin/cos: x = n pi/2 + r) and evaluated with
  * polynomials accurate to ~1e-13, then rounded once to float; special values are selected
  * at the end. Loops run over fixed blocks (a short tail is padded into a block), so every
- * element takes the same instructions wherever it sits in the array. */
-/* No FP-exception or errno side effects are relied on here, which lets selects replace
- * branches and the loops vectorise; results are unaffected. */
-#pragma GCC optimize("no-trapping-math", "no-math-errno")
+ * element takes the same instructions wherever it sits in the array. Built with
+ * -fno-trapping-math -fno-math-errno (CMakeLists.txt) so that selects vectorise. */
 #include "vmath.h"
 
 #include <math.h>
