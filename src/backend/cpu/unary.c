@@ -203,13 +203,17 @@ static int unary_forward(const char *name, const unary_tile_fn *tab, const unary
   const int64_t *strides[2] = {out->strides, in->strides};
   mx_cpu_iter it;
   if (mx_cpu_iter_init(&it, 2, out->ndim, out->shape, strides) < 0) return -1;
-  unary_tile_fn fn = vm && vm[in->dtype] ? vm[in->dtype] : tab[in->dtype];
+  bool heavy = vm && vm[in->dtype];
+  unary_tile_fn fn = heavy ? vm[in->dtype] : tab[in->dtype];
   unary_job job = {fn, in, out, &it, strides, 0};
   int64_t len = mx_cpu_iter_len(&it);
+  /* a cheap member (a few cycles per element or less) splits only where each part still
+   * outweighs waking a helper (tens of microseconds on a busy machine) */
+  int64_t elems = heavy ? MX_CPU_PARALLEL_GRAIN : 4 * MX_CPU_PARALLEL_GRAIN;
   if (it.nruns == 1) {
-    mx_cpu_parallel_for(len, MX_CPU_PARALLEL_GRAIN, unary_elements, &job);
+    mx_cpu_parallel_for(len, elems, unary_elements, &job);
   } else {
-    int64_t grain = MX_CPU_PARALLEL_GRAIN / (len > 0 ? len : 1);
+    int64_t grain = elems / (len > 0 ? len : 1);
     mx_cpu_parallel_for(it.nruns, grain > 0 ? grain : 1, unary_run_range, &job);
   }
   mx_cpu_iter_free(&it);
