@@ -1225,6 +1225,46 @@ MX_HD static inline uint32_t mx_q_affine_code(float v, float scale, float bias, 
 /* (end of section Q) */
 
 /* ==== section S: mx.fast ==== */
+/* Rotary embedding (spec/semantics.md 12.2), in float32 as MLX's reference: the inverse
+ * frequency of pair i is exp(-i * ln(base) / (dims/2)) (or 1 / freqs[i]); the angle of
+ * position t is ((t + offset) * scale) * inv_freq. */
+MX_HD static inline float mx_f_rope_inv_freq(int i, int half_dims, float base) {
+  float step = logf(base) / (float)half_dims;
+  return expf((float)(-i) * step);
+}
+
+MX_HD static inline float mx_f_rope_theta(int64_t t, int32_t offset, float scale, float inv) {
+  float pos = ((float)t + (float)offset) * scale;
+  return pos * inv;
+}
+
+/* One rotated pair: forward (x1 c - x2 s, x1 s + x2 c), inverse (x1 c + x2 s, x2 c - x1 s). */
+MX_HD static inline void mx_f_rope_pair(float x1, float x2, float c, float s, bool forward,
+                                        float *o1, float *o2) {
+  if (forward) {
+    *o1 = x1 * c - x2 * s;
+    *o2 = x1 * s + x2 * c;
+  } else {
+    *o1 = x2 * s + x1 * c;
+    *o2 = x2 * c - x1 * s;
+  }
+}
+
+/* The score a boolean (or causal) attention mask gives a hidden key: the lowest finite
+ * value of the output dtype, as MLX's reference (a fully hidden row averages the values). */
+MX_HD static inline double mx_f_sdpa_masked_score(mx_dtype t) {
+  switch (t) {
+    case MX_FLOAT16: return -65504.0;
+    case MX_BFLOAT16: return -3.3895313892515355e38;
+    case MX_FLOAT64: return -1.7976931348623157e308;
+    default: return -3.4028234663852886e38;
+  }
+}
+
+/* Causal visibility of key j to query i with tq queries over tk keys (lower-right aligned). */
+MX_HD static inline bool mx_f_sdpa_causal_visible(int64_t i, int64_t j, int64_t tq, int64_t tk) {
+  return j <= i + (tk - tq);
+}
 /* (end of section S) */
 
 /* ==== section M: einsum and structured products ==== */

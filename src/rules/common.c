@@ -95,6 +95,8 @@ void mx_prims_register_rules(void) {
   /* (end of section I) */
 
   /* ==== section J: random samplers and distributed ==== */
+  void mx_rules_register_distributed(void); /* rules/distributed.c */
+  mx_rules_register_distributed();
   /* (end of section J) */
 
   /* ==== section L: linear algebra ==== */
@@ -115,6 +117,8 @@ void mx_prims_register_rules(void) {
   /* (end of section Q) */
 
   /* ==== section S: mx.fast ==== */
+  void mx_rules_register_fast(void); /* rules/fast.c */
+  mx_rules_register_fast();
   /* (end of section S) */
 
   /* ==== section M: einsum and structured products ==== */

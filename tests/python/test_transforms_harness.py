@@ -320,6 +320,15 @@ CASES = {
                  [F((2, 6))], eps=1e-2, rtol=1e-3, atol=1e-4, needs=("fft.rfft",)),
             Case("irfftn", lambda x, y: mx.fft.irfftn(x + y * 1j, s=(3, 5), axes=(0, 1), norm="ortho"),
                  [F((2, 3)), F((2, 3))], eps=1e-2, rtol=1e-3, atol=1e-4, needs=("fft.irfftn",))],
+    # mx.fast (section S): one case per fused primitive
+    "RMSNorm": [Case("rms_norm", lambda x, w: mx.fast.rms_norm(x, w, 1e-5), [F((2, 3, 4)), F((4,))])],
+    "LayerNorm": [Case("layer_norm", lambda x, w, b: mx.fast.layer_norm(x, w, b, 1e-5),
+                       [F((2, 3, 4)), F((4,)), F((4,))])],
+    "RoPE": [Case("rope", lambda x: mx.fast.rope(x, 4, traditional=True, base=100.0, scale=1.0,
+                                                 offset=1), [F((2, 1, 3, 6))])],
+    "ScaledDotProductAttention": [Case(
+        "sdpa", lambda q, k, v: mx.fast.scaled_dot_product_attention(q, k, v, scale=0.5, mask="causal"),
+        [F((1, 2, 2, 3)), F((1, 1, 3, 3)), F((1, 1, 3, 2))])],
 }
 
 
