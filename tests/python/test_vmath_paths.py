@@ -40,8 +40,8 @@ def test_against_numpy(name, dt):
     got = np.array(getattr(mx, name)(x).astype(mx.float32)).astype(np.float64)
     with np.errstate(all="ignore"):  # float16 inputs may flush to 0 (log gives -inf)
         want = OPS[name][0](xin)
-    if dt == mx.float16:  # the exact result rounded to float16 may overflow or flush
-        want = want.astype(np.float16).astype(np.float64)
+        if dt == mx.float16:  # the exact result rounded to float16 may overflow or flush
+            want = want.astype(np.float16).astype(np.float64)
     # sigmoid mirrors 1 - 1/(1 + e^x) for x < 0 as MLX does: absolute float accuracy there
     atol = max(TOL[dt] * 1e-3, 1e-7 if name == "sigmoid" else 0.0)
     ok = np.isclose(got, want, rtol=TOL[dt], atol=atol, equal_nan=True)
