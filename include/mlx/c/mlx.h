@@ -12,6 +12,7 @@
 #include "mlx/c/distributed.h"
 #include "mlx/c/distributed_group.h"
 #include "mlx/c/error.h"
+#include "mlx/c/export.h"
 #include "mlx/c/fast.h"
 #include "mlx/c/fast_kernels.h"
 #include "mlx/c/fft.h"
