@@ -3,16 +3,20 @@
  * its primitive's own kernel applied to the tiles, and every register holds the
  * instruction's dtype, so the result equals the unfused ops bit for bit. Inputs broadcast
  * to the output shape: contiguous ones are read in place, scalars with stride 0, others
- * gathered into a tile. Its rules expand the program back into ops. */
+ * gathered into a tile. Tiles are split over the CPU thread pool; each range keeps its own
+ * registers, reused once dead so the live ones stay in cache. Its rules expand the program
+ * back into ops. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/device.h"
 #include "../core/error.h"
 #include "../core/prim.h"
+#include "../backend/cpu/pool.h"
 #include "tape.h"
 
-#define TILE 1024
+#define TILE 2048
 #define MAX_ELEM 8 /* bytes of the widest dtype */
 
 static void program_destroy(mx_object *o) {
@@ -55,7 +59,6 @@ typedef enum { IN_DIRECT, IN_SCALAR, IN_GATHER } in_mode;
 typedef struct in_view {
   in_mode mode;
   int64_t *bstr;    /* IN_GATHER: strides broadcast to the output shape */
-  char *tile;       /* IN_GATHER: the gathered tile */
 } in_view;
 
 static const int64_t one_stride = 1, zero_stride = 0;
@@ -120,66 +123,70 @@ static void gather(const mx_tensor *in, const int64_t *bs, const mx_tensor *out,
   if (ix != idx) free(ix);
 }
 
-static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
-                           int n_out) {
-  const mx_program *p = (const mx_program *)((const mx_p_compiled *)ctx->params)->program;
-  if (n_out != 1 || n_in != p->n_in)
-    return mx_fail_int(MX_EINVAL, "[Compiled] Expected %d inputs and 1 output.", p->n_in);
-  int64_t N = out->size;
-  if (N == 0) return 0;
-  int nd = out->ndim;
-  in_view *views = calloc((size_t)n_in + 1, sizeof *views);
-  char *regs = malloc((size_t)p->n_instr * TILE * MAX_ELEM);
-  int64_t *bstr = malloc(((size_t)n_in * (size_t)nd + 1) * sizeof *bstr);
-  char *tiles = malloc((size_t)(n_in + 1) * TILE * MAX_ELEM);
-  int rc = (views && regs && bstr && tiles) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
-  for (int i = 0; rc == 0 && i < n_in; i++) {
-    bool zero_strides = true; /* a scalar broadcast to a shape */
-    for (int d = 0; d < in[i].ndim; d++) zero_strides &= in[i].shape[d] == 1 || in[i].strides[d] == 0;
-    if (in[i].size == 1 || zero_strides) {
-      views[i].mode = IN_SCALAR;
-    } else if (row_contig_same(&in[i], out)) {
-      views[i].mode = IN_DIRECT;
-    } else {
-      views[i].mode = IN_GATHER;
-      views[i].bstr = bstr + (size_t)i * nd;
-      views[i].tile = tiles + (size_t)i * TILE * MAX_ELEM;
-      if (broadcast_strides(&in[i], out, views[i].bstr) < 0)
-        rc = mx_fail_int(MX_EINVAL, "[Compiled] Input %d does not broadcast to the output.", i);
-    }
+/* What every tile range shares; registers are slots reused once their value is dead. */
+typedef struct ck_job {
+  const mx_program *p;
+  const mx_kernel_ctx *ctx;
+  const mx_tensor *in;
+  mx_tensor *out;
+  const in_view *views;
+  const int32_t *slot; /* [n_instr] register slot of each instruction's result */
+  int n_slots, n_gather;
+  int64_t N;
+  _Atomic int rc;
+} ck_job;
+
+/* Runs tiles [tb, te) with its own registers and gather buffers. */
+static void ck_tiles(void *c, int64_t tb, int64_t te) {
+  ck_job *j = c;
+  const mx_program *p = j->p;
+  const mx_tensor *in = j->in, *out = j->out;
+  int n_in = p->n_in;
+  char *regs = malloc((size_t)(j->n_slots + j->n_gather) * TILE * MAX_ELEM);
+  char **gtile = malloc(((size_t)n_in + 1) * sizeof *gtile);
+  if (!regs || !gtile) {
+    free(regs);
+    free(gtile);
+    atomic_store(&j->rc, mx_fail_int(MX_ENOMEM, "[Compiled] out of memory."));
+    return;
   }
-  mx_kernel_ctx kctx = *ctx;
+  for (int i = 0, g = 0; i < n_in; i++)
+    gtile[i] = j->views[i].mode == IN_GATHER ? regs + (size_t)(j->n_slots + g++) * TILE * MAX_ELEM
+                                             : NULL;
+  mx_kernel_ctx kctx = *j->ctx;
   int32_t tile_shape[1];
   mx_tensor ops[3], res;
-  for (int64_t t0 = 0; rc == 0 && t0 < N; t0 += TILE) {
-    int64_t n = N - t0 < TILE ? N - t0 : TILE;
+  int osz = mx_dtype_size(out->dtype);
+  for (int64_t t = tb; t < te && atomic_load_explicit(&j->rc, memory_order_relaxed) == 0; t++) {
+    int64_t t0 = t * TILE, n = j->N - t0 < TILE ? j->N - t0 : TILE;
     tile_shape[0] = (int32_t)n;
     for (int i = 0; i < n_in; i++)
-      if (views[i].mode == IN_GATHER) gather(&in[i], views[i].bstr, out, t0, n, views[i].tile);
-    for (int k = 0; rc == 0 && k < p->n_instr; k++) {
+      if (gtile[i]) gather(&in[i], j->views[i].bstr, out, t0, n, gtile[i]);
+    for (int k = 0; k < p->n_instr; k++) {
       const mx_pinstr *ins = &p->instr[k];
-      for (int j = 0; j < ins->n_in; j++) {
-        mx_tensor *o = &ops[j];
+      for (int a_i = 0; a_i < ins->n_in; a_i++) {
+        mx_tensor *o = &ops[a_i];
         o->ndim = 1;
         o->shape = tile_shape;
         o->size = n;
-        int32_t a = ins->in[j];
+        int32_t a = ins->in[a_i];
         if (a >= 0) {
           o->dtype = p->instr[a].dtype;
-          o->data = regs + (size_t)a * TILE * MAX_ELEM;
+          o->data = regs + (size_t)j->slot[a] * TILE * MAX_ELEM;
           o->strides = &one_stride;
           o->flags = MX_ROW_CONTIG | MX_COL_CONTIG;
           continue;
         }
         const mx_tensor *x = &in[-a - 1];
-        const in_view *v = &views[-a - 1];
+        const in_view *v = &j->views[-a - 1];
         o->dtype = x->dtype;
         if (v->mode == IN_SCALAR) {
           o->data = x->data;
           o->strides = &zero_stride;
           o->flags = n == 1 ? MX_ROW_CONTIG | MX_COL_CONTIG : 0;
         } else {
-          o->data = v->mode == IN_DIRECT ? (char *)x->data + t0 * mx_dtype_size(x->dtype) : v->tile;
+          o->data = v->mode == IN_DIRECT ? (char *)x->data + t0 * mx_dtype_size(x->dtype)
+                                         : gtile[-a - 1];
           o->strides = &one_stride;
           o->flags = MX_ROW_CONTIG | MX_COL_CONTIG;
         }
@@ -190,16 +197,78 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
       res.size = n;
       res.strides = &one_stride;
       res.flags = MX_ROW_CONTIG | MX_COL_CONTIG;
-      res.data = k == p->n_instr - 1 ? (char *)out->data + t0 * mx_dtype_size(out->dtype)
-                                     : regs + (size_t)k * TILE * MAX_ELEM;
+      res.data = k == p->n_instr - 1 ? (char *)out->data + t0 * osz
+                                     : regs + (size_t)j->slot[k] * TILE * MAX_ELEM;
       kctx.params = ins->params;
-      rc = mx_prims[ins->prim].eval_cpu(&kctx, ops, ins->n_in, &res, 1);
+      if (mx_prims[ins->prim].eval_cpu(&kctx, ops, ins->n_in, &res, 1) != 0) {
+        atomic_store(&j->rc, -1);
+        break;
+      }
     }
   }
-  free(views);
   free(regs);
+  free(gtile);
+}
+
+/* Register slots: an instruction's result takes a slot whose value was last read by an
+ * earlier instruction (never one of its own operands). Returns the slot count. */
+static int ck_assign_slots(const mx_program *p, int32_t *slot, int32_t *last, int32_t *free_at) {
+  for (int k = 0; k < p->n_instr; k++) last[k] = k;
+  for (int k = 0; k < p->n_instr; k++)
+    for (int a = 0; a < p->instr[k].n_in; a++)
+      if (p->instr[k].in[a] >= 0) last[p->instr[k].in[a]] = k;
+  int n_slots = 0;
+  for (int k = 0; k < p->n_instr; k++) {
+    int s = -1;
+    for (int q = 0; q < n_slots && s < 0; q++)
+      if (free_at[q] < k) s = q;
+    if (s < 0) s = n_slots++;
+    slot[k] = s;
+    free_at[s] = last[k];
+  }
+  return n_slots;
+}
+
+static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
+                           int n_out) {
+  const mx_program *p = (const mx_program *)((const mx_p_compiled *)ctx->params)->program;
+  if (n_out != 1 || n_in != p->n_in)
+    return mx_fail_int(MX_EINVAL, "[Compiled] Expected %d inputs and 1 output.", p->n_in);
+  int64_t N = out->size;
+  if (N == 0) return 0;
+  int nd = out->ndim;
+  in_view *views = calloc((size_t)n_in + 1, sizeof *views);
+  int64_t *bstr = malloc(((size_t)n_in * (size_t)nd + 1) * sizeof *bstr);
+  int32_t *slot = malloc((size_t)p->n_instr * 3 * sizeof *slot);
+  int rc = (views && bstr && slot) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  int n_gather = 0;
+  for (int i = 0; rc == 0 && i < n_in; i++) {
+    bool zero_strides = true; /* a scalar broadcast to a shape */
+    for (int d = 0; d < in[i].ndim; d++) zero_strides &= in[i].shape[d] == 1 || in[i].strides[d] == 0;
+    if (in[i].size == 1 || zero_strides) {
+      views[i].mode = IN_SCALAR;
+    } else if (row_contig_same(&in[i], out)) {
+      views[i].mode = IN_DIRECT;
+    } else {
+      views[i].mode = IN_GATHER;
+      views[i].bstr = bstr + (size_t)i * nd;
+      n_gather++;
+      if (broadcast_strides(&in[i], out, views[i].bstr) < 0)
+        rc = mx_fail_int(MX_EINVAL, "[Compiled] Input %d does not broadcast to the output.", i);
+    }
+  }
+  if (rc == 0) {
+    ck_job job = {p, ctx, in, out, views, slot, 0, n_gather, N, 0};
+    job.n_slots = ck_assign_slots(p, slot, slot + p->n_instr, slot + 2 * p->n_instr);
+    int64_t n_tiles = (N + TILE - 1) / TILE, grain = MX_CPU_PARALLEL_GRAIN / TILE;
+    mx_cpu_parallel_for(n_tiles, grain > 0 ? grain : 1, ck_tiles, &job);
+    rc = atomic_load(&job.rc);
+    if (rc != 0 && !mx_error_message()[0])
+      rc = mx_fail_int(MX_EINVAL, "[Compiled] A fused kernel failed.");
+  }
+  free(views);
   free(bstr);
-  free(tiles);
+  free(slot);
   return rc;
 }
 

@@ -1,10 +1,12 @@
 /* unary.c: the unary family on the CPU. One tile function per (member, dtype) is generated
- * from MX_UNARY_PRIMS and the formulas of formulas.h; one driver walks strided/broadcast
- * inputs as runs (cpu.h iterator) into the row-contiguous output. Adding a unary op
- * touches prims.def and formulas.h only. */
+ * from MX_UNARY_PRIMS and the formulas of formulas.h; the transcendental members on
+ * float32/float16/bfloat16 use the vectorised loops of vmath.h instead. One driver walks
+ * strided/broadcast inputs as runs (cpu.h iterator) into the row-contiguous output. Adding a
+ * unary op touches prims.def and formulas.h only. */
 #include "../formulas.h"
 #include "cpu.h"
 #include "pool.h"
+#include "vmath.h"
 
 /* y[0..n) = f(x[0], x[sx], ...): y contiguous, x with any element stride. */
 typedef void (*unary_tile_fn)(const void *x, int64_t sx, void *y, int64_t n);
@@ -26,8 +28,88 @@ typedef void (*unary_tile_fn)(const void *x, int64_t sx, void *y, int64_t n);
 
 #define UNARY_ENTRY(stem, sfx) [MX_DT_##sfx] = unary_##stem##_##sfx,
 
-static int unary_forward(const char *name, const unary_tile_fn *tab, const mx_tensor *in,
-                         int n_in, mx_tensor *out, int n_out);
+/* ---- the vmath.h members: every float32 input goes through the vector loop (strided ones
+ * gathered first), so an element's result never depends on the layout; float16/bfloat16
+ * widen to float32 tiles and round back, as their formulas do. ---- */
+static void unary_vm_f32(mx_vm_f32_fn f, const void *x_, int64_t sx, void *y_, int64_t n) {
+  const float *x = x_;
+  float *y = y_;
+  if (sx == 1) {
+    f(x, y, n);
+  } else if (sx == 0) {
+    float v;
+    f(x, &v, 1);
+    for (int64_t i = 0; i < n; i++) y[i] = v;
+  } else {
+    float t[MX_CPU_TILE];
+    for (int64_t j = 0; j < n; j += MX_CPU_TILE) {
+      int64_t c = n - j < MX_CPU_TILE ? n - j : MX_CPU_TILE;
+      for (int64_t i = 0; i < c; i++) t[i] = x[(j + i) * sx];
+      f(t, y + j, c);
+    }
+  }
+}
+
+#define UNARY_VM_HALF(sfx)                                                                \
+  static void unary_vm_##sfx(mx_vm_f32_fn f, const void *x_, int64_t sx, void *y_, int64_t n) { \
+    const MX_ST_##sfx *x = x_;                                                            \
+    MX_ST_##sfx *y = y_;                                                                  \
+    float t[MX_CPU_TILE];                                                                 \
+    int64_t step = sx == 0 ? 1 : MX_CPU_TILE;                                             \
+    for (int64_t j = 0; j < n; j += step) {                                               \
+      int64_t c = sx == 0 ? 1 : (n - j < MX_CPU_TILE ? n - j : MX_CPU_TILE);              \
+      for (int64_t i = 0; i < c; i++) t[i] = MX_LD_##sfx(x[(j + i) * sx]);                \
+      f(t, t, c);                                                                         \
+      for (int64_t i = 0; i < c; i++) y[j + i] = MX_SV_##sfx(t[i]);                       \
+      if (sx == 0) {                                                                      \
+        for (int64_t i = 1; i < n; i++) y[i] = y[0];                                      \
+        break;                                                                            \
+      }                                                                                   \
+    }                                                                                     \
+  }
+UNARY_VM_HALF(f16)
+UNARY_VM_HALF(bf16)
+
+#define UNARY_VM_TILES(stem)                                                              \
+  static void unary_vm_##stem##_f32(const void *x, int64_t sx, void *y, int64_t n) {      \
+    unary_vm_f32(mx_vm_##stem##_f32, x, sx, y, n);                                        \
+  }                                                                                       \
+  static void unary_vm_##stem##_f16(const void *x, int64_t sx, void *y, int64_t n) {      \
+    unary_vm_f16(mx_vm_##stem##_f32, x, sx, y, n);                                        \
+  }                                                                                       \
+  static void unary_vm_##stem##_bf16(const void *x, int64_t sx, void *y, int64_t n) {     \
+    unary_vm_bf16(mx_vm_##stem##_f32, x, sx, y, n);                                       \
+  }                                                                                       \
+  static const unary_tile_fn unary_vm_tab_##stem[MX_DTYPE_COUNT] = {                      \
+      [MX_FLOAT32] = unary_vm_##stem##_f32, [MX_FLOAT16] = unary_vm_##stem##_f16,           \
+      [MX_BFLOAT16] = unary_vm_##stem##_bf16};
+#define UNARY_VM_STEMS(X) \
+  X(exp) X(expm1) X(log) X(log2) X(log10) X(sin) X(cos) X(tanh) X(erf) X(sigmoid)
+UNARY_VM_STEMS(UNARY_VM_TILES)
+
+/* The vector table of a primitive, or NULL. log1p stays on libm's log1pf: random.laplace
+ * reproduces MLX's samples bit for bit through it, and vmath's correctly rounded log1p
+ * differs from it in the last bit at times. */
+static const unary_tile_fn *unary_vm_tab(int prim) {
+  switch (prim) {
+#define UNARY_VM_CASE(NAME, stem) case MX_PRIM_##NAME: return unary_vm_tab_##stem;
+    UNARY_VM_CASE(EXP, exp)
+    UNARY_VM_CASE(EXPM1, expm1)
+    UNARY_VM_CASE(LOG, log)
+    UNARY_VM_CASE(LOG2, log2)
+    UNARY_VM_CASE(LOG10, log10)
+    UNARY_VM_CASE(SIN, sin)
+    UNARY_VM_CASE(COS, cos)
+    UNARY_VM_CASE(TANH, tanh)
+    UNARY_VM_CASE(ERF, erf)
+    UNARY_VM_CASE(SIGMOID, sigmoid)
+#undef UNARY_VM_CASE
+    default: return NULL;
+  }
+}
+
+static int unary_forward(const char *name, const unary_tile_fn *tab, const unary_tile_fn *vm,
+                         const mx_tensor *in, int n_in, mx_tensor *out, int n_out);
 
 #define UNARY_DEFINE(NAME, stem)                                                          \
   MX_F_##stem##_TYPES(UNARY_TILE, stem)                                                   \
@@ -36,7 +118,8 @@ static int unary_forward(const char *name, const unary_tile_fn *tab, const mx_te
   int mx_cpu_unary_##stem(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,          \
                           mx_tensor *out, int n_out) {                                    \
     (void)ctx;                                                                            \
-    return unary_forward(#stem, unary_tab_##stem, in, n_in, out, n_out);                  \
+    return unary_forward(#stem, unary_tab_##stem, unary_vm_tab(MX_PRIM_##NAME), in, n_in,  \
+                         out, n_out);                                                     \
   }
 
 MX_UNARY_PRIMS(UNARY_DEFINE)
@@ -106,8 +189,8 @@ static void unary_run_range(void *ctx, int64_t r0, int64_t r1) {
   mx_cpu_iter_free(&sub);
 }
 
-static int unary_forward(const char *name, const unary_tile_fn *tab, const mx_tensor *in,
-                         int n_in, mx_tensor *out, int n_out) {
+static int unary_forward(const char *name, const unary_tile_fn *tab, const unary_tile_fn *vm,
+                         const mx_tensor *in, int n_in, mx_tensor *out, int n_out) {
   if (n_in != 1 || n_out != 1)
     return mx_fail_int(MX_EINVAL, "[%s] Expected 1 input and 1 output.", name);
   if ((unsigned)in->dtype >= MX_DTYPE_COUNT || !tab[in->dtype])
@@ -123,12 +206,17 @@ static int unary_forward(const char *name, const unary_tile_fn *tab, const mx_te
   const int64_t *strides[2] = {out->strides, in->strides};
   mx_cpu_iter it;
   if (mx_cpu_iter_init(&it, 2, out->ndim, out->shape, strides) < 0) return -1;
-  unary_job job = {tab[in->dtype], in, out, &it, strides, 0};
+  bool heavy = vm && vm[in->dtype];
+  unary_tile_fn fn = heavy ? vm[in->dtype] : tab[in->dtype];
+  unary_job job = {fn, in, out, &it, strides, 0};
   int64_t len = mx_cpu_iter_len(&it);
+  /* a cheap member (a few cycles per element or less) splits only where each part still
+   * outweighs waking a helper (tens of microseconds on a busy machine) */
+  int64_t elems = heavy ? MX_CPU_PARALLEL_GRAIN : 4 * MX_CPU_PARALLEL_GRAIN;
   if (it.nruns == 1) {
-    mx_cpu_parallel_for(len, MX_CPU_PARALLEL_GRAIN, unary_elements, &job);
+    mx_cpu_parallel_for(len, elems, unary_elements, &job);
   } else {
-    int64_t grain = MX_CPU_PARALLEL_GRAIN / (len > 0 ? len : 1);
+    int64_t grain = elems / (len > 0 ? len : 1);
     mx_cpu_parallel_for(it.nruns, grain > 0 ? grain : 1, unary_run_range, &job);
   }
   mx_cpu_iter_free(&it);
