@@ -74,6 +74,7 @@ MX_CREATION_PRIMS(MX_CUDA_DECL_STEM)
 MX_SCAN_PRIMS(MX_CUDA_DECL_STEM)
 MX_CONV_PRIMS(MX_CUDA_DECL_STEM)
 MX_CUDA_KERNEL(mx_cuda_copy)
+MX_CUDA_KERNEL(mx_cuda_compiled) /* compiled.c over compiled.cu */
 MX_CUDA_KERNEL(mx_cuda_astype)
 #undef MX_CUDA_DECL_UNARY
 #undef MX_CUDA_DECL_BINARY

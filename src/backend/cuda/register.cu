@@ -40,6 +40,7 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_MATMUL] = mx_cuda_matmul;
   f[MX_PRIM_RANDOM_BITS] = mx_cuda_random_bits;
   f[MX_PRIM_DEPENDS] = mx_cuda_depends;
+  f[MX_PRIM_COMPILED] = mx_cuda_compiled;
   /* ==== section A: unary math and creation ==== */
   f[MX_PRIM_ARANGE] = mx_cuda_arange;
   /* (end of section A) */
