@@ -52,8 +52,14 @@ def mlx_times(make, reps=20):
             mx.eval(make())
         mx.synchronize()
     dev_us = 0.0
+    per = []
     for ev in prof.key_averages():
-        dev_us += getattr(ev, "self_device_time_total", 0.0) or getattr(ev, "self_cuda_time_total", 0.0)
+        t = getattr(ev, "self_device_time_total", 0.0) or getattr(ev, "self_cuda_time_total", 0.0)
+        dev_us += t
+        if t > 0:
+            per.append((t / reps, ev.key[:60]))
+    for t, name in sorted(per, reverse=True)[:3]:
+        print(f"    {t:8.1f} us  {name}")
     t0 = time.perf_counter()
     mx.eval([make() for _ in range(reps)])
     mx.synchronize()

@@ -273,12 +273,12 @@ struct f_sdpa_args {
   const void *mask;            /* NULL when none */
   int mdt;
   int64_t ms[4];
-  const float *sinks;          /* (Nq,) or NULL */
+  const double *sinks;         /* (Nq,) or NULL */
   void *out;                   /* (B, Nq, Tq, Dv) row-contiguous */
   float *part;                 /* rows x nsplit x (Dv + 2) partials */
   int64_t B, NQ, NKV, TQ, TK, D, DV;
   int64_t nsplit, chunk;
-  float scale, masked;
+  double scale, masked;
   bool causal;
 };
 
@@ -287,15 +287,15 @@ __device__ __forceinline__ float f_sdpa_adjust(const f_sdpa_args &a, float s, in
                                                int64_t h, int64_t i, int64_t j) {
   if (a.mask) {
     int64_t mo = b * a.ms[0] + h * a.ms[1] + i * a.ms[2] + j * a.ms[3];
-    if (a.mdt == MX_BOOL) s = ((const bool *)a.mask)[mo] ? s : a.masked;
+    if (a.mdt == MX_BOOL) s = ((const bool *)a.mask)[mo] ? s : (float)a.masked;
     else s += lm_ldf(a.mask, a.mdt, mo);
   }
-  if (a.causal && !mx_f_sdpa_causal_visible(i, j, a.TQ, a.TK)) s = a.masked;
+  if (a.causal && !mx_f_sdpa_causal_visible(i, j, a.TQ, a.TK)) s = (float)a.masked;
   return s;
 }
 
 #define SDPA_WARPS 4
-#define SDPA_KU 4 /* keys per warp per step (loads in flight) */
+#define SDPA_KU 8 /* keys per warp per step (loads in flight) */
 
 /* Split-key decoding: block (row, split); each warp runs an online softmax over every
  * SDPA_WARPS-th key of the split, lane l holding dims [128c + 4l, 128c + 4l + 4). */
@@ -327,7 +327,7 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
     if (qon[c]) {
       mxc_pack<S, 4> pk = *(const mxc_pack<S, 4> *)(qr + d0);
 #pragma unroll
-      for (int e = 0; e < 4; e++) qv[c][e] = Tr::ld(pk.v[e]) * a.scale;
+      for (int e = 0; e < 4; e++) qv[c][e] = Tr::ld(pk.v[e]) * (float)a.scale;
     }
   }
   float m = -INFINITY, l = 0.0f;
@@ -344,32 +344,45 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
         if (von[c]) vp[u][c] = *(const mxc_pack<S, 4> *)(vb + jj * a.vs[2] + c * 128 + lane * 4);
       }
     }
+    float sc[SDPA_KU];
 #pragma unroll
     for (int u = 0; u < SDPA_KU; u++) {
-      if (jb + u >= j1) break;
       float s = 0.0f;
 #pragma unroll
       for (int c = 0; c < DCH; c++)
         if (qon[c])
 #pragma unroll
           for (int e = 0; e < 4; e++) s += qv[c][e] * Tr::ld(kp[u][c].v[e]);
-      s = lm_warp_sum(s);
-      s = f_sdpa_adjust(a, s, b, h, iq, jb + u);
-      float p;
-      if (s > m) {
-        float alpha = m == -INFINITY ? 0.0f : expf(m - s);
-        l *= alpha;
+      sc[u] = s;
+    }
 #pragma unroll
-        for (int c = 0; c < DCH; c++)
+    for (int d = 16; d > 0; d >>= 1)
 #pragma unroll
-          for (int e = 0; e < 4; e++) acc[c][e] *= alpha;
-        m = s;
-        p = 1.0f;
-      } else if (s == -INFINITY) {
-        continue;
-      } else {
-        p = expf(s - m);
-      }
+      for (int u = 0; u < SDPA_KU; u++) sc[u] += __shfl_xor_sync(0xffffffffu, sc[u], d);
+    float bm = -INFINITY;
+#pragma unroll
+    for (int u = 0; u < SDPA_KU; u++) {
+      sc[u] = jb + u < j1 ? f_sdpa_adjust(a, sc[u], b, h, iq, jb + u) : -INFINITY;
+      bm = sc[u] > bm ? sc[u] : bm;
+    }
+    if (bm > m) {
+      float alpha = m == -INFINITY ? 0.0f : expf(m - bm);
+      l *= alpha;
+#pragma unroll
+      for (int c = 0; c < DCH; c++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) acc[c][e] *= alpha;
+      m = bm;
+    }
+    if (m == -INFINITY) { /* NaN scores still weigh: they poison the row as on the CPU */
+      bool nan = false;
+#pragma unroll
+      for (int u = 0; u < SDPA_KU; u++) nan |= sc[u] != sc[u];
+      if (!nan) continue;
+    }
+#pragma unroll
+    for (int u = 0; u < SDPA_KU; u++) {
+      float p = sc[u] == -INFINITY ? 0.0f : expf(sc[u] - m);
       l += p;
 #pragma unroll
       for (int c = 0; c < DCH; c++)
@@ -397,7 +410,7 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
   }
   if (a.nsplit == 1) {
     if (a.sinks) {
-      float sk = a.sinks[h], M2 = sk > M ? sk : M;
+      float sk = (float)a.sinks[h], M2 = sk > M ? sk : M;
       float f = M == -INFINITY ? 0.0f : expf(M - M2);
       for (int w = 0; w < SDPA_WARPS; w++) wt[w] *= f;
       L = L * f + expf(sk - M2);
@@ -430,7 +443,7 @@ __global__ void __launch_bounds__(128) f_sdpa_combine(const f_sdpa_args a) {
   const float *pp = a.part + row * a.nsplit * (a.DV + 2);
   float M = -INFINITY;
   for (int64_t s = 0; s < a.nsplit; s++) M = pp[s * (a.DV + 2)] > M ? pp[s * (a.DV + 2)] : M;
-  float sk = a.sinks ? a.sinks[h] : -INFINITY;
+  float sk = a.sinks ? (float)a.sinks[h] : -INFINITY;
   float M2 = sk > M ? sk : M;
   float L = a.sinks ? expf(sk - M2) : 0.0f;
   for (int64_t s = 0; s < a.nsplit; s++) {
@@ -532,9 +545,9 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
   a.NKV = in[1].shape[1];
   a.TK = in[1].shape[2];
   a.DV = in[2].shape[3];
-  a.scale = (float)p->scale;
+  a.scale = p->scale;
   a.causal = p->causal;
-  a.masked = (float)mx_f_sdpa_masked_score(out->dtype == MX_FLOAT64 ? MX_FLOAT32 : out->dtype);
+  a.masked = mx_f_sdpa_masked_score(out->dtype);
   a.out = out->data;
   int k = 3;
   const mx_tensor *mask = p->has_mask ? &in[k++] : nullptr;
@@ -550,7 +563,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
     a.mdt = mask->dtype;
     for (int d = 0; d < 4; d++) a.ms[d] = mask->shape[d] == 1 ? 0 : mask->strides[d];
   }
-  if (sinks && !(a.sinks = (const float *)lm_stage(sinks, MX_FLOAT32, gs, q, dev))) return -1;
+  if (sinks && !(a.sinks = (const double *)lm_stage(sinks, MX_FLOAT64, gs, q, dev))) return -1;
   bool decode = sizeof(S) <= 4 && a.TQ <= 4 && a.D % 4 == 0 && a.DV % 4 == 0 && a.D <= 256 &&
                 a.DV <= 256 && a.D > 0 && a.DV > 0 && a.NQ % a.NKV == 0;
   int al = decode ? 4 : 1;

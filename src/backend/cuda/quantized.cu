@@ -6,7 +6,8 @@
 #include "lm.cuh"
 
 #define QMM_SMALL_M 8 /* rows of x up to which the GEMV kernel runs */
-#define QMM_WARPS 8   /* output columns (warps) per GEMV block */
+#define QMM_WARPS 4   /* warps per GEMV block */
+#define QMM_CHUNK_BYTES ((int64_t)16 << 20) /* unpacked weights per GEMM (stays in L2) */
 
 /* ---- decoding: a unit is 32 consecutive codes of one row, BITS words ---- */
 
@@ -44,29 +45,12 @@ __device__ __forceinline__ void q_load_words(const uint32_t *p, uint32_t (&w)[BI
   }
 }
 
-/* The 32 values of a unit whose first 16 codes use (s0, b0) and last 16 (s1, b1). */
-template <int MODE, int BITS>
-__device__ __forceinline__ void q_decode_unit(const uint32_t (&w)[BITS], float s0, float s1,
-                                              float b0, float b1, float (&v)[32]) {
-  constexpr uint32_t mask = (1u << BITS) - 1u;
-#pragma unroll
-  for (int i = 0; i < 32; i++) {
-    const int pos = i * BITS, wd = pos >> 5, sh = pos & 31;
-    uint32_t c = w[wd] >> sh;
-    if (sh + BITS > 32) c |= w[wd + 1] << (32 - sh);
-    c &= mask;
-    float s = i < 16 ? s0 : s1;
-    if constexpr (MODE == MX_QMODE_AFFINE) {
-      v[i] = s * (float)c + (i < 16 ? b0 : b1);
-    } else if constexpr (MODE == MX_QMODE_MXFP8) {
-      v[i] = mx_q_from_fp8((uint8_t)c) * s;
-    } else {
-      v[i] = mx_q_e2m1_value(c) * s;
-    }
-  }
-}
+/* ---- GEMV: out[i, m, n] = sum_k x[xi, m, k] * W[wi, n, k] ----
+ * A warp computes QMM_R output columns; each lane takes every 32nd unit of their rows,
+ * converts the unit's x values once for the QMM_R rows, and accumulates per half unit
+ * s * sum(x q) + b * sum(x) (the affine decode factored out of the dot product). */
 
-/* ---- GEMV: out[i, m, n] = sum_k x[xi, m, k] * W[wi, n, k] ---- */
+#define QMM_R 4
 
 struct q_gemv_args {
   const void *x;          /* nx x M x K, T */
@@ -79,59 +63,100 @@ struct q_gemv_args {
   bool w_batched;
 };
 
+/* Code i of a unit as a float: affine codes exactly through the 2^23 mantissa trick. */
+template <int MODE, int BITS>
+__device__ __forceinline__ float q_code_value(const uint32_t (&w)[BITS], int i) {
+  constexpr uint32_t mask = (1u << BITS) - 1u;
+  const int pos = i * BITS, wd = pos >> 5, sh = pos & 31;
+  uint32_t c = w[wd] >> sh;
+  if (sh + BITS > 32) c |= w[wd + 1] << (32 - sh);
+  c &= mask;
+  if constexpr (MODE == MX_QMODE_AFFINE) return __int_as_float(0x4B000000u | c) - 8388608.0f;
+  else if constexpr (MODE == MX_QMODE_MXFP8) return mx_q_from_fp8((uint8_t)c);
+  else return mx_q_e2m1_value(c);
+}
+
 template <class Tr, int MODE, int BITS>
 __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) {
   typedef typename Tr::S S;
   constexpr int VS = 16 / (int)sizeof(S); /* elements per 16-byte pack of x */
   const int lane = threadIdx.x & 31;
-  const int n = blockIdx.x * QMM_WARPS + (threadIdx.x >> 5);
-  if (n >= a.N) return;
+  const int n0 = (blockIdx.x * QMM_WARPS + (threadIdx.x >> 5)) * QMM_R;
+  if (n0 >= a.N) return;
   const int64_t i = blockIdx.y;
   int64_t xi = a.lhs ? (int64_t)a.lhs[i] : i;
   int64_t wi = a.rhs ? (int64_t)a.rhs[i] : (a.w_batched ? i : 0);
   if (xi >= a.nx) xi = a.nx - 1;
   if (wi >= a.nw) wi = a.nw - 1;
   const int U = a.K / 32, G = a.K / a.gs;
-  const int64_t wrow = wi * a.N + n;
-  const uint32_t *wp = a.w + wrow * (int64_t)U * BITS;
-  const S *xb = (const S *)a.x + xi * (int64_t)a.M * a.K;
-  float acc[QMM_SMALL_M];
+  int64_t wrow[QMM_R];
 #pragma unroll
-  for (int m = 0; m < QMM_SMALL_M; m++) acc[m] = 0.0f;
+  for (int r = 0; r < QMM_R; r++) wrow[r] = wi * a.N + (n0 + r < a.N ? n0 + r : n0);
+  const S *xb = (const S *)a.x + xi * (int64_t)a.M * a.K;
+  float acc[QMM_SMALL_M][QMM_R];
+#pragma unroll
+  for (int m = 0; m < QMM_SMALL_M; m++)
+#pragma unroll
+    for (int r = 0; r < QMM_R; r++) acc[m][r] = 0.0f;
 #pragma unroll 2
   for (int u = lane; u < U; u += 32) {
-    uint32_t wv[BITS];
-    q_load_words<BITS>(wp + (int64_t)u * BITS, wv);
+    uint32_t wv[QMM_R][BITS];
+#pragma unroll
+    for (int r = 0; r < QMM_R; r++) q_load_words<BITS>(a.w + (wrow[r] * U + u) * BITS, wv[r]);
     const int k0 = u * 32;
-    const int64_t g0 = wrow * G + k0 / a.gs, g1 = wrow * G + (k0 + 16) / a.gs;
-    float s0 = q_scale_at<MODE>(a.sc, a.sdt, g0), s1 = q_scale_at<MODE>(a.sc, a.sdt, g1);
-    float b0 = 0.0f, b1 = 0.0f;
-    if constexpr (MODE == MX_QMODE_AFFINE) {
-      b0 = lm_ldf(a.bi, a.sdt, g0);
-      b1 = lm_ldf(a.bi, a.sdt, g1);
+    float s0[QMM_R], s1[QMM_R], b0[QMM_R], b1[QMM_R];
+#pragma unroll
+    for (int r = 0; r < QMM_R; r++) {
+      const int64_t g0 = wrow[r] * G + k0 / a.gs, g1 = wrow[r] * G + (k0 + 16) / a.gs;
+      s0[r] = q_scale_at<MODE>(a.sc, a.sdt, g0);
+      s1[r] = g1 == g0 ? s0[r] : q_scale_at<MODE>(a.sc, a.sdt, g1);
+      b0[r] = b1[r] = 0.0f;
+      if constexpr (MODE == MX_QMODE_AFFINE) {
+        b0[r] = lm_ldf(a.bi, a.sdt, g0);
+        b1[r] = g1 == g0 ? b0[r] : lm_ldf(a.bi, a.sdt, g1);
+      }
     }
-    float v[32];
-    q_decode_unit<MODE, BITS>(wv, s0, s1, b0, b1, v);
 #pragma unroll
     for (int m = 0; m < QMM_SMALL_M; m++) {
       if (m < a.M) {
+        float xv[32];
         const mxc_pack<S, VS> *xp = (const mxc_pack<S, VS> *)(xb + (int64_t)m * a.K + k0);
-        float s = 0.0f;
 #pragma unroll
         for (int p = 0; p < 32 / VS; p++) {
           mxc_pack<S, VS> pk = xp[p];
 #pragma unroll
-          for (int e = 0; e < VS; e++) s += Tr::ld(pk.v[e]) * v[p * VS + e];
+          for (int e = 0; e < VS; e++) xv[p * VS + e] = Tr::ld(pk.v[e]);
         }
-        acc[m] += s;
+        float xs0 = 0.0f, xs1 = 0.0f;
+        if constexpr (MODE == MX_QMODE_AFFINE) {
+#pragma unroll
+          for (int k = 0; k < 16; k++) {
+            xs0 += xv[k];
+            xs1 += xv[16 + k];
+          }
+        }
+#pragma unroll
+        for (int r = 0; r < QMM_R; r++) {
+          float d0 = 0.0f, d1 = 0.0f;
+#pragma unroll
+          for (int k = 0; k < 16; k++) {
+            d0 += xv[k] * q_code_value<MODE, BITS>(wv[r], k);
+            d1 += xv[16 + k] * q_code_value<MODE, BITS>(wv[r], 16 + k);
+          }
+          acc[m][r] += s0[r] * d0 + s1[r] * d1 + (b0[r] * xs0 + b1[r] * xs1);
+        }
       }
     }
   }
 #pragma unroll
   for (int m = 0; m < QMM_SMALL_M; m++) {
     if (m < a.M) {
-      float s = lm_warp_sum(acc[m]);
-      if (lane == 0) ((S *)a.out)[(i * a.M + m) * (int64_t)a.N + n] = Tr::sv(s);
+#pragma unroll
+      for (int r = 0; r < QMM_R; r++) {
+        float s = lm_warp_sum(acc[m][r]);
+        if (lane == 0 && n0 + r < a.N)
+          ((S *)a.out)[(i * a.M + m) * (int64_t)a.N + n0 + r] = Tr::sv(s);
+      }
     }
   }
 }
@@ -156,7 +181,9 @@ __global__ void __launch_bounds__(256) q_unpack(const uint32_t *w, const void *s
       b1 = lm_ldf(bi, sdt, g1);
     }
     float v[32];
-    q_decode_unit<MODE, BITS>(wv, s0, s1, b0, b1, v);
+#pragma unroll
+    for (int k = 0; k < 32; k++)
+      v[k] = (k < 16 ? s0 : s1) * q_code_value<MODE, BITS>(wv, k) + (k < 16 ? b0 : b1);
     mxc_pack<S, VS> *op = (mxc_pack<S, VS> *)(out + e0);
 #pragma unroll
     for (int p = 0; p < 32 / VS; p++) {
@@ -182,7 +209,7 @@ template <class Tr, int MODE, int BITS>
 static void q_launch(const q_job &j, bool gemv, int64_t nmat, const uint32_t *w, const void *sc,
                      const void *bi, void *tile, int64_t units) {
   if (gemv) {
-    dim3 grid((unsigned)((j.g.N + QMM_WARPS - 1) / QMM_WARPS), (unsigned)nmat);
+    dim3 grid((unsigned)((j.g.N + QMM_WARPS * QMM_R - 1) / (QMM_WARPS * QMM_R)), (unsigned)nmat);
     q_gemv_t<Tr, MODE, BITS><<<grid, 32 * QMM_WARPS, 0, j.q>>>(j.g);
   } else {
     q_unpack<Tr, MODE, BITS><<<mxc_blocks(units, 256, j.dev), 256, 0, j.q>>>(
@@ -323,22 +350,35 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
         return mx_fail_int(MX_ERUNTIME, "[gather_qmm] CUDA error: %s", cudaGetErrorString(e));
       }
     }
-    void *tile = gt.alloc((size_t)rows * rl * es);
+    int64_t ch = QMM_CHUNK_BYTES / ((int64_t)rl * (int64_t)es);
+    ch = ch < 256 ? 256 : ch / 128 * 128;
+    if (ch > rows || !transpose) ch = rows; /* K chunks would round partial sums to T */
+    void *tile = gt.alloc((size_t)ch * rl * es);
     int64_t have = -1;
     for (int64_t i = 0; i < nmat && rc == 0 && tile; i++) {
       int64_t xi = hl ? hl[i] : i, wi = hr ? hr[i] : (w->ndim > 2 ? i : 0);
       if (xi >= j.g.nx) xi = j.g.nx - 1;
       if (wi >= j.g.nw) wi = j.g.nw - 1;
-      if (wi != have) {
-        const char *sb = (const char *)scd + wi * gmat * mx_dtype_size(sdt);
-        const char *bb = bid ? (const char *)bid + wi * gmat * mx_dtype_size(sdt) : nullptr;
-        rc = q_dispatch(j, false, 0, wd + wi * wmat, sb, bb, tile, (int64_t)rows * rl / 32);
-        have = wi;
+      const char *xm = (const char *)xd + xi * (int64_t)M * K * es;
+      char *om = (char *)od + i * (int64_t)M * N * es;
+      for (int64_t r0 = 0; r0 < rows && rc == 0; r0 += ch) {
+        int64_t nr = rows - r0 < ch ? rows - r0 : ch;
+        if (!(ch == rows && wi == have)) {
+          int64_t gofs = wi * gmat + r0 * (rl / gs);
+          const char *sb = (const char *)scd + gofs * mx_dtype_size(sdt);
+          const char *bb = bid ? (const char *)bid + gofs * mx_dtype_size(sdt) : nullptr;
+          rc = q_dispatch(j, false, 0, wd + wi * wmat + r0 * (rl / 32) * bits, sb, bb, tile,
+                          nr * rl / 32);
+          have = wi;
+        }
+        if (rc != 0) break;
+        if (transpose) /* out[:, r0:r0+nr] = x @ W[r0:r0+nr]^T */
+          rc = mx_cuda_gemm(dev, t, xm, false, K, tile, true, K, om + r0 * es, N, false, M, nr,
+                            K, q);
+        else /* out (+)= x[:, r0:r0+nr] @ W[r0:r0+nr] */
+          rc = mx_cuda_gemm(dev, t, xm + r0 * es, false, K, tile, false, N, om, N, r0 > 0, M, N,
+                            nr, q);
       }
-      if (rc == 0)
-        rc = mx_cuda_gemm(dev, t, (const char *)xd + xi * (int64_t)M * K * es, false, K, tile,
-                          transpose, transpose ? K : N, (char *)od + i * (int64_t)M * N * es, N,
-                          false, M, N, K, q);
     }
     free(hl);
     if (!tile) rc = -1;
