@@ -384,6 +384,7 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
     for (int u = 0; u < SDPA_KU; u++) {
       float p = sc[u] == -INFINITY ? 0.0f : expf(sc[u] - m);
       l += p;
+      if (p == 0.0f) continue; /* a key of weight 0 adds nothing, not even inf * 0 */
 #pragma unroll
       for (int c = 0; c < DCH; c++)
         if (von[c])
@@ -418,7 +419,8 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
     S *o = (S *)a.out + row * a.DV;
     for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
       float s = 0.0f;
-      for (int w = 0; w < SDPA_WARPS; w++) s += sm_acc[w][d] * wt[w];
+      for (int w = 0; w < SDPA_WARPS; w++)
+        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
       o[d] = Tr::sv(L == 0.0f ? NAN : s / L);
     }
   } else {
@@ -429,34 +431,52 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
     }
     for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
       float s = 0.0f;
-      for (int w = 0; w < SDPA_WARPS; w++) s += sm_acc[w][d] * wt[w];
+      for (int w = 0; w < SDPA_WARPS; w++)
+        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
       pp[2 + d] = s;
     }
   }
 }
 
-/* Merges the split partials of every row (block per row). */
+/* Merges the split partials of every row (block per row): the split weights first, in
+ * parallel into shared memory (nsplit floats), then every output dim. */
 template <class Tr>
 __global__ void __launch_bounds__(128) f_sdpa_combine(const f_sdpa_args a) {
+  extern __shared__ float wsh[];
+  __shared__ float red[4];
   const int64_t row = blockIdx.x;
   const int64_t h = (row / a.TQ) % a.NQ;
-  const float *pp = a.part + row * a.nsplit * (a.DV + 2);
+  const int64_t P = a.DV + 2;
+  const float *pp = a.part + row * a.nsplit * P;
   float M = -INFINITY;
-  for (int64_t s = 0; s < a.nsplit; s++) M = pp[s * (a.DV + 2)] > M ? pp[s * (a.DV + 2)] : M;
+  for (int64_t s = threadIdx.x; s < a.nsplit; s += blockDim.x) M = pp[s * P] > M ? pp[s * P] : M;
+  M = lm_warp_max(M);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = M;
+  __syncthreads();
+  M = red[0];
+  for (int w = 1; w < (int)(blockDim.x >> 5); w++) M = red[w] > M ? red[w] : M;
   float sk = a.sinks ? (float)a.sinks[h] : -INFINITY;
-  float M2 = sk > M ? sk : M;
-  float L = a.sinks ? expf(sk - M2) : 0.0f;
-  for (int64_t s = 0; s < a.nsplit; s++) {
-    float ms = pp[s * (a.DV + 2)];
-    L += ms == -INFINITY ? 0.0f : pp[s * (a.DV + 2) + 1] * expf(ms - M2);
+  const float M2 = sk > M ? sk : M;
+  float L = 0.0f;
+  for (int64_t s = threadIdx.x; s < a.nsplit; s += blockDim.x) {
+    float ms = pp[s * P];
+    float wgt = ms == -INFINITY ? 0.0f : expf(ms - M2);
+    wsh[s] = wgt;
+    L += wgt == 0.0f ? 0.0f : pp[s * P + 1] * wgt;
   }
+  L = lm_warp_sum(L);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = L;
+  __syncthreads();
+  L = 0.0f;
+  for (int w = 0; w < (int)(blockDim.x >> 5); w++) L += red[w];
+  if (a.sinks) L += expf(sk - M2);
   typename Tr::S *o = (typename Tr::S *)a.out + row * a.DV;
   for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
     float acc = 0.0f;
-    for (int64_t s = 0; s < a.nsplit; s++) {
-      float ms = pp[s * (a.DV + 2)];
-      if (ms != -INFINITY) acc += pp[s * (a.DV + 2) + 2 + d] * expf(ms - M2);
-    }
+#pragma unroll 8
+    for (int64_t s = 0; s < a.nsplit; s++)
+      if (wsh[s] != 0.0f) acc += pp[s * P + 2 + d] * wsh[s];
     o[d] = Tr::sv(L == 0.0f ? NAN : acc / L);
   }
 }
@@ -575,9 +595,9 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
   if (decode) {
     int64_t rows = a.B * a.NQ * a.TQ;
     int64_t want = (int64_t)mxc_sm_count(dev) * 8;
-    int64_t ns = (want + rows - 1) / rows, maxs = (a.TK + 63) / 64;
+    int64_t ns = (want + rows - 1) / rows, maxs = (a.TK + 127) / 128;
     ns = ns < maxs ? ns : maxs;
-    ns = ns < 1 ? 1 : (ns > 65535 ? 65535 : ns);
+    ns = ns < 1 ? 1 : (ns > 4096 ? 4096 : ns);
     a.chunk = (a.TK + ns - 1) / ns;
     a.nsplit = (a.TK + a.chunk - 1) / a.chunk;
     if (a.nsplit > 1) {
@@ -592,7 +612,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
       f_sdpa_decode<Tr, 2><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
     MX_CUDA_CHECK_LAUNCH(name);
     if (a.nsplit > 1) {
-      f_sdpa_combine<Tr><<<(unsigned)rows, 128, 0, q>>>(a);
+      f_sdpa_combine<Tr><<<(unsigned)rows, 128, sizeof(float) * (size_t)a.nsplit, q>>>(a);
       MX_CUDA_CHECK_LAUNCH(name);
     }
     return 0;

@@ -7,7 +7,7 @@
 
 #define QMM_SMALL_M 8 /* rows of x up to which the GEMV kernel runs */
 #define QMM_WARPS 4   /* warps per GEMV block */
-#define QMM_CHUNK_BYTES ((int64_t)16 << 20) /* unpacked weights per GEMM (stays in L2) */
+#define QMM_CHUNK_BYTES ((int64_t)1 << 30) /* unpacked weights per GEMM */
 
 /* ---- decoding: a unit is 32 consecutive codes of one row, BITS words ---- */
 
@@ -93,70 +93,56 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
 #pragma unroll
   for (int r = 0; r < QMM_R; r++) wrow[r] = wi * a.N + (n0 + r < a.N ? n0 + r : n0);
   const S *xb = (const S *)a.x + xi * (int64_t)a.M * a.K;
-  float acc[QMM_SMALL_M][QMM_R];
+  for (int m = 0; m < a.M; m++) { /* rows of x one after another: the weights hit L2 */
+    float acc[QMM_R];
 #pragma unroll
-  for (int m = 0; m < QMM_SMALL_M; m++)
-#pragma unroll
-    for (int r = 0; r < QMM_R; r++) acc[m][r] = 0.0f;
+    for (int r = 0; r < QMM_R; r++) acc[r] = 0.0f;
 #pragma unroll 2
-  for (int u = lane; u < U; u += 32) {
-    uint32_t wv[QMM_R][BITS];
+    for (int u = lane; u < U; u += 32) {
+      uint32_t wv[QMM_R][BITS];
 #pragma unroll
-    for (int r = 0; r < QMM_R; r++) q_load_words<BITS>(a.w + (wrow[r] * U + u) * BITS, wv[r]);
-    const int k0 = u * 32;
-    float s0[QMM_R], s1[QMM_R], b0[QMM_R], b1[QMM_R];
+      for (int r = 0; r < QMM_R; r++) q_load_words<BITS>(a.w + (wrow[r] * U + u) * BITS, wv[r]);
+      const int k0 = u * 32;
+      float xv[32];
+      const mxc_pack<S, VS> *xp = (const mxc_pack<S, VS> *)(xb + (int64_t)m * a.K + k0);
 #pragma unroll
-    for (int r = 0; r < QMM_R; r++) {
-      const int64_t g0 = wrow[r] * G + k0 / a.gs, g1 = wrow[r] * G + (k0 + 16) / a.gs;
-      s0[r] = q_scale_at<MODE>(a.sc, a.sdt, g0);
-      s1[r] = g1 == g0 ? s0[r] : q_scale_at<MODE>(a.sc, a.sdt, g1);
-      b0[r] = b1[r] = 0.0f;
+      for (int p = 0; p < 32 / VS; p++) {
+        mxc_pack<S, VS> pk = xp[p];
+#pragma unroll
+        for (int e = 0; e < VS; e++) xv[p * VS + e] = Tr::ld(pk.v[e]);
+      }
+      float xs0 = 0.0f, xs1 = 0.0f;
       if constexpr (MODE == MX_QMODE_AFFINE) {
-        b0[r] = lm_ldf(a.bi, a.sdt, g0);
-        b1[r] = g1 == g0 ? b0[r] : lm_ldf(a.bi, a.sdt, g1);
-      }
-    }
 #pragma unroll
-    for (int m = 0; m < QMM_SMALL_M; m++) {
-      if (m < a.M) {
-        float xv[32];
-        const mxc_pack<S, VS> *xp = (const mxc_pack<S, VS> *)(xb + (int64_t)m * a.K + k0);
-#pragma unroll
-        for (int p = 0; p < 32 / VS; p++) {
-          mxc_pack<S, VS> pk = xp[p];
-#pragma unroll
-          for (int e = 0; e < VS; e++) xv[p * VS + e] = Tr::ld(pk.v[e]);
-        }
-        float xs0 = 0.0f, xs1 = 0.0f;
-        if constexpr (MODE == MX_QMODE_AFFINE) {
-#pragma unroll
-          for (int k = 0; k < 16; k++) {
-            xs0 += xv[k];
-            xs1 += xv[16 + k];
-          }
-        }
-#pragma unroll
-        for (int r = 0; r < QMM_R; r++) {
-          float d0 = 0.0f, d1 = 0.0f;
-#pragma unroll
-          for (int k = 0; k < 16; k++) {
-            d0 += xv[k] * q_code_value<MODE, BITS>(wv[r], k);
-            d1 += xv[16 + k] * q_code_value<MODE, BITS>(wv[r], 16 + k);
-          }
-          acc[m][r] += s0[r] * d0 + s1[r] * d1 + (b0[r] * xs0 + b1[r] * xs1);
+        for (int k = 0; k < 16; k++) {
+          xs0 += xv[k];
+          xs1 += xv[16 + k];
         }
       }
-    }
-  }
-#pragma unroll
-  for (int m = 0; m < QMM_SMALL_M; m++) {
-    if (m < a.M) {
 #pragma unroll
       for (int r = 0; r < QMM_R; r++) {
-        float s = lm_warp_sum(acc[m][r]);
-        if (lane == 0 && n0 + r < a.N)
-          ((S *)a.out)[(i * a.M + m) * (int64_t)a.N + n0 + r] = Tr::sv(s);
+        const int64_t g0 = wrow[r] * G + k0 / a.gs, g1 = wrow[r] * G + (k0 + 16) / a.gs;
+        float s0 = q_scale_at<MODE>(a.sc, a.sdt, g0);
+        float s1 = g1 == g0 ? s0 : q_scale_at<MODE>(a.sc, a.sdt, g1);
+        float b0 = 0.0f, b1 = 0.0f;
+        if constexpr (MODE == MX_QMODE_AFFINE) {
+          b0 = lm_ldf(a.bi, a.sdt, g0);
+          b1 = g1 == g0 ? b0 : lm_ldf(a.bi, a.sdt, g1);
+        }
+        float d0 = 0.0f, d1 = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 16; k++) {
+          d0 += xv[k] * q_code_value<MODE, BITS>(wv[r], k);
+          d1 += xv[16 + k] * q_code_value<MODE, BITS>(wv[r], 16 + k);
+        }
+        acc[r] += s0 * d0 + s1 * d1 + (b0 * xs0 + b1 * xs1);
       }
+    }
+#pragma unroll
+    for (int r = 0; r < QMM_R; r++) {
+      float s = lm_warp_sum(acc[r]);
+      if (lane == 0 && n0 + r < a.N)
+        ((S *)a.out)[(i * a.M + m) * (int64_t)a.N + n0 + r] = Tr::sv(s);
     }
   }
 }
