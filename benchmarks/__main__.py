@@ -1,7 +1,8 @@
 """Benchmark runner: ours against NumPy, Apple's MLX and PyTorch, side by side in one run.
 
     python -m benchmarks [--repeat N] [--warmup N] [--filter TEXT] [--device cpu|gpu]
-                         [--peers numpy,mlx,torch] [--install-peers] [--save FILE]
+                         [--peers numpy,mlx,torch] [--install-peers [--wheels DIR]]
+                         [--save FILE]
 
 Ours and NumPy run in this interpreter; MLX and PyTorch run in their own virtual environments
 under .bench-venvs/ (made by --install-peers; PyTorch may also come from this interpreter's
@@ -43,7 +44,7 @@ def machine(device):
     return desc
 
 
-def install_peers(names):
+def install_peers(names, wheels=None):
     for name in names:
         if name not in PEER_PACKAGES:
             continue
@@ -53,8 +54,9 @@ def install_peers(names):
             print(f"benchmarks: creating {venv}", flush=True)
             subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         print(f"benchmarks: installing {' '.join(PEER_PACKAGES[name])} into {venv}", flush=True)
+        offline = ["--no-index", "--find-links", str(wheels)] if wheels else []
         subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                        *PEER_PACKAGES[name]], check=True)
+                        *offline, *PEER_PACKAGES[name]], check=True)
 
 
 def clean_env(extra=None):
@@ -80,14 +82,14 @@ def peer_python(name):
 
 def run_peer(name, args):
     """The worker's results for a peer in its own process, or a reason it is absent."""
+    if name == "mlx" and args.device == "gpu":
+        return None, "absent: MLX's CUDA build is not installable here"
     py, reason = peer_python(name)
     if py is None:
         return None, reason
     extra = {"BENCH_TORCH_DEVICE": "cuda" if args.device == "gpu" else "cpu"}
     cmd = [py, "-m", "benchmarks.worker", name, "--repeat", str(args.repeat), "--warmup",
            str(args.warmup), "--filter", args.filter]
-    if name == "mlx" and args.device:
-        cmd += ["--device", args.device]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=str(ROOT), env=clean_env(extra))
     try:
         return json.loads(r.stdout.strip().splitlines()[-1]), None
@@ -110,6 +112,8 @@ def main(argv=None):
     p.add_argument("--peers", default=",".join(ALL_PEERS), help="comma-separated peers to run")
     p.add_argument("--install-peers", action="store_true",
                    help=f"create {VENVS.name}/mlx (mlx[cpu]) and {VENVS.name}/torch first")
+    p.add_argument("--wheels", type=Path, default=None,
+                   help="install the peers from the wheel files in this folder (no network)")
     p.add_argument("--save", type=Path, default=None, help="also write the table (markdown) here")
     args = p.parse_args(argv)
     peers = [x for x in args.peers.split(",") if x]
@@ -117,7 +121,7 @@ def main(argv=None):
     if bad:
         p.error(f"unknown peers {bad}; choose from {ALL_PEERS}")
     if args.install_peers:
-        install_peers(peers)
+        install_peers(peers, args.wheels)
 
     from benchmarks.cases import CASES
     from benchmarks.worker import run_cases

@@ -135,10 +135,10 @@ def chain_numpy():
 
 # ---- element-wise chains: eager and compiled ----
 def _chain(m, x, y):
-    """Eight element-wise ops; m is mx, numpy or torch."""
+    """Eight element-wise ops (multiply, exp, add, abs, sqrt, multiply, subtract, tanh); m is
+    mx, numpy or torch."""
     z = m.exp(x * 0.5) + y
-    z = m.sqrt(m.abs(z) + 1.0) * y - x
-    return m.tanh(z) * 0.5
+    return m.tanh(m.sqrt(m.abs(z)) * y - x)
 
 
 def compiled_chain_ours():

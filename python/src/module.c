@@ -125,7 +125,7 @@ static int add_submodules(PyObject *m) {
       {"linalg", mxpy_linalg_methods_gen, mxpy_linalg_init},
       {"fft", mxpy_fft_methods_gen, NULL},
       {"fast", mxpy_fast_methods_gen, mxpy_fast_init},
-      {"distributed", mxpy_distributed_methods_gen, NULL},
+      {"distributed", mxpy_distributed_methods_gen, mxpy_distributed_init},
   };
   _Static_assert(MX_ARRAY_LEN(subs) == MX_ARRAY_LEN(sub_defs), "one PyModuleDef a submodule");
   for (size_t i = 0; i < MX_ARRAY_LEN(subs); i++) {

@@ -17,6 +17,8 @@ int mxpy_array_init(PyObject *m);         /* merges mxpy_array_methods_gen into 
 int mxpy_eval_init(PyObject *m);
 int mxpy_transforms_init(PyObject *m);
 int mxpy_random_init(PyObject *m, PyObject *random_module);
+int mxpy_random_dist_init(PyObject *random_module); /* random_dist_py.c: permutation */
+int mxpy_distributed_init(PyObject *m, PyObject *distributed_module); /* distributed_py.c */
 int mxpy_fast_init(PyObject *m, PyObject *fast_module);   /* fast_py.c */
 
 /* Method tables of the hand-written top-level functions (NULL-terminated). */

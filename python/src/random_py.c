@@ -121,5 +121,6 @@ PyMethodDef mxpy_random_methods[] = {
 int mxpy_random_init(PyObject *m, PyObject *random_module) {
   state_key = PyUnicode_InternFromString("mlx.core.random.state");
   if (!state_key) return -1;
-  return PyModule_AddFunctions(random_module, mxpy_random_methods);
+  if (PyModule_AddFunctions(random_module, mxpy_random_methods) < 0) return -1;
+  return mxpy_random_dist_init(random_module);
 }

@@ -9,7 +9,8 @@
 
 static const char *kind_name(mx_cls_kind k) {
   static const char *names[] = {"mlx_closure", "mlx_closure_value_and_grad", "mlx_closure_custom",
-                                "mlx_closure_custom_jvp", "mlx_closure_custom_vmap"};
+                                "mlx_closure_custom_jvp", "mlx_closure_custom_vmap",
+                                "mlx_closure_kwargs"};
   return names[k];
 }
 

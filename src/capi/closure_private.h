@@ -16,6 +16,7 @@ typedef enum {
   MX_CLS_CUSTOM,        /* mlx_closure_custom */
   MX_CLS_CUSTOM_JVP,    /* mlx_closure_custom_jvp */
   MX_CLS_CUSTOM_VMAP,   /* mlx_closure_custom_vmap */
+  MX_CLS_KWARGS,        /* mlx_closure_kwargs (closure_kwargs.c) */
 } mx_cls_kind;
 
 typedef struct mx_cls {
@@ -43,6 +44,9 @@ int mx_cls_call_jvp(mx_cls *c, mlx_vector_array *res, const mlx_vector_array a,
                     const mlx_vector_array b, const int *argnums, size_t n);
 int mx_cls_call_vmap(mx_cls *c, mlx_vector_array *r0, mlx_vector_int *r1, const mlx_vector_array a,
                      const int *axes, size_t n);
+
+int mx_cls_call_kwargs(mx_cls *c, mlx_vector_array *res, const mlx_vector_array args,
+                       const mlx_map_string_to_array kwargs);
 
 /* The core closure calling a plain box (payload: the box, borrowed). */
 mx_closure mx_cls_core(mx_cls *c);

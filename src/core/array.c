@@ -140,6 +140,8 @@ static void store_scalar(void *dst, mx_dtype t, double d, int64_t i, uint64_t u,
   }
 }
 
+void mx_dtype_store_f64(void *dst, mx_dtype t, double v) { store_scalar(dst, t, v, 0, 0, 0, 0.0f); }
+
 static mx_array *scalar(mx_dtype t, double d, int64_t i, uint64_t u, int kind, float im) {
   unsigned char tmp[16];
   store_scalar(tmp, t, d, i, u, kind, im);

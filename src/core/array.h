@@ -52,6 +52,8 @@ mx_array *mx_array_from_buffer(mx_buffer *buf, mx_dtype t, int ndim, const int32
 mx_array *mx_array_from_data(const void *data, mx_dtype t, int ndim, const int32_t *shape);
 /* 0-d arrays from C scalars (value converted to t). */
 mx_array *mx_array_scalar_f64(double v, mx_dtype t);
+/* Stores v converted to t (as mx_array_scalar_f64 would hold it) at dst (16 bytes suffice). */
+void mx_dtype_store_f64(void *dst, mx_dtype t, double v);
 mx_array *mx_array_scalar_i64(int64_t v, mx_dtype t);
 mx_array *mx_array_scalar_u64(uint64_t v, mx_dtype t);
 mx_array *mx_array_scalar_c64(float re, float im);

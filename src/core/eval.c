@@ -33,6 +33,14 @@ void mx_graph_unlock(void) {
   if (--lock_depth == 0) pthread_mutex_unlock(&graph_mu);
 }
 
+static _Thread_local int shapeless_depth;
+bool mx_trace_shapeless(void) { return shapeless_depth > 0; }
+void mx_trace_shapeless_push(void) { shapeless_depth++; }
+void mx_trace_shapeless_pop(void) {
+  MX_ASSERT(shapeless_depth > 0);
+  shapeless_depth--;
+}
+
 int mx_trace_depth(void) { return trace_depth; }
 void mx_trace_push(void) { trace_depth++; }
 void mx_trace_pop(void) {

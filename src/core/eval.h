@@ -21,6 +21,11 @@ void mx_graph_unlock(void);
 int mx_trace_depth(void);
 void mx_trace_push(void);
 void mx_trace_pop(void);
+/* Whether this thread is tracing a shapeless function (compile or export with shapeless):
+ * ops then record what depends on input sizes as ops instead of constants. */
+bool mx_trace_shapeless(void);
+void mx_trace_shapeless_push(void);
+void mx_trace_shapeless_pop(void);
 
 /* Writes the lazy graph of outs in DOT to f; names[i] (may be NULL) label outs[i].
  * Iterative; unnamed nodes get letters A, B, ... */

@@ -5,6 +5,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +53,8 @@ mx_array *mx_random_uniform(mx_array *low, mx_array *high, const int32_t *shape,
   if (!low || !high || !key) return NULL;
   if (!mx_dtype_is_floating(t))
     return mx_fail(MX_EINVAL, "[uniform] Can only generate uniform numbers with real floating point type.");
+  if (t != MX_FLOAT32 && t != MX_FLOAT16 && t != MX_BFLOAT16)
+    return mx_fail(MX_ERUNTIME, "[uniform] Unsupported type.");
   MX_SCOPE_BEGIN;
   mx_array *r = NULL;
   mx_array *lo = mx_astype(low, t, s), *hi = mx_astype(high, t, s);
@@ -59,10 +62,12 @@ mx_array *mx_random_uniform(mx_array *low, mx_array *high, const int32_t *shape,
   if (range) {
     int n = ndim > range->ndim ? ndim : range->ndim;
     int32_t *bs = malloc((size_t)(n + 1) * sizeof(int32_t));
-    int nb = bs ? mx_broadcast_shapes("uniform", ndim, shape, range->ndim, range->shape, bs) : -1;
+    int nb = bs ? mx_broadcast_shapes("broadcast_shapes", ndim, shape, range->ndim, range->shape, bs) : -1;
     if (nb >= 0 && (nb != ndim || (ndim && memcmp(bs, shape, (size_t)ndim * sizeof(int32_t)) != 0))) {
-      mx_fail(MX_EINVAL, "[uniform] Cannot generate random values of the requested shape from the "
-                         "broadcasted shape of low and high.");
+      char sa[128] = "", sb[128] = "";
+      for (int i = 0, la = 0; i < ndim && la < 100; i++) la += snprintf(sa + la, sizeof sa - (size_t)la, i ? ",%d" : "%d", shape[i]);
+      for (int i = 0, lb = 0; i < nb && lb < 100; i++) lb += snprintf(sb + lb, sizeof sb - (size_t)lb, i ? ",%d" : "%d", bs[i]);
+      mx_fail(MX_EINVAL, "[uniform] Cannot generate random values of shape (%s) from broadcasted shape (%s).", sa, sb);
       nb = -1;
     }
     free(bs);
@@ -88,7 +93,21 @@ mx_array *mx_random_normal(const int32_t *shape, int ndim, mx_dtype t, mx_array 
   mx_array *lo = mx_scope_adopt(mx_array_scalar_f64(nextafterf(-1.0f, 0.0f), MX_FLOAT32));
   mx_array *hi = mx_scope_adopt(mx_array_scalar_f64(1.0, MX_FLOAT32));
   if (t == MX_COMPLEX64) {
-    r = mx_fail(MX_EINVAL, "[normal] complex64 sampling is not supported yet.");
+    /* float32 pairs viewed as complex: each part N(0, 1/2), no sqrt(2) factor */
+    int32_t *cs = malloc((size_t)(ndim + 1) * sizeof(int32_t));
+    if (!cs) {
+      r = mx_fail(MX_ENOMEM, "[normal] out of memory.");
+    } else {
+      if (ndim) memcpy(cs, shape, (size_t)ndim * sizeof(int32_t));
+      cs[ndim] = 2;
+      mx_array *y = mx_erfinv(mx_random_uniform(lo, hi, cs, ndim + 1, MX_FLOAT32, key, s), s);
+      free(cs);
+      int last = -1;
+      y = mx_squeeze(mx_view(y, MX_COMPLEX64, s), &last, 1, s);
+      if (scale) y = mx_multiply(scale, y, s);
+      if (loc) y = mx_add(loc, y, s);
+      r = y;
+    }
   } else {
     mx_array *y = mx_astype(mx_erfinv(mx_random_uniform(lo, hi, shape, ndim, MX_FLOAT32, key, s), s), t, s);
     mx_array *f = mx_scope_adopt(mx_array_scalar_f64(sqrt(2.0), t));

@@ -1,11 +1,13 @@
 /* reduce_stats.c: reductions composed from sum as MLX composes them: mean, var, std,
- * count_nonzero, and number_of_elements (a constant from the shape). mean/var/std return
+ * count_nonzero, and number_of_elements (a constant from the shape; inside a shapeless trace
+ * the NumberOfElements primitive, so a replay divides by the sizes it sees). mean/var/std return
  * at_least_float(a.dtype) (complex var/std are real), computed in that dtype. */
 #include "ops.h"
 
 #include <stdlib.h>
 
 #include "../core/error.h"
+#include "../core/eval.h"
 
 /* Product of the sizes of the reduced axes; -1 with the error set. mean/var/std report
  * an axis out of range as MLX's mean does ("[mean] axis ... is out of bounds"). */
@@ -37,7 +39,7 @@ mx_array *mx_mean(mx_array *a, const int *axes, int naxes, bool keepdims, mx_str
   if (n < 0) return NULL;
   mx_dtype t = mx_at_least_float(a->dtype);
   MX_SCOPE_BEGIN;
-  mx_array *scale = mx_scope_adopt(mx_array_scalar_f64(1.0 / (double)n, t));
+  mx_array *scale = mx_number_of_elements(a, axes, naxes, true, t, s);
   mx_array *r = mx_multiply(mx_sum(a, axes, naxes, keepdims, s), scale, s);
   MX_SCOPE_RETURN(r);
 }
@@ -53,13 +55,16 @@ mx_array *mx_var(mx_array *a, const int *axes, int naxes, bool keepdims, int ddo
                                           : mx_multiply(d, d, s);
   mx_array *v = mx_sum(sq, axes, naxes, keepdims, s);
   mx_dtype t = real_of(mx_at_least_float(a->dtype));
-  if (ddof != 0) {
+  if (ddof != 0 && mx_trace_shapeless()) {
+    mx_array *den = mx_subtract(mx_number_of_elements(a, axes, naxes, false, t, s),
+                                mx_scope_adopt(mx_array_scalar_f64((double)ddof, t)), s);
+    v = mx_divide(v, mx_maximum(den, mx_scope_adopt(mx_array_scalar_f64(0.0, t)), s), s);
+  } else if (ddof != 0) {
     double den = (double)n - (double)ddof;
     mx_array *norm = mx_scope_adopt(mx_array_scalar_f64(den > 0 ? den : 0.0, t));
     v = mx_divide(v, norm, s);
   } else {
-    mx_array *scale = mx_scope_adopt(mx_array_scalar_f64(1.0 / (double)n, t));
-    v = mx_multiply(v, scale, s);
+    v = mx_multiply(v, mx_number_of_elements(a, axes, naxes, true, t, s), s);
   }
   MX_SCOPE_RETURN(v);
 }
@@ -82,12 +87,22 @@ mx_array *mx_count_nonzero(mx_array *a, const int *axes, int naxes, bool keepdim
 
 mx_array *mx_number_of_elements(mx_array *a, const int *axes, int naxes, bool inverted,
                                 mx_dtype t, mx_stream s) {
-  (void)s;
   if (!a) return NULL;
   int64_t n = reduced_count("number_of_elements", a, axes, naxes, false);
   if (n < 0) return NULL;
   if ((int)t < 0 || t >= MX_DTYPE_COUNT)
     return mx_fail(MX_EINVAL, "[number_of_elements] Invalid dtype %d.", (int)t);
+  if (mx_trace_shapeless()) { /* the count of the shapes a replay sees, not the traced ones */
+    int nd = a->ndim;
+    int32_t small[MX_INLINE_DIMS];
+    int32_t *ax = nd <= MX_INLINE_DIMS ? small : malloc((size_t)nd * sizeof(int32_t));
+    if (!ax) return mx_fail(MX_ENOMEM, "[number_of_elements] out of memory.");
+    int k = mx_reduce_axes_normalize("number_of_elements", axes, naxes, nd, ax);
+    mx_p_number_of_elements p = {{k, ax}, inverted, (int32_t)t};
+    mx_array *r = k < 0 ? NULL : mx_op_make1(MX_PRIM_NUMBER_OF_ELEMENTS, &p, s, 1, &a, t, 0, NULL);
+    if (ax != small) free(ax);
+    return r; /* mx_op_make1 adopted it */
+  }
   double v = inverted ? 1.0 / (double)n : (double)n;
   return mx_scope_adopt(mx_array_scalar_f64(v, t));
 }

@@ -95,6 +95,8 @@ void mx_prims_register_rules(void) {
   /* (end of section I) */
 
   /* ==== section J: random samplers and distributed ==== */
+  void mx_rules_register_distributed(void); /* rules/distributed.c */
+  mx_rules_register_distributed();
   /* (end of section J) */
 
   /* ==== section L: linear algebra ==== */

@@ -5,11 +5,6 @@
 
 #include <stdlib.h>
 
-int mx_rule_zero_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
-                     const int *argnums, int n, mx_array *const *outputs, mx_array **grads);
-int mx_rule_zero_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
-                     mx_array *const *outputs, mx_array **out);
-
 static int load_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx_array **outputs,
                      int *out_axes) {
   mx_array *o = op->outputs[0];

@@ -3,11 +3,6 @@
 
 #include <stdlib.h>
 
-int mx_rule_zero_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
-                     const int *argnums, int n, mx_array *const *outputs, mx_array **grads);
-int mx_rule_zero_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
-                     mx_array *const *outputs, mx_array **out);
-
 static int bits_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx_array **outputs,
                      int *out_axes) {
   const mx_p_random_bits *p = mx_op_params(op);

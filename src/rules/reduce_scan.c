@@ -37,6 +37,24 @@ static int arg_reduce_vmap(const mx_op *op, mx_array *const *in, const int *axes
   return outputs[0] ? 0 : -1;
 }
 
+/* NumberOfElements: the count over the per-example axes is the same for every example. */
+static int number_of_elements_vmap(const mx_op *op, mx_array *const *in, const int *axes,
+                                   mx_array **outputs, int *out_axes) {
+  const mx_p_number_of_elements *r = mx_op_params(op);
+  mx_array *x = mx_rule_to_front(in[0], axes[0], op->stream);
+  int shift = axes[0] >= 0 ? 1 : 0, small[16];
+  int *ax = r->axes.n <= 16 ? small : malloc((size_t)r->axes.n * sizeof(int));
+  if (!ax) return mx_fail_int(MX_ENOMEM, "[number_of_elements] out of memory.");
+  for (int i = 0; i < r->axes.n; i++) ax[i] = r->axes.v[i] + shift;
+  mx_p_number_of_elements p = {{r->axes.n, ax}, r->inverted, r->dtype};
+  outputs[0] = x ? mx_op_make1(MX_PRIM_NUMBER_OF_ELEMENTS, &p, op->stream, 1, &x,
+                               (mx_dtype)r->dtype, 0, NULL)
+                 : NULL;
+  if (ax != small) free(ax);
+  out_axes[0] = -1;
+  return outputs[0] ? 0 : -1;
+}
+
 /* ---- Softmax and LogSumExp (last axis) ---- */
 
 /* y * (v - sum(v * y, -1)): the vjp and the jvp of softmax alike. */
@@ -135,4 +153,7 @@ void mx_rules_register_reduce_scan(void) {
   mx_prims[MX_PRIM_LOGSUMEXP].vjp = logsumexp_vjp;
   mx_prims[MX_PRIM_LOGSUMEXP].jvp = logsumexp_jvp;
   mx_prims[MX_PRIM_LOGSUMEXP].vmap = row_vmap;
+  mx_prims[MX_PRIM_NUMBER_OF_ELEMENTS].vjp = mx_rule_zero_vjp;
+  mx_prims[MX_PRIM_NUMBER_OF_ELEMENTS].jvp = mx_rule_zero_jvp;
+  mx_prims[MX_PRIM_NUMBER_OF_ELEMENTS].vmap = number_of_elements_vmap;
 }

@@ -9,6 +9,12 @@
 
 /* Moves a mapped axis to 0 (axis < 0: unmapped, returned as is). */
 mx_array *mx_rule_to_front(mx_array *x, int axis, mx_stream s);
+/* Rules of what has no derivative: zero cotangents for every argnum (zeros like the primal)
+ * and zero tangents (misc.c). */
+int mx_rule_zero_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
+                     const int *argnums, int n, mx_array *const *outputs, mx_array **grads);
+int mx_rule_zero_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
+                     mx_array *const *outputs, mx_array **out);
 /* Inserts size-1 axes after axis 0 until x has ndim dims (x already has the batch axis). */
 mx_array *mx_rule_pad_after_batch(mx_array *x, int ndim, mx_stream s);
 /* vmap of an element-wise primitive: batch axes to the front, ranks aligned, reapplied. */

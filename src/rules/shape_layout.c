@@ -1,6 +1,6 @@
 /* shape_layout.c: vjp/jvp/vmap rules of the section-D primitives (AsStrided, Contiguous,
  * View, Concatenate, Pad, AddMM), written with ops so they differentiate again. As in MLX,
- * View has no derivative and AsStrided no vjp (it needs a scatter-add). */
+ * View has no derivative; AsStrided's vjp scatter-adds the cotangent back through the view. */
 #include "rules.h"
 
 #include <stdlib.h>
@@ -38,7 +38,27 @@ static mx_array *scaled(mx_array *x, double alpha, mx_stream s) {
   return mx_multiply(x, mx_scalar_like(alpha, x), s);
 }
 
-/* ---- AsStrided ---- */
+/* ---- AsStrided: the input is the flattened array ---- */
+static int as_strided_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
+                          const int *argnums, int n, mx_array *const *outputs, mx_array **grads) {
+  const mx_p_as_strided *r = mx_op_params(op);
+  mx_stream s = op->stream;
+  for (int j = 0; j < n; j++) grads[j] = NULL;
+  if (n == 0 || !cot[0]) return 0;
+  /* the flat position each output element reads, then every cotangent summed there */
+  int64_t size = p[0]->size, m = cot[0]->size;
+  mx_array *idx = mx_as_strided(mx_arange(0, (double)size, 1, MX_INT32, s), r->shape.v, r->shape.n,
+                                r->strides.v, r->strides.n, r->offset, s);
+  int32_t flat_m = (int32_t)m, upd_shape[2] = {(int32_t)m, 1};
+  idx = mx_reshape(idx, &flat_m, 1, s);
+  mx_array *upd = mx_reshape(cot[0], upd_shape, 2, s);
+  int32_t flat_n = (int32_t)size;
+  int axis = 0;
+  mx_array *zero = mx_zeros(&flat_n, 1, p[0]->dtype, s);
+  grads[0] = mx_scatter_add(zero, &idx, 1, upd, &axis, 1, s);
+  return grads[0] ? 0 : -1;
+}
+
 static int as_strided_jvp(const mx_op *op, mx_array *const *p, mx_array *const *t,
                           mx_array *const *outputs, mx_array **out) {
   const mx_p_as_strided *r = mx_op_params(op);
@@ -302,6 +322,7 @@ static int addmm_vmap(const mx_op *op, mx_array *const *in, const int *axes, mx_
 
 void mx_rules_register_shape_layout(void) {
   mx_prim_vt *v = mx_prims;
+  v[MX_PRIM_AS_STRIDED].vjp = as_strided_vjp;
   v[MX_PRIM_AS_STRIDED].jvp = as_strided_jvp;
   v[MX_PRIM_AS_STRIDED].vmap = as_strided_vmap;
   v[MX_PRIM_CONTIGUOUS].vjp = contiguous_vjp;

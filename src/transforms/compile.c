@@ -143,13 +143,27 @@ typedef struct shp {
 static bool is_elementwise(int prim) {
   const char *f = mx_prim_family(prim);
   return !strcmp(f, "unary") || !strcmp(f, "binary") || !strcmp(f, "compare") ||
-         !strcmp(f, "ternary") || prim == MX_PRIM_COMPILED;
+         !strcmp(f, "ternary") || !strcmp(f, "binary_two") || prim == MX_PRIM_COMPILED;
 }
 
+/* The primitives whose output shapes follow from their inputs' shapes and parameters. As
+ * in MLX, Slice (static bounds), AsStrided, View, Pad, RandomBits, FFT and the
+ * factorizations raise instead. */
 static bool can_infer(int prim) {
-  return is_elementwise(prim) || prim == MX_PRIM_REDUCE || prim == MX_PRIM_RESHAPE ||
-         prim == MX_PRIM_TRANSPOSE || prim == MX_PRIM_BROADCAST || prim == MX_PRIM_MATMUL ||
-         prim == MX_PRIM_STOP_GRADIENT || prim == MX_PRIM_DEPENDS || prim == MX_PRIM_CUSTOM;
+  if (is_elementwise(prim)) return true;
+  switch (prim) {
+    case MX_PRIM_REDUCE: case MX_PRIM_RESHAPE: case MX_PRIM_TRANSPOSE: case MX_PRIM_BROADCAST:
+    case MX_PRIM_MATMUL: case MX_PRIM_STOP_GRADIENT: case MX_PRIM_DEPENDS: case MX_PRIM_CUSTOM:
+    case MX_PRIM_SOFTMAX: case MX_PRIM_LOGSUMEXP: case MX_PRIM_ARG_REDUCE: case MX_PRIM_SCAN:
+    case MX_PRIM_SORT: case MX_PRIM_ARGSORT: case MX_PRIM_PARTITION: case MX_PRIM_ARGPARTITION:
+    case MX_PRIM_CONTIGUOUS: case MX_PRIM_CONCATENATE: case MX_PRIM_ADDMM: case MX_PRIM_GATHER:
+    case MX_PRIM_GATHER_AXIS: case MX_PRIM_SCATTER: case MX_PRIM_SCATTER_AXIS:
+    case MX_PRIM_SLICE_UPDATE: case MX_PRIM_DYNAMIC_SLICE_UPDATE: case MX_PRIM_SEARCH_SORTED:
+    case MX_PRIM_ARANGE: case MX_PRIM_NUMBER_OF_ELEMENTS:
+      return true;
+    default:
+      return false;
+  }
 }
 
 static void shp_str(const shp *s, char *buf, size_t cap) {
@@ -225,9 +239,12 @@ static int infer_reshape(const shp *tin, const shp *tout, const shp *nin, shp *o
       if (np != 1) goto fail;
       continue;
     }
-    int64_t rest = prod(tout->shape, o0, o - 1);
-    if (rest == 0 || np % rest) goto fail;
-    out->shape[o - 1] = (int32_t)(np / rest);
+    /* the last dim of the group that was not 1 absorbs the change */
+    int at = o - 1;
+    while (at > o0 && tout->shape[at] == 1) at--;
+    int64_t rest = prod(tout->shape, o0, o) / (tout->shape[at] ? tout->shape[at] : 1);
+    if (rest == 0 || tout->shape[at] == 0 || np % rest) goto fail;
+    out->shape[at] = (int32_t)(np / rest);
   }
   return 0;
 fail:;
@@ -235,6 +252,132 @@ fail:;
   shp_str(nin, a, sizeof a);
   shp_str(tout, b, sizeof b);
   return mx_fail_int(MX_EINVAL, "[compile] Cannot infer the shapeless reshape of %s (traced to %s).", a, b);
+}
+
+static bool shp_equal(const shp *a, const shp *b) {
+  return a->ndim == b->ndim && !memcmp(a->shape, b->shape, (size_t)a->ndim * sizeof(int32_t));
+}
+
+static int shape_error(const char *what, const shp *now, const shp *traced) {
+  char a[128], b[128];
+  shp_str(now, a, sizeof a);
+  shp_str(traced, b, sizeof b);
+  return mx_fail_int(MX_EINVAL, "[compile] Cannot infer the shapeless %s of an input of shape %s "
+                     "(traced with %s).", what, a, b);
+}
+
+static int infer_matmul(const shp *a, const shp *b, shp *out) {
+  if (a->ndim < 2 || b->ndim < 2)
+    return mx_fail_int(MX_EINVAL, "[compile] Cannot infer a shapeless matmul of vectors.");
+  shp ba = {a->ndim - 2, a->shape}, bb = {b->ndim - 2, b->shape}, batch = {0};
+  int rc = shp_broadcast(&ba, &bb, &batch);
+  if (rc == 0 && a->shape[a->ndim - 1] != b->shape[b->ndim - 2])
+    rc = mx_fail_int(MX_EINVAL, "[matmul] Last dimension of first input with shape (..., %d) must "
+                     "match second to last dimension of second input with shape (..., %d).",
+                     a->shape[a->ndim - 1], b->shape[b->ndim - 2]);
+  if (rc == 0) {
+    int32_t *s = malloc((size_t)(batch.ndim + 2) * sizeof(int32_t));
+    if (!s) rc = mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
+    else {
+      if (batch.ndim) memcpy(s, batch.shape, (size_t)batch.ndim * sizeof(int32_t));
+      s[batch.ndim] = a->shape[a->ndim - 2];
+      s[batch.ndim + 1] = b->shape[b->ndim - 1];
+      rc = shp_set(out, batch.ndim + 2, s);
+      free(s);
+    }
+  }
+  free(batch.shape);
+  return rc;
+}
+
+/* Inputs of equal rank agreeing off the axis; the axis sizes add up. */
+static int infer_concatenate(const mx_tape_op *op, shp *const *ins, shp *out) {
+  const mx_p_concatenate *r = op->params;
+  int ax = r->axis;
+  if (ins[0]->ndim <= ax || shp_set(out, ins[0]->ndim, ins[0]->shape) != 0) return -1;
+  int64_t total = 0;
+  for (int i = 0; i < op->n_in; i++) {
+    bool ok = ins[i]->ndim == out->ndim;
+    for (int d = 0; ok && d < out->ndim; d++) ok = d == ax || ins[i]->shape[d] == out->shape[d];
+    if (!ok) {
+      char a[128], b[128];
+      shp_str(ins[0], a, sizeof a);
+      shp_str(ins[i], b, sizeof b);
+      return mx_fail_int(MX_EINVAL, "[concatenate] All the input array dimensions must match exactly "
+                         "except for the concatenation axis. However, the provided shapes are %s, %s, "
+                         "and the concatenation axis is %d.", a, b, ax);
+    }
+    total += ins[i]->shape[ax];
+  }
+  if (total > INT32_MAX) return mx_fail_int(MX_EINVAL, "[concatenate] The result is too large.");
+  out->shape[ax] = (int32_t)total;
+  return 0;
+}
+
+/* The (broadcast) index shape then the slice sizes; a slice that took a whole axis when
+ * traced takes the whole new axis, other slice sizes stay. */
+static int infer_gather(const mx_tape_op *op, shp *const *ins, shp *out, const shp *tin) {
+  const mx_p_gather *r = op->params;
+  const shp *a = ins[0];
+  int ind = op->n_in > 1 ? ins[1]->ndim : 0, nd = r->slice_sizes.n;
+  if (a->ndim != nd || tin[0].ndim != nd) return shape_error("gather", a, &tin[0]);
+  for (int i = 2; i < op->n_in; i++)
+    if (!shp_equal(ins[i], ins[1])) return shape_error("gather", ins[i], ins[1]);
+  int32_t *s = malloc((size_t)(ind + nd + 1) * sizeof(int32_t));
+  if (!s) return mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
+  if (ind) memcpy(s, ins[1]->shape, (size_t)ind * sizeof(int32_t));
+  for (int d = 0; d < nd; d++) {
+    bool indexed = false;
+    for (int j = 0; j < r->axes.n; j++) indexed |= r->axes.v[j] == d;
+    int32_t v = r->slice_sizes.v[d];
+    if (!indexed && v == tin[0].shape[d]) v = a->shape[d];
+    if (v > a->shape[d]) {
+      free(s);
+      return shape_error("gather", a, &tin[0]);
+    }
+    s[ind + d] = v;
+  }
+  int rc = shp_set(out, ind + nd, s);
+  free(s);
+  return rc;
+}
+
+/* Updates keep the shape of the array updated; the update must still fit where it lands. */
+static int infer_update(const mx_tape_op *op, shp *const *ins, shp *out, const shp *tin) {
+  const shp *a = ins[0];
+  bool ok = a->ndim == tin[0].ndim;
+  switch (op->prim) {
+    case MX_PRIM_SCATTER: { /* indices..., updates = index shape + a window */
+      const shp *u = ins[op->n_in - 1];
+      int ind = op->n_in > 2 ? ins[1]->ndim : 0;
+      ok = ok && u->ndim == ind + a->ndim;
+      for (int i = 2; ok && i < op->n_in - 1; i++) ok = shp_equal(ins[i], ins[1]);
+      for (int d = 0; ok && d < ind; d++) ok = u->shape[d] == ins[1]->shape[d];
+      for (int d = 0; ok && d < a->ndim; d++) ok = u->shape[ind + d] <= a->shape[d];
+      break;
+    }
+    case MX_PRIM_SCATTER_AXIS: { /* indices and updates of one shape, a's rank */
+      const mx_p_scatter_axis *r = op->params;
+      ok = ok && shp_equal(ins[1], ins[2]) && ins[1]->ndim == a->ndim;
+      for (int d = 0; ok && d < a->ndim; d++) ok = d == r->axis || ins[1]->shape[d] <= a->shape[d];
+      break;
+    }
+    case MX_PRIM_SLICE_UPDATE: { /* static bounds: the update as traced, inside the new a */
+      const mx_p_slice_update *r = op->params;
+      ok = ok && shp_equal(ins[1], &tin[1]) && ins[1]->ndim == a->ndim;
+      for (int d = 0; ok && d < a->ndim; d++) {
+        int64_t n = ins[1]->shape[d], lo = r->start.v[d], hi = lo + (n - 1) * (int64_t)r->strides.v[d];
+        if (n > 0) ok = (lo < hi ? lo : hi) >= 0 && (lo < hi ? hi : lo) < a->shape[d];
+      }
+      break;
+    }
+    default: /* DynamicSliceUpdate: start clamped at run time; the update must fit */
+      ok = ok && ins[1]->ndim == a->ndim;
+      for (int d = 0; ok && d < a->ndim; d++) ok = ins[1]->shape[d] <= a->shape[d];
+      break;
+  }
+  if (!ok) return shape_error(mx_prim_name(op->prim), a, &tin[0]);
+  return shp_set(out, a->ndim, a->shape);
 }
 
 /* Output shapes of op k of a shapeless replay, from the shapes of its inputs. src[i] is the
@@ -246,11 +389,56 @@ static int infer_op(const mx_tape *t, int k, shp *const *ins, shp *outs, const s
     shp acc = {0};
     int rc = shp_set(&acc, 0, NULL);
     for (int i = 0; rc == 0 && i < op->n_in; i++) rc = shp_broadcast(&acc, ins[i], &acc);
-    if (rc == 0) rc = shp_set(&outs[0], acc.ndim, acc.shape);
+    for (int j = 0; rc == 0 && j < op->n_out; j++) rc = shp_set(&outs[j], acc.ndim, acc.shape);
     free(acc.shape);
     return rc;
   }
+  if (op->n_in == 0) /* a creation op: its shape is its parameters' */
+    return shp_set(&outs[0], op->ndims[0], op->shapes[0]);
   switch (p) {
+    case MX_PRIM_SOFTMAX: case MX_PRIM_SCAN: case MX_PRIM_SORT: case MX_PRIM_ARGSORT:
+    case MX_PRIM_CONTIGUOUS:
+      return shp_set(&outs[0], ins[0]->ndim, ins[0]->shape);
+    case MX_PRIM_PARTITION: case MX_PRIM_ARGPARTITION: {
+      const mx_p_partition *r = op->params;
+      if (r->axis >= ins[0]->ndim || r->kth >= ins[0]->shape[r->axis])
+        return shape_error("partition", ins[0], &tin[0]);
+      return shp_set(&outs[0], ins[0]->ndim, ins[0]->shape);
+    }
+    case MX_PRIM_LOGSUMEXP:
+      if (ins[0]->ndim == 0 || shp_set(&outs[0], ins[0]->ndim, ins[0]->shape) != 0) return -1;
+      outs[0].shape[ins[0]->ndim - 1] = 1;
+      return 0;
+    case MX_PRIM_ARG_REDUCE: {
+      const mx_p_arg_reduce *r = op->params;
+      if (r->axis >= ins[0]->ndim || shp_set(&outs[0], ins[0]->ndim, ins[0]->shape) != 0) return -1;
+      outs[0].shape[r->axis] = 1;
+      return 0;
+    }
+    case MX_PRIM_CONCATENATE:
+      return infer_concatenate(op, ins, outs);
+    case MX_PRIM_GATHER:
+      return infer_gather(op, ins, outs, tin);
+    case MX_PRIM_GATHER_AXIS:
+      return shp_set(&outs[0], ins[1]->ndim, ins[1]->shape);
+    case MX_PRIM_SEARCH_SORTED:
+      return shp_set(&outs[0], ins[1]->ndim, ins[1]->shape);
+    case MX_PRIM_SCATTER:
+    case MX_PRIM_SCATTER_AXIS:
+    case MX_PRIM_SLICE_UPDATE:
+    case MX_PRIM_DYNAMIC_SLICE_UPDATE:
+      return infer_update(op, ins, outs, tin);
+    case MX_PRIM_ADDMM: {
+      shp m = {0};
+      int rc = infer_matmul(ins[0], ins[1], &m);
+      shp bc = {0};
+      if (rc == 0) rc = shp_broadcast(ins[2], &m, &bc);
+      if (rc == 0 && !shp_equal(&m, &bc)) rc = shape_error("addmm", ins[2], &tin[2]);
+      free(bc.shape);
+      if (rc == 0) rc = shp_set(&outs[0], m.ndim, m.shape);
+      free(m.shape);
+      return rc;
+    }
     case MX_PRIM_REDUCE: {
       const mx_p_reduce *r = op->params;
       if (shp_set(&outs[0], ins[0]->ndim, ins[0]->shape) != 0) return -1;
@@ -268,32 +456,16 @@ static int infer_op(const mx_tape *t, int k, shp *const *ins, shp *outs, const s
       shp tout = {op->ndims[0], op->shapes[0]};
       return infer_reshape(&tin[0], &tout, ins[0], &outs[0]);
     }
-    case MX_PRIM_MATMUL: {
-      const shp *a = ins[0], *b = ins[1];
-      if (a->ndim < 2 || b->ndim < 2)
-        return mx_fail_int(MX_EINVAL, "[compile] Cannot infer a shapeless matmul of vectors.");
-      shp ba = {a->ndim - 2, a->shape}, bb = {b->ndim - 2, b->shape}, batch = {0};
-      int rc = shp_broadcast(&ba, &bb, &batch);
-      if (rc == 0 && a->shape[a->ndim - 1] != b->shape[b->ndim - 2])
-        rc = mx_fail_int(MX_EINVAL, "[matmul] Last dimension of first input with shape (..., %d) must "
-                         "match second to last dimension of second input with shape (..., %d).",
-                         a->shape[a->ndim - 1], b->shape[b->ndim - 2]);
-      if (rc == 0) {
-        int32_t *s = malloc((size_t)(batch.ndim + 2) * sizeof(int32_t));
-        if (!s) rc = mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
-        else {
-          if (batch.ndim) memcpy(s, batch.shape, (size_t)batch.ndim * sizeof(int32_t));
-          s[batch.ndim] = a->shape[a->ndim - 2];
-          s[batch.ndim + 1] = b->shape[b->ndim - 1];
-          rc = shp_set(&outs[0], batch.ndim + 2, s);
-          free(s);
-        }
-      }
-      free(batch.shape);
-      return rc;
-    }
+    case MX_PRIM_MATMUL:
+      return infer_matmul(ins[0], ins[1], &outs[0]);
     case MX_PRIM_STOP_GRADIENT:
       return shp_set(&outs[0], ins[0]->ndim, ins[0]->shape);
+    case MX_PRIM_NUMBER_OF_ELEMENTS: {
+      const mx_p_number_of_elements *r = op->params;
+      for (int j = 0; j < r->axes.n; j++)
+        if (r->axes.v[j] >= ins[0]->ndim) return shape_error("number_of_elements", ins[0], &tin[0]);
+      return shp_set(&outs[0], 0, NULL);
+    }
     case MX_PRIM_DEPENDS:
     case MX_PRIM_CUSTOM:
       for (int j = 0; j < op->n_out; j++)
@@ -328,6 +500,29 @@ static shp traced_shape(const mx_tape *t, mx_cref r) {
   if (r.kind == MX_REF_INPUT) return (shp){t->in_ndims[r.index], t->in_shapes[r.index]};
   if (r.kind == MX_REF_CONST) return (shp){t->consts[r.index]->ndim, t->consts[r.index]->shape};
   return (shp){t->ops[r.index].ndims[r.out], t->ops[r.index].shapes[r.out]};
+}
+
+/* batch followed by the last two dims of m. */
+static int batch_and_matrix(const shp *batch, const shp *m, shp *out) {
+  int32_t *v = malloc((size_t)(batch->ndim + 2) * sizeof(int32_t));
+  if (!v) return mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
+  if (batch->ndim) memcpy(v, batch->shape, (size_t)batch->ndim * sizeof(int32_t));
+  v[batch->ndim] = m->shape[m->ndim - 2];
+  v[batch->ndim + 1] = m->shape[m->ndim - 1];
+  int rc = shp_set(out, batch->ndim + 2, v);
+  free(v);
+  return rc;
+}
+
+/* The target of a Broadcast feeding a non-element-wise op: dims the broadcast kept (traced
+ * input dim equal to the traced target's) follow the new input, expanded dims stay. */
+static int broadcast_like(const shp *nin, const shp *tin, const shp *ttarget, shp *out) {
+  if (nin->ndim != tin->ndim || tin->ndim > ttarget->ndim) return shp_broadcast(nin, ttarget, out);
+  if (shp_set(out, ttarget->ndim, ttarget->shape) != 0) return -1;
+  int lead = ttarget->ndim - tin->ndim;
+  for (int d = 0; d < tin->ndim; d++)
+    if (tin->shape[d] == ttarget->shape[lead + d]) out->shape[lead + d] = nin->shape[d];
+  return 0;
 }
 
 /* Every op's output shapes for new input shapes. Broadcast ops take their target from
@@ -376,6 +571,19 @@ static int infer_shapes(const mx_tape *t, mx_array *const *inputs, replay_shapes
         rc = shp_broadcast(&target, s, &target);
       }
     }
+    /* matmul: operands broadcast to their sources' common batch shape */
+    bool mm = (op->prim == MX_PRIM_MATMUL || op->prim == MX_PRIM_ADDMM) && op->n_in >= 2;
+    if (mm && rc == 0) {
+      rc = shp_set(&target, 0, NULL);
+      for (int i = 0; rc == 0 && i < 2; i++) {
+        mx_cref r = op->in[i];
+        const shp *s = (r.kind == MX_REF_OP && t->ops[r.index].prim == MX_PRIM_BROADCAST)
+                           ? shape_of_ref(t, rs, in_shp, c_shp, t->ops[r.index].in[0])
+                           : shape_of_ref(t, rs, in_shp, c_shp, r);
+        shp batch = {s->ndim >= 2 ? s->ndim - 2 : 0, s->shape};
+        rc = shp_broadcast(&target, &batch, &target);
+      }
+    }
     for (int i = 0; rc == 0 && i < op->n_in; i++) {
       mx_cref r = op->in[i];
       if (r.kind == MX_REF_OP && pending[r.index]) {
@@ -383,8 +591,10 @@ static int infer_shapes(const mx_tape *t, mx_array *const *inputs, replay_shapes
         shp *bs = &rs->ops[rs->off[r.index]];
         const shp *bin = shape_of_ref(t, rs, in_shp, c_shp, b->in[0]);
         shp tr = {b->ndims[0], b->shapes[0]};
+        shp tbin = traced_shape(t, b->in[0]);
         if (ew) rc = shp_set(bs, target.ndim, target.shape);
-        else rc = shp_broadcast(bin, &tr, bs);
+        else if (mm && i < 2 && bin->ndim >= 2) rc = batch_and_matrix(&target, bin, bs);
+        else rc = broadcast_like(bin, &tbin, &tr, bs);
         if (rc == 0) {
           shp chk = {0};
           rc = shp_broadcast(bin, bs, &chk); /* the broadcast must be valid */
@@ -516,7 +726,14 @@ int mx_tape_replay(const mx_tape *t, mx_array *const *inputs, bool shapeless, co
              memcmp(in[i]->shape, spec[0].shape, (size_t)spec[0].ndim * sizeof(int32_t))))
           in[i] = mx_broadcast_to(in[i], spec[0].shape, spec[0].ndim, stream ? *stream : op->stream);
       }
-      rc = mx_op_make(op->prim, op->params, stream ? *stream : op->stream, op->n_in, in, op->n_out, spec,
+      const void *params = op->params;
+      mx_p_gather gp;
+      if (reinfer && op->prim == MX_PRIM_GATHER) { /* the kernel reads its slice sizes */
+        gp = *(const mx_p_gather *)op->params;
+        gp.slice_sizes.v = spec[0].shape + (spec[0].ndim - gp.slice_sizes.n);
+        params = &gp;
+      }
+      rc = mx_op_make(op->prim, params, stream ? *stream : op->stream, op->n_in, in, op->n_out, spec,
                       vals + off[k]);
       for (int j = 0; rc == 0 && j < op->n_out; j++) mx_keep(vals[off[k] + j]);
       MX_SCOPE_END;
@@ -645,7 +862,8 @@ static entry *lookup(const mx_compile_key *key, mx_stream s, mx_array *const *in
   return found;
 }
 
-int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int max_out) {
+int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int max_out,
+                  bool shapeless) {
   mx_array **ph = calloc((size_t)n + 1, sizeof *ph);
   mx_array **outs = calloc((size_t)max_out + 1, sizeof *outs);
   int n_out = 0, rc = (ph && outs) ? 0 : mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
@@ -656,7 +874,9 @@ int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int
   }
   if (rc == 0) {
     mx_trace_push();
+    if (shapeless) mx_trace_shapeless_push();
     rc = mx_trace_call(fn, ph, n, outs, max_out, &n_out);
+    if (shapeless) mx_trace_shapeless_pop();
     mx_trace_pop();
   }
   if (rc == 0) rc = build_tape(t, ph, n, outs, n_out);
@@ -677,7 +897,7 @@ static entry *trace_entry(const mx_compile_key *key, mx_stream s, mx_closure fn,
     if (!e->constants) rc = mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
     else memcpy(e->constants, key->constants, (size_t)key->n_constants * sizeof(uint64_t));
   }
-  if (rc == 0) rc = mx_tape_trace(&e->tape, fn, inputs, n, max_out);
+  if (rc == 0) rc = mx_tape_trace(&e->tape, fn, inputs, n, max_out, key->shapeless);
   mx_compile_mode mode = mx_compile_get_mode();
   if (rc == 0 && key->shapeless) rc = mx_tape_check_shapeless(&e->tape);
   if (rc == 0 && mode != MX_COMPILE_NO_SIMPLIFY) rc = mx_tape_simplify(&e->tape);

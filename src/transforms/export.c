@@ -94,7 +94,7 @@ int mx_exported_add(mx_exported *e, mx_closure fn, mx_array *const *inputs, int 
   int rc = copy_names(t, kw_names, n_kw);
   if (rc == 0) {
     int scopes = mx_scope_suspend();
-    rc = mx_tape_trace(&t->tape, fn, inputs, n_args + n_kw, MX_MAX_OUTPUTS);
+    rc = mx_tape_trace(&t->tape, fn, inputs, n_args + n_kw, MX_MAX_OUTPUTS, shapeless);
     mx_scope_resume(scopes);
   }
   for (int k = 0; rc == 0 && k < t->tape.n_ops; k++)
@@ -465,22 +465,38 @@ static int no_match(const mx_exported *e, mx_array *const *inputs, int n_args,
   return mx_fail_int(MX_EINVAL, "%s", buf);
 }
 
+static int replay_trace(const export_trace *t, mx_array *const *inputs, mx_array **outs, int max_out,
+                        int *n_out) {
+  if (t->tape.n_outputs > max_out) return mx_fail_int(MX_EINVAL, "[import_function::call] Too many outputs.");
+  mx_stream s = mx_stream_default();
+  int scopes = mx_scope_suspend();
+  int rc = mx_tape_replay(&t->tape, inputs, t->shapeless, &s, outs);
+  mx_scope_resume(scopes);
+  if (rc == 0) *n_out = t->tape.n_outputs;
+  return rc;
+}
+
 int mx_exported_call(const mx_exported *e, mx_array *const *inputs, int n_args,
                      const char *const *kw_names, int n_kw, mx_array **outs, int max_out, int *n_out) {
   *n_out = 0;
   for (int i = 0; i < n_args + n_kw; i++)
     if (!inputs[i]) return mx_fail_int(MX_EINVAL, "[import_function::call] input %d is empty.", i);
+  for (int i = 0; i < e->n; i++)
+    if (trace_matches(&e->traces[i], inputs, n_args, kw_names, n_kw))
+      return replay_trace(&e->traces[i], inputs, outs, max_out, n_out);
+  return no_match(e, inputs, n_args, kw_names, n_kw);
+}
+
+int mx_exported_call_flat(const mx_exported *e, mx_array *const *inputs, int n, mx_array **outs,
+                          int max_out, int *n_out) {
+  *n_out = 0;
+  for (int i = 0; i < n; i++)
+    if (!inputs[i]) return mx_fail_int(MX_EINVAL, "[import_function::call] input %d is empty.", i);
   for (int i = 0; i < e->n; i++) {
     const export_trace *t = &e->traces[i];
-    if (!trace_matches(t, inputs, n_args, kw_names, n_kw)) continue;
-    if (t->tape.n_outputs > max_out)
-      return mx_fail_int(MX_EINVAL, "[import_function::call] Too many outputs.");
-    mx_stream s = mx_stream_default();
-    int scopes = mx_scope_suspend();
-    int rc = mx_tape_replay(&t->tape, inputs, t->shapeless, &s, outs);
-    mx_scope_resume(scopes);
-    if (rc == 0) *n_out = t->tape.n_outputs;
-    return rc;
+    if (t->n_args + t->n_kw == n &&
+        trace_matches(t, inputs, t->n_args, (const char *const *)t->kw_names, t->n_kw))
+      return replay_trace(t, inputs, outs, max_out, n_out);
   }
-  return no_match(e, inputs, n_args, kw_names, n_kw);
+  return no_match(e, inputs, n, NULL, 0);
 }

@@ -51,7 +51,8 @@ int mx_tape_add_const(mx_tape *t, mx_array *a);
 int mx_tape_compact(mx_tape *t);
 
 /* Traces fn on placeholders shaped as inputs into t (which must be zeroed). 0 or -1. */
-int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int max_out);
+int mx_tape_trace(mx_tape *t, mx_closure fn, mx_array *const *inputs, int n, int max_out,
+                  bool shapeless);
 /* Replays t on inputs into outs (t->n_outputs new references); a shapeless tape re-infers
  * every op's output shapes when the input shapes differ from the traced ones. stream (may
  * be NULL: each op's own) overrides the streams the ops were traced on. */

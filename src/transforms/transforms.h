@@ -137,5 +137,9 @@ mx_exported *mx_exported_load(const char *path);
 /* Replays the first trace matching the inputs (as for _add) on the default stream. */
 int mx_exported_call(const mx_exported *e, mx_array *const *inputs, int n_args,
                      const char *const *kw_names, int n_kw, mx_array **outs, int max_out, int *n_out);
+/* mlx-c's matching: the first trace with n inputs in all whose dtypes and shapes match,
+ * however they were split into positional and keyword inputs. */
+int mx_exported_call_flat(const mx_exported *e, mx_array *const *inputs, int n, mx_array **outs,
+                          int max_out, int *n_out);
 
 #endif

@@ -290,6 +290,108 @@ def test_shapeless_rejects_uninferable_ops():
         f(mx.ones((5, 4)))
 
 
+# (function, dtypes of the inputs, input shapes per call): every call reuses the first trace
+SHAPELESS_OPS = [
+    ("softmax", lambda x: mx.softmax(x, axis=-1), "f", [[(2, 3)], [(4, 5)], [(1, 1)]]),
+    ("softmax_precise", lambda x: mx.softmax(x, axis=-1, precise=True), "f", [[(2, 3)], [(3, 7)]]),
+    ("logsumexp", lambda x: mx.logsumexp(x, axis=-1), "f", [[(2, 3)], [(4, 5)], [(3, 1)]]),
+    ("logsumexp_keep", lambda x: mx.logsumexp(x, axis=-1, keepdims=True), "f", [[(2, 3)], [(4, 5)]]),
+    ("log_softmax", lambda x: x - mx.logsumexp(x, axis=-1, keepdims=True), "f", [[(2, 3)], [(6, 2)]]),
+    ("argmax", lambda x: mx.argmax(x, axis=-1), "f", [[(2, 3)], [(4, 5)]]),
+    ("argmin_keep", lambda x: mx.argmin(x, axis=0, keepdims=True), "f", [[(2, 3)], [(4, 5)]]),
+    ("max", lambda x: mx.max(x, axis=(0, 2)), "f", [[(2, 3, 4)], [(5, 1, 2)]]),
+    ("cumsum", lambda x: mx.cumsum(x, axis=1, reverse=True), "f", [[(2, 3)], [(4, 5)]]),
+    ("sort", lambda x: mx.sort(x, axis=0), "f", [[(2, 3)], [(4, 5)]]),
+    ("argsort", lambda x: mx.argsort(x, axis=-1), "f", [[(2, 3)], [(4, 5)]]),
+    ("partition", lambda x: mx.partition(x, 1, axis=-1), "f", [[(2, 3)], [(4, 5)]]),
+    ("concatenate", lambda x, y: mx.concatenate([x, y, x], axis=0), "ff", [[(2, 3), (1, 3)], [(4, 5), (3, 5)]]),
+    ("stack", lambda x, y: mx.stack([x, y], axis=1), "ff", [[(2, 3), (2, 3)], [(4, 5), (4, 5)]]),
+    ("matmul_batched", lambda x, y: x @ y, "ff", [[(2, 3, 4), (4, 5)], [(1, 2, 6), (6, 3)]]),
+    ("addmm", lambda c, x, y: mx.addmm(c, x, y, alpha=2.0, beta=0.5), "fff",
+     [[(3, 4), (3, 2), (2, 4)], [(5, 6), (5, 7), (7, 6)]]),
+    ("take_axis", lambda x, i: mx.take(x, i, axis=1), "fi", [[(4, 3), (2,)], [(5, 7), (3,)]]),
+    ("take_rows", lambda x, i: x[i], "fi", [[(4, 3), (2,)], [(5, 7), (3,)]]),
+    ("take_two", lambda x, i, j: x[i, j], "fii", [[(4, 3), (2,), (2,)], [(5, 7), (3,), (3,)]]),
+    ("take_along", lambda x, i: mx.take_along_axis(x, i, axis=1), "fi", [[(4, 3), (4, 1)], [(5, 7), (5, 2)]]),
+    ("put_along", lambda x, i, u: mx.put_along_axis(x, i, u, axis=1), "fif",
+     [[(4, 3), (4, 1), (4, 1)], [(5, 7), (5, 2), (5, 2)]]),
+    ("scatter_add", lambda x, i, u: x.at[i].add(u), "fif", [[(4, 3), (2,), (2, 3)], [(6, 3), (2,), (2, 3)]]),
+    ("dynamic_slice_update", lambda x, u, i: mx.slice_update(x, u, i, axes=(0,)), "ffi",
+     [[(4, 3), (2, 3), (1,)], [(5, 3), (2, 3), (1,)]]),
+    ("searchsorted_where", lambda x, y: mx.where(x > 0, x, y).astype(mx.float16), "ff",
+     [[(2, 3), (3,)], [(4, 5), (5,)]]),
+    ("divmod", lambda x, y: mx.divmod(x, y)[1], "ff", [[(2, 3), (3,)], [(4, 5), (1,)]]),
+    ("contiguous", lambda x: mx.contiguous(x.T) * 2, "f", [[(2, 3)], [(4, 5)]]),
+]
+
+
+def flat_bits(a):
+    a = a.astype(mx.float32) if a.dtype == mx.bfloat16 else a
+    return np.ascontiguousarray(np.array(a)).reshape(-1).view(np.uint8)
+
+
+def _shapeless_input(rng, kind, shape, dim):
+    if kind == "i":  # indices valid along any axis of the data input
+        return mx.array(rng.integers(0, dim, size=shape).astype(np.int32))
+    return mx.array(rng.standard_normal(shape).astype(np.float32) + 3 * (kind == "f"))
+
+
+@pytest.mark.parametrize("name, fn, kinds, calls", SHAPELESS_OPS, ids=[c[0] for c in SHAPELESS_OPS])
+def test_shapeless_ops_match_eager(name, fn, kinds, calls, rng):
+    """Each primitive re-infers its output shape from the new inputs' shapes; values equal
+    the uncompiled function's bit for bit."""
+    body = Counter(fn)
+    f = mx.compile(body, shapeless=True)
+    for shapes in calls:
+        dim = min(min(s) for s in shapes if s) if any(shapes) else 1
+        xs = [_shapeless_input(rng, k, s, dim) for k, s in zip(kinds, shapes)]
+        got, want = f(*xs), fn(*xs)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(flat_bits(got), flat_bits(want))
+    assert body.n == 1
+
+
+def test_shapeless_gather_keeps_indexed_slice_sizes():
+    """A slice that took a whole axis when traced takes the new whole axis."""
+    f = mx.compile(lambda x, i: mx.take(x, i, axis=0), shapeless=True)
+    x = mx.arange(12, dtype=mx.float32).reshape(4, 3)
+    assert f(x, mx.array([1, 3])).tolist() == [[3, 4, 5], [9, 10, 11]]
+    y = mx.arange(20, dtype=mx.float32).reshape(2, 10)
+    assert f(y, mx.array([1, 0, 1])).shape == (3, 10)
+    np.testing.assert_array_equal(np.array(f(y, mx.array([1, 0, 1]))), np.arange(20).reshape(2, 10)[[1, 0, 1]])
+
+
+def test_shapeless_updates_must_fit():
+    f = mx.compile(lambda x, i, u: x.at[i].add(u), shapeless=True)
+    f(mx.zeros((4, 3)), mx.array([0, 1]), mx.ones((2, 3)))
+    with pytest.raises(ValueError, match="Cannot infer the shapeless"):
+        f(mx.zeros((4, 2)), mx.array([0, 1]), mx.ones((2, 3)))
+    g = mx.compile(lambda x, y: mx.concatenate([x, y], axis=0), shapeless=True)
+    g(mx.ones((1, 3)), mx.ones((2, 3)))
+    with pytest.raises(ValueError, match="concatenation axis"):
+        g(mx.ones((1, 3)), mx.ones((2, 4)))
+
+
+def test_shapeless_slice_and_view_raise_as_mlx():
+    for fn in [lambda x: x[:2], lambda x: x[..., ::2], lambda x: mx.pad(x, 1),
+               lambda x: x.view(mx.int32), lambda x: mx.as_strided(x, (2, 2), (1, 1))]:
+        with pytest.raises(ValueError, match=r"\[Primitive::output_shapes\] \w+ cannot infer output shapes"):
+            mx.compile(fn, shapeless=True)(mx.ones((4, 3)))
+
+
+def test_shapeless_nn_softmax_family():
+    """mlx.nn's softmax family is compiled shapeless, as MLX's is."""
+    import mlx.nn as nn
+
+    for shape in [(2, 3), (5, 4), (3, 1, 6)]:
+        x = mx.array(np.linspace(-3, 3, int(np.prod(shape))).reshape(shape).astype(np.float32))
+        np.testing.assert_array_equal(bits(nn.softmax(x)), bits(mx.softmax(x, axis=-1)))
+        np.testing.assert_array_equal(bits(nn.softmin(x)), bits(mx.softmax(-x, axis=-1)))
+        shifted = x - mx.max(x, axis=-1, keepdims=True)
+        np.testing.assert_array_equal(bits(nn.log_softmax(x)),
+                                      bits(shifted - mx.logsumexp(shifted, axis=-1, keepdims=True)))
+
+
 # ---- switches, nesting, errors ---------------------------------------------------------
 
 
@@ -487,3 +589,36 @@ def test_training_step_pattern_matches_eager(rng):
     np.testing.assert_allclose(lc, le, rtol=1e-6)
     np.testing.assert_allclose(wc, we, rtol=1e-6)
     assert le[3] < le[0]
+
+
+def test_shapeless_mean_var_std_divide_by_the_sizes_of_each_call(rng):
+    """mean/var/std inside a shapeless function count the elements of the shapes they are
+    called with (the NumberOfElements primitive), not the traced ones."""
+    f = mx.compile(lambda x: (mx.mean(x, axis=1), mx.var(x, axis=-1, ddof=1), mx.std(x),
+                              mx.mean(x, axis=(0, 1), keepdims=True)), shapeless=True)
+    for shape in [(3, 4), (5, 7), (2, 2), (6, 2)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        got = [np.array(v) for v in f(mx.array(x))]
+        np.testing.assert_allclose(got[0], x.mean(1), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got[1], x.var(-1, ddof=1), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(got[2], x.std(), rtol=1e-5)
+        np.testing.assert_allclose(got[3], x.mean(keepdims=True), rtol=1e-5, atol=1e-6)
+    grad = mx.compile(mx.grad(lambda x: mx.mean(x * x)), shapeless=True)
+    for n in (3, 8):
+        x = rng.standard_normal(n).astype(np.float32)
+        np.testing.assert_allclose(np.array(grad(mx.array(x))), 2 * x / n, rtol=1e-5)
+    batched = mx.vmap(mx.compile(lambda x: mx.mean(x), shapeless=True))
+    for shape in [(3, 4), (2, 5)]:
+        x = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_allclose(np.array(batched(mx.array(x))), x.mean(1), rtol=1e-5)
+    # outside a shapeless trace the count stays a constant, bit for bit as before
+    x = mx.array(rng.standard_normal((4, 6)).astype(np.float32))
+    assert mx.array_equal(mx.compile(lambda a: mx.mean(a, axis=0))(x), mx.mean(x, axis=0))
+
+
+def test_shapeless_export_of_mean(tmp_path, rng):
+    path = str(tmp_path / "mean.mlxfn")
+    mx.export_function(path, lambda x: mx.mean(x, axis=-1), mx.zeros((2, 3)), shapeless=True)
+    fn = mx.import_function(path)
+    x = rng.standard_normal((4, 9)).astype(np.float32)
+    np.testing.assert_allclose(np.array(fn(mx.array(x))[0]), x.mean(-1), rtol=1e-5)

@@ -121,11 +121,9 @@ def test_new_shapes_noncontiguous_empty(name, rng):
     x, xn = inputs(rng, (5, 4), mx.float32)
     assert_close(fn(x.T), ref(xn.T))
     assert_close(fn(x[::2, 1:]), ref(xn[::2, 1:]))
-    if name == "log_softmax":  # MLX's logsumexp refuses empty inputs
-        with pytest.raises(ValueError, match=r"\[logsumexp\] Received empty array"):
-            fn(mx.zeros((0, 3)))
-    else:
-        assert fn(mx.zeros((0, 3))).shape == (0, 3)
+    # traced already, so (as in MLX) the replay at an empty shape skips logsumexp's
+    # refusal of empty inputs
+    assert fn(mx.zeros((0, 3))).shape == (0, 3)
 
 
 def test_special_values():

@@ -248,3 +248,127 @@ def test_searchsorted_forms_and_errors():
         mx.searchsorted(s, mx.array([1.0]), side=1)
     with pytest.raises(TypeError):
         mx.searchsorted(sorted_sequence=s, values=mx.array([1.0]))
+
+
+# ---- long rows (the radix sort: 8- and 11-bit digits, rows split over the thread pool) ----
+
+REAL_DTYPES = [d for d in ALL_DTYPES if d != mx.complex64]
+NP_OF = {mx.bool_: np.bool_, mx.uint8: np.uint8, mx.uint16: np.uint16, mx.uint32: np.uint32,
+         mx.uint64: np.uint64, mx.int8: np.int8, mx.int16: np.int16, mx.int32: np.int32,
+         mx.int64: np.int64, mx.float16: np.float16, mx.float32: np.float32,
+         mx.float64: np.float64, mx.bfloat16: np.float32}
+
+
+def full_range(rng, n, dt, specials=True):
+    """n values over the whole range of dt (bfloat16: float32 values exact in bfloat16), with
+    +-inf, NaNs of both signs, -0.0 and 0.0 sprinkled in for floats when specials."""
+    t = NP_OF[dt]
+    if dt == mx.bool_:
+        return rng.integers(0, 2, n).astype(bool)
+    if np.issubdtype(t, np.integer):
+        info = np.iinfo(t)
+        return rng.integers(info.min, info.max, n, dtype=t, endpoint=True)
+    if dt == mx.bfloat16:
+        x = (rng.standard_normal(n) * np.exp(rng.uniform(-30, 30, n))).astype(np.float32)
+        x = (x.view(np.uint32) & np.uint32(0xFFFF0000)).view(np.float32)
+    else:
+        x = (rng.standard_normal(n) * np.exp(rng.uniform(-8, 8, n))).astype(t)
+    if specials:
+        pos = rng.choice(n, 60, replace=False)
+        x[pos[:10]] = np.inf
+        x[pos[10:20]] = -np.inf
+        x[pos[20:30]] = np.nan
+        x[pos[30:40]] = -np.nan
+        x[pos[40:50]] = -0.0
+        x[pos[50:]] = 0.0
+    return x
+
+
+def bits(x):
+    """Raw bits, so -0.0 / 0.0 and NaN payloads are compared exactly."""
+    x = np.ascontiguousarray(x)
+    return x.view({1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[x.dtype.itemsize])
+
+
+def mx_of(x, dt):
+    return mx.array(x, dtype=mx.float64) if dt == mx.float64 else mx.array(x).astype(dt)
+
+
+@pytest.mark.parametrize("dt", REAL_DTYPES)
+@pytest.mark.parametrize("n", [1, 2, 47, 49, 300, 5000, 70000, 200000])
+def test_long_rows_every_dtype(rng, dt, n):
+    """Values bit for bit and indices as NumPy's stable argsort (MLX's order: -0.0 == 0.0 in
+    input order, NaNs of any sign last in input order)."""
+    for specials in ([False, True] if np.issubdtype(NP_OF[dt], np.floating) else [False]):
+        x = full_range(rng, n, dt, specials and n >= 300)
+        a = mx_of(x, dt)
+        ref_i = np.argsort(x, kind="stable")
+        np.testing.assert_array_equal(np.array(mx.argsort(a)), ref_i)
+        got = np.array(mx.sort(a).astype(mx.float32)) if dt == mx.bfloat16 else np.array(mx.sort(a))
+        np.testing.assert_array_equal(bits(got), bits(x[ref_i]))
+
+
+def test_million_rows_against_numpy(rng):
+    x = rng.standard_normal(10**6).astype(np.float32)
+    a = mx.array(x)
+    np.testing.assert_array_equal(np.array(mx.sort(a)), np.sort(x))
+    np.testing.assert_array_equal(np.array(mx.argsort(a)), np.argsort(x, kind="stable"))
+    y = rng.integers(-2**62, 2**62, 10**6)
+    np.testing.assert_array_equal(np.array(mx.sort(mx.array(y))), np.sort(y))
+    np.testing.assert_array_equal(np.array(mx.argsort(mx.array(y))), np.argsort(y, kind="stable"))
+    z = rng.integers(0, 3, 10**6).astype(np.int8)  # heavy ties: stability over the pool
+    np.testing.assert_array_equal(np.array(mx.argsort(mx.array(z))), np.argsort(z, kind="stable"))
+    d = rng.standard_normal(10**6)
+    d[::1000] = -0.0
+    got = np.array(mx.sort(mx.array(d, dtype=mx.float64)))
+    np.testing.assert_array_equal(bits(got), bits(d[np.argsort(d, kind="stable")]))
+
+
+@pytest.mark.parametrize("dt", [mx.float32, mx.int16, mx.float64, mx.uint64, mx.bfloat16])
+def test_long_multi_row_and_strided_axis(rng, dt):
+    x = full_range(rng, 3 * 70000, dt, specials=False).reshape(3, 70000)
+    a = mx_of(x, dt)
+    for view, ref in [(a, x), (a.T, x.T), (a[:, ::-3], x[:, ::-3]), (a[::-1], x[::-1])]:
+        for axis in [0, 1]:
+            ref_i = np.argsort(ref, axis=axis, kind="stable")
+            np.testing.assert_array_equal(np.array(mx.argsort(view, axis=axis)), ref_i)
+            got = mx.sort(view, axis=axis)
+            got = np.array(got.astype(mx.float32)) if dt == mx.bfloat16 else np.array(got)
+            np.testing.assert_array_equal(bits(got), bits(np.take_along_axis(ref, ref_i, axis)))
+    many = full_range(rng, 400 * 300, dt, specials=False).reshape(400, 300)  # rows over the pool
+    np.testing.assert_array_equal(np.array(mx.argsort(mx_of(many, dt), axis=0)),
+                                  np.argsort(many, axis=0, kind="stable"))
+
+
+@pytest.mark.parametrize("dt", REAL_DTYPES)
+def test_partition_long_rows(rng, dt):
+    n = 20000
+    x = full_range(rng, n, dt, specials=False)
+    if np.issubdtype(NP_OF[dt], np.floating):
+        x[rng.choice(n, 50, replace=False)] = np.nan
+    a = mx_of(x, dt)
+    order = np.argsort(x, kind="stable")
+    rank = np.empty(n, np.int64)  # position of each element in MLX's order (ties: same rank)
+    xs = x[order]
+    same = np.concatenate([[False], (xs[1:] == xs[:-1]) | (np.isnan(xs[1:]) & np.isnan(xs[:-1]))])
+    r = np.arange(n)
+    r[same] = 0
+    rank[order] = np.maximum.accumulate(r)
+    for kth in [0, 1, n // 3, n - 2, n - 1]:
+        i = np.array(mx.argpartition(a, kth)).astype(np.int64)
+        assert (np.sort(i) == np.arange(n)).all()
+        rk = rank[i]
+        assert rk[kth] == rank[order[kth]]
+        assert (rk[:kth] <= rk[kth]).all() and (rk[kth + 1:] >= rk[kth]).all()
+        p = mx.partition(a, kth)
+        p = np.array(p.astype(mx.float32)) if dt == mx.bfloat16 else np.array(p)
+        np.testing.assert_array_equal(np.sort(p), np.sort(x))
+        assert p[kth] == x[order[kth]] or (np.isnan(p[kth]) and np.isnan(x[order[kth]]))
+        np.testing.assert_array_equal(bits(p), bits(x[np.array(mx.argpartition(a, kth))]))
+
+
+def test_vmap_sort_matches_loop(rng):
+    x = mx.array(rng.standard_normal((4, 3000)).astype(np.float32))
+    v = mx.vmap(lambda r: mx.argsort(r))(x)
+    loop = mx.stack([mx.argsort(x[i]) for i in range(4)])
+    assert mx.array_equal(v, loop).item()

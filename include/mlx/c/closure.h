@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "mlx/c/array.h"
+#include "mlx/c/map.h"
 #include "mlx/c/vector.h"
 
 #ifdef __cplusplus
@@ -143,6 +144,31 @@ int mlx_closure_custom_vmap_apply(
     const mlx_vector_array input_0,
     const int* input_1,
     size_t input_1_num);
+
+/* A function of positional arrays and keyword arrays (used by mlx_export_function_kwargs). */
+typedef struct mlx_closure_kwargs_ {
+  void* ctx;
+} mlx_closure_kwargs;
+mlx_closure_kwargs mlx_closure_kwargs_new(void);
+int mlx_closure_kwargs_free(mlx_closure_kwargs cls);
+mlx_closure_kwargs mlx_closure_kwargs_new_func(int (*fun)(
+    mlx_vector_array*,
+    const mlx_vector_array,
+    const mlx_map_string_to_array));
+mlx_closure_kwargs mlx_closure_kwargs_new_func_payload(
+    int (*fun)(
+        mlx_vector_array*,
+        const mlx_vector_array,
+        const mlx_map_string_to_array,
+        void*),
+    void* payload,
+    void (*dtor)(void*));
+int mlx_closure_kwargs_set(mlx_closure_kwargs* cls, const mlx_closure_kwargs src);
+int mlx_closure_kwargs_apply(
+    mlx_vector_array* res,
+    mlx_closure_kwargs cls,
+    const mlx_vector_array input_0,
+    const mlx_map_string_to_array input_1);
 
 #ifdef __cplusplus
 }

@@ -130,6 +130,21 @@ static void copy_elem(char *dst, const char *src, int size) {
   }
 }
 
+/* Row starts a 1-d index array names PREFETCH_AHEAD positions later, touched early: the
+ * rows are random, so their loads otherwise stall one after another. */
+#define PREFETCH_AHEAD 8
+static inline const char *ahead_row(const mx_tensor *idx, int64_t q, int64_t dim, int64_t rstride,
+                                    const mx_tensor *t) {
+  int64_t v = mx_index_wrap(mx_index_load(mx_cpu_at(idx, q * idx->strides[0]), 0, idx->dtype), dim);
+  return v >= 0 && v < dim ? mx_cpu_at(t, v * rstride) : NULL;
+}
+#define PREFETCH_ROW(ptr, bytes, rw)                                                       \
+  do {                                                                                     \
+    const char *p_ = (ptr);                                                                \
+    if (p_)                                                                                \
+      for (size_t b_ = 0; b_ < (bytes) && b_ < 1024; b_ += 64) __builtin_prefetch(p_ + b_, rw); \
+  } while (0)
+
 /* ---- scatter reductions: dst[i * ds] = f(dst[i * ds], src[i * ss]) ---- */
 
 typedef void (*comb_fn)(char *dst, int64_t ds, const char *src, int64_t ss, int64_t n);
@@ -235,7 +250,14 @@ static void gather_range(void *ctx, int64_t begin, int64_t end) {
   for (int j = 0; j < k; j++) odo_set(&o, j, in[1 + j].strides);
   odo_seek(&o, begin);
   char *dst = (char *)jb->out->data + begin * jb->wsize * es;
+  /* a window that is one contiguous run of the input (whole rows): a memcpy per index */
+  bool flat = w.it.nruns == 1 && (w.len == 1 || (w.sd == 1 && w.ss == 1));
+  size_t wbytes = (size_t)jb->wsize * (size_t)es;
+  bool ahead = flat && k == 1 && jb->ind == 1 && wbytes >= 64;
+  int64_t dim0 = k == 1 ? a->shape[p->axes.v[0]] : 0, rs0 = k == 1 ? a->strides[p->axes.v[0]] : 0;
   for (int64_t pos = begin; pos < end; pos++) {
+    if (ahead && pos + PREFETCH_AHEAD < end)
+      PREFETCH_ROW(ahead_row(&in[1], pos + PREFETCH_AHEAD, dim0 - p->slice_sizes.v[p->axes.v[0]] + 1, rs0, a), wbytes, 0);
     int64_t base = 0;
     for (int j = 0; j < k; j++) {
       int ax = p->axes.v[j];
@@ -243,6 +265,7 @@ static void gather_range(void *ctx, int64_t begin, int64_t end) {
       base += mx_index_clamp(v, a->shape[ax], p->slice_sizes.v[ax]) * a->strides[ax];
     }
     if (jb->wsize == 1) copy_elem(dst, mx_cpu_at(a, base), es);
+    else if (flat) memcpy(dst, mx_cpu_at(a, base), wbytes);
     else window_apply(&w, NULL, a->dtype, dst, mx_cpu_at(a, base));
     dst += jb->wsize * es;
     odo_next(&o);
@@ -319,6 +342,64 @@ int mx_cpu_gather_axis(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
 
 /* ---- Scatter: in a, idx_0..idx_{k-1}, updates (idx.shape + window); out a's shape ---- */
 
+/* Updates are applied in their order. Over the pool, part q of `parts` applies only the
+ * updates whose index along axes[0] lies in its share of that axis; windows one wide along
+ * it never overlap across parts, so each output element sees its updates in the same order
+ * as a serial loop (duplicates and reductions included). */
+typedef struct scatter_job {
+  const mx_p_scatter *p;
+  const held *h;            /* k indices, then the updates */
+  mx_tensor *out;
+  const int32_t *wshape;
+  int ind, parts;
+  int64_t npos;
+  comb_fn f;
+  _Atomic int failed;
+} scatter_job;
+
+static void scatter_range(void *ctx, int64_t qb, int64_t qe) {
+  scatter_job *jb = (scatter_job *)ctx;
+  const mx_p_scatter *p = jb->p;
+  const held *h = jb->h;
+  mx_tensor *out = jb->out;
+  int k = p->axes.n, nd = out->ndim;
+  const mx_tensor *upd = &h[k].t;
+  int64_t dim0 = k > 0 ? out->shape[p->axes.v[0]] : 1;
+  int64_t vlo = dim0 * qb / jb->parts, vhi = dim0 * qe / jb->parts;
+  window w;
+  odo o;
+  if (window_init(&w, nd, jb->wshape, out->strides, upd->strides + jb->ind) < 0) {
+    jb->failed = 1;
+    return;
+  }
+  if (odo_init(&o, jb->ind, upd->shape, k + 1) < 0) {
+    mx_cpu_iter_free(&w.it);
+    jb->failed = 1;
+    return;
+  }
+  for (int j = 0; j <= k; j++) odo_set(&o, j, h[j].t.strides); /* updates: its leading dims */
+  size_t wbytes = (size_t)w.len * (size_t)mx_dtype_size(out->dtype);
+  bool ahead = k == 1 && jb->ind == 1 && w.it.nruns == 1 && w.sd == 1 && wbytes >= 64;
+  int64_t rs0 = k == 1 ? out->strides[p->axes.v[0]] : 0;
+  for (int64_t pos = 0; pos < jb->npos; pos++) {
+    if (ahead && pos + PREFETCH_AHEAD < jb->npos)
+      PREFETCH_ROW(ahead_row(&h[0].t, pos + PREFETCH_AHEAD, dim0, rs0, out), wbytes, 1);
+    int64_t base = 0;
+    bool inside = true;
+    for (int j = 0; j < k && inside; j++) {
+      int ax = p->axes.v[j];
+      int64_t v = mx_index_wrap(mx_index_load(mx_cpu_at(&h[j].t, o.off[j]), 0, h[j].t.dtype), out->shape[ax]);
+      if (v < 0 || v > out->shape[ax] - jb->wshape[ax]) inside = false;
+      else if (j == 0 && (v < vlo || v >= vhi)) inside = false; /* another part's */
+      else base += v * out->strides[ax];
+    }
+    if (inside) window_apply(&w, jb->f, out->dtype, mx_cpu_at(out, base), mx_cpu_at(upd, o.off[k]));
+    odo_next(&o);
+  }
+  odo_free(&o);
+  mx_cpu_iter_free(&w.it);
+}
+
 int mx_cpu_scatter(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                    int n_out) {
   const mx_p_scatter *p = (const mx_p_scatter *)ctx->params;
@@ -338,36 +419,20 @@ int mx_cpu_scatter(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_t
     return rc;
   }
   const int32_t *wshape = upd->shape + ind;
-  comb_fn f = comb_for(p->reduce, out->dtype);
-  window w;
-  odo o;
-  if (window_init(&w, nd, wshape, out->strides, upd->strides + ind) < 0) {
-    held_free(h, nh);
-    return -1;
-  }
-  if (odo_init(&o, ind, upd->shape, k + 1) < 0) {
-    mx_cpu_iter_free(&w.it);
-    held_free(h, nh);
-    return -1;
-  }
-  for (int j = 0; j <= k; j++) odo_set(&o, j, h[j].t.strides); /* updates: its leading dims */
-  int64_t npos = 1;
+  int64_t npos = 1, wsize = 1;
   for (int d = 0; d < ind; d++) npos *= upd->shape[d];
-  for (int64_t pos = 0; pos < npos; pos++) {
-    int64_t base = 0;
-    bool inside = true;
-    for (int j = 0; j < k; j++) {
-      int ax = p->axes.v[j];
-      int64_t v = mx_index_wrap(mx_index_load(mx_cpu_at(&h[j].t, o.off[j]), 0, h[j].t.dtype), out->shape[ax]);
-      if (v < 0 || v > out->shape[ax] - wshape[ax]) inside = false;
-      else base += v * out->strides[ax];
-    }
-    if (inside) window_apply(&w, f, out->dtype, mx_cpu_at(out, base), mx_cpu_at(upd, o.off[k]));
-    odo_next(&o);
-  }
-  odo_free(&o);
-  mx_cpu_iter_free(&w.it);
+  for (int d = 0; d < nd; d++) wsize *= wshape[d];
+  /* split over the pool when windows are rows one wide along axes[0] and large enough that
+   * every part reading all the indices costs little */
+  int parts = 1;
+  if (k > 0 && wshape[p->axes.v[0]] == 1 && wsize >= 16 && npos * wsize >= 2 * MX_CPU_PARALLEL_GRAIN)
+    parts = mx_cpu_pool_size();
+  if (k > 0 && parts > out->shape[p->axes.v[0]]) parts = out->shape[p->axes.v[0]];
+  if (parts < 1) parts = 1;
+  scatter_job jb = {p, h, out, wshape, ind, parts, npos, comb_for(p->reduce, out->dtype), 0};
+  mx_cpu_parallel_for(parts, 1, scatter_range, &jb);
   held_free(h, nh);
+  if (jb.failed) return mx_fail_int(MX_ENOMEM, "[scatter] Unable to allocate iteration state.");
   return 0;
 }
 

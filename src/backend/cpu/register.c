@@ -68,6 +68,18 @@ void mx_prims_register_kernels(void) {
   /* (end of section I) */
 
   /* ==== section J: random samplers and distributed ==== */
+  { /* distributed.c: the collectives call the group's transport */
+    MX_CPU_KERNEL(mx_cpu_all_reduce)
+    MX_CPU_KERNEL(mx_cpu_all_gather)
+    MX_CPU_KERNEL(mx_cpu_reduce_scatter)
+    MX_CPU_KERNEL(mx_cpu_send)
+    MX_CPU_KERNEL(mx_cpu_recv)
+    mx_prims[MX_PRIM_ALL_REDUCE].eval_cpu = mx_cpu_all_reduce;
+    mx_prims[MX_PRIM_ALL_GATHER].eval_cpu = mx_cpu_all_gather;
+    mx_prims[MX_PRIM_REDUCE_SCATTER].eval_cpu = mx_cpu_reduce_scatter;
+    mx_prims[MX_PRIM_SEND].eval_cpu = mx_cpu_send;
+    mx_prims[MX_PRIM_RECV].eval_cpu = mx_cpu_recv;
+  }
   /* (end of section J) */
 
   /* ==== section L: linear algebra ==== */

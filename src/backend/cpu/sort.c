@@ -1,14 +1,16 @@
-/* sort.c: Sort, ArgSort, Partition and ArgPartition on the CPU. Each row along the axis is
- * loaded as (key, index) pairs (float16/bfloat16 keys widened to float32), sorted by a
- * stable bottom-up merge sort or selected by a three-way quickselect, and the values
- * (copied bit for bit) or the uint32 indices are written. Order: NaN after every number,
- * complex lexicographic (real, then imaginary), as MLX. Uses cpu.h's iterator. */
+/* sort.c: Sort, ArgSort, Partition and ArgPartition on the CPU, row by row along the axis
+ * (rows over the pool; one long row sorts over the pool itself). Real dtypes go to
+ * sort_radix.c; complex rows are loaded as (key, index) pairs, sorted by a stable merge sort
+ * or selected by a three-way quickselect, and the values (copied bit for bit) or the uint32
+ * indices are written. Order: NaN after every number, complex lexicographic (real, then
+ * imaginary), as MLX. SearchSorted: binary search per value. Uses cpu.h's iterator. */
 #include <math.h>
 #include <string.h>
 
 #include "../formulas.h"
 #include "cpu.h"
 #include "pool.h"
+#include "sort_radix.h"
 
 /* strict weak orderings: a < b, with NaN greater than everything and equal to NaN */
 #define LT_PLAIN(a, b) ((a) < (b))
@@ -37,7 +39,7 @@ static inline bool lt_c64(mx_c64 a, mx_c64 b) {
 
 #define INSERTION_RUN 16
 
-/* Per dtype: rows are sorted as (key, index) pairs, so comparisons read contiguous memory.
+/* Complex rows are sorted as (key, index) pairs, so comparisons read contiguous memory.
  * load: a row into pairs; msort: stable sort; select: kth in place, smaller before. */
 #define SORT_FNS(unused, sfx)                                                               \
   typedef struct pair_##sfx {                                                              \
@@ -122,7 +124,7 @@ static inline bool lt_c64(mx_c64 a, mx_c64 b) {
     }                                                                                      \
     msort_##sfx(a + lo, t_, hi - lo);                                                      \
   }
-MX_DTYPE_SFX_LIST(SORT_FNS, _)
+SORT_FNS(_, c64)
 
 typedef void (*load_fn)(const char *, int64_t, int64_t, void *);
 typedef uint32_t (*index_fn)(const void *, int64_t);
@@ -133,11 +135,11 @@ typedef void (*select_fn)(void *, void *, int64_t, int64_t);
 #define ENT_SORT(unused, sfx) [MX_DT_##sfx] = msort_##sfx,
 #define ENT_SELECT(unused, sfx) [MX_DT_##sfx] = select_##sfx,
 #define ENT_PAIR(unused, sfx) [MX_DT_##sfx] = sizeof(pair_##sfx),
-static const load_fn load_tab[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_LOAD, _)};
-static const index_fn index_tab[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_INDEX, _)};
-static const sort_fn sort_tab[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_SORT, _)};
-static const select_fn select_tab[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_SELECT, _)};
-static const size_t pair_size[MX_DTYPE_COUNT] = {MX_DTYPE_SFX_LIST(ENT_PAIR, _)};
+static const load_fn load_tab[MX_DTYPE_COUNT] = {ENT_LOAD(_, c64)};
+static const index_fn index_tab[MX_DTYPE_COUNT] = {ENT_INDEX(_, c64)};
+static const sort_fn sort_tab[MX_DTYPE_COUNT] = {ENT_SORT(_, c64)};
+static const select_fn select_tab[MX_DTYPE_COUNT] = {ENT_SELECT(_, c64)};
+static const size_t pair_size[MX_DTYPE_COUNT] = {ENT_PAIR(_, c64)};
 
 static void copy_elem(char *dst, const char *src, int size) {
   switch (size) {
@@ -156,7 +158,7 @@ typedef struct rows_job {
   const int32_t *oshape;
   const int64_t *ostr_in, *ostr_out;
   int64_t n, kth, is, os;   /* row length, kth (< 0: sort), strides along the axis */
-  bool want_index;
+  bool want_index, parallel; /* parallel: each row may use the pool */
   _Atomic int failed;
 } rows_job;
 
@@ -165,8 +167,10 @@ static void rows_range(void *ctx, int64_t begin, int64_t end) {
   const mx_tensor *in = jb->in;
   mx_tensor *out = jb->out;
   int64_t n = jb->n;
+  bool radix = mx_cpu_sortrow_supported(in->dtype);
   size_t pbytes = (pair_size[in->dtype] * (size_t)n + 7) & ~(size_t)7;
-  char *mem = (char *)malloc(2 * pbytes);
+  char *mem = (char *)(radix ? mx_cpu_sortrow_alloc(mx_cpu_sortrow_scratch(in->dtype, n))
+                                : malloc(2 * pbytes));
   const int64_t *strides[2] = {jb->ostr_in, jb->ostr_out};
   mx_cpu_iter it;
   if (!mem || mx_cpu_iter_init(&it, 2, jb->on, jb->oshape, strides) < 0) {
@@ -185,6 +189,11 @@ static void rows_range(void *ctx, int64_t begin, int64_t end) {
   for (int64_t row = begin; row < end; row++) {
     const char *src = mx_cpu_at(in, offs[0] + j * s0);
     char *dst = mx_cpu_at(out, offs[1] + j * s1);
+    if (radix) {
+      mx_sortrow r = {in->dtype, src, jb->is, dst, jb->os, n, jb->kth, jb->want_index};
+      mx_cpu_sortrow_run(&r, mem, jb->parallel);
+      goto next;
+    }
     load(src, jb->is, n, pairs);
     if (jb->kth < 0) sort_tab[in->dtype](pairs, tmp, n);
     else select_tab[in->dtype](pairs, tmp, n, jb->kth);
@@ -194,6 +203,7 @@ static void rows_range(void *ctx, int64_t begin, int64_t end) {
       for (int64_t i = 0; i < n; i++)
         copy_elem(dst + i * jb->os * osize, src + (int64_t)at(pairs, i) * jb->is * esize, esize);
     }
+  next:
     if (++j == len) {
       j = 0;
       mx_cpu_iter_next(&it, offs);
@@ -230,10 +240,15 @@ static int sort_rows(const char *op, const mx_tensor *in, int n_in, mx_tensor *o
     k++;
   }
   rows_job jb = {in, out, on, oshape, ostr_in, ostr_out, n, kth, in->strides[axis],
-                 out->strides[axis], want_index, 0};
+                 out->strides[axis], want_index, false, 0};
   int64_t rows = out->size / n;
-  int64_t grain = MX_CPU_PARALLEL_GRAIN / n > 1 ? MX_CPU_PARALLEL_GRAIN / n : 1;
-  mx_cpu_parallel_for(rows, grain, rows_range, &jb);
+  if (rows < mx_cpu_pool_size() && n >= MX_CPU_PARALLEL_GRAIN) {
+    jb.parallel = true; /* few long rows: one after another, each over the pool */
+    rows_range(&jb, 0, rows);
+  } else {
+    int64_t grain = MX_CPU_PARALLEL_GRAIN / n > 1 ? MX_CPU_PARALLEL_GRAIN / n : 1;
+    mx_cpu_parallel_for(rows, grain, rows_range, &jb);
+  }
   free(mem);
   if (jb.failed) return mx_fail_int(MX_ENOMEM, "[%s] Unable to allocate sort scratch.", op);
   return 0;

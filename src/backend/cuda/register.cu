@@ -30,6 +30,7 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_ASTYPE] = mx_cuda_astype;
   /* the other families one by one: a member added without a CUDA kernel stays NULL */
   f[MX_PRIM_REDUCE] = mx_cuda_reduce;
+  f[MX_PRIM_NUMBER_OF_ELEMENTS] = mx_cuda_number_of_elements;
   f[MX_PRIM_RESHAPE] = mx_cuda_reshape;
   f[MX_PRIM_TRANSPOSE] = mx_cuda_transpose;
   f[MX_PRIM_BROADCAST] = mx_cuda_broadcast;

@@ -29,6 +29,9 @@ from mlx.nn.layers.transformer import (MultiHeadAttention, Transformer, Transfor
 # (end of section TRF)
 
 # ==== section RND: distributed layers ====
+from mlx.nn.layers.distributed import (
+    AllToShardedLinear, FullyShardedModule, QuantizedAllToShardedLinear,
+    QuantizedShardedToAllLinear, ShardedToAllLinear, fully_shard)
 # (end of section RND)
 
 # ==== section Q: quantized layers ====

@@ -44,19 +44,20 @@ def leaky_relu(x, negative_slope=0.01):
     return mx.maximum(negative_slope * x, x)
 
 
-# The softmax family reduces over an axis; those primitives do not take part in shapeless
-# compilation, so these three are plain functions.
+@_shapeless
 def log_softmax(x, axis=-1):
     """``x - logsumexp(x, axis)``, shifted by the (gradient-free) maximum first."""
     shifted = x - mx.stop_gradient(mx.max(x, axis=axis, keepdims=True))
     return shifted - mx.logsumexp(shifted, axis=axis, keepdims=True)
 
 
+@_shapeless
 def softmax(x, axis=-1):
     """``exp(x) / sum(exp(x), axis)``."""
     return mx.softmax(x, axis=axis)
 
 
+@_shapeless
 def softmin(x, axis=-1):
     """``softmax(-x, axis)``."""
     return mx.softmax(-x, axis=axis)

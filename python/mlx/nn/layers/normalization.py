@@ -32,13 +32,6 @@ def _layer_norm(x, weight, bias, eps):
     return y.astype(out_dtype)
 
 
-def _rms_norm(x, weight, eps):
-    out_dtype = _promoted(x.dtype, weight)
-    xc = x.astype(mx.float32) if x.dtype in _HALF else x
-    y = (xc * mx.rsqrt(mx.mean(mx.square(xc), axis=-1, keepdims=True) + eps)).astype(out_dtype)
-    return (y * weight).astype(out_dtype) if weight is not None else y
-
-
 def _check_eps(name, eps):
     if eps <= 0.0:
         raise ValueError(f"[{name}] 'eps' must be positive but got {eps}.")
@@ -62,7 +55,7 @@ class LayerNorm(Module):
         return f"{self.dims}, eps={self.eps}, affine={'weight' in self}"
 
     def __call__(self, x):
-        return _layer_norm(x, self.get("weight"), self.get("bias"), self.eps)
+        return mx.fast.layer_norm(x, self.get("weight"), self.get("bias"), self.eps)
 
 
 class RMSNorm(Module):
@@ -78,7 +71,7 @@ class RMSNorm(Module):
         return f"{self.weight.shape[0]}, eps={self.eps}"
 
     def __call__(self, x):
-        return _rms_norm(x, self["weight"], self.eps)
+        return mx.fast.rms_norm(x, self["weight"], self.eps)
 
 
 class GroupNorm(Module):

@@ -6,31 +6,6 @@ import mlx.core as mx
 from mlx.nn.layers.base import Module
 
 
-def _rope_reference(x, dims, traditional, base, scale, offset):
-    """RoPE written with plain ops (used when mx.fast.rope is not available): positions
-    offset + i (i along axis -2) times scale rotate feature pairs by angles pos * base^(-2j/dims);
-    the features past dims pass through."""
-    if dims > x.shape[-1] or dims % 2:
-        raise ValueError(f"[rope] dims must be even and at most the last dimension, got {dims} "
-                         f"for an input of shape {x.shape}.")
-    length = x.shape[-2] if x.ndim > 1 else 1
-    half = dims // 2
-    inv_freq = mx.exp(mx.arange(0, half, dtype=mx.float32) * (-2.0 * math.log(base) / dims))
-    pos = (mx.arange(length, dtype=mx.float32) + mx.array(offset).astype(mx.float32)) * scale
-    theta = pos[:, None] * inv_freq[None, :]
-    cos, sin = mx.cos(theta), mx.sin(theta)
-    rot, rest = x[..., :dims], x[..., dims:]
-    if traditional:
-        x1, x2 = rot[..., 0::2], rot[..., 1::2]
-        y1, y2 = x1 * cos - x2 * sin, x1 * sin + x2 * cos
-        y = mx.stack([y1, y2], axis=-1).reshape(rot.shape)
-    else:
-        x1, x2 = rot[..., :half], rot[..., half:]
-        y = mx.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
-    y = y.astype(x.dtype)
-    return mx.concatenate([y, rest], axis=-1) if rest.shape[-1] else y
-
-
 class RoPE(Module):
     """Rotary positional encoding (RoFormer): rotates pairs of features by angles that grow
     with the position. The default rotates feature i with feature i + dims/2; traditional
@@ -55,11 +30,8 @@ class RoPE(Module):
         return f"{self.dims}, traditional={self.traditional}"
 
     def __call__(self, x, offset: int = 0):
-        rope = getattr(mx.fast, "rope", None)
-        if rope is not None:
-            return rope(x, self.dims, traditional=self.traditional, base=self.base,
-                        scale=self.scale, offset=offset)
-        return _rope_reference(x, self.dims, self.traditional, self.base, self.scale, offset)
+        return mx.fast.rope(x, self.dims, traditional=self.traditional, base=self.base,
+                            scale=self.scale, offset=offset)
 
 
 class SinusoidalPositionalEncoding(Module):

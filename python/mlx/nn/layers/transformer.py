@@ -13,29 +13,8 @@ from mlx.nn.layers.normalization import LayerNorm
 
 def _attention(q, k, v, scale, mask):
     """Scaled dot-product attention of (B, H, L, D) queries over (B, H_kv, S, D) keys and
-    values (H a multiple of H_kv); mask: None, 'causal', a bool array (True attends) or an
-    additive array, broadcast to (B, H, L, S). mx.fast's fused kernel when present."""
-    sdpa = getattr(mx.fast, "scaled_dot_product_attention", None)
-    if sdpa is not None:
-        return sdpa(q, k, v, scale=scale, mask=mask)
-    heads, kv_heads = q.shape[1], k.shape[1]
-    if heads != kv_heads:
-        k = mx.repeat(k, heads // kv_heads, axis=1)
-        v = mx.repeat(v, heads // kv_heads, axis=1)
-    scores = (q * scale) @ k.swapaxes(-1, -2)
-    if isinstance(mask, str):
-        if mask != "causal":
-            raise ValueError(f"[scaled_dot_product_attention] Invalid mask '{mask}'.")
-        L, S = scores.shape[-2], scores.shape[-1]
-        mask = mx.arange(L)[:, None] + (S - L) >= mx.arange(S)[None]
-    if mask is not None:
-        if mask.dtype == mx.bool_:
-            scores = mx.where(mask, scores, mx.array(-float("inf"), scores.dtype))
-        else:
-            scores = scores + mask.astype(scores.dtype)
-    low = scores.dtype in (mx.float16, mx.bfloat16)  # softmax of half scores in float32
-    weights = mx.softmax(scores.astype(mx.float32) if low else scores, axis=-1).astype(scores.dtype)
-    return weights @ v
+    values: mx.fast's fused kernel (mask: None, 'causal', bool or additive array)."""
+    return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
 
 
 def _checkpoint(module, fn=None):
