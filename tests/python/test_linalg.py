@@ -9,6 +9,27 @@ import pytest
 
 import mlx.core as mx
 
+
+@pytest.fixture(autouse=True)
+def _factorizations_on_the_cpu():
+    """The factorizations run on the CPU only, as MLX's: under DEVICE=gpu these tests run on
+    the CPU device (test_gpu_stream_raises checks the GPU error)."""
+    previous = mx.default_device()
+    mx.set_default_device(mx.cpu)
+    yield
+    mx.set_default_device(previous)
+
+
+@pytest.mark.skipif(not mx.is_available(mx.gpu), reason="needs a GPU backend (none available)")
+def test_gpu_stream_raises():
+    for fn in (lambda: mx.linalg.inv(mx.eye(3), stream=mx.gpu),
+               lambda: mx.linalg.svd(mx.eye(3), stream=mx.gpu),
+               lambda: mx.linalg.eigh(mx.eye(3), stream=mx.gpu),
+               lambda: mx.linalg.solve(mx.eye(3), mx.ones(3), stream=mx.gpu)):
+        with pytest.raises(ValueError, match="not yet supported on the GPU"):
+            fn()
+    assert mx.linalg.norm(mx.ones(4), stream=mx.gpu).item() == 2.0  # composed: any device
+
 L = mx.linalg
 FLOATS = [mx.float32, mx.float64]
 NP = {mx.float32: np.float32, mx.float64: np.float64}
