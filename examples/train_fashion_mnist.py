@@ -147,6 +147,8 @@ def save_plot(history, path):
     ax_acc.plot(epochs, [h["train_accuracy"] for h in history], "o-", label="train")
     ax_acc.plot(epochs, [h["test_accuracy"] for h in history], "s-", label="test")
     ax_acc.set_xlabel("epoch")
+    for ax in (ax_loss, ax_acc):
+        ax.set_xticks(epochs)
     ax_acc.set_ylabel("accuracy")
     ax_acc.legend()
     fig.suptitle("Fashion-MNIST")
