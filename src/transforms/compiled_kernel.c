@@ -43,6 +43,17 @@ mx_program *mx_program_new(int n_in, int n_instr, const mx_pinstr *instr) {
   return p;
 }
 
+/* GPU programs run by a backend's own Compiled kernel (CUDA's interpreter) are opt-in with
+ * MLX_CUDA_FUSION=1: the interpreter is correct but still slower than the eager kernels. */
+static bool gpu_fusion_enabled(void) {
+  static int on = -1; /* a benign race: every thread computes the same value */
+  if (on < 0) {
+    const char *e = getenv("MLX_CUDA_FUSION");
+    on = e && strcmp(e, "1") == 0;
+  }
+  return on == 1;
+}
+
 bool mx_program_can_run(int prim, mx_stream s) {
   if (!mx_prims[prim].eval_cpu) return false;
   if (s.device.type == MX_CPU) return true;
@@ -53,7 +64,7 @@ bool mx_program_can_run(int prim, mx_stream s) {
    * a backend with its own Compiled kernel (CUDA) runs what its element-wise kernels run */
   if (compiled == mx_prims[MX_PRIM_COMPILED].eval_cpu)
     return g->kernel(prim) == mx_prims[prim].eval_cpu;
-  return g->kernel(prim) != NULL;
+  return gpu_fusion_enabled() && g->kernel(prim) != NULL;
 }
 
 /* ---- the kernel ---- */

@@ -2,8 +2,9 @@
  * program (compiled_prog.h) element by element. Each instruction applies its family member's
  * formula of formulas.h in the dtype the eager kernel computes in, then converts with the
  * astype rules when its result dtype differs -- the expressions of unary.cu, binary.cu and
- * ternary.cu, so a compiled chain equals the eager one bit for bit. Values live in 8-byte
- * registers; inputs are read in place (contiguous, one broadcast element, or any strides
+ * ternary.cu, so a compiled chain equals the eager one bit for bit. Each thread steps over
+ * CP_EPT consecutive elements so one dispatch per instruction serves them all; values live
+ * in 8-byte registers; inputs are read in place (contiguous, one broadcast element, or any strides
  * broadcast to the output shape). */
 #include "compiled_prog.h"
 #include "elementwise.cuh"
@@ -33,26 +34,31 @@ __device__ __forceinline__ uint64_t cp_put(T x) {
   return v;
 }
 
-/* ---- one instruction: the formulas of the element-wise families ---- */
+/* ---- one instruction over CP_EPT elements: the formulas of the element-wise families ---- */
+#define CP_EPT 4 /* elements per thread and step: one dispatch serves them all */
+#define CP_LOOP(expr)                                                                      \
+  for (int e = 0; e < CP_EPT; e++) o[e] = (expr);                                          \
+  return;
 #define CP_U_DT(stem, sfx)                                                                 \
   case MX_DT_##sfx:                                                                        \
-    return cp_put<MX_ST_##sfx>(MX_SV_##sfx(MX_FN(stem, sfx)(MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[0])))));
+    CP_LOOP(cp_put<MX_ST_##sfx>(                                                           \
+        MX_SV_##sfx(MX_FN(stem, sfx)(MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[0][e]))))))
 #define CP_B_DT(stem, sfx)                                                                 \
   case MX_DT_##sfx:                                                                        \
-    return cp_put<MX_ST_##sfx>(MX_SV_##sfx(MX_FN(stem, sfx)(                               \
-        MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[0])), MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[1])))));
+    CP_LOOP(cp_put<MX_ST_##sfx>(MX_SV_##sfx(MX_FN(stem, sfx)(                              \
+        MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[0][e])), MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[1][e]))))))
 #define CP_C_DT(stem, sfx)                                                                 \
   case MX_DT_##sfx:                                                                        \
-    return cp_put<bool>(MX_FN(stem, sfx)(MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[0])),          \
-                                         MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[1]))));
+    CP_LOOP(cp_put<bool>(MX_FN(stem, sfx)(MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[0][e])),      \
+                                          MX_LD_##sfx(cp_get<MX_ST_##sfx>(a[1][e])))))
 #define CP_T_DT(stem, sfx)                                                                 \
   case MX_DT_##sfx:                                                                        \
-    return cp_put<MX_ST_##sfx>(mx_f_##stem##_##sfx(                                        \
-        cp_get<bool>(a[0]), cp_get<MX_ST_##sfx>(a[1]), cp_get<MX_ST_##sfx>(a[2])));
+    CP_LOOP(cp_put<MX_ST_##sfx>(mx_f_##stem##_##sfx(                                       \
+        cp_get<bool>(a[0][e]), cp_get<MX_ST_##sfx>(a[1][e]), cp_get<MX_ST_##sfx>(a[2][e]))))
 #define CP_FAMILY(DT)                                                                      \
   switch (t) {                                                                             \
     DT                                                                                     \
-    default: return 0;                                                                     \
+    default: return;                                                                       \
   }
 #define CP_UNARY(NAME, stem) \
   case MX_PRIM_##NAME: CP_FAMILY(MX_F_##stem##_TYPES(CP_U_DT, stem))
@@ -63,29 +69,31 @@ __device__ __forceinline__ uint64_t cp_put(T x) {
 #define CP_TERNARY(NAME, stem) \
   case MX_PRIM_##NAME: CP_FAMILY(MX_F_##stem##_TYPES(CP_T_DT, stem))
 
-__device__ __noinline__ uint64_t cp_eval(int prim, int t, const uint64_t *a) {
+__device__ __noinline__ void cp_eval(int prim, int t, const uint64_t (*a)[CP_EPT], uint64_t *o) {
   switch (prim) {
     MX_UNARY_PRIMS(CP_UNARY)
     MX_BINARY_PRIMS(CP_BINARY)
     MX_COMPARE_PRIMS(CP_COMPARE)
     MX_TERNARY_PRIMS(CP_TERNARY)
-    default: return 0;
+    default: return;
   }
 }
 
-/* The astype conversion of a value of dtype `from` to dtype `to`. */
-#define CP_CVT_D(s, d) \
-  case MX_DT_##d: return cp_put<MX_ST_##d>(MX_CVT(s, d, cp_get<MX_ST_##s>(v)));
+/* The astype conversion of CP_EPT values of dtype `from` to dtype `to`, in place. */
+#define CP_CVT_D(s, d)                                                                     \
+  case MX_DT_##d:                                                                          \
+    for (int e = 0; e < CP_EPT; e++) v[e] = cp_put<MX_ST_##d>(MX_CVT(s, d, cp_get<MX_ST_##s>(v[e]))); \
+    return;
 #define CP_CVT_S(unused, s)                                                                \
   case MX_DT_##s:                                                                          \
     switch (to) {                                                                          \
       MX_DTYPE_SFX_LIST2(CP_CVT_D, s)                                                      \
-      default: return 0;                                                                   \
+      default: return;                                                                     \
     }
-__device__ __noinline__ uint64_t cp_cvt(uint64_t v, int from, int to) {
+__device__ __noinline__ void cp_cvt(uint64_t *v, int from, int to) {
   switch (from) {
     MX_DTYPE_SFX_LIST(CP_CVT_S, _)
-    default: return 0;
+    default: return;
   }
 }
 
@@ -118,25 +126,30 @@ __device__ __forceinline__ uint64_t cp_input(const cp_args &A, int j, int64_t i)
 
 __global__ void __launch_bounds__(CP_THREADS) cp_kernel(const __grid_constant__ cp_args A,
                                                          void *out) {
-  const int64_t step = (int64_t)gridDim.x * blockDim.x;
-  uint64_t r[MXC_CP_MAX_INSTR];
+  const int64_t step = (int64_t)gridDim.x * blockDim.x * CP_EPT;
+  uint64_t r[MXC_CP_MAX_INSTR][CP_EPT];
   const int last = A.prog.n_instr - 1;
-  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < A.n; i += step) {
+  for (int64_t b = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * CP_EPT; b < A.n; b += step) {
+    const int cnt = A.n - b < CP_EPT ? (int)(A.n - b) : CP_EPT;
     for (int k = 0; k <= last; k++) {
       const mxc_cinstr &ins = A.prog.ins[k];
-      uint64_t a[3] = {0, 0, 0};
+      uint64_t a[3][CP_EPT];
       for (int j = 0; j < ins.n_in; j++) {
         int32_t s = ins.in[j];
-        a[j] = s >= 0 ? r[s] : cp_input(A, -s - 1, i);
+        for (int e = 0; e < CP_EPT; e++)
+          a[j][e] = s >= 0 ? r[s][e] : e < cnt ? cp_input(A, -s - 1, b + e) : 0;
       }
-      uint64_t v = cp_eval(ins.prim, ins.tin, a);
-      r[k] = ins.res != ins.dtype ? cp_cvt(v, ins.res, ins.dtype) : v;
+      cp_eval(ins.prim, ins.tin, a, r[k]);
+      if (ins.res != ins.dtype) cp_cvt(r[k], ins.res, ins.dtype);
     }
-    switch (A.out_esz) {
-      case 1: ((uint8_t *)out)[i] = (uint8_t)r[last]; break;
-      case 2: ((uint16_t *)out)[i] = (uint16_t)r[last]; break;
-      case 4: ((uint32_t *)out)[i] = (uint32_t)r[last]; break;
-      default: ((uint64_t *)out)[i] = r[last]; break;
+    for (int e = 0; e < cnt; e++) {
+      uint64_t v = r[last][e];
+      switch (A.out_esz) {
+        case 1: ((uint8_t *)out)[b + e] = (uint8_t)v; break;
+        case 2: ((uint16_t *)out)[b + e] = (uint16_t)v; break;
+        case 4: ((uint32_t *)out)[b + e] = (uint32_t)v; break;
+        default: ((uint64_t *)out)[b + e] = v; break;
+      }
     }
   }
 }
@@ -222,7 +235,7 @@ extern "C" int mx_cuda_compiled_run(const mxc_cprog *p, const mx_tensor *in, int
     if (rc < 0) return -1;
     A.geo = (const int64_t *)g.p;
   }
-  cp_kernel<<<mxc_blocks(A.n, CP_THREADS, dev), CP_THREADS, 0, q>>>(A, out->data);
+  cp_kernel<<<mxc_blocks((A.n + CP_EPT - 1) / CP_EPT, CP_THREADS, dev), CP_THREADS, 0, q>>>(A, out->data);
   MX_CUDA_CHECK_LAUNCH("Compiled");
   return 0;
 }
