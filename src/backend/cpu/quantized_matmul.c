@@ -1,12 +1,14 @@
 /* quantized_matmul.c: the QuantizedMatmul and GatherQMM kernels on the CPU. The weights are
  * never dequantized whole: with few rows of x (decode) each thread unpacks the weight rows
- * of its output columns group by group and accumulates float32 dot products; with more rows
+ * of its output columns group by group and accumulates float32 dot products (large
+ * transposed affine products take qdot.h's integer path instead); with more rows
  * (prefill) tiles of the weights are unpacked into a scratch and multiplied by sgemm.
  * Depends on quantized.h, pool.h and cblas. */
 #include <cblas.h>
 #include <string.h>
 
 #include "pool.h"
+#include "qdot.h"
 #include "quantized.h"
 
 #define QMM_SMALL_M 8    /* up to this many rows of x: the unpack-and-dot path */
@@ -96,6 +98,9 @@ static int qmm_run(const qmm_mat *m) {
     memset(m->out, 0, (size_t)m->M * m->N * sizeof(float));
     return 0;
   }
+  if (m->transpose && mx_cpu_qdot_applies(m->M, m->N, m->K, m->bits, m->gs, m->mode))
+    return mx_cpu_qdot_matmul(m->x, m->M, m->K, m->w, m->sc, m->bi, m->N, m->bits, m->gs,
+                              m->out);
   if (m->M <= QMM_SMALL_M) {
     /* probe that the per-thread scratch can be had, so a failure is reported */
     void *probe = malloc((size_t)(m->transpose ? m->K : m->N) * sizeof(float));
