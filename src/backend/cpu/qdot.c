@@ -73,7 +73,7 @@ static void qdot_quantize_row(const float *x, int K, int gs, int8_t *xq, float *
       sum += xg[i];
     }
     float id = amax > 0.0f ? 127.0f / amax : 0.0f;
-    if (!isfinite(id)) id = 0.0f; /* amax subnormal or inf: the float path's sum says it */
+    if (!isfinite(id)) id = 0.0f; /* amax subnormal: the residual carries the group */
     int32_t qsum = 0;
     for (int i = 0; i < gs; i++) {
       int8_t q = (int8_t)nearbyintf(xg[i] * id);
@@ -147,6 +147,9 @@ static void qdot_range(void *ctx, int64_t n0, int64_t n1) {
 int mx_cpu_qdot_matmul(const float *x, int M, int K, const uint32_t *w, const float *sc,
                        const float *bi, int N, int bits, int gs, float *out) {
   if (qdot_level < 0) qdot_level = qdot_detect();
+  float probe = 0.0f;
+  for (int64_t i = 0; i < (int64_t)M * K; i++) probe += x[i] * 0.0f;
+  if (probe != 0.0f) return 1; /* inf or NaN in x: the float path gives their exact effect */
   int ng = K / gs;
   int kb = (bits == 1 || bits == 2 || bits == 4) ? bits : 8;
   int e = 8 / kb;

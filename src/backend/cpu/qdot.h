@@ -32,8 +32,8 @@ typedef struct mx_qdot_job {
  * from the float path by the int8 rounding of x (about 0.5% of the output's scale). */
 bool mx_cpu_qdot_applies(int M, int N, int K, int bits, int gs, int mode);
 
-/* out = x @ W^T for W given as affine codes w with float scales/biases. 0, or -1 with the
- * error set. */
+/* out = x @ W^T for W given as affine codes w with float scales/biases. 0; 1 when x holds
+ * inf or NaN (nothing done: the caller takes the float path); -1 with the error set. */
 int mx_cpu_qdot_matmul(const float *x, int M, int K, const uint32_t *w, const float *sc,
                        const float *bi, int N, int bits, int gs, float *out);
 
