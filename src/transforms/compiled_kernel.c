@@ -46,10 +46,14 @@ mx_program *mx_program_new(int n_in, int n_instr, const mx_pinstr *instr) {
 bool mx_program_can_run(int prim, mx_stream s) {
   if (!mx_prims[prim].eval_cpu) return false;
   if (s.device.type == MX_CPU) return true;
-  /* on a GPU the program runs only where the backend runs CPU kernels on its memory */
   const mx_gpu_backend *g = mx_gpu();
-  return g && g->kernel(MX_PRIM_COMPILED) == mx_prims[MX_PRIM_COMPILED].eval_cpu &&
-         g->kernel(prim) == mx_prims[prim].eval_cpu;
+  mx_kernel_fn compiled = g ? g->kernel(MX_PRIM_COMPILED) : NULL;
+  if (!compiled) return false;
+  /* a backend running the CPU kernels on its memory (the fake device) runs this program;
+   * a backend with its own Compiled kernel (CUDA) runs what its element-wise kernels run */
+  if (compiled == mx_prims[MX_PRIM_COMPILED].eval_cpu)
+    return g->kernel(prim) == mx_prims[prim].eval_cpu;
+  return g->kernel(prim) != NULL;
 }
 
 /* ---- the kernel ---- */

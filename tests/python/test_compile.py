@@ -59,8 +59,6 @@ def test_fused_chain_equals_eager_bitwise(rng, dtype, n):
     np.testing.assert_array_equal(bits(got), bits(chain(a, b)))
 
 
-@pytest.mark.xfail(os.environ.get("DEVICE", "cpu").lower() == "gpu", strict=True,
-                   reason="element-wise fusion runs on the CPU only: CUDA has no Compiled kernel yet")
 def test_fusion_happens_and_program_is_one_op(rng):
     a = mx.array(rng.standard_normal((8, 9)).astype(np.float32))
     b = mx.array(rng.standard_normal((8, 9)).astype(np.float32))

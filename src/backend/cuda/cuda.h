@@ -74,7 +74,20 @@ MX_CREATION_PRIMS(MX_CUDA_DECL_STEM)
 MX_SCAN_PRIMS(MX_CUDA_DECL_STEM)
 MX_CONV_PRIMS(MX_CUDA_DECL_STEM)
 MX_CUDA_KERNEL(mx_cuda_copy)
+MX_CUDA_KERNEL(mx_cuda_compiled) /* compiled.c over compiled.cu */
 MX_CUDA_KERNEL(mx_cuda_astype)
+/* language-model kernels: quantized.cu, fast.cu, products_ext.cu */
+MX_CUDA_KERNEL(mx_cuda_quantized_matmul)
+MX_CUDA_KERNEL(mx_cuda_gather_qmm)
+MX_CUDA_KERNEL(mx_cuda_quantize)
+MX_CUDA_KERNEL(mx_cuda_dequantize)
+MX_CUDA_KERNEL(mx_cuda_to_fp8)
+MX_CUDA_KERNEL(mx_cuda_from_fp8)
+MX_CUDA_KERNEL(mx_cuda_rms_norm)
+MX_CUDA_KERNEL(mx_cuda_layer_norm)
+MX_CUDA_KERNEL(mx_cuda_rope)
+MX_CUDA_KERNEL(mx_cuda_sdpa)
+MX_CUDA_KERNEL(mx_cuda_gather_mm)
 #undef MX_CUDA_DECL_UNARY
 #undef MX_CUDA_DECL_BINARY
 #undef MX_CUDA_DECL_COMPARE

@@ -40,6 +40,7 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_MATMUL] = mx_cuda_matmul;
   f[MX_PRIM_RANDOM_BITS] = mx_cuda_random_bits;
   f[MX_PRIM_DEPENDS] = mx_cuda_depends;
+  f[MX_PRIM_COMPILED] = mx_cuda_compiled;
   /* ==== section A: unary math and creation ==== */
   f[MX_PRIM_ARANGE] = mx_cuda_arange;
   /* (end of section A) */
@@ -83,6 +84,20 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_CONVOLUTION] = mx_cuda_convolution;
   f[MX_PRIM_CONV_WEIGHT] = mx_cuda_conv_weight;
   /* (end of section I) */
+
+  /* ==== section CU: language-model primitives ==== */
+  f[MX_PRIM_QUANTIZED_MATMUL] = mx_cuda_quantized_matmul;
+  f[MX_PRIM_GATHER_QMM] = mx_cuda_gather_qmm;
+  f[MX_PRIM_QUANTIZE] = mx_cuda_quantize;
+  f[MX_PRIM_DEQUANTIZE] = mx_cuda_dequantize;
+  f[MX_PRIM_TO_FP8] = mx_cuda_to_fp8;
+  f[MX_PRIM_FROM_FP8] = mx_cuda_from_fp8;
+  f[MX_PRIM_RMS_NORM] = mx_cuda_rms_norm;
+  f[MX_PRIM_LAYER_NORM] = mx_cuda_layer_norm;
+  f[MX_PRIM_ROPE] = mx_cuda_rope;
+  f[MX_PRIM_SDPA] = mx_cuda_sdpa;
+  f[MX_PRIM_GATHER_MM] = mx_cuda_gather_mm;
+  /* (end of section CU) */
 }
 
 extern "C" mx_kernel_fn mx_cuda_kernel(int prim) {
