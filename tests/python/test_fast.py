@@ -607,3 +607,21 @@ def test_golden_mlx(tag):
         ref = g[f"{name}_{tag}"].astype(np.float64)
         np.testing.assert_allclose(to_np(y), ref, rtol=tol, atol=tol * max(1.0, np.abs(ref).max()),
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_sdpa_decode_long_keys(rng, dtype):
+    """Decode as a language model runs it: 1 query, heads of 128, a key count that is no
+    multiple of the blocks, K/V both contiguous and as (B, T, H, D) views swapped to
+    (B, H, T, D); the key chunks are split over the pool and merged."""
+    B, H, Tk, D = 1, 6, 2333, 128
+    q = to_mx(rng.standard_normal((B, H, 1, D)), dtype)
+    kt = to_mx(rng.standard_normal((B, Tk, H, D)), dtype)
+    vt = to_mx(rng.standard_normal((B, Tk, H, D)), dtype)
+    k, v = mx.swapaxes(kt, 1, 2), mx.swapaxes(vt, 1, 2)
+    ref = ref_sdpa(to_np(q), to_np(k), to_np(v), D**-0.5)
+    for kk, vv in ((k, v), (mx.contiguous(k), mx.contiguous(v))):
+        out = mx.fast.scaled_dot_product_attention(q, kk, vv, scale=D**-0.5)
+        assert out.dtype == dtype and out.shape == (B, H, 1, D)
+        np.testing.assert_allclose(to_np(out), ref, rtol=0,
+                                   atol=TOL[dtype] * max(1.0, np.abs(ref).max()))

@@ -512,3 +512,147 @@ def test_nn_quantized_layers(rng):
     assert q4(x).shape == (3, 16)
     q5 = nn.QuantizedLinear(64, 16, bias=False, mode="nvfp4")
     assert q5.group_size == 16 and "bias" not in q5
+
+
+# ---------------------------------------------------------------------------------------
+# the integer decode path: transposed affine products with at most 8 rows of x, K >= 512
+# and at least 2^20 weights quantize each row of x to int8 per weight group (scale
+# amax / 127, round half to even) and add mid * scale * (rounding residual of the group),
+# mid = (2^bits - 1) / 2. It is checked tightly against a float64 model of that scheme,
+# and against the exact product within the documented tolerance of the int8 rounding.
+
+QDOT_EXACT_TOL = 2e-2   # of max |ref|: the int8 rounding of x (measured about 0.5-0.9%)
+QDOT_MODEL_TOL = 4e-6   # of max |ref|: float32 accumulation against the float64 model
+
+
+def fast_codes(wq, bits, n):
+    """Codes of each row (little-endian bit stream) via unpackbits: (rows, n) int64."""
+    raw = np.ascontiguousarray(np.array(wq)).view(np.uint8)
+    bitv = np.unpackbits(raw.reshape(-1, raw.shape[-1]), axis=-1, bitorder="little")
+    return (bitv[:, : n * bits].reshape(-1, n, bits).astype(np.int64)
+            << np.arange(bits)).sum(-1)
+
+
+def qdot_model(x, codes, s, b, g, bits):
+    """float64 result of the int8 scheme for x (M, K) and codes (N, K)."""
+    M, K = x.shape
+    xg = x.reshape(M, -1, g)
+    amax = np.abs(xg).max(-1, keepdims=True).astype(np.float32)
+    inv = np.where(amax > 0, np.float32(127) / np.where(amax > 0, amax, 1), 0).astype(np.float32)
+    xq = np.rint(xg * inv).astype(np.float64)
+    d = (amax / np.float32(127)).astype(np.float64)
+    s64, b64 = np.asarray(s, np.float64), np.asarray(b, np.float64)
+    cg = codes.reshape(codes.shape[0], -1, g).astype(np.float64)
+    main = np.einsum("mgi,ngi,ng->mn", xq * d, cg, s64)
+    xsum = xg.astype(np.float64).sum(-1)
+    resid = xsum - (xq * d).sum(-1)
+    return main + xsum @ b64.T + (2**bits - 1) / 2 * (resid @ s64.T)
+
+
+def qdot_case(rng, N, K, g, bits, M, dtype=np.float32):
+    w = mx.array((rng.standard_normal((N, K)) * 0.05).astype(np.float32))
+    wq, s, b = mx.quantize(w, group_size=g, bits=bits)
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    codes = fast_codes(wq, bits, K)
+    sf, bf = np.array(s), np.array(b)
+    D = (codes.reshape(N, -1, g) * sf[..., None].astype(np.float64)
+         + bf[..., None]).reshape(N, K)
+    return wq, s, b, x, codes, D
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 5, 6, 8])
+@pytest.mark.parametrize("g", [32, 64, 128])
+def test_qdot_decode_every_bits(rng, bits, g):
+    # N odd (uneven thread split), K = 9 * 128: the packed rows end mid vector
+    N, K = 911, 1152
+    M = {32: 1, 64: 3, 128: 8}[g]
+    wq, s, b, x, codes, D = qdot_case(rng, N, K, g, bits, M)
+    y = f64(mx.quantized_matmul(mx.array(x), wq, s, b, True, g, bits))
+    ref = x.astype(np.float64) @ D.T
+    scale = np.abs(ref).max()
+    model = qdot_model(x, codes, np.array(s), np.array(b), g, bits)
+    np.testing.assert_allclose(y, model, rtol=0, atol=QDOT_MODEL_TOL * scale)
+    np.testing.assert_allclose(y, ref, rtol=0, atol=QDOT_EXACT_TOL * scale)
+    # the float path (9 rows of x) agrees with the exact product tightly
+    x9 = np.concatenate([x, rng.standard_normal((9 - M, K)).astype(np.float32)])
+    y9 = f64(mx.quantized_matmul(mx.array(x9), wq, s, b, True, g, bits))
+    ref9 = x9.astype(np.float64) @ D.T
+    np.testing.assert_allclose(y9, ref9, rtol=0, atol=2e-5 * np.abs(ref9).max())
+
+
+def test_qdot_baseline_isa_matches(rng, tmp_path):
+    """MLX_QDOT_ISA=baseline runs the portable rows: same scheme, same results."""
+    import subprocess
+    N, K, g, bits = 1024, 1024, 64, 4
+    wq, s, b, x, codes, D = qdot_case(rng, N, K, g, bits, 2)
+    np.savez(tmp_path / "in.npz", wq=np.array(wq), s=np.array(s), b=np.array(b), x=x)
+    script = ("import numpy as np, mlx.core as mx, sys\n"
+              "d = np.load(sys.argv[1])\n"
+              "y = mx.quantized_matmul(mx.array(d['x']), mx.array(d['wq']), mx.array(d['s']),"
+              " mx.array(d['b']), True, 64, 4)\n"
+              "np.save(sys.argv[2], np.array(y))\n")
+    env = dict(os.environ, MLX_QDOT_ISA="baseline")
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "in.npz"),
+                    str(tmp_path / "out.npy")], env=env, check=True)
+    yb = np.load(tmp_path / "out.npy").astype(np.float64)
+    y = f64(mx.quantized_matmul(mx.array(x), wq, s, b, True, g, bits))
+    model = qdot_model(x, codes, np.array(s), np.array(b), g, bits)
+    scale = np.abs(model).max()
+    np.testing.assert_allclose(yb, model, rtol=0, atol=QDOT_MODEL_TOL * scale)
+    np.testing.assert_allclose(y, yb, rtol=0, atol=QDOT_MODEL_TOL * scale)
+
+
+def test_qdot_dtypes_edges_and_batches(rng):
+    N, K, g, bits = 1024, 1024, 64, 4
+    wq, s, b, x, codes, D = qdot_case(rng, N, K, g, bits, 2)
+    ref = x.astype(np.float64) @ D.T
+    scale = np.abs(ref).max()
+    for dt, tol in ((mx.float16, 4e-3), (mx.bfloat16, 3e-2)):
+        xd = mx.array(x).astype(dt)
+        y = mx.quantized_matmul(xd, wq, s.astype(dt), b.astype(dt))
+        assert y.dtype == dt
+        refd = f64(xd) @ (codes.reshape(N, -1, g) * f64(s.astype(dt))[..., None]
+                          + f64(b.astype(dt))[..., None]).reshape(N, K).T
+        np.testing.assert_allclose(f64(y), refd, rtol=0, atol=(QDOT_EXACT_TOL + tol) * scale)
+    # a zero group, a zero row, a transposed (non-contiguous) x, a vector x
+    xz = x.copy()
+    xz[0, :g] = 0
+    xz[1] = 0
+    y = f64(mx.quantized_matmul(mx.array(xz), wq, s, b))
+    np.testing.assert_allclose(y, qdot_model(xz, codes, np.array(s), np.array(b), g, bits),
+                               rtol=0, atol=QDOT_MODEL_TOL * scale)
+    assert np.all(y[1] == 0)
+    xt = mx.array(np.ascontiguousarray(x.T)).T
+    np.testing.assert_allclose(f64(mx.quantized_matmul(xt, wq, s, b)),
+                               qdot_model(x, codes, np.array(s), np.array(b), g, bits),
+                               rtol=0, atol=QDOT_MODEL_TOL * scale)
+    yv = f64(mx.quantized_matmul(mx.array(x[0]), wq, s, b))
+    assert yv.shape == (N,)
+    np.testing.assert_allclose(yv, ref[0], rtol=0, atol=QDOT_EXACT_TOL * scale)
+    # inf / NaN in x take the float path: NaN rows stay NaN, an inf gives +-inf (NaN where a
+    # weight dequantizes to 0), finite rows are the float path's exact-tolerance results
+    xn = np.concatenate([x, x[:1]])
+    xn[0, 5] = np.nan
+    xn[1, 7] = np.inf
+    yn = f64(mx.quantized_matmul(mx.array(xn), wq, s, b))
+    assert np.all(np.isnan(yn[0])) and not np.any(np.isfinite(yn[1]))
+    inf_ok = np.isinf(yn[1])
+    assert inf_ok.mean() > 0.5
+    np.testing.assert_array_equal(np.sign(yn[1][inf_ok]), np.sign(D[inf_ok, 7]))
+    np.testing.assert_allclose(yn[2], ref[0], rtol=0, atol=2e-5 * scale)
+    # batches of x against one matrix, and gather_qmm's decode over two experts
+    xb = rng.standard_normal((3, 1, K)).astype(np.float32)
+    yb = f64(mx.quantized_matmul(mx.array(xb), wq, s, b))
+    for i in range(3):
+        np.testing.assert_allclose(yb[i], qdot_model(xb[i], codes, np.array(s), np.array(b),
+                                                     g, bits), rtol=0, atol=QDOT_MODEL_TOL * scale)
+    w2 = mx.array((rng.standard_normal((2, N, K)) * 0.05).astype(np.float32))
+    wq2, s2, b2 = mx.quantize(w2, group_size=g, bits=bits)
+    lhs, rhs = mx.array([0, 1, 2, 0]), mx.array([1, 0, 1, 1])
+    yg = f64(mx.gather_qmm(mx.array(xb), wq2, s2, b2, lhs_indices=lhs, rhs_indices=rhs))
+    assert yg.shape == (4, 1, N)
+    for i, (li, ri) in enumerate(zip(np.array(lhs), np.array(rhs))):
+        c = fast_codes(wq2[ri], bits, K)
+        np.testing.assert_allclose(yg[i], qdot_model(xb[li], c, np.array(s2[ri]),
+                                                     np.array(b2[ri]), g, bits),
+                                   rtol=0, atol=QDOT_MODEL_TOL * scale)

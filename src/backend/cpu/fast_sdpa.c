@@ -50,6 +50,15 @@ static size_t sdpa_scratch_size(const sdpa_job *j) {
                      SDPA_KB * (j->d + j->dv));
 }
 
+/* The tiled unit is built for the baseline and for AVX-512 (chosen at load time): decode
+ * streams K and V once, and wide vectors keep the conversions of float16/bfloat16 rows and
+ * the dot products below the memory time. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define SDPA_CLONES __attribute__((target_clones("default", "arch=x86-64-v4")))
+#else
+#define SDPA_CLONES
+#endif
+
 #define SDPA_T float
 #define SDPA_SFX f32
 #define SDPA_EXP expf

@@ -28,6 +28,11 @@ static const SDPA_T *SDPA_FN(sdpa_row, SDPA_SFX)(const sdpa_job *j, const mx_ten
     mx_fast_f16_row((const uint16_t *)t->data + off, t->strides[3], (float *)dst, e);
     return dst;
   }
+  if (t->dtype == MX_BFLOAT16 && j->ct == MX_FLOAT32 && (t->strides[3] == 1 || e <= 1)) {
+    const uint16_t *src = (const uint16_t *)t->data + off;
+    for (int64_t i = 0; i < e; i++) ((float *)dst)[i] = mx_f32_from_bits((uint32_t)src[i] << 16);
+    return dst;
+  }
   mx_cpu_convert(mx_cpu_at(t, off), t->dtype, t->strides[3], dst, j->ct, 1, e);
   return dst;
 }
@@ -35,7 +40,8 @@ static const SDPA_T *SDPA_FN(sdpa_row, SDPA_SFX)(const sdpa_job *j, const mx_ten
 /* Runs unit u; scratch holds the unit's buffers (sdpa_scratch_size). The rows of a unit
  * are (query head of the group, query) pairs of one key/value head: r -> head
  * hk * rep + r / TQ, query r % TQ; the group shares each key block. */
-static void SDPA_FN(sdpa_unit, SDPA_SFX)(const sdpa_job *j, int64_t u, SDPA_T *scratch) {
+SDPA_CLONES static void SDPA_FN(sdpa_unit, SDPA_SFX)(const sdpa_job *j, int64_t u,
+                                                     SDPA_T *scratch) {
   const int64_t D = j->d, DV = j->dv, TQ = j->tq, TK = j->tk, REP = j->nq / j->nkv;
   int64_t kc = u % j->nkc, rest = u / j->nkc;
   int64_t qb = rest % j->nqb, bk = rest / j->nqb;

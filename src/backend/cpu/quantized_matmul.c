@@ -1,12 +1,14 @@
 /* quantized_matmul.c: the QuantizedMatmul and GatherQMM kernels on the CPU. The weights are
  * never dequantized whole: with few rows of x (decode) each thread unpacks the weight rows
- * of its output columns group by group and accumulates float32 dot products; with more rows
+ * of its output columns group by group and accumulates float32 dot products (large
+ * transposed affine products take qdot.h's integer path instead); with more rows
  * (prefill) tiles of the weights are unpacked into a scratch and multiplied by sgemm.
  * Depends on quantized.h, pool.h and cblas. */
 #include <cblas.h>
 #include <string.h>
 
 #include "pool.h"
+#include "qdot.h"
 #include "quantized.h"
 
 #define QMM_SMALL_M 8    /* up to this many rows of x: the unpack-and-dot path */
@@ -96,6 +98,11 @@ static int qmm_run(const qmm_mat *m) {
     memset(m->out, 0, (size_t)m->M * m->N * sizeof(float));
     return 0;
   }
+  if (m->transpose && mx_cpu_qdot_applies(m->M, m->N, m->K, m->bits, m->gs, m->mode)) {
+    int rc = mx_cpu_qdot_matmul(m->x, m->M, m->K, m->w, m->sc, m->bi, m->N, m->bits, m->gs,
+                                m->out);
+    if (rc <= 0) return rc;
+  }
   if (m->M <= QMM_SMALL_M) {
     /* probe that the per-thread scratch can be had, so a failure is reported */
     void *probe = malloc((size_t)(m->transpose ? m->K : m->N) * sizeof(float));
@@ -146,6 +153,19 @@ static bool qmm_last2_contig(const mx_tensor *t) {
          (t->shape[n - 2] == 1 || t->strides[n - 2] == t->shape[n - 1]);
 }
 
+/* Float32 scales and biases of every group: borrowed from the inputs when they already are
+ * row-contiguous float32 affine parameters (*own stays 0), else decoded copies. */
+static int qmm_group_params(const mx_tensor *scales, const mx_tensor *biases, int mode,
+                            float **sc, float **bi, bool *own) {
+  *own = !(mode == MX_QMODE_AFFINE && biases && scales->dtype == MX_FLOAT32 &&
+           biases->dtype == MX_FLOAT32 && mx_cpu_is_row_contig(scales) &&
+           mx_cpu_is_row_contig(biases));
+  if (*own) return mx_cpu_q_group_params(scales, biases, mode, 1.0f, sc, bi);
+  *sc = scales->data;
+  *bi = biases->data;
+  return 0;
+}
+
 /* The shared driver: nmat products; matrix i uses x batch xi(i) and w batch wi(i). */
 typedef struct qmm_args {
   const mx_tensor *x, *w, *scales, *biases;
@@ -167,10 +187,11 @@ static int qmm_drive(const qmm_args *a) {
   float *xf = mx_cpu_q_load(x, MX_FLOAT32);
   float *of = xf ? malloc((size_t)(a->nmat * M * N > 0 ? a->nmat * M * N : 1) * 4) : NULL;
   float *sc = NULL, *bi = NULL;
+  bool own = true;
   uint32_t *wc = NULL;
   int rc = -1;
   if (!of) goto done;
-  if (mx_cpu_q_group_params(a->scales, a->biases, a->mode, 1.0f, &sc, &bi) < 0) goto done;
+  if (qmm_group_params(a->scales, a->biases, a->mode, &sc, &bi, &own) < 0) goto done;
   const uint32_t *wbase = w->data;
   bool strided = w->ndim > 2 && qmm_last2_contig(w);
   if (!qmm_last2_contig(w) || w->ndim == 2) {
@@ -199,8 +220,10 @@ static int qmm_drive(const qmm_args *a) {
 done:
   free(xf);
   free(of);
-  free(sc);
-  free(bi);
+  if (own) {
+    free(sc);
+    free(bi);
+  }
   free(wc);
   return rc;
 }
