@@ -52,8 +52,16 @@ static size_t sdpa_scratch_size(const sdpa_job *j) {
 
 /* The tiled unit is built for the baseline and for AVX-512 (chosen at load time): decode
  * streams K and V once, and wide vectors keep the conversions of float16/bfloat16 rows and
- * the dot products below the memory time. */
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+ * the dot products below the memory time. Not under ThreadSanitizer: the clones' ifunc
+ * resolvers run before its runtime is up. */
+#if defined(__SANITIZE_THREAD__)
+#define SDPA_NO_CLONES 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SDPA_NO_CLONES 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(SDPA_NO_CLONES)
 #define SDPA_CLONES __attribute__((target_clones("default", "arch=x86-64-v4")))
 #else
 #define SDPA_CLONES
