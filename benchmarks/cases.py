@@ -227,6 +227,18 @@ def scatter_add_torch():
     return None, T.run(lambda: base.index_add(0, idx, upd))
 
 
+def matmul_bf16_ours():
+    a, b = f32((MM, MM), 0).astype(mx.bfloat16), f32((MM, MM), 1).astype(mx.bfloat16)
+    mx.eval(a, b)
+    return None, lambda _: mx.eval(a @ b)
+
+
+def matmul_bf16_torch():
+    T = Torch()
+    a, b = T.f32((MM, MM), 0).bfloat16(), T.f32((MM, MM), 1).bfloat16()
+    return None, T.run(lambda: a @ b)
+
+
 # ---- convolution ----
 CONV_X, CONV_W = (8, 56, 56, 64), (64, 3, 3, 64)  # a ResNet layer: 3x3, stride 1, padding 1
 
@@ -526,6 +538,8 @@ CASES = [
     Case("matmul", f"({MM},{MM})@({MM},{MM}) float32",
          **op_case([(MM, MM), (MM, MM)], lambda a, b: a @ b, lambda a, b: a @ b,
                    lambda t, a, b: a @ b)),
+    Case("matmul bf16", f"({MM},{MM})@({MM},{MM}) bfloat16", matmul_bf16_ours, None,
+         matmul_bf16_torch),
     Case("conv2d 3x3 pad 1", f"{CONV_X}*{CONV_W[0]} float32", conv_ours, conv_numpy,
          conv_torch),
     Case("conv2d 3x3 forward+backward", f"{CONV_X}*{CONV_W[0]} float32", conv_grad_ours,
