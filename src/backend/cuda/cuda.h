@@ -88,6 +88,10 @@ MX_CUDA_KERNEL(mx_cuda_layer_norm)
 MX_CUDA_KERNEL(mx_cuda_rope)
 MX_CUDA_KERNEL(mx_cuda_sdpa)
 MX_CUDA_KERNEL(mx_cuda_gather_mm)
+/* ==== section GF: FFT (fft.cu, cuFFT) and Hadamard (hadamard.cu) ==== */
+MX_CUDA_KERNEL(mx_cuda_fft)
+MX_CUDA_KERNEL(mx_cuda_hadamard)
+/* (end of section GF) */
 #undef MX_CUDA_DECL_UNARY
 #undef MX_CUDA_DECL_BINARY
 #undef MX_CUDA_DECL_COMPARE

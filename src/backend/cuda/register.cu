@@ -98,6 +98,11 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_SDPA] = mx_cuda_sdpa;
   f[MX_PRIM_GATHER_MM] = mx_cuda_gather_mm;
   /* (end of section CU) */
+
+  /* ==== section GF: FFT and Hadamard ==== */
+  f[MX_PRIM_FFT] = mx_cuda_fft;
+  f[MX_PRIM_HADAMARD] = mx_cuda_hadamard;
+  /* (end of section GF) */
 }
 
 extern "C" mx_kernel_fn mx_cuda_kernel(int prim) {
