@@ -170,8 +170,12 @@ def test_complex_normal_statistics():
 
 
 def test_multivariate_normal_statistics():
-    with mx.stream(mx.cpu):  # its SVD runs on the CPU only, as MLX's
+    previous = mx.default_device()
+    mx.set_default_device(mx.cpu)  # its SVD runs on the CPU only, as MLX's
+    try:
         _multivariate_normal_statistics()
+    finally:
+        mx.set_default_device(previous)
 
 
 def _multivariate_normal_statistics():
