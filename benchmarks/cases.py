@@ -3,7 +3,7 @@ written against the mlx.core API, so the same factory times Apple's MLX when thi
 imported in MLX's own environment (benchmarks/worker.py); `numpy` and `torch` are the other
 peers. setup() runs untimed before each timed run and its result is passed to run(state);
 every run of an MLX-API factory ends in mx.eval, every torch run in a synchronize on GPUs.
-All inputs are seeded."""
+Every framework starts from the same seeded NumPy data (np_f32, np_ints)."""
 import os
 
 try:
@@ -32,16 +32,22 @@ N_ELEM = 10**6
 MM = 512
 
 
-def f32(shape, seed, scale=1.0):
-    """Evaluated float32 normal data (MLX API)."""
-    a = mx.random.normal(shape, key=mx.random.key(seed)) * scale
-    mx.eval(a)
-    return a
-
-
 def np_f32(shape, seed, scale=1.0):
+    """The seeded float32 normal data every framework's factory starts from."""
     import numpy as np
     return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(np.float32)
+
+
+def np_ints(low, high, n, seed):
+    import numpy as np
+    return np.random.default_rng(seed).integers(low, high, n).astype(np.int64)
+
+
+def f32(shape, seed, scale=1.0):
+    """np_f32's data as an evaluated MLX array."""
+    a = mx.array(np_f32(shape, seed, scale))
+    mx.eval(a)
+    return a
 
 
 class Torch:
@@ -182,36 +188,34 @@ N_ROWS, ROW = 10**5, 64
 
 def gather_ours():
     table = f32((N_ROWS, ROW), 0)
-    idx = mx.random.randint(0, N_ROWS, (N_ROWS,), key=mx.random.key(1))
-    mx.eval(idx)
+    idx = mx.array(np_ints(0, N_ROWS, N_ROWS, 1))
     return None, lambda _: mx.eval(table[idx])
 
 
 def gather_numpy():
     import numpy as np
     table = np_f32((N_ROWS, ROW), 0)
-    idx = np.random.default_rng(1).integers(0, N_ROWS, N_ROWS)
+    idx = np_ints(0, N_ROWS, N_ROWS, 1)
     return None, lambda _: table[idx]
 
 
 def gather_torch():
     T = Torch()
     table = T.f32((N_ROWS, ROW), 0)
-    idx = T.t.randint(0, N_ROWS, (N_ROWS,), generator=T.t.Generator().manual_seed(1)).to(T.dev)
+    idx = T.t.from_numpy(np_ints(0, N_ROWS, N_ROWS, 1)).to(T.dev)
     return None, T.run(lambda: T.t.index_select(table, 0, idx))
 
 
 def scatter_add_ours():
     base, upd = f32((N_ROWS, ROW), 0), f32((N_ROWS, ROW), 2)
-    idx = mx.random.randint(0, N_ROWS, (N_ROWS,), key=mx.random.key(1))
-    mx.eval(idx)
+    idx = mx.array(np_ints(0, N_ROWS, N_ROWS, 1))
     return None, lambda _: mx.eval(base.at[idx].add(upd))
 
 
 def scatter_add_numpy():
     import numpy as np
     base, upd = np_f32((N_ROWS, ROW), 0), np_f32((N_ROWS, ROW), 2)
-    idx = np.random.default_rng(1).integers(0, N_ROWS, N_ROWS)
+    idx = np_ints(0, N_ROWS, N_ROWS, 1)
 
     def run(_):
         out = base.copy()
@@ -223,7 +227,7 @@ def scatter_add_numpy():
 def scatter_add_torch():
     T = Torch()
     base, upd = T.f32((N_ROWS, ROW), 0), T.f32((N_ROWS, ROW), 2)
-    idx = T.t.randint(0, N_ROWS, (N_ROWS,), generator=T.t.Generator().manual_seed(1)).to(T.dev)
+    idx = T.t.from_numpy(np_ints(0, N_ROWS, N_ROWS, 1)).to(T.dev)
     return None, T.run(lambda: base.index_add(0, idx, upd))
 
 
@@ -306,7 +310,7 @@ MLP_B, MLP_IN, MLP_H, MLP_OUT = 256, 784, 512, 10
 def mlp_grad_ours():
     w1, w2 = f32((MLP_IN, MLP_H), 0, 0.03), f32((MLP_H, MLP_OUT), 1, 0.04)
     x = f32((MLP_B, MLP_IN), 2)
-    y = mx.random.randint(0, MLP_OUT, (MLP_B,), key=mx.random.key(3))
+    y = mx.array(np_ints(0, MLP_OUT, MLP_B, 3))
 
     def loss(a, b):
         logits = mx.maximum(x @ a, 0) @ b
@@ -321,7 +325,7 @@ def mlp_grad_torch():
     T = Torch()
     w1, w2 = T.f32((MLP_IN, MLP_H), 0, 0.03), T.f32((MLP_H, MLP_OUT), 1, 0.04)
     x = T.f32((MLP_B, MLP_IN), 2)
-    y = T.t.randint(0, MLP_OUT, (MLP_B,), generator=T.t.Generator().manual_seed(3)).to(T.dev)
+    y = T.t.from_numpy(np_ints(0, MLP_OUT, MLP_B, 3)).to(T.dev)
     w1.requires_grad_()
     w2.requires_grad_()
 
@@ -358,7 +362,7 @@ def cnn_step_ours():
     model, opt = Net(), optim.Adam(learning_rate=1e-3)
     mx.eval(model.parameters())
     x = f32((CNN_B, 28, 28, 1), 1)
-    y = mx.random.randint(0, 10, (CNN_B,), key=mx.random.key(2))
+    y = mx.array(np_ints(0, 10, CNN_B, 2))
     state = [model.state, opt.state]
 
     def loss_fn(m, a, b):
@@ -383,7 +387,7 @@ def cnn_step_torch():
                           nn.Linear(128, 10)).to(T.dev)
     opt = T.t.optim.Adam(model.parameters(), lr=1e-3)
     x = T.f32((CNN_B, 1, 28, 28), 1)
-    y = T.t.randint(0, 10, (CNN_B,), generator=T.t.Generator().manual_seed(2)).to(T.dev)
+    y = T.t.from_numpy(np_ints(0, 10, CNN_B, 2)).to(T.dev)
 
     def step():
         opt.zero_grad()
