@@ -69,13 +69,13 @@ def test_scatter_rows_with_duplicates(rng, dt):
     if not SERIAL and dt in (mx.float16, mx.bfloat16, mx.float32):
         np.testing.assert_allclose(got.astype(np.float64), exp.astype(np.float64),
                                    rtol=2e-2 if dt != mx.float32 else 1e-5, atol=0.5)
-    elif dt == mx.bfloat16:  # rounded to bfloat16 after every update, in update order
-        exp = x.astype(np.float32)
-        for i, r in enumerate(idx):
-            exp[r] = bf16_round(exp[r] + ux[i])
-    elif dt in (mx.float16, mx.uint8):
-        exp = to_np(mx.array(exp).astype(dt))  # wrapped / rounded like the dtype
     else:
+        if dt == mx.bfloat16:  # rounded to bfloat16 after every update, in update order
+            exp = x.astype(np.float32)
+            for i, r in enumerate(idx):
+                exp[r] = bf16_round(exp[r] + ux[i])
+        elif dt in (mx.float16, mx.uint8):
+            exp = to_np(mx.array(exp).astype(dt))  # wrapped / rounded like the dtype
         np.testing.assert_array_equal(got, exp)
     for op, uf in [("maximum", np.maximum), ("minimum", np.minimum)]:
         e = x.copy()
