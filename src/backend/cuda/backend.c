@@ -39,7 +39,12 @@ static void *dmalloc(size_t n) {
 static void dfree(void *p) { cudaFree(p); }
 
 static int copy_to_device(void *dst, const void *src, size_t n) {
-  cudaError_t e = n ? cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice) : cudaSuccess;
+  if (!n) return 0;
+  cudaError_t e = cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice);
+  /* From pageable memory cudaMemcpy may return once the bytes are staged, before the DMA
+   * lands; kernels run on non-blocking streams, which do not wait for the legacy stream the
+   * copy went to, so wait for it here. */
+  if (e == cudaSuccess) e = cudaStreamSynchronize(cudaStreamLegacy);
   return e == cudaSuccess ? 0 : fail("upload", e);
 }
 
