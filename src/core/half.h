@@ -107,15 +107,17 @@ MX_HD static inline float mx_f16_to_f32(mx_f16 h) {
 #endif
 }
 
-/* float -> bfloat16, round to nearest even; NaN stays a quiet NaN of the same sign. */
+/* float -> bfloat16, round to nearest even; every NaN becomes 0x7FC0, as MLX's conversion
+ * (on the CPU and the GPU alike). */
 MX_HD static inline mx_bf16 mx_f32_to_bf16(float f) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if (f != f) return (mx_bf16)0x7fc0u;
   unsigned short b;
   asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(b) : "f"(f));
   return (mx_bf16)b;
 #else
   uint32_t x = mx_f32_bits(f);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return (mx_bf16)((x >> 16) | 0x0040u);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return (mx_bf16)0x7fc0u;
   x += 0x7fffu + ((x >> 16) & 1u);
   return (mx_bf16)(x >> 16);
 #endif
