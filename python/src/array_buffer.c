@@ -180,6 +180,29 @@ static PyObject *array_dunder_array(PyObject *self, PyObject *args, PyObject *kw
   return out;
 }
 
+void mxpy_copy_row_major(char *dst, const char *src, size_t esz, int nd, const int32_t *shape,
+                         const int64_t *strides) {
+  int64_t n = 1;
+  for (int d = 0; d < nd; d++) n *= shape[d];
+  if (n == 0) return;
+  int64_t idx_small[MX_INLINE_DIMS], *idx = idx_small;
+  if (nd > MX_INLINE_DIMS) idx = calloc((size_t)nd, sizeof(int64_t));
+  if (!idx) return;
+  memset(idx, 0, sizeof(int64_t) * (size_t)(nd > 0 ? nd : 1));
+  int64_t off = 0;
+  for (int64_t e = 0; e < n; e++) {
+    memcpy(dst + (size_t)e * esz, src + off * (int64_t)esz, esz);
+    for (int k = nd - 1; k >= 0; k--) { /* odometer increment */
+      idx[k]++;
+      off += strides[k];
+      if (idx[k] < shape[k]) break;
+      off -= strides[k] * shape[k];
+      idx[k] = 0;
+    }
+  }
+  if (idx != idx_small) free(idx);
+}
+
 /* Row-major copy of an evaluated array's elements into dst. */
 static void copy_row_major(char *dst, const char *src, const mx_array *a) {
   size_t isz = (size_t)mx_dtype_size(a->dtype);
@@ -188,23 +211,7 @@ static void copy_row_major(char *dst, const char *src, const mx_array *a) {
     memcpy(dst, src, (size_t)a->size * isz);
     return;
   }
-  int nd = a->ndim;
-  int64_t idx_small[MX_INLINE_DIMS], *idx = idx_small;
-  if (nd > MX_INLINE_DIMS) idx = calloc((size_t)nd, sizeof(int64_t));
-  if (!idx) return;
-  memset(idx, 0, sizeof(int64_t) * (size_t)(nd > 0 ? nd : 1));
-  int64_t off = 0;
-  for (int64_t e = 0; e < a->size; e++) {
-    memcpy(dst + (size_t)e * isz, src + off * (int64_t)isz, isz);
-    for (int k = nd - 1; k >= 0; k--) { /* odometer increment */
-      idx[k]++;
-      off += a->strides[k];
-      if (idx[k] < a->shape[k]) break;
-      off -= a->strides[k] * a->shape[k];
-      idx[k] = 0;
-    }
-  }
-  if (idx != idx_small) free(idx);
+  mxpy_copy_row_major(dst, src, isz, a->ndim, a->shape, a->strides);
 }
 
 static PyObject *array_getstate(PyObject *self, PyObject *unused) {

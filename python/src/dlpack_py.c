@@ -204,29 +204,6 @@ PyMethodDef mxpy_array_dlpack_methods[] = {
 
 /* ---- import ---- */
 
-/* A row-major copy of t's elements (element size es) into dst. */
-static void copy_strided(char *dst, const dl_tensor *t, int64_t es) {
-  const char *src = (const char *)t->data + t->byte_offset;
-  int nd = t->ndim;
-  int64_t n = 1;
-  for (int d = 0; d < nd; d++) n *= t->shape[d];
-  if (n == 0) return;
-  if (!t->strides) {
-    memcpy(dst, src, (size_t)(n * es));
-    return;
-  }
-  int64_t idx[64] = {0}, off = 0;
-  for (int64_t i = 0; i < n; i++) {
-    memcpy(dst + i * es, src + off * es, (size_t)es);
-    for (int d = nd - 1; d >= 0; d--) {
-      off += t->strides[d];
-      if (++idx[d] < t->shape[d]) break;
-      off -= t->strides[d] * t->shape[d];
-      idx[d] = 0;
-    }
-  }
-}
-
 static PyObject *from_dlpack(PyObject *m, PyObject *args, PyObject *kwds) {
   (void)m;
   static char *kwlist[] = {"", "copy", NULL};
@@ -299,7 +276,9 @@ static PyObject *from_dlpack(PyObject *m, PyObject *args, PyObject *kwds) {
     else if (!ok) PyErr_SetString(PyExc_ValueError, "[from_dlpack] Dimension out of range.");
     else if (!(buf = PyMem_Malloc((size_t)(n * es > 0 ? n * es : 1)))) PyErr_NoMemory();
     else {
-      copy_strided(buf, t, es);
+      const char *src = (const char *)t->data + t->byte_offset;
+      if (t->strides) mxpy_copy_row_major(buf, src, (size_t)es, t->ndim, shape, t->strides);
+      else memcpy(buf, src, (size_t)(n * es));
       mx_array *a = mx_array_from_data(buf, dt, t->ndim, shape);
       if (a && dt == MX_FLOAT64) { /* as mx.array of a NumPy array: float64 becomes float32 */
         mx_array *f = mx_astype(a, MX_FLOAT32, mx_default_stream((mx_device){MX_CPU, 0}));

@@ -66,6 +66,10 @@ extern PyBufferProcs mxpy_array_as_buffer;
 extern PyMethodDef mxpy_array_buffer_methods[]; /* __array__, pickling, copies */
 extern PyMethodDef mxpy_array_number_methods[]; /* __complex__ */
 extern PyMethodDef mxpy_array_dlpack_methods[]; /* __dlpack__, __dlpack_device__ */
+/* Copies the elements of a strided view (nd dims, element strides, elements of esz bytes)
+ * into dst in row-major order (array_buffer.c). */
+void mxpy_copy_row_major(char *dst, const char *src, size_t esz, int nd, const int32_t *shape,
+                         const int64_t *strides);
 extern PyMethodDef mxpy_dlpack_methods[];       /* from_dlpack */
 
 /* ---- trees: nested list/tuple/dict of leaves (tree_py.c) ---- */

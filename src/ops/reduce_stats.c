@@ -9,21 +9,32 @@
 #include "../core/error.h"
 #include "../core/eval.h"
 
-/* Product of the sizes of the reduced axes; -1 with the error set. mean/var/std report
- * an axis out of range as MLX's mean does ("[mean] axis ... is out of bounds"). */
-static int64_t reduced_count(const char *name, mx_array *a, const int *axes, int naxes,
-                             bool mean_msg) {
+/* a's reduced axes, normalized and sorted, into *ax (small, or malloc'd when a has more
+ * dims than it holds: the caller frees *ax when it is not small); their count, or -1 with
+ * the error set. mean/var/std report an axis out of range as MLX's mean does ("[mean] axis
+ * ... is out of bounds"). */
+static int reduced_axes(const char *name, mx_array *a, const int *axes, int naxes,
+                        bool mean_msg, int32_t *small, int32_t **ax) {
   int nd = a->ndim;
+  *ax = small;
   if (mean_msg) {
     for (int i = 0; i < naxes; i++)
       if (axes[i] < -nd || axes[i] >= nd)
         return mx_fail_int(MX_EINDEX, "[mean] axis %d is out of bounds for array with %d dimensions.",
                            axes[i], nd);
   }
-  int32_t small[MX_INLINE_DIMS];
-  int32_t *ax = nd <= MX_INLINE_DIMS ? small : malloc((size_t)nd * sizeof(int32_t));
-  if (!ax) return mx_fail_int(MX_ENOMEM, "[%s] out of memory.", name);
-  int n = mx_reduce_axes_normalize(name, axes, naxes, nd, ax);
+  if (nd > MX_INLINE_DIMS && !(*ax = malloc((size_t)nd * sizeof(int32_t)))) {
+    *ax = small;
+    return mx_fail_int(MX_ENOMEM, "[%s] out of memory.", name);
+  }
+  return mx_reduce_axes_normalize(name, axes, naxes, nd, *ax);
+}
+
+/* Product of the sizes of the reduced axes; -1 with the error set. */
+static int64_t reduced_count(const char *name, mx_array *a, const int *axes, int naxes,
+                             bool mean_msg) {
+  int32_t small[MX_INLINE_DIMS], *ax;
+  int n = reduced_axes(name, a, axes, naxes, mean_msg, small, &ax);
   int64_t count = 1;
   for (int i = 0; i < n; i++) count *= a->shape[ax[i]];
   if (ax != small) free(ax);
@@ -88,21 +99,19 @@ mx_array *mx_count_nonzero(mx_array *a, const int *axes, int naxes, bool keepdim
 mx_array *mx_number_of_elements(mx_array *a, const int *axes, int naxes, bool inverted,
                                 mx_dtype t, mx_stream s) {
   if (!a) return NULL;
-  int64_t n = reduced_count("number_of_elements", a, axes, naxes, false);
-  if (n < 0) return NULL;
-  if ((int)t < 0 || t >= MX_DTYPE_COUNT)
-    return mx_fail(MX_EINVAL, "[number_of_elements] Invalid dtype %d.", (int)t);
-  if (mx_trace_shapeless()) { /* the count of the shapes a replay sees, not the traced ones */
-    int nd = a->ndim;
-    int32_t small[MX_INLINE_DIMS];
-    int32_t *ax = nd <= MX_INLINE_DIMS ? small : malloc((size_t)nd * sizeof(int32_t));
-    if (!ax) return mx_fail(MX_ENOMEM, "[number_of_elements] out of memory.");
-    int k = mx_reduce_axes_normalize("number_of_elements", axes, naxes, nd, ax);
+  int32_t small[MX_INLINE_DIMS], *ax;
+  int k = reduced_axes("number_of_elements", a, axes, naxes, false, small, &ax);
+  mx_array *r = NULL;
+  if (k >= 0 && ((int)t < 0 || t >= MX_DTYPE_COUNT)) {
+    mx_fail(MX_EINVAL, "[number_of_elements] Invalid dtype %d.", (int)t);
+  } else if (k >= 0 && mx_trace_shapeless()) { /* the count of the shapes a replay sees */
     mx_p_number_of_elements p = {{k, ax}, inverted, (int32_t)t};
-    mx_array *r = k < 0 ? NULL : mx_op_make1(MX_PRIM_NUMBER_OF_ELEMENTS, &p, s, 1, &a, t, 0, NULL);
-    if (ax != small) free(ax);
-    return r; /* mx_op_make1 adopted it */
+    r = mx_op_make1(MX_PRIM_NUMBER_OF_ELEMENTS, &p, s, 1, &a, t, 0, NULL); /* adopted */
+  } else if (k >= 0) {
+    double n = 1;
+    for (int i = 0; i < k; i++) n *= a->shape[ax[i]];
+    r = mx_scope_adopt(mx_array_scalar_f64(inverted ? 1.0 / n : n, t));
   }
-  double v = inverted ? 1.0 / (double)n : (double)n;
-  return mx_scope_adopt(mx_array_scalar_f64(v, t));
+  if (ax != small) free(ax);
+  return r;
 }
