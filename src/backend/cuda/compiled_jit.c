@@ -119,7 +119,18 @@ static char *cj_source(const mxc_cprog *p, const mx_tensor *in, const int *mode,
   cj_str s = {0};
   char b0[16], b1[16], b2[16];
   *unsupported = false;
-  cj_add(&s, "#include \"formulas.h\"\n\nstruct cj_args {\n  const void *ptr[%d];\n  int64_t n;\n"
+  /* cj_keep: each instruction's float result is rounded as the eager kernel stores it; the
+   * empty asm stops NVRTC from contracting a multiply of one instruction and an add of the
+   * next into one FMA (eager kernels never can) */
+  cj_add(&s, "#include \"formulas.h\"\n\n"
+             "template <class T> __device__ __forceinline__ T cj_keep(T v) { return v; }\n"
+             "__device__ __forceinline__ float cj_keep(float v) { asm volatile(\"\" : \"+f\"(v)); "
+             "return v; }\n"
+             "__device__ __forceinline__ double cj_keep(double v) { asm volatile(\"\" : \"+d\"(v)); "
+             "return v; }\n"
+             "__device__ __forceinline__ mx_c64 cj_keep(mx_c64 v) {\n"
+             "  asm volatile(\"\" : \"+f\"(v.re), \"+f\"(v.im));\n  return v;\n}\n\n"
+             "struct cj_args {\n  const void *ptr[%d];\n  int64_t n;\n"
              "  int64_t shape[%d];\n  int64_t st[%d][%d];\n};\n\n"
              "extern \"C\" __global__ void __launch_bounds__(%d) mx_fused(const __grid_constant__ "
              "cj_args A, void *out_) {\n  MX_ST_%s *out = (MX_ST_%s *)out_;\n"
@@ -169,11 +180,12 @@ static char *cj_source(const mxc_cprog *p, const mx_tensor *in, const int *mode,
     const char *dst = ins->res == ins->dtype ? "r" : "q";
     switch (fam) {
       case CJ_UNARY:
-        cj_add(&s, "    const MX_ST_%s %s%d = MX_SV_%s(MX_FN(%s, %s)(MX_LD_%s(%s)));\n", res, dst, k,
-               t, stem, t, t, a);
+        cj_add(&s, "    const MX_ST_%s %s%d = cj_keep(MX_SV_%s(MX_FN(%s, %s)(MX_LD_%s(%s))));\n",
+               res, dst, k, t, stem, t, t, a);
         break;
       case CJ_BINARY:
-        cj_add(&s, "    const MX_ST_%s %s%d = MX_SV_%s(MX_FN(%s, %s)(MX_LD_%s(%s), MX_LD_%s(%s)));\n",
+        cj_add(&s,
+               "    const MX_ST_%s %s%d = cj_keep(MX_SV_%s(MX_FN(%s, %s)(MX_LD_%s(%s), MX_LD_%s(%s))));\n",
                res, dst, k, t, stem, t, t, a, t, b);
         break;
       case CJ_COMPARE:
@@ -187,8 +199,8 @@ static char *cj_source(const mxc_cprog *p, const mx_tensor *in, const int *mode,
       default: break;
     }
     if (ins->res != ins->dtype)
-      cj_add(&s, "    const MX_ST_%s r%d = MX_CVT(%s, %s, q%d);\n", cj_sfx[ins->dtype], k, res,
-             cj_sfx[ins->dtype], k);
+      cj_add(&s, "    const MX_ST_%s r%d = cj_keep(MX_CVT(%s, %s, q%d));\n", cj_sfx[ins->dtype], k,
+             res, cj_sfx[ins->dtype], k);
   }
   cj_add(&s, "    out[i] = r%d;\n  }\n}\n", p->n_instr - 1);
   if (*unsupported || s.oom) {
