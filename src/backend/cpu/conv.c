@@ -6,7 +6,8 @@
  * ConvolutionWeight accumulates cotangent^T @ im2col over the blocks. A 1x1, stride-1
  * convolution of an input whose rows are evenly spaced skips the im2col; input dilation goes
  * through the phase classes of conv_phase.c, groups with few channels to the direct loops of
- * conv_grouped.c, one group with few input channels to those of conv_lines.c, 1-D single-channel convolutions to the dot products of conv_single.c.
+ * conv_grouped.c, one group with few input channels to those of conv_lines.c, 3x3 stride-1
+ * float32 2-D convolutions to the Winograd tiles of conv_winograd.c, 1-D single-channel convolutions to the dot products of conv_single.c.
  * float16/bfloat16 compute in float32, float64 and complex64 through dgemm/cgemm. Depends on
  * conv.h, gemm.h and pool.h. */
 #include <limits.h>
@@ -458,6 +459,8 @@ int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   conv_fwd f = {NULL, (char *)out->data, NULL};
   if (rc == 0 && p.kg == 0) {
     memset(out->data, 0, (size_t)out->size * (size_t)p.esz);
+  } else if (rc == 0 && mx_cpu_conv_winograd_ok(&p)) {
+    rc = mx_cpu_conv_winograd_forward(&p, w, out);
   } else if (rc == 0) {
     f.w = mx_cpu_conv_pack(w, p.ct, &wbuf);
     bool direct;

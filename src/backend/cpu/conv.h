@@ -17,13 +17,28 @@
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #define CONV_NO_CLONES 1
+/* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
+bool mx_cpu_conv_winograd_ok(const conv_plan *p);
+/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
+int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
+
 #endif
+/* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
+bool mx_cpu_conv_winograd_ok(const conv_plan *p);
+/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
+int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
+
 #endif
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(CONV_NO_CLONES)
 #define CONV_CLONES \
   __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define CONV_CLONES
+/* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
+bool mx_cpu_conv_winograd_ok(const conv_plan *p);
+/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
+int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
+
 #endif
 
 #define CONV_NONE INT64_MIN        /* offset of a tap that reads a zero */
@@ -156,5 +171,10 @@ bool mx_cpu_conv_lines_ok(const conv_plan *p);
 int mx_cpu_conv_lines_forward(const conv_plan *p, const char *w, mx_tensor *out);
 /* out (C_out, K..., C_in) from the cotangent packed as (rows, C_out), compute dtype. */
 int mx_cpu_conv_lines_weight(const conv_plan *p, const char *cot, mx_tensor *out);
+
+/* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
+bool mx_cpu_conv_winograd_ok(const conv_plan *p);
+/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
+int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
 
 #endif
