@@ -522,6 +522,8 @@ int mx_cpu_conv_weight(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
       rc = -1;
     } else if (p.t != p.ct && !(f.acc = abuf = (char *)malloc((size_t)(out->size * p.csz)))) {
       rc = mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+    } else if (mx_cpu_conv_winograd_ok(&p)) {
+      rc = mx_cpu_conv_winograd_weight(&p, (const float *)f.cot, out);
     } else if (mx_cpu_conv_phase_count(&prm) > 1) {
       rc = mx_cpu_conv_phased_weight(&p, &prm, x, f.cot, out);
     } else {

@@ -21,12 +21,16 @@
 bool mx_cpu_conv_winograd_ok(const conv_plan *p);
 /* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
 int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
+/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. */
+int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out);
 
 #endif
 /* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
 bool mx_cpu_conv_winograd_ok(const conv_plan *p);
 /* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
 int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
+/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. */
+int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out);
 
 #endif
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(CONV_NO_CLONES)
@@ -38,6 +42,8 @@ int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tens
 bool mx_cpu_conv_winograd_ok(const conv_plan *p);
 /* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
 int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
+/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. */
+int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out);
 
 #endif
 
@@ -176,5 +182,7 @@ int mx_cpu_conv_lines_weight(const conv_plan *p, const char *cot, mx_tensor *out
 bool mx_cpu_conv_winograd_ok(const conv_plan *p);
 /* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
 int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
+/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. */
+int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out);
 
 #endif
