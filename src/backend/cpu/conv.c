@@ -457,10 +457,12 @@ int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
                              w->shape[nd - 1]);
   char *wbuf = NULL;
   conv_fwd f = {NULL, (char *)out->data, NULL};
+  int wino = rc == 0 && p.kg > 0 && mx_cpu_conv_winograd_ok(&p)
+                 ? mx_cpu_conv_winograd_forward(&p, w, out) : 1;
   if (rc == 0 && p.kg == 0) {
     memset(out->data, 0, (size_t)out->size * (size_t)p.esz);
-  } else if (rc == 0 && mx_cpu_conv_winograd_ok(&p)) {
-    rc = mx_cpu_conv_winograd_forward(&p, w, out);
+  } else if (rc == 0 && wino <= 0) {
+    rc = wino;
   } else if (rc == 0) {
     f.w = mx_cpu_conv_pack(w, p.ct, &wbuf);
     bool direct;
@@ -522,8 +524,9 @@ int mx_cpu_conv_weight(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
       rc = -1;
     } else if (p.t != p.ct && !(f.acc = abuf = (char *)malloc((size_t)(out->size * p.csz)))) {
       rc = mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
-    } else if (mx_cpu_conv_winograd_ok(&p)) {
-      rc = mx_cpu_conv_winograd_weight(&p, (const float *)f.cot, out);
+    } else if (mx_cpu_conv_winograd_ok(&p) &&
+               (rc = mx_cpu_conv_winograd_weight(&p, (const float *)f.cot, out)) != 1) {
+      /* done (0), or failed (-1); 1: a NaN or inf for im2col to place */
     } else if (mx_cpu_conv_phase_count(&prm) > 1) {
       rc = mx_cpu_conv_phased_weight(&p, &prm, x, f.cot, out);
     } else {

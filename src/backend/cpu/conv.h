@@ -19,17 +19,21 @@
 #define CONV_NO_CLONES 1
 /* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
 bool mx_cpu_conv_winograd_ok(const conv_plan *p);
-/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
+/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. 0; 1 when an
+ * input holds NaN or inf (out is then to be computed another way); -1 + error. */
 int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
-/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. */
+/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. As
+ * the forward: 0, 1 (NaN or inf met), -1. */
 int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out);
 
 #endif
 /* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
 bool mx_cpu_conv_winograd_ok(const conv_plan *p);
-/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
+/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. 0; 1 when an
+ * input holds NaN or inf (out is then to be computed another way); -1 + error. */
 int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
-/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. */
+/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. As
+ * the forward: 0, 1 (NaN or inf met), -1. */
 int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out);
 
 #endif
@@ -40,9 +44,11 @@ int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor 
 #define CONV_CLONES
 /* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
 bool mx_cpu_conv_winograd_ok(const conv_plan *p);
-/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
+/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. 0; 1 when an
+ * input holds NaN or inf (out is then to be computed another way); -1 + error. */
 int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
-/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. */
+/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. As
+ * the forward: 0, 1 (NaN or inf met), -1. */
 int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out);
 
 #endif
@@ -180,9 +186,11 @@ int mx_cpu_conv_lines_weight(const conv_plan *p, const char *cot, mx_tensor *out
 
 /* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
 bool mx_cpu_conv_winograd_ok(const conv_plan *p);
-/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. */
+/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. 0; 1 when an
+ * input holds NaN or inf (out is then to be computed another way); -1 + error. */
 int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
-/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. */
+/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. As
+ * the forward: 0, 1 (NaN or inf met), -1. */
 int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out);
 
 #endif

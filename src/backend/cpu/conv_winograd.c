@@ -3,8 +3,10 @@
  * each 4x4 output tile is A^T [U . (B^T d B)] A over its 6x6 input patch d, so a block of tiles
  * costs 36 GEMMs (tiles x C_in) @ (C_in x C_out), a quarter of im2col's multiply-adds; the weight
  * gradient (ConvolutionWeight) runs the adjoint transforms. Blocks of
- * tiles split over the thread pool (BLAS single-threaded inside). Depends on conv.h, gemm.h and
+ * tiles split over the thread pool (BLAS single-threaded inside). The transforms would spread a
+ * NaN or inf over whole tiles: when an input holds one, the caller redoes the product by im2col. Depends on conv.h, gemm.h and
  * pool.h. */
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -41,11 +43,12 @@ typedef struct wino_job {
   float *out;                /* (N, OH, OW, C_out) */
   int64_t th, tw, tb, tiles; /* tiles along H and W, tiles per block, all tiles */
   _Atomic int failed;
+  _Atomic int nonfinite;      /* an input held NaN or inf: the caller falls back */
 } wino_job;
 
 /* U = G g G^T for every (c_out, c_in), g read from w (C_out, 3, 3, C_in) with its strides,
  * reversed when the plan's taps are flipped. */
-static void wino_weights(const conv_plan *p, const mx_tensor *w, float *u) {
+static bool wino_weights(const conv_plan *p, const mx_tensor *w, float *u) {
   static const double G[6][3] = {{0.25, 0, 0},
                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
@@ -62,6 +65,7 @@ static void wino_weights(const conv_plan *p, const mx_tensor *w, float *u) {
         for (int b = 0; b < 3; b++) {
           int64_t ka = p->dims[0].koff[a], kb = p->dims[1].koff[b];
           g[a][b] = wd[o * ws[0] + ka * ws[1] + kb * ws[2] + i * ws[3]];
+          if (!isfinite(g[a][b])) return false;
         }
       for (int r = 0; r < 6; r++)
         for (int b = 0; b < 3; b++) t[r][b] = G[r][0] * g[0][b] + G[r][1] * g[1][b] + G[r][2] * g[2][b];
@@ -70,6 +74,7 @@ static void wino_weights(const conv_plan *p, const mx_tensor *w, float *u) {
           u[((r * 6 + s) * cin + i) * cout + o] =
               (float)(t[r][0] * G[s][0] + t[r][1] * G[s][1] + t[r][2] * G[s][2]);
     }
+  return true;
 }
 
 /* n <= WINO_VEC floats; a full vector as one fixed-size copy (rep movs is slow for these). */
@@ -79,6 +84,16 @@ static inline void wino_copy(float *restrict dst, const float *restrict src, int
   } else {
     for (int64_t c = 0; c < n; c++) dst[c] = src[c];
   }
+}
+
+/* Whether 36 transformed vectors are all finite (x - x is NaN exactly for NaN and inf). */
+static inline bool wino_finite(float (*z)[WINO_VEC]) {
+  float acc[WINO_VEC] = {0};
+  for (int k = 0; k < 36; k++)
+    for (int c = 0; c < WINO_VEC; c++) acc[c] += z[k][c] - z[k][c];
+  float all = 0;
+  for (int c = 0; c < WINO_VEC; c++) all += acc[c];
+  return all == 0;
 }
 
 /* B^T applied along one axis of a 6x6 patch: z[k * st] from d[k * st] (WINO_VEC lanes each). */
@@ -123,6 +138,7 @@ CONV_CLONES static void wino_input(const wino_job *j, int64_t t0, int64_t nt, fl
         float(*zr)[WINO_VEC] = z + a * 6, (*dr)[WINO_VEC] = d + a * 6;
         WINO_BT(zr, dr, 1)
       }
+      if (!wino_finite(d)) atomic_store_explicit(&((wino_job *)j)->nonfinite, 1, memory_order_relaxed);
       for (int k = 0; k < 36; k++)
         wino_copy(v + (k * j->tb + i) * cin + c0, d[k], cn);
     }
@@ -204,12 +220,16 @@ int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tens
   j.out = (float *)out->data;
   float *u = (float *)malloc((size_t)(36 * p->cig * p->cout) * sizeof(float));
   if (!u) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
-  wino_weights(p, w, u);
+  if (!wino_weights(p, w, u)) {
+    free(u);
+    return 1;
+  }
   j.u = u;
   int64_t blocks = (j.tiles + j.tb - 1) / j.tb;
   mx_cpu_parallel_for(blocks, 1, wino_blocks, &j);
   free(u);
-  return atomic_load(&j.failed) ? mx_fail_int(MX_ENOMEM, "[conv] out of memory.") : 0;
+  if (atomic_load(&j.failed)) return mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+  return atomic_load(&j.nonfinite) ? 1 : 0;
 }
 
 /* The weight gradient is the adjoint of the forward in g: dW = G^T [sum over tiles of
@@ -250,6 +270,7 @@ CONV_CLONES static void wino_cot(const wino_job *j, int64_t t0, int64_t nt, floa
         float(*sr)[WINO_VEC] = s + a * 6, (*qr)[WINO_VEC] = q + a * 6;
         WINO_A(sr, qr, 1)
       }
+      if (!wino_finite(q)) atomic_store_explicit(&((wino_job *)j)->nonfinite, 1, memory_order_relaxed);
       for (int k = 0; k < 36; k++)
         wino_copy(m + (k * j->tb + i) * cout + c0, q[k], cn);
     }
@@ -324,6 +345,7 @@ static void wino_tiling(wino_job *j, const conv_plan *p) {
   if (j->tb < 16) j->tb = 16;
   if (j->tb > j->tiles) j->tb = j->tiles;
   atomic_init(&j->failed, 0);
+  atomic_init(&j->nonfinite, 0);
 }
 
 int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out) {
@@ -340,6 +362,7 @@ int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor 
   mx_cpu_parallel_for(blocks, grain > 0 ? grain : 1, wino_weight_blocks, &j);
   pthread_mutex_destroy(&j.mu);
   int rc = atomic_load(&j.failed) ? mx_fail_int(MX_ENOMEM, "[conv] out of memory.") : 0;
+  if (rc == 0 && atomic_load(&j.nonfinite)) rc = 1;
   if (rc == 0) wino_weights_back(p, j.acc, out);
   free(j.acc);
   return rc;
