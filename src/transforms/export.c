@@ -63,6 +63,17 @@ void mx_exported_free(mx_exported *e) {
 
 const char *mx_exported_metadata(const mx_exported *e) { return e->metadata; }
 
+int mx_exported_count(const mx_exported *e) { return e->n; }
+
+const mx_tape *mx_exported_trace(const mx_exported *e, int i, int *n_args, int *n_kw,
+                                 const char *const **kw_names) {
+  const export_trace *t = &e->traces[i];
+  *n_args = t->n_args;
+  *n_kw = t->n_kw;
+  *kw_names = (const char *const *)t->kw_names;
+  return &t->tape;
+}
+
 static export_trace *push_trace(mx_exported *e) {
   if (e->n == e->cap) {
     int cap = e->cap ? e->cap * 2 : 4;
@@ -99,7 +110,7 @@ int mx_exported_add(mx_exported *e, mx_closure fn, mx_array *const *inputs, int 
   }
   for (int k = 0; rc == 0 && k < t->tape.n_ops; k++)
     if (t->tape.ops[k].prim == MX_PRIM_CUSTOM)
-      rc = mx_fail_int(MX_EINVAL, "[export_function] Custom functions cannot be exported.");
+      rc = mx_fail_int(MX_EINVAL, "[export_function] Unable to serialize primitive CustomTransforms.");
   if (rc == 0 && shapeless) rc = mx_tape_check_shapeless(&t->tape);
   if (rc == 0) rc = mx_tape_simplify(&t->tape);
   if (rc == 0) rc = mx_tape_compact(&t->tape);

@@ -83,7 +83,7 @@ def test_errors(path, tmp_path):
         return x * 2
 
     f.vjp(lambda p, c, o: c)
-    with pytest.raises(ValueError, match="Custom functions cannot be exported"):
+    with pytest.raises(ValueError, match="Unable to serialize primitive CustomTransforms"):
         mx.export_function(path, f, mx.ones(2))
     bad = tmp_path / "bad.mlxfn"
     bad.write_bytes(b"not a function")
