@@ -305,7 +305,7 @@ static PyObject *exporter_close(PyObject *self, PyObject *unused) {
 static PyObject *exporter_call(PyObject *self, PyObject *args, PyObject *kwargs) {
   mxpy_exporter *x = (mxpy_exporter *)self;
   if (!x->e) {
-    PyErr_SetString(PyExc_RuntimeError, "[exporter] The exporter is closed.");
+    PyErr_SetString(PyExc_RuntimeError, "[export_function] Attempting to write after exporting is closed.");
     return NULL;
   }
   if (add_trace(x->e, x->fun, args, kwargs, x->shapeless) < 0) return NULL;
