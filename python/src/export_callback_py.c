@@ -295,7 +295,7 @@ static PyObject *mxpy_export_state(const mx_tape_op *op, const char **name) {
     /* MLX has no state for these */
     case MX_PRIM_CONTIGUOUS: case MX_PRIM_BITWISE_INVERT: case MX_PRIM_LUF: case MX_PRIM_CUSTOM:
     case MX_PRIM_COMPILED: case MX_PRIM_LOAD: case MX_PRIM_ALL_REDUCE: case MX_PRIM_ALL_GATHER:
-    case MX_PRIM_REDUCE_SCATTER: case MX_PRIM_SEND: case MX_PRIM_RECV:
+    case MX_PRIM_REDUCE_SCATTER: case MX_PRIM_SEND: case MX_PRIM_RECV: case MX_PRIM_CUSTOM_KERNEL:
       return mxpy_export_no_state(*name);
     default: st = PyList_New(0); break;
   }
