@@ -336,6 +336,11 @@ int mx_vm_set_level(int level) {
   return vm_level;
 }
 
+int mx_vm_level(void) {
+  if (vm_level < 0) vm_init();
+  return vm_level;
+}
+
 const char *mx_vm_isa(void) {
   if (vm_level < 0) vm_init();
   return vm_level == 2 ? "avx512f" : vm_level == 1 ? "avx2" : "baseline";
