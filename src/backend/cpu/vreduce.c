@@ -9,23 +9,39 @@
 #include "param_enums.h"
 #include "vmath.h"
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx2,fma")
+#endif
 #define VD_(name) vd512_##name
 #define VD_NB 64
 #include "vreduce_body.h"
 #undef VD_
 #undef VD_NB
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 #define VD_(name) vd256_##name
 #define VD_NB 32
 #include "vreduce_body.h"
 #undef VD_
 #undef VD_NB
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #define VD_(name) vd128_##name
 #define VD_NB 16
