@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "pool.h"
+#include "sort_net.h"
 
 #define SMALL_ROW 48        /* rows up to this length use insertion sort */
 #define MAX_DIGIT_BITS 11
@@ -170,6 +171,22 @@ typedef struct ppass {
   uint32_t *cnt; /* [parts][nb] */
 } ppass;
 
+/* Buckets of a long row after its top-digit pass: bucket k is [start[k], start[k + 1]) of t,
+ * sorted into a; groups of buckets [group[g], group[g + 1]) are the pool's items. */
+typedef struct msd_job {
+  void *a, *t;
+  const int64_t *start, *group;
+  int bits;
+} msd_job;
+
+/* Short rows whose elements are whole keys of 32 or 64 bits go to the networks. */
+#define NET_k8(a, n) false
+#define NET_k16(a, n) false
+#define NET_k32(a, n) mx_cpu_sortnet_u32((uint32_t *)(a), (n))
+#define NET_k64(a, n) mx_cpu_sortnet_u64((uint64_t *)(a), (n))
+#define NET_p32(a, n) mx_cpu_sortnet_u64((uint64_t *)(a), (n))
+#define NET_p64(a, n) ((void)(a), false)
+
 #define K_IDENT(e) ((uint64_t)(e))
 #define K_P32(e) ((e) >> 32)
 #define K_P64(e) ((e).k)
@@ -189,6 +206,7 @@ typedef struct ppass {
   }                                                                                         \
   /* Stable sort of a[0, n) by key; t is as large; returns a or t, whichever holds it. */   \
   static E *rsort_##tag(E *a, E *t, int64_t n, int kbits, uint32_t *hist) {                 \
+    if (n <= MX_SORTNET_MAX && NET_##tag(a, n)) return a;                                   \
     if (n <= SMALL_ROW) {                                                                   \
       isort_##tag(a, n);                                                                    \
       return a;                                                                             \
@@ -267,6 +285,100 @@ typedef struct ppass {
     }                                                                                       \
     return (E *)x.from;                                                                     \
   }                                                                                         \
+  /* Sorts the bucket t[0, m) by its low `bits` key bits into a[0, m) (the bits above are    \
+   * equal); passes whose digit is constant are skipped. buf (m elements, or NULL) lets an   \
+   * even number of passes end in a without a final copy. */                                \
+  static void bucket_##tag(E *a, E *t, E *buf, int64_t m, int bits, uint32_t *hist) {       \
+    if (m <= SMALL_ROW || bits == 0) {                                                      \
+      memcpy(a, t, (size_t)m * sizeof(E));                                                  \
+      if (bits) isort_##tag(a, m);                                                          \
+      return;                                                                               \
+    }                                                                                       \
+    int db = m >= 1024 || bits > 40 ? MAX_DIGIT_BITS : 8;                                   \
+    int passes = (bits + db - 1) / db, pb = (bits + passes - 1) / passes, live[MAX_PASSES], nl = 0; \
+    uint32_t nb = 1u << pb, mask = nb - 1;                                                  \
+    memset(hist, 0, (size_t)passes * nb * sizeof *hist);                                    \
+    for (int64_t i = 0; i < m; i++) {                                                       \
+      uint64_t k = KEY(t[i]);                                                               \
+      for (int p = 0; p < passes; p++) hist[p * nb + ((k >> (p * pb)) & mask)]++;           \
+    }                                                                                       \
+    for (int p = 0; p < passes; p++)                                                        \
+      if (hist[p * nb + ((KEY(t[0]) >> (p * pb)) & mask)] != (uint32_t)m) live[nl++] = p;   \
+    E *from = t, *to = nl % 2 == 0 && buf ? buf : a;                                        \
+    for (int q = 0; q < nl; q++) {                                                          \
+      uint32_t *h = hist + live[q] * nb, s = 0;                                             \
+      int sh = live[q] * pb;                                                                \
+      for (uint32_t b = 0; b < nb; b++) {                                                   \
+        uint32_t c = h[b];                                                                  \
+        h[b] = s;                                                                           \
+        s += c;                                                                             \
+      }                                                                                     \
+      for (int64_t i = 0; i < m; i++) {                                                     \
+        E e = from[i];                                                                      \
+        to[h[(KEY(e) >> sh) & mask]++] = e;                                                 \
+      }                                                                                     \
+      from = to;                                                                            \
+      to = from == buf ? a : from == a ? t : a;                                             \
+    }                                                                                       \
+    if (from != a) memcpy(a, from, (size_t)m * sizeof(E));                                  \
+  }                                                                                         \
+  static void buckets_##tag(void *ctx, int64_t b, int64_t e) {                              \
+    msd_job *x = (msd_job *)ctx;                                                            \
+    uint32_t hist[MAX_PASSES << MAX_DIGIT_BITS];                                            \
+    for (int64_t g = b; g < e; g++) {                                                       \
+      int64_t b0 = x->group[g], b1 = x->group[g + 1], big = 0;                              \
+      for (int64_t k = b0; k < b1; k++)                                                     \
+        if (x->start[k + 1] - x->start[k] > big) big = x->start[k + 1] - x->start[k];       \
+      E *buf = (E *)malloc((size_t)big * sizeof(E));                                        \
+      for (int64_t k = b0; k < b1; k++) {                                                   \
+        int64_t lo = x->start[k];                                                           \
+        bucket_##tag((E *)x->a + lo, (E *)x->t + lo, buf, x->start[k + 1] - lo, x->bits, hist); \
+      }                                                                                     \
+      free(buf);                                                                            \
+    }                                                                                       \
+  }                                                                                         \
+  /* A long row: one pass over the pool on the top digit, then each bucket (about n / 2^11  \
+   * elements, cache-sized) by LSD on the rest, buckets over the pool. Keys whose top digit \
+   * leaves one bucket too large for two threads to share go to prsort. */                  \
+  static E *msd_##tag(E *a, E *t, int64_t n, int kbits, uint32_t *cnt, int parts) {         \
+    int tb = MAX_DIGIT_BITS;                                                                \
+    uint32_t nb = 1u << tb;                                                                 \
+    ppass x = {a, t, n, (n + parts - 1) / parts, kbits - tb, nb, nb - 1, cnt};              \
+    if (kbits <= 16) return prsort_##tag(a, t, n, kbits, cnt, parts);                       \
+    mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                                         \
+    int64_t *start = (int64_t *)malloc((2 * (size_t)nb + 2) * sizeof(int64_t));             \
+    if (!start) return prsort_##tag(a, t, n, kbits, cnt, parts);                            \
+    int64_t *group = start + nb + 1, s = 0, big = 0, ng = 0;                                \
+    for (uint32_t b = 0; b < nb; b++) {                                                     \
+      start[b] = s;                                                                         \
+      for (int q = 0; q < parts; q++) {                                                     \
+        uint32_t c = cnt[q * nb + b];                                                       \
+        cnt[q * nb + b] = (uint32_t)s;                                                      \
+        s += c;                                                                             \
+      }                                                                                     \
+      if (s - start[b] > big) big = s - start[b];                                           \
+    }                                                                                       \
+    start[nb] = s;                                                                          \
+    if (big > n / (2 * parts)) {                                                            \
+      free(start);                                                                          \
+      return prsort_##tag(a, t, n, kbits, cnt, parts);                                      \
+    }                                                                                       \
+    mx_cpu_parallel_for(parts, 1, pscatter_##tag, &x);                                      \
+    int64_t share = n / (8 * parts) > 1 ? n / (8 * parts) : 1, acc = 0;                     \
+    group[ng++] = 0;                                                                        \
+    for (uint32_t b = 0; b < nb; b++) {                                                     \
+      acc += start[b + 1] - start[b];                                                       \
+      if (acc >= share && b + 1 < nb) {                                                     \
+        group[ng++] = b + 1;                                                                \
+        acc = 0;                                                                            \
+      }                                                                                     \
+    }                                                                                       \
+    group[ng] = nb;                                                                         \
+    msd_job j = {a, t, start, group, kbits - tb};                                           \
+    mx_cpu_parallel_for(ng, 1, buckets_##tag, &j);                                          \
+    free(start);                                                                            \
+    return a;                                                                               \
+  }                                                                                         \
   /* a[lo, hi) reordered so elements with key < p (le: <= p) come first; returns their end. \
    * Branch-free: the comparison feeds an index, not a jump. */                            \
   static int64_t lomuto_##tag(E *a, int64_t lo, int64_t hi, uint64_t p, bool le) {          \
@@ -314,7 +426,7 @@ typedef struct ppass {
       select_##tag((E *)a, (E *)t, n, kth, kbits, hist);                                    \
       return a;                                                                             \
     }                                                                                       \
-    if (cnt) return prsort_##tag((E *)a, (E *)t, n, kbits, cnt, parts);                     \
+    if (cnt) return msd_##tag((E *)a, (E *)t, n, kbits, cnt, parts);                        \
     return rsort_##tag((E *)a, (E *)t, n, kbits, hist);                                     \
   }
 CORE(k8, uint8_t, K_IDENT)
