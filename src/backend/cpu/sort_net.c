@@ -20,15 +20,15 @@ static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
 /* One network over m vectors of L lanes (m * L a power of two). Stage (k, j) pairs element
  * i with i ^ j; the pair is ascending where bit k of i is clear. */
 #define NET_FN(name, W, L, LOG, MT, bits, ALL)                                              \
-  NET_ATTR static void name(__m512i *v, int m) {                                            \
+  NET_ATTR static inline __attribute__((always_inline)) void name(__m512i *v, int m) {      \
     const int P = m * L;                                                                    \
     __m512i lane = W == 32 ? _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0) \
                            : _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);                       \
-    for (int k = 2; k <= P; k <<= 1)                                                        \
-      for (int j = k >> 1; j > 0; j >>= 1) {                                                \
+    _Pragma("GCC unroll 16") for (int k = 2; k <= P; k <<= 1)                               \
+      _Pragma("GCC unroll 16") for (int j = k >> 1; j > 0; j >>= 1) {                       \
         if (j >= L) { /* between vectors p and p | j / L */                                 \
           int jv = j >> LOG;                                                                \
-          for (int p = 0; p < m; p++) {                                                     \
+          _Pragma("GCC unroll 16") for (int p = 0; p < m; p++) {                            \
             if (p & jv) continue;                                                           \
             int q = p | jv;                                                                 \
             __m512i lo = _mm512_min_epu##W(v[p], v[q]), hi = _mm512_max_epu##W(v[p], v[q]); \
@@ -41,7 +41,7 @@ static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
         __m512i perm = W == 32 ? _mm512_xor_si512(lane, _mm512_set1_epi32(j))               \
                                : _mm512_xor_si512(lane, _mm512_set1_epi64(j));              \
         MT mj = bits[__builtin_ctz(j)], mk = k < L ? bits[__builtin_ctz(k)] : 0;            \
-        for (int p = 0; p < m; p++) {                                                       \
+        _Pragma("GCC unroll 16") for (int p = 0; p < m; p++) {                              \
           __m512i x = v[p], y = _mm512_permutexvar_epi##W(perm, x);                         \
           __m512i lo = _mm512_min_epu##W(x, y), hi = _mm512_max_epu##W(x, y);               \
           MT dir = k >= L ? (((p << LOG) & k) ? (MT)ALL : (MT)0) : mk;                      \
@@ -64,7 +64,14 @@ NET_FN(net64, 64, 8, 3, __mmask8, bits8, 0xFF)
       else if (left > 0) v[p] = _mm512_mask_loadu_epi##W(pad, (1u << left) - 1, a + p * L); \
       else v[p] = pad;                                                                      \
     }                                                                                       \
-    net(v, m);                                                                              \
+    switch (m) { /* constant counts: the network unrolls into registers */                  \
+    case 1: net(v, 1); break;                                                               \
+    case 2: net(v, 2); break;                                                               \
+    case 4: net(v, 4); break;                                                               \
+    case 8: net(v, 8); break;                                                               \
+    case 16: net(v, 16); break;                                                             \
+    default: net(v, 32); break;                                                             \
+    }                                                                                       \
     for (int p = 0; p * L < n; p++) {                                                       \
       int left = n - p * L;                                                                 \
       if (left >= L) _mm512_storeu_si512(a + p * L, v[p]);                                  \

@@ -17,6 +17,7 @@
 #define MAX_PASSES 6        /* 64-bit keys in 11-bit digits */
 #define HIST_BYTES ((size_t)MAX_PASSES * ((size_t)1 << MAX_DIGIT_BITS) * sizeof(uint32_t))
 #define PARALLEL_ROW (1 << 17) /* a row at least this long sorts over the pool */
+#define MSD_ROW (1 << 16)      /* a row at least this long starts with a top-digit pass */
 
 typedef struct pair64 {
   uint64_t k, i;
@@ -45,16 +46,18 @@ static inline uint8_t unkey_b(uint8_t k) { return k; }
  * the row lossy. Otherwise negative numbers have every bit flipped, positive ones the sign. */
 #define KEY_FLOAT(sfx, W, INF)                                                              \
   static inline uint##W##_t key_##sfx(uint##W##_t u, unsigned *lossy) {                     \
-    const uint##W##_t sign = (uint##W##_t)1 << (W - 1);                                     \
-    unsigned nan = (uint##W##_t)(u & ~sign) > (uint##W##_t)(INF), nzero = u == sign;         \
+    typedef uint##W##_t T;                                                                  \
+    const T sign = (T)1 << (W - 1);                                                         \
+    unsigned nan = (T)(u & ~sign) > (T)(INF), nzero = u == sign;                            \
     *lossy |= nan | nzero;                                                                  \
-    if (nan) return (uint##W##_t)~(uint##W##_t)0;                                           \
-    if (nzero) u = 0;                                                                       \
-    return (u & sign) ? (uint##W##_t)~u : (uint##W##_t)(u | sign);                          \
+    u &= (T)((T)nzero - 1); /* branch-free: random signs would defeat the predictor */       \
+    T k = u ^ (T)((T)(0 - (T)(u >> (W - 1))) | sign);                                       \
+    return k | (T)(0 - (T)nan);                                                             \
   }                                                                                         \
   static inline uint##W##_t unkey_##sfx(uint##W##_t k) {                                    \
-    const uint##W##_t sign = (uint##W##_t)1 << (W - 1);                                     \
-    return (k & sign) ? (uint##W##_t)(k ^ sign) : (uint##W##_t)~k;                          \
+    typedef uint##W##_t T;                                                                  \
+    const T sign = (T)1 << (W - 1);                                                         \
+    return k ^ (T)((T)((T)(k >> (W - 1)) - 1) | sign);                                      \
   }
 KEY_UNSIGNED(u8, 8)
 KEY_UNSIGNED(u16, 16)
@@ -298,9 +301,17 @@ typedef struct msd_job {
     int passes = (bits + db - 1) / db, pb = (bits + passes - 1) / passes, live[MAX_PASSES], nl = 0; \
     uint32_t nb = 1u << pb, mask = nb - 1;                                                  \
     memset(hist, 0, (size_t)passes * nb * sizeof *hist);                                    \
-    for (int64_t i = 0; i < m; i++) {                                                       \
-      uint64_t k = KEY(t[i]);                                                               \
-      for (int p = 0; p < passes; p++) hist[p * nb + ((k >> (p * pb)) & mask)]++;           \
+    if (passes == 2) {                                                                      \
+      for (int64_t i = 0; i < m; i++) {                                                     \
+        uint64_t k = KEY(t[i]);                                                             \
+        hist[k & mask]++;                                                                   \
+        hist[nb + ((k >> pb) & mask)]++;                                                    \
+      }                                                                                     \
+    } else {                                                                                \
+      for (int64_t i = 0; i < m; i++) {                                                     \
+        uint64_t k = KEY(t[i]);                                                             \
+        for (int p = 0; p < passes; p++) hist[p * nb + ((k >> (p * pb)) & mask)]++;         \
+      }                                                                                     \
     }                                                                                       \
     for (int p = 0; p < passes; p++)                                                        \
       if (hist[p * nb + ((KEY(t[0]) >> (p * pb)) & mask)] != (uint32_t)m) live[nl++] = p;   \
@@ -514,8 +525,8 @@ void mx_cpu_sortrow_run(const mx_sortrow *r, void *scratch, bool parallel) {
   uint32_t *hist = (uint32_t *)scratch;
   char *a = (char *)scratch + HIST_BYTES;
   int parts = parallel && n >= PARALLEL_ROW && r->kth < 0 ? mx_cpu_pool_size() : 1;
-  uint32_t *cnt = NULL;
-  if (parts > 1) {
+  uint32_t *cnt = NULL; /* long rows: the top-digit counts of each part (msd) */
+  if (parts > 1 || (n >= MSD_ROW && r->kth < 0)) {
     cnt = (uint32_t *)malloc((size_t)parts * ((size_t)1 << MAX_DIGIT_BITS) * sizeof *cnt);
     if (!cnt) parts = 1;
   }
