@@ -124,6 +124,11 @@ for shape in [(2000, 100), (50, 256), (300, 17), (400000,)]:
         s = np.array(mx.sort(a))
         w = np.take_along_axis(x, i, -1)
         assert np.array_equal(s.view(np.uint8), w.view(np.uint8)), (shape, dt)
+        if len(shape) == 1:
+            k = shape[0] // 3
+            j = np.array(mx.argpartition(a, k)).astype(np.int64)
+            assert np.array_equal(np.sort(j), np.arange(shape[0])), (shape, dt)
+            assert x[j[k]] == x[i[k]] or (np.isnan(x[j[k]]) and np.isnan(x[i[k]])), (shape, dt)
 print("ok")
 """
 
@@ -135,3 +140,36 @@ def test_one_thread_and_no_vector_networks(env):
     r = subprocess.run([sys.executable, "-c", SCRIPT], env=e, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def order_key(x):
+    """Ranks in MLX's order as float64 (NaN last; -0.0 equal to 0.0)."""
+    f = x.astype(np.float64)
+    return np.where(np.isnan(f), np.inf, f), np.isnan(f)
+
+
+@pytest.mark.parametrize("dt", [mx.float32, mx.int32, mx.uint8, mx.float64, mx.int64, mx.float16,
+                                mx.bfloat16])
+def test_long_partitions(rng, dt):
+    n = 150001
+    for ties in [False, True]:
+        x = values(rng, n, dt, ties)
+        a = mx_of(x, dt)
+        held = np.array(a.astype(mx.float32)) if dt == mx.bfloat16 else x
+        xv, xn = order_key(held)
+        srt = np.lexsort((xv, xn))  # NaNs after everything, by value otherwise
+        for kth in [0, 1, 777, n // 2, n - 2, n - 1]:
+            i = np.array(mx.argpartition(a, kth)).astype(np.int64)
+            np.testing.assert_array_equal(np.sort(i), np.arange(n))
+            k, kn = xv[i[kth]], xn[i[kth]]
+            assert k == xv[srt[kth]] and kn == xn[srt[kth]]
+            before, after = i[:kth], i[kth + 1:]
+            assert ((xn[before] < kn) | ((xn[before] == kn) & (xv[before] <= k))).all()
+            assert ((xn[after] > kn) | ((xn[after] == kn) & (xv[after] >= k))).all()
+            p = mx.partition(a, kth)
+            p = np.array(p.astype(mx.float32)) if dt == mx.bfloat16 else np.array(p)
+            pv, pn = order_key(p)
+            assert pv[kth] == k and pn[kth] == kn
+            assert ((pn[:kth] < kn) | ((pn[:kth] == kn) & (pv[:kth] <= k))).all()
+            assert ((pn[kth + 1:] > kn) | ((pn[kth + 1:] == kn) & (pv[kth + 1:] >= k))).all()
+            np.testing.assert_array_equal(np.sort(bits(p)), np.sort(bits(held)))
