@@ -65,7 +65,8 @@ def check(x, dt, axis=-1):
 
 @pytest.mark.parametrize("dt", REAL)
 def test_short_rows_every_length(rng, dt):
-    for n in list(range(1, 34)) + [47, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 300]:
+    for n in list(range(1, 34)) + [47, 63, 64, 65, 100, 127, 128, 129, 200, 255, 256, 257, 300,
+                                   511, 512, 513, 1000, 1024, 1025]:
         for ties in [False, True]:
             check(values(rng, (5, n), dt, ties), dt)
 
@@ -110,7 +111,7 @@ def test_long_rows_skewed_buckets(rng):
 SCRIPT = r"""
 import numpy as np, mlx.core as mx
 rng = np.random.default_rng(7)
-for shape in [(2000, 100), (50, 256), (300, 17), (400000,)]:
+for shape in [(2000, 100), (50, 256), (300, 17), (40, 1000), (400000,)]:
     for dt in [mx.float32, mx.int64, mx.float64, mx.int32]:
         x = rng.standard_normal(shape) * 1000
         x = x.astype({mx.float32: np.float32, mx.int64: np.int64, mx.float64: np.float64,

@@ -51,6 +51,9 @@ static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
   }
 NET_FN(net32, 32, 16, 4, __mmask16, bits16, 0xFFFF)
 NET_FN(net64, 64, 8, 3, __mmask8, bits8, 0xFF)
+/* longer rows: one loop over vectors in memory (unrolling them would not fit registers) */
+NET_ATTR __attribute__((noinline)) static void net32_long(__m512i *v, int m) { net32(v, m); }
+NET_ATTR __attribute__((noinline)) static void net64_long(__m512i *v, int m) { net64(v, m); }
 
 /* Loads a[0, n) into vectors padded with the largest key, sorts, stores a[0, n). */
 #define NET_SORT(name, net, T, W, L)                                                        \
@@ -70,7 +73,7 @@ NET_FN(net64, 64, 8, 3, __mmask8, bits8, 0xFF)
     case 4: net(v, 4); break;                                                               \
     case 8: net(v, 8); break;                                                               \
     case 16: net(v, 16); break;                                                             \
-    default: net(v, 32); break;                                                             \
+    default: net##_long(v, m); break;                                                       \
     }                                                                                       \
     for (int p = 0; p * L < n; p++) {                                                       \
       int left = n - p * L;                                                                 \

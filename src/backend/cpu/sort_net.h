@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MX_SORTNET_MAX 256 /* longest row the networks take */
+#define MX_SORTNET_MAX 1024 /* longest row the networks take */
 
 /* Sort a[0, n) ascending in place and return true, or return false (n too long, or no
  * vector unit for it) leaving a untouched. */
