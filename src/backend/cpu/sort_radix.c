@@ -196,6 +196,11 @@ typedef struct msd_job {
 #define K_P64(e) ((e).k)
 
 #define CORE(tag, E, KEY)                                                                   \
+  static void bhist_##tag(const void *buf, int64_t b, int64_t e, uint32_t *h, int sh,       \
+                          uint32_t mask) {                                                  \
+    const E *a = (const E *)buf;                                                            \
+    for (int64_t i = b; i < e; i++) h[(KEY(a[i]) >> sh) & mask]++;                          \
+  }                                                                                         \
   static void isort_##tag(E *a, int64_t n) {                                                \
     for (int64_t j = 1; j < n; j++) {                                                       \
       E v = a[j];                                                                           \
@@ -352,12 +357,12 @@ typedef struct msd_job {
   /* A long row: one pass over the pool on the top digit, then each bucket (about n / 2^11  \
    * elements, cache-sized) by LSD on the rest, buckets over the pool. Keys whose top digit \
    * leaves one bucket too large for two threads to share go to prsort. */                  \
-  static E *msd_##tag(E *a, E *t, int64_t n, int kbits, uint32_t *cnt, int parts) {         \
+  static E *msd_##tag(E *a, E *t, int64_t n, int kbits, uint32_t *cnt, int parts, bool counted) { \
     int tb = MAX_DIGIT_BITS;                                                                \
     uint32_t nb = 1u << tb;                                                                 \
     ppass x = {a, t, n, (n + parts - 1) / parts, kbits - tb, nb, nb - 1, cnt, 0};           \
     if (kbits <= 16) return prsort_##tag(a, t, n, kbits, cnt, parts);                       \
-    mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                                         \
+    if (!counted) mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                           \
     int64_t *start = (int64_t *)malloc((2 * (size_t)nb + 2) * sizeof(int64_t));             \
     if (!start) return prsort_##tag(a, t, n, kbits, cnt, parts);                            \
     int64_t *group = start + nb + 1, s = 0, big = 0, ng = 0;                                \
@@ -458,11 +463,11 @@ typedef struct msd_job {
    * pool moves the keys below, in and above it to three regions of t; the bucket is then   \
    * selected alone. Returns the buffer holding the result. */                               \
   static E *rselect_##tag(E *a, E *t, int64_t n, int64_t kth, int kbits, uint32_t *hist,    \
-                          uint32_t *cnt, int parts) {                                       \
+                          uint32_t *cnt, int parts, bool counted) {                         \
     int tb = kbits < MAX_DIGIT_BITS ? kbits : MAX_DIGIT_BITS;                               \
     uint32_t nb = 1u << tb;                                                                 \
     ppass x = {a, t, n, (n + parts - 1) / parts, kbits - tb, nb, nb - 1, cnt, 0};           \
-    mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                                         \
+    if (!counted) mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                           \
     int64_t below = 0, at = 0;                                                              \
     uint32_t piv = 0;                                                                       \
     for (;; piv++) {                                                                        \
@@ -489,14 +494,16 @@ typedef struct msd_job {
     select_##tag(t + below, a + below, at, kth - below, kbits, hist);                       \
     return t;                                                                               \
   }                                                                                         \
+  /* cnt (long rows): each part's top-digit counts, already counted when `counted` */     \
   static void *run_##tag(void *a, void *t, int64_t n, int64_t kth, int kbits, uint32_t *hist, \
-                         uint32_t *cnt, int parts) {                                        \
-    if (kth >= 0 && cnt) return rselect_##tag((E *)a, (E *)t, n, kth, kbits, hist, cnt, parts); \
+                         uint32_t *cnt, int parts, bool counted) {                          \
+    if (kth >= 0 && cnt)                                                                    \
+      return rselect_##tag((E *)a, (E *)t, n, kth, kbits, hist, cnt, parts, counted);       \
     if (kth >= 0) {                                                                         \
       select_##tag((E *)a, (E *)t, n, kth, kbits, hist);                                    \
       return a;                                                                             \
     }                                                                                       \
-    if (cnt) return msd_##tag((E *)a, (E *)t, n, kbits, cnt, parts);                        \
+    if (cnt) return msd_##tag((E *)a, (E *)t, n, kbits, cnt, parts, counted);               \
     return rsort_##tag((E *)a, (E *)t, n, kbits, hist);                                     \
   }
 CORE(k8, uint8_t, K_IDENT)
@@ -506,8 +513,10 @@ CORE(k64, uint64_t, K_IDENT)
 CORE(p32, uint64_t, K_P32)
 CORE(p64, pair64, K_P64)
 
-typedef void *(*run_fn)(void *, void *, int64_t, int64_t, int, uint32_t *, uint32_t *, int);
+typedef void *(*run_fn)(void *, void *, int64_t, int64_t, int, uint32_t *, uint32_t *, int, bool);
 static const run_fn run_tab[] = {run_k8, run_k16, run_k32, run_k64, run_p32, run_p64};
+typedef void (*bhist_fn)(const void *, int64_t, int64_t, uint32_t *, int, uint32_t);
+static const bhist_fn bhist_tab[] = {bhist_k8, bhist_k16, bhist_k32, bhist_k64, bhist_p32, bhist_p64};
 
 /* ---- writing pairs back: indices, or values copied bit for bit from the row ---- */
 
@@ -543,12 +552,28 @@ typedef struct pio {
   int fmt;
   bool pairs;
   _Atomic unsigned lossy;
+  uint32_t *cnt; /* NULL, or per part the counts of the top digit: (key >> sh) & mask */
+  int sh;
+  uint32_t mask;
+  int64_t part; /* elements per part */
 } pio;
 
-static void pload(void *ctx, int64_t b, int64_t e) {
+#define LOAD_BLOCK 4096 /* keys counted right after their load, while in cache */
+
+static void pload(void *ctx, int64_t qb, int64_t qe) {
   pio *x = (pio *)ctx;
   load_fn f = x->pairs ? x->d->loadp : x->d->loadk;
-  unsigned l = f(x->r->src, x->r->is, b, e, x->buf);
+  unsigned l = 0;
+  for (int64_t q = qb; q < qe; q++) {
+    int64_t lo = q * x->part, hi = lo + x->part < x->r->n ? lo + x->part : x->r->n;
+    uint32_t *h = x->cnt ? x->cnt + q * ((int64_t)x->mask + 1) : NULL;
+    if (h) memset(h, 0, ((size_t)x->mask + 1) * sizeof *h);
+    for (int64_t b = lo; b < hi; b += LOAD_BLOCK) {
+      int64_t e = b + LOAD_BLOCK < hi ? b + LOAD_BLOCK : hi;
+      l |= f(x->r->src, x->r->is, b, e, x->buf);
+      if (h) bhist_tab[x->fmt](x->buf, b, e, h, x->sh, x->mask);
+    }
+  }
   if (l) atomic_fetch_or(&x->lossy, l);
 }
 
@@ -590,20 +615,21 @@ void mx_cpu_sortrow_run(const mx_sortrow *r, void *scratch, bool parallel) {
     if (!cnt) parts = 1;
   }
   int64_t grain = parts > 1 ? (n + parts - 1) / parts : n;
-  pio io = {r, d, a, 0, r->want_index, 0};
+  int tb = d->kbits < MAX_DIGIT_BITS ? d->kbits : MAX_DIGIT_BITS;
+  pio io = {r, d, a, 0, r->want_index, 0, cnt, d->kbits - tb, (1u << tb) - 1, grain};
   if (!io.pairs) { /* bare keys unless the row has values the keys cannot give back */
     io.fmt = d->bits == 8 ? FMT_K8 : d->bits == 16 ? FMT_K16 : d->bits == 32 ? FMT_K32 : FMT_K64;
     if (r->os == 1) io.buf = r->dst; /* keys as wide as the values: sort in the output */
-    mx_cpu_parallel_for(n, grain, pload, &io);
+    mx_cpu_parallel_for(parts, 1, pload, &io);
     io.pairs = atomic_load(&io.lossy) != 0;
   }
   char *t = a + (size_t)n * (d->bits == 64 ? sizeof(pair64) : sizeof(uint64_t));
   if (io.pairs) {
     io.fmt = d->bits == 64 ? FMT_P64 : FMT_P32;
     io.buf = a;
-    mx_cpu_parallel_for(n, grain, pload, &io);
+    mx_cpu_parallel_for(parts, 1, pload, &io);
   }
-  io.buf = run_tab[io.fmt](io.buf, t, n, r->kth, d->kbits, hist, cnt, parts);
+  io.buf = run_tab[io.fmt](io.buf, t, n, r->kth, d->kbits, hist, cnt, parts, cnt != NULL);
   mx_cpu_parallel_for(n, grain, pstore, &io); /* in place when the keys ended in the output */
   free(cnt);
 }
