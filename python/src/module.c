@@ -111,9 +111,16 @@ static struct PyModuleDef sub_defs[] = {
      .m_doc = "mlx.core.fast: fused operations of machine-learning models"},
     {PyModuleDef_HEAD_INIT, .m_name = "mlx.core.distributed", .m_size = -1,
      .m_doc = "mlx.core.distributed: communication between processes"},
+    {PyModuleDef_HEAD_INIT, .m_name = "mlx.core.metal", .m_size = -1,
+     .m_doc = "mlx.core.metal: the Metal back-end (absent in this build)"},
+    {PyModuleDef_HEAD_INIT, .m_name = "mlx.core.cuda", .m_size = -1,
+     .m_doc = "mlx.core.cuda: the CUDA back-end"},
 };
 
 int mxpy_linalg_init(PyObject *core, PyObject *linalg); /* linalg_py.c */
+int mxpy_metal_init(PyObject *core, PyObject *metal);   /* backends_py.c */
+int mxpy_cuda_init(PyObject *core, PyObject *cuda);     /* backends_py.c */
+static PyMethodDef no_methods[] = {{NULL, NULL, 0, NULL}};
 
 static int add_submodules(PyObject *m) {
   struct {
@@ -126,6 +133,8 @@ static int add_submodules(PyObject *m) {
       {"fft", mxpy_fft_methods_gen, NULL},
       {"fast", mxpy_fast_methods_gen, mxpy_fast_init},
       {"distributed", mxpy_distributed_methods_gen, mxpy_distributed_init},
+      {"metal", no_methods, mxpy_metal_init},
+      {"cuda", no_methods, mxpy_cuda_init},
   };
   _Static_assert(MX_ARRAY_LEN(subs) == MX_ARRAY_LEN(sub_defs), "one PyModuleDef a submodule");
   for (size_t i = 0; i < MX_ARRAY_LEN(subs); i++) {

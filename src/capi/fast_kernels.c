@@ -1,8 +1,8 @@
 /* fast_kernels.c: mlx-c's custom Metal and CUDA kernels (include/mlx/c/fast_kernels.h).
  * A kernel keeps copies of its name, sources, argument names and flags; a configuration
  * keeps its output shapes and dtypes, grid, thread group, initial value and template
- * arguments. Both families share one implementation; applying a kernel reports that its
- * back-end is missing (this build compiles neither Metal nor custom CUDA kernels). */
+ * arguments. Both families share one implementation; a Metal kernel reports that its
+ * back-end is missing, a CUDA kernel runs through mx_fast_cuda_kernel (src/ops). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +35,7 @@ typedef struct kcfg {
 
 typedef struct kobj {
   char *name, *source, *header;
+  char **names;             /* the n_inputs input names, then the n_outputs output names */
   size_t n_inputs, n_outputs;
   bool row_contiguous, atomic_outputs;
   int shared_memory;
@@ -88,6 +89,8 @@ static int kcfg_add_template(kcfg *c, const char *name, int kind, int value) {
 
 static void kobj_free(kobj *k) {
   if (!k) return;
+  for (size_t i = 0; k->names && i < k->n_inputs + k->n_outputs; i++) free(k->names[i]);
+  free(k->names);
   free(k->name);
   free(k->source);
   free(k->header);
@@ -103,9 +106,21 @@ static kobj *kobj_new(const char *name, mlx_vector_string in, mlx_vector_string 
   k->header = kdup(header);
   k->n_inputs = in.ctx ? mlx_vector_string_size(in) : 0;
   k->n_outputs = out.ctx ? mlx_vector_string_size(out) : 0;
-  if (!k->name || !k->source || !k->header) {
+  k->names = calloc(k->n_inputs + k->n_outputs + 1, sizeof(char *));
+  if (!k->name || !k->source || !k->header || !k->names) {
     kobj_free(k);
     return NULL;
+  }
+  for (size_t i = 0; i < k->n_inputs + k->n_outputs; i++) {
+    char *nm = NULL;
+    if (i < k->n_inputs)
+      mlx_vector_string_get(&nm, in, i);
+    else
+      mlx_vector_string_get(&nm, out, i - k->n_inputs);
+    if (!(k->names[i] = kdup(nm))) {
+      kobj_free(k);
+      return NULL;
+    }
   }
   return k;
 }
@@ -212,16 +227,66 @@ mlx_fast_cuda_kernel mlx_fast_cuda_kernel_new(const char *name,
 }
 
 #ifdef MLX_HAS_CUDA
-#define CUDA_MISSING "[cuda_kernel] Custom CUDA kernels are not supported by this build."
-#else
-#define CUDA_MISSING "[cuda_kernel] No CUDA back-end."
+/* Runs a CUDA kernel with a configuration (the Python kernel call's C twin). */
+static int cuda_apply(mlx_vector_array *outputs, const kobj *k, const kcfg *c,
+                      const mlx_vector_array inputs, const mlx_stream stream) {
+  mx_array *const *in;
+  int n_in;
+  mx_stream s;
+  if (mx_capi_vector_nodes(inputs, &in, &n_in) < 0 || mx_capi_stream(stream, &s) < 0) return 1;
+  int n_out = (int)c->n_outputs;
+  const int32_t **shapes = calloc((size_t)n_out + 1, sizeof *shapes);
+  int *ndims = calloc((size_t)n_out + 1, sizeof *ndims);
+  mx_dtype *dtypes = calloc((size_t)n_out + 1, sizeof *dtypes);
+  mx_ck_template *t = calloc(c->n_templates + 1, sizeof *t);
+  mx_array **outs = calloc((size_t)n_out + 1, sizeof *outs);
+  int rc = 1;
+  if (!shapes || !ndims || !dtypes || !t || !outs) {
+    rc = mx_capi_fail(HERE, MX_ENOMEM, "[cuda_kernel] Out of memory.");
+    goto done;
+  }
+  for (int o = 0; o < n_out; o++) {
+    shapes[o] = c->outputs[o].shape;
+    ndims[o] = (int)c->outputs[o].ndim;
+    dtypes[o] = (mx_dtype)c->outputs[o].dtype;
+  }
+  for (size_t i = 0; i < c->n_templates; i++)
+    t[i] = (mx_ck_template){c->templates[i].name, (mx_ck_template_kind)c->templates[i].kind,
+                            c->templates[i].value};
+  mx_ck_def d = {k->name, k->source, k->header, (const char *const *)k->names,
+                 (int)k->n_inputs, (const char *const *)(k->names + k->n_inputs),
+                 (int)k->n_outputs, k->row_contiguous, k->shared_memory};
+  mx_ck_launch l = {shapes, ndims, dtypes, n_out, {c->grid[0], c->grid[1], c->grid[2]},
+                    {c->group[0], c->group[1], c->group[2]}, t, (int)c->n_templates,
+                    c->has_init, c->init_value, c->verbose};
+  if (mx_fast_cuda_kernel(&d, in, n_in, &l, s, outs) < 0)
+    rc = mx_capi_report(HERE);
+  else
+    rc = mx_capi_set_vector_at(outputs, outs, n_out, HERE);
+done:
+  free(shapes);
+  free(ndims);
+  free(dtypes);
+  free(t);
+  free(outs);
+  return rc;
+}
 #endif
 
 int mlx_fast_cuda_kernel_apply(mlx_vector_array *outputs, mlx_fast_cuda_kernel cls,
                                const mlx_vector_array inputs,
                                const mlx_fast_cuda_kernel_config config,
                                const mlx_stream stream) {
+#ifdef MLX_HAS_CUDA
+  if (!outputs) return mx_capi_fail(HERE, MX_EINVAL, "expected a non-null mlx_vector_array pointer");
+  if (!cls.ctx) return mx_capi_fail(HERE, MX_EINVAL, "expected a non-empty mlx_fast_cuda_kernel");
+  if (!config.ctx)
+    return mx_capi_fail(HERE, MX_EINVAL, "expected a non-empty mlx_fast_cuda_kernel_config");
+  return cuda_apply(outputs, cls.ctx, config.ctx, inputs, stream);
+#else
   (void)inputs;
   (void)stream;
-  return kobj_apply("mlx_fast_cuda_kernel", cls.ctx, config.ctx, outputs, CUDA_MISSING);
+  return kobj_apply("mlx_fast_cuda_kernel", cls.ctx, config.ctx, outputs,
+                    "[cuda_kernel] No CUDA back-end.");
+#endif
 }

@@ -93,6 +93,7 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_TO_FP8] = mx_cuda_to_fp8;
   f[MX_PRIM_FROM_FP8] = mx_cuda_from_fp8;
   f[MX_PRIM_RMS_NORM] = mx_cuda_rms_norm;
+  f[MX_PRIM_CUSTOM_KERNEL] = mx_cuda_custom_kernel; /* custom_kernel.c */
   f[MX_PRIM_LAYER_NORM] = mx_cuda_layer_norm;
   f[MX_PRIM_ROPE] = mx_cuda_rope;
   f[MX_PRIM_SDPA] = mx_cuda_sdpa;
