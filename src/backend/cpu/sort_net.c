@@ -1,7 +1,8 @@
 /* sort_net.c: bitonic sorting networks for short rows of unsigned 32-bit and 64-bit keys
  * (sort_net.h). A row is padded with the largest key to a power-of-two count of AVX-512
  * vectors; compare-exchanges between lanes of one vector use a permute and a masked blend,
- * those between vectors a plain min/max. Other CPUs return false (sort_radix.c falls back). */
+ * those between vectors a plain min/max; AVX2 has a twin of 8 or 4 lanes. Other CPUs return
+ * false (sort_radix.c falls back to its radix and insertion sorts). */
 #include "sort_net.h"
 
 #include <string.h>
@@ -84,17 +85,109 @@ NET_ATTR __attribute__((noinline)) static void net64_long(__m512i *v, int m) { n
 NET_SORT(sort32, net32, uint32_t, 32, 16)
 NET_SORT(sort64, net64, uint64_t, 64, 8)
 
-static bool net_ok(void) { return strcmp(mx_vm_isa(), "avx512f") == 0; }
+/* AVX2: 8 or 4 lanes; lanes are picked by byte blends, 64-bit keys compared as signed
+ * after flipping their top bit (AVX2 has no unsigned 64-bit compare). */
+#define A2_ATTR __attribute__((target("avx2")))
+
+A2_ATTR static inline __m256i a2_min32(__m256i x, __m256i y) { return _mm256_min_epu32(x, y); }
+A2_ATTR static inline __m256i a2_max32(__m256i x, __m256i y) { return _mm256_max_epu32(x, y); }
+A2_ATTR static inline __m256i a2_gt64(__m256i x, __m256i y) {
+  const __m256i sign = _mm256_set1_epi64x(INT64_MIN);
+  return _mm256_cmpgt_epi64(_mm256_xor_si256(x, sign), _mm256_xor_si256(y, sign));
+}
+A2_ATTR static inline __m256i a2_min64(__m256i x, __m256i y) {
+  return _mm256_blendv_epi8(x, y, a2_gt64(x, y));
+}
+A2_ATTR static inline __m256i a2_max64(__m256i x, __m256i y) {
+  return _mm256_blendv_epi8(y, x, a2_gt64(x, y));
+}
+
+/* SUB: 32-bit sub-lanes per key (1 or 2); lane index l of a key is l32 / SUB. */
+#define A2_NET_FN(name, W, L, LOG, SUB)                                                     \
+  A2_ATTR static inline __attribute__((always_inline)) void name(__m256i *v, int m) {       \
+    const int P = m * L;                                                                    \
+    const __m256i l32 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), ones = _mm256_set1_epi32(-1); \
+    const __m256i key = _mm256_srli_epi32(l32, SUB - 1); /* each sub-lane's key index */    \
+    _Pragma("GCC unroll 16") for (int k = 2; k <= P; k <<= 1)                               \
+      _Pragma("GCC unroll 16") for (int j = k >> 1; j > 0; j >>= 1) {                       \
+        if (j >= L) {                                                                       \
+          int jv = j >> LOG;                                                                \
+          _Pragma("GCC unroll 16") for (int p = 0; p < m; p++) {                            \
+            if (p & jv) continue;                                                           \
+            int q = p | jv;                                                                 \
+            __m256i lo = a2_min##W(v[p], v[q]), hi = a2_max##W(v[p], v[q]);                 \
+            bool desc = ((p << LOG) & k) != 0;                                              \
+            v[p] = desc ? hi : lo;                                                          \
+            v[q] = desc ? lo : hi;                                                          \
+          }                                                                                 \
+          continue;                                                                         \
+        }                                                                                   \
+        __m256i perm = _mm256_xor_si256(l32, _mm256_set1_epi32(j * SUB));                   \
+        __m256i bj = _mm256_set1_epi32(j), bk = _mm256_set1_epi32(k);                       \
+        __m256i mj = _mm256_cmpeq_epi32(_mm256_and_si256(key, bj), bj);                     \
+        __m256i mk = k < L ? _mm256_cmpeq_epi32(_mm256_and_si256(key, bk), bk)              \
+                           : _mm256_setzero_si256();                                        \
+        _Pragma("GCC unroll 16") for (int p = 0; p < m; p++) {                              \
+          __m256i x = v[p], y = _mm256_permutevar8x32_epi32(x, perm);                       \
+          __m256i lo = a2_min##W(x, y), hi = a2_max##W(x, y);                               \
+          __m256i dir = k >= L ? (((p << LOG) & k) ? ones : _mm256_setzero_si256()) : mk;   \
+          v[p] = _mm256_blendv_epi8(lo, hi, _mm256_xor_si256(mj, dir));                     \
+        }                                                                                   \
+      }                                                                                     \
+  }
+A2_NET_FN(a2net32, 32, 8, 3, 1)
+A2_NET_FN(a2net64, 64, 4, 2, 2)
+A2_ATTR __attribute__((noinline)) static void a2net32_long(__m256i *v, int m) { a2net32(v, m); }
+A2_ATTR __attribute__((noinline)) static void a2net64_long(__m256i *v, int m) { a2net64(v, m); }
+
+#define A2_MAX64 256 /* longer rows of 64-bit keys sort faster by radix than on 4 lanes */
+
+/* Through a padded copy: AVX2's masked loads fill with zeros, not the largest key. */
+#define A2_NET_SORT(name, net, T, L)                                                        \
+  A2_ATTR static void name(T *a, int n) {                                                   \
+    __m256i v[MX_SORTNET_MAX / L];                                                          \
+    T buf[MX_SORTNET_MAX] __attribute__((aligned(32)));                                     \
+    int m = 1;                                                                              \
+    while (m * L < n) m <<= 1;                                                              \
+    memcpy(buf, a, (size_t)n * sizeof(T));                                                  \
+    memset(buf + n, 0xFF, (size_t)(m * L - n) * sizeof(T));                                 \
+    for (int p = 0; p < m; p++) v[p] = _mm256_load_si256((const __m256i *)(buf + p * L));   \
+    switch (m) {                                                                            \
+    case 1: net(v, 1); break;                                                               \
+    case 2: net(v, 2); break;                                                               \
+    case 4: net(v, 4); break;                                                               \
+    case 8: net(v, 8); break;                                                               \
+    default: net##_long(v, m); break;                                                       \
+    }                                                                                       \
+    for (int p = 0; p < m; p++) _mm256_store_si256((__m256i *)(buf + p * L), v[p]);         \
+    memcpy(a, buf, (size_t)n * sizeof(T));                                                  \
+  }
+A2_NET_SORT(a2sort32, a2net32, uint32_t, 8)
+A2_NET_SORT(a2sort64, a2net64, uint64_t, 4)
+
+/* 2: AVX-512, 1: AVX2, 0: none (the instruction set vmath.c picked, MLX_VMATH_ISA caps it) */
+static int net_level(void) {
+  const char *isa = mx_vm_isa();
+  return strcmp(isa, "avx512f") == 0 ? 2 : strcmp(isa, "avx2") == 0 ? 1 : 0;
+}
 
 bool mx_cpu_sortnet_u32(uint32_t *a, int64_t n) {
-  if (n > MX_SORTNET_MAX || !net_ok()) return false;
-  if (n > 1) sort32(a, (int)n);
+  int lvl = n > MX_SORTNET_MAX ? 0 : net_level();
+  if (lvl == 0) return false;
+  if (n > 1) {
+    if (lvl == 2) sort32(a, (int)n);
+    else a2sort32(a, (int)n);
+  }
   return true;
 }
 
 bool mx_cpu_sortnet_u64(uint64_t *a, int64_t n) {
-  if (n > MX_SORTNET_MAX || !net_ok()) return false;
-  if (n > 1) sort64(a, (int)n);
+  int lvl = n > MX_SORTNET_MAX ? 0 : net_level();
+  if (lvl == 0 || (lvl == 1 && n > A2_MAX64)) return false;
+  if (n > 1) {
+    if (lvl == 2) sort64(a, (int)n);
+    else a2sort64(a, (int)n);
+  }
   return true;
 }
 

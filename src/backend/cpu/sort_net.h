@@ -1,5 +1,5 @@
 /* sort_net.h: short rows of unsigned keys sorted by a bitonic network on vector registers
- * (AVX-512, chosen at run time). 32-bit and 64-bit keys; ties are identical keys, so the
+ * (AVX-512 or AVX2, chosen at run time). 32-bit and 64-bit keys; ties are identical keys, so the
  * order among them does not matter (sort_radix.c packs an index into 64-bit keys). */
 #ifndef MX_CPU_SORT_NET_H
 #define MX_CPU_SORT_NET_H
