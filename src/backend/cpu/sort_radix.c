@@ -172,7 +172,6 @@ typedef struct ppass {
   int sh;
   uint32_t nb, mask;
   uint32_t *cnt; /* [parts][nb] */
-  uint32_t pivot; /* rselect: the digit of the bucket holding kth */
 } ppass;
 
 /* Buckets of a long row after its top-digit pass: bucket k is [start[k], start[k + 1]) of t,
@@ -273,7 +272,7 @@ typedef struct msd_job {
   /* rsort with each pass split into `parts` parts over the pool; cnt holds parts * 2^11. */ \
   static E *prsort_##tag(E *a, E *t, int64_t n, int kbits, uint32_t *cnt, int parts) {      \
     plan pl = plan_for(kbits, n);                                                           \
-    ppass x = {a, t, n, (n + parts - 1) / parts, 0, pl.nb, pl.mask, cnt, 0};                \
+    ppass x = {a, t, n, (n + parts - 1) / parts, 0, pl.nb, pl.mask, cnt};                \
     for (int p = 0; p < pl.passes; p++) {                                                   \
       x.sh = p * pl.bits;                                                                   \
       mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                                       \
@@ -360,7 +359,7 @@ typedef struct msd_job {
   static E *msd_##tag(E *a, E *t, int64_t n, int kbits, uint32_t *cnt, int parts, bool counted) { \
     int tb = MAX_DIGIT_BITS;                                                                \
     uint32_t nb = 1u << tb;                                                                 \
-    ppass x = {a, t, n, (n + parts - 1) / parts, kbits - tb, nb, nb - 1, cnt, 0};           \
+    ppass x = {a, t, n, (n + parts - 1) / parts, kbits - tb, nb, nb - 1, cnt};           \
     if (kbits <= 16) return prsort_##tag(a, t, n, kbits, cnt, parts);                       \
     if (!counted) mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                           \
     int64_t *start = (int64_t *)malloc((2 * (size_t)nb + 2) * sizeof(int64_t));             \
@@ -437,68 +436,9 @@ typedef struct msd_job {
     }                                                                                       \
     isort_##tag(a + lo, hi - lo);                                                           \
   }                                                                                         \
-  static void pscatter3_##tag(void *ctx, int64_t b, int64_t e) {                            \
-    ppass *x = (ppass *)ctx;                                                                \
-    const E *from = (const E *)x->from;                                                     \
-    E *to = (E *)x->to;                                                                     \
-    for (int64_t part = b; part < e; part++) {                                              \
-      const uint32_t *o = x->cnt + part * x->nb; /* next slot below, at, above the digit */ \
-      int64_t lo = part * x->part, hi = lo + x->part < x->n ? lo + x->part : x->n;          \
-      int64_t o0 = o[0], o1 = o[1], o2 = o[2];                                              \
-      const int sh = x->sh;                                                                 \
-      const uint32_t mask = x->mask, piv = x->pivot;                                        \
-      for (int64_t i = lo; i < hi; i++) { /* counters in registers, no branch */            \
-        E v = from[i];                                                                      \
-        uint32_t d = (uint32_t)((KEY(v) >> sh) & mask);                                     \
-        int64_t below = d < piv, above = d > piv;                                           \
-        int64_t slot = o1 + below * (o0 - o1) + above * (o2 - o1);                          \
-        to[slot] = v;                                                                       \
-        o0 += below;                                                                        \
-        o2 += above;                                                                        \
-        o1 += 1 - below - above;                                                            \
-      }                                                                                     \
-    }                                                                                       \
-  }                                                                                         \
-  /* A long partition: the top digit's counts find the bucket holding kth; one pass over the \
-   * pool moves the keys below, in and above it to three regions of t; the bucket is then   \
-   * selected alone. Returns the buffer holding the result. */                               \
-  static E *rselect_##tag(E *a, E *t, int64_t n, int64_t kth, int kbits, uint32_t *hist,    \
-                          uint32_t *cnt, int parts, bool counted) {                         \
-    int tb = kbits < MAX_DIGIT_BITS ? kbits : MAX_DIGIT_BITS;                               \
-    uint32_t nb = 1u << tb;                                                                 \
-    ppass x = {a, t, n, (n + parts - 1) / parts, kbits - tb, nb, nb - 1, cnt, 0};           \
-    if (!counted) mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                           \
-    int64_t below = 0, at = 0;                                                              \
-    uint32_t piv = 0;                                                                       \
-    for (;; piv++) {                                                                        \
-      at = 0;                                                                               \
-      for (int q = 0; q < parts; q++) at += cnt[q * nb + piv];                              \
-      if (kth < below + at) break;                                                          \
-      below += at;                                                                          \
-    }                                                                                       \
-    if (at == n) { /* one top digit: nothing to split */                                    \
-      select_##tag(a, t, n, kth, kbits, hist);                                              \
-      return a;                                                                             \
-    }                                                                                       \
-    int64_t s[3] = {0, below, below + at};                                                  \
-    for (int q = 0; q < parts; q++) { /* each part's first slot in each region */           \
-      uint32_t *h = cnt + q * nb, c[3] = {0, h[piv], 0};                                    \
-      for (uint32_t b = 0; b < nb; b++) c[b < piv ? 0 : 2] += b == piv ? 0 : h[b];          \
-      for (int r = 0; r < 3; r++) {                                                         \
-        h[r] = (uint32_t)s[r];                                                              \
-        s[r] += c[r];                                                                       \
-      }                                                                                     \
-    }                                                                                       \
-    x.pivot = piv;                                                                          \
-    mx_cpu_parallel_for(parts, 1, pscatter3_##tag, &x);                                     \
-    select_##tag(t + below, a + below, at, kth - below, kbits, hist);                       \
-    return t;                                                                               \
-  }                                                                                         \
   /* cnt (long rows): each part's top-digit counts, already counted when `counted` */     \
   static void *run_##tag(void *a, void *t, int64_t n, int64_t kth, int kbits, uint32_t *hist, \
                          uint32_t *cnt, int parts, bool counted) {                          \
-    if (kth >= 0 && cnt)                                                                    \
-      return rselect_##tag((E *)a, (E *)t, n, kth, kbits, hist, cnt, parts, counted);       \
     if (kth >= 0) {                                                                         \
       select_##tag((E *)a, (E *)t, n, kth, kbits, hist);                                    \
       return a;                                                                             \
@@ -608,9 +548,9 @@ void mx_cpu_sortrow_run(const mx_sortrow *r, void *scratch, bool parallel) {
   int64_t n = r->n;
   uint32_t *hist = (uint32_t *)scratch;
   char *a = (char *)scratch + HIST_BYTES;
-  int parts = parallel && n >= PARALLEL_ROW ? mx_cpu_pool_size() : 1;
+  int parts = parallel && n >= PARALLEL_ROW && r->kth < 0 ? mx_cpu_pool_size() : 1;
   uint32_t *cnt = NULL; /* long rows: the top-digit counts of each part (msd) */
-  if (parts > 1 || n >= MSD_ROW) {
+  if (r->kth < 0 && (parts > 1 || n >= MSD_ROW)) {
     cnt = (uint32_t *)malloc((size_t)parts * ((size_t)1 << MAX_DIGIT_BITS) * sizeof *cnt);
     if (!cnt) parts = 1;
   }
