@@ -149,8 +149,8 @@ def order_key(x):
     return np.where(np.isnan(f), np.inf, f), np.isnan(f)
 
 
-@pytest.mark.parametrize("dt", [mx.float32, mx.int32, mx.uint8, mx.float64, mx.int64, mx.float16,
-                                mx.bfloat16])
+@pytest.mark.parametrize("dt", [mx.float32, mx.int32, mx.uint32, mx.uint8, mx.float64, mx.int64,
+                                mx.float16, mx.bfloat16])
 def test_long_partitions(rng, dt):
     n = 150001
     for ties in [False, True]:
@@ -174,3 +174,4 @@ def test_long_partitions(rng, dt):
             assert ((pn[:kth] < kn) | ((pn[:kth] == kn) & (pv[:kth] <= k))).all()
             assert ((pn[kth + 1:] > kn) | ((pn[kth + 1:] == kn) & (pv[kth + 1:] >= k))).all()
             np.testing.assert_array_equal(np.sort(bits(p)), np.sort(bits(held)))
+            np.testing.assert_array_equal(bits(p), bits(held[i]))  # partition == argpartition

@@ -11,6 +11,7 @@
 
 #include "pool.h"
 #include "sort_net.h"
+#include "sort_select.h"
 
 #define SMALL_ROW 48        /* rows up to this length use insertion sort */
 #define MAX_DIGIT_BITS 11
@@ -181,6 +182,18 @@ typedef struct msd_job {
   const int64_t *start, *group;
   int bits;
 } msd_job;
+
+/* Long partitions of 32-bit keys start with sort_select.c's vector steps. */
+#define SEL_k8(a, t, n, k, lo, hi) false
+#define SEL_k16(a, t, n, k, lo, hi) false
+#define SEL_k32(a, t, n, k, lo, hi) \
+  ((n) > SMALL_ROW * 64 && mx_cpu_select_u32((uint32_t *)(a), (uint32_t *)(t), (n), (k), (lo), (hi)))
+#define SEL_k64(a, t, n, k, lo, hi) false
+/* pairs of 32-bit keys only: partitions of narrower dtypes use bare keys, which must agree */
+#define SEL_p32(a, t, n, k, lo, hi)                                                          \
+  ((n) > SMALL_ROW * 64 && kbits == 32 &&                                                    \
+   mx_cpu_select_pairs((uint64_t *)(a), (uint64_t *)(t), (n), (k), (lo), (hi)))
+#define SEL_p64(a, t, n, k, lo, hi) false
 
 /* Short rows whose elements are whole keys of 32 or 64 bits go to the networks. */
 #define NET_k8(a, n) false
@@ -439,8 +452,10 @@ typedef struct msd_job {
   /* cnt (long rows): each part's top-digit counts, already counted when `counted` */     \
   static void *run_##tag(void *a, void *t, int64_t n, int64_t kth, int kbits, uint32_t *hist, \
                          uint32_t *cnt, int parts, bool counted) {                          \
-    if (kth >= 0) {                                                                         \
-      select_##tag((E *)a, (E *)t, n, kth, kbits, hist);                                    \
+    if (kth >= 0) { /* vector steps narrow the range first where they can */               \
+      int64_t lo = 0, hi = n;                                                               \
+      if (!SEL_##tag(a, t, n, kth, &lo, &hi)) lo = 0, hi = n;                               \
+      select_##tag((E *)a + lo, (E *)t, hi - lo, kth - lo, kbits, hist);                    \
       return a;                                                                             \
     }                                                                                       \
     if (cnt) return msd_##tag((E *)a, (E *)t, n, kbits, cnt, parts, counted);               \
