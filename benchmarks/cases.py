@@ -625,3 +625,52 @@ CASES = [
                    lambda a: __import__("numpy").partition(a, N_PART // 2),
                    lambda t, a: t.kthvalue(a, N_PART // 2 + 1))),
 ]
+
+
+# ---- element-wise, reduction and float64 cases at 10^6 and 10^7 ----
+N_BIG = 10**7
+
+
+def op_case_f64(shapes, ours_fn, numpy_fn, torch_fn):
+    """op_case's factories on float64 copies of the same seeded inputs."""
+    import numpy as np
+
+    def ours():
+        args = [mx.array(np_f32(s, i).astype(np.float64)) for i, s in enumerate(shapes)]
+        mx.eval(*args)
+        return None, lambda _: mx.eval(ours_fn(*args))
+
+    def numpy():
+        args = [np_f32(s, i).astype(np.float64) for i, s in enumerate(shapes)]
+        return None, lambda _: numpy_fn(*args)
+
+    def torch():
+        T = Torch()
+        args = [T.t.from_numpy(np_f32(s, i).astype(np.float64)).to(T.dev)
+                for i, s in enumerate(shapes)]
+        return None, T.run(lambda: torch_fn(T.t, *args))
+
+    return dict(ours=ours, numpy=numpy, torch=torch)
+
+
+CASES += [
+    Case("tanh", f"({N_ELEM},) float32",
+         **op_case([(N_ELEM,)], lambda a: mx.tanh(a), lambda a: __import__("numpy").tanh(a),
+                   lambda t, a: t.tanh(a))),
+    Case("add 10^7", f"({N_BIG},) float32",
+         **op_case([(N_BIG,), (N_BIG,)], _add, _add, lambda t, a, b: a + b)),
+    Case("exp 10^7", f"({N_BIG},) float32",
+         **op_case([(N_BIG,)], lambda a: mx.exp(a), lambda a: __import__("numpy").exp(a),
+                   lambda t, a: t.exp(a))),
+    Case("sum 10^7", f"({N_BIG},) float32",
+         **op_case([(N_BIG,)], lambda a: mx.sum(a), lambda a: a.sum(), lambda t, a: a.sum())),
+    Case("add float64", f"({N_ELEM},) float64",
+         **op_case_f64([(N_ELEM,), (N_ELEM,)], _add, _add, lambda t, a, b: a + b)),
+    Case("exp float64", f"({N_ELEM},) float64",
+         **op_case_f64([(N_ELEM,)], lambda a: mx.exp(a), lambda a: __import__("numpy").exp(a),
+                       lambda t, a: t.exp(a))),
+    Case("maximum, broadcast row", "(1000,1000),(1000,) float32",
+         **op_case([(1000, 1000), (1000,)], lambda a, b: mx.maximum(a, b),
+                   lambda a, b: __import__("numpy").maximum(a, b),
+                   lambda t, a, b: t.maximum(a, b))),
+]

@@ -618,6 +618,25 @@ static mx_array *set_advanced(mx_array *a, const ix_index *ix, const basic_plan 
     return NULL;
   }
   int nd = a->ndim, r = ap.irank, m = ix->n_adv;
+  for (int j = 0; j < m; j++) /* MLX's scatter: a window of 1 along an empty indexed axis */
+    if (bp->sliced[ap.axes[j]] == 0) {
+      char us[256], as[256];
+      int len = snprintf(us, sizeof us, "(");
+      for (int d = 0; d < r + nd && len < (int)sizeof us; d++) {
+        bool adv = false;
+        for (int k = 0; d >= r && k < m; k++) adv |= ap.axes[k] == d - r;
+        int v = d < r ? ap.ishape[d] : adv ? 1 : bp->sliced[d - r];
+        len += snprintf(us + len, sizeof us - (size_t)len, d ? ",%d" : "%d", v);
+      }
+      if (len < (int)sizeof us) snprintf(us + len, sizeof us - (size_t)len, ")");
+      len = snprintf(as, sizeof as, "(");
+      for (int d = 0; d < nd && len < (int)sizeof as; d++)
+        len += snprintf(as + len, sizeof as - (size_t)len, d ? ",%d" : "%d", bp->sliced[d]);
+      if (len < (int)sizeof as) snprintf(as + len, sizeof as - (size_t)len, ")");
+      adv_free(&ap);
+      PyErr_Format(PyExc_ValueError, "[scatter] Updates with shape %s are too large for array with shape %s.", us, as);
+      return NULL;
+    }
   int32_t *ushape = PyMem_Malloc(sizeof(int32_t) * (size_t)(r + nd + ap.grank + 1));
   int *inv = PyMem_Malloc(sizeof(int) * (size_t)(ap.grank + 1));
   if (!ushape || !inv) {

@@ -60,6 +60,10 @@ static Py_hash_t dtype_hash(PyObject *self) { return (Py_hash_t)((mxpy_dtype_obj
 
 static PyObject *dtype_richcompare(PyObject *a, PyObject *b, int op) {
   if (op != Py_EQ && op != Py_NE) Py_RETURN_NOTIMPLEMENTED;
+  if (b == Py_None) /* as MLX's binding, which takes a Dtype and refuses None */
+    return PyErr_Format(PyExc_TypeError, "__eq__(): incompatible function arguments. The following "
+                        "argument types are supported:\n    1. __eq__(self, arg: mlx.core.Dtype, /) -> bool"
+                        "\n\nInvoked with types: mlx.core.Dtype, NoneType");
   bool eq = MXPY_IS_DTYPE(b) && ((mxpy_dtype_obj *)a)->t == ((mxpy_dtype_obj *)b)->t;
   if (op == Py_NE) eq = !eq;
   return PyBool_FromLong(eq);

@@ -1,5 +1,6 @@
 /* export_py.c: mx.export_function, mx.import_function and mx.exporter over
- * src/transforms/export.c (python-api.md section 18). Inputs are positional and keyword
+ * src/transforms/export.c (python-api.md section 18); export_function to a callback is
+ * described by export_callback_py.c. Inputs are positional and keyword
  * arrays, or one tuple and/or one dict of arrays; keyword inputs are ordered by name. The
  * function returns an array or a list/tuple of arrays; an imported function returns a
  * tuple. The core calls run without the GIL. */
@@ -112,7 +113,8 @@ static int add_trace(mx_exported *e, PyObject *fun, PyObject *rest, PyObject *kw
 /* The path of a str / os.PathLike argument (new bytes object) or NULL + exception. */
 static PyObject *path_of(PyObject *file, const char *tag) {
   if (PyCallable_Check(file) && !PyUnicode_Check(file)) {
-    PyErr_Format(PyExc_ValueError, "[%s] Exporting to a callback is not supported.", tag);
+    PyErr_Format(PyExc_TypeError, "%s(): incompatible function arguments: the file must be a str "
+                 "(only export_function takes a callback).", tag);
     return NULL;
   }
   PyObject *path = NULL;
@@ -168,12 +170,22 @@ static PyObject *py_export_function(PyObject *m, PyObject *args, PyObject *kwarg
     PyErr_SetString(PyExc_TypeError, "[export_function] fun must be callable.");
     goto done;
   }
-  if (!(path = path_of(file, "export_function"))) goto done;
+  bool to_callback = PyCallable_Check(file) && !PyUnicode_Check(file);
+  if (to_callback && metadata && metadata != Py_None) {
+    PyErr_SetString(PyExc_ValueError, "[export_function] The metadata argument is only supported when "
+                                      "exporting to a file, not when using a callback.");
+    goto done;
+  }
+  if (!to_callback && !(path = path_of(file, "export_function"))) goto done;
   if (!(e = mx_exported_new(md))) {
     mxpy_raise_or_runtime("export_function");
     goto done;
   }
   if (add_trace(e, fun, rest, kw, shapeless) < 0) goto done;
+  if (to_callback) {
+    if (mxpy_export_to_callback(file, e) == 0) result = Py_NewRef(Py_None);
+    goto done;
+  }
   int rc;
   Py_BEGIN_ALLOW_THREADS
   rc = mx_exported_save(e, PyBytes_AS_STRING(path));
@@ -293,7 +305,7 @@ static PyObject *exporter_close(PyObject *self, PyObject *unused) {
 static PyObject *exporter_call(PyObject *self, PyObject *args, PyObject *kwargs) {
   mxpy_exporter *x = (mxpy_exporter *)self;
   if (!x->e) {
-    PyErr_SetString(PyExc_RuntimeError, "[exporter] The exporter is closed.");
+    PyErr_SetString(PyExc_RuntimeError, "[export_function] Attempting to write after exporting is closed.");
     return NULL;
   }
   if (add_trace(x->e, x->fun, args, kwargs, x->shapeless) < 0) return NULL;

@@ -349,7 +349,21 @@ static PyObject *py_value_and_grad(PyObject *m, PyObject *args, PyObject *kwds) 
 /* vjp / jvp                                                                             */
 
 /* A list/tuple of arrays -> retained nodes (count in *n). */
+static mx_array **array_list_of(PyObject *o, int *n, const char *tag, const char *what);
+
+/* As MLX's binding: any other sequence (an array: its rows) is taken as its items. */
 static mx_array **array_list(PyObject *o, int *n, const char *tag, const char *what) {
+  if (!MXPY_IS_ARRAY(o) && (PyList_Check(o) || PyTuple_Check(o) || PyUnicode_Check(o) || PyBytes_Check(o) ||
+                            PyDict_Check(o) || !PySequence_Check(o)))
+    return array_list_of(o, n, tag, what);
+  PyObject *t = PySequence_Tuple(o);
+  if (!t) return NULL;
+  mx_array **r = array_list_of(t, n, tag, what);
+  Py_DECREF(t);
+  return r;
+}
+
+static mx_array **array_list_of(PyObject *o, int *n, const char *tag, const char *what) {
   if (!PyList_Check(o) && !PyTuple_Check(o)) {
     PyErr_Format(PyExc_TypeError, "[%s] %s must be a list of arrays, got %s.", tag, what,
                  Py_TYPE(o)->tp_name);

@@ -61,5 +61,8 @@ int mxpy_vmap_init(PyObject *m);
 int mxpy_custom_init(PyObject *m);
 int mxpy_compile_init(PyObject *m);
 int mxpy_export_init(PyObject *m);
+/* Describes every trace of e to the Python callable cb as MLX's export_function does with a
+ * callback (export_callback_py.c). 0 or -1 + exception. */
+int mxpy_export_to_callback(PyObject *cb, const mx_exported *e);
 
 #endif

@@ -37,6 +37,8 @@ typedef enum mx_dtype_category {
   MX_CAT_COUNT
 } mx_dtype_category;
 
+/* Host functions: kernels compiled at run time (NVRTC) see only the enumerations above. */
+#if !defined(__CUDACC_RTC__)
 int mx_dtype_size(mx_dtype t);             /* bytes per element */
 const char *mx_dtype_name(mx_dtype t);     /* "float32", "bool" for MX_BOOL */
 const char *mx_dtype_py_name(mx_dtype t);  /* "float32", "bool_" for MX_BOOL */
@@ -74,5 +76,6 @@ typedef struct mx_iinfo {
   mx_dtype dtype;
 } mx_iinfo;
 int mx_iinfo_get(mx_dtype t, mx_iinfo *out);  /* -1 + EINVAL for floats */
+#endif
 
 #endif

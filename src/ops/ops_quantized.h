@@ -40,6 +40,20 @@ mx_array *mx_gather_qmm(mx_array *x, mx_array *w, mx_array *scales, mx_array *bi
                         mx_array *lhs_indices, mx_array *rhs_indices, bool transpose,
                         const int *group_size, const int *bits, const char *mode,
                         mx_array *global_scale, bool sorted_indices, mx_stream s);
+/* x @ w^T with x quantized on the fly and w quantized on the fly (floats) or given packed
+ * with its scales; nvfp4 / mxfp8; output x's dtype (src/ops/qqmm.c). */
+mx_array *mx_qqmm(mx_array *x, mx_array *w, mx_array *scales, const int *group_size,
+                  const int *bits, const char *mode, mx_array *global_scale_x,
+                  mx_array *global_scale_w, mx_stream s);
+/* qqmm of the matrices of x and w picked by flat batch indices (as gather_mm). */
+mx_array *mx_gather_qqmm(mx_array *x, mx_array *w, mx_array *scales, mx_array *lhs_indices,
+                         mx_array *rhs_indices, const int *group_size, const int *bits,
+                         const char *mode, mx_array *global_scale_x, mx_array *global_scale_w,
+                         bool sorted_indices, mx_stream s);
+/* The QQMatmul primitive for checked parameters (what the rules build): w is 2-D or has
+ * x's batch dims; the last dims of x and w must be whole groups. gx/gw: both or neither. */
+mx_array *mx_qqmm_make(mx_array *x, mx_array *w, mx_array *scales, int group_size, int bits,
+                       int mode, mx_array *gx, mx_array *gw, mx_stream s);
 mx_array *mx_to_fp8(mx_array *x, mx_stream s);
 mx_array *mx_from_fp8(mx_array *x, mx_dtype dtype, mx_stream s);
 

@@ -10,6 +10,7 @@
 
 #include "../core/error.h"
 #include "layout_util.h"
+#include "quantized_check.h"
 
 #define QSTR 128
 
@@ -61,7 +62,7 @@ int mx_qparams_resolve(const char *op, int mode, const int *group_size, const in
   return qparams_check(op, mode, *gs_out, *bits_out);
 }
 
-static int qglobal_check(const char *op, int mode, mx_array *g) {
+int mx_q_global_check(const char *op, int mode, mx_array *g) {
   if (!g) return 0;
   if (mode != MX_QUANT_NVFP4)
     return mx_fail_int(MX_EINVAL,
@@ -113,7 +114,7 @@ int mx_quantize(mx_array *w, const int *group_size, const int *bits, const char 
                        "%s",
                        gs, b);
   }
-  if (qglobal_check("quantize", qm, global_scale) < 0) return -1;
+  if (mx_q_global_check("quantize", qm, global_scale) < 0) return -1;
   if (qparams_check("quantize", qm, gs, nb) < 0) return -1;
   int64_t k = w->shape[w->ndim - 1];
   int32_t *wq_shape = qshape_last("quantize", w, k * nb / 32);
@@ -180,7 +181,7 @@ static int qmode_with_type(const char *op, mx_array *scales, mx_array *biases, b
 
 /* MLX's validate_quantized_input + extract_quantized_matmul_dims: inner and outer receive the
  * dims of the expanded matrix as x sees it. */
-static int qmm_dims(const char *op, mx_array *x, mx_array *w, mx_array *scales,
+int mx_q_qmm_dims(const char *op, mx_array *x, mx_array *w, mx_array *scales,
                     mx_array *biases, bool transpose, int gs, int bits, int *inner, int *outer) {
   char b1[QSTR], b2[QSTR];
   if (w->dtype != MX_UINT32)
@@ -254,7 +255,7 @@ mx_array *mx_dequantize(mx_array *w, mx_array *scales, mx_array *biases, const i
                    "[%s] The matrix to be dequantized must have at least 2 dimension but it "
                    "has only %d.",
                    op, w->ndim);
-  if (qglobal_check(op, qm, global_scale) < 0) return NULL;
+  if (mx_q_global_check(op, qm, global_scale) < 0) return NULL;
   if (qparams_check(op, qm, gs, nb) < 0) return NULL;
   const char *what = qm == MX_QUANT_AFFINE ? "scales and biases" : "scales";
   bool same = scales->ndim == w->ndim && (!biases || biases->ndim == w->ndim);
@@ -311,7 +312,7 @@ mx_array *mx_quantized_matmul(mx_array *x, mx_array *w, mx_array *scales, mx_arr
   if (qm < 0) return NULL;
   int gs = 0, nb = 0, inner = 0, outer = 0;
   if (mx_qparams_resolve(op, qm, group_size, bits, &gs, &nb) < 0) return NULL;
-  if (qmm_dims(op, x, w, scales, biases, transpose, gs, nb, &inner, &outer) < 0) return NULL;
+  if (mx_q_qmm_dims(op, x, w, scales, biases, transpose, gs, nb, &inner, &outer) < 0) return NULL;
   mx_dtype out_t = MX_FLOAT32;
   if (qmm_out_type(op, qm, st, x, &out_t) < 0) return NULL;
   MX_SCOPE_BEGIN;
@@ -384,7 +385,7 @@ mx_array *mx_gather_qmm(mx_array *x, mx_array *w, mx_array *scales, mx_array *bi
   const char *op = "gather_qmm";
   int qm0 = mx_qmode_parse(op, mode);
   if (qm0 < 0) return NULL;
-  if (qglobal_check(op, qm0, global_scale) < 0) return NULL;
+  if (mx_q_global_check(op, qm0, global_scale) < 0) return NULL;
   if (global_scale)
     return mx_fail(MX_EINVAL, "[%s] A global scale is only supported on the GPU.", op);
   if (!lhs_indices && !rhs_indices)
@@ -401,7 +402,7 @@ mx_array *mx_gather_qmm(mx_array *x, mx_array *w, mx_array *scales, mx_array *bi
                    "[%s] Input must have at least two dimensions but got input with shape %s.",
                    op, b);
   }
-  if (qmm_dims(op, x, w, scales, biases, transpose, gs, nb, &inner, &outer) < 0) return NULL;
+  if (mx_q_qmm_dims(op, x, w, scales, biases, transpose, gs, nb, &inner, &outer) < 0) return NULL;
   mx_dtype out_t = MX_FLOAT32;
   if (qmm_out_type(op, qm, st, x, &out_t) < 0) return NULL;
   if ((lhs_indices && !mx_dtype_is_integer(lhs_indices->dtype)) ||

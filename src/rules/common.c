@@ -114,6 +114,8 @@ void mx_prims_register_rules(void) {
   /* ==== section Q: quantization ==== */
   void mx_rules_register_quantized(void); /* rules/quantized.c */
   mx_rules_register_quantized();
+  void mx_rules_register_qqmm(void); /* rules/qqmm.c */
+  mx_rules_register_qqmm();
   /* (end of section Q) */
 
   /* ==== section S: mx.fast ==== */

@@ -146,9 +146,10 @@ static bool is_elementwise(int prim) {
          !strcmp(f, "ternary") || !strcmp(f, "binary_two") || prim == MX_PRIM_COMPILED;
 }
 
-/* The primitives whose output shapes follow from their inputs' shapes and parameters. As
- * in MLX, Slice (static bounds), AsStrided, View, Pad, RandomBits, FFT and the
- * factorizations raise instead. */
+/* The primitives whose output shapes follow from their inputs' shapes and parameters
+ * (MLX's Primitive::output_shapes set, plus Scatter, Depends and CustomTransforms). As in
+ * MLX, Slice (static bounds), AsStrided, View, Pad, RandomBits, FFT, QRF, SVD, Inverse,
+ * Cholesky and LUF raise instead. */
 static bool can_infer(int prim) {
   if (is_elementwise(prim)) return true;
   switch (prim) {
@@ -159,7 +160,12 @@ static bool can_infer(int prim) {
     case MX_PRIM_CONTIGUOUS: case MX_PRIM_CONCATENATE: case MX_PRIM_ADDMM: case MX_PRIM_GATHER:
     case MX_PRIM_GATHER_AXIS: case MX_PRIM_SCATTER: case MX_PRIM_SCATTER_AXIS:
     case MX_PRIM_SLICE_UPDATE: case MX_PRIM_DYNAMIC_SLICE_UPDATE: case MX_PRIM_SEARCH_SORTED:
-    case MX_PRIM_ARANGE: case MX_PRIM_NUMBER_OF_ELEMENTS:
+    case MX_PRIM_ARANGE: case MX_PRIM_NUMBER_OF_ELEMENTS: case MX_PRIM_CONVOLUTION:
+    case MX_PRIM_CONV_WEIGHT: case MX_PRIM_GATHER_MM: case MX_PRIM_QUANTIZE: case MX_PRIM_DEQUANTIZE:
+    case MX_PRIM_QUANTIZED_MATMUL: case MX_PRIM_GATHER_QMM: case MX_PRIM_TO_FP8: case MX_PRIM_FROM_FP8:
+    case MX_PRIM_HADAMARD: case MX_PRIM_RMS_NORM: case MX_PRIM_LAYER_NORM: case MX_PRIM_ROPE:
+    case MX_PRIM_SDPA: case MX_PRIM_MASKED_SCATTER: case MX_PRIM_DYNAMIC_SLICE: case MX_PRIM_EIG:
+    case MX_PRIM_EIGH:
       return true;
     default:
       return false;
@@ -178,7 +184,8 @@ static int shp_set(shp *s, int ndim, const int32_t *shape) {
   s->ndim = ndim;
   s->shape = malloc((size_t)(ndim ? ndim : 1) * sizeof(int32_t));
   if (!s->shape) return mx_fail_int(MX_ENOMEM, "[compile] out of memory.");
-  if (ndim) memcpy(s->shape, shape, (size_t)ndim * sizeof(int32_t));
+  if (ndim && shape) memcpy(s->shape, shape, (size_t)ndim * sizeof(int32_t));
+  else if (ndim) memset(s->shape, 0, (size_t)ndim * sizeof(int32_t));
   return 0;
 }
 
@@ -380,6 +387,108 @@ static int infer_update(const mx_tape_op *op, shp *const *ins, shp *out, const s
   return shp_set(out, a->ndim, a->shape);
 }
 
+/* ins[0]'s shape with its last dim replaced by last (drop_last: removed). */
+static int shp_last(shp *out, const shp *in, int64_t last, bool drop_last) {
+  if (in->ndim == 0 || last < 0 || last > INT32_MAX) return mx_fail_int(MX_EINVAL, "[compile] Invalid shapeless shape.");
+  if (shp_set(out, drop_last ? in->ndim - 1 : in->ndim, in->shape) != 0) return -1;
+  if (!drop_last) out->shape[in->ndim - 1] = (int32_t)last;
+  return 0;
+}
+
+/* Convolution (input, weight) and its weight gradient (input, cotangent). */
+static int infer_conv(const mx_tape_op *op, shp *const *ins, shp *out, const shp *tin) {
+  const mx_p_convolution *p = op->params; /* ConvolutionWeight starts with the same fields */
+  const shp *x = ins[0], *w = ins[1];
+  int nd = x->ndim, nsp = nd - 2;
+  if (nsp < 0 || w->ndim != nd || p->strides.n != nsp || x->shape[0] != (op->prim == MX_PRIM_CONV_WEIGHT ? w->shape[0] : x->shape[0]))
+    return shape_error("convolution", x, &tin[0]);
+  if (op->prim == MX_PRIM_CONV_WEIGHT) {
+    const mx_p_conv_weight *q = op->params;
+    if (shp_set(out, nd, w->shape) != 0) return -1;
+    out->shape[0] = w->shape[nd - 1];
+    for (int d = 0; d < nsp; d++) out->shape[1 + d] = q->kernel.v[d];
+    out->shape[nd - 1] = x->shape[nd - 1] / q->groups;
+    return x->shape[nd - 1] % q->groups ? shape_error("convolution", x, &tin[0]) : 0;
+  }
+  if (x->shape[nd - 1] != (int64_t)w->shape[nd - 1] * p->groups) {
+    char a[128], b[128];
+    shp_str(x, a, sizeof a);
+    shp_str(w, b, sizeof b);
+    return mx_fail_int(MX_EINVAL, "[conv] Expect the input channels in the input and weight array to "
+                       "match but got shapes - input: %s and weight: %s", a, b);
+  }
+  if (shp_set(out, nd, x->shape) != 0) return -1;
+  out->shape[nd - 1] = w->shape[0];
+  for (int d = 0; d < nsp; d++) {
+    int64_t in_d = 1 + (int64_t)p->input_dilation.v[d] * (x->shape[1 + d] - 1);
+    int64_t k_d = 1 + (int64_t)p->kernel_dilation.v[d] * (w->shape[1 + d] - 1);
+    int64_t o = (in_d + p->padding_lo.v[d] + p->padding_hi.v[d] - k_d) / p->strides.v[d] + 1;
+    if (o <= 0 || o > INT32_MAX) return shape_error("convolution", x, &tin[0]);
+    out->shape[1 + d] = (int32_t)o;
+  }
+  return 0;
+}
+
+/* The quantized ops: outputs from the packed / unpacked last dims. */
+static int infer_quantized(const mx_tape_op *op, shp *const *ins, shp *outs, const shp *tin) {
+  const mx_p_quantize *q = op->params; /* every quant parameter struct starts so */
+  const shp *a = ins[0];
+  switch (op->prim) {
+    case MX_PRIM_QUANTIZE: {
+      int64_t k = a->ndim ? a->shape[a->ndim - 1] : 0;
+      if (a->ndim < 2 || k % q->group_size || (k * q->bits) % 32) return shape_error("quantize", a, &tin[0]);
+      int rc = shp_last(&outs[0], a, k * q->bits / 32, false);
+      for (int j = 1; rc == 0 && j < op->n_out; j++) rc = shp_last(&outs[j], a, k / q->group_size, false);
+      return rc;
+    }
+    case MX_PRIM_DEQUANTIZE:
+      if (a->ndim < 2) return shape_error("dequantize", a, &tin[0]);
+      return shp_last(&outs[0], a, (int64_t)a->shape[a->ndim - 1] * 32 / q->bits, false);
+    case MX_PRIM_QUANTIZED_MATMUL: {
+      const mx_p_quantized_matmul *r = op->params;
+      const shp *w = ins[1];
+      /* a 2-d w applies to x of any rank; a batched w was broadcast with x when traced */
+      if (w->ndim < 2 || (w->ndim > 2 && a->ndim != w->ndim)) return shape_error("quantized_matmul", a, &tin[0]);
+      int64_t unpacked = (int64_t)w->shape[w->ndim - 1] * 32 / r->bits;
+      int64_t inner = r->transpose ? unpacked : w->shape[w->ndim - 2];
+      int64_t outer = r->transpose ? w->shape[w->ndim - 2] : unpacked;
+      bool ok = a->shape[a->ndim - 1] == inner;
+      for (int d = 0; ok && w->ndim > 2 && d < a->ndim - 2; d++) ok = a->shape[d] == w->shape[d];
+      if (!ok) return shape_error("quantized_matmul", a, &tin[0]);
+      return shp_last(&outs[0], a, outer, false);
+    }
+    default: { /* GatherQMM: x, w, scales, [biases], lhs_indices, rhs_indices */
+      const mx_p_gather_qmm *r = op->params;
+      const shp *w = ins[1], *li = ins[op->n_in - 2], *ri = ins[op->n_in - 1];
+      if (a->ndim < 2 || w->ndim < 2 || !shp_equal(li, ri)) return shape_error("gather_qmm", a, &tin[0]);
+      int64_t unpacked = (int64_t)w->shape[w->ndim - 1] * 32 / r->bits;
+      int64_t inner = r->transpose ? unpacked : w->shape[w->ndim - 2];
+      int64_t outer = r->transpose ? w->shape[w->ndim - 2] : unpacked;
+      if (a->shape[a->ndim - 1] != inner) return shape_error("gather_qmm", a, &tin[0]);
+      if (shp_set(&outs[0], li->ndim + 2, NULL) != 0) return -1;
+      if (li->ndim) memcpy(outs[0].shape, li->shape, (size_t)li->ndim * sizeof(int32_t));
+      outs[0].shape[li->ndim] = a->shape[a->ndim - 2];
+      outs[0].shape[li->ndim + 1] = (int32_t)outer;
+      return 0;
+    }
+  }
+}
+
+/* GatherMM: a (batch, M, K), b (batch, K, N) and two index arrays of one shape. */
+static int infer_gather_mm(shp *const *ins, shp *out, const shp *tin) {
+  const shp *a = ins[0], *b = ins[1], *li = ins[2], *ri = ins[3];
+  if (a->ndim < 2 || b->ndim < 2 || !shp_equal(li, ri)) return shape_error("gather_mm", a, &tin[0]);
+  if (a->shape[a->ndim - 1] != b->shape[b->ndim - 2])
+    return mx_fail_int(MX_EINVAL, "[gather_mm] Last dimension of first input with shape (..., %d) must "
+                       "match second to last dimension of second input with shape (..., %d).",
+                       a->shape[a->ndim - 1], b->shape[b->ndim - 2]);
+  if (shp_set(out, li->ndim + 2, NULL) != 0) return -1;
+  if (li->ndim) memcpy(out->shape, li->shape, (size_t)li->ndim * sizeof(int32_t));
+  out->shape[li->ndim] = a->shape[a->ndim - 2];
+  out->shape[li->ndim + 1] = b->shape[b->ndim - 1];
+  return 0;
+}
+
 /* Output shapes of op k of a shapeless replay, from the shapes of its inputs. src[i] is the
  * shape input i had before a pending Broadcast (for elementwise consumers). */
 static int infer_op(const mx_tape *t, int k, shp *const *ins, shp *outs, const shp *tin) {
@@ -465,6 +574,38 @@ static int infer_op(const mx_tape *t, int k, shp *const *ins, shp *outs, const s
       for (int j = 0; j < r->axes.n; j++)
         if (r->axes.v[j] >= ins[0]->ndim) return shape_error("number_of_elements", ins[0], &tin[0]);
       return shp_set(&outs[0], 0, NULL);
+    }
+    case MX_PRIM_CONVOLUTION:
+    case MX_PRIM_CONV_WEIGHT:
+      return infer_conv(op, ins, outs, tin);
+    case MX_PRIM_QUANTIZE:
+    case MX_PRIM_DEQUANTIZE:
+    case MX_PRIM_QUANTIZED_MATMUL:
+    case MX_PRIM_GATHER_QMM:
+      return infer_quantized(op, ins, outs, tin);
+    case MX_PRIM_GATHER_MM:
+      return infer_gather_mm(ins, outs, tin);
+    case MX_PRIM_TO_FP8: case MX_PRIM_FROM_FP8: case MX_PRIM_HADAMARD: case MX_PRIM_RMS_NORM:
+    case MX_PRIM_LAYER_NORM: case MX_PRIM_ROPE: case MX_PRIM_MASKED_SCATTER:
+      return shp_set(&outs[0], ins[0]->ndim, ins[0]->shape);
+    case MX_PRIM_SDPA: /* q's shape with v's head dim */
+      if (ins[0]->ndim != 4 || ins[2]->ndim != 4) return shape_error("scaled_dot_product_attention", ins[0], &tin[0]);
+      return shp_last(&outs[0], ins[0], ins[2]->shape[3], false);
+    case MX_PRIM_DYNAMIC_SLICE: {
+      const mx_p_dynamic_slice *r = op->params;
+      bool ok = ins[0]->ndim == r->slice_size.n;
+      for (int d = 0; ok && d < ins[0]->ndim; d++) ok = r->slice_size.v[d] <= ins[0]->shape[d];
+      if (!ok) return shape_error("slice", ins[0], &tin[0]);
+      return shp_set(&outs[0], r->slice_size.n, r->slice_size.v);
+    }
+    case MX_PRIM_EIG:
+    case MX_PRIM_EIGH: { /* eigenvalues: the batch and one dim; eigenvectors: the input's */
+      const shp *a = ins[0];
+      if (a->ndim < 2 || a->shape[a->ndim - 1] != a->shape[a->ndim - 2])
+        return shape_error(mx_prim_name(p), a, &tin[0]);
+      int rc = shp_last(&outs[0], a, 0, true);
+      for (int j = 1; rc == 0 && j < op->n_out; j++) rc = shp_set(&outs[j], a->ndim, a->shape);
+      return rc;
     }
     case MX_PRIM_DEPENDS:
     case MX_PRIM_CUSTOM:
@@ -571,11 +712,13 @@ static int infer_shapes(const mx_tape *t, mx_array *const *inputs, replay_shapes
         rc = shp_broadcast(&target, s, &target);
       }
     }
-    /* matmul: operands broadcast to their sources' common batch shape */
-    bool mm = (op->prim == MX_PRIM_MATMUL || op->prim == MX_PRIM_ADDMM) && op->n_in >= 2;
+    /* matmul (and the quantized one): operands broadcast to their sources' common batch shape */
+    bool mm = (op->prim == MX_PRIM_MATMUL || op->prim == MX_PRIM_ADDMM ||
+               op->prim == MX_PRIM_QUANTIZED_MATMUL) && op->n_in >= 2;
+    int n_mm = op->prim == MX_PRIM_QUANTIZED_MATMUL ? op->n_in : 2; /* operands broadcast to the batch */
     if (mm && rc == 0) {
       rc = shp_set(&target, 0, NULL);
-      for (int i = 0; rc == 0 && i < 2; i++) {
+      for (int i = 0; rc == 0 && i < n_mm; i++) {
         mx_cref r = op->in[i];
         const shp *s = (r.kind == MX_REF_OP && t->ops[r.index].prim == MX_PRIM_BROADCAST)
                            ? shape_of_ref(t, rs, in_shp, c_shp, t->ops[r.index].in[0])
@@ -593,7 +736,7 @@ static int infer_shapes(const mx_tape *t, mx_array *const *inputs, replay_shapes
         shp tr = {b->ndims[0], b->shapes[0]};
         shp tbin = traced_shape(t, b->in[0]);
         if (ew) rc = shp_set(bs, target.ndim, target.shape);
-        else if (mm && i < 2 && bin->ndim >= 2) rc = batch_and_matrix(&target, bin, bs);
+        else if (mm && i < n_mm && bin->ndim >= 2) rc = batch_and_matrix(&target, bin, bs);
         else rc = broadcast_like(bin, &tbin, &tr, bs);
         if (rc == 0) {
           shp chk = {0};

@@ -63,6 +63,17 @@ void mx_exported_free(mx_exported *e) {
 
 const char *mx_exported_metadata(const mx_exported *e) { return e->metadata; }
 
+int mx_exported_count(const mx_exported *e) { return e->n; }
+
+const mx_tape *mx_exported_trace(const mx_exported *e, int i, int *n_args, int *n_kw,
+                                 const char *const **kw_names) {
+  const export_trace *t = &e->traces[i];
+  *n_args = t->n_args;
+  *n_kw = t->n_kw;
+  *kw_names = (const char *const *)t->kw_names;
+  return &t->tape;
+}
+
 static export_trace *push_trace(mx_exported *e) {
   if (e->n == e->cap) {
     int cap = e->cap ? e->cap * 2 : 4;
@@ -85,8 +96,15 @@ static int copy_names(export_trace *t, const char *const *names, int n) {
   return 0;
 }
 
+static bool trace_matches(const export_trace *t, mx_array *const *inputs, int n_args,
+                          const char *const *kw_names, int n_kw);
+
 int mx_exported_add(mx_exported *e, mx_closure fn, mx_array *const *inputs, int n_args,
                     const char *const *kw_names, int n_kw, bool shapeless) {
+  for (int i = 0; i < e->n; i++)
+    if (trace_matches(&e->traces[i], inputs, n_args, kw_names, n_kw))
+      return mx_fail_int(MX_ERUNTIME, "[export_function] Attempting to export a function twice with the "
+                         "same signature is not allowed.");
   export_trace *t = push_trace(e);
   if (!t) return -1;
   t->n_args = n_args;
@@ -99,8 +117,7 @@ int mx_exported_add(mx_exported *e, mx_closure fn, mx_array *const *inputs, int 
   }
   for (int k = 0; rc == 0 && k < t->tape.n_ops; k++)
     if (t->tape.ops[k].prim == MX_PRIM_CUSTOM)
-      rc = mx_fail_int(MX_EINVAL, "[export_function] Custom functions cannot be exported.");
-  if (rc == 0 && shapeless) rc = mx_tape_check_shapeless(&t->tape);
+      rc = mx_fail_int(MX_EINVAL, "[export_function] Unable to serialize primitive CustomTransforms.");
   if (rc == 0) rc = mx_tape_simplify(&t->tape);
   if (rc == 0) rc = mx_tape_compact(&t->tape);
   if (rc != 0) {
@@ -208,7 +225,7 @@ static void write_tape(writer *w, const mx_tape *t) {
 
 int mx_exported_save(const mx_exported *e, const char *path) {
   FILE *f = fopen(path, "wb");
-  if (!f) return mx_fail_int(MX_ERUNTIME, "[export_function] Unable to open %s for writing.", path);
+  if (!f) return mx_fail_int(MX_ERUNTIME, "[export_function] Failed to open %s", path);
   writer w = {f, 0};
   put(&w, MAGIC, 6);
   put_i32(&w, VERSION);
@@ -370,7 +387,7 @@ static void read_tape(reader *r, mx_tape *t) {
 
 mx_exported *mx_exported_load(const char *path) {
   FILE *f = fopen(path, "rb");
-  if (!f) return mx_fail(MX_EINVAL, "[import_function] Unable to open %s.", path);
+  if (!f) return mx_fail(MX_ERUNTIME, "[import_function] Failed to open %s", path);
   reader r = {f, 0};
   char magic[6] = {0};
   get(&r, magic, 6);
@@ -468,6 +485,8 @@ static int no_match(const mx_exported *e, mx_array *const *inputs, int n_args,
 static int replay_trace(const export_trace *t, mx_array *const *inputs, mx_array **outs, int max_out,
                         int *n_out) {
   if (t->tape.n_outputs > max_out) return mx_fail_int(MX_EINVAL, "[import_function::call] Too many outputs.");
+  /* as in MLX, a shapeless trace is checked when called, whatever the shapes */
+  if (t->shapeless && mx_tape_check_shapeless(&t->tape) != 0) return -1;
   mx_stream s = mx_stream_default();
   int scopes = mx_scope_suspend();
   int rc = mx_tape_replay(&t->tape, inputs, t->shapeless, &s, outs);

@@ -229,3 +229,10 @@ void mx_trace_finish(mx_array *const *a, int na, mx_array *const *b, int nb) {
   untrace(a, na);
   untrace(b, nb);
 }
+
+int mx_rule_missing(const char *which, const mx_op *op) {
+  if (op->prim == MX_PRIM_VIEW && op->params) /* MLX prints View with its dtype */
+    return mx_fail_int(MX_EINVAL, "[Primitive::%s] Not implemented for View %s.", which,
+                       mx_dtype_name((mx_dtype)((const mx_p_view *)op->params)->dtype));
+  return mx_fail_int(MX_EINVAL, "[Primitive::%s] Not implemented for %s.", which, mx_prim_name(op->prim));
+}

@@ -32,4 +32,8 @@ int mx_traced_order(mx_array *const *outs, int n, mx_array ***order, size_t *n_o
  * so evaluating the results detaches and frees their graphs as for any array. */
 void mx_trace_finish(mx_array *const *a, int na, mx_array *const *b, int nb);
 
+/* MLX's error for a primitive without the rule `which` ("vjp", "jvp", "vmap"): ValueError
+ * "[Primitive::vjp] Not implemented for View int32." Returns -1. */
+int mx_rule_missing(const char *which, const mx_op *op);
+
 #endif

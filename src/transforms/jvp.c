@@ -29,7 +29,7 @@ static int forward_op(mx_op *op, mx_node_map *tan) {
   if (!any) goto done;
   const mx_prim_vt *vt = &mx_prims[op->prim];
   if (!vt->jvp) {
-    rc = mx_fail_int(MX_ERUNTIME, "[%s] jvp is not implemented.", mx_prim_name(op->prim));
+    rc = mx_rule_missing("jvp", op);
     goto done;
   }
   MX_SCOPE_BEGIN;

@@ -129,10 +129,16 @@ mx_exported *mx_exported_new(const char *metadata);
 void mx_exported_free(mx_exported *e);
 const char *mx_exported_metadata(const mx_exported *e);
 /* Traces fn on placeholders shaped as inputs: n_args positional arrays followed by n_kw
- * keyword arrays named kw_names (sorted). Custom functions cannot be exported. */
+ * keyword arrays named kw_names (sorted). Custom functions with custom rules cannot be
+ * exported (as in MLX). */
 int mx_exported_add(mx_exported *e, mx_closure fn, mx_array *const *inputs, int n_args,
                     const char *const *kw_names, int n_kw, bool shapeless);
 int mx_exported_save(const mx_exported *e, const char *path);
+/* The number of traces, and trace i's tape (tape.h) with its input split. */
+int mx_exported_count(const mx_exported *e);
+struct mx_tape;
+const struct mx_tape *mx_exported_trace(const mx_exported *e, int i, int *n_args, int *n_kw,
+                                        const char *const **kw_names);
 mx_exported *mx_exported_load(const char *path);
 /* Replays the first trace matching the inputs (as for _add) on the default stream. */
 int mx_exported_call(const mx_exported *e, mx_array *const *inputs, int n_args,

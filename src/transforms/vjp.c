@@ -67,7 +67,7 @@ static int backward_op(mx_op *op, mx_node_map *cot, const mx_node_map *needs) {
   const mx_prim_vt *vt = &mx_prims[op->prim];
   if (any && na) {
     if (!vt->vjp) {
-      rc = mx_fail_int(MX_ERUNTIME, "[%s] vjp is not implemented.", mx_prim_name(op->prim));
+      rc = mx_rule_missing("vjp", op);
     } else {
       MX_SCOPE_BEGIN;
       for (int j = 0; j < na; j++) g[j] = NULL;

@@ -142,7 +142,7 @@ static int replay_op(mx_op *op, mx_node_map *map) {
   }
   const mx_prim_vt *vt = &mx_prims[op->prim];
   if (!vt->vmap) {
-    rc = mx_fail_int(MX_ERUNTIME, "[%s] vmap is not implemented.", mx_prim_name(op->prim));
+    rc = mx_rule_missing("vmap", op);
     goto done;
   }
   MX_SCOPE_BEGIN;

@@ -1,11 +1,13 @@
 /* test_cuda_jit.c: the sources mx.fast.cuda_kernel generates compile with NVRTC (CUDA builds;
  * no GPU needed): every input dtype, shape/strides/ndim arguments, dtype/int/bool template
  * arguments, a header, several outputs, dynamic shared memory, cooperative groups; a kernel
- * with a syntax error fails with the compiler's message instead of crashing. */
+ * with a syntax error fails with the compiler's message instead of crashing. So do the fused
+ * kernels of the Compiled primitive (formulas.h from the embedded headers). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/backend/cuda/compiled_prog.h"
 #include "../../src/backend/cuda/jit.h"
 #include "../../src/ops/custom_kernel.h"
 #include "../../src/ops/ops.h"
@@ -36,7 +38,7 @@ static int build(const char *name, const char *source, const char *header, int n
   if (!src) return -1;
   char *lowered = NULL, *cubin = NULL;
   size_t n = 0;
-  int rc = mx_cuda_jit_compile(src, entry, 90, "cuda_kernel", &lowered, &cubin, &n);
+  int rc = mx_cuda_jit_compile(src, entry, 90, NULL, "cuda_kernel", &lowered, &cubin, &n);
   if (rc == 0) {
     CHECK(n > 0 && lowered && strstr(lowered, name));
   }
@@ -131,6 +133,49 @@ int main(void) {
     char *entry = NULL;
     CHECK(mx_fast_cuda_kernel_source(&d, &dt, &nd, &l, &entry, layout) == NULL);
     CHECK(entry == NULL);
+  }
+
+  /* a fused program: contiguous, scalar and broadcast inputs, float16 and a dtype change */
+  {
+    extern const int mx_nvrtc_header_count;
+    extern const char *const mx_nvrtc_header_names[];
+    extern const char *const mx_nvrtc_header_texts[];
+    int32_t sh2[2] = {4, 5}, sh1[1] = {5};
+    int64_t st2[2] = {5, 1}, st1[1] = {1};
+    mx_tensor in[3] = {{NULL, MX_FLOAT32, 2, sh2, st2, 20, MX_ROW_CONTIG},
+                       {NULL, MX_FLOAT32, 0, NULL, NULL, 1, MX_ROW_CONTIG},
+                       {NULL, MX_FLOAT16, 1, sh1, st1, 5, MX_ROW_CONTIG}};
+    mx_tensor out = {NULL, MX_FLOAT16, 2, sh2, st2, 20, MX_ROW_CONTIG};
+    mxc_cprog p;
+    memset(&p, 0, sizeof p);
+    p.n_in = 3;
+    const int F = MX_FLOAT32, H = MX_FLOAT16, B = MX_BOOL;
+    mxc_cinstr code[] = {
+        {MX_PRIM_EXP, F, F, F, 1, {-1}},
+        {MX_PRIM_MULTIPLY, F, F, F, 2, {0, -2}},
+        {MX_PRIM_GREATER, B, F, B, 2, {1, -1}},
+        {MX_PRIM_SELECT, F, F, F, 3, {2, 1, -1}},
+        {MX_PRIM_COPY, H, F, F, 1, {3}},
+        {MX_PRIM_NEGATIVE, H, H, H, 1, {-3}},
+        {MX_PRIM_ADD, H, H, H, 2, {4, 5}},
+    };
+    p.n_instr = (int32_t)(sizeof code / sizeof *code);
+    memcpy(p.ins, code, sizeof code);
+    char *src = mx_cuda_compiled_jit_source(&p, in, 3, &out);
+    CHECK(src != NULL && strstr(src, "MX_CVT(f32, f16, q4)") && strstr(src, "g[0]"));
+    mx_jit_headers h = {mx_nvrtc_header_count, mx_nvrtc_header_names, mx_nvrtc_header_texts};
+    char *lowered = NULL, *cubin = NULL;
+    size_t n = 0;
+    int rc = src ? mx_cuda_jit_compile(src, "mx_fused", 90, &h, "Compiled", &lowered, &cubin, &n)
+                 : -1;
+    if (rc != 0) fprintf(stderr, "fused: %s\n%s\n", mx_error_message(), src ? src : "");
+    CHECK(rc == 0 && n > 0);
+    free(lowered);
+    free(cubin);
+    free(src);
+    /* an operand not in the compute dtype is left to the interpreter */
+    p.ins[1].in[1] = -3;
+    CHECK(mx_cuda_compiled_jit_source(&p, in, 3, &out) == NULL);
   }
 
   if (failures) {

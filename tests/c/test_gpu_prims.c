@@ -291,6 +291,9 @@ static int64_t compare(const char *label, mx_dtype t, const char *cpu, const cha
     } else if (t == MX_COMPLEX64) {
       double mag = sqrt(ar * ar + ai * ai);
       ok = real_close(ar, br, tl, mag) && real_close(ai, bi, tl, mag);
+      /* an overflowed complex product: where the inf * 0 NaNs appear depends on the order */
+      if (!ok && tl.rtol >= 0 && !(isfinite(ar) && isfinite(ai)) && !(isfinite(br) && isfinite(bi)))
+        ok = true;
     } else {
       ok = real_close(ar, br, tl, 0.0);
     }

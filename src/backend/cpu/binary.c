@@ -3,6 +3,7 @@
  * walks the (broadcast, strided) operands as runs into the row-contiguous output, with
  * contiguous and scalar-broadcast loops the compiler can vectorise. */
 #include "../formulas.h"
+#include "binary_fast.h"
 #include "cpu.h"
 #include "pool.h"
 
@@ -41,7 +42,7 @@ typedef void (*binary_tile_fn)(const void *a, int64_t sa, const void *b, int64_t
 #define BINARY_ENTRY(stem, sfx) [MX_DT_##sfx] = binary_##stem##_##sfx,
 #define COMPARE_ENTRY(stem, sfx) [MX_DT_##sfx] = compare_##stem##_##sfx,
 
-static int binary_forward(const char *name, const binary_tile_fn *tab, bool compare,
+static int binary_forward(const char *name, int prim, const binary_tile_fn *tab, bool compare,
                           const mx_tensor *in, int n_in, mx_tensor *out, int n_out);
 
 #define BINARY_DEFINE(NAME, stem)                                                          \
@@ -51,7 +52,7 @@ static int binary_forward(const char *name, const binary_tile_fn *tab, bool comp
   int mx_cpu_binary_##stem(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,        \
                            mx_tensor *out, int n_out) {                                    \
     (void)ctx;                                                                             \
-    return binary_forward(#stem, binary_tab_##stem, false, in, n_in, out, n_out);          \
+    return binary_forward(#stem, MX_PRIM_##NAME, binary_tab_##stem, false, in, n_in, out, n_out);          \
   }
 MX_BINARY_PRIMS(BINARY_DEFINE)
 
@@ -62,7 +63,7 @@ MX_BINARY_PRIMS(BINARY_DEFINE)
   int mx_cpu_compare_##stem(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,       \
                             mx_tensor *out, int n_out) {                                   \
     (void)ctx;                                                                             \
-    return binary_forward(#stem, compare_tab_##stem, true, in, n_in, out, n_out);          \
+    return binary_forward(#stem, MX_PRIM_##NAME, compare_tab_##stem, true, in, n_in, out, n_out);          \
   }
 MX_COMPARE_PRIMS(COMPARE_DEFINE)
 
@@ -137,7 +138,7 @@ static void binary_run_range(void *ctx, int64_t r0, int64_t r1) {
   mx_cpu_iter_free(&sub);
 }
 
-static int binary_forward(const char *name, const binary_tile_fn *tab, bool compare,
+static int binary_forward(const char *name, int prim, const binary_tile_fn *tab, bool compare,
                           const mx_tensor *in, int n_in, mx_tensor *out, int n_out) {
   if (n_in != 2 || n_out != 1)
     return mx_fail_int(MX_EINVAL, "[%s] Expected 2 inputs and 1 output.", name);
@@ -162,7 +163,8 @@ static int binary_forward(const char *name, const binary_tile_fn *tab, bool comp
   mx_cpu_iter it;
   int rc = mx_cpu_iter_init(&it, 3, out->ndim, out->shape, strides);
   if (rc == 0) {
-    binary_job job = {tab[t], compare ? MX_BOOL : t, in, out, &it, strides, 0};
+    binary_tile_fn fast = mx_cpu_binary_fast(prim, t);
+    binary_job job = {fast ? fast : tab[t], compare ? MX_BOOL : t, in, out, &it, strides, 0};
     int64_t len = mx_cpu_iter_len(&it);
     if (it.nruns == 1) { /* one long run: split its elements */
       mx_cpu_parallel_for(len, MX_CPU_PARALLEL_GRAIN, binary_elements, &job);

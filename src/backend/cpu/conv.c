@@ -6,15 +6,16 @@
  * ConvolutionWeight accumulates cotangent^T @ im2col over the blocks. A 1x1, stride-1
  * convolution of an input whose rows are evenly spaced skips the im2col; input dilation goes
  * through the phase classes of conv_phase.c, groups with few channels to the direct loops of
- * conv_grouped.c, 1-D single-channel convolutions to the dot products of conv_single.c.
+ * conv_grouped.c, one group with few input channels to those of conv_lines.c, 3x3 stride-1
+ * float32 2-D convolutions to the Winograd tiles of conv_winograd.c, 1-D single-channel convolutions to the dot products of conv_single.c.
  * float16/bfloat16 compute in float32, float64 and complex64 through dgemm/cgemm. Depends on
- * conv.h, pool.h and cblas. */
-#include <cblas.h>
+ * conv.h, gemm.h and pool.h. */
 #include <limits.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "conv.h"
+#include "gemm.h"
 #include "pool.h"
 
 #define CONV_BLOCK_ELEMS (1 << 20) /* im2col elements per block (4 MiB of float32) */
@@ -125,22 +126,7 @@ static void conv_im2col(void *ctx, int64_t b, int64_t e) {
 
 void mx_cpu_conv_gemm(mx_dtype ct, bool ta, bool tb, int m, int n, int k, const void *a, int lda,
                       const void *b, int ldb, bool accumulate, void *c, int ldc) {
-  enum CBLAS_TRANSPOSE oa = ta ? CblasTrans : CblasNoTrans, ob = tb ? CblasTrans : CblasNoTrans;
-  switch (ct) {
-  case MX_FLOAT64:
-    cblas_dgemm(CblasRowMajor, oa, ob, m, n, k, 1.0, (const double *)a, lda, (const double *)b,
-                ldb, accumulate ? 1.0 : 0.0, (double *)c, ldc);
-    break;
-  case MX_COMPLEX64: {
-    const float one[2] = {1.0f, 0.0f}, beta[2] = {accumulate ? 1.0f : 0.0f, 0.0f};
-    cblas_cgemm(CblasRowMajor, oa, ob, m, n, k, one, a, lda, b, ldb, beta, c, ldc);
-    break;
-  }
-  default:
-    cblas_sgemm(CblasRowMajor, oa, ob, m, n, k, 1.0f, (const float *)a, lda, (const float *)b,
-                ldb, accumulate ? 1.0f : 0.0f, (float *)c, ldc);
-    break;
-  }
+  mx_cpu_gemm(ct, ta, tb, m, n, k, a, lda, b, ldb, accumulate, c, ldc);
 }
 
 /* Fills the per-dim read positions. 0, or -1 + ENOMEM. */
@@ -338,12 +324,22 @@ static mx_dtype conv_compute_dtype(mx_dtype t) {
   return t == MX_FLOAT16 || t == MX_BFLOAT16 ? MX_FLOAT32 : t;
 }
 
-/* Whether the direct loops (grouped with few channels, or 1-D single channel) take it. */
-static bool conv_direct(const mx_p_convolution *prm, int64_t cig, int64_t cout, mx_dtype ct) {
+/* Whether the direct loops (grouped with few channels, one group with few input channels, or
+ * 1-D single channel) take it; kshape: the kernel's nsp spatial dims. */
+static bool conv_direct(const mx_p_convolution *prm, const int32_t *kshape, int64_t cig,
+                        int64_t cout, mx_dtype ct) {
   if (prm->groups < 1 || cout % prm->groups != 0) return false;
   if (mx_cpu_conv_grouped_ok(prm->groups, cig, cout / prm->groups, ct)) return true;
-  return prm->strides.n == 1 && prm->groups == 1 && cig == 1 && cout == 1 &&
-         prm->input_dilation.v[0] == 1 && (ct == MX_FLOAT32 || ct == MX_FLOAT64);
+  int nsp = prm->strides.n;
+  bool undilated = true;
+  int64_t ktot = cig;
+  for (int d = 0; d < nsp; d++) {
+    undilated = undilated && prm->input_dilation.v[d] == 1;
+    ktot *= kshape[d];
+  }
+  if (!undilated || prm->groups != 1 || (ct != MX_FLOAT32 && ct != MX_FLOAT64)) return false;
+  if (nsp == 1 && cig == 1 && cout == 1) return true; /* conv_single.c */
+  return nsp >= 1 && cig <= 4 && ktot <= 32 && cout <= 256; /* conv_lines.c */
 }
 
 /* x viewed in the compute dtype ct with unit channel stride: x itself, or a row-major copy
@@ -407,8 +403,9 @@ static int conv_forward_grouped(const mx_p_convolution *prm, const mx_tensor *x,
   const char *wk = rc == 0 ? conv_pack_taps_major(w, ct, &wbuf) : NULL;
   if (rc == 0 && !wk) rc = -1;
   if (rc == 0)
-    rc = mx_cpu_conv_single_ok(&p) ? mx_cpu_conv_single_forward(&p, prm, wk, out)
-                                   : mx_cpu_conv_grouped_forward(&p, wk, out);
+    rc = mx_cpu_conv_single_ok(&p)  ? mx_cpu_conv_single_forward(&p, prm, wk, out)
+         : mx_cpu_conv_lines_ok(&p) ? mx_cpu_conv_lines_forward(&p, wk, out)
+                                    : mx_cpu_conv_grouped_forward(&p, wk, out);
   mx_cpu_conv_plan_free(&p);
   free(xbuf);
   free(xst);
@@ -431,8 +428,9 @@ static int conv_weight_grouped(const mx_p_convolution *prm, const mx_tensor *x,
   const char *c = rc == 0 ? mx_cpu_conv_pack(cot, ct, &cbuf) : NULL;
   if (rc == 0 && !c) rc = -1;
   if (rc == 0)
-    rc = mx_cpu_conv_single_ok(&p) ? mx_cpu_conv_single_weight(&p, prm, c, out)
-                                   : mx_cpu_conv_grouped_weight(&p, c, out);
+    rc = mx_cpu_conv_single_ok(&p)  ? mx_cpu_conv_single_weight(&p, prm, c, out)
+         : mx_cpu_conv_lines_ok(&p) ? mx_cpu_conv_lines_weight(&p, c, out)
+                                    : mx_cpu_conv_grouped_weight(&p, c, out);
   mx_cpu_conv_plan_free(&p);
   free(xbuf);
   free(xst);
@@ -452,15 +450,19 @@ int mx_cpu_convolution(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   if (out->shape[nd - 1] != w->shape[0] || out->shape[0] != x->shape[0] || prm->groups < 1)
     return mx_fail_int(MX_EINVAL, "[conv] Inconsistent shapes or parameters.");
   mx_dtype ct = conv_compute_dtype(out->dtype);
-  if (conv_direct(prm, w->shape[nd - 1], w->shape[0], ct))
+  if (conv_direct(prm, w->shape + 1, w->shape[nd - 1], w->shape[0], ct))
     return conv_forward_grouped(prm, x, w, out, ct);
   conv_plan p;
   rc = mx_cpu_conv_plan_init(&p, prm, x, out->dtype, out->shape + 1, w->shape + 1, w->shape[0],
                              w->shape[nd - 1]);
   char *wbuf = NULL;
   conv_fwd f = {NULL, (char *)out->data, NULL};
+  int wino = rc == 0 && p.kg > 0 && mx_cpu_conv_winograd_ok(&p)
+                 ? mx_cpu_conv_winograd_forward(&p, w, out) : 1;
   if (rc == 0 && p.kg == 0) {
     memset(out->data, 0, (size_t)out->size * (size_t)p.esz);
+  } else if (rc == 0 && wino <= 0) {
+    rc = wino;
   } else if (rc == 0) {
     f.w = mx_cpu_conv_pack(w, p.ct, &wbuf);
     bool direct;
@@ -507,7 +509,7 @@ int mx_cpu_conv_weight(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   if (cot->shape[nd - 1] != out->shape[0] || cot->shape[0] != x->shape[0] || prm.groups < 1)
     return mx_fail_int(MX_EINVAL, "[conv_weight] Inconsistent shapes or parameters.");
   mx_dtype ct = conv_compute_dtype(out->dtype);
-  if (conv_direct(&prm, out->shape[nd - 1], out->shape[0], ct))
+  if (conv_direct(&prm, out->shape + 1, out->shape[nd - 1], out->shape[0], ct))
     return conv_weight_grouped(&prm, x, cot, out, ct);
   conv_plan p;
   rc = mx_cpu_conv_plan_init(&p, &prm, x, out->dtype, cot->shape + 1, out->shape + 1,
@@ -522,6 +524,9 @@ int mx_cpu_conv_weight(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
       rc = -1;
     } else if (p.t != p.ct && !(f.acc = abuf = (char *)malloc((size_t)(out->size * p.csz)))) {
       rc = mx_fail_int(MX_ENOMEM, "[conv] out of memory.");
+    } else if (mx_cpu_conv_winograd_ok(&p) &&
+               (rc = mx_cpu_conv_winograd_weight(&p, (const float *)f.cot, out)) != 1) {
+      /* done (0), or failed (-1); 1: a NaN or inf for im2col to place */
     } else if (mx_cpu_conv_phase_count(&prm) > 1) {
       rc = mx_cpu_conv_phased_weight(&p, &prm, x, f.cot, out);
     } else {

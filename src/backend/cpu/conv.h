@@ -1,13 +1,29 @@
 /* conv.h: what the convolution kernel files (conv.c, conv_phase.c, conv_grouped.c,
- * conv_single.c) share: the
- * plan of one convolution (shapes, group sizes, where each output index and tap read per dim),
- * the blocked im2col + GEMM driver, the phase split of input-dilated convolutions and the
- * direct kernels of grouped convolutions with few channels per group. Private to
- * src/backend/cpu; depends on cpu.h. */
+ * conv_single.c, conv_lines.c, conv_winograd.c) share: the plan of one convolution (shapes,
+ * group sizes, where each output index and tap read per dim), the blocked im2col + GEMM driver,
+ * the phase split of input-dilated convolutions, the direct kernels of grouped convolutions
+ * with few channels per group or of one group with few input channels, and the Winograd tiles
+ * of 3x3 stride-1 convolutions. Private to src/backend/cpu; depends on cpu.h. */
 #ifndef MX_BACKEND_CPU_CONV_H
 #define MX_BACKEND_CPU_CONV_H
 
 #include "cpu.h"
+
+/* Direct loops built for the baseline, AVX2+FMA and AVX-512, chosen at load time (not under
+ * ThreadSanitizer: the clones' ifunc resolvers run before its runtime is up). */
+#if defined(__SANITIZE_THREAD__)
+#define CONV_NO_CLONES 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CONV_NO_CLONES 1
+#endif
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && !defined(CONV_NO_CLONES)
+#define CONV_CLONES \
+  __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define CONV_CLONES
+#endif
 
 #define CONV_NONE INT64_MIN        /* offset of a tap that reads a zero */
 
@@ -131,5 +147,22 @@ bool mx_cpu_conv_grouped_ok(int64_t groups, int64_t cig, int64_t cog, mx_dtype c
 int mx_cpu_conv_grouped_forward(const conv_plan *p, const char *w, mx_tensor *out);
 /* out (C_out, K..., C_in/groups) from the cotangent packed as (rows, C_out), compute dtype. */
 int mx_cpu_conv_grouped_weight(const conv_plan *p, const char *cot, mx_tensor *out);
+
+/* ---- conv_lines.c: one group, few input channels, no input dilation (the plan's input in the
+ * compute dtype, float32 or float64, as for conv_grouped.c) ---- */
+bool mx_cpu_conv_lines_ok(const conv_plan *p);
+/* out (N, *O, C_out) from weights packed as (K..., C_in, C_out) in the compute dtype. */
+int mx_cpu_conv_lines_forward(const conv_plan *p, const char *w, mx_tensor *out);
+/* out (C_out, K..., C_in) from the cotangent packed as (rows, C_out), compute dtype. */
+int mx_cpu_conv_lines_weight(const conv_plan *p, const char *cot, mx_tensor *out);
+
+/* ---- conv_winograd.c: 3x3, stride 1, 2-D, one group, float32, enough channels ---- */
+bool mx_cpu_conv_winograd_ok(const conv_plan *p);
+/* out (N, OH, OW, C_out) from the weights w (C_out, 3, 3, C_in), any strides. 0; 1 when an
+ * input holds NaN or inf (out is then to be computed another way); -1 + error. */
+int mx_cpu_conv_winograd_forward(const conv_plan *p, const mx_tensor *w, mx_tensor *out);
+/* out (C_out, 3, 3, C_in), row-contiguous, from the cotangent (N, OH, OW, C_out) packed. As
+ * the forward: 0, 1 (NaN or inf met), -1. */
+int mx_cpu_conv_winograd_weight(const conv_plan *p, const float *cot, mx_tensor *out);
 
 #endif

@@ -3,15 +3,14 @@
  * does not: then through float32, like float16). Inputs are
  * (..., M, K) @ (..., K, N) with equal (possibly stride-0) batch dims; row- or
  * column-major last-two-dim layouts go to BLAS as they are, anything else is first copied
- * to a contiguous scratch. A shared right operand folds the batch into M. */
-#include <cblas.h>
+ * to a contiguous scratch. A shared right operand folds the batch into M. One large product
+ * is split over the thread pool by gemm.c; a batch of small ones is, item by item. */
 #include <limits.h>
+#include <stdatomic.h>
 #include <string.h>
 
-#include "cpu.h"
-
-/* Weak: OpenBLAS builds without BUILD_BFLOAT16 declare it in cblas.h but do not export it. */
-#pragma weak cblas_sbgemm
+#include "gemm.h"
+#include "pool.h"
 
 /* How BLAS can read a rows x cols view with element strides (sr, sc): 0 row-major with
  * leading dim *ld, 1 transposed (column-major) with *ld, -1 needs a copy. */
@@ -69,35 +68,15 @@ static int mm_prepare(mm_operand *op, const char *p, mx_dtype t, mx_dtype bt, in
 
 static void mm_gemm(mx_dtype bt, const mm_operand *A, const mm_operand *B, int M, int N, int K,
                     void *C, int ldc) {
-  enum CBLAS_TRANSPOSE ta = A->trans ? CblasTrans : CblasNoTrans;
-  enum CBLAS_TRANSPOSE tb = B->trans ? CblasTrans : CblasNoTrans;
-  switch (bt) {
-  case MX_FLOAT64:
-    cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, (const double *)A->ptr, (int)A->ld,
-                (const double *)B->ptr, (int)B->ld, 0.0, (double *)C, ldc);
-    break;
-  case MX_COMPLEX64: {
-    const float one[2] = {1.0f, 0.0f}, zero[2] = {0.0f, 0.0f};
-    cblas_cgemm(CblasRowMajor, ta, tb, M, N, K, one, A->ptr, (int)A->ld, B->ptr, (int)B->ld,
-                zero, C, ldc);
-    break;
-  }
-  case MX_BFLOAT16:
-    cblas_sbgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, (const bfloat16 *)A->ptr, (int)A->ld,
-                 (const bfloat16 *)B->ptr, (int)B->ld, 0.0f, (float *)C, ldc);
-    break;
-  default:
-    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, (const float *)A->ptr, (int)A->ld,
-                (const float *)B->ptr, (int)B->ld, 0.0f, (float *)C, ldc);
-    break;
-  }
+  mx_cpu_gemm(bt, A->trans, B->trans, M, N, K, A->ptr, (int)A->ld, B->ptr, (int)B->ld, false, C,
+              ldc);
 }
 
 /* One GEMM: C (M x N, contiguous, dtype t) = A (M x K view) @ B (K x N view). */
 static int mm_one(mx_dtype t, const char *a, int64_t sam, int64_t sak, const char *b,
                   int64_t sbk, int64_t sbn, char *c, int64_t M, int64_t N, int64_t K,
                   mm_scratch *s) {
-  bool sbgemm = cblas_sbgemm != NULL;
+  bool sbgemm = mx_cpu_gemm_has_bf16();
   /* what BLAS reads */
   mx_dtype bt = (t == MX_FLOAT16 || (t == MX_BFLOAT16 && !sbgemm)) ? MX_FLOAT32 : t;
   mm_operand A, B;
@@ -109,6 +88,68 @@ static int mm_one(mx_dtype t, const char *a, int64_t sam, int64_t sak, const cha
   mm_gemm(bt, &A, &B, (int)M, (int)N, (int)K, cc, (int)N);
   if (via_f32) mx_cpu_convert(cc, MX_FLOAT32, 1, c, t, 1, M * N);
   return 0;
+}
+
+/* The batch of products, item i reading a at aoff[i] and b at boff[i] (elements). */
+typedef struct mm_batch {
+  mx_dtype t;
+  const char *a, *b;
+  char *c;
+  const int64_t *aoff, *boff;
+  int64_t sam, sak, sbk, sbn, M, N, K;
+  _Atomic int failed;
+} mm_batch;
+
+static void mm_batch_range(void *ctx, int64_t i0, int64_t i1) {
+  mm_batch *j = (mm_batch *)ctx;
+  int isz = mx_dtype_size(j->t);
+  mm_scratch s = {NULL, NULL, NULL};
+  for (int64_t i = i0; i < i1 && !atomic_load(&j->failed); i++)
+    if (mm_one(j->t, j->a + j->aoff[i] * isz, j->sam, j->sak, j->b + j->boff[i] * isz, j->sbk,
+               j->sbn, j->c + i * j->M * j->N * isz, j->M, j->N, j->K, &s) < 0)
+      atomic_store(&j->failed, 1);
+  free(s.a);
+  free(s.b);
+  free(s.c);
+}
+
+/* Products over the output's nb batch dims (a's and b's batch strides sa, sb); items split over
+ * the pool when each is too small to split itself. */
+static int mm_batched(mx_dtype t, const mx_tensor *a, const mx_tensor *b, mx_tensor *out,
+                      const int64_t *sa, const int64_t *sb, int nb, int64_t M, int64_t N,
+                      int64_t K) {
+  int nd = out->ndim;
+  int64_t batch = 1;
+  for (int d = 0; d < nb; d++) batch *= out->shape[d];
+  int64_t *offs = (int64_t *)malloc((size_t)(2 * batch + 2) * sizeof(int64_t));
+  int32_t *bshape = (int32_t *)malloc((size_t)(nb + 1) * sizeof(int32_t));
+  int rc = offs && bshape ? 0 : mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate batch shape.");
+  mx_cpu_iter it;
+  if (rc == 0) {
+    for (int d = 0; d < nb; d++) bshape[d] = out->shape[d];
+    const int64_t *bs[2] = {sa, sb};
+    rc = mx_cpu_iter_init(&it, 2, nb, bshape, bs);
+  }
+  if (rc == 0) {
+    int64_t bn = mx_cpu_iter_len(&it), ja = mx_cpu_iter_stride(&it, 0);
+    int64_t jb = mx_cpu_iter_stride(&it, 1), o[2], i = 0;
+    mx_cpu_iter_seek(&it, 0, o);
+    for (int64_t r = 0; r < it.nruns; r++) {
+      for (int64_t q = 0; q < bn; q++, i++) offs[i] = o[0] + q * ja, offs[batch + i] = o[1] + q * jb;
+      mx_cpu_iter_next(&it, o);
+    }
+    mx_cpu_iter_free(&it);
+    mm_batch j = {t, (const char *)a->data, (const char *)b->data, (char *)out->data, offs,
+                  offs + batch, a->strides[nd - 2], a->strides[nd - 1], b->strides[nd - 2],
+                  b->strides[nd - 1], M, N, K, 0};
+    int64_t work = M * N * K, grain = work > 0 ? (1 << 22) / work : batch;
+    if (grain < 1) grain = 1;
+    mx_cpu_parallel_for(batch, grain, mm_batch_range, &j);
+    if (atomic_load(&j.failed)) rc = mx_fail_int(MX_ENOMEM, "[matmul] out of memory.");
+  }
+  free(offs);
+  free(bshape);
+  return rc;
 }
 
 int mx_cpu_matmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
@@ -161,8 +202,6 @@ int mx_cpu_matmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
   }
   int64_t sam = a->strides[nd - 2], sak = a->strides[nd - 1];
   int64_t sbk = b->strides[nd - 2], sbn = b->strides[nd - 1];
-  int isz = mx_dtype_size(t);
-  int64_t mn = M * N;
   mm_scratch s = {NULL, NULL, NULL};
 
   /* A shared B and a batch of A rows evenly spaced: one GEMM with M' = batch * M. */
@@ -189,30 +228,7 @@ int mx_cpu_matmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
     } /* no memory for the check only means "not folded" */
   }
 
-  if (rc == 0 && !folded) {
-    int32_t *bshape = (int32_t *)malloc((size_t)(nb + 1) * sizeof(int32_t));
-    if (!bshape) rc = mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate batch shape.");
-    mx_cpu_iter it;
-    if (rc == 0) {
-      for (int d = 0; d < nb; d++) bshape[d] = out->shape[d];
-      const int64_t *bs[2] = {sa, sb};
-      rc = mx_cpu_iter_init(&it, 2, nb, bshape, bs);
-    }
-    if (rc == 0) {
-      int64_t bn = mx_cpu_iter_len(&it), ja = mx_cpu_iter_stride(&it, 0);
-      int64_t jb = mx_cpu_iter_stride(&it, 1), offs[2], i = 0;
-      mx_cpu_iter_seek(&it, 0, offs);
-      for (int64_t r = 0; r < it.nruns && rc == 0; r++) {
-        for (int64_t j = 0; j < bn && rc == 0; j++, i++)
-          rc = mm_one(t, (const char *)a->data + (offs[0] + j * ja) * isz, sam, sak,
-                      (const char *)b->data + (offs[1] + j * jb) * isz, sbk, sbn,
-                      (char *)out->data + i * mn * isz, M, N, K, &s);
-        mx_cpu_iter_next(&it, offs);
-      }
-      mx_cpu_iter_free(&it);
-    }
-    free(bshape);
-  }
+  if (rc == 0 && !folded) rc = mm_batched(t, a, b, out, sa, sb, nb, M, N, K);
   free(s.a);
   free(s.b);
   free(s.c);

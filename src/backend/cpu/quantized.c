@@ -128,6 +128,31 @@ static void q_pack(const uint32_t *codes, int n, int bits, uint32_t *out) {
   }
 }
 
+/* Codes of one fp-mode group of w (MLX's rounding of every step to t) and its scale byte;
+ * enc is the nvfp4 global-scale encoding, 0 when none. */
+static uint8_t q_fp_group(const float *w, int gs, mx_dtype t, int mode, float enc,
+                          uint32_t *codes) {
+  float amax = 0.0f;
+  for (int i = 0; i < gs; i++) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
+  float sc = mx_cpu_q_round(amax / (mode == MX_QMODE_MXFP8 ? 448.0f : 6.0f), t);
+  float div, post = 1.0f;
+  uint8_t sb;
+  if (mode == MX_QMODE_NVFP4) {
+    sb = mx_q_to_fp8(enc > 0.0f ? sc * enc : sc);
+    div = mx_cpu_q_round(mx_q_from_fp8(sb), t);
+    if (enc > 0.0f) post = enc;
+  } else {
+    sb = mx_q_e8m0_encode(sc);
+    div = mx_cpu_q_round(ldexpf(1.0f, (int)sb - 127), t);
+  }
+  for (int i = 0; i < gs; i++) {
+    float q = mx_cpu_q_round(w[i] / div, t);
+    if (post != 1.0f) q *= post;
+    codes[i] = mode == MX_QMODE_MXFP8 ? mx_q_to_fp8(q) : mx_q_e2m1_nearest(q);
+  }
+  return sb;
+}
+
 static void q_quant_group(const q_quant_job *j, int64_t g, uint32_t *codes) {
   const float *w = j->w + g * j->gs;
   int gs = j->gs;
@@ -143,28 +168,40 @@ static void q_quant_group(const q_quant_job *j, int64_t g, uint32_t *codes) {
     q_store(j->scales, j->st, g, scale);
     q_store(j->biases, j->st, g, bias);
   } else {
-    mx_dtype t = j->wt;
-    float amax = 0.0f;
-    for (int i = 0; i < gs; i++) amax = fabsf(w[i]) > amax ? fabsf(w[i]) : amax;
-    float sc = mx_cpu_q_round(amax / (j->mode == MX_QMODE_MXFP8 ? 448.0f : 6.0f), t);
-    float div, post = 1.0f;
-    uint8_t sb;
-    if (j->mode == MX_QMODE_NVFP4) {
-      sb = mx_q_to_fp8(j->enc > 0.0f ? sc * j->enc : sc);
-      div = mx_cpu_q_round(mx_q_from_fp8(sb), t);
-      if (j->enc > 0.0f) post = j->enc;
-    } else {
-      sb = mx_q_e8m0_encode(sc);
-      div = mx_cpu_q_round(ldexpf(1.0f, (int)sb - 127), t);
-    }
-    for (int i = 0; i < gs; i++) {
-      float q = mx_cpu_q_round(w[i] / div, t);
-      if (post != 1.0f) q *= post;
-      codes[i] = j->mode == MX_QMODE_MXFP8 ? mx_q_to_fp8(q) : mx_q_e2m1_nearest(q);
-    }
-    ((uint8_t *)j->scales)[g] = sb;
+    ((uint8_t *)j->scales)[g] = q_fp_group(w, gs, j->wt, j->mode, j->enc, codes);
   }
   q_pack(codes, gs, j->bits, j->wq + g * (int64_t)gs * j->bits / 32);
+}
+
+/* ---- fp-mode quantize-dequantize in place ---- */
+
+typedef struct q_fake_job {
+  float *v;
+  mx_dtype t;
+  int gs, mode;
+  float enc, dec; /* nvfp4 global-scale encoding (0: none) and decoding factor */
+} q_fake_job;
+
+static void q_fake_range(void *ctx, int64_t b, int64_t e) {
+  const q_fake_job *j = ctx;
+  uint32_t codes[128];
+  for (int64_t g = b; g < e; g++) {
+    float *w = j->v + g * j->gs;
+    uint8_t sb = q_fp_group(w, j->gs, j->t, j->mode, j->enc, codes);
+    float s = j->mode == MX_QMODE_NVFP4 ? mx_q_from_fp8(sb) * j->dec : mx_q_e8m0_value(sb);
+    for (int i = 0; i < j->gs; i++)
+      w[i] = (j->mode == MX_QMODE_MXFP8 ? mx_q_from_fp8((uint8_t)codes[i])
+                                        : mx_q_e2m1_value(codes[i])) * s;
+  }
+}
+
+void mx_cpu_q_fake_quant(float *v, int64_t n, mx_dtype t, int gs, int mode, const float *gscale) {
+  q_fake_job j = {v, t, gs, mode, 0.0f, 1.0f};
+  if (gscale) {
+    j.enc = (448.0f * 6.0f) / *gscale;
+    j.dec = *gscale / (448.0f * 6.0f);
+  }
+  mx_cpu_parallel_for(n / gs, 64, q_fake_range, &j);
 }
 
 static void q_quant_range(void *ctx, int64_t b, int64_t e) {

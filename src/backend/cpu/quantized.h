@@ -28,4 +28,14 @@ int mx_cpu_q_group_params(const mx_tensor *scales, const mx_tensor *biases, int 
 void mx_cpu_q_decode(const uint32_t *words, int n, int bits, int gs, int mode, const float *sc,
                      const float *bi, float *out);
 
+/* Replaces the n values of v (whole groups of gs) by dequantize(quantize(v)) in an fp mode,
+ * quantized as mx.quantize quantizes values of dtype t; gscale: the nvfp4 global scale or
+ * NULL. The result equals mx.dequantize(..., dtype=float32) of mx.quantize's output. */
+void mx_cpu_q_fake_quant(float *v, int64_t n, mx_dtype t, int gs, int mode, const float *gscale);
+
+/* out (M x N) = x (M x K, float32) @ W^T for the packed rows w (N x K codes) with decoded
+ * float32 group scales/biases sc/bi (N x K/gs): quantized_matmul's kernel. 0 or -1. */
+int mx_cpu_qmm_rows(const float *x, int M, int K, const uint32_t *w, const float *sc,
+                    const float *bi, int N, int bits, int gs, int mode, float *out);
+
 #endif

@@ -137,6 +137,12 @@ static int qmm_run(const qmm_mat *m) {
   return 0;
 }
 
+int mx_cpu_qmm_rows(const float *x, int M, int K, const uint32_t *w, const float *sc,
+                    const float *bi, int N, int bits, int gs, int mode, float *out) {
+  qmm_mat m = {x, w, sc, bi, out, M, N, K, bits, gs, mode, true};
+  return qmm_run(&m);
+}
+
 /* Element offset of flat batch index i of t (its dims before the last two). */
 static int64_t qmm_batch_offset(const mx_tensor *t, int64_t i) {
   int64_t off = 0;

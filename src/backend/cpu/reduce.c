@@ -2,10 +2,16 @@
  * as size-1 dims. Inputs are converted tile by tile into the accumulator dtype (formulas.h:
  * u64 for integer sums, f32 for float16/bfloat16/float32, ...), combined, and converted
  * into the output dtype. Row strategy when the reduced elements are closest in memory,
- * column strategy (a vector of accumulators) when the kept ones are. */
+ * column strategy (a vector of accumulators) when the kept ones are. Output elements are
+ * split over the pool; a few outputs over one long contiguous run split that run into fixed
+ * blocks instead (partials combined in block order, so the result does not depend on the
+ * thread count). float32/float64 sum/max/min use vreduce.h's vector loops. */
+#include <stdatomic.h>
+
 #include "../formulas.h"
 #include "cpu.h"
-#include "runs.h"
+#include "pool.h"
+#include "vreduce.h"
 
 #define RED_LANES 8
 
@@ -61,61 +67,6 @@ static const red_ops red_tab[6][MX_DTYPE_COUNT] = {
     [MX_REDUCE_MAX] = {MX_RED_max_TYPES(RED_ENTRY, max)},
 };
 
-/* Float min/max again, NaN-propagating (x replaces acc when it compares better or is NaN,
- * and a NaN acc then stays), written with bit selects on GCC/Clang vectors: a
- * floating-point ?: is a branch under trapping math, which keeps the loop scalar. */
-#define RED_FAST_MINMAX(kind, sfx, T, U, W, BETTER)                                       \
-  typedef T red_v_##kind##_##sfx __attribute__((vector_size(16)));                        \
-  typedef U red_m_##kind##_##sfx __attribute__((vector_size(16)));                        \
-  static inline T red_sel_##kind##_##sfx(T acc, T x) {                                    \
-    U ua, ux, m = (U)0 - (U)((x BETTER acc) | (x != x));                                  \
-    __builtin_memcpy(&ua, &acc, sizeof ua);                                               \
-    __builtin_memcpy(&ux, &x, sizeof ux);                                                 \
-    U ur = (ux & m) | (ua & ~m);                                                          \
-    T r;                                                                                  \
-    __builtin_memcpy(&r, &ur, sizeof r);                                                  \
-    return r;                                                                             \
-  }                                                                                       \
-  static inline red_v_##kind##_##sfx red_vsel_##kind##_##sfx(red_v_##kind##_##sfx acc,    \
-                                                             red_v_##kind##_##sfx x) {    \
-    red_m_##kind##_##sfx m = (red_m_##kind##_##sfx)((x BETTER acc) | (x != x));           \
-    return (red_v_##kind##_##sfx)(((red_m_##kind##_##sfx)x & m) |                         \
-                                  ((red_m_##kind##_##sfx)acc & ~m));                      \
-  }                                                                                       \
-  static void red_frun_##kind##_##sfx(void *a_, const void *x_, int64_t n) {              \
-    const T *x = (const T *)x_;                                                           \
-    T init = *(T *)a_;                                                                    \
-    red_v_##kind##_##sfx v0, v1, xv;                                                      \
-    for (int k = 0; k < W; k++) v0[k] = v1[k] = init;                                     \
-    int64_t i = 0;                                                                        \
-    for (; i + 2 * W <= n; i += 2 * W) {                                                  \
-      __builtin_memcpy(&xv, x + i, sizeof xv);                                            \
-      v0 = red_vsel_##kind##_##sfx(v0, xv);                                               \
-      __builtin_memcpy(&xv, x + i + W, sizeof xv);                                        \
-      v1 = red_vsel_##kind##_##sfx(v1, xv);                                               \
-    }                                                                                     \
-    v0 = red_vsel_##kind##_##sfx(v0, v1);                                                 \
-    T r = v0[0];                                                                          \
-    for (int k = 1; k < W; k++) r = red_sel_##kind##_##sfx(r, v0[k]);                     \
-    for (; i < n; i++) r = red_sel_##kind##_##sfx(r, x[i]);                               \
-    *(T *)a_ = r;                                                                         \
-  }                                                                                       \
-  static void red_fcols_##kind##_##sfx(void *a_, const void *x_, int64_t n) {             \
-    T *a = (T *)a_;                                                                       \
-    const T *x = (const T *)x_;                                                           \
-    for (int64_t i = 0; i < n; i++) a[i] = red_sel_##kind##_##sfx(a[i], x[i]);            \
-  }
-
-RED_FAST_MINMAX(max, f32, float, int32_t, 4, >)
-RED_FAST_MINMAX(min, f32, float, int32_t, 4, <)
-RED_FAST_MINMAX(max, f64, double, int64_t, 2, >)
-RED_FAST_MINMAX(min, f64, double, int64_t, 2, <)
-
-static const red_ops red_fast_max_f32 = {red_init_max_f32, red_frun_max_f32, red_fcols_max_f32};
-static const red_ops red_fast_min_f32 = {red_init_min_f32, red_frun_min_f32, red_fcols_min_f32};
-static const red_ops red_fast_max_f64 = {red_init_max_f64, red_frun_max_f64, red_fcols_max_f64};
-static const red_ops red_fast_min_f64 = {red_init_min_f64, red_frun_min_f64, red_fcols_min_f64};
-
 static const char *const red_names[6] = {"all", "any", "sum", "prod", "min", "max"};
 
 static mx_dtype acc_dtype(int kind, mx_dtype in, mx_dtype out) {
@@ -151,52 +102,55 @@ typedef union red_tile {
   mx_c64 c[MX_CPU_TILE];
 } red_tile;
 
+/* Combines n elements at x (element stride s) into *acc. */
+static void red_span(const red_plan *p, const char *x, int64_t s, int64_t n, void *acc,
+                     red_tile *tmp) {
+  bool direct = p->in->dtype == p->acc && s == 1;
+  if (direct) {
+    p->ops->run(acc, x, n);
+    return;
+  }
+  for (int64_t j = 0; j < n; j += MX_CPU_TILE) {
+    int64_t c = n - j < MX_CPU_TILE ? n - j : MX_CPU_TILE;
+    mx_cpu_convert(x + j * s * p->isz, p->in->dtype, s, tmp, p->acc, 1, c);
+    p->ops->run(acc, tmp, c);
+  }
+}
+
 /* Combines the elements at in + base + R-offsets into *acc (one accumulator). */
 static void red_row(const red_plan *p, mx_cpu_iter *rit, int64_t base, void *acc, red_tile *tmp) {
   int64_t n = mx_cpu_iter_len(rit), s = mx_cpu_iter_stride(rit, 0), offs[1];
-  bool direct = p->in->dtype == p->acc && s == 1;
   mx_cpu_iter_seek(rit, 0, offs);
   for (int64_t r = 0; r < rit->nruns; r++) {
-    const char *x = mx_cpu_at(p->in, base + offs[0]);
-    for (int64_t j = 0; j < n; j += MX_CPU_TILE) {
-      int64_t c = n - j < MX_CPU_TILE ? n - j : MX_CPU_TILE;
-      const char *xj = x + j * s * p->isz;
-      if (direct) {
-        p->ops->run(acc, xj, c);
-      } else {
-        mx_cpu_convert(xj, p->in->dtype, s, tmp, p->acc, 1, c);
-        p->ops->run(acc, tmp, c);
-      }
-    }
+    red_span(p, mx_cpu_at(p->in, base + offs[0]), s, n, acc, tmp);
     mx_cpu_iter_next(rit, offs);
   }
 }
 
-/* Row strategy: one accumulator per output element, reduced elements walked as runs.
- * Runs [r0, r1) of the kept iteration (runs.h); output element o = run * run length + j. */
-static int red_rows_runs(void *ctx, mx_cpu_iter *kit, int64_t r0, int64_t r1) {
-  const red_plan *p = (const red_plan *)ctx;
-  const int64_t *rs[1] = {p->rstr};
-  mx_cpu_iter rit;
-  if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
-    mx_error_clear();
-    return -1;
-  }
+/* Output elements [o0, o1) on one thread: kept and reduced iterators of its own. */
+typedef struct red_job {
+  const red_plan *p;
+  bool cols;
+  _Atomic int failed;
+} red_job;
+
+/* Row strategy: one accumulator per output element, reduced elements walked as runs. */
+static void red_rows_range(const red_plan *p, mx_cpu_iter *kit, mx_cpu_iter *rit, int64_t o0,
+                           int64_t o1) {
   red_tile tmp;
   uint64_t acc[2]; /* room for any accumulator (c64 = 8 bytes) */
   int64_t kn = mx_cpu_iter_len(kit), kstride = mx_cpu_iter_stride(kit, 0), koffs[1];
-  int64_t o = r0 * kn;
-  mx_cpu_iter_seek(kit, r0, koffs);
-  for (int64_t r = r0; r < r1; r++) {
-    for (int64_t j = 0; j < kn; j++, o++) {
-      p->ops->init(acc, 1);
-      red_row(p, &rit, koffs[0] + j * kstride, acc, &tmp);
-      mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, o), p->out->dtype, 1, 1);
+  int64_t j = o0 % kn;
+  mx_cpu_iter_seek(kit, o0 / kn, koffs);
+  for (int64_t o = o0; o < o1; o++) {
+    p->ops->init(acc, 1);
+    red_row(p, rit, koffs[0] + j * kstride, acc, &tmp);
+    mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, o), p->out->dtype, 1, 1);
+    if (++j == kn) {
+      j = 0;
+      mx_cpu_iter_next(kit, koffs);
     }
-    mx_cpu_iter_next(kit, koffs);
   }
-  mx_cpu_iter_free(&rit);
-  return 0;
 }
 
 /* Column strategy: a strip of accumulators along the innermost kept dim (up to RED_STRIP,
@@ -204,31 +158,24 @@ static int red_rows_runs(void *ctx, mx_cpu_iter *kit, int64_t r0, int64_t r1) {
  * so contiguous rows are read whole. */
 #define RED_STRIP 8192
 
-static int red_cols_runs(void *ctx, mx_cpu_iter *kit, int64_t r0, int64_t r1) {
-  const red_plan *p = (const red_plan *)ctx;
-  const int64_t *rs[1] = {p->rstr};
-  mx_cpu_iter rit;
-  if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
-    mx_error_clear();
-    return -1;
-  }
+static int red_cols_range(const red_plan *p, mx_cpu_iter *kit, mx_cpu_iter *rit, int64_t o0,
+                          int64_t o1) {
   int64_t kn = mx_cpu_iter_len(kit), kst = mx_cpu_iter_stride(kit, 0), koffs[1], roffs[1];
-  int64_t rn = mx_cpu_iter_len(&rit), rst = mx_cpu_iter_stride(&rit, 0);
+  int64_t rn = mx_cpu_iter_len(rit), rst = mx_cpu_iter_stride(rit, 0);
   int64_t strip = kn < RED_STRIP ? kn : RED_STRIP;
   bool direct = p->in->dtype == p->acc && kst == 1;
   char *acc = (char *)malloc((size_t)(2 * strip * p->asz));
+  if (!acc) return -1;
   char *tmp = acc + strip * p->asz;
-  if (!acc) {
-    mx_cpu_iter_free(&rit);
-    return -1;
-  }
-  mx_cpu_iter_seek(kit, r0, koffs);
-  for (int64_t kr = r0; kr < r1; kr++) {
-    for (int64_t j = 0; j < kn; j += strip) {
-      int64_t c = kn - j < strip ? kn - j : strip;
+  int64_t o = o0;
+  mx_cpu_iter_seek(kit, o0 / kn, koffs);
+  while (o < o1) {
+    int64_t j = o % kn, end = o1 - o < kn - j ? o1 - o + j : kn;
+    for (; j < end; j += strip) {
+      int64_t c = end - j < strip ? end - j : strip;
       p->ops->init(acc, c);
-      mx_cpu_iter_seek(&rit, 0, roffs);
-      for (int64_t rr = 0; rr < rit.nruns; rr++) {
+      mx_cpu_iter_seek(rit, 0, roffs);
+      for (int64_t rr = 0; rr < rit->nruns; rr++) {
         for (int64_t i = 0; i < rn; i++) {
           const char *x = mx_cpu_at(p->in, koffs[0] + j * kst + roffs[0] + i * rst);
           if (direct) {
@@ -238,21 +185,122 @@ static int red_cols_runs(void *ctx, mx_cpu_iter *kit, int64_t r0, int64_t r1) {
             p->ops->cols(acc, tmp, c);
           }
         }
-        mx_cpu_iter_next(&rit, roffs);
+        mx_cpu_iter_next(rit, roffs);
       }
-      mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, kr * kn + j), p->out->dtype, 1, c);
+      mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, o), p->out->dtype, 1, c);
+      o += c;
     }
-    mx_cpu_iter_next(kit, koffs);
+    if (end == kn) mx_cpu_iter_next(kit, koffs);
   }
   free(acc);
-  mx_cpu_iter_free(&rit);
   return 0;
 }
 
-/* Runs a strategy over the kept positions on the CPU pool. */
-static int red_parallel(const red_plan *p, mx_cpu_runs_fn fn, int64_t reduced) {
-  const int64_t *ks[1] = {p->kstr};
-  return mx_cpu_parallel_runs(1, p->nk, p->kshape, ks, reduced, fn, (void *)p);
+static void red_chunk(void *ctx, int64_t o0, int64_t o1) {
+  red_job *j = (red_job *)ctx;
+  const red_plan *p = j->p;
+  const int64_t *ks[1] = {p->kstr}, *rs[1] = {p->rstr};
+  mx_cpu_iter kit, rit;
+  if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) {
+    mx_error_clear();
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
+    mx_error_clear();
+    mx_cpu_iter_free(&kit);
+    atomic_store(&j->failed, 1);
+    return;
+  }
+  if (j->cols) {
+    if (red_cols_range(p, &kit, &rit, o0, o1) < 0) atomic_store(&j->failed, 1);
+  } else {
+    red_rows_range(p, &kit, &rit, o0, o1);
+  }
+  mx_cpu_iter_free(&rit);
+  mx_cpu_iter_free(&kit);
+}
+
+/* One output over a single long run, split into RED_BLOCK-element blocks. */
+#define RED_BLOCK 65536
+
+typedef struct red_split_job {
+  const red_plan *p;
+  const char *x;
+  int64_t s, n;
+  char *partial; /* [nblocks] accumulators */
+} red_split_job;
+
+static void red_split_chunk(void *ctx, int64_t b0, int64_t b1) {
+  red_split_job *j = (red_split_job *)ctx;
+  red_tile tmp;
+  for (int64_t b = b0; b < b1; b++) {
+    int64_t e0 = b * RED_BLOCK, c = j->n - e0 < RED_BLOCK ? j->n - e0 : RED_BLOCK;
+    void *acc = j->partial + b * j->p->asz;
+    j->p->ops->init(acc, 1);
+    red_span(j->p, j->x + e0 * j->s * j->p->isz, j->s, c, acc, &tmp);
+  }
+}
+
+static int red_split(const red_plan *p, int64_t kept, int64_t n, int64_t s) {
+  const int64_t *ks[1] = {p->kstr}, *rs[1] = {p->rstr};
+  int64_t nb = (n + RED_BLOCK - 1) / RED_BLOCK, roff[1], koffs[1];
+  char *partial = (char *)malloc((size_t)(nb * p->asz));
+  mx_cpu_iter kit, rit;
+  if (!partial) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate kernel scratch.");
+  if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) {
+    free(partial);
+    return -1;
+  }
+  if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
+    free(partial);
+    mx_cpu_iter_free(&kit);
+    return -1;
+  }
+  mx_cpu_iter_seek(&rit, 0, roff);
+  int64_t kn = mx_cpu_iter_len(&kit), kst = mx_cpu_iter_stride(&kit, 0), j = 0;
+  mx_cpu_iter_seek(&kit, 0, koffs);
+  for (int64_t o = 0; o < kept; o++) {
+    red_split_job job = {p, mx_cpu_at(p->in, koffs[0] + j * kst + roff[0]), s, n, partial};
+    mx_cpu_parallel_for(nb, 1, red_split_chunk, &job);
+    uint64_t acc[2];
+    p->ops->init(acc, 1);
+    p->ops->run(acc, partial, nb);
+    mx_cpu_convert(acc, p->acc, 1, mx_cpu_at(p->out, o), p->out->dtype, 1, 1);
+    if (++j == kn) {
+      j = 0;
+      mx_cpu_iter_next(&kit, koffs);
+    }
+  }
+  mx_cpu_iter_free(&rit);
+  mx_cpu_iter_free(&kit);
+  free(partial);
+  return 0;
+}
+
+/* The reduced dims as one run: its length and stride, or false. */
+static bool red_one_run(const red_plan *p, int64_t *n, int64_t *s) {
+  const int64_t *rs[1] = {p->rstr};
+  mx_cpu_iter rit;
+  if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
+    mx_error_clear();
+    return false;
+  }
+  bool one = rit.nruns == 1;
+  *n = mx_cpu_iter_len(&rit);
+  *s = mx_cpu_iter_stride(&rit, 0);
+  mx_cpu_iter_free(&rit);
+  return one;
+}
+
+/* Runs a strategy over the output elements on the CPU pool. */
+static int red_parallel(const red_plan *p, bool cols, int64_t kept, int64_t reduced) {
+  red_job j = {p, cols, 0};
+  int64_t grain = MX_CPU_PARALLEL_GRAIN / reduced;
+  mx_cpu_parallel_for(kept, grain > 0 ? grain : 1, red_chunk, &j);
+  if (atomic_load(&j.failed))
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate kernel scratch.");
+  return 0;
 }
 
 /* A reduction over an empty axis: every output is the identity. */
@@ -283,10 +331,14 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
   p.out = out;
   p.acc = acc_dtype(prm->kind, in->dtype, out->dtype);
   p.ops = &red_tab[prm->kind][p.acc];
-  if (prm->kind == MX_REDUCE_MAX && p.acc == MX_FLOAT32) p.ops = &red_fast_max_f32;
-  if (prm->kind == MX_REDUCE_MIN && p.acc == MX_FLOAT32) p.ops = &red_fast_min_f32;
-  if (prm->kind == MX_REDUCE_MAX && p.acc == MX_FLOAT64) p.ops = &red_fast_max_f64;
-  if (prm->kind == MX_REDUCE_MIN && p.acc == MX_FLOAT64) p.ops = &red_fast_min_f64;
+  red_ops vops; /* float32/float64 sum, max, min: the vector loops */
+  bool vfloat = p.acc == MX_FLOAT32 || p.acc == MX_FLOAT64;
+  if (vfloat && mx_vred_run(prm->kind, p.acc == MX_FLOAT64)) {
+    vops.init = p.ops->init;
+    vops.run = mx_vred_run(prm->kind, p.acc == MX_FLOAT64);
+    vops.cols = mx_vred_cols(prm->kind, p.acc == MX_FLOAT64);
+    p.ops = &vops;
+  }
   if (!p.ops->init)
     return mx_fail_int(MX_ETYPE, "[%s] Not supported for %s -> %s.", name,
                        mx_dtype_name(in->dtype), mx_dtype_name(out->dtype));
@@ -336,10 +388,13 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
         if (p.kshape[i] > 1) kmin = abs64(p.kstr[i]);
       for (int i = p.nr - 1; i >= 0 && rmin < 0; i--)
         if (p.rshape[i] > 1) rmin = abs64(p.rstr[i]);
+      int64_t rn, rs;
       if (kmin >= 0 && rmin >= 0 && kmin < rmin)
-        rc = red_parallel(&p, red_cols_runs, reduced);
+        rc = red_parallel(&p, true, kept, reduced);
+      else if (kept < mx_cpu_pool_size() && reduced >= 4 * RED_BLOCK && red_one_run(&p, &rn, &rs))
+        rc = red_split(&p, kept, rn, rs);
       else
-        rc = red_parallel(&p, red_rows_runs, reduced);
+        rc = red_parallel(&p, false, kept, reduced);
     }
   }
   free(mem);

@@ -121,6 +121,8 @@ void mx_prims_register_kernels(void) {
   mx_prims[MX_PRIM_FROM_FP8].eval_cpu = mx_cpu_from_fp8;
   mx_prims[MX_PRIM_QUANTIZED_MATMUL].eval_cpu = mx_cpu_quantized_matmul;
   mx_prims[MX_PRIM_GATHER_QMM].eval_cpu = mx_cpu_gather_qmm;
+  MX_CPU_KERNEL(mx_cpu_qqmatmul) /* qqmm.c */
+  mx_prims[MX_PRIM_QQMATMUL].eval_cpu = mx_cpu_qqmatmul;
   /* (end of section Q) */
 
   /* ==== section S: mx.fast ==== */

@@ -198,12 +198,37 @@ VM_INLINE float vm_trig(float xf, int cosine) {
 VM_INLINE float vm_sin1(float xf) { return vm_trig(xf, 0); }
 VM_INLINE float vm_cos1(float xf) { return vm_trig(xf, 1); }
 
-/* tanh = e/(e+2) with e = expm1(2|x|); |x| > 20 is 1 in float */
+/* tanh in float arithmetic (within 2 ulp, not always correctly rounded; MLX's own tanh is
+ * not either): |x| < 0.625: x + x^3 P(x^2), P a degree-5 least-squares fit (0.05 ulp);
+ * else 1 - 2 / (e^{2|x|} + 1) with a float e^t (Cody-Waite by ln 2, Cephes' degree-6
+ * polynomial). |x| >= 9.1 gives 1 (the float result rounds to it from 9.02 on). */
 VM_INLINE float vm_tanh1(float xf) {
-  double a = fabs((double)xf);
-  a = a > 20.0 ? 20.0 : a;
-  double e = vm_expm1_d(2.0 * a);
-  float y = copysignf((float)(e / (e + 2.0)), xf);
+  float a = fabsf(xf);
+  a = a > 9.1f ? 9.1f : a;
+  float z = a * a;
+  float p = 0.002148957457393408f;
+  p = p * z - 0.00818463321775198f;
+  p = p * z + 0.021703990176320076f;
+  p = p * z - 0.05394745245575905f;
+  p = p * z + 0.13333211839199066f;
+  p = p * z - 0.3333333134651184f;
+  float small = a + a * z * p;
+  float t = a + a;
+  float n = (t * 1.44269504088896341f + 0x1.8p23f) - 0x1.8p23f; /* round to an integer */
+  float r = (t - n * 0.693359375f) + n * 2.12194440e-4f;
+  float q = 1.9875691500e-4f;
+  q = q * r + 1.3981999507e-3f;
+  q = q * r + 8.3334519073e-3f;
+  q = q * r + 4.1665795894e-2f;
+  q = q * r + 1.6666665459e-1f;
+  q = q * r + 5.0000001201e-1f;
+  q = q * r * r + r + 1.0f;
+  int32_t ni = (int32_t)n;
+  uint32_t sb = (uint32_t)(ni + 127) << 23;
+  float sc;
+  memcpy(&sc, &sb, sizeof sc);
+  float big = 1.0f - 2.0f / (q * sc + 1.0f);
+  float y = copysignf(a < 0.625f ? small : big, xf);
   return xf != xf ? xf + xf : y;
 }
 
@@ -333,6 +358,11 @@ __attribute__((constructor)) static void vm_init(void) {
 int mx_vm_set_level(int level) {
   int best = vm_detect();
   vm_level = level < best ? (level < 0 ? 0 : level) : best;
+  return vm_level;
+}
+
+int mx_vm_level(void) {
+  if (vm_level < 0) vm_init();
   return vm_level;
 }
 

@@ -23,5 +23,7 @@ const char *mx_vm_isa(void);
 /* Caps the instruction set (2 avx512f, 1 avx2, 0 baseline; the CPU's best when higher) and
  * returns the level now in use. For tests; MLX_VMATH_ISA=avx2|baseline does it at start. */
 int mx_vm_set_level(int level);
+/* The level in use (2 avx512f, 1 avx2, 0 baseline), for the other dispatched kernels. */
+int mx_vm_level(void);
 
 #endif

@@ -1,6 +1,8 @@
 /* compiled.c: the Compiled primitive on CUDA, host side: flattens the transforms' program
  * (the instructions of a fused element-wise region, src/transforms/tape.h) into the plain
- * mxc_cprog the interpreter kernel of compiled.cu runs. */
+ * mxc_cprog, which a generated kernel (compiled_jit.c) runs, or the interpreter kernel of
+ * compiled.cu where the generator does not take it. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../core/error.h"
@@ -10,6 +12,16 @@
 
 int mx_cuda_compiled_run(const mxc_cprog *p, const mx_tensor *in, int n_in, mx_tensor *out,
                          void *queue, int device);
+
+/* Generated kernels (compiled_jit.c) unless MLX_CUDA_JIT=0 asks for the interpreter. */
+static bool jit_enabled(void) {
+  static int on = -1; /* a benign race: every thread computes the same value */
+  if (on < 0) {
+    const char *e = getenv("MLX_CUDA_JIT");
+    on = !(e && strcmp(e, "0") == 0);
+  }
+  return on == 1;
+}
 
 int mx_cuda_compiled(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                      int n_out) {
@@ -44,5 +56,8 @@ int mx_cuda_compiled(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx
     d->tin = (int32_t)(v >= 0 ? p->instr[v].dtype : in[-v - 1].dtype);
     d->res = strcmp(mx_prim_family(s->prim), "compare") == 0 ? (int32_t)MX_BOOL : d->tin;
   }
+  /* the generated kernel first; 1 means it does not take this program or layout */
+  int rc = jit_enabled() ? mx_cuda_compiled_jit(&cp, in, n_in, out, ctx->queue, ctx->device_index) : 1;
+  if (rc <= 0) return rc;
   return mx_cuda_compiled_run(&cp, in, n_in, out, ctx->queue, ctx->device_index);
 }

@@ -23,4 +23,15 @@ typedef struct mxc_cprog {
   mxc_cinstr ins[MXC_CP_MAX_INSTR];
 } mxc_cprog;
 
+#ifndef __CUDACC__
+#include "../../core/kernel.h"
+/* compiled_jit.c: runs p through an NVRTC-generated kernel: 0, -1 with the error set, or 1
+ * when the generator does not take this program or layout (run the interpreter then). */
+int mx_cuda_compiled_jit(const mxc_cprog *p, const mx_tensor *in, int n_in, mx_tensor *out,
+                         void *queue, int dev);
+/* The generated source for p over these inputs (malloc'd), or NULL + error (tests). */
+char *mx_cuda_compiled_jit_source(const mxc_cprog *p, const mx_tensor *in, int n_in,
+                                  const mx_tensor *out);
+#endif
+
 #endif

@@ -68,7 +68,7 @@ int mx_cuda_custom_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_i
   cudaStream_t q = (cudaStream_t)ctx->queue;
   int dev = ctx->device_index, rc = -1;
   CUfunction fn;
-  if (mx_cuda_jit_function(dev, k->source, k->source_len, k->precompiled, k->entry, what,
+  if (mx_cuda_jit_function(dev, k->source, k->source_len, k->precompiled, k->entry, NULL, what,
                            &fn) < 0)
     return -1;
 

@@ -48,12 +48,15 @@ static const char *include_dir(char *buf, size_t cap) {
   return MX_CUDA_INCLUDE_DIR;
 }
 
-int mx_cuda_jit_compile(const char *source, const char *entry, int arch, const char *what,
-                        char **lowered, char **cubin, size_t *cubin_len) {
+int mx_cuda_jit_compile(const char *source, const char *entry, int arch,
+                        const mx_jit_headers *headers, const char *what, char **lowered,
+                        char **cubin, size_t *cubin_len) {
   *lowered = *cubin = NULL;
   *cubin_len = 0;
   nvrtcProgram prog;
-  nvrtcResult r = nvrtcCreateProgram(&prog, source, "custom_kernel.cu", 0, NULL, NULL);
+  nvrtcResult r = nvrtcCreateProgram(&prog, source, "kernel.cu", headers ? headers->n : 0,
+                                     headers ? headers->texts : NULL,
+                                     headers ? headers->names : NULL);
   if (r != NVRTC_SUCCESS)
     return mx_fail_int(MX_ERUNTIME, "[%s] NVRTC could not create a program: %s.", what,
                        nvrtcGetErrorString(r));
@@ -121,7 +124,7 @@ static int driver_fail(const char *what, const char *step, CUresult e) {
 
 /* Compiles (or takes) and loads the image; *fn on success. */
 static int load(int dev, const char *image, size_t len, bool precompiled, const char *entry,
-                const char *what, CUfunction *fn) {
+                const mx_jit_headers *headers, const char *what, CUfunction *fn) {
   char *lowered = NULL, *cubin = NULL;
   size_t cubin_len = 0;
   const void *code = image;
@@ -134,7 +137,7 @@ static int load(int dev, const char *image, size_t len, bool precompiled, const 
     int major = 0, minor = 0;
     cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
     cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
-    if (mx_cuda_jit_compile(image, entry, major * 10 + minor, what, &lowered, &cubin,
+    if (mx_cuda_jit_compile(image, entry, major * 10 + minor, headers, what, &lowered, &cubin,
                             &cubin_len) < 0)
       return -1;
     code = cubin;
@@ -156,7 +159,8 @@ static int load(int dev, const char *image, size_t len, bool precompiled, const 
 }
 
 int mx_cuda_jit_function(int dev, const char *image, size_t len, bool precompiled,
-                         const char *entry, const char *what, CUfunction *fn) {
+                         const char *entry, const mx_jit_headers *headers, const char *what,
+                         CUfunction *fn) {
   uint64_t h = fnv1a(entry, strlen(entry) + 1, fnv1a(image, len, 0xcbf29ce484222325ull));
   pthread_mutex_lock(&jit_mu);
   for (jit_entry *c = jit_cache; c; c = c->next)
@@ -167,7 +171,7 @@ int mx_cuda_jit_function(int dev, const char *image, size_t len, bool precompile
       return 0;
     }
   /* compiled under the lock: concurrent first calls of one kernel compile it once */
-  int rc = load(dev, image, len, precompiled, entry, what, fn);
+  int rc = load(dev, image, len, precompiled, entry, headers, what, fn);
   if (rc == 0) {
     jit_entry *c = calloc(1, sizeof *c);
     if (c && (c->image = malloc(len)) && (c->entry = malloc(strlen(entry) + 1))) {

@@ -11,18 +11,27 @@
 extern "C" {
 #endif
 
+/* Headers a source may include by name, held in memory (NULL: none). */
+typedef struct mx_jit_headers {
+  int n;
+  const char *const *names;
+  const char *const *texts;
+} mx_jit_headers;
+
 /* The function `entry` of `image` on device dev. precompiled: image is PTX text or a cubin
  * and entry its symbol; else image is CUDA C++ that NVRTC compiles for the device's
  * architecture and entry the C++ name of a __global__ function. `what` names the caller in
  * errors ("cuda_kernel"). 0, or -1 with the error set (the compiler log in the message). */
 int mx_cuda_jit_function(int dev, const char *image, size_t len, bool precompiled,
-                         const char *entry, const char *what, CUfunction *fn);
+                         const char *entry, const mx_jit_headers *headers, const char *what,
+                         CUfunction *fn);
 
 /* NVRTC alone (no device needed): compiles source for sm_<arch> and returns the lowered
  * name of entry in *lowered (malloc'd) and the cubin in *cubin (malloc'd, *cubin_len
  * bytes). 0, or -1 with the error set. */
-int mx_cuda_jit_compile(const char *source, const char *entry, int arch, const char *what,
-                        char **lowered, char **cubin, size_t *cubin_len);
+int mx_cuda_jit_compile(const char *source, const char *entry, int arch,
+                        const mx_jit_headers *headers, const char *what, char **lowered,
+                        char **cubin, size_t *cubin_len);
 
 #ifdef __cplusplus
 }

@@ -1,8 +1,9 @@
 /* scan.cu: the Scan primitive on CUDA, the twin of cpu/scan.c: cumsum / cumprod / cummin /
  * cummax / logcumsumexp, inclusive or exclusive, forward or reverse, along one axis of a
  * strided input (float16/bfloat16 accumulate in float32, combines from formulas.h). Many
- * rows: a thread per row, in order (the CPU's exact combine order); few rows: a block per
- * row, 256-element chunks scanned in shared memory with a running carry. */
+ * rows (and every complex logcumsumexp): a thread per row, in order (the CPU's exact combine
+ * order); few rows: a block per row, 256-element chunks scanned in shared memory with a
+ * running carry. */
 #include "reduce_scan_enums.h"
 #include "elementwise.cuh"
 
@@ -20,6 +21,14 @@ MX_SCAN_prod_TYPES(SC_TRAITS, prod)
 MX_SCAN_min_TYPES(SC_TRAITS, min)
 MX_SCAN_max_TYPES(SC_TRAITS, max)
 MX_SCAN_logaddexp_TYPES(SC_TRAITS, logaddexp)
+
+/* Scans whose combine is not associative enough to reorder: the complex logaddexp's
+ * principal logarithm wraps by 2*pi depending on the grouping, so it always runs in the
+ * CPU's order (a thread per row). */
+template <class Tr>
+constexpr bool sc_in_order() { return false; }
+template <>
+constexpr bool sc_in_order<sc_logaddexp_c64>() { return true; }
 
 /* x, y point at each row's first scanned element (the last one for reverse scans, with
  * sx, sy negated by the launcher). L: rows (ops: out, in). */
@@ -113,7 +122,7 @@ static int sc_launch(const mx_tensor *in, mx_tensor *out, int axis, bool reverse
     sx = -sx;
     sy = -sy;
   }
-  if (rows >= (int64_t)mxc_sm_count(dev) * 64 || n <= 16) {
+  if (sc_in_order<Tr>() || rows >= (int64_t)mxc_sm_count(dev) * 64 || n <= 16) {
     sc_thread_rows<Tr><<<mxc_blocks(rows, MXC_THREADS, dev), MXC_THREADS, 0, q>>>(
         x, y, rows, n, sx, sy, inclusive, L);
   } else {

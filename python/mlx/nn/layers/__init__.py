@@ -35,5 +35,5 @@ from mlx.nn.layers.distributed import (
 # (end of section RND)
 
 # ==== section Q: quantized layers ====
-from mlx.nn.layers.quantized import QuantizedEmbedding, QuantizedLinear, quantize
+from mlx.nn.layers.quantized import QQLinear, QuantizedEmbedding, QuantizedLinear, quantize
 # (end of section Q)

@@ -1,6 +1,7 @@
 """Quantized layers (spec/python-api.md section 26): QuantizedLinear and QuantizedEmbedding
 hold frozen packed weights with their scales (and biases for the affine mode) and multiply
-through mx.quantized_matmul; nn.quantize swaps the leaf modules that have to_quantized."""
+through mx.quantized_matmul; QQLinear quantizes its inputs too (mx.qqmm); nn.quantize swaps
+the leaf modules that have to_quantized."""
 import math
 from typing import Callable, Optional, Union
 
@@ -12,7 +13,10 @@ _DEFAULTS = {"affine": (64, 4), "mxfp4": (32, 4), "mxfp8": (32, 8), "nvfp4": (16
 
 
 def _defaults_for_mode(mode, group_size, bits):
-    gs, b = _DEFAULTS.get(mode, (None, None))
+    if mode not in _DEFAULTS:
+        raise ValueError(f"Invalid quantization mode '{mode}'. "
+                         f"Valid modes are: {', '.join(_DEFAULTS)}.")
+    gs, b = _DEFAULTS[mode]
     return (group_size if group_size is not None else gs, bits if bits is not None else b)
 
 
@@ -135,4 +139,67 @@ class QuantizedLinear(Module):
         _quantize_into(ql, linear_layer.weight, mode, ql.group_size, ql.bits)
         if "bias" in linear_layer:
             ql.bias = linear_layer.bias
+        return ql
+
+
+class QQLinear(Module):
+    """A Linear layer without bias whose inputs and weight are both quantized (mx.qqmm, modes
+    'nvfp4' and 'mxfp8'). In training mode the weight stays in floating point and is
+    quantized on the fly, so it gets gradients; ``eval()`` stores it quantized with its
+    scales and ``train()`` dequantizes it back."""
+
+    def __init__(self, input_dims: int, output_dims: int, group_size: Optional[int] = None,
+                 bits: Optional[int] = None, mode: str = "nvfp4"):
+        super().__init__()
+        self.group_size, self.bits = _defaults_for_mode(mode, group_size, bits)
+        self.mode = mode
+        scale = math.sqrt(1 / input_dims)
+        self.weight = mx.random.uniform(low=-scale, high=scale, shape=(output_dims, input_dims))
+        self._quantized = False
+
+    def _extra_repr(self):
+        out_dims, in_dims = self.weight.shape
+        if self.weight.dtype == mx.uint32:
+            in_dims = in_dims * 32 // self.bits
+        return (f"input_dims={in_dims}, output_dims={out_dims}, "
+                f"group_size={self.group_size}, bits={self.bits}, mode={self.mode}")
+
+    def quantize(self):
+        """Stores the weight quantized (with its scales); nothing when it already is."""
+        if not self._quantized:
+            self.weight, self.scales = mx.quantize(self.weight, self.group_size, self.bits,
+                                                   mode=self.mode)
+            self._quantized = True
+
+    def dequantize(self):
+        """Stores the weight in floating point again; nothing when it already is."""
+        if self._quantized:
+            self.weight = mx.dequantize(self.weight, scales=self.scales,
+                                        group_size=self.group_size, bits=self.bits,
+                                        mode=self.mode)
+            self.__delattr__("scales")
+            self._quantized = False
+
+    def _set_training_mode(self, mode: bool):
+        super()._set_training_mode(mode)
+        if self._training:
+            self.dequantize()
+        else:
+            self.quantize()
+
+    def __call__(self, x):
+        return mx.qqmm(x, self["weight"], scales=self.get("scales"), group_size=self.group_size,
+                       bits=self.bits, mode=self.mode)
+
+    @classmethod
+    def from_linear(cls, linear_layer: Module, group_size: Optional[int] = None,
+                    bits: Optional[int] = None, mode: str = "nvfp4"):
+        """A QQLinear with the weight of ``linear_layer`` (which must have no bias), in the
+        same training mode."""
+        output_dims, input_dims = linear_layer.weight.shape
+        if linear_layer.get("bias") is not None:
+            raise NotImplementedError("QQLinear does not support bias yet.")
+        ql = cls(input_dims, output_dims, group_size, bits, mode=mode)
+        ql.weight = linear_layer.weight
+        ql.train(linear_layer.training)
         return ql
