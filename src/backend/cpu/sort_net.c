@@ -20,16 +20,16 @@ static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
 
 /* One network over m vectors of L lanes (m * L a power of two). Stage (k, j) pairs element
  * i with i ^ j; the pair is ascending where bit k of i is clear. */
-#define NET_FN(name, W, L, LOG, MT, bits, ALL)                                              \
+#define NET_FN(name, W, L, LOG, MT, bits, ALL, U)                                              \
   NET_ATTR static inline __attribute__((always_inline)) void name(__m512i *v, int m) {      \
     const int P = m * L;                                                                    \
     __m512i lane = W == 32 ? _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0) \
                            : _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);                       \
-    _Pragma("GCC unroll 16") for (int k = 2; k <= P; k <<= 1)                               \
-      _Pragma("GCC unroll 16") for (int j = k >> 1; j > 0; j >>= 1) {                       \
+    U for (int k = 2; k <= P; k <<= 1)                               \
+      U for (int j = k >> 1; j > 0; j >>= 1) {                       \
         if (j >= L) { /* between vectors p and p | j / L */                                 \
           int jv = j >> LOG;                                                                \
-          _Pragma("GCC unroll 16") for (int p = 0; p < m; p++) {                            \
+          U for (int p = 0; p < m; p++) {                            \
             if (p & jv) continue;                                                           \
             int q = p | jv;                                                                 \
             __m512i lo = _mm512_min_epu##W(v[p], v[q]), hi = _mm512_max_epu##W(v[p], v[q]); \
@@ -42,7 +42,7 @@ static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
         __m512i perm = W == 32 ? _mm512_xor_si512(lane, _mm512_set1_epi32(j))               \
                                : _mm512_xor_si512(lane, _mm512_set1_epi64(j));              \
         MT mj = bits[__builtin_ctz(j)], mk = k < L ? bits[__builtin_ctz(k)] : 0;            \
-        _Pragma("GCC unroll 16") for (int p = 0; p < m; p++) {                              \
+        U for (int p = 0; p < m; p++) {                              \
           __m512i x = v[p], y = _mm512_permutexvar_epi##W(perm, x);                         \
           __m512i lo = _mm512_min_epu##W(x, y), hi = _mm512_max_epu##W(x, y);               \
           MT dir = k >= L ? (((p << LOG) & k) ? (MT)ALL : (MT)0) : mk;                      \
@@ -50,11 +50,19 @@ static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
         }                                                                                   \
       }                                                                                     \
   }
-NET_FN(net32, 32, 16, 4, __mmask16, bits16, 0xFFFF)
-NET_FN(net64, 64, 8, 3, __mmask8, bits8, 0xFF)
+#define UNROLL _Pragma("GCC unroll 16")
+#ifdef __clang__ /* counts known at run time only: clang picks its own factor */
+#define UNROLL_SOME
+#else
+#define UNROLL_SOME _Pragma("GCC unroll 8")
+#endif
+NET_FN(net32, 32, 16, 4, __mmask16, bits16, 0xFFFF, UNROLL)
+NET_FN(net64, 64, 8, 3, __mmask8, bits8, 0xFF, UNROLL)
 /* longer rows: one loop over vectors in memory (unrolling them would not fit registers) */
-NET_ATTR __attribute__((noinline)) static void net32_long(__m512i *v, int m) { net32(v, m); }
-NET_ATTR __attribute__((noinline)) static void net64_long(__m512i *v, int m) { net64(v, m); }
+NET_FN(net32_loop, 32, 16, 4, __mmask16, bits16, 0xFFFF, UNROLL_SOME)
+NET_FN(net64_loop, 64, 8, 3, __mmask8, bits8, 0xFF, UNROLL_SOME)
+NET_ATTR __attribute__((noinline)) static void net32_long(__m512i *v, int m) { net32_loop(v, m); }
+NET_ATTR __attribute__((noinline)) static void net64_long(__m512i *v, int m) { net64_loop(v, m); }
 
 /* Loads a[0, n) into vectors padded with the largest key, sorts, stores a[0, n). */
 #define NET_SORT(name, net, T, W, L)                                                        \
@@ -103,16 +111,16 @@ A2_ATTR static inline __m256i a2_max64(__m256i x, __m256i y) {
 }
 
 /* SUB: 32-bit sub-lanes per key (1 or 2); lane index l of a key is l32 / SUB. */
-#define A2_NET_FN(name, W, L, LOG, SUB)                                                     \
+#define A2_NET_FN(name, W, L, LOG, SUB, U)                                                     \
   A2_ATTR static inline __attribute__((always_inline)) void name(__m256i *v, int m) {       \
     const int P = m * L;                                                                    \
     const __m256i l32 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), ones = _mm256_set1_epi32(-1); \
     const __m256i key = _mm256_srli_epi32(l32, SUB - 1); /* each sub-lane's key index */    \
-    _Pragma("GCC unroll 16") for (int k = 2; k <= P; k <<= 1)                               \
-      _Pragma("GCC unroll 16") for (int j = k >> 1; j > 0; j >>= 1) {                       \
+    U for (int k = 2; k <= P; k <<= 1)                               \
+      U for (int j = k >> 1; j > 0; j >>= 1) {                       \
         if (j >= L) {                                                                       \
           int jv = j >> LOG;                                                                \
-          _Pragma("GCC unroll 16") for (int p = 0; p < m; p++) {                            \
+          U for (int p = 0; p < m; p++) {                            \
             if (p & jv) continue;                                                           \
             int q = p | jv;                                                                 \
             __m256i lo = a2_min##W(v[p], v[q]), hi = a2_max##W(v[p], v[q]);                 \
@@ -127,7 +135,7 @@ A2_ATTR static inline __m256i a2_max64(__m256i x, __m256i y) {
         __m256i mj = _mm256_cmpeq_epi32(_mm256_and_si256(key, bj), bj);                     \
         __m256i mk = k < L ? _mm256_cmpeq_epi32(_mm256_and_si256(key, bk), bk)              \
                            : _mm256_setzero_si256();                                        \
-        _Pragma("GCC unroll 16") for (int p = 0; p < m; p++) {                              \
+        U for (int p = 0; p < m; p++) {                              \
           __m256i x = v[p], y = _mm256_permutevar8x32_epi32(x, perm);                       \
           __m256i lo = a2_min##W(x, y), hi = a2_max##W(x, y);                               \
           __m256i dir = k >= L ? (((p << LOG) & k) ? ones : _mm256_setzero_si256()) : mk;   \
@@ -135,10 +143,12 @@ A2_ATTR static inline __m256i a2_max64(__m256i x, __m256i y) {
         }                                                                                   \
       }                                                                                     \
   }
-A2_NET_FN(a2net32, 32, 8, 3, 1)
-A2_NET_FN(a2net64, 64, 4, 2, 2)
-A2_ATTR __attribute__((noinline)) static void a2net32_long(__m256i *v, int m) { a2net32(v, m); }
-A2_ATTR __attribute__((noinline)) static void a2net64_long(__m256i *v, int m) { a2net64(v, m); }
+A2_NET_FN(a2net32, 32, 8, 3, 1, UNROLL)
+A2_NET_FN(a2net64, 64, 4, 2, 2, UNROLL)
+A2_NET_FN(a2net32_loop, 32, 8, 3, 1, UNROLL_SOME)
+A2_NET_FN(a2net64_loop, 64, 4, 2, 2, UNROLL_SOME)
+A2_ATTR __attribute__((noinline)) static void a2net32_long(__m256i *v, int m) { a2net32_loop(v, m); }
+A2_ATTR __attribute__((noinline)) static void a2net64_long(__m256i *v, int m) { a2net64_loop(v, m); }
 
 #define A2_MAX64 256 /* longer rows of 64-bit keys sort faster by radix than on 4 lanes */
 
