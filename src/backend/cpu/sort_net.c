@@ -18,8 +18,8 @@
 static const __mmask16 bits16[4] = {0xAAAA, 0xCCCC, 0xF0F0, 0xFF00};
 static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
 
-/* One network over m vectors of L lanes (m * L a power of two). Stage (k, j) pairs element
- * i with i ^ j; the pair is ascending where bit k of i is clear. */
+/* One network over m vectors of L lanes (m * L a power of two), as loops. Stage (k, j) pairs
+ * element i with i ^ j; the pair is ascending where bit k of i is clear. */
 #define NET_FN(name, W, L, LOG, MT, bits, ALL, U)                                              \
   NET_ATTR static inline __attribute__((always_inline)) void name(__m512i *v, int m) {      \
     const int P = m * L;                                                                    \
@@ -56,16 +56,62 @@ static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
 #else
 #define UNROLL_SOME _Pragma("GCC unroll 8")
 #endif
-NET_FN(net32, 32, 16, 4, __mmask16, bits16, 0xFFFF, UNROLL)
-NET_FN(net64, 64, 8, 3, __mmask8, bits8, 0xFF, UNROLL)
 /* longer rows: one loop over vectors in memory (unrolling them would not fit registers) */
 NET_FN(net32_loop, 32, 16, 4, __mmask16, bits16, 0xFFFF, UNROLL_SOME)
 NET_FN(net64_loop, 64, 8, 3, __mmask8, bits8, 0xFF, UNROLL_SOME)
 NET_ATTR __attribute__((noinline)) static void net32_long(__m512i *v, int m) { net32_loop(v, m); }
 NET_ATTR __attribute__((noinline)) static void net64_long(__m512i *v, int m) { net64_loop(v, m); }
 
+/* One stage (k, j) over m vectors; with constants for all three the loop over vectors unrolls
+ * and the row stays in registers. */
+#define STAGE_FN(name, W, L, LOG, MT, bits, ALL)                                            \
+  NET_ATTR static inline __attribute__((always_inline)) void name(__m512i *v, int m, int k, \
+                                                                  int j) {                  \
+    if (j >= L) {                                                                           \
+      int jv = j >> LOG;                                                                    \
+      for (int p = 0; p < m; p++) {                                                         \
+        if (p & jv) continue;                                                               \
+        int q = p | jv;                                                                     \
+        __m512i lo = _mm512_min_epu##W(v[p], v[q]), hi = _mm512_max_epu##W(v[p], v[q]);     \
+        bool desc = ((p << LOG) & k) != 0;                                                  \
+        v[p] = desc ? hi : lo;                                                              \
+        v[q] = desc ? lo : hi;                                                              \
+      }                                                                                     \
+      return;                                                                               \
+    }                                                                                       \
+    __m512i lane = W == 32 ? _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0) \
+                           : _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);                       \
+    __m512i perm = W == 32 ? _mm512_xor_si512(lane, _mm512_set1_epi32(j))                   \
+                           : _mm512_xor_si512(lane, _mm512_set1_epi64(j));                  \
+    MT mj = bits[__builtin_ctz(j)], mk = k < L ? bits[__builtin_ctz(k)] : 0;                \
+    for (int p = 0; p < m; p++) {                                                           \
+      __m512i x = v[p], y = _mm512_permutexvar_epi##W(perm, x);                             \
+      __m512i lo = _mm512_min_epu##W(x, y), hi = _mm512_max_epu##W(x, y);                   \
+      MT dir = k >= L ? (((p << LOG) & k) ? (MT)ALL : (MT)0) : mk;                          \
+      v[p] = _mm512_mask_blend_epi##W((MT)(mj ^ dir), lo, hi);                              \
+    }                                                                                       \
+  }
+STAGE_FN(stage32, 32, 16, 4, __mmask16, bits16, 0xFFFF)
+STAGE_FN(stage64, 64, 8, 3, __mmask8, bits8, 0xFF)
+
+/* The stages (k, j) of a network of P elements, spelled out: S(k, j) per stage. */
+#define K_2 S(2, 1)
+#define K_4 S(4, 2) S(4, 1)
+#define K_8 S(8, 4) S(8, 2) S(8, 1)
+#define K_16 S(16, 8) S(16, 4) S(16, 2) S(16, 1)
+#define K_32 S(32, 16) S(32, 8) S(32, 4) S(32, 2) S(32, 1)
+#define K_64 S(64, 32) S(64, 16) S(64, 8) S(64, 4) S(64, 2) S(64, 1)
+#define K_128 S(128, 64) S(128, 32) S(128, 16) S(128, 8) S(128, 4) S(128, 2) S(128, 1)
+#define K_256 S(256, 128) S(256, 64) S(256, 32) S(256, 16) S(256, 8) S(256, 4) S(256, 2) S(256, 1)
+#define UPTO_8 K_2 K_4 K_8
+#define UPTO_16 UPTO_8 K_16
+#define UPTO_32 UPTO_16 K_32
+#define UPTO_64 UPTO_32 K_64
+#define UPTO_128 UPTO_64 K_128
+#define UPTO_256 UPTO_128 K_256
+
 /* Loads a[0, n) into vectors padded with the largest key, sorts, stores a[0, n). */
-#define NET_SORT(name, net, T, W, L)                                                        \
+#define NET_SORT(name, longer, T, W, L)                                                        \
   NET_ATTR static void name(T *a, int n) {                                                  \
     __m512i v[MX_SORTNET_MAX / L], pad = _mm512_set1_epi##W(-1);                            \
     int m = 1;                                                                              \
@@ -76,22 +122,39 @@ NET_ATTR __attribute__((noinline)) static void net64_long(__m512i *v, int m) { n
       else if (left > 0) v[p] = _mm512_mask_loadu_epi##W(pad, (1u << left) - 1, a + p * L); \
       else v[p] = pad;                                                                      \
     }                                                                                       \
-    switch (m) { /* constant counts: the network unrolls into registers */                  \
-    case 1: net(v, 1); break;                                                               \
-    case 2: net(v, 2); break;                                                               \
-    case 4: net(v, 4); break;                                                               \
-    case 8: net(v, 8); break;                                                               \
-    case 16: net(v, 16); break;                                                             \
-    default: net##_long(v, m); break;                                                       \
-    }                                                                                       \
+    NETS_##L(v, m, longer)                                                                  \
     for (int p = 0; p * L < n; p++) {                                                       \
       int left = n - p * L;                                                                 \
       if (left >= L) _mm512_storeu_si512(a + p * L, v[p]);                                  \
       else _mm512_mask_storeu_epi##W(a + p * L, (1u << left) - 1, v[p]);                    \
     }                                                                                       \
   }
-NET_SORT(sort32, net32, uint32_t, 32, 16)
-NET_SORT(sort64, net64, uint64_t, 64, 8)
+/* Rows of up to 16 vectors run a spelled-out network (constant stages), longer ones a loop. */
+#define S(k, j) STG(v, M, k, j);
+#define NETS_16(v, m, longer)                                                                \
+  switch (m) {                                                                              \
+  case 1: { enum { M = 1 }; UPTO_16 } break;                                                \
+  case 2: { enum { M = 2 }; UPTO_32 } break;                                                \
+  case 4: { enum { M = 4 }; UPTO_64 } break;                                                \
+  case 8: { enum { M = 8 }; UPTO_128 } break;                                               \
+  case 16: { enum { M = 16 }; UPTO_256 } break;                                             \
+  default: longer(v, m); break;                                                             \
+  }
+#define NETS_8(v, m, longer)                                                                 \
+  switch (m) {                                                                              \
+  case 1: { enum { M = 1 }; UPTO_8 } break;                                                 \
+  case 2: { enum { M = 2 }; UPTO_16 } break;                                                \
+  case 4: { enum { M = 4 }; UPTO_32 } break;                                                \
+  case 8: { enum { M = 8 }; UPTO_64 } break;                                                \
+  case 16: { enum { M = 16 }; UPTO_128 } break;                                             \
+  default: longer(v, m); break;                                                             \
+  }
+#define STG stage32
+NET_SORT(sort32, net32_long, uint32_t, 32, 16)
+#undef STG
+#define STG stage64
+NET_SORT(sort64, net64_long, uint64_t, 64, 8)
+#undef STG
 
 /* AVX2: 8 or 4 lanes; lanes are picked by byte blends, 64-bit keys compared as signed
  * after flipping their top bit (AVX2 has no unsigned 64-bit compare). */
