@@ -509,6 +509,46 @@ def rms_norm_torch():
     return None, T.run(lambda: T.t.nn.functional.rms_norm(x, (4096,), w, 1e-5))
 
 
+# ---- sort, partition and per-row gathers of long and short rows ----
+N_SORT, N_PART, AX = 10**7, 10**6, (1000, 1000)
+
+
+def _sort_args(a):
+    """Row-wise argsort indices of `a` (untimed setup): what take/put_along_axis index with."""
+    import numpy as np
+    return np.argsort(a, axis=-1, kind="stable")
+
+
+def along_ours(put):
+    a, v = f32(AX, 0), f32(AX, 1)
+    idx = mx.argsort(a, axis=-1)
+    mx.eval(idx)
+    if put:
+        return None, lambda _: mx.eval(mx.put_along_axis(a, idx, v, axis=-1))
+    return None, lambda _: mx.eval(mx.take_along_axis(a, idx, axis=-1))
+
+
+def along_numpy(put):
+    import numpy as np
+    a, v = np_f32(AX, 0), np_f32(AX, 1)
+    idx = _sort_args(a)
+    if put:
+        def run(_):
+            out = a.copy()
+            np.put_along_axis(out, idx, v, axis=-1)
+        return None, run
+    return None, lambda _: np.take_along_axis(a, idx, axis=-1)
+
+
+def along_torch(put):
+    T = Torch()
+    a, v = T.f32(AX, 0), T.f32(AX, 1)
+    idx = T.t.from_numpy(_sort_args(np_f32(AX, 0))).to(T.dev)
+    if put:
+        return None, T.run(lambda: a.scatter(-1, idx, v))
+    return None, T.run(lambda: T.t.gather(a, -1, idx))
+
+
 def _add(a, b):
     return a + b
 
@@ -562,6 +602,28 @@ CASES = [
          sdpa_torch),
     Case("4-bit quantized_matmul decode", f"(1,{QM_K})x({QM_N},{QM_K}) g64", qmm_ours(1)),
     Case("4-bit quantized_matmul prefill", f"(512,{QM_K})x({QM_N},{QM_K}) g64", qmm_ours(512)),
+    Case("sort 10^7", f"({N_SORT},) float32",
+         **op_case([(N_SORT,)], lambda a: mx.sort(a), lambda a: __import__("numpy").sort(a),
+                   lambda t, a: t.sort(a))),
+    Case("argsort", f"({N_ELEM},) float32",
+         **op_case([(N_ELEM,)], lambda a: mx.argsort(a),
+                   lambda a: __import__("numpy").argsort(a, kind="stable"),
+                   lambda t, a: t.sort(a, stable=True)[1])),
+    Case("sort short rows, last axis", "(10000,100) float32",
+         **op_case([(10000, 100)], lambda a: mx.sort(a, axis=-1),
+                   lambda a: __import__("numpy").sort(a, axis=-1), lambda t, a: t.sort(a, -1))),
+    Case("sort along axis 0", f"{AX} float32",
+         **op_case([AX], lambda a: mx.sort(a, axis=0),
+                   lambda a: __import__("numpy").sort(a, axis=0), lambda t, a: t.sort(a, 0))),
+    Case("take_along_axis (argsort idx)", f"{AX} float32", lambda: along_ours(False),
+         lambda: along_numpy(False), lambda: along_torch(False)),
+    Case("put_along_axis (argsort idx)", f"{AX} float32", lambda: along_ours(True), lambda: along_numpy(True),
+         lambda: along_torch(True)),
+    # torch has no partition; kthvalue selects the same element
+    Case("partition kth=500000", f"({N_PART},) float32",
+         **op_case([(N_PART,)], lambda a: mx.partition(a, N_PART // 2),
+                   lambda a: __import__("numpy").partition(a, N_PART // 2),
+                   lambda t, a: t.kthvalue(a, N_PART // 2 + 1))),
 ]
 
 

@@ -303,6 +303,180 @@ int mx_cpu_gather(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
   return 0;
 }
 
+/* ---- GatherAxis / ScatterAxis over the pool: operands seen as [pre, axis, post] ---- */
+
+/* Strides of an operand whose dims before `ax` collapse into one and whose dims after it
+ * collapse into one (size-1 dims ignored; broadcast dims have stride 0). False otherwise. */
+static bool axis_view(int nd, const int32_t *shape, const int64_t *st, int ax, int64_t v3[3]) {
+  v3[1] = st[ax];
+  for (int g = 0; g < 2; g++) {
+    int lo = g == 0 ? 0 : ax + 1, hi = g == 0 ? ax : nd;
+    int64_t s = 0, expect = -1;
+    for (int d = hi - 1; d >= lo; d--) {
+      if (shape[d] == 1) continue;
+      if (expect < 0) s = st[d];
+      else if (st[d] != expect) return false;
+      expect = st[d] * shape[d];
+      if (st[d] == 0) expect = 0;
+    }
+    v3[g == 0 ? 0 : 2] = s;
+  }
+  return true;
+}
+
+typedef struct axis_job {
+  const mx_tensor *src, *idx, *dst; /* gather: a, idx, out; scatter: updates, idx, out */
+  int64_t s3[3], x3[3], d3[3];     /* [pre, axis, post] strides of src, idx, dst */
+  int64_t pre, len, post, chunk, nchunks, dim;
+  comb_fn f;                       /* scatter reduction, NULL: assignment */
+} axis_job;
+
+/* One run of n positions: index j reads ix[j * xs]; gather copies src[j * ss + v * vs] to
+ * dst[j * ds]; scatter combines src[j * ss] into dst[j * ds + v * vs]. */
+#define AXIS_RUNS(iname, IT, ename, ET)                                                     \
+  static void grun_##iname##_##ename(int64_t n, const void *ix_, int64_t xs, const void *s_, \
+                                     int64_t ss, int64_t vs, void *d_, int64_t ds, int64_t dim) { \
+    const IT *ix = (const IT *)ix_;                                                         \
+    const ET *s = (const ET *)s_;                                                           \
+    ET *d = (ET *)d_;                                                                       \
+    if (xs == 1 && ds == 1 && ss == 0 && vs == 1) { /* a contiguous last axis */            \
+      for (int64_t j = 0; j < n; j++) {                                                     \
+        int64_t v = (int64_t)ix[j];                                                         \
+        v = v < 0 ? v + dim : v;                                                            \
+        d[j] = s[v < 0 ? 0 : (v >= dim ? dim - 1 : v)];                                     \
+      }                                                                                     \
+      return;                                                                               \
+    }                                                                                       \
+    for (int64_t j = 0; j < n; j++) {                                                       \
+      int64_t v = (int64_t)ix[j * xs];                                                      \
+      v = v < 0 ? v + dim : v;                                                              \
+      v = v < 0 ? 0 : (v >= dim ? dim - 1 : v);                                             \
+      d[j * ds] = s[j * ss + v * vs];                                                       \
+    }                                                                                       \
+  }                                                                                         \
+  static void srun_##iname##_##ename(int64_t n, const void *ix_, int64_t xs, const void *s_, \
+                                     int64_t ss, int64_t vs, void *d_, int64_t ds, int64_t dim) { \
+    const IT *ix = (const IT *)ix_;                                                         \
+    const ET *s = (const ET *)s_;                                                           \
+    ET *d = (ET *)d_;                                                                       \
+    for (int64_t j = 0; j < n; j++) {                                                       \
+      int64_t v = (int64_t)ix[j * xs];                                                      \
+      v = v < 0 ? v + dim : v;                                                              \
+      if (v >= 0 && v < dim) d[j * ds + v * vs] = s[j * ss];                                \
+    }                                                                                       \
+  }
+#define AXIS_RUNS_E(iname, IT)                  \
+  AXIS_RUNS(iname, IT, e1, uint8_t)             \
+  AXIS_RUNS(iname, IT, e2, uint16_t)            \
+  AXIS_RUNS(iname, IT, e4, uint32_t)            \
+  AXIS_RUNS(iname, IT, e8, uint64_t)
+AXIS_RUNS_E(i8, int8_t)
+AXIS_RUNS_E(i16, int16_t)
+AXIS_RUNS_E(i32, int32_t)
+AXIS_RUNS_E(i64, int64_t)
+AXIS_RUNS_E(u8, uint8_t)
+AXIS_RUNS_E(u16, uint16_t)
+AXIS_RUNS_E(u32, uint32_t)
+
+typedef void (*axis_run_fn)(int64_t, const void *, int64_t, const void *, int64_t, int64_t, void *,
+                            int64_t, int64_t);
+#define AXIS_ROW(iname) {grun_##iname##_e1, grun_##iname##_e2, grun_##iname##_e4, grun_##iname##_e8}
+#define AXIS_SROW(iname) {srun_##iname##_e1, srun_##iname##_e2, srun_##iname##_e4, srun_##iname##_e8}
+static const axis_run_fn grun_tab[MX_DTYPE_COUNT][4] = {
+    [MX_INT8] = AXIS_ROW(i8),   [MX_INT16] = AXIS_ROW(i16), [MX_INT32] = AXIS_ROW(i32),
+    [MX_INT64] = AXIS_ROW(i64), [MX_UINT8] = AXIS_ROW(u8),  [MX_UINT16] = AXIS_ROW(u16),
+    [MX_UINT32] = AXIS_ROW(u32)};
+static const axis_run_fn srun_tab[MX_DTYPE_COUNT][4] = {
+    [MX_INT8] = AXIS_SROW(i8),   [MX_INT16] = AXIS_SROW(i16), [MX_INT32] = AXIS_SROW(i32),
+    [MX_INT64] = AXIS_SROW(i64), [MX_UINT8] = AXIS_SROW(u8),  [MX_UINT16] = AXIS_SROW(u16),
+    [MX_UINT32] = AXIS_SROW(u32)};
+
+static int esize_slot(int es) { return es == 1 ? 0 : es == 2 ? 1 : es == 4 ? 2 : 3; }
+
+/* Reduction runs (and uint64 indices, which saturate): one element at a time. */
+static void axis_run_slow(const axis_job *jb, bool scatter, int64_t n, const char *ix, int64_t xs,
+                          const char *s, int64_t ss, int64_t vs, char *d, int64_t ds) {
+  int es = mx_dtype_size(jb->dst->dtype), xe = mx_dtype_size(jb->idx->dtype);
+  for (int64_t j = 0; j < n; j++) {
+    int64_t v = mx_index_load(ix + j * xs * xe, 0, jb->idx->dtype);
+    if (!scatter) {
+      v = mx_index_clamp(v, jb->dim, 1);
+      copy_elem(d + j * ds * es, s + (j * ss + v * vs) * es, es);
+      continue;
+    }
+    v = mx_index_wrap(v, jb->dim);
+    if (v < 0 || v >= jb->dim) continue;
+    char *t = d + (j * ds + v * vs) * es;
+    if (jb->f) jb->f(t, 1, s + j * ss * es, 1, 1);
+    else copy_elem(t, s + j * ss * es, es);
+  }
+}
+
+/* Items are (pre position, chunk of post); no two items touch the same output elements, and
+ * each item applies its updates in index order, so scatters match a serial loop. */
+static void axis_range(axis_job *jb, bool scatter, int64_t b, int64_t e) {
+  int es = mx_dtype_size(jb->dst->dtype), se = mx_dtype_size(jb->src->dtype),
+      xe = mx_dtype_size(jb->idx->dtype);
+  axis_run_fn fast = jb->f ? NULL
+                     : scatter ? srun_tab[jb->idx->dtype][esize_slot(es)]
+                               : grun_tab[jb->idx->dtype][esize_slot(es)];
+  const int64_t *s3 = jb->s3, *x3 = jb->x3, *d3 = jb->d3;
+  for (int64_t it = b; it < e; it++) {
+    int64_t p = it / jb->nchunks, c0 = (it % jb->nchunks) * jb->chunk;
+    int64_t c1 = c0 + jb->chunk < jb->post ? c0 + jb->chunk : jb->post;
+    const char *ix = (const char *)jb->idx->data + (p * x3[0] + c0 * x3[2]) * xe;
+    const char *s = (const char *)jb->src->data + (p * s3[0] + c0 * s3[2]) * se;
+    char *d = (char *)jb->dst->data + (p * d3[0] + c0 * d3[2]) * es;
+    /* gather: the source moves along the axis by the index; scatter: the destination */
+    int64_t vs = scatter ? d3[1] : s3[1];
+    if (jb->post == 1) { /* one run along the axis */
+      int64_t ss = scatter ? s3[1] : 0, ds = scatter ? 0 : d3[1];
+      if (fast) fast(jb->len, ix, x3[1], s, ss, vs, d, ds, jb->dim);
+      else axis_run_slow(jb, scatter, jb->len, ix, x3[1], s, ss, vs, d, ds);
+      continue;
+    }
+    for (int64_t i = 0; i < jb->len; i++) { /* runs along post, one per axis position */
+      const char *ixi = ix + i * x3[1] * xe;
+      const char *si = scatter ? s + i * s3[1] * se : s;
+      char *di = scatter ? d : d + i * d3[1] * es;
+      if (fast) fast(c1 - c0, ixi, x3[2], si, s3[2], vs, di, d3[2], jb->dim);
+      else axis_run_slow(jb, scatter, c1 - c0, ixi, x3[2], si, s3[2], vs, di, d3[2]);
+    }
+  }
+}
+
+static void gather_axis_range(void *ctx, int64_t b, int64_t e) { axis_range((axis_job *)ctx, false, b, e); }
+static void scatter_axis_range(void *ctx, int64_t b, int64_t e) { axis_range((axis_job *)ctx, true, b, e); }
+
+/* Sets up the job when every operand has a [pre, axis, post] view; false: use the serial path.
+ * shape: the index shape; src/dst differ from it only along ax. */
+static bool axis_job_init(axis_job *jb, const mx_tensor *src, const mx_tensor *idx,
+                          const mx_tensor *dst, int ax, int64_t dim) {
+  int nd = idx->ndim;
+  if (!axis_view(nd, src->shape, src->strides, ax, jb->s3) ||
+      !axis_view(nd, idx->shape, idx->strides, ax, jb->x3) ||
+      !axis_view(nd, dst->shape, dst->strides, ax, jb->d3))
+    return false;
+  jb->src = src;
+  jb->idx = idx;
+  jb->dst = dst;
+  jb->pre = 1;
+  jb->post = 1;
+  for (int d = 0; d < ax; d++) jb->pre *= idx->shape[d];
+  for (int d = ax + 1; d < nd; d++) jb->post *= idx->shape[d];
+  jb->len = idx->shape[ax];
+  jb->dim = dim;
+  jb->chunk = jb->post > 1024 ? 512 : jb->post;
+  jb->nchunks = (jb->post + jb->chunk - 1) / jb->chunk;
+  return true;
+}
+
+static void axis_job_run(axis_job *jb, bool scatter) {
+  int64_t per = jb->len * jb->chunk, items = jb->pre * jb->nchunks;
+  int64_t grain = MX_CPU_PARALLEL_GRAIN / per > 1 ? MX_CPU_PARALLEL_GRAIN / per : 1;
+  mx_cpu_parallel_for(items, grain, scatter ? scatter_axis_range : gather_axis_range, jb);
+}
+
 /* ---- GatherAxis: in a, idx (a's shape but along axis); out idx.shape ---- */
 
 int mx_cpu_gather_axis(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
@@ -316,6 +490,12 @@ int mx_cpu_gather_axis(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   const mx_tensor *a = &in[0], *idx = &in[1];
   int nd = out->ndim, ax = p->axis, es = mx_dtype_size(a->dtype);
   int64_t dim = a->shape[ax], astride = a->strides[ax];
+  if (dim == 0) return mx_fail_int(MX_EINVAL, "[gather_axis] Cannot gather from an empty axis.");
+  axis_job jb = {0};
+  if (a->dtype == out->dtype && axis_job_init(&jb, a, idx, out, ax, dim)) {
+    axis_job_run(&jb, false);
+    return 0;
+  }
   int64_t *ast = (int64_t *)malloc((size_t)nd * sizeof(int64_t));
   if (!ast) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate strides.");
   for (int d = 0; d < nd; d++) ast[d] = d == ax ? 0 : a->strides[d];
@@ -461,6 +641,13 @@ int mx_cpu_scatter_axis(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
   int nd = out->ndim, ax = p->axis, es = mx_dtype_size(out->dtype);
   int64_t dim = out->shape[ax], ostride = out->strides[ax];
   comb_fn f = comb_for(p->reduce, out->dtype);
+  axis_job jb = {0};
+  if (upd->dtype == out->dtype && axis_job_init(&jb, upd, idx, out, ax, dim)) {
+    jb.f = f;
+    axis_job_run(&jb, true);
+    held_free(h, nh);
+    return 0;
+  }
   int64_t *ost = (int64_t *)malloc((size_t)nd * sizeof(int64_t));
   if (!ost) {
     held_free(h, nh);

@@ -10,12 +10,15 @@
 #include <sys/mman.h>
 
 #include "pool.h"
+#include "sort_net.h"
+#include "sort_select.h"
 
 #define SMALL_ROW 48        /* rows up to this length use insertion sort */
 #define MAX_DIGIT_BITS 11
 #define MAX_PASSES 6        /* 64-bit keys in 11-bit digits */
 #define HIST_BYTES ((size_t)MAX_PASSES * ((size_t)1 << MAX_DIGIT_BITS) * sizeof(uint32_t))
 #define PARALLEL_ROW (1 << 17) /* a row at least this long sorts over the pool */
+#define MSD_ROW (1 << 16)      /* a row at least this long starts with a top-digit pass */
 
 typedef struct pair64 {
   uint64_t k, i;
@@ -44,16 +47,18 @@ static inline uint8_t unkey_b(uint8_t k) { return k; }
  * the row lossy. Otherwise negative numbers have every bit flipped, positive ones the sign. */
 #define KEY_FLOAT(sfx, W, INF)                                                              \
   static inline uint##W##_t key_##sfx(uint##W##_t u, unsigned *lossy) {                     \
-    const uint##W##_t sign = (uint##W##_t)1 << (W - 1);                                     \
-    unsigned nan = (uint##W##_t)(u & ~sign) > (uint##W##_t)(INF), nzero = u == sign;         \
+    typedef uint##W##_t T;                                                                  \
+    const T sign = (T)1 << (W - 1);                                                         \
+    unsigned nan = (T)(u & ~sign) > (T)(INF), nzero = u == sign;                            \
     *lossy |= nan | nzero;                                                                  \
-    if (nan) return (uint##W##_t)~(uint##W##_t)0;                                           \
-    if (nzero) u = 0;                                                                       \
-    return (u & sign) ? (uint##W##_t)~u : (uint##W##_t)(u | sign);                          \
+    u &= (T)((T)nzero - 1); /* branch-free: random signs would defeat the predictor */       \
+    T k = u ^ (T)((T)(0 - (T)(u >> (W - 1))) | sign);                                       \
+    return k | (T)(0 - (T)nan);                                                             \
   }                                                                                         \
   static inline uint##W##_t unkey_##sfx(uint##W##_t k) {                                    \
-    const uint##W##_t sign = (uint##W##_t)1 << (W - 1);                                     \
-    return (k & sign) ? (uint##W##_t)(k ^ sign) : (uint##W##_t)~k;                          \
+    typedef uint##W##_t T;                                                                  \
+    const T sign = (T)1 << (W - 1);                                                         \
+    return k ^ (T)((T)((T)(k >> (W - 1)) - 1) | sign);                                      \
   }
 KEY_UNSIGNED(u8, 8)
 KEY_UNSIGNED(u16, 16)
@@ -170,11 +175,44 @@ typedef struct ppass {
   uint32_t *cnt; /* [parts][nb] */
 } ppass;
 
+/* Buckets of a long row after its top-digit pass: bucket k is [start[k], start[k + 1]) of t,
+ * sorted into a; groups of buckets [group[g], group[g + 1]) are the pool's items. */
+typedef struct msd_job {
+  void *a, *t;
+  const int64_t *start, *group;
+  int bits;
+} msd_job;
+
+/* Long partitions of 32-bit keys start with sort_select.c's vector steps. */
+#define SEL_k8(a, t, n, k, lo, hi) false
+#define SEL_k16(a, t, n, k, lo, hi) false
+#define SEL_k32(a, t, n, k, lo, hi) \
+  ((n) > SMALL_ROW * 64 && mx_cpu_select_u32((uint32_t *)(a), (uint32_t *)(t), (n), (k), (lo), (hi)))
+#define SEL_k64(a, t, n, k, lo, hi) false
+/* pairs of 32-bit keys only: partitions of narrower dtypes use bare keys, which must agree */
+#define SEL_p32(a, t, n, k, lo, hi)                                                          \
+  ((n) > SMALL_ROW * 64 && kbits == 32 &&                                                    \
+   mx_cpu_select_pairs((uint64_t *)(a), (uint64_t *)(t), (n), (k), (lo), (hi)))
+#define SEL_p64(a, t, n, k, lo, hi) false
+
+/* Short rows whose elements are whole keys of 32 or 64 bits go to the networks. */
+#define NET_k8(a, n) false
+#define NET_k16(a, n) false
+#define NET_k32(a, n) mx_cpu_sortnet_u32((uint32_t *)(a), (n))
+#define NET_k64(a, n) mx_cpu_sortnet_u64((uint64_t *)(a), (n))
+#define NET_p32(a, n) mx_cpu_sortnet_u64((uint64_t *)(a), (n))
+#define NET_p64(a, n) ((void)(a), false)
+
 #define K_IDENT(e) ((uint64_t)(e))
 #define K_P32(e) ((e) >> 32)
 #define K_P64(e) ((e).k)
 
 #define CORE(tag, E, KEY)                                                                   \
+  static void bhist_##tag(const void *buf, int64_t b, int64_t e, uint32_t *h, int sh,       \
+                          uint32_t mask) {                                                  \
+    const E *a = (const E *)buf;                                                            \
+    for (int64_t i = b; i < e; i++) h[(KEY(a[i]) >> sh) & mask]++;                          \
+  }                                                                                         \
   static void isort_##tag(E *a, int64_t n) {                                                \
     for (int64_t j = 1; j < n; j++) {                                                       \
       E v = a[j];                                                                           \
@@ -189,6 +227,7 @@ typedef struct ppass {
   }                                                                                         \
   /* Stable sort of a[0, n) by key; t is as large; returns a or t, whichever holds it. */   \
   static E *rsort_##tag(E *a, E *t, int64_t n, int kbits, uint32_t *hist) {                 \
+    if (n <= MX_SORTNET_MAX && NET_##tag(a, n)) return a;                                   \
     if (n <= SMALL_ROW) {                                                                   \
       isort_##tag(a, n);                                                                    \
       return a;                                                                             \
@@ -246,7 +285,7 @@ typedef struct ppass {
   /* rsort with each pass split into `parts` parts over the pool; cnt holds parts * 2^11. */ \
   static E *prsort_##tag(E *a, E *t, int64_t n, int kbits, uint32_t *cnt, int parts) {      \
     plan pl = plan_for(kbits, n);                                                           \
-    ppass x = {a, t, n, (n + parts - 1) / parts, 0, pl.nb, pl.mask, cnt};                   \
+    ppass x = {a, t, n, (n + parts - 1) / parts, 0, pl.nb, pl.mask, cnt};                \
     for (int p = 0; p < pl.passes; p++) {                                                   \
       x.sh = p * pl.bits;                                                                   \
       mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                                       \
@@ -266,6 +305,108 @@ typedef struct ppass {
       x.to = sw;                                                                            \
     }                                                                                       \
     return (E *)x.from;                                                                     \
+  }                                                                                         \
+  /* Sorts the bucket t[0, m) by its low `bits` key bits into a[0, m) (the bits above are    \
+   * equal); passes whose digit is constant are skipped. buf (m elements, or NULL) lets an   \
+   * even number of passes end in a without a final copy. */                                \
+  static void bucket_##tag(E *a, E *t, E *buf, int64_t m, int bits, uint32_t *hist) {       \
+    if (m <= SMALL_ROW || bits == 0) {                                                      \
+      memcpy(a, t, (size_t)m * sizeof(E));                                                  \
+      if (bits) isort_##tag(a, m);                                                          \
+      return;                                                                               \
+    }                                                                                       \
+    int db = m >= 1024 || bits > 40 ? MAX_DIGIT_BITS : 8;                                   \
+    int passes = (bits + db - 1) / db, pb = (bits + passes - 1) / passes, live[MAX_PASSES], nl = 0; \
+    uint32_t nb = 1u << pb, mask = nb - 1;                                                  \
+    memset(hist, 0, (size_t)passes * nb * sizeof *hist);                                    \
+    if (passes == 2) {                                                                      \
+      for (int64_t i = 0; i < m; i++) {                                                     \
+        uint64_t k = KEY(t[i]);                                                             \
+        hist[k & mask]++;                                                                   \
+        hist[nb + ((k >> pb) & mask)]++;                                                    \
+      }                                                                                     \
+    } else {                                                                                \
+      for (int64_t i = 0; i < m; i++) {                                                     \
+        uint64_t k = KEY(t[i]);                                                             \
+        for (int p = 0; p < passes; p++) hist[p * nb + ((k >> (p * pb)) & mask)]++;         \
+      }                                                                                     \
+    }                                                                                       \
+    for (int p = 0; p < passes; p++)                                                        \
+      if (hist[p * nb + ((KEY(t[0]) >> (p * pb)) & mask)] != (uint32_t)m) live[nl++] = p;   \
+    E *from = t, *to = nl % 2 == 0 && buf ? buf : a;                                        \
+    for (int q = 0; q < nl; q++) {                                                          \
+      uint32_t *h = hist + live[q] * nb, s = 0;                                             \
+      int sh = live[q] * pb;                                                                \
+      for (uint32_t b = 0; b < nb; b++) {                                                   \
+        uint32_t c = h[b];                                                                  \
+        h[b] = s;                                                                           \
+        s += c;                                                                             \
+      }                                                                                     \
+      for (int64_t i = 0; i < m; i++) {                                                     \
+        E e = from[i];                                                                      \
+        to[h[(KEY(e) >> sh) & mask]++] = e;                                                 \
+      }                                                                                     \
+      from = to;                                                                            \
+      to = from == buf ? a : from == a ? t : a;                                             \
+    }                                                                                       \
+    if (from != a) memcpy(a, from, (size_t)m * sizeof(E));                                  \
+  }                                                                                         \
+  static void buckets_##tag(void *ctx, int64_t b, int64_t e) {                              \
+    msd_job *x = (msd_job *)ctx;                                                            \
+    uint32_t hist[MAX_PASSES << MAX_DIGIT_BITS];                                            \
+    for (int64_t g = b; g < e; g++) {                                                       \
+      int64_t b0 = x->group[g], b1 = x->group[g + 1], big = 0;                              \
+      for (int64_t k = b0; k < b1; k++)                                                     \
+        if (x->start[k + 1] - x->start[k] > big) big = x->start[k + 1] - x->start[k];       \
+      E *buf = (E *)malloc((size_t)big * sizeof(E));                                        \
+      for (int64_t k = b0; k < b1; k++) {                                                   \
+        int64_t lo = x->start[k];                                                           \
+        bucket_##tag((E *)x->a + lo, (E *)x->t + lo, buf, x->start[k + 1] - lo, x->bits, hist); \
+      }                                                                                     \
+      free(buf);                                                                            \
+    }                                                                                       \
+  }                                                                                         \
+  /* A long row: one pass over the pool on the top digit, then each bucket (about n / 2^11  \
+   * elements, cache-sized) by LSD on the rest, buckets over the pool. Keys whose top digit \
+   * leaves one bucket too large for two threads to share go to prsort. */                  \
+  static E *msd_##tag(E *a, E *t, int64_t n, int kbits, uint32_t *cnt, int parts, bool counted) { \
+    int tb = MAX_DIGIT_BITS;                                                                \
+    uint32_t nb = 1u << tb;                                                                 \
+    ppass x = {a, t, n, (n + parts - 1) / parts, kbits - tb, nb, nb - 1, cnt};           \
+    if (kbits <= 16) return prsort_##tag(a, t, n, kbits, cnt, parts);                       \
+    if (!counted) mx_cpu_parallel_for(parts, 1, phist_##tag, &x);                           \
+    int64_t *start = (int64_t *)malloc((2 * (size_t)nb + 2) * sizeof(int64_t));             \
+    if (!start) return prsort_##tag(a, t, n, kbits, cnt, parts);                            \
+    int64_t *group = start + nb + 1, s = 0, big = 0, ng = 0;                                \
+    for (uint32_t b = 0; b < nb; b++) {                                                     \
+      start[b] = s;                                                                         \
+      for (int q = 0; q < parts; q++) {                                                     \
+        uint32_t c = cnt[q * nb + b];                                                       \
+        cnt[q * nb + b] = (uint32_t)s;                                                      \
+        s += c;                                                                             \
+      }                                                                                     \
+      if (s - start[b] > big) big = s - start[b];                                           \
+    }                                                                                       \
+    start[nb] = s;                                                                          \
+    if (big > n / (2 * parts)) {                                                            \
+      free(start);                                                                          \
+      return prsort_##tag(a, t, n, kbits, cnt, parts);                                      \
+    }                                                                                       \
+    mx_cpu_parallel_for(parts, 1, pscatter_##tag, &x);                                      \
+    int64_t share = n / (8 * parts) > 1 ? n / (8 * parts) : 1, acc = 0;                     \
+    group[ng++] = 0;                                                                        \
+    for (uint32_t b = 0; b < nb; b++) {                                                     \
+      acc += start[b + 1] - start[b];                                                       \
+      if (acc >= share && b + 1 < nb) {                                                     \
+        group[ng++] = b + 1;                                                                \
+        acc = 0;                                                                            \
+      }                                                                                     \
+    }                                                                                       \
+    group[ng] = nb;                                                                         \
+    msd_job j = {a, t, start, group, kbits - tb};                                           \
+    mx_cpu_parallel_for(ng, 1, buckets_##tag, &j);                                          \
+    free(start);                                                                            \
+    return a;                                                                               \
   }                                                                                         \
   /* a[lo, hi) reordered so elements with key < p (le: <= p) come first; returns their end. \
    * Branch-free: the comparison feeds an index, not a jump. */                            \
@@ -308,13 +449,16 @@ typedef struct ppass {
     }                                                                                       \
     isort_##tag(a + lo, hi - lo);                                                           \
   }                                                                                         \
+  /* cnt (long rows): each part's top-digit counts, already counted when `counted` */     \
   static void *run_##tag(void *a, void *t, int64_t n, int64_t kth, int kbits, uint32_t *hist, \
-                         uint32_t *cnt, int parts) {                                        \
-    if (kth >= 0) {                                                                         \
-      select_##tag((E *)a, (E *)t, n, kth, kbits, hist);                                    \
+                         uint32_t *cnt, int parts, bool counted) {                          \
+    if (kth >= 0) { /* vector steps narrow the range first where they can */               \
+      int64_t lo = 0, hi = n;                                                               \
+      if (!SEL_##tag(a, t, n, kth, &lo, &hi)) lo = 0, hi = n;                               \
+      select_##tag((E *)a + lo, (E *)t, hi - lo, kth - lo, kbits, hist);                    \
       return a;                                                                             \
     }                                                                                       \
-    if (cnt) return prsort_##tag((E *)a, (E *)t, n, kbits, cnt, parts);                     \
+    if (cnt) return msd_##tag((E *)a, (E *)t, n, kbits, cnt, parts, counted);               \
     return rsort_##tag((E *)a, (E *)t, n, kbits, hist);                                     \
   }
 CORE(k8, uint8_t, K_IDENT)
@@ -324,8 +468,10 @@ CORE(k64, uint64_t, K_IDENT)
 CORE(p32, uint64_t, K_P32)
 CORE(p64, pair64, K_P64)
 
-typedef void *(*run_fn)(void *, void *, int64_t, int64_t, int, uint32_t *, uint32_t *, int);
+typedef void *(*run_fn)(void *, void *, int64_t, int64_t, int, uint32_t *, uint32_t *, int, bool);
 static const run_fn run_tab[] = {run_k8, run_k16, run_k32, run_k64, run_p32, run_p64};
+typedef void (*bhist_fn)(const void *, int64_t, int64_t, uint32_t *, int, uint32_t);
+static const bhist_fn bhist_tab[] = {bhist_k8, bhist_k16, bhist_k32, bhist_k64, bhist_p32, bhist_p64};
 
 /* ---- writing pairs back: indices, or values copied bit for bit from the row ---- */
 
@@ -361,12 +507,28 @@ typedef struct pio {
   int fmt;
   bool pairs;
   _Atomic unsigned lossy;
+  uint32_t *cnt; /* NULL, or per part the counts of the top digit: (key >> sh) & mask */
+  int sh;
+  uint32_t mask;
+  int64_t part; /* elements per part */
 } pio;
 
-static void pload(void *ctx, int64_t b, int64_t e) {
+#define LOAD_BLOCK 4096 /* keys counted right after their load, while in cache */
+
+static void pload(void *ctx, int64_t qb, int64_t qe) {
   pio *x = (pio *)ctx;
   load_fn f = x->pairs ? x->d->loadp : x->d->loadk;
-  unsigned l = f(x->r->src, x->r->is, b, e, x->buf);
+  unsigned l = 0;
+  for (int64_t q = qb; q < qe; q++) {
+    int64_t lo = q * x->part, hi = lo + x->part < x->r->n ? lo + x->part : x->r->n;
+    uint32_t *h = x->cnt ? x->cnt + q * ((int64_t)x->mask + 1) : NULL;
+    if (h) memset(h, 0, ((size_t)x->mask + 1) * sizeof *h);
+    for (int64_t b = lo; b < hi; b += LOAD_BLOCK) {
+      int64_t e = b + LOAD_BLOCK < hi ? b + LOAD_BLOCK : hi;
+      l |= f(x->r->src, x->r->is, b, e, x->buf);
+      if (h) bhist_tab[x->fmt](x->buf, b, e, h, x->sh, x->mask);
+    }
+  }
   if (l) atomic_fetch_or(&x->lossy, l);
 }
 
@@ -402,26 +564,27 @@ void mx_cpu_sortrow_run(const mx_sortrow *r, void *scratch, bool parallel) {
   uint32_t *hist = (uint32_t *)scratch;
   char *a = (char *)scratch + HIST_BYTES;
   int parts = parallel && n >= PARALLEL_ROW && r->kth < 0 ? mx_cpu_pool_size() : 1;
-  uint32_t *cnt = NULL;
-  if (parts > 1) {
+  uint32_t *cnt = NULL; /* long rows: the top-digit counts of each part (msd) */
+  if (r->kth < 0 && (parts > 1 || n >= MSD_ROW)) {
     cnt = (uint32_t *)malloc((size_t)parts * ((size_t)1 << MAX_DIGIT_BITS) * sizeof *cnt);
     if (!cnt) parts = 1;
   }
   int64_t grain = parts > 1 ? (n + parts - 1) / parts : n;
-  pio io = {r, d, a, 0, r->want_index, 0};
+  int tb = d->kbits < MAX_DIGIT_BITS ? d->kbits : MAX_DIGIT_BITS;
+  pio io = {r, d, a, 0, r->want_index, 0, cnt, d->kbits - tb, (1u << tb) - 1, grain};
   if (!io.pairs) { /* bare keys unless the row has values the keys cannot give back */
     io.fmt = d->bits == 8 ? FMT_K8 : d->bits == 16 ? FMT_K16 : d->bits == 32 ? FMT_K32 : FMT_K64;
     if (r->os == 1) io.buf = r->dst; /* keys as wide as the values: sort in the output */
-    mx_cpu_parallel_for(n, grain, pload, &io);
+    mx_cpu_parallel_for(parts, 1, pload, &io);
     io.pairs = atomic_load(&io.lossy) != 0;
   }
   char *t = a + (size_t)n * (d->bits == 64 ? sizeof(pair64) : sizeof(uint64_t));
   if (io.pairs) {
     io.fmt = d->bits == 64 ? FMT_P64 : FMT_P32;
     io.buf = a;
-    mx_cpu_parallel_for(n, grain, pload, &io);
+    mx_cpu_parallel_for(parts, 1, pload, &io);
   }
-  io.buf = run_tab[io.fmt](io.buf, t, n, r->kth, d->kbits, hist, cnt, parts);
+  io.buf = run_tab[io.fmt](io.buf, t, n, r->kth, d->kbits, hist, cnt, parts, cnt != NULL);
   mx_cpu_parallel_for(n, grain, pstore, &io); /* in place when the keys ended in the output */
   free(cnt);
 }

@@ -1,6 +1,7 @@
 /* sort_radix.h: one row of a sort or partition for every real dtype, on order-preserving
- * unsigned keys: LSD radix sort (stable; over the thread pool for a long row), insertion sort
- * for short rows, quickselect for partitions. Order as MLX: NaN after +inf, -0.0 equal to 0.0,
+ * unsigned keys: vector sorting networks for short rows (sort_net.h), LSD radix sort above,
+ * and for long rows a top-digit pass then cache-sized LSD bucket sorts (over the thread pool);
+ * all stable. Quickselect for partitions. Order as MLX: NaN after +inf, -0.0 equal to 0.0,
  * ties in input order. Complex rows are sorted by sort.c's comparison sort. */
 #ifndef MX_CPU_SORT_RADIX_H
 #define MX_CPU_SORT_RADIX_H
