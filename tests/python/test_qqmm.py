@@ -10,10 +10,6 @@ import pytest
 
 import mlx.core as mx
 import mlx.nn as nn
-from conftest import DEVICE
-
-pytestmark = pytest.mark.skipif(DEVICE == "gpu", reason="QQMatmul has no CUDA kernel yet "
-                                "(qqmm on a GPU stream raises its named error)")
 
 GOLDEN = np.load(os.path.join(os.path.dirname(__file__), "data", "qqmm_mlx.npz"))
 MODES = ["nvfp4", "mxfp8"]

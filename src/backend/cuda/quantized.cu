@@ -46,11 +46,13 @@ __device__ __forceinline__ void q_load_words(const uint32_t *p, uint32_t (&w)[BI
 }
 
 /* ---- GEMV: out[i, m, n] = sum_k x[xi, m, k] * W[wi, n, k] ----
- * A warp computes QMM_R output columns; each lane takes every 32nd unit of their rows,
- * converts the unit's x values once for the QMM_R rows, and accumulates per half unit
+ * A warp computes QMM_R output columns. Each lane takes every 32nd unit of their rows and
+ * first issues the loads of QMM_UPL units of every row (words, scales, biases), then per unit
+ * converts the x values once for the QMM_R rows and accumulates per group part
  * s * sum(x q) + b * sum(x) (the affine decode factored out of the dot product). */
 
 #define QMM_R 4
+#define QMM_UPL 4 /* units per row a lane has in flight */
 
 struct q_gemv_args {
   const void *x;          /* nx x M x K, T */
@@ -61,6 +63,16 @@ struct q_gemv_args {
   int64_t nx, nw;
   int M, N, K, gs, sdt;
   bool w_batched;
+};
+
+/* Scale bytes of the fp modes as scale traits (S, ld) like lm_<dtype>. */
+struct q_fp8_scale {
+  typedef uint8_t S;
+  __device__ static float ld(uint8_t b) { return mx_q_from_fp8(b); }
+};
+struct q_e8m0_scale {
+  typedef uint8_t S;
+  __device__ static float ld(uint8_t b) { return mx_q_e8m0_value(b); }
 };
 
 /* Code i of a unit as a float: affine codes exactly through the 2^23 mantissa trick. */
@@ -76,10 +88,31 @@ __device__ __forceinline__ float q_code_value(const uint32_t (&w)[BITS], int i) 
   else return mx_q_e2m1_value(c);
 }
 
-template <class Tr, int MODE, int BITS>
+/* Code i (a compile-time constant once unrolled) of a unit. Affine codes of 2, 4 or 8 bits
+ * stay in place within their 16-bit half of the word: with the exponent 127 + 23 - sh or-ed
+ * in, the word reads 2^(23 - sh) + c exactly (sh: the code's shift in the half). */
+template <int MODE, int BITS>
+__device__ __forceinline__ float q_code_fast(const uint32_t (&w)[BITS], const uint32_t (&hi)[BITS],
+                                             int i) {
+  if constexpr (MODE == MX_QMODE_AFFINE && (BITS == 2 || BITS == 4 || BITS == 8)) {
+    constexpr int PER = 32 / BITS, HALF = 16 / BITS;
+    const int wd = i / PER, ci = i % PER, sh = (ci % HALF) * BITS;
+    const uint32_t h = ci < HALF ? w[wd] : hi[wd];
+    const uint32_t e = (uint32_t)(127 + 23 - sh) << 23;
+    return __uint_as_float((h & (((1u << BITS) - 1u) << sh)) | e) - __uint_as_float(e);
+  } else {
+    return q_code_value<MODE, BITS>(w, i);
+  }
+}
+
+/* WHOLE: every unit lies in one group (group size a multiple of 32), else in two halves. */
+template <class Tr, class Sc, int MODE, int BITS, bool WHOLE>
 __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) {
   typedef typename Tr::S S;
+  typedef typename Sc::S SS;
   constexpr int VS = 16 / (int)sizeof(S); /* elements per 16-byte pack of x */
+  constexpr int NG = WHOLE ? 1 : 2;
+  constexpr bool AFF = MODE == MX_QMODE_AFFINE;
   const int lane = threadIdx.x & 31;
   const int n0 = (blockIdx.x * QMM_WARPS + (threadIdx.x >> 5)) * QMM_R;
   if (n0 >= a.N) return;
@@ -89,53 +122,81 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
   if (xi >= a.nx) xi = a.nx - 1;
   if (wi >= a.nw) wi = a.nw - 1;
   const int U = a.K / 32, G = a.K / a.gs;
-  int64_t wrow[QMM_R];
+  const uint32_t *wrow[QMM_R];
+  const SS *srow[QMM_R], *brow[QMM_R];
 #pragma unroll
-  for (int r = 0; r < QMM_R; r++) wrow[r] = wi * a.N + (n0 + r < a.N ? n0 + r : n0);
+  for (int r = 0; r < QMM_R; r++) {
+    const int64_t row = wi * a.N + (n0 + r < a.N ? n0 + r : n0);
+    wrow[r] = a.w + row * U * BITS;
+    srow[r] = (const SS *)a.sc + row * G;
+    brow[r] = AFF ? (const SS *)a.bi + row * G : nullptr;
+  }
   const S *xb = (const S *)a.x + xi * (int64_t)a.M * a.K;
   for (int m = 0; m < a.M; m++) { /* rows of x one after another: the weights hit L2 */
     float acc[QMM_R];
 #pragma unroll
     for (int r = 0; r < QMM_R; r++) acc[r] = 0.0f;
-#pragma unroll 2
-    for (int u = lane; u < U; u += 32) {
-      uint32_t wv[QMM_R][BITS];
+    for (int u0 = lane; u0 < U; u0 += 32 * QMM_UPL) {
+      uint32_t wv[QMM_UPL][QMM_R][BITS];
+      SS sv[QMM_UPL][QMM_R][NG], bv[QMM_UPL][QMM_R][NG];
 #pragma unroll
-      for (int r = 0; r < QMM_R; r++) q_load_words<BITS>(a.w + (wrow[r] * U + u) * BITS, wv[r]);
-      const int k0 = u * 32;
-      float xv[32];
-      const mxc_pack<S, VS> *xp = (const mxc_pack<S, VS> *)(xb + (int64_t)m * a.K + k0);
+      for (int j = 0; j < QMM_UPL; j++) {
+        const int u = u0 + 32 * j;
+        if (u < U) {
+          const int g0 = u * 32 / a.gs, g1 = (u * 32 + 16) / a.gs;
 #pragma unroll
-      for (int p = 0; p < 32 / VS; p++) {
-        mxc_pack<S, VS> pk = xp[p];
-#pragma unroll
-        for (int e = 0; e < VS; e++) xv[p * VS + e] = Tr::ld(pk.v[e]);
-      }
-      float xs0 = 0.0f, xs1 = 0.0f;
-      if constexpr (MODE == MX_QMODE_AFFINE) {
-#pragma unroll
-        for (int k = 0; k < 16; k++) {
-          xs0 += xv[k];
-          xs1 += xv[16 + k];
+          for (int r = 0; r < QMM_R; r++) {
+            q_load_words<BITS>(wrow[r] + u * BITS, wv[j][r]);
+            sv[j][r][0] = srow[r][g0];
+            if constexpr (!WHOLE) sv[j][r][NG - 1] = srow[r][g1];
+            if constexpr (AFF) {
+              bv[j][r][0] = brow[r][g0];
+              if constexpr (!WHOLE) bv[j][r][NG - 1] = brow[r][g1];
+            }
+          }
         }
       }
 #pragma unroll
-      for (int r = 0; r < QMM_R; r++) {
-        const int64_t g0 = wrow[r] * G + k0 / a.gs, g1 = wrow[r] * G + (k0 + 16) / a.gs;
-        float s0 = q_scale_at<MODE>(a.sc, a.sdt, g0);
-        float s1 = g1 == g0 ? s0 : q_scale_at<MODE>(a.sc, a.sdt, g1);
-        float b0 = 0.0f, b1 = 0.0f;
-        if constexpr (MODE == MX_QMODE_AFFINE) {
-          b0 = lm_ldf(a.bi, a.sdt, g0);
-          b1 = g1 == g0 ? b0 : lm_ldf(a.bi, a.sdt, g1);
-        }
-        float d0 = 0.0f, d1 = 0.0f;
+      for (int j = 0; j < QMM_UPL; j++) {
+        const int u = u0 + 32 * j;
+        if (u < U) {
+          float xv[32];
+          const mxc_pack<S, VS> *xp = (const mxc_pack<S, VS> *)(xb + (int64_t)m * a.K + u * 32);
 #pragma unroll
-        for (int k = 0; k < 16; k++) {
-          d0 += xv[k] * q_code_value<MODE, BITS>(wv[r], k);
-          d1 += xv[16 + k] * q_code_value<MODE, BITS>(wv[r], 16 + k);
+          for (int p = 0; p < 32 / VS; p++) {
+            mxc_pack<S, VS> pk = xp[p];
+#pragma unroll
+            for (int e = 0; e < VS; e++) xv[p * VS + e] = Tr::ld(pk.v[e]);
+          }
+          float xs0 = 0.0f, xs1 = 0.0f;
+          if constexpr (AFF) {
+#pragma unroll
+            for (int k = 0; k < 16; k++) {
+              xs0 += xv[k];
+              xs1 += xv[16 + k];
+            }
+          }
+#pragma unroll
+          for (int r = 0; r < QMM_R; r++) {
+            uint32_t hi[BITS];
+#pragma unroll
+            for (int t = 0; t < BITS; t++) hi[t] = wv[j][r][t] >> 16;
+            float d0 = 0.0f, d1 = 0.0f;
+#pragma unroll
+            for (int k = 0; k < 16; k++) {
+              d0 += xv[k] * q_code_fast<MODE, BITS>(wv[j][r], hi, k);
+              d1 += xv[16 + k] * q_code_fast<MODE, BITS>(wv[j][r], hi, 16 + k);
+            }
+            const float s0 = Sc::ld(sv[j][r][0]), s1 = Sc::ld(sv[j][r][NG - 1]);
+            if constexpr (AFF) {
+              const float b0 = Sc::ld(bv[j][r][0]), b1 = Sc::ld(bv[j][r][NG - 1]);
+              if constexpr (WHOLE) acc[r] += s0 * (d0 + d1) + b0 * (xs0 + xs1);
+              else acc[r] += s0 * d0 + s1 * d1 + (b0 * xs0 + b1 * xs1);
+            } else {
+              acc[r] += WHOLE ? s0 * (d0 + d1) : s0 * d0 + s1 * d1;
+            }
+          }
         }
-        acc[r] += s0 * d0 + s1 * d1 + (b0 * xs0 + b1 * xs1);
       }
     }
 #pragma unroll
@@ -196,7 +257,24 @@ static void q_launch(const q_job &j, bool gemv, int64_t nmat, const uint32_t *w,
                      const void *bi, void *tile, int64_t units) {
   if (gemv) {
     dim3 grid((unsigned)((j.g.N + QMM_WARPS * QMM_R - 1) / (QMM_WARPS * QMM_R)), (unsigned)nmat);
-    q_gemv_t<Tr, MODE, BITS><<<grid, 32 * QMM_WARPS, 0, j.q>>>(j.g);
+    const bool whole = j.g.gs % 32 == 0;
+#define QG(SC, WH) q_gemv_t<Tr, SC, MODE, BITS, WH><<<grid, 32 * QMM_WARPS, 0, j.q>>>(j.g)
+    if constexpr (MODE == MX_QMODE_AFFINE) {
+      if (j.g.sdt == (int)Tr::dt) {
+        if (whole) QG(Tr, true);
+        else QG(Tr, false);
+      } else {
+        if (whole) QG(lm_f32, true);
+        else QG(lm_f32, false);
+      }
+    } else if constexpr (MODE == MX_QMODE_NVFP4) {
+      if (whole) QG(q_fp8_scale, true);
+      else QG(q_fp8_scale, false);
+    } else {
+      if (whole) QG(q_e8m0_scale, true);
+      else QG(q_e8m0_scale, false);
+    }
+#undef QG
   } else {
     q_unpack<Tr, MODE, BITS><<<mxc_blocks(units, 256, j.dev), 256, 0, j.q>>>(
         w, sc, bi, j.g.sdt, (typename Tr::S *)tile, units, j.g.gs);
@@ -260,6 +338,17 @@ static const void *q_stage_aligned(const mx_tensor *t, mx_dtype dt, mxc_scratch_
   return c;
 }
 
+/* Bytes of unpacked weights per GEMM of the transposed product: a tile that stays in L2
+ * between its unpacking and the GEMM reading it. */
+static int64_t q_tile_budget(int dev) {
+  const char *e = getenv("MX_QMM_TILE_KB");
+  if (e && atoi(e) > 0) return (int64_t)atoi(e) * 1024;
+  int l2 = 0;
+  if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev) != cudaSuccess || l2 <= 0)
+    return QMM_CHUNK_BYTES;
+  return (int64_t)l2 / 2;
+}
+
 /* The shared driver of QuantizedMatmul and GatherQMM (lhs/rhs: device uint32 indices). */
 static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor *w,
                    const mx_tensor *scales, const mx_tensor *biases, const uint32_t *lhs,
@@ -281,9 +370,9 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
   const void *xd = q_stage_aligned(x, t, gx, q, dev);
   const uint32_t *wd = xd ? (const uint32_t *)q_stage_aligned(w, MX_UINT32, gw, q, dev) : nullptr;
   if (!wd) return -1;
-  mx_dtype sdt = mode == MX_QMODE_AFFINE ? scales->dtype : MX_UINT8;
-  if (mode == MX_QMODE_AFFINE && sdt != MX_FLOAT16 && sdt != MX_BFLOAT16 && sdt != MX_FLOAT32)
-    sdt = MX_FLOAT32;
+  /* affine scales and biases: x's dtype when they have it, else float32 */
+  mx_dtype sdt = mode != MX_QMODE_AFFINE ? MX_UINT8 : scales->dtype == t ? t : MX_FLOAT32;
+  if (mode == MX_QMODE_AFFINE && biases->dtype != sdt) sdt = MX_FLOAT32;
   const void *scd = lm_stage(scales, sdt, gs_, q, dev);
   const void *bid = nullptr;
   if (!scd) return -1;
@@ -336,7 +425,9 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
         return mx_fail_int(MX_ERUNTIME, "[gather_qmm] CUDA error: %s", cudaGetErrorString(e));
       }
     }
-    int64_t ch = QMM_CHUNK_BYTES / ((int64_t)rl * (int64_t)es);
+    int64_t budget = QMM_CHUNK_BYTES;
+    if (transpose) budget = q_tile_budget(dev);
+    int64_t ch = budget / ((int64_t)rl * (int64_t)es);
     ch = ch < 256 ? 256 : ch / 128 * 128;
     if (ch > rows || !transpose) ch = rows; /* K chunks would round partial sums to T */
     void *tile = gt.alloc((size_t)ch * rl * es);

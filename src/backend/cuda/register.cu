@@ -98,6 +98,8 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_ROPE] = mx_cuda_rope;
   f[MX_PRIM_SDPA] = mx_cuda_sdpa;
   f[MX_PRIM_GATHER_MM] = mx_cuda_gather_mm;
+  int mx_cuda_qqmatmul(const mx_kernel_ctx *, const mx_tensor *, int, mx_tensor *, int);
+  f[MX_PRIM_QQMATMUL] = mx_cuda_qqmatmul; /* qqmm.cu */
   /* (end of section CU) */
 
   /* ==== section GF: FFT and Hadamard ==== */
