@@ -76,9 +76,25 @@ def main():
     wq, sc, bi = mx.quantize(w, group_size=gs, bits=bits)
     mx.eval(wq, sc, bi)
     qbytes = wq.nbytes + sc.nbytes + bi.nbytes
-    for M in (1, 512):
+    import os
+    for M, tile in ((1, None), (1, "v1"), (1, "v2"), (1, "v3"), (1, "v4"), (1, "v5"), (1, "v6"), (1, "v7"),
+                    (512, "1048576"), (512, "32768"), (512, "24576"), (512, "16384"), (512, None)):
+        if tile and tile[0] == "v":
+            os.environ["MX_QMM_V"] = tile[1:]
+            tile = None
+        else:
+            os.environ.pop("MX_QMM_V", None)
+        if tile:
+            os.environ["MX_QMM_TILE_KB"] = tile
+        else:
+            os.environ.pop("MX_QMM_TILE_KB", None)
+        print("tile", tile)
         x = mx.random.normal((M, K)).astype(mx.bfloat16)
         mx.eval(x)
+        y = mx.quantized_matmul(x, wq, sc, bi, transpose=True, group_size=gs, bits=bits).astype(mx.float32)
+        wd = mx.dequantize(wq, sc, bi, group_size=gs, bits=bits).astype(mx.float32)
+        ref = x.astype(mx.float32) @ wd.T
+        print("    relerr", (mx.linalg.norm(y - ref) / mx.linalg.norm(ref)).item())
         ker, wall = mlx_times(
             lambda: mx.quantized_matmul(x, wq, sc, bi, transpose=True, group_size=gs, bits=bits))
         xt = torch.randn(M, K, dtype=torch.bfloat16, device="cuda")
@@ -96,7 +112,16 @@ def main():
     k = mx.random.normal((1, H, T, D)).astype(mx.bfloat16)
     v = mx.random.normal((1, H, T, D)).astype(mx.bfloat16)
     mx.eval(q, k, v)
-    ker, wall = mlx_times(lambda: mx.fast.scaled_dot_product_attention(q, k, v, scale=D ** -0.5))
+    for wv, hv in (("8", "1"), ("8", "2"), ("4", "1"), ("4", "2"), ("16", "2"), ("16", "1"), ("8", "0")):
+        os.environ["MX_SDPA_W"] = wv
+        os.environ["MX_SDPA_H"] = hv
+        print("sdpa want", wv, "h", hv)
+        o = mx.fast.scaled_dot_product_attention(q, k, v, scale=D ** -0.5).astype(mx.float32)
+        qf, kf, vf = (t.astype(mx.float32) for t in (q, k, v))
+        r = mx.softmax((qf * D ** -0.5) @ kf.swapaxes(-1, -2), axis=-1) @ vf
+        print("    relerr", (mx.linalg.norm(o - r) / mx.linalg.norm(r)).item())
+        ker, wall = mlx_times(lambda: mx.fast.scaled_dot_product_attention(q, k, v, scale=D ** -0.5))
+        print("   ", ker * 1e3)
     bound = (k.nbytes + v.nbytes) / bw * 1e3
     qt = torch.randn(1, H, 1, D, dtype=torch.bfloat16, device="cuda")
     kt = torch.randn(1, H, T, D, dtype=torch.bfloat16, device="cuda")

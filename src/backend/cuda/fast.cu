@@ -438,6 +438,152 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
   }
 }
 
+/* Split-key decoding of 2-byte dtypes with D, DV <= 128: as f_sdpa_decode, but a half warp
+ * takes one key at a time with 16-byte loads (lane l of a half holds dims [8l, 8l + 8)), so a
+ * warp has 2 * KU keys in flight; each half runs its own online softmax and the halves merge
+ * by shuffles before the warps merge. */
+template <class Tr, int KU>
+__global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode_h(const f_sdpa_args a) {
+  typedef typename Tr::S S;
+  __shared__ float sm_m[SDPA_WARPS], sm_l[SDPA_WARPS];
+  __shared__ float sm_acc[SDPA_WARPS][128];
+  const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5, half = lane >> 4, hl = lane & 15;
+  const int64_t row = blockIdx.x, split = blockIdx.y;
+  const int64_t iq = row % a.TQ, h = (row / a.TQ) % a.NQ, b = row / (a.TQ * a.NQ);
+  const int64_t hk = h / (a.NQ / a.NKV);
+  int64_t j0 = split * a.chunk, j1 = j0 + a.chunk < a.TK ? j0 + a.chunk : a.TK;
+  if (a.causal && iq + (a.TK - a.TQ) >= 0 && j1 > iq + (a.TK - a.TQ) + 1)
+    j1 = iq + (a.TK - a.TQ) + 1;
+  const int d0 = hl * 8;
+  const bool qon = d0 < a.D, von = d0 < a.DV;
+  float qv[8], acc[8];
+  const S *qr = (const S *)a.q + b * a.qs[0] + h * a.qs[1] + iq * a.qs[2];
+#pragma unroll
+  for (int e = 0; e < 8; e++) {
+    qv[e] = 0.0f;
+    acc[e] = 0.0f;
+  }
+  if (qon) {
+    mxc_pack<S, 8> pk = *(const mxc_pack<S, 8> *)(qr + d0);
+#pragma unroll
+    for (int e = 0; e < 8; e++) qv[e] = Tr::ld(pk.v[e]) * (float)a.scale;
+  }
+  float m = -INFINITY, l = 0.0f;
+  const S *kb = (const S *)a.k + b * a.ks[0] + hk * a.ks[1] + d0;
+  const S *vb = (const S *)a.v + b * a.vs[0] + hk * a.vs[1] + d0;
+  for (int64_t jb = j0 + wp * 2 * KU; jb < j1; jb += SDPA_WARPS * 2 * KU) {
+    mxc_pack<S, 8> kp[KU], vp[KU];
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      const int64_t j = jb + 2 * u + half, jj = j < j1 ? j : j1 - 1;
+      if (qon) kp[u] = *(const mxc_pack<S, 8> *)(kb + jj * a.ks[2]);
+      if (von) vp[u] = *(const mxc_pack<S, 8> *)(vb + jj * a.vs[2]);
+    }
+    float sc[KU];
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      float s = 0.0f;
+      if (qon)
+#pragma unroll
+        for (int e = 0; e < 8; e++) s += qv[e] * Tr::ld(kp[u].v[e]);
+      sc[u] = s;
+    }
+#pragma unroll
+    for (int d = 8; d > 0; d >>= 1)
+#pragma unroll
+      for (int u = 0; u < KU; u++) sc[u] += __shfl_xor_sync(0xffffffffu, sc[u], d);
+    float bm = -INFINITY;
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      const int64_t j = jb + 2 * u + half;
+      sc[u] = j < j1 ? f_sdpa_adjust(a, sc[u], b, h, iq, j) : -INFINITY;
+      bm = sc[u] > bm ? sc[u] : bm;
+    }
+    if (bm > m) {
+      float alpha = m == -INFINITY ? 0.0f : expf(m - bm);
+      l *= alpha;
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc[e] *= alpha;
+      m = bm;
+    }
+    bool skip = false;
+    if (m == -INFINITY) { /* NaN scores still weigh: they poison the row as on the CPU */
+      bool nan = false;
+#pragma unroll
+      for (int u = 0; u < KU; u++) nan |= sc[u] != sc[u];
+      skip = !nan;
+    }
+    if (!skip) {
+#pragma unroll
+      for (int u = 0; u < KU; u++) {
+        float p = sc[u] == -INFINITY ? 0.0f : expf(sc[u] - m);
+        l += p;
+        if (p == 0.0f || !von) continue; /* a key of weight 0 adds nothing, not even inf * 0 */
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[e] += p * Tr::ld(vp[u].v[e]);
+      }
+    }
+  }
+  /* merge the halves: lanes l and l ^ 16 hold the same dims */
+  {
+    const float mo = __shfl_xor_sync(0xffffffffu, m, 16), lo = __shfl_xor_sync(0xffffffffu, l, 16);
+    const float M = mo > m ? mo : m;
+    const float ws = m == -INFINITY ? 0.0f : expf(m - M), wo = mo == -INFINITY ? 0.0f : expf(mo - M);
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+      const float ao = __shfl_xor_sync(0xffffffffu, acc[e], 16);
+      float r = 0.0f;
+      if (ws != 0.0f) r += acc[e] * ws;
+      if (wo != 0.0f) r += ao * wo;
+      acc[e] = r;
+    }
+    l = (ws != 0.0f ? l * ws : 0.0f) + (wo != 0.0f ? lo * wo : 0.0f);
+    m = M;
+  }
+  if (lane == 0) {
+    sm_m[wp] = m;
+    sm_l[wp] = l;
+  }
+  if (half == 0)
+#pragma unroll
+    for (int e = 0; e < 8; e++) sm_acc[wp][d0 + e] = acc[e];
+  __syncthreads();
+  float M = sm_m[0];
+  for (int w = 1; w < SDPA_WARPS; w++) M = sm_m[w] > M ? sm_m[w] : M;
+  float wt[SDPA_WARPS], L = 0.0f;
+  for (int w = 0; w < SDPA_WARPS; w++) {
+    wt[w] = sm_m[w] == -INFINITY ? 0.0f : expf(sm_m[w] - M);
+    L += wt[w] == 0.0f ? 0.0f : sm_l[w] * wt[w];
+  }
+  if (a.nsplit == 1) {
+    if (a.sinks) {
+      float sk = (float)a.sinks[h], M2 = sk > M ? sk : M;
+      float f = M == -INFINITY ? 0.0f : expf(M - M2);
+      for (int w = 0; w < SDPA_WARPS; w++) wt[w] *= f;
+      L = L * f + expf(sk - M2);
+    }
+    S *o = (S *)a.out + row * a.DV;
+    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+      float s = 0.0f;
+      for (int w = 0; w < SDPA_WARPS; w++)
+        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
+      o[d] = Tr::sv(L == 0.0f ? NAN : s / L);
+    }
+  } else {
+    float *pp = a.part + (row * a.nsplit + split) * (a.DV + 2);
+    if (threadIdx.x == 0) {
+      pp[0] = M;
+      pp[1] = L;
+    }
+    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+      float s = 0.0f;
+      for (int w = 0; w < SDPA_WARPS; w++)
+        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
+      pp[2 + d] = s;
+    }
+  }
+}
+
 /* Merges the split partials of every row (block per row): the split weights first, in
  * parallel into shared memory (nsplit floats), then every output dim. */
 template <class Tr>
@@ -586,7 +732,9 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
   if (sinks && !(a.sinks = (const double *)lm_stage(sinks, MX_FLOAT64, gs, q, dev))) return -1;
   bool decode = sizeof(S) <= 4 && a.TQ <= 4 && a.D % 4 == 0 && a.DV % 4 == 0 && a.D <= 256 &&
                 a.DV <= 256 && a.D > 0 && a.DV > 0 && a.NQ % a.NKV == 0;
-  int al = decode ? 4 : 1;
+  const bool half16 = decode && sizeof(S) == 2 && a.D <= 128 && a.DV <= 128 && a.D % 8 == 0 &&
+                      a.DV % 8 == 0;
+  int al = half16 ? 8 : decode ? 4 : 1;
   a.q = f_sdpa_stage(&in[0], gq, q, dev, a.qs, al);
   a.k = a.q ? f_sdpa_stage(&in[1], gk, q, dev, a.ks, al) : nullptr;
   a.v = a.k ? f_sdpa_stage(&in[2], gv, q, dev, a.vs, al) : nullptr;
@@ -594,7 +742,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
   const char *name = "scaled_dot_product_attention";
   if (decode) {
     int64_t rows = a.B * a.NQ * a.TQ;
-    int64_t want = (int64_t)mxc_sm_count(dev) * 8;
+    int64_t want = (int64_t)mxc_sm_count(dev) * (getenv("MX_SDPA_W") ? atoi(getenv("MX_SDPA_W")) : 8);
     int64_t ns = (want + rows - 1) / rows, maxs = (a.TK + 127) / 128;
     ns = ns < maxs ? ns : maxs;
     ns = ns < 1 ? 1 : (ns > 4096 ? 4096 : ns);
@@ -606,7 +754,12 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
     }
     if (rows > INT32_MAX) return mx_fail_int(MX_EINVAL, "[%s] Too many query rows.", name);
     dim3 grid((unsigned)rows, (unsigned)a.nsplit);
-    if (a.D <= 128 && a.DV <= 128)
+    const char *hv = getenv("MX_SDPA_H");
+    const int hvar = hv ? atoi(hv) : 0;
+    if (half16 && hvar > 0) {
+      if (hvar == 1) f_sdpa_decode_h<Tr, 4><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
+      else f_sdpa_decode_h<Tr, 8><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
+    } else if (a.D <= 128 && a.DV <= 128)
       f_sdpa_decode<Tr, 1><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
     else
       f_sdpa_decode<Tr, 2><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);

@@ -6,7 +6,6 @@
 #include "lm.cuh"
 
 #define QMM_SMALL_M 8 /* rows of x up to which the GEMV kernel runs */
-#define QMM_WARPS 4   /* warps per GEMV block */
 #define QMM_CHUNK_BYTES ((int64_t)1 << 30) /* unpacked weights per GEMM */
 
 /* ---- decoding: a unit is 32 consecutive codes of one row, BITS words ---- */
@@ -51,8 +50,6 @@ __device__ __forceinline__ void q_load_words(const uint32_t *p, uint32_t (&w)[BI
  * converts the x values once for the QMM_R rows and accumulates per group part
  * s * sum(x q) + b * sum(x) (the affine decode factored out of the dot product). */
 
-#define QMM_R 4
-#define QMM_UPL 4 /* units per row a lane has in flight */
 
 struct q_gemv_args {
   const void *x;          /* nx x M x K, T */
@@ -106,7 +103,8 @@ __device__ __forceinline__ float q_code_fast(const uint32_t (&w)[BITS], const ui
 }
 
 /* WHOLE: every unit lies in one group (group size a multiple of 32), else in two halves. */
-template <class Tr, class Sc, int MODE, int BITS, bool WHOLE>
+template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int QMM_R = 4, int QMM_UPL = 4,
+          int QMM_WARPS = 4>
 __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) {
   typedef typename Tr::S S;
   typedef typename Sc::S SS;
@@ -208,36 +206,60 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
   }
 }
 
-/* ---- unpacking whole rows into dtype T (the GEMM path) ---- */
+/* ---- unpacking whole rows into dtype T (the GEMM path) ----
+ * A thread writes 8 consecutive values (BITS bytes of codes), so a warp's stores are
+ * contiguous. */
 
 template <class Tr, int MODE, int BITS>
 __global__ void __launch_bounds__(256) q_unpack(const uint32_t *w, const void *sc, const void *bi,
-                                                int sdt, typename Tr::S *out, int64_t units,
+                                                int sdt, typename Tr::S *out, int64_t octs,
                                                 int gs) {
   typedef typename Tr::S S;
-  constexpr int VS = 16 / (int)sizeof(S);
-  for (int64_t t = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t < units;
-       t += (int64_t)gridDim.x * blockDim.x) {
-    uint32_t wv[BITS];
-    q_load_words<BITS>(w + t * BITS, wv);
-    const int64_t e0 = t * 32, g0 = e0 / gs, g1 = (e0 + 16) / gs;
-    float s0 = q_scale_at<MODE>(sc, sdt, g0), s1 = q_scale_at<MODE>(sc, sdt, g1);
-    float b0 = 0.0f, b1 = 0.0f;
-    if constexpr (MODE == MX_QMODE_AFFINE) {
-      b0 = lm_ldf(bi, sdt, g0);
-      b1 = lm_ldf(bi, sdt, g1);
+  constexpr int VS = 16 / (int)sizeof(S) < 8 ? 16 / (int)sizeof(S) : 8;
+  constexpr uint32_t mask = (1u << BITS) - 1u;
+  constexpr int IN = 4; /* octets a thread has in flight */
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t t0 = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; t0 < octs; t0 += IN * stride) {
+    uint64_t v[IN];
+    float s[IN], b[IN];
+#pragma unroll
+    for (int u = 0; u < IN; u++) {
+      const int64_t t = t0 + u * stride;
+      v[u] = 0;
+      s[u] = b[u] = 0.0f;
+      if (t < octs) {
+        const int64_t bit0 = t * 8 * BITS, wd = bit0 >> 5;
+        const int sh = (int)(bit0 & 31);
+        v[u] = w[wd];
+        if (sh + 8 * BITS > 32) v[u] |= (uint64_t)w[wd + 1] << 32;
+        v[u] >>= sh;
+        const int64_t g = t * 8 / gs;
+        s[u] = q_scale_at<MODE>(sc, sdt, g);
+        if constexpr (MODE == MX_QMODE_AFFINE) b[u] = lm_ldf(bi, sdt, g);
+      }
     }
-    float v[32];
 #pragma unroll
-    for (int k = 0; k < 32; k++)
-      v[k] = (k < 16 ? s0 : s1) * q_code_value<MODE, BITS>(wv, k) + (k < 16 ? b0 : b1);
-    mxc_pack<S, VS> *op = (mxc_pack<S, VS> *)(out + e0);
+    for (int u = 0; u < IN; u++) {
+      const int64_t t = t0 + u * stride;
+      if (t >= octs) break;
+      float f[8];
 #pragma unroll
-    for (int p = 0; p < 32 / VS; p++) {
-      mxc_pack<S, VS> pk;
+      for (int k = 0; k < 8; k++) {
+        const uint32_t c = (uint32_t)(v[u] >> (k * BITS)) & mask;
+        float q;
+        if constexpr (MODE == MX_QMODE_AFFINE) q = (float)c;
+        else if constexpr (MODE == MX_QMODE_MXFP8) q = mx_q_from_fp8((uint8_t)c);
+        else q = mx_q_e2m1_value(c);
+        f[k] = s[u] * q + b[u];
+      }
+      mxc_pack<S, VS> *op = (mxc_pack<S, VS> *)(out + t * 8);
 #pragma unroll
-      for (int e = 0; e < VS; e++) pk.v[e] = Tr::sv(v[p * VS + e]);
-      op[p] = pk;
+      for (int p = 0; p < 8 / VS; p++) {
+        mxc_pack<S, VS> pk;
+#pragma unroll
+        for (int e = 0; e < VS; e++) pk.v[e] = Tr::sv(f[p * VS + e]);
+        op[p] = pk;
+      }
     }
   }
 }
@@ -256,9 +278,29 @@ template <class Tr, int MODE, int BITS>
 static void q_launch(const q_job &j, bool gemv, int64_t nmat, const uint32_t *w, const void *sc,
                      const void *bi, void *tile, int64_t units) {
   if (gemv) {
-    dim3 grid((unsigned)((j.g.N + QMM_WARPS * QMM_R - 1) / (QMM_WARPS * QMM_R)), (unsigned)nmat);
+    dim3 grid((unsigned)((j.g.N + 16 - 1) / 16), (unsigned)nmat);
     const bool whole = j.g.gs % 32 == 0;
-#define QG(SC, WH) q_gemv_t<Tr, SC, MODE, BITS, WH><<<grid, 32 * QMM_WARPS, 0, j.q>>>(j.g)
+    if constexpr (MODE == MX_QMODE_AFFINE && BITS == 4 && Tr::dt == MX_BFLOAT16) {
+      const char *ev = getenv("MX_QMM_V");
+      int v = ev ? atoi(ev) : 0;
+      if (v > 0 && whole && j.g.sdt == (int)Tr::dt) {
+#define QV(R, UPL, W)                                                                          \
+  q_gemv_t<Tr, Tr, MODE, BITS, true, R, UPL, W>                                               \
+      <<<dim3((unsigned)((j.g.N + R * W - 1) / (R * W)), (unsigned)nmat), 32 * W, 0, j.q>>>(j.g)
+        switch (v) {
+          case 1: QV(4, 2, 4); break;
+          case 2: QV(2, 4, 4); break;
+          case 3: QV(2, 2, 8); break;
+          case 4: QV(1, 4, 8); break;
+          case 5: QV(4, 1, 4); break;
+          case 6: QV(2, 4, 8); break;
+          default: QV(8, 2, 4); break;
+        }
+#undef QV
+        return;
+      }
+    }
+#define QG(SC, WH) q_gemv_t<Tr, SC, MODE, BITS, WH><<<grid, 128, 0, j.q>>>(j.g)
     if constexpr (MODE == MX_QMODE_AFFINE) {
       if (j.g.sdt == (int)Tr::dt) {
         if (whole) QG(Tr, true);
@@ -276,8 +318,8 @@ static void q_launch(const q_job &j, bool gemv, int64_t nmat, const uint32_t *w,
     }
 #undef QG
   } else {
-    q_unpack<Tr, MODE, BITS><<<mxc_blocks(units, 256, j.dev), 256, 0, j.q>>>(
-        w, sc, bi, j.g.sdt, (typename Tr::S *)tile, units, j.g.gs);
+    q_unpack<Tr, MODE, BITS><<<mxc_blocks(units * 4, 256, j.dev), 256, 0, j.q>>>(
+        w, sc, bi, j.g.sdt, (typename Tr::S *)tile, units * 4, j.g.gs);
   }
 }
 
