@@ -77,13 +77,11 @@ def main():
     mx.eval(wq, sc, bi)
     qbytes = wq.nbytes + sc.nbytes + bi.nbytes
     import os
-    for M, tile in ((1, None), (1, "v1"), (1, "v2"), (1, "v3"), (1, "v4"), (1, "v5"), (1, "v6"), (1, "v7"),
-                    (512, "1048576"), (512, "32768"), (512, "24576"), (512, "16384"), (512, None)):
-        if tile and tile[0] == "v":
-            os.environ["MX_QMM_V"] = tile[1:]
+    for M, tile in ((1, "p0"), (1, "p1"), (1, "p2"), (1, "p3"), (1, "p4"), (1, "p5"),
+                    (512, "1048576"), (512, None)):
+        if tile and tile[0] == "p":
+            os.environ["MX_QMM_P"] = tile[1:]
             tile = None
-        else:
-            os.environ.pop("MX_QMM_V", None)
         if tile:
             os.environ["MX_QMM_TILE_KB"] = tile
         else:
@@ -112,10 +110,12 @@ def main():
     k = mx.random.normal((1, H, T, D)).astype(mx.bfloat16)
     v = mx.random.normal((1, H, T, D)).astype(mx.bfloat16)
     mx.eval(q, k, v)
-    for wv, hv in (("8", "1"), ("8", "2"), ("4", "1"), ("4", "2"), ("16", "2"), ("16", "1"), ("8", "0")):
+    for wv, hv, fv in (("8", "1", "0"), ("8", "1", "1"), ("8", "3", "0"), ("8", "3", "1"), ("16", "3", "1"),
+                       ("4", "1", "1"), ("16", "1", "1")):
         os.environ["MX_SDPA_W"] = wv
         os.environ["MX_SDPA_H"] = hv
-        print("sdpa want", wv, "h", hv)
+        os.environ["MX_SDPA_F"] = fv
+        print("sdpa want", wv, "h", hv, "f", fv)
         o = mx.fast.scaled_dot_product_attention(q, k, v, scale=D ** -0.5).astype(mx.float32)
         qf, kf, vf = (t.astype(mx.float32) for t in (q, k, v))
         r = mx.softmax((qf * D ** -0.5) @ kf.swapaxes(-1, -2), axis=-1) @ vf

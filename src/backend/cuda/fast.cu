@@ -276,6 +276,7 @@ struct f_sdpa_args {
   const double *sinks;         /* (Nq,) or NULL */
   void *out;                   /* (B, Nq, Tq, Dv) row-contiguous */
   float *part;                 /* rows x nsplit x (Dv + 2) partials */
+  unsigned *count;             /* per row: splits done (NULL: a separate merge kernel) */
   int64_t B, NQ, NKV, TQ, TK, D, DV;
   int64_t nsplit, chunk;
   double scale, masked;
@@ -438,6 +439,51 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
   }
 }
 
+/* Merges the split partials of one row with a block of 128 threads: the split weights
+ * first, in parallel into wsh (nsplit floats of shared memory), then every output dim.
+ * The partials are read past L1 (other blocks may have just written them). */
+template <class Tr>
+__device__ __forceinline__ void f_sdpa_combine_row(const f_sdpa_args &a, int64_t row,
+                                                   float *wsh, float *red) {
+  const int64_t h = (row / a.TQ) % a.NQ;
+  const int64_t P = a.DV + 2;
+  const float *pp = a.part + row * a.nsplit * P;
+  float M = -INFINITY;
+  for (int64_t s = threadIdx.x; s < a.nsplit; s += blockDim.x) {
+    const float ms = __ldcg(pp + s * P);
+    M = ms > M ? ms : M;
+  }
+  M = lm_warp_max(M);
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = M;
+  __syncthreads();
+  M = red[0];
+  for (int w = 1; w < (int)(blockDim.x >> 5); w++) M = red[w] > M ? red[w] : M;
+  float sk = a.sinks ? (float)a.sinks[h] : -INFINITY;
+  const float M2 = sk > M ? sk : M;
+  float L = 0.0f;
+  for (int64_t s = threadIdx.x; s < a.nsplit; s += blockDim.x) {
+    float ms = __ldcg(pp + s * P);
+    float wgt = ms == -INFINITY ? 0.0f : expf(ms - M2);
+    wsh[s] = wgt;
+    L += wgt == 0.0f ? 0.0f : __ldcg(pp + s * P + 1) * wgt;
+  }
+  L = lm_warp_sum(L);
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = L;
+  __syncthreads();
+  L = 0.0f;
+  for (int w = 0; w < (int)(blockDim.x >> 5); w++) L += red[w];
+  if (a.sinks) L += expf(sk - M2);
+  typename Tr::S *o = (typename Tr::S *)a.out + row * a.DV;
+  for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+    float acc = 0.0f;
+#pragma unroll 8
+    for (int64_t s = 0; s < a.nsplit; s++)
+      if (wsh[s] != 0.0f) acc += __ldcg(pp + s * P + 2 + d) * wsh[s];
+    o[d] = Tr::sv(L == 0.0f ? NAN : acc / L);
+  }
+}
+
 /* Split-key decoding of 2-byte dtypes with D, DV <= 128: as f_sdpa_decode, but a half warp
  * takes one key at a time with 16-byte loads (lane l of a half holds dims [8l, 8l + 8)), so a
  * warp has 2 * KU keys in flight; each half runs its own online softmax and the halves merge
@@ -581,50 +627,28 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode_h(const f_sdpa_
         if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
       pp[2 + d] = s;
     }
+    if (a.count) { /* the split that finishes last merges the row */
+      __shared__ bool last;
+      __shared__ float red[SDPA_WARPS];
+      extern __shared__ float wsh[];
+      __threadfence();
+      __syncthreads();
+      if (threadIdx.x == 0) last = atomicAdd(a.count + row, 1u) == (unsigned)(a.nsplit - 1);
+      __syncthreads();
+      if (last) {
+        __threadfence();
+        f_sdpa_combine_row<Tr>(a, row, wsh, red);
+      }
+    }
   }
 }
 
-/* Merges the split partials of every row (block per row): the split weights first, in
- * parallel into shared memory (nsplit floats), then every output dim. */
+/* Merges the split partials of every row (block per row). */
 template <class Tr>
 __global__ void __launch_bounds__(128) f_sdpa_combine(const f_sdpa_args a) {
   extern __shared__ float wsh[];
   __shared__ float red[4];
-  const int64_t row = blockIdx.x;
-  const int64_t h = (row / a.TQ) % a.NQ;
-  const int64_t P = a.DV + 2;
-  const float *pp = a.part + row * a.nsplit * P;
-  float M = -INFINITY;
-  for (int64_t s = threadIdx.x; s < a.nsplit; s += blockDim.x) M = pp[s * P] > M ? pp[s * P] : M;
-  M = lm_warp_max(M);
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = M;
-  __syncthreads();
-  M = red[0];
-  for (int w = 1; w < (int)(blockDim.x >> 5); w++) M = red[w] > M ? red[w] : M;
-  float sk = a.sinks ? (float)a.sinks[h] : -INFINITY;
-  const float M2 = sk > M ? sk : M;
-  float L = 0.0f;
-  for (int64_t s = threadIdx.x; s < a.nsplit; s += blockDim.x) {
-    float ms = pp[s * P];
-    float wgt = ms == -INFINITY ? 0.0f : expf(ms - M2);
-    wsh[s] = wgt;
-    L += wgt == 0.0f ? 0.0f : pp[s * P + 1] * wgt;
-  }
-  L = lm_warp_sum(L);
-  __syncthreads();
-  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = L;
-  __syncthreads();
-  L = 0.0f;
-  for (int w = 0; w < (int)(blockDim.x >> 5); w++) L += red[w];
-  if (a.sinks) L += expf(sk - M2);
-  typename Tr::S *o = (typename Tr::S *)a.out + row * a.DV;
-  for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
-    float acc = 0.0f;
-#pragma unroll 8
-    for (int64_t s = 0; s < a.nsplit; s++)
-      if (wsh[s] != 0.0f) acc += pp[s * P + 2 + d] * wsh[s];
-    o[d] = Tr::sv(L == 0.0f ? NAN : acc / L);
-  }
+  f_sdpa_combine_row<Tr>(a, blockIdx.x, wsh, red);
 }
 
 /* The GEMM path's softmax: rows of the scores sc (TQ x TK for head h of batch b, dtype S)
@@ -723,7 +747,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
                   cudaMemsetAsync(out->data, 0, (size_t)out->size * sizeof(S), q));
     return 0;
   }
-  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q);
+  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q), gc(q);
   if (mask) {
     a.mask = mask->data;
     a.mdt = mask->dtype;
@@ -757,14 +781,23 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
     const char *hv = getenv("MX_SDPA_H");
     const int hvar = hv ? atoi(hv) : 0;
     if (half16 && hvar > 0) {
-      if (hvar == 1) f_sdpa_decode_h<Tr, 4><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
-      else f_sdpa_decode_h<Tr, 8><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
+      const char *fv = getenv("MX_SDPA_F");
+      size_t smem = 0;
+      if (a.nsplit > 1 && fv && atoi(fv) > 0) {
+        a.count = (unsigned *)gc.alloc(sizeof(unsigned) * (size_t)rows);
+        if (!a.count) return -1;
+        MX_CUDA_CHECK(name, cudaMemsetAsync(a.count, 0, sizeof(unsigned) * (size_t)rows, q));
+        smem = sizeof(float) * (size_t)a.nsplit;
+      }
+      if (hvar == 1) f_sdpa_decode_h<Tr, 4><<<grid, 32 * SDPA_WARPS, smem, q>>>(a);
+      else if (hvar == 3) f_sdpa_decode_h<Tr, 2><<<grid, 32 * SDPA_WARPS, smem, q>>>(a);
+      else f_sdpa_decode_h<Tr, 8><<<grid, 32 * SDPA_WARPS, smem, q>>>(a);
     } else if (a.D <= 128 && a.DV <= 128)
       f_sdpa_decode<Tr, 1><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
     else
       f_sdpa_decode<Tr, 2><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
     MX_CUDA_CHECK_LAUNCH(name);
-    if (a.nsplit > 1) {
+    if (a.nsplit > 1 && !a.count) {
       f_sdpa_combine<Tr><<<(unsigned)rows, 128, sizeof(float) * (size_t)a.nsplit, q>>>(a);
       MX_CUDA_CHECK_LAUNCH(name);
     }

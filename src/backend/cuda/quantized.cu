@@ -58,9 +58,14 @@ struct q_gemv_args {
   void *out;              /* nmat x M x N, T */
   const uint32_t *lhs, *rhs; /* per product x and w batch (NULL: QuantizedMatmul's) */
   int64_t nx, nw;
-  int M, N, K, gs, sdt;
+  int M, N, K, gs, gsh, sdt; /* gsh: log2(gs), or -1 when gs is no power of two */
   bool w_batched;
 };
+
+/* The group of element e of a row (shift when the group size is a power of two). */
+__device__ __forceinline__ int q_group(int e, int gs, int gsh) {
+  return gsh >= 0 ? e >> gsh : e / gs;
+}
 
 /* Scale bytes of the fp modes as scale traits (S, ld) like lm_<dtype>. */
 struct q_fp8_scale {
@@ -141,7 +146,7 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
       for (int j = 0; j < QMM_UPL; j++) {
         const int u = u0 + 32 * j;
         if (u < U) {
-          const int g0 = u * 32 / a.gs, g1 = (u * 32 + 16) / a.gs;
+          const int g0 = q_group(u * 32, a.gs, a.gsh), g1 = q_group(u * 32 + 16, a.gs, a.gsh);
 #pragma unroll
           for (int r = 0; r < QMM_R; r++) {
             q_load_words<BITS>(wrow[r] + u * BITS, wv[j][r]);
@@ -206,6 +211,150 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
   }
 }
 
+/* ---- GEMV of one row of x (decode): a persistent grid of warps, each walking row groups
+ * gw, gw + nw, ... with the loads of the next group issued before the current one is
+ * computed (two register stages), so every warp keeps its loads in flight. A row group is
+ * R rows times all units (UPL units per lane per stage, STAGES stages per group). */
+
+template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL>
+struct q_stage {
+  uint32_t w[UPL][R][BITS];
+  typename Sc::S s[UPL][R][WHOLE ? 1 : 2], b[UPL][R][WHOLE ? 1 : 2];
+};
+
+template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL>
+__device__ __forceinline__ void q_p_load(const q_gemv_args &a, int64_t wi, int rg, int u0,
+                                         q_stage<Tr, Sc, MODE, BITS, WHOLE, R, UPL> &st) {
+  typedef typename Sc::S SS;
+  const int U = a.K / 32, G = a.K / a.gs;
+#pragma unroll
+  for (int j = 0; j < UPL; j++) {
+    const int u = u0 + 32 * j;
+    if (u < U) {
+      const int g0 = q_group(u * 32, a.gs, a.gsh), g1 = q_group(u * 32 + 16, a.gs, a.gsh);
+#pragma unroll
+      for (int r = 0; r < R; r++) {
+        const int n = rg * R + r < a.N ? rg * R + r : a.N - 1;
+        const int64_t row = wi * a.N + n;
+        q_load_words<BITS>(a.w + (row * U + u) * BITS, st.w[j][r]);
+        const SS *sr = (const SS *)a.sc + row * G;
+        st.s[j][r][0] = sr[g0];
+        if constexpr (!WHOLE) st.s[j][r][1] = sr[g1];
+        if constexpr (MODE == MX_QMODE_AFFINE) {
+          const SS *br = (const SS *)a.bi + row * G;
+          st.b[j][r][0] = br[g0];
+          if constexpr (!WHOLE) st.b[j][r][1] = br[g1];
+        }
+      }
+    }
+  }
+}
+
+template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL>
+__device__ __forceinline__ void q_p_compute(const q_gemv_args &a, const typename Tr::S *xr,
+                                            int u0,
+                                            const q_stage<Tr, Sc, MODE, BITS, WHOLE, R, UPL> &st,
+                                            float (&acc)[R]) {
+  typedef typename Tr::S S;
+  constexpr int VS = 16 / (int)sizeof(S);
+  constexpr int NG = WHOLE ? 1 : 2;
+  const int U = a.K / 32;
+#pragma unroll
+  for (int j = 0; j < UPL; j++) {
+    const int u = u0 + 32 * j;
+    if (u < U) {
+      float xv[32];
+      const mxc_pack<S, VS> *xp = (const mxc_pack<S, VS> *)(xr + u * 32);
+#pragma unroll
+      for (int p = 0; p < 32 / VS; p++) {
+        mxc_pack<S, VS> pk = xp[p];
+#pragma unroll
+        for (int e = 0; e < VS; e++) xv[p * VS + e] = Tr::ld(pk.v[e]);
+      }
+      float xs0 = 0.0f, xs1 = 0.0f;
+      if constexpr (MODE == MX_QMODE_AFFINE) {
+#pragma unroll
+        for (int k = 0; k < 16; k++) {
+          xs0 += xv[k];
+          xs1 += xv[16 + k];
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < R; r++) {
+        uint32_t hi[BITS];
+#pragma unroll
+        for (int t = 0; t < BITS; t++) hi[t] = st.w[j][r][t] >> 16;
+        float d0 = 0.0f, d1 = 0.0f;
+#pragma unroll
+        for (int k = 0; k < 16; k++) {
+          d0 += xv[k] * q_code_fast<MODE, BITS>(st.w[j][r], hi, k);
+          d1 += xv[16 + k] * q_code_fast<MODE, BITS>(st.w[j][r], hi, 16 + k);
+        }
+        const float s0 = Sc::ld(st.s[j][r][0]), s1 = Sc::ld(st.s[j][r][NG - 1]);
+        if constexpr (MODE == MX_QMODE_AFFINE) {
+          const float b0 = Sc::ld(st.b[j][r][0]), b1 = Sc::ld(st.b[j][r][NG - 1]);
+          if constexpr (WHOLE) acc[r] += s0 * (d0 + d1) + b0 * (xs0 + xs1);
+          else acc[r] += s0 * d0 + s1 * d1 + (b0 * xs0 + b1 * xs1);
+        } else {
+          acc[r] += WHOLE ? s0 * (d0 + d1) : s0 * d0 + s1 * d1;
+        }
+      }
+    }
+  }
+}
+
+template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL, int W>
+__global__ void __launch_bounds__(32 * W) q_gemv_p(const q_gemv_args a) {
+  typedef typename Tr::S S;
+  const int lane = threadIdx.x & 31;
+  const int64_t i = blockIdx.y;
+  int64_t xi = a.lhs ? (int64_t)a.lhs[i] : i;
+  int64_t wi = a.rhs ? (int64_t)a.rhs[i] : (a.w_batched ? i : 0);
+  if (xi >= a.nx) xi = a.nx - 1;
+  if (wi >= a.nw) wi = a.nw - 1;
+  const S *xr = (const S *)a.x + xi * (int64_t)a.K;
+  const int U = a.K / 32, per = (U + 32 * UPL - 1) / (32 * UPL);
+  const int nrg = (a.N + R - 1) / R, nw = gridDim.x * W;
+  int rg = blockIdx.x * W + (threadIdx.x >> 5), it = 0;
+  if (rg >= nrg) return;
+  q_stage<Tr, Sc, MODE, BITS, WHOLE, R, UPL> st[2];
+  float acc[R];
+#pragma unroll
+  for (int r = 0; r < R; r++) acc[r] = 0.0f;
+  q_p_load(a, wi, rg, lane, st[0]);
+  /* the walk (rg, it) -> next: it + 1, or the warp's next row group */
+  auto step = [&](int &g, int &t) {
+    if (++t == per) {
+      t = 0;
+      g += nw;
+    }
+  };
+  auto finish = [&](int g) {
+#pragma unroll
+    for (int r = 0; r < R; r++) {
+      float v = lm_warp_sum(acc[r]);
+      acc[r] = 0.0f;
+      if (lane == 0 && g * R + r < a.N) ((S *)a.out + i * (int64_t)a.N)[g * R + r] = Tr::sv(v);
+    }
+  };
+  while (true) {
+    int g1 = rg, t1 = it;
+    step(g1, t1);
+    if (g1 < nrg) q_p_load(a, wi, g1, t1 * 32 * UPL + lane, st[1]);
+    q_p_compute(a, xr, it * 32 * UPL + lane, st[0], acc);
+    if (t1 == 0) finish(rg);
+    if (g1 >= nrg) break;
+    int g2 = g1, t2 = t1;
+    step(g2, t2);
+    if (g2 < nrg) q_p_load(a, wi, g2, t2 * 32 * UPL + lane, st[0]);
+    q_p_compute(a, xr, t1 * 32 * UPL + lane, st[1], acc);
+    if (t2 == 0) finish(g1);
+    if (g2 >= nrg) break;
+    rg = g2;
+    it = t2;
+  }
+}
+
 /* ---- unpacking whole rows into dtype T (the GEMM path) ----
  * A thread writes 8 consecutive values (BITS bytes of codes), so a warp's stores are
  * contiguous. */
@@ -213,7 +362,7 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
 template <class Tr, int MODE, int BITS>
 __global__ void __launch_bounds__(256) q_unpack(const uint32_t *w, const void *sc, const void *bi,
                                                 int sdt, typename Tr::S *out, int64_t octs,
-                                                int gs) {
+                                                int gs, int gsh) {
   typedef typename Tr::S S;
   constexpr int VS = 16 / (int)sizeof(S) < 8 ? 16 / (int)sizeof(S) : 8;
   constexpr uint32_t mask = (1u << BITS) - 1u;
@@ -233,7 +382,7 @@ __global__ void __launch_bounds__(256) q_unpack(const uint32_t *w, const void *s
         v[u] = w[wd];
         if (sh + 8 * BITS > 32) v[u] |= (uint64_t)w[wd + 1] << 32;
         v[u] >>= sh;
-        const int64_t g = t * 8 / gs;
+        const int64_t g = gsh >= 0 ? (t * 8) >> gsh : t * 8 / gs;
         s[u] = q_scale_at<MODE>(sc, sdt, g);
         if constexpr (MODE == MX_QMODE_AFFINE) b[u] = lm_ldf(bi, sdt, g);
       }
@@ -247,7 +396,7 @@ __global__ void __launch_bounds__(256) q_unpack(const uint32_t *w, const void *s
       for (int k = 0; k < 8; k++) {
         const uint32_t c = (uint32_t)(v[u] >> (k * BITS)) & mask;
         float q;
-        if constexpr (MODE == MX_QMODE_AFFINE) q = (float)c;
+        if constexpr (MODE == MX_QMODE_AFFINE) q = __int_as_float(0x4B000000u | c) - 8388608.0f;
         else if constexpr (MODE == MX_QMODE_MXFP8) q = mx_q_from_fp8((uint8_t)c);
         else q = mx_q_e2m1_value(c);
         f[k] = s[u] * q + b[u];
@@ -274,33 +423,66 @@ struct q_job {
   mx_dtype t; /* compute/storage dtype of x, the unpacked weights and the output */
 };
 
+/* Launches the persistent GEMV: as many blocks as stay resident, at most one per W row
+ * groups. */
+template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL, int W>
+static void q_p_launch(const q_job &j, int64_t nmat) {
+  static int resident = 0; /* blocks per multiprocessor (a benign race: same value) */
+  if (resident == 0) {
+    int nb = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+            &nb, q_gemv_p<Tr, Sc, MODE, BITS, WHOLE, R, UPL, W>, 32 * W, 0) != cudaSuccess ||
+        nb < 1)
+      nb = 1;
+    resident = nb;
+  }
+  int64_t nrg = (j.g.N + R - 1) / R, want = (nrg + W - 1) / W;
+  int64_t cap = (int64_t)mxc_sm_count(j.dev) * resident / (nmat < 1 ? 1 : nmat);
+  if (cap < 1) cap = 1;
+  dim3 grid((unsigned)(want < cap ? want : cap), (unsigned)nmat);
+  q_gemv_p<Tr, Sc, MODE, BITS, WHOLE, R, UPL, W><<<grid, 32 * W, 0, j.q>>>(j.g);
+}
+
 template <class Tr, int MODE, int BITS>
 static void q_launch(const q_job &j, bool gemv, int64_t nmat, const uint32_t *w, const void *sc,
                      const void *bi, void *tile, int64_t units) {
   if (gemv) {
-    dim3 grid((unsigned)((j.g.N + 16 - 1) / 16), (unsigned)nmat);
     const bool whole = j.g.gs % 32 == 0;
-    if constexpr (MODE == MX_QMODE_AFFINE && BITS == 4 && Tr::dt == MX_BFLOAT16) {
-      const char *ev = getenv("MX_QMM_V");
+    if (j.g.M == 1) {
+      const char *ev = getenv("MX_QMM_P");
       int v = ev ? atoi(ev) : 0;
-      if (v > 0 && whole && j.g.sdt == (int)Tr::dt) {
-#define QV(R, UPL, W)                                                                          \
-  q_gemv_t<Tr, Tr, MODE, BITS, true, R, UPL, W>                                               \
-      <<<dim3((unsigned)((j.g.N + R * W - 1) / (R * W)), (unsigned)nmat), 32 * W, 0, j.q>>>(j.g)
-        switch (v) {
-          case 1: QV(4, 2, 4); break;
-          case 2: QV(2, 4, 4); break;
-          case 3: QV(2, 2, 8); break;
-          case 4: QV(1, 4, 8); break;
-          case 5: QV(4, 1, 4); break;
-          case 6: QV(2, 4, 8); break;
-          default: QV(8, 2, 4); break;
-        }
-#undef QV
-        return;
+      if constexpr (!(MODE == MX_QMODE_AFFINE && BITS == 4 && Tr::dt == MX_BFLOAT16)) v = 0;
+      if (!whole || j.g.sdt != (int)Tr::dt) v = 0;
+#define QP(SC, WH, R, UPL)                                                                    \
+  q_p_launch<Tr, SC, MODE, BITS, WH, R, UPL, 4>(j, nmat)
+      switch (v) {
+        case 1: QP(Tr, true, 2, 4); return;
+        case 2: QP(Tr, true, 2, 2); return;
+        case 3: QP(Tr, true, 4, 1); return;
+        case 4: QP(Tr, true, 1, 4); return;
+        case 5: QP(Tr, true, 8, 1); return;
+        default: break;
       }
+      if constexpr (MODE == MX_QMODE_AFFINE) {
+        if (j.g.sdt == (int)Tr::dt) {
+          if (whole) QP(Tr, true, 4, 2);
+          else QP(Tr, false, 4, 2);
+        } else {
+          if (whole) QP(lm_f32, true, 4, 2);
+          else QP(lm_f32, false, 4, 2);
+        }
+      } else if constexpr (MODE == MX_QMODE_NVFP4) {
+        if (whole) QP(q_fp8_scale, true, 4, 2);
+        else QP(q_fp8_scale, false, 4, 2);
+      } else {
+        if (whole) QP(q_e8m0_scale, true, 4, 2);
+        else QP(q_e8m0_scale, false, 4, 2);
+      }
+#undef QP
+      return;
     }
-#define QG(SC, WH) q_gemv_t<Tr, SC, MODE, BITS, WH><<<grid, 128, 0, j.q>>>(j.g)
+    dim3 grid((unsigned)((j.g.N + 16 - 1) / 16), (unsigned)nmat);
+#define QG(SC, WH) q_gemv_t<Tr, SC, MODE, BITS, WH, 4, 2, 4><<<grid, 128, 0, j.q>>>(j.g)
     if constexpr (MODE == MX_QMODE_AFFINE) {
       if (j.g.sdt == (int)Tr::dt) {
         if (whole) QG(Tr, true);
@@ -319,7 +501,7 @@ static void q_launch(const q_job &j, bool gemv, int64_t nmat, const uint32_t *w,
 #undef QG
   } else {
     q_unpack<Tr, MODE, BITS><<<mxc_blocks(units * 4, 256, j.dev), 256, 0, j.q>>>(
-        w, sc, bi, j.g.sdt, (typename Tr::S *)tile, units * 4, j.g.gs);
+        w, sc, bi, j.g.sdt, (typename Tr::S *)tile, units * 4, j.g.gs, j.g.gsh);
   }
 }
 
@@ -443,6 +625,7 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
   j.g.N = N;
   j.g.K = K;
   j.g.gs = gs;
+  j.g.gsh = (gs & (gs - 1)) == 0 ? __builtin_ctz((unsigned)gs) : -1;
   j.g.sdt = sdt;
   j.g.w_batched = w->ndim > 2;
   const int rows = transpose ? N : K, rl = transpose ? K : N;
