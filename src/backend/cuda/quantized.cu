@@ -447,56 +447,25 @@ template <class Tr, int MODE, int BITS>
 static void q_launch(const q_job &j, bool gemv, int64_t nmat, const uint32_t *w, const void *sc,
                      const void *bi, void *tile, int64_t units) {
   if (gemv) {
-    const bool whole = j.g.gs % 32 == 0;
-    if (j.g.M == 1) {
-      const char *ev = getenv("MX_QMM_P");
-      int v = ev ? atoi(ev) : 0;
-      if constexpr (!(MODE == MX_QMODE_AFFINE && BITS == 4 && Tr::dt == MX_BFLOAT16)) v = 0;
-      if (!whole || j.g.sdt != (int)Tr::dt) v = 0;
-#define QP(SC, WH, R, UPL)                                                                    \
-  q_p_launch<Tr, SC, MODE, BITS, WH, R, UPL, 4>(j, nmat)
-      switch (v) {
-        case 1: QP(Tr, true, 2, 4); return;
-        case 2: QP(Tr, true, 2, 2); return;
-        case 3: QP(Tr, true, 4, 1); return;
-        case 4: QP(Tr, true, 1, 4); return;
-        case 5: QP(Tr, true, 8, 1); return;
-        default: break;
-      }
-      if constexpr (MODE == MX_QMODE_AFFINE) {
-        if (j.g.sdt == (int)Tr::dt) {
-          if (whole) QP(Tr, true, 4, 2);
-          else QP(Tr, false, 4, 2);
-        } else {
-          if (whole) QP(lm_f32, true, 4, 2);
-          else QP(lm_f32, false, 4, 2);
-        }
-      } else if constexpr (MODE == MX_QMODE_NVFP4) {
-        if (whole) QP(q_fp8_scale, true, 4, 2);
-        else QP(q_fp8_scale, false, 4, 2);
-      } else {
-        if (whole) QP(q_e8m0_scale, true, 4, 2);
-        else QP(q_e8m0_scale, false, 4, 2);
-      }
-#undef QP
-      return;
-    }
+    /* group sizes (checked by q_drive): affine and mx units lie in one group, nvfp4's in two */
+    constexpr bool WH = MODE != MX_QMODE_NVFP4;
     dim3 grid((unsigned)((j.g.N + 16 - 1) / 16), (unsigned)nmat);
-#define QG(SC, WH) q_gemv_t<Tr, SC, MODE, BITS, WH, 4, 2, 4><<<grid, 128, 0, j.q>>>(j.g)
+#define QG(SC) q_gemv_t<Tr, SC, MODE, BITS, WH, 4, 2, 4><<<grid, 128, 0, j.q>>>(j.g)
     if constexpr (MODE == MX_QMODE_AFFINE) {
       if (j.g.sdt == (int)Tr::dt) {
-        if (whole) QG(Tr, true);
-        else QG(Tr, false);
+        const char *ev = getenv("MX_QMM_P");
+        const int v = ev ? atoi(ev) : 0;
+        if (j.g.M == 1 && v == 0) q_p_launch<Tr, Tr, MODE, BITS, WH, 4, 2, 4>(j, nmat);
+        else if (j.g.M == 1 && v == 2 && BITS == 4 && Tr::dt == MX_BFLOAT16)
+          q_p_launch<Tr, Tr, MODE, BITS, WH, 2, 4, 4>(j, nmat);
+        else QG(Tr);
       } else {
-        if (whole) QG(lm_f32, true);
-        else QG(lm_f32, false);
+        QG(lm_f32);
       }
     } else if constexpr (MODE == MX_QMODE_NVFP4) {
-      if (whole) QG(q_fp8_scale, true);
-      else QG(q_fp8_scale, false);
+      QG(q_fp8_scale);
     } else {
-      if (whole) QG(q_e8m0_scale, true);
-      else QG(q_e8m0_scale, false);
+      QG(q_e8m0_scale);
     }
 #undef QG
   } else {
@@ -632,7 +601,8 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
   const int64_t wmat = (int64_t)rows * rl / 32 * bits, gmat = (int64_t)rows * rl / gs;
   const size_t es = (size_t)mx_dtype_size(t);
   int rc = 0;
-  if (transpose && M <= QMM_SMALL_M && nmat <= 65535) {
+  const bool whole = gs % 32 == 0;
+  if (transpose && M <= QMM_SMALL_M && nmat <= 65535 && whole == (mode != MX_QMODE_NVFP4)) {
     rc = q_dispatch(j, true, nmat, nullptr, nullptr, nullptr, nullptr, 0);
   } else {
     /* unpack each needed weight matrix into scratch, then one GEMM per product */
