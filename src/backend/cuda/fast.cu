@@ -276,7 +276,6 @@ struct f_sdpa_args {
   const double *sinks;         /* (Nq,) or NULL */
   void *out;                   /* (B, Nq, Tq, Dv) row-contiguous */
   float *part;                 /* rows x nsplit x (Dv + 2) partials */
-  unsigned *count;             /* per row: splits done (NULL: a separate merge kernel) */
   int64_t B, NQ, NKV, TQ, TK, D, DV;
   int64_t nsplit, chunk;
   double scale, masked;
@@ -441,7 +440,7 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
 
 /* Merges the split partials of one row with a block of 128 threads: the split weights
  * first, in parallel into wsh (nsplit floats of shared memory), then every output dim.
- * The partials are read past L1 (other blocks may have just written them). */
+ * The partials are read once, past L1. */
 template <class Tr>
 __device__ __forceinline__ void f_sdpa_combine_row(const f_sdpa_args &a, int64_t row,
                                                    float *wsh, float *red) {
@@ -627,19 +626,6 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode_h(const f_sdpa_
         if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
       pp[2 + d] = s;
     }
-    if (a.count) { /* the split that finishes last merges the row */
-      __shared__ bool last;
-      __shared__ float red[SDPA_WARPS];
-      extern __shared__ float wsh[];
-      __threadfence();
-      __syncthreads();
-      if (threadIdx.x == 0) last = atomicAdd(a.count + row, 1u) == (unsigned)(a.nsplit - 1);
-      __syncthreads();
-      if (last) {
-        __threadfence();
-        f_sdpa_combine_row<Tr>(a, row, wsh, red);
-      }
-    }
   }
 }
 
@@ -747,7 +733,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
                   cudaMemsetAsync(out->data, 0, (size_t)out->size * sizeof(S), q));
     return 0;
   }
-  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q), gc(q);
+  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q);
   if (mask) {
     a.mask = mask->data;
     a.mdt = mask->dtype;
@@ -766,7 +752,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
   const char *name = "scaled_dot_product_attention";
   if (decode) {
     int64_t rows = a.B * a.NQ * a.TQ;
-    int64_t want = (int64_t)mxc_sm_count(dev) * (getenv("MX_SDPA_W") ? atoi(getenv("MX_SDPA_W")) : 8);
+    int64_t want = (int64_t)mxc_sm_count(dev) * 8;
     int64_t ns = (want + rows - 1) / rows, maxs = (a.TK + 127) / 128;
     ns = ns < maxs ? ns : maxs;
     ns = ns < 1 ? 1 : (ns > 4096 ? 4096 : ns);
@@ -778,26 +764,14 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
     }
     if (rows > INT32_MAX) return mx_fail_int(MX_EINVAL, "[%s] Too many query rows.", name);
     dim3 grid((unsigned)rows, (unsigned)a.nsplit);
-    const char *hv = getenv("MX_SDPA_H");
-    const int hvar = hv ? atoi(hv) : 0;
-    if (half16 && hvar > 0) {
-      const char *fv = getenv("MX_SDPA_F");
-      size_t smem = 0;
-      if (a.nsplit > 1 && fv && atoi(fv) > 0) {
-        a.count = (unsigned *)gc.alloc(sizeof(unsigned) * (size_t)rows);
-        if (!a.count) return -1;
-        MX_CUDA_CHECK(name, cudaMemsetAsync(a.count, 0, sizeof(unsigned) * (size_t)rows, q));
-        smem = sizeof(float) * (size_t)a.nsplit;
-      }
-      if (hvar == 1) f_sdpa_decode_h<Tr, 4><<<grid, 32 * SDPA_WARPS, smem, q>>>(a);
-      else if (hvar == 3) f_sdpa_decode_h<Tr, 2><<<grid, 32 * SDPA_WARPS, smem, q>>>(a);
-      else f_sdpa_decode_h<Tr, 8><<<grid, 32 * SDPA_WARPS, smem, q>>>(a);
+    if (half16) {
+      f_sdpa_decode_h<Tr, 4><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
     } else if (a.D <= 128 && a.DV <= 128)
       f_sdpa_decode<Tr, 1><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
     else
       f_sdpa_decode<Tr, 2><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
     MX_CUDA_CHECK_LAUNCH(name);
-    if (a.nsplit > 1 && !a.count) {
+    if (a.nsplit > 1) {
       f_sdpa_combine<Tr><<<(unsigned)rows, 128, sizeof(float) * (size_t)a.nsplit, q>>>(a);
       MX_CUDA_CHECK_LAUNCH(name);
     }

@@ -1,5 +1,5 @@
 /* quantized.cu: the quant family on CUDA, twins of cpu/quantized.c and quantized_matmul.c:
- * QuantizedMatmul and GatherQMM (few rows of x: a GEMV kernel, one warp per output column
+ * QuantizedMatmul and GatherQMM (few rows of x: a GEMV kernel, a warp per 4 output columns
  * reading 32-code units of packed words with vector loads and accumulating in float32;
  * otherwise the weights are unpacked to x's dtype in scratch and multiplied by mx_cuda_gemm),
  * Quantize, Dequantize, ToFP8 and FromFP8 (bit-exact with the CPU through formulas.h). */
@@ -44,12 +44,11 @@ __device__ __forceinline__ void q_load_words(const uint32_t *p, uint32_t (&w)[BI
   }
 }
 
-/* ---- GEMV: out[i, m, n] = sum_k x[xi, m, k] * W[wi, n, k] ----
- * A warp computes QMM_R output columns. Each lane takes every 32nd unit of their rows and
- * first issues the loads of QMM_UPL units of every row (words, scales, biases), then per unit
- * converts the x values once for the QMM_R rows and accumulates per group part
+/* ---- GEMV: out[i, m, n] = sum_k x[xi, m, k] * w[wi, n, k] ----
+ * A block of W warps; a warp computes R output columns. Each lane takes every 32nd unit of
+ * their rows and first issues the loads of UPL units of every row (words, scales, biases),
+ * then per unit converts the x values once for the R rows and accumulates per group part
  * s * sum(x q) + b * sum(x) (the affine decode factored out of the dot product). */
-
 
 struct q_gemv_args {
   const void *x;          /* nx x M x K, T */
@@ -108,16 +107,15 @@ __device__ __forceinline__ float q_code_fast(const uint32_t (&w)[BITS], const ui
 }
 
 /* WHOLE: every unit lies in one group (group size a multiple of 32), else in two halves. */
-template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int QMM_R = 4, int QMM_UPL = 4,
-          int QMM_WARPS = 4>
-__global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) {
+template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL, int W>
+__global__ void __launch_bounds__(32 * W) q_gemv_t(const q_gemv_args a) {
   typedef typename Tr::S S;
   typedef typename Sc::S SS;
   constexpr int VS = 16 / (int)sizeof(S); /* elements per 16-byte pack of x */
   constexpr int NG = WHOLE ? 1 : 2;
   constexpr bool AFF = MODE == MX_QMODE_AFFINE;
   const int lane = threadIdx.x & 31;
-  const int n0 = (blockIdx.x * QMM_WARPS + (threadIdx.x >> 5)) * QMM_R;
+  const int n0 = (blockIdx.x * W + (threadIdx.x >> 5)) * R;
   if (n0 >= a.N) return;
   const int64_t i = blockIdx.y;
   int64_t xi = a.lhs ? (int64_t)a.lhs[i] : i;
@@ -125,10 +123,10 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
   if (xi >= a.nx) xi = a.nx - 1;
   if (wi >= a.nw) wi = a.nw - 1;
   const int U = a.K / 32, G = a.K / a.gs;
-  const uint32_t *wrow[QMM_R];
-  const SS *srow[QMM_R], *brow[QMM_R];
+  const uint32_t *wrow[R];
+  const SS *srow[R], *brow[R];
 #pragma unroll
-  for (int r = 0; r < QMM_R; r++) {
+  for (int r = 0; r < R; r++) {
     const int64_t row = wi * a.N + (n0 + r < a.N ? n0 + r : n0);
     wrow[r] = a.w + row * U * BITS;
     srow[r] = (const SS *)a.sc + row * G;
@@ -136,19 +134,19 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
   }
   const S *xb = (const S *)a.x + xi * (int64_t)a.M * a.K;
   for (int m = 0; m < a.M; m++) { /* rows of x one after another: the weights hit L2 */
-    float acc[QMM_R];
+    float acc[R];
 #pragma unroll
-    for (int r = 0; r < QMM_R; r++) acc[r] = 0.0f;
-    for (int u0 = lane; u0 < U; u0 += 32 * QMM_UPL) {
-      uint32_t wv[QMM_UPL][QMM_R][BITS];
-      SS sv[QMM_UPL][QMM_R][NG], bv[QMM_UPL][QMM_R][NG];
+    for (int r = 0; r < R; r++) acc[r] = 0.0f;
+    for (int u0 = lane; u0 < U; u0 += 32 * UPL) {
+      uint32_t wv[UPL][R][BITS];
+      SS sv[UPL][R][NG], bv[UPL][R][NG];
 #pragma unroll
-      for (int j = 0; j < QMM_UPL; j++) {
+      for (int j = 0; j < UPL; j++) {
         const int u = u0 + 32 * j;
         if (u < U) {
           const int g0 = q_group(u * 32, a.gs, a.gsh), g1 = q_group(u * 32 + 16, a.gs, a.gsh);
 #pragma unroll
-          for (int r = 0; r < QMM_R; r++) {
+          for (int r = 0; r < R; r++) {
             q_load_words<BITS>(wrow[r] + u * BITS, wv[j][r]);
             sv[j][r][0] = srow[r][g0];
             if constexpr (!WHOLE) sv[j][r][NG - 1] = srow[r][g1];
@@ -160,7 +158,7 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
         }
       }
 #pragma unroll
-      for (int j = 0; j < QMM_UPL; j++) {
+      for (int j = 0; j < UPL; j++) {
         const int u = u0 + 32 * j;
         if (u < U) {
           float xv[32];
@@ -180,7 +178,7 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
             }
           }
 #pragma unroll
-          for (int r = 0; r < QMM_R; r++) {
+          for (int r = 0; r < R; r++) {
             uint32_t hi[BITS];
 #pragma unroll
             for (int t = 0; t < BITS; t++) hi[t] = wv[j][r][t] >> 16;
@@ -203,155 +201,11 @@ __global__ void __launch_bounds__(32 * QMM_WARPS) q_gemv_t(const q_gemv_args a) 
       }
     }
 #pragma unroll
-    for (int r = 0; r < QMM_R; r++) {
+    for (int r = 0; r < R; r++) {
       float s = lm_warp_sum(acc[r]);
       if (lane == 0 && n0 + r < a.N)
         ((S *)a.out)[(i * a.M + m) * (int64_t)a.N + n0 + r] = Tr::sv(s);
     }
-  }
-}
-
-/* ---- GEMV of one row of x (decode): a persistent grid of warps, each walking row groups
- * gw, gw + nw, ... with the loads of the next group issued before the current one is
- * computed (two register stages), so every warp keeps its loads in flight. A row group is
- * R rows times all units (UPL units per lane per stage, STAGES stages per group). */
-
-template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL>
-struct q_stage {
-  uint32_t w[UPL][R][BITS];
-  typename Sc::S s[UPL][R][WHOLE ? 1 : 2], b[UPL][R][WHOLE ? 1 : 2];
-};
-
-template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL>
-__device__ __forceinline__ void q_p_load(const q_gemv_args &a, int64_t wi, int rg, int u0,
-                                         q_stage<Tr, Sc, MODE, BITS, WHOLE, R, UPL> &st) {
-  typedef typename Sc::S SS;
-  const int U = a.K / 32, G = a.K / a.gs;
-#pragma unroll
-  for (int j = 0; j < UPL; j++) {
-    const int u = u0 + 32 * j;
-    if (u < U) {
-      const int g0 = q_group(u * 32, a.gs, a.gsh), g1 = q_group(u * 32 + 16, a.gs, a.gsh);
-#pragma unroll
-      for (int r = 0; r < R; r++) {
-        const int n = rg * R + r < a.N ? rg * R + r : a.N - 1;
-        const int64_t row = wi * a.N + n;
-        q_load_words<BITS>(a.w + (row * U + u) * BITS, st.w[j][r]);
-        const SS *sr = (const SS *)a.sc + row * G;
-        st.s[j][r][0] = sr[g0];
-        if constexpr (!WHOLE) st.s[j][r][1] = sr[g1];
-        if constexpr (MODE == MX_QMODE_AFFINE) {
-          const SS *br = (const SS *)a.bi + row * G;
-          st.b[j][r][0] = br[g0];
-          if constexpr (!WHOLE) st.b[j][r][1] = br[g1];
-        }
-      }
-    }
-  }
-}
-
-template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL>
-__device__ __forceinline__ void q_p_compute(const q_gemv_args &a, const typename Tr::S *xr,
-                                            int u0,
-                                            const q_stage<Tr, Sc, MODE, BITS, WHOLE, R, UPL> &st,
-                                            float (&acc)[R]) {
-  typedef typename Tr::S S;
-  constexpr int VS = 16 / (int)sizeof(S);
-  constexpr int NG = WHOLE ? 1 : 2;
-  const int U = a.K / 32;
-#pragma unroll
-  for (int j = 0; j < UPL; j++) {
-    const int u = u0 + 32 * j;
-    if (u < U) {
-      float xv[32];
-      const mxc_pack<S, VS> *xp = (const mxc_pack<S, VS> *)(xr + u * 32);
-#pragma unroll
-      for (int p = 0; p < 32 / VS; p++) {
-        mxc_pack<S, VS> pk = xp[p];
-#pragma unroll
-        for (int e = 0; e < VS; e++) xv[p * VS + e] = Tr::ld(pk.v[e]);
-      }
-      float xs0 = 0.0f, xs1 = 0.0f;
-      if constexpr (MODE == MX_QMODE_AFFINE) {
-#pragma unroll
-        for (int k = 0; k < 16; k++) {
-          xs0 += xv[k];
-          xs1 += xv[16 + k];
-        }
-      }
-#pragma unroll
-      for (int r = 0; r < R; r++) {
-        uint32_t hi[BITS];
-#pragma unroll
-        for (int t = 0; t < BITS; t++) hi[t] = st.w[j][r][t] >> 16;
-        float d0 = 0.0f, d1 = 0.0f;
-#pragma unroll
-        for (int k = 0; k < 16; k++) {
-          d0 += xv[k] * q_code_fast<MODE, BITS>(st.w[j][r], hi, k);
-          d1 += xv[16 + k] * q_code_fast<MODE, BITS>(st.w[j][r], hi, 16 + k);
-        }
-        const float s0 = Sc::ld(st.s[j][r][0]), s1 = Sc::ld(st.s[j][r][NG - 1]);
-        if constexpr (MODE == MX_QMODE_AFFINE) {
-          const float b0 = Sc::ld(st.b[j][r][0]), b1 = Sc::ld(st.b[j][r][NG - 1]);
-          if constexpr (WHOLE) acc[r] += s0 * (d0 + d1) + b0 * (xs0 + xs1);
-          else acc[r] += s0 * d0 + s1 * d1 + (b0 * xs0 + b1 * xs1);
-        } else {
-          acc[r] += WHOLE ? s0 * (d0 + d1) : s0 * d0 + s1 * d1;
-        }
-      }
-    }
-  }
-}
-
-template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL, int W>
-__global__ void __launch_bounds__(32 * W) q_gemv_p(const q_gemv_args a) {
-  typedef typename Tr::S S;
-  const int lane = threadIdx.x & 31;
-  const int64_t i = blockIdx.y;
-  int64_t xi = a.lhs ? (int64_t)a.lhs[i] : i;
-  int64_t wi = a.rhs ? (int64_t)a.rhs[i] : (a.w_batched ? i : 0);
-  if (xi >= a.nx) xi = a.nx - 1;
-  if (wi >= a.nw) wi = a.nw - 1;
-  const S *xr = (const S *)a.x + xi * (int64_t)a.K;
-  const int U = a.K / 32, per = (U + 32 * UPL - 1) / (32 * UPL);
-  const int nrg = (a.N + R - 1) / R, nw = gridDim.x * W;
-  int rg = blockIdx.x * W + (threadIdx.x >> 5), it = 0;
-  if (rg >= nrg) return;
-  q_stage<Tr, Sc, MODE, BITS, WHOLE, R, UPL> st[2];
-  float acc[R];
-#pragma unroll
-  for (int r = 0; r < R; r++) acc[r] = 0.0f;
-  q_p_load(a, wi, rg, lane, st[0]);
-  /* the walk (rg, it) -> next: it + 1, or the warp's next row group */
-  auto step = [&](int &g, int &t) {
-    if (++t == per) {
-      t = 0;
-      g += nw;
-    }
-  };
-  auto finish = [&](int g) {
-#pragma unroll
-    for (int r = 0; r < R; r++) {
-      float v = lm_warp_sum(acc[r]);
-      acc[r] = 0.0f;
-      if (lane == 0 && g * R + r < a.N) ((S *)a.out + i * (int64_t)a.N)[g * R + r] = Tr::sv(v);
-    }
-  };
-  while (true) {
-    int g1 = rg, t1 = it;
-    step(g1, t1);
-    if (g1 < nrg) q_p_load(a, wi, g1, t1 * 32 * UPL + lane, st[1]);
-    q_p_compute(a, xr, it * 32 * UPL + lane, st[0], acc);
-    if (t1 == 0) finish(rg);
-    if (g1 >= nrg) break;
-    int g2 = g1, t2 = t1;
-    step(g2, t2);
-    if (g2 < nrg) q_p_load(a, wi, g2, t2 * 32 * UPL + lane, st[0]);
-    q_p_compute(a, xr, t1 * 32 * UPL + lane, st[1], acc);
-    if (t2 == 0) finish(g1);
-    if (g2 >= nrg) break;
-    rg = g2;
-    it = t2;
   }
 }
 
@@ -423,42 +277,18 @@ struct q_job {
   mx_dtype t; /* compute/storage dtype of x, the unpacked weights and the output */
 };
 
-/* Launches the persistent GEMV: as many blocks as stay resident, at most one per W row
- * groups. */
-template <class Tr, class Sc, int MODE, int BITS, bool WHOLE, int R, int UPL, int W>
-static void q_p_launch(const q_job &j, int64_t nmat) {
-  static int resident = 0; /* blocks per multiprocessor (a benign race: same value) */
-  if (resident == 0) {
-    int nb = 0;
-    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-            &nb, q_gemv_p<Tr, Sc, MODE, BITS, WHOLE, R, UPL, W>, 32 * W, 0) != cudaSuccess ||
-        nb < 1)
-      nb = 1;
-    resident = nb;
-  }
-  int64_t nrg = (j.g.N + R - 1) / R, want = (nrg + W - 1) / W;
-  int64_t cap = (int64_t)mxc_sm_count(j.dev) * resident / (nmat < 1 ? 1 : nmat);
-  if (cap < 1) cap = 1;
-  dim3 grid((unsigned)(want < cap ? want : cap), (unsigned)nmat);
-  q_gemv_p<Tr, Sc, MODE, BITS, WHOLE, R, UPL, W><<<grid, 32 * W, 0, j.q>>>(j.g);
-}
-
 template <class Tr, int MODE, int BITS>
 static void q_launch(const q_job &j, bool gemv, int64_t nmat, const uint32_t *w, const void *sc,
                      const void *bi, void *tile, int64_t units) {
   if (gemv) {
     /* group sizes (checked by q_drive): affine and mx units lie in one group, nvfp4's in two */
     constexpr bool WH = MODE != MX_QMODE_NVFP4;
-    dim3 grid((unsigned)((j.g.N + 16 - 1) / 16), (unsigned)nmat);
+    /* 4 warps of 4 columns each, 2 units per row in flight per lane */
+    dim3 grid((unsigned)((j.g.N + 15) / 16), (unsigned)nmat);
 #define QG(SC) q_gemv_t<Tr, SC, MODE, BITS, WH, 4, 2, 4><<<grid, 128, 0, j.q>>>(j.g)
     if constexpr (MODE == MX_QMODE_AFFINE) {
       if (j.g.sdt == (int)Tr::dt) {
-        const char *ev = getenv("MX_QMM_P");
-        const int v = ev ? atoi(ev) : 0;
-        if (j.g.M == 1 && v == 0) q_p_launch<Tr, Tr, MODE, BITS, WH, 4, 2, 4>(j, nmat);
-        else if (j.g.M == 1 && v == 2 && BITS == 4 && Tr::dt == MX_BFLOAT16)
-          q_p_launch<Tr, Tr, MODE, BITS, WH, 2, 4, 4>(j, nmat);
-        else QG(Tr);
+        QG(Tr);
       } else {
         QG(lm_f32);
       }
@@ -529,17 +359,6 @@ static const void *q_stage_aligned(const mx_tensor *t, mx_dtype dt, mxc_scratch_
   if (e != cudaSuccess)
     return mx_fail(MX_ERUNTIME, "[quantized_matmul] CUDA error: %s", cudaGetErrorString(e));
   return c;
-}
-
-/* Bytes of unpacked weights per GEMM of the transposed product: a tile that stays in L2
- * between its unpacking and the GEMM reading it. */
-static int64_t q_tile_budget(int dev) {
-  const char *e = getenv("MX_QMM_TILE_KB");
-  if (e && atoi(e) > 0) return (int64_t)atoi(e) * 1024;
-  int l2 = 0;
-  if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev) != cudaSuccess || l2 <= 0)
-    return QMM_CHUNK_BYTES;
-  return (int64_t)l2 / 2;
 }
 
 /* The shared driver of QuantizedMatmul and GatherQMM (lhs/rhs: device uint32 indices). */
@@ -620,9 +439,7 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
         return mx_fail_int(MX_ERUNTIME, "[gather_qmm] CUDA error: %s", cudaGetErrorString(e));
       }
     }
-    int64_t budget = QMM_CHUNK_BYTES;
-    if (transpose) budget = q_tile_budget(dev);
-    int64_t ch = budget / ((int64_t)rl * (int64_t)es);
+    int64_t ch = QMM_CHUNK_BYTES / ((int64_t)rl * (int64_t)es);
     ch = ch < 256 ? 256 : ch / 128 * 128;
     if (ch > rows || !transpose) ch = rows; /* K chunks would round partial sums to T */
     void *tile = gt.alloc((size_t)ch * rl * es);
