@@ -5,6 +5,8 @@
  * raises RuntimeError (no Metal back-end). */
 #include "mxpy_internal.h"
 
+#include "../../src/ops/custom_kernel.h"
+
 #define SDPA_NAME "scaled_dot_product_attention"
 
 static const char *const sdpa_names[] = {"q",     "k",     "v",           "scale",

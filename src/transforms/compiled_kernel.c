@@ -43,13 +43,13 @@ mx_program *mx_program_new(int n_in, int n_instr, const mx_pinstr *instr) {
   return p;
 }
 
-/* GPU programs run by a backend's own Compiled kernel (CUDA's interpreter) are opt-in with
- * MLX_CUDA_FUSION=1: the interpreter is correct but still slower than the eager kernels. */
+/* GPU programs run by a backend's own Compiled kernel (CUDA: generated kernels, see
+ * src/backend/cuda/compiled_jit.c) unless MLX_CUDA_FUSION=0 keeps the eager kernels. */
 static bool gpu_fusion_enabled(void) {
   static int on = -1; /* a benign race: every thread computes the same value */
   if (on < 0) {
     const char *e = getenv("MLX_CUDA_FUSION");
-    on = e && strcmp(e, "1") == 0;
+    on = !(e && strcmp(e, "0") == 0);
   }
   return on == 1;
 }

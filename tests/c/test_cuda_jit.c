@@ -163,7 +163,8 @@ int main(void) {
     memcpy(p.ins, code, sizeof code);
     char *src = mx_cuda_compiled_jit_source(&p, in, 3, &out);
     CHECK(src != NULL && strstr(src, "MX_CVT(f32, f16, q4)") && strstr(src, "g[0]"));
-    mx_jit_headers h = {mx_nvrtc_header_count, mx_nvrtc_header_names, mx_nvrtc_header_texts};
+    mx_jit_headers h = {mx_nvrtc_header_count, mx_nvrtc_header_names, mx_nvrtc_header_texts,
+                        true};
     char *lowered = NULL, *cubin = NULL;
     size_t n = 0;
     int rc = src ? mx_cuda_jit_compile(src, "mx_fused", 90, &h, "Compiled", &lowered, &cubin, &n)

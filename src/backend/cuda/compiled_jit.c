@@ -158,8 +158,11 @@ static char *cj_source(const mxc_cprog *p, const mx_tensor *in, const int *mode,
     const mxc_cinstr *ins = &p->ins[k];
     const char *stem;
     cj_family fam = cj_stem(ins->prim, &stem);
+    /* complex formulas and erfinv's polynomial contract multiply-adds inside the eager
+     * kernels, which a kernel compiled without contraction would not match bit for bit */
     if (fam == CJ_NONE || (unsigned)ins->tin >= MX_DTYPE_COUNT ||
-        (unsigned)ins->dtype >= MX_DTYPE_COUNT || (unsigned)ins->res >= MX_DTYPE_COUNT) {
+        (unsigned)ins->dtype >= MX_DTYPE_COUNT || (unsigned)ins->res >= MX_DTYPE_COUNT ||
+        ins->tin == MX_COMPLEX64 || ins->dtype == MX_COMPLEX64 || ins->prim == MX_PRIM_ERFINV) {
       *unsupported = true;
       break;
     }
@@ -249,7 +252,9 @@ int mx_cuda_compiled_jit(const mxc_cprog *p, const mx_tensor *in, int n_in, mx_t
   bool unsupported;
   char *src = cj_source(p, in, mode, out, n_geo, nd, &unsupported);
   if (!src) return unsupported ? 1 : -1;
-  mx_jit_headers h = {mx_nvrtc_header_count, mx_nvrtc_header_names, mx_nvrtc_header_texts};
+  /* no contraction: a multiply of one instruction must not fuse with an add of the next
+   * (the eager kernels round each result to memory) */
+  mx_jit_headers h = {mx_nvrtc_header_count, mx_nvrtc_header_names, mx_nvrtc_header_texts, true};
   CUfunction fn;
   int rc = mx_cuda_jit_function(dev, src, strlen(src), false, "mx_fused", &h, "Compiled", &fn);
   free(src);

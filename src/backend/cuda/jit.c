@@ -65,14 +65,15 @@ int mx_cuda_jit_compile(const char *source, const char *entry, int arch,
   snprintf(opt_arch, sizeof opt_arch, "--gpu-architecture=sm_%d", arch);
   snprintf(opt_inc, sizeof opt_inc, "--include-path=%s", inc);
   snprintf(opt_cccl, sizeof opt_cccl, "--include-path=%s/cccl", inc);
-  const char *opts[] = {opt_arch, "--std=c++17", opt_inc, opt_cccl};
+  const char *opts[] = {opt_arch, "--std=c++17", opt_inc, opt_cccl, "--fmad=false"};
+  int n_opts = headers && headers->no_fmad ? 5 : 4;
   int rc = -1;
   if ((r = nvrtcAddNameExpression(prog, entry)) != NVRTC_SUCCESS) {
     mx_fail_int(MX_ERUNTIME, "[%s] NVRTC rejected the kernel name %s: %s.", what, entry,
                 nvrtcGetErrorString(r));
     goto done;
   }
-  r = nvrtcCompileProgram(prog, (int)(sizeof opts / sizeof *opts), opts);
+  r = nvrtcCompileProgram(prog, n_opts, opts);
   if (r != NVRTC_SUCCESS) {
     size_t n = 0;
     char *log = NULL;

@@ -11,11 +11,13 @@
 extern "C" {
 #endif
 
-/* Headers a source may include by name, held in memory (NULL: none). */
+/* Headers a source may include by name, held in memory, and compiler choices (NULL: none,
+ * the defaults). */
 typedef struct mx_jit_headers {
   int n;
   const char *const *names;
   const char *const *texts;
+  bool no_fmad; /* --fmad=false: no multiply-add contraction anywhere in the kernel */
 } mx_jit_headers;
 
 /* The function `entry` of `image` on device dev. precompiled: image is PTX text or a cubin
