@@ -71,9 +71,12 @@ bool mx_program_can_run(int prim, mx_stream s) {
 
 typedef enum { IN_DIRECT, IN_SCALAR, IN_GATHER } in_mode;
 
+/* IN_GATHER: the input's strides broadcast to the output shape, with dims that step
+ * through memory as one merged (gnd dims: gshape[d], gstr[d]). */
 typedef struct in_view {
   in_mode mode;
-  int64_t *bstr;    /* IN_GATHER: strides broadcast to the output shape */
+  int gnd;
+  int64_t *gshape, *gstr;
 } in_view;
 
 static const int64_t one_stride = 1, zero_stride = 0;
@@ -89,46 +92,82 @@ static bool row_contig_same(const mx_tensor *in, const mx_tensor *out) {
   return true;
 }
 
-/* Strides of in broadcast to out's shape (right-aligned); -1 if it does not broadcast. */
-static int broadcast_strides(const mx_tensor *in, const mx_tensor *out, int64_t *bs) {
-  int lead = out->ndim - in->ndim;
+/* Strides of in broadcast to out's shape (right-aligned), merged where consecutive dims
+ * step as one, into v; -1 if it does not broadcast. */
+static int gather_view(const mx_tensor *in, const mx_tensor *out, in_view *v) {
+  int lead = out->ndim - in->ndim, n = 0;
   if (lead < 0) return -1;
   for (int d = 0; d < out->ndim; d++) {
-    if (d < lead) {
-      bs[d] = 0;
+    int64_t sz = out->shape[d], st = 0;
+    if (d >= lead) {
+      int32_t m = in->shape[d - lead];
+      if (m == sz) st = m == 1 ? 0 : in->strides[d - lead];
+      else if (m != 1) return -1;
+    }
+    if (sz == 1) continue;
+    if (n > 0 && v->gstr[n - 1] == st * sz) {
+      v->gshape[n - 1] *= sz;
+      v->gstr[n - 1] = st;
       continue;
     }
-    int32_t n = in->shape[d - lead];
-    if (n == out->shape[d]) bs[d] = n == 1 ? 0 : in->strides[d - lead];
-    else if (n == 1) bs[d] = 0;
-    else return -1;
+    v->gshape[n] = sz;
+    v->gstr[n++] = st;
   }
+  if (n == 0) {
+    v->gshape[0] = 1;
+    v->gstr[0] = 0;
+    n = 1;
+  }
+  v->gnd = n;
   return 0;
 }
 
-/* Copies elements [t0, t0 + n) of in (broadcast to out's shape) into dst. */
-static void gather(const mx_tensor *in, const int64_t *bs, const mx_tensor *out, int64_t t0,
-                   int64_t n, char *dst) {
-  int nd = out->ndim, es = mx_dtype_size(in->dtype);
+/* Copies run elements of es bytes, src element stride s, into dst. */
+#define GATHER_RUN(T)                                                           \
+  do {                                                                          \
+    const T *x_ = (const T *)src;                                               \
+    T *y_ = (T *)dst;                                                           \
+    if (s == 1)                                                                 \
+      for (int64_t i_ = 0; i_ < run; i_++) y_[i_] = x_[i_];                     \
+    else if (s == 0)                                                            \
+      for (int64_t i_ = 0; i_ < run; i_++) y_[i_] = x_[0];                      \
+    else                                                                        \
+      for (int64_t i_ = 0; i_ < run; i_++) y_[i_] = x_[i_ * s];                 \
+  } while (0)
+
+static void gather_run(const char *src, int64_t s, int64_t run, int es, char *dst) {
+  switch (es) {
+  case 1: GATHER_RUN(uint8_t); break;
+  case 2: GATHER_RUN(uint16_t); break;
+  case 4: GATHER_RUN(uint32_t); break;
+  case 8: GATHER_RUN(uint64_t); break;
+  default:
+    for (int64_t i = 0; i < run; i++) memcpy(dst + i * es, src + i * s * es, (size_t)es);
+  }
+}
+
+/* Copies elements [t0, t0 + n) of in (broadcast to the output shape, view v) into dst. */
+static void gather(const mx_tensor *in, const in_view *v, int64_t t0, int64_t n, char *dst) {
+  int nd = v->gnd, es = mx_dtype_size(in->dtype);
   int64_t idx[64], off = 0, rem = t0;
   int64_t *ix = nd <= 64 ? idx : malloc((size_t)nd * sizeof *ix);
   if (!ix) return; /* cannot happen for sane ranks; the kernel checked */
+  const int64_t *shape = v->gshape, *bs = v->gstr;
   for (int d = nd - 1; d >= 0; d--) {
-    ix[d] = rem % out->shape[d];
-    rem /= out->shape[d];
+    ix[d] = rem % shape[d];
+    rem /= shape[d];
     off += ix[d] * bs[d];
   }
   const char *base = (const char *)in->data;
-  int64_t inner = nd ? out->shape[nd - 1] : 1, s = nd ? bs[nd - 1] : 0;
+  int64_t inner = shape[nd - 1], s = bs[nd - 1];
   for (int64_t done = 0; done < n;) {
-    int64_t run = nd ? inner - ix[nd - 1] : 1;
+    int64_t run = inner - ix[nd - 1];
     if (run > n - done) run = n - done;
-    for (int64_t i = 0; i < run; i++) memcpy(dst + (done + i) * es, base + (off + i * s) * es, (size_t)es);
+    gather_run(base + off * es, s, run, es, dst + done * es);
     done += run;
-    if (!nd) break;
     ix[nd - 1] += run;
     off += run * s;
-    for (int d = nd - 1; d > 0 && ix[d] == out->shape[d]; d--) { /* carry */
+    for (int d = nd - 1; d > 0 && ix[d] == shape[d]; d--) { /* carry */
       off -= ix[d] * bs[d];
       ix[d] = 0;
       ix[d - 1]++;
@@ -176,7 +215,7 @@ static void ck_tiles(void *c, int64_t tb, int64_t te) {
     int64_t t0 = t * TILE, n = j->N - t0 < TILE ? j->N - t0 : TILE;
     tile_shape[0] = (int32_t)n;
     for (int i = 0; i < n_in; i++)
-      if (gtile[i]) gather(&in[i], j->views[i].bstr, out, t0, n, gtile[i]);
+      if (gtile[i]) gather(&in[i], &j->views[i], t0, n, gtile[i]);
     for (int k = 0; k < p->n_instr; k++) {
       const mx_pinstr *ins = &p->instr[k];
       for (int a_i = 0; a_i < ins->n_in; a_i++) {
@@ -253,7 +292,7 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
   if (N == 0) return 0;
   int nd = out->ndim;
   in_view *views = calloc((size_t)n_in + 1, sizeof *views);
-  int64_t *bstr = malloc(((size_t)n_in * (size_t)nd + 1) * sizeof *bstr);
+  int64_t *bstr = malloc(((size_t)n_in * 2 * ((size_t)nd + 1) + 1) * sizeof *bstr);
   int32_t *slot = malloc((size_t)p->n_instr * 3 * sizeof *slot);
   int rc = (views && bstr && slot) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
   int n_gather = 0;
@@ -266,9 +305,10 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
       views[i].mode = IN_DIRECT;
     } else {
       views[i].mode = IN_GATHER;
-      views[i].bstr = bstr + (size_t)i * nd;
+      views[i].gshape = bstr + (size_t)i * 2 * ((size_t)nd + 1);
+      views[i].gstr = views[i].gshape + nd + 1;
       n_gather++;
-      if (broadcast_strides(&in[i], out, views[i].bstr) < 0)
+      if (gather_view(&in[i], out, &views[i]) < 0)
         rc = mx_fail_int(MX_EINVAL, "[Compiled] Input %d does not broadcast to the output.", i);
     }
   }

@@ -18,8 +18,7 @@ def _per_axis(value, n, msg):
     return [value] * n
 
 
-def _windows(x, window, strides):
-    """View ``x`` (N, *spatial, C) as (N, *out_spatial, *window, C)."""
+def _check_windows(x, window, strides):
     if x.ndim < 3:
         raise ValueError("To extract sliding windows at least 1 spatial dimension (3 total) is "
                          f"needed but the input only has {x.ndim} dimensions.")
@@ -29,17 +28,26 @@ def _windows(x, window, strides):
             "To extract sliding windows the window shapes and strides must have the same "
             f"number of spatial dimensions as the signal but the signal has {len(spatial)} "
             f"dims and the window shape has {len(window)} and strides have {len(strides)}.")
+
+
+def _tiles(x, window, strides):
+    """For windows that tile the input (stride == window, sizes divisible): the shape
+    (N, out_1, window_1, out_2, window_2, ..., C) that views ``x`` with each window axis next
+    to its output axis, and those window axes; else None."""
+    spatial = x.shape[1:-1]
+    if not all(w == s and size % w == 0 for size, w, s in zip(spatial, window, strides)):
+        return None
+    split = [x.shape[0]]
+    for size, w in zip(spatial, window):
+        split += [size // w, w]
+    return split + [x.shape[-1]], tuple(range(2, 2 * len(window) + 1, 2))
+
+
+def _windows(x, window, strides):
+    """View ``x`` (N, *spatial, C) as (N, *out_spatial, *window, C): one strided slice per
+    kernel offset, stacked."""
     n, c = x.shape[0], x.shape[-1]
-    k = len(spatial)
-    if all(w == s and size % w == 0 for size, w, s in zip(spatial, window, strides)):
-        # tiles: reshape each axis into (count, window) and gather the window axes last
-        split = [n]
-        for size, w in zip(spatial, window):
-            split += [size // w, w]
-        order = [0, *range(1, 2 * k, 2), *range(2, 2 * k + 1, 2), 2 * k + 1]
-        return x.reshape(*split, c).transpose(order)
-    # overlapping or ragged windows: one strided slice per kernel offset, stacked
-    out = [(size - w) // s + 1 for size, w, s in zip(spatial, window, strides)]
+    out = [(size - w) // s + 1 for size, w, s in zip(x.shape[1:-1], window, strides)]
     taps = []
     for offset in product(*(range(w) for w in window)):
         index = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, strides, out))
@@ -81,6 +89,13 @@ class _Pool(Module):
         if any(p > 0 for p, _ in self._padding):
             x = mx.pad(x, [(0, 0)] + self._padding + [(0, 0)],
                        constant_values=self._padding_value)
+        _check_windows(x, self._kernel_size, self._stride)
+        tiles = _tiles(x, self._kernel_size, self._stride)
+        if tiles is not None:
+            # reduced in place: the same elements in the same order as the windows' view,
+            # and the gradient comes back in x's own layout
+            shape, axes = tiles
+            return self._pooling_function(x.reshape(shape), axes)
         return self._pooling_function(_windows(x, self._kernel_size, self._stride), self._axes)
 
 
