@@ -15,10 +15,24 @@
 
 #define RED_LANES 8
 
+/* The table loops of float32/float64 sum/max/min, built for the baseline, AVX2 and AVX-512
+ * and chosen at load time (not under ThreadSanitizer: ifunc resolvers run before it). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#define RED_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define RED_CLONES
+#endif
+
+typedef void (*mx_red_table_fn)(void *out, const char *x, const int64_t *off, int64_t nr,
+                                int64_t n);
+
 typedef struct red_ops {
   void (*init)(void *acc, int64_t n);               /* acc[0..n) = identity */
   void (*run)(void *acc1, const void *x, int64_t n); /* *acc1 = combine(*acc1, x[0..n)) */
   void (*cols)(void *acc, const void *x, int64_t n); /* acc[j] = combine(acc[j], x[j]) */
+  /* out[j] = combine over r of x[off[r] + j] (off in bytes), for j in [0, n) */
+  mx_red_table_fn table;
 } red_ops;
 
 /* run: RED_LANES partial accumulators (vectorisable, and shorter addition chains). */
@@ -45,10 +59,21 @@ typedef struct red_ops {
     MX_ST_##sfx *a = (MX_ST_##sfx *)a_;                                                   \
     const MX_ST_##sfx *x = (const MX_ST_##sfx *)x_;                                       \
     for (int64_t i = 0; i < n; i++) a[i] = mx_red_##kind##_##sfx(a[i], x[i]);             \
+  }                                                                                       \
+  static void red_table_##kind##_##sfx(void *o_, const char *x, const int64_t *off,       \
+                                       int64_t nr, int64_t n) {                           \
+    MX_ST_##sfx *o = (MX_ST_##sfx *)o_;                                                   \
+    MX_ST_##sfx v = mx_red_init_##kind##_##sfx();                                         \
+    for (int64_t i = 0; i < n; i++) o[i] = v;                                             \
+    for (int64_t r = 0; r < nr; r++) {                                                    \
+      const MX_ST_##sfx *xr = (const MX_ST_##sfx *)(x + off[r]);                          \
+      for (int64_t i = 0; i < n; i++) o[i] = mx_red_##kind##_##sfx(o[i], xr[i]);          \
+    }                                                                                     \
   }
 
 #define RED_ENTRY(kind, sfx) \
-  [MX_DT_##sfx] = {red_init_##kind##_##sfx, red_run_##kind##_##sfx, red_cols_##kind##_##sfx},
+  [MX_DT_##sfx] = {red_init_##kind##_##sfx, red_run_##kind##_##sfx, red_cols_##kind##_##sfx, \
+                   red_table_##kind##_##sfx},
 
 MX_RED_and_TYPES(RED_DEF, and)
 MX_RED_or_TYPES(RED_DEF, or)
@@ -56,6 +81,42 @@ MX_RED_sum_TYPES(RED_DEF, sum)
 MX_RED_prod_TYPES(RED_DEF, prod)
 MX_RED_min_TYPES(RED_DEF, min)
 MX_RED_max_TYPES(RED_DEF, max)
+
+/* Table loops kept in registers: blocks of RED_TBLOCK outputs, each combined over every
+ * reduced element before it is stored. Same order of combination as red_table_*. */
+#define RED_TBLOCK 16
+#define RED_VTABLE_DEF(kind, sfx)                                                          \
+  RED_CLONES static void red_vtable_##kind##_##sfx(void *o_, const char *x, const int64_t *off, \
+                                                   int64_t nr, int64_t n) {                \
+    MX_ST_##sfx *o = (MX_ST_##sfx *)o_;                                                    \
+    int64_t j = 0;                                                                         \
+    for (; j + RED_TBLOCK <= n; j += RED_TBLOCK) {                                         \
+      MX_ST_##sfx a[RED_TBLOCK];                                                           \
+      for (int k = 0; k < RED_TBLOCK; k++) a[k] = mx_red_init_##kind##_##sfx();            \
+      for (int64_t r = 0; r < nr; r++) {                                                   \
+        const MX_ST_##sfx *xr = (const MX_ST_##sfx *)(x + off[r]) + j;                     \
+        for (int k = 0; k < RED_TBLOCK; k++) a[k] = mx_red_##kind##_##sfx(a[k], xr[k]);    \
+      }                                                                                    \
+      for (int k = 0; k < RED_TBLOCK; k++) o[j + k] = a[k];                                \
+    }                                                                                      \
+    if (j < n) red_table_##kind##_##sfx(o + j, x + j * (int64_t)sizeof(MX_ST_##sfx), off, nr, \
+                                        n - j);                                            \
+  }
+RED_VTABLE_DEF(sum, f32)
+RED_VTABLE_DEF(max, f32)
+RED_VTABLE_DEF(min, f32)
+RED_VTABLE_DEF(sum, f64)
+RED_VTABLE_DEF(max, f64)
+RED_VTABLE_DEF(min, f64)
+
+static mx_red_table_fn red_vtable(int kind, bool f64) {
+  switch (kind) {
+  case MX_REDUCE_SUM: return f64 ? red_vtable_sum_f64 : red_vtable_sum_f32;
+  case MX_REDUCE_MAX: return f64 ? red_vtable_max_f64 : red_vtable_max_f32;
+  case MX_REDUCE_MIN: return f64 ? red_vtable_min_f64 : red_vtable_min_f32;
+  default: return NULL;
+  }
+}
 
 /* Indexed [kind][accumulator dtype]. */
 static const red_ops red_tab[6][MX_DTYPE_COUNT] = {
@@ -95,6 +156,8 @@ typedef struct red_plan {
   int nk, nr;
   int32_t *kshape, *rshape; /* [nk], [nr] */
   int64_t *kstr, *rstr;     /* input strides */
+  int64_t *roff;            /* table strategy: byte offset of each reduced element */
+  int64_t nroff;
 } red_plan;
 
 typedef union red_tile {
@@ -196,6 +259,22 @@ static int red_cols_range(const red_plan *p, mx_cpu_iter *kit, mx_cpu_iter *rit,
   return 0;
 }
 
+/* Table strategy (short contiguous kept runs, few reduced elements, input, accumulator and
+ * output of one dtype): each kept run is combined straight into the output from the listed
+ * offsets of the reduced elements. */
+static void red_table_range(const red_plan *p, mx_cpu_iter *kit, int64_t o0, int64_t o1) {
+  int64_t kn = mx_cpu_iter_len(kit), koffs[1];
+  int64_t o = o0, j = o0 % kn;
+  mx_cpu_iter_seek(kit, o0 / kn, koffs);
+  while (o < o1) {
+    int64_t c = kn - j < o1 - o ? kn - j : o1 - o;
+    p->ops->table(mx_cpu_at(p->out, o), mx_cpu_at(p->in, koffs[0] + j), p->roff, p->nroff, c);
+    o += c;
+    j = 0;
+    mx_cpu_iter_next(kit, koffs);
+  }
+}
+
 static void red_chunk(void *ctx, int64_t o0, int64_t o1) {
   red_job *j = (red_job *)ctx;
   const red_plan *p = j->p;
@@ -204,6 +283,11 @@ static void red_chunk(void *ctx, int64_t o0, int64_t o1) {
   if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) {
     mx_error_clear();
     atomic_store(&j->failed, 1);
+    return;
+  }
+  if (p->roff) {
+    red_table_range(p, &kit, o0, o1);
+    mx_cpu_iter_free(&kit);
     return;
   }
   if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
@@ -293,6 +377,42 @@ static bool red_one_run(const red_plan *p, int64_t *n, int64_t *s) {
   return one;
 }
 
+/* The table strategy's offsets when it applies (the innermost kept dim contiguous and at most
+ * RED_TABLE_RUN long, at most RED_TABLE_MAX reduced elements, one dtype throughout): the
+ * reduced elements' byte offsets in iteration order, or NULL. */
+#define RED_TABLE_RUN 256
+#define RED_TABLE_MAX 4096
+
+static int64_t *red_table_offsets(const red_plan *p, int64_t reduced) {
+  if (reduced > RED_TABLE_MAX || p->in->dtype != p->acc || p->out->dtype != p->acc ||
+      !p->ops->table)
+    return NULL;
+  int64_t kn = 0, kst = 0;
+  for (int i = p->nk - 1; i >= 0 && kn == 0; i--)
+    if (p->kshape[i] > 1) {
+      kn = p->kshape[i];
+      kst = p->kstr[i];
+    }
+  if (kst != 1 || kn > RED_TABLE_RUN) return NULL;
+  const int64_t *rs[1] = {p->rstr};
+  mx_cpu_iter rit;
+  if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
+    mx_error_clear();
+    return NULL;
+  }
+  int64_t *off = (int64_t *)malloc((size_t)reduced * sizeof(int64_t)), ro[1];
+  int64_t rn = mx_cpu_iter_len(&rit), rst = mx_cpu_iter_stride(&rit, 0), k = 0;
+  if (off) {
+    mx_cpu_iter_seek(&rit, 0, ro);
+    for (int64_t r = 0; r < rit.nruns; r++) {
+      for (int64_t i = 0; i < rn; i++) off[k++] = (ro[0] + i * rst) * p->isz;
+      mx_cpu_iter_next(&rit, ro);
+    }
+  }
+  mx_cpu_iter_free(&rit);
+  return off;
+}
+
 /* Runs a strategy over the output elements on the CPU pool. */
 static int red_parallel(const red_plan *p, bool cols, int64_t kept, int64_t reduced) {
   red_job j = {p, cols, 0};
@@ -337,6 +457,7 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
     vops.init = p.ops->init;
     vops.run = mx_vred_run(prm->kind, p.acc == MX_FLOAT64);
     vops.cols = mx_vred_cols(prm->kind, p.acc == MX_FLOAT64);
+    vops.table = red_vtable(prm->kind, p.acc == MX_FLOAT64);
     p.ops = &vops;
   }
   if (!p.ops->init)
@@ -358,6 +479,7 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
   p.kshape = (int32_t *)(p.rstr + nd + 1);
   p.rshape = p.kshape + nd + 1;
   p.nk = p.nr = 0;
+  p.roff = NULL;
   int rc = 0, ai = 0;
   int64_t kept = 1, reduced = 1;
   for (int d = 0; d < nd && rc == 0; d++) {
@@ -389,8 +511,13 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
       for (int i = p.nr - 1; i >= 0 && rmin < 0; i--)
         if (p.rshape[i] > 1) rmin = abs64(p.rstr[i]);
       int64_t rn, rs;
-      if (kmin >= 0 && rmin >= 0 && kmin < rmin)
+      p.roff = NULL;
+      p.nroff = reduced;
+      if (kmin >= 0 && rmin >= 0 && kmin < rmin) {
+        p.roff = red_table_offsets(&p, reduced);
         rc = red_parallel(&p, true, kept, reduced);
+        free(p.roff);
+      }
       else if (kept < mx_cpu_pool_size() && reduced >= 4 * RED_BLOCK && red_one_run(&p, &rn, &rs))
         rc = red_split(&p, kept, rn, rs);
       else

@@ -1,0 +1,251 @@
+"""The fast paths behind pooling and training steps, against NumPy float64 references and
+the unfused ops: pooling layers whose windows tile the input (values, gradients with ties,
+NaN, every float dtype, vmap), reductions whose short contiguous kept runs read the reduced
+elements from a table (every dtype, odd tails, NaN/inf, strided inputs) and compiled
+element-wise kernels reading transposed, sliced and broadcast inputs (every element size)."""
+import numpy as np
+import pytest
+
+import mlx.core as mx
+import mlx.nn as nn
+from conftest import ALL_DTYPES, NP_DTYPES, assert_close, tolerance
+
+FLOATS = [mx.float16, mx.bfloat16, mx.float32, mx.float64]
+
+
+def f64(a):
+    return np.array(a.astype(mx.float32) if a.dtype == mx.bfloat16 else a).astype(np.float64)
+
+
+def np_pool_tiles(x, k, reduce):
+    """x (N, *spatial, C) in tiles of k (divisible): reduce over each tile."""
+    nd = x.ndim - 2
+    shape = [x.shape[0]]
+    for s, w in zip(x.shape[1:-1], k):
+        shape += [s // w, w]
+    shape.append(x.shape[-1])
+    return reduce(x.reshape(shape), axis=tuple(range(2, 2 * nd + 1, 2)))
+
+
+def np_maxpool_grad(x, k, g):
+    """MLX's max vjp: the cotangent shared equally among each tile's maxima."""
+    nd = x.ndim - 2
+    shape = [x.shape[0]]
+    for s, w in zip(x.shape[1:-1], k):
+        shape += [s // w, w]
+    shape.append(x.shape[-1])
+    axes = tuple(range(2, 2 * nd + 1, 2))
+    xs = x.reshape(shape)
+    mask = (xs == xs.max(axis=axes, keepdims=True)).astype(np.float64)
+    count = mask.sum(axis=axes, keepdims=True)
+    return (np.expand_dims(g, axes) / count * mask).reshape(x.shape)
+
+
+LAYERS = [
+    (nn.MaxPool1d, (2,), (3, 8, 5)),
+    (nn.AvgPool1d, (4,), (2, 12, 3)),
+    (nn.MaxPool2d, (2, 2), (4, 6, 10, 16)),
+    (nn.AvgPool2d, (2, 3), (2, 4, 9, 17)),
+    (nn.MaxPool2d, (3, 1), (2, 9, 4, 33)),
+    (nn.MaxPool3d, (2, 2, 2), (2, 4, 2, 6, 3)),
+    (nn.AvgPool3d, (1, 2, 2), (1, 3, 4, 4, 2)),
+]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("cls,k,shape", LAYERS)
+def test_tiled_pool_values(cls, k, shape, dtype, rng):
+    is_max = cls.__name__.startswith("Max")
+    x = mx.array(rng.normal(size=shape)).astype(dtype)
+    expect = np_pool_tiles(f64(x), k, np.max if is_max else np.mean)
+    assert_close(cls(k)(x), expect)
+    # a transposed (non-contiguous) input
+    xt = mx.swapaxes(mx.array(np.swapaxes(np.array(x.astype(mx.float32)), 1, -1)).astype(dtype),
+                     1, -1)
+    assert_close(cls(k)(xt), expect)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("cls,k,shape", [c for c in LAYERS if c[0].__name__.startswith("Max")])
+def test_tiled_maxpool_grad_ties(cls, k, shape, dtype, rng):
+    # small integers: many ties inside a tile, each sharing the cotangent
+    x = mx.array(rng.integers(-2, 3, size=shape)).astype(dtype)
+    layer = cls(k)
+    g = mx.array(rng.normal(size=layer(x).shape)).astype(dtype)
+    _, (grad,) = mx.vjp(lambda a: layer(a), [x], [g])
+    assert grad.dtype == dtype
+    assert_close(grad, np_maxpool_grad(f64(x), k, f64(g)))
+
+
+def test_tiled_maxpool_grad_matches_generic_windows(rng):
+    # the tiled path against the stacked-windows path of the same windows (padding 0 and
+    # stride == kernel tile the input; padding 1 goes through the windows of a padded input)
+    x = mx.array(rng.integers(-3, 4, size=(2, 6, 6, 4)).astype(np.float32))
+    tiled = mx.grad(lambda a: (nn.MaxPool2d(2)(a) ** 2).sum())(x)
+    windows = mx.grad(lambda a: (nn.MaxPool2d(2, stride=2, padding=1)(
+        mx.pad(a, [(0, 0), (1, 1), (1, 1), (0, 0)], constant_values=-np.inf)[:, 1:-1, 1:-1]
+    ) ** 2).sum())(x)
+    y = f64(nn.MaxPool2d(2)(x))
+    assert_close(tiled, np_maxpool_grad(f64(x), (2, 2), 2 * y))
+    assert windows.shape == x.shape
+
+
+def test_tiled_maxpool_nan_inf():
+    x = np.zeros((1, 4, 4, 2), np.float32)
+    x[0, 0, 0, 0] = np.nan
+    x[0, 2, 3, 1] = np.inf
+    x[0, 0:2, 2:4, 0] = -np.inf
+    y = nn.MaxPool2d(2)(mx.array(x))
+    expect = np_pool_tiles(x.astype(np.float64), (2, 2), np.max)
+    np.testing.assert_array_equal(np.array(y), expect)
+    g = mx.grad(lambda a: nn.MaxPool2d(2)(a).sum())(mx.array(x))
+    # a NaN tile: no element equals the max, count 0, cotangent/0 * 0 = NaN everywhere
+    assert np.all(np.isnan(np.array(g)[0, 0:2, 0:2, 0]))
+    np.testing.assert_array_equal(np.array(g)[0, 0:2, 2:4, 0], 0.25)
+    np.testing.assert_array_equal(np.array(g)[0, 2:4, 2:4, 1], [[0, 1], [0, 0]])
+
+
+def test_tiled_avgpool_grad_finite_differences(rng):
+    x = mx.array(rng.normal(size=(2, 4, 6, 3)), dtype=mx.float64)
+    w = mx.array(rng.normal(size=(2, 2, 3, 3)), dtype=mx.float64)
+
+    def f(a):
+        return (nn.AvgPool2d(2)(a) * w).sum()
+
+    g = np.array(mx.grad(f)(x))
+    xn, eps = np.array(x).astype(np.float64), 1e-6
+    num = np.zeros_like(xn)
+    for i in np.ndindex(*xn.shape):
+        d = np.zeros_like(xn)
+        d[i] = eps
+        num[i] = (f(mx.array(xn + d, dtype=mx.float64)).item()
+                  - f(mx.array(xn - d, dtype=mx.float64)).item()) / (2 * eps)
+    np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-6)
+
+
+def test_tiled_pool_vmap_and_jvp(rng):
+    x = mx.array(rng.integers(-2, 3, size=(3, 2, 4, 4, 2)).astype(np.float32))
+    layer = nn.MaxPool2d(2)
+    got = mx.vmap(layer)(x)
+    for i in range(3):
+        np.testing.assert_array_equal(np.array(got[i]), np.array(layer(x[i])))
+    gv = mx.vmap(mx.grad(lambda a: layer(a).sum()))(x)
+    for i in range(3):
+        np.testing.assert_array_equal(np.array(gv[i]),
+                                      np.array(mx.grad(lambda a: layer(a).sum())(x[i])))
+    # jvp: the tangent at the first maximum of each tile (row-major over the tile)
+    t = mx.array(rng.normal(size=x.shape[1:]).astype(np.float32))
+    _, (jv,) = mx.jvp(layer, [x[0]], [t])
+    xn, tn = np.array(x[0]), np.array(t)
+    tiles = xn.reshape(2, 2, 2, 2, 2, 2).transpose(0, 1, 3, 5, 2, 4).reshape(2, 2, 2, 2, 4)
+    tt = tn.reshape(2, 2, 2, 2, 2, 2).transpose(0, 1, 3, 5, 2, 4).reshape(2, 2, 2, 2, 4)
+    first = tiles.argmax(axis=-1)
+    expect = np.take_along_axis(tt, first[..., None], axis=-1)[..., 0]
+    np.testing.assert_array_equal(np.array(jv), expect)
+
+
+def test_tiled_pool_empty_and_size_one():
+    assert nn.MaxPool2d(2)(mx.zeros((0, 4, 4, 3))).shape == (0, 2, 2, 3)
+    assert nn.AvgPool1d(2)(mx.zeros((2, 4, 0))).shape == (2, 2, 0)
+    x = mx.array(np.arange(6, dtype=np.float32).reshape(1, 6, 1))
+    np.testing.assert_array_equal(np.array(nn.MaxPool1d(1)(x)), np.array(x))
+    np.testing.assert_array_equal(np.array(nn.AvgPool1d(6)(x)), [[[2.5]]])
+
+
+# ---- reductions over short contiguous kept runs --------------------------------------------
+
+def np_ref(kind, xn, axes):
+    fn = {"sum": np.sum, "max": np.max, "min": np.min, "prod": np.prod, "all": np.all,
+          "any": np.any}[kind]
+    return fn(xn, axis=axes)
+
+
+def small_values(rng, shape, dtype):
+    if dtype == mx.bool_:
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    if dtype == mx.complex64:
+        return (rng.integers(-2, 3, size=shape) + 1j * rng.integers(-2, 3, size=shape))
+    if dtype in (mx.uint8, mx.uint16, mx.uint32, mx.uint64):
+        return rng.integers(0, 3, size=shape)
+    return rng.integers(-2, 3, size=shape)
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+@pytest.mark.parametrize("kind", ["sum", "max", "min", "prod", "all", "any"])
+@pytest.mark.parametrize("shape,axes", [((3, 4, 5, 16), (1, 2)), ((2, 3, 2, 17), (2,)),
+                                        ((5, 7, 1), (1,)), ((2, 3, 40), (0,)),
+                                        ((4, 2, 3, 2, 33), (1, 3))])
+def test_reduce_short_kept_runs(kind, dtype, shape, axes, rng):
+    if dtype == mx.complex64 and kind in ("max", "min"):
+        pytest.skip("complex ordering is checked in test_reduce.py")
+    xn = np.asarray(small_values(rng, shape, dtype)).astype(NP_DTYPES.get(dtype, np.float32))
+    x = mx.array(xn) if dtype != mx.bfloat16 else mx.array(xn.astype(np.float32)).astype(dtype)
+    got = getattr(mx, kind)(x, axis=axes)
+    ref = np_ref(kind, xn.astype(np.complex128 if dtype == mx.complex64 else np.float64), axes)
+    assert_close(got, ref, dtype if dtype in FLOATS or dtype == mx.complex64 else None)
+    # strided: a transposed view whose innermost kept dim stays contiguous
+    xt = mx.swapaxes(mx.array(np.ascontiguousarray(np.swapaxes(np.array(x), 0, -2))), 0, -2) \
+        if dtype != mx.bfloat16 else x
+    got_t = getattr(mx, kind)(xt, axis=axes)
+    assert_close(got_t, ref, dtype if dtype in FLOATS or dtype == mx.complex64 else None)
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.float16])
+def test_reduce_short_kept_runs_nan_inf(dtype, rng):
+    xn = rng.normal(size=(3, 4, 2, 20))
+    xn[0, 1, 0, 3] = np.nan
+    xn[1, :, 1, 5] = np.inf
+    xn[2, 2, :, 19] = -np.inf
+    xn[2, :, :, 7] = -np.inf
+    x = mx.array(xn).astype(dtype)
+    for kind, fn in (("max", np.max), ("min", np.min), ("sum", np.sum)):
+        got = f64(getattr(mx, kind)(x, axis=(1, 2)))
+        ref = fn(f64(x), axis=(1, 2))
+        rtol, atol = tolerance(dtype)
+        np.testing.assert_allclose(got, ref, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def test_reduce_short_kept_runs_large_and_threads(rng):
+    # enough outputs to split over the pool; the per-element order of a sum is fixed
+    xn = rng.normal(size=(256, 14, 2, 14, 2, 16)).astype(np.float32)
+    x = mx.array(xn)
+    s = mx.sum(x, axis=(2, 4))
+    np.testing.assert_allclose(np.array(s), xn.astype(np.float64).sum(axis=(2, 4)),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(np.array(mx.max(x, axis=(2, 4))), xn.max(axis=(2, 4)))
+    # the same result as the reduction of a contiguous copy of the same windows
+    w = mx.contiguous(mx.transpose(x, (0, 1, 3, 2, 4, 5)))
+    np.testing.assert_array_equal(np.array(mx.sum(w, axis=(3, 4))), np.array(s))
+
+
+# ---- compiled element-wise kernels with gathered inputs ------------------------------------
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+def test_compiled_gather_every_element_size(dtype, rng):
+    def f(a, b, c):
+        return mx.where(c, a, b)
+
+    shape = (3, 5, 7, 9)
+    a = mx.array(small_values(rng, shape, dtype)).astype(dtype)
+    b = mx.array(small_values(rng, (9, 7, 5, 3), dtype)).astype(dtype)
+    c = mx.array(rng.integers(0, 2, size=(3, 1, 7, 1)).astype(np.bool_))
+    args = [a[:, ::-1], mx.transpose(b), c]   # reversed slice, transpose, broadcast
+    got = mx.compile(f)(*args)
+    expect = f(*args)
+    assert got.dtype == expect.dtype
+    assert mx.array_equal(got, expect, equal_nan=True).item()
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (1,), (1, 1, 1), (2049,), (3, 2050), (5, 1, 4097)])
+def test_compiled_gather_edge_sizes(shape, rng):
+    def f(a, b):
+        return a * b + 1
+
+    a = mx.array(rng.normal(size=shape[::-1]).astype(np.float32)).T
+    b = mx.array(rng.normal(size=shape[-1:]).astype(np.float32))
+    got = mx.compile(f)(a, b)
+    np.testing.assert_array_equal(np.array(got), np.array(f(a, b)))
+    # a strided slice merged with a broadcast dim in the middle
+    c = mx.array(rng.normal(size=(4, 2 * shape[-1] + 1)).astype(np.float32))[:, ::2]
+    d = mx.array(rng.normal(size=(4, 1)).astype(np.float32))
+    np.testing.assert_array_equal(np.array(mx.compile(f)(c, d)), np.array(f(c, d)))
