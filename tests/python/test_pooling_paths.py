@@ -249,3 +249,17 @@ def test_compiled_gather_edge_sizes(shape, rng):
     c = mx.array(rng.normal(size=(4, 2 * shape[-1] + 1)).astype(np.float32))[:, ::2]
     d = mx.array(rng.normal(size=(4, 1)).astype(np.float32))
     np.testing.assert_array_equal(np.array(mx.compile(f)(c, d)), np.array(f(c, d)))
+
+
+@pytest.mark.parametrize("n", [0, 1, 15, 16, 17, 63, 64, 65, 1000, 4099])
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.float16, mx.bfloat16, mx.int32])
+def test_bool_to_float_conversion(n, dtype, rng):
+    b = rng.integers(0, 2, size=n).astype(np.bool_)
+    got = mx.array(b).astype(dtype)
+    np.testing.assert_array_equal(f64(got), b.astype(np.float64))
+    # strided source, and the conversion inside a compiled kernel
+    got = mx.array(np.concatenate([b, b]))[::2].astype(dtype)
+    np.testing.assert_array_equal(f64(got), np.concatenate([b, b])[::2].astype(np.float64))
+    x = mx.array(rng.normal(size=n).astype(np.float32))
+    f = lambda a: (a > 0).astype(dtype) * 3
+    np.testing.assert_array_equal(f64(mx.compile(f)(x)), f64(f(x)))
