@@ -122,57 +122,66 @@ static int gather_view(const mx_tensor *in, const mx_tensor *out, in_view *v) {
   return 0;
 }
 
-/* Copies run elements of es bytes, src element stride s, into dst. */
-#define GATHER_RUN(T)                                                           \
-  do {                                                                          \
-    const T *x_ = (const T *)src;                                               \
-    T *y_ = (T *)dst;                                                           \
-    if (s == 1)                                                                 \
-      for (int64_t i_ = 0; i_ < run; i_++) y_[i_] = x_[i_];                     \
-    else if (s == 0)                                                            \
-      for (int64_t i_ = 0; i_ < run; i_++) y_[i_] = x_[0];                      \
-    else                                                                        \
-      for (int64_t i_ = 0; i_ < run; i_++) y_[i_] = x_[i_ * s];                 \
-  } while (0)
-
-static void gather_run(const char *src, int64_t s, int64_t run, int es, char *dst) {
-  switch (es) {
-  case 1: GATHER_RUN(uint8_t); break;
-  case 2: GATHER_RUN(uint16_t); break;
-  case 4: GATHER_RUN(uint32_t); break;
-  case 8: GATHER_RUN(uint64_t); break;
-  default:
-    for (int64_t i = 0; i < run; i++) memcpy(dst + i * es, src + i * s * es, (size_t)es);
+/* gather_<T>: copies elements [t0, t0 + n) of the view (element type T) into dst, walking
+ * the two innermost merged dims as a loop nest and carrying into outer dims only at the end
+ * of a plane. ix: scratch of nd counters. */
+#define GATHER_DEF(T)                                                                        \
+  static void gather_##T(const T *base, const in_view *v, int64_t t0, int64_t n, T *dst,    \
+                         int64_t *ix) {                                                     \
+    int nd = v->gnd;                                                                        \
+    const int64_t *shape = v->gshape, *bs = v->gstr;                                        \
+    int64_t off = 0, rem = t0;                                                              \
+    for (int d = nd - 1; d >= 0; d--) { /* off: the plane of the two innermost dims */     \
+      ix[d] = rem % shape[d];                                                               \
+      rem /= shape[d];                                                                      \
+      if (d < nd - 2) off += ix[d] * bs[d];                                                 \
+    }                                                                                       \
+    int64_t n0 = shape[nd - 1], s0 = bs[nd - 1];                                            \
+    int64_t n1 = nd > 1 ? shape[nd - 2] : 1, s1 = nd > 1 ? bs[nd - 2] : 0;                  \
+    int64_t i0 = ix[nd - 1], i1 = nd > 1 ? ix[nd - 2] : 0;                                  \
+    int64_t done = 0;                                                                       \
+    while (done < n) {                                                                      \
+      /* rows of the innermost dim until the plane (or the request) ends */                 \
+      for (; i1 < n1 && done < n; i1++) {                                                   \
+        int64_t run = n0 - i0 < n - done ? n0 - i0 : n - done;                              \
+        const T *x = base + off + i1 * s1 + i0 * s0;                                        \
+        T *y = dst + done;                                                                  \
+        if (s0 == 1)                                                                        \
+          for (int64_t i = 0; i < run; i++) y[i] = x[i];                                    \
+        else if (s0 == 0)                                                                   \
+          for (int64_t i = 0; i < run; i++) y[i] = x[0];                                    \
+        else                                                                                \
+          for (int64_t i = 0; i < run; i++) y[i] = x[i * s0];                               \
+        done += run;                                                                        \
+        i0 = 0;                                                                             \
+      }                                                                                     \
+      if (done >= n || nd <= 2) break;                                                      \
+      /* the plane is done: step the outer dims */                                          \
+      i1 = 0;                                                                               \
+      for (int d = nd - 3; d >= 0; d--) {                                                   \
+        off += bs[d];                                                                       \
+        if (++ix[d] < shape[d]) break;                                                      \
+        off -= ix[d] * bs[d];                                                               \
+        ix[d] = 0;                                                                          \
+      }                                                                                     \
+    }                                                                                       \
   }
-}
+
+GATHER_DEF(uint8_t)
+GATHER_DEF(uint16_t)
+GATHER_DEF(uint32_t)
+GATHER_DEF(uint64_t)
 
 /* Copies elements [t0, t0 + n) of in (broadcast to the output shape, view v) into dst. */
 static void gather(const mx_tensor *in, const in_view *v, int64_t t0, int64_t n, char *dst) {
-  int nd = v->gnd, es = mx_dtype_size(in->dtype);
-  int64_t idx[64], off = 0, rem = t0;
-  int64_t *ix = nd <= 64 ? idx : malloc((size_t)nd * sizeof *ix);
+  int64_t idx[64];
+  int64_t *ix = v->gnd <= 64 ? idx : malloc((size_t)v->gnd * sizeof *ix);
   if (!ix) return; /* cannot happen for sane ranks; the kernel checked */
-  const int64_t *shape = v->gshape, *bs = v->gstr;
-  for (int d = nd - 1; d >= 0; d--) {
-    ix[d] = rem % shape[d];
-    rem /= shape[d];
-    off += ix[d] * bs[d];
-  }
-  const char *base = (const char *)in->data;
-  int64_t inner = shape[nd - 1], s = bs[nd - 1];
-  for (int64_t done = 0; done < n;) {
-    int64_t run = inner - ix[nd - 1];
-    if (run > n - done) run = n - done;
-    gather_run(base + off * es, s, run, es, dst + done * es);
-    done += run;
-    ix[nd - 1] += run;
-    off += run * s;
-    for (int d = nd - 1; d > 0 && ix[d] == shape[d]; d--) { /* carry */
-      off -= ix[d] * bs[d];
-      ix[d] = 0;
-      ix[d - 1]++;
-      off += bs[d - 1];
-    }
+  switch (mx_dtype_size(in->dtype)) {
+  case 1: gather_uint8_t(in->data, v, t0, n, (uint8_t *)dst, ix); break;
+  case 2: gather_uint16_t(in->data, v, t0, n, (uint16_t *)dst, ix); break;
+  case 4: gather_uint32_t(in->data, v, t0, n, (uint32_t *)dst, ix); break;
+  default: gather_uint64_t(in->data, v, t0, n, (uint64_t *)dst, ix); break;
   }
   if (ix != idx) free(ix);
 }

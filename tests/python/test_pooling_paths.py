@@ -263,3 +263,22 @@ def test_bool_to_float_conversion(n, dtype, rng):
     x = mx.array(rng.normal(size=n).astype(np.float32))
     f = lambda a: (a > 0).astype(dtype) * 3
     np.testing.assert_array_equal(f64(mx.compile(f)(x)), f64(f(x)))
+
+
+def test_compiled_gather_random_layouts(rng):
+    # random ranks, permutations, steps and broadcast dims; tiles cut rows and planes anywhere
+    def f(a, b):
+        return a * 2 - b
+
+    for _ in range(40):
+        nd = int(rng.integers(1, 6))
+        shape = [int(v) for v in rng.integers(1, 9, size=nd)]
+        shape[-1] = int(rng.integers(1, 700))
+        perm = [int(v) for v in rng.permutation(nd)]
+        base = mx.array(rng.normal(size=[shape[p] * 2 for p in perm]).astype(np.float32))
+        a = mx.transpose(base[tuple(slice(None, None, 2) for _ in range(nd))],
+                         list(np.argsort(perm)))
+        assert a.shape == tuple(shape)
+        bshape = [1 if rng.random() < 0.5 else s for s in shape]
+        b = mx.array(rng.normal(size=bshape).astype(np.float32))
+        np.testing.assert_array_equal(np.array(mx.compile(f)(a, b)), np.array(f(a, b)))
