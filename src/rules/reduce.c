@@ -90,13 +90,9 @@ static int reduce_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
       break;
     case MX_REDUCE_MAX:
     case MX_REDUCE_MIN: {
-      /* g / count is taken per element of x (the same quotient for each element of a
-       * window), so under compile the division fuses with the product into one pass */
       mx_array *mask = mx_astype(mx_equal(x, outputs[0], s), x->dtype, s);
       mx_array *count = mx_sum(mask, r->axes.v, r->axes.n, true, s);
-      mx_array *gb = mx_broadcast_to(g, x->shape, x->ndim, s);
-      mx_array *cb = count ? mx_broadcast_to(count, x->shape, x->ndim, s) : NULL;
-      grads[0] = mx_multiply(mx_divide(gb, cb, s), mask, s);
+      grads[0] = mx_multiply(mx_divide(g, count, s), mask, s);
       break;
     }
     case MX_REDUCE_PROD: {
