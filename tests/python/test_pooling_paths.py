@@ -282,3 +282,29 @@ def test_compiled_gather_random_layouts(rng):
         bshape = [1 if rng.random() < 0.5 else s for s in shape]
         b = mx.array(rng.normal(size=bshape).astype(np.float32))
         np.testing.assert_array_equal(np.array(mx.compile(f)(a, b)), np.array(f(a, b)))
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.int32, mx.uint8])
+def test_reduce_long_uniform_run_of_short_rows(dtype, rng):
+    # (N, H, W, C) -> (C,): more reduced elements than one table holds, in one uniform run
+    xn = rng.integers(-3, 4, size=(37, 30, 31, 16))
+    if dtype == mx.uint8:
+        xn = np.abs(xn)
+    x = mx.array(xn).astype(dtype)
+    for kind in ("sum", "max", "min"):
+        got = getattr(mx, kind)(x, axis=(0, 1, 2))
+        ref = getattr(np, kind)(xn.astype(np.float64), axis=(0, 1, 2))
+        np.testing.assert_allclose(f64(got), ref, rtol=1e-6)
+    # float sums keep the sequential order of the reduced elements
+    xf = mx.array(rng.normal(size=(37, 30, 31, 13)).astype(np.float32))
+    seq = np.zeros(13, np.float32)
+    for row in np.array(xf).reshape(-1, 13):
+        seq += row
+    np.testing.assert_array_equal(np.array(mx.sum(xf, axis=(0, 1, 2))), seq)
+    # reduced dims that do not form one run: more than one table's worth
+    xg = mx.array(rng.normal(size=(70, 5, 70, 9)).astype(np.float32))
+    np.testing.assert_allclose(np.array(mx.sum(xg, axis=(0, 2))),
+                               np.array(xg).astype(np.float64).sum(axis=(0, 2)), rtol=1e-4,
+                               atol=1e-4)
+    np.testing.assert_array_equal(np.array(mx.max(xg, axis=(0, 2))),
+                                  np.array(xg).max(axis=(0, 2)))

@@ -25,13 +25,14 @@
 #endif
 
 typedef void (*mx_red_table_fn)(void *out, const char *x, const int64_t *off, int64_t nr,
-                                int64_t n);
+                                int64_t n, bool first);
 
 typedef struct red_ops {
   void (*init)(void *acc, int64_t n);               /* acc[0..n) = identity */
   void (*run)(void *acc1, const void *x, int64_t n); /* *acc1 = combine(*acc1, x[0..n)) */
   void (*cols)(void *acc, const void *x, int64_t n); /* acc[j] = combine(acc[j], x[j]) */
-  /* out[j] = combine over r of x[off[r] + j] (off in bytes), for j in [0, n) */
+  /* out[j] = combine over r of x[off[r] + j] (off in bytes), for j in [0, n), starting from
+   * the identity when first, else from out[j] */
   mx_red_table_fn table;
 } red_ops;
 
@@ -61,10 +62,11 @@ typedef struct red_ops {
     for (int64_t i = 0; i < n; i++) a[i] = mx_red_##kind##_##sfx(a[i], x[i]);             \
   }                                                                                       \
   static void red_table_##kind##_##sfx(void *o_, const char *x, const int64_t *off,       \
-                                       int64_t nr, int64_t n) {                           \
+                                       int64_t nr, int64_t n, bool first) {               \
     MX_ST_##sfx *o = (MX_ST_##sfx *)o_;                                                   \
     MX_ST_##sfx v = mx_red_init_##kind##_##sfx();                                         \
-    for (int64_t i = 0; i < n; i++) o[i] = v;                                             \
+    if (first)                                                                            \
+      for (int64_t i = 0; i < n; i++) o[i] = v;                                           \
     for (int64_t r = 0; r < nr; r++) {                                                    \
       const MX_ST_##sfx *xr = (const MX_ST_##sfx *)(x + off[r]);                          \
       for (int64_t i = 0; i < n; i++) o[i] = mx_red_##kind##_##sfx(o[i], xr[i]);          \
@@ -82,25 +84,28 @@ MX_RED_prod_TYPES(RED_DEF, prod)
 MX_RED_min_TYPES(RED_DEF, min)
 MX_RED_max_TYPES(RED_DEF, max)
 
-/* Table loops kept in registers: blocks of RED_TBLOCK outputs, each combined over every
- * reduced element before it is stored. Same order of combination as red_table_*. */
-#define RED_TBLOCK 16
+/* Table loops kept in registers: blocks of B outputs, each combined over every reduced
+ * element before it is stored (blocks of 16, then 8, then 4, then one at a time). Same
+ * order of combination as red_table_*. */
+#define RED_VBLOCK(kind, sfx, B)                                                           \
+  for (; j + (B) <= n; j += (B)) {                                                         \
+    MX_ST_##sfx a[B];                                                                      \
+    for (int k = 0; k < (B); k++) a[k] = first ? mx_red_init_##kind##_##sfx() : o[j + k];  \
+    for (int64_t r = 0; r < nr; r++) {                                                     \
+      const MX_ST_##sfx *xr = (const MX_ST_##sfx *)(x + off[r]) + j;                       \
+      for (int k = 0; k < (B); k++) a[k] = mx_red_##kind##_##sfx(a[k], xr[k]);             \
+    }                                                                                      \
+    for (int k = 0; k < (B); k++) o[j + k] = a[k];                                         \
+  }
 #define RED_VTABLE_DEF(kind, sfx)                                                          \
   RED_CLONES static void red_vtable_##kind##_##sfx(void *o_, const char *x, const int64_t *off, \
-                                                   int64_t nr, int64_t n) {                \
+                                                   int64_t nr, int64_t n, bool first) {    \
     MX_ST_##sfx *o = (MX_ST_##sfx *)o_;                                                    \
     int64_t j = 0;                                                                         \
-    for (; j + RED_TBLOCK <= n; j += RED_TBLOCK) {                                         \
-      MX_ST_##sfx a[RED_TBLOCK];                                                           \
-      for (int k = 0; k < RED_TBLOCK; k++) a[k] = mx_red_init_##kind##_##sfx();            \
-      for (int64_t r = 0; r < nr; r++) {                                                   \
-        const MX_ST_##sfx *xr = (const MX_ST_##sfx *)(x + off[r]) + j;                     \
-        for (int k = 0; k < RED_TBLOCK; k++) a[k] = mx_red_##kind##_##sfx(a[k], xr[k]);    \
-      }                                                                                    \
-      for (int k = 0; k < RED_TBLOCK; k++) o[j + k] = a[k];                                \
-    }                                                                                      \
-    if (j < n) red_table_##kind##_##sfx(o + j, x + j * (int64_t)sizeof(MX_ST_##sfx), off, nr, \
-                                        n - j);                                            \
+    RED_VBLOCK(kind, sfx, 16)                                                              \
+    RED_VBLOCK(kind, sfx, 8)                                                               \
+    RED_VBLOCK(kind, sfx, 4)                                                               \
+    RED_VBLOCK(kind, sfx, 1)                                                               \
   }
 RED_VTABLE_DEF(sum, f32)
 RED_VTABLE_DEF(max, f32)
@@ -156,8 +161,9 @@ typedef struct red_plan {
   int nk, nr;
   int32_t *kshape, *rshape; /* [nk], [nr] */
   int64_t *kstr, *rstr;     /* input strides */
-  int64_t *roff;            /* table strategy: byte offset of each reduced element */
-  int64_t nroff;
+  int64_t *roff;            /* table strategy: byte offsets of the first nroff reduced */
+  int64_t nroff, nred;      /* elements, of nred; more than nroff only for one run of */
+  int64_t rchunk;           /* uniform stride, whose next nroff start rchunk bytes later */
 } red_plan;
 
 typedef union red_tile {
@@ -268,7 +274,12 @@ static void red_table_range(const red_plan *p, mx_cpu_iter *kit, int64_t o0, int
   mx_cpu_iter_seek(kit, o0 / kn, koffs);
   while (o < o1) {
     int64_t c = kn - j < o1 - o ? kn - j : o1 - o;
-    p->ops->table(mx_cpu_at(p->out, o), mx_cpu_at(p->in, koffs[0] + j), p->roff, p->nroff, c);
+    char *y = mx_cpu_at(p->out, o);
+    const char *x = mx_cpu_at(p->in, koffs[0] + j);
+    for (int64_t r0 = 0; r0 < p->nred; r0 += p->nroff, x += p->rchunk) {
+      int64_t nr = p->nred - r0 < p->nroff ? p->nred - r0 : p->nroff;
+      p->ops->table(y, x, p->roff, nr, c, r0 == 0);
+    }
     o += c;
     j = 0;
     mx_cpu_iter_next(kit, koffs);
@@ -378,15 +389,14 @@ static bool red_one_run(const red_plan *p, int64_t *n, int64_t *s) {
 }
 
 /* The table strategy's offsets when it applies (the innermost kept dim contiguous and at most
- * RED_TABLE_RUN long, at most RED_TABLE_MAX reduced elements, one dtype throughout): the
- * reduced elements' byte offsets in iteration order, or NULL. */
+ * RED_TABLE_RUN long, one dtype throughout, and at most RED_TABLE_MAX reduced elements or
+ * one run of them): the byte offsets of the first (up to RED_TABLE_MAX) reduced elements in
+ * iteration order, with p's nroff, nred and rchunk set; or NULL. */
 #define RED_TABLE_RUN 256
 #define RED_TABLE_MAX 4096
 
-static int64_t *red_table_offsets(const red_plan *p, int64_t reduced) {
-  if (reduced > RED_TABLE_MAX || p->in->dtype != p->acc || p->out->dtype != p->acc ||
-      !p->ops->table)
-    return NULL;
+static int64_t *red_table_offsets(red_plan *p, int64_t reduced) {
+  if (p->in->dtype != p->acc || p->out->dtype != p->acc || !p->ops->table) return NULL;
   int64_t kn = 0, kst = 0;
   for (int i = p->nk - 1; i >= 0 && kn == 0; i--)
     if (p->kshape[i] > 1) {
@@ -400,12 +410,19 @@ static int64_t *red_table_offsets(const red_plan *p, int64_t reduced) {
     mx_error_clear();
     return NULL;
   }
-  int64_t *off = (int64_t *)malloc((size_t)reduced * sizeof(int64_t)), ro[1];
-  int64_t rn = mx_cpu_iter_len(&rit), rst = mx_cpu_iter_stride(&rit, 0), k = 0;
+  int64_t rn = mx_cpu_iter_len(&rit), rst = mx_cpu_iter_stride(&rit, 0), k = 0, ro[1];
+  bool one_run = rit.nruns == 1;
+  int64_t *off = NULL;
+  if (reduced <= RED_TABLE_MAX || one_run) {
+    p->nred = reduced;
+    p->nroff = reduced < RED_TABLE_MAX ? reduced : RED_TABLE_MAX;
+    p->rchunk = p->nroff * rst * p->isz;
+    off = (int64_t *)malloc((size_t)p->nroff * sizeof(int64_t));
+  }
   if (off) {
     mx_cpu_iter_seek(&rit, 0, ro);
-    for (int64_t r = 0; r < rit.nruns; r++) {
-      for (int64_t i = 0; i < rn; i++) off[k++] = (ro[0] + i * rst) * p->isz;
+    for (int64_t r = 0; r < rit.nruns && k < p->nroff; r++) {
+      for (int64_t i = 0; i < rn && k < p->nroff; i++) off[k++] = (ro[0] + i * rst) * p->isz;
       mx_cpu_iter_next(&rit, ro);
     }
   }
@@ -417,6 +434,11 @@ static int64_t *red_table_offsets(const red_plan *p, int64_t reduced) {
 static int red_parallel(const red_plan *p, bool cols, int64_t kept, int64_t reduced) {
   red_job j = {p, cols, 0};
   int64_t grain = MX_CPU_PARALLEL_GRAIN / reduced;
+  if (cols) { /* a thread takes whole cache lines of a short kept run, or 64 elements */
+    int64_t kn = 1;
+    for (int i = p->nk - 1; i >= 0 && kn == 1; i--) kn = p->kshape[i];
+    if (grain < kn && grain < 64) grain = kn < 64 ? kn : 64;
+  }
   mx_cpu_parallel_for(kept, grain > 0 ? grain : 1, red_chunk, &j);
   if (atomic_load(&j.failed))
     return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate kernel scratch.");
@@ -512,7 +534,6 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
         if (p.rshape[i] > 1) rmin = abs64(p.rstr[i]);
       int64_t rn, rs;
       p.roff = NULL;
-      p.nroff = reduced;
       if (kmin >= 0 && rmin >= 0 && kmin < rmin) {
         p.roff = red_table_offsets(&p, reduced);
         rc = red_parallel(&p, true, kept, reduced);
