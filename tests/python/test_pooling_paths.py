@@ -284,12 +284,15 @@ def test_compiled_gather_random_layouts(rng):
         np.testing.assert_array_equal(np.array(mx.compile(f)(a, b)), np.array(f(a, b)))
 
 
-@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.int32, mx.uint8])
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.int32, mx.uint8, mx.bool_])
 def test_reduce_long_uniform_run_of_short_rows(dtype, rng):
     # (N, H, W, C) -> (C,): more reduced elements than one table holds, in one uniform run
     xn = rng.integers(-3, 4, size=(37, 30, 31, 16))
     if dtype == mx.uint8:
         xn = np.abs(xn)
+    if dtype == mx.bool_:
+        xn = xn > 0
+        assert mx.sum(mx.array(xn), axis=(0, 1, 2)).dtype == mx.int32
     x = mx.array(xn).astype(dtype)
     for kind in ("sum", "max", "min"):
         got = getattr(mx, kind)(x, axis=(0, 1, 2))

@@ -114,6 +114,28 @@ RED_VTABLE_DEF(sum, f64)
 RED_VTABLE_DEF(max, f64)
 RED_VTABLE_DEF(min, f64)
 
+/* bool -> int32 sums (counts, as of the masks of max/min gradients): the bytes added in
+ * int32 registers; the same values as the uint64 accumulator for counts below 2^31. */
+RED_CLONES static void red_vtable_count_i32(void *o_, const char *x, const int64_t *off,
+                                            int64_t nr, int64_t n, bool first) {
+  int32_t *o = (int32_t *)o_;
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    int32_t a[16];
+    for (int k = 0; k < 16; k++) a[k] = first ? 0 : o[j + k];
+    for (int64_t r = 0; r < nr; r++) {
+      const uint8_t *xr = (const uint8_t *)(x + off[r]) + j;
+      for (int k = 0; k < 16; k++) a[k] += xr[k];
+    }
+    for (int k = 0; k < 16; k++) o[j + k] = a[k];
+  }
+  for (; j < n; j++) {
+    int32_t a = first ? 0 : o[j];
+    for (int64_t r = 0; r < nr; r++) a += ((const uint8_t *)(x + off[r]))[j];
+    o[j] = a;
+  }
+}
+
 static mx_red_table_fn red_vtable(int kind, bool f64) {
   switch (kind) {
   case MX_REDUCE_SUM: return f64 ? red_vtable_sum_f64 : red_vtable_sum_f32;
@@ -395,8 +417,9 @@ static bool red_one_run(const red_plan *p, int64_t *n, int64_t *s) {
 #define RED_TABLE_RUN 256
 #define RED_TABLE_MAX 4096
 
-static int64_t *red_table_offsets(red_plan *p, int64_t reduced) {
-  if (p->in->dtype != p->acc || p->out->dtype != p->acc || !p->ops->table) return NULL;
+static int64_t *red_table_offsets(red_plan *p, int64_t reduced, bool count) {
+  if (!count && (p->in->dtype != p->acc || p->out->dtype != p->acc || !p->ops->table))
+    return NULL;
   int64_t kn = 0, kst = 0;
   for (int i = p->nk - 1; i >= 0 && kn == 0; i--)
     if (p->kshape[i] > 1) {
@@ -535,7 +558,16 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
       int64_t rn, rs;
       p.roff = NULL;
       if (kmin >= 0 && rmin >= 0 && kmin < rmin) {
-        p.roff = red_table_offsets(&p, reduced);
+        /* counts of a bool mask below 2^31: int32 registers */
+        bool count = prm->kind == MX_REDUCE_SUM && in->dtype == MX_BOOL &&
+                     out->dtype == MX_INT32 && reduced < INT32_MAX;
+        red_ops cops;
+        if (count) {
+          cops = *p.ops;
+          cops.table = red_vtable_count_i32;
+          p.ops = &cops;
+        }
+        p.roff = red_table_offsets(&p, reduced, count);
         rc = red_parallel(&p, true, kept, reduced);
         free(p.roff);
       }
