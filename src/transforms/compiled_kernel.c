@@ -14,6 +14,7 @@
 #include "../core/error.h"
 #include "../core/prim.h"
 #include "../backend/cpu/pool.h"
+#include "../backend/cpu/tile_gather.h"
 #include "tape.h"
 
 #define TILE 2048
@@ -71,12 +72,9 @@ bool mx_program_can_run(int prim, mx_stream s) {
 
 typedef enum { IN_DIRECT, IN_SCALAR, IN_GATHER } in_mode;
 
-/* IN_GATHER: the input's strides broadcast to the output shape, with dims that step
- * through memory as one merged (gnd dims: gshape[d], gstr[d]). */
 typedef struct in_view {
   in_mode mode;
-  int gnd;
-  int64_t *gshape, *gstr;
+  mx_cpu_gview g; /* IN_GATHER: the input broadcast to the output shape */
 } in_view;
 
 static const int64_t one_stride = 1, zero_stride = 0;
@@ -90,100 +88,6 @@ static bool row_contig_same(const mx_tensor *in, const mx_tensor *out) {
     expect *= in->shape[d];
   }
   return true;
-}
-
-/* Strides of in broadcast to out's shape (right-aligned), merged where consecutive dims
- * step as one, into v; -1 if it does not broadcast. */
-static int gather_view(const mx_tensor *in, const mx_tensor *out, in_view *v) {
-  int lead = out->ndim - in->ndim, n = 0;
-  if (lead < 0) return -1;
-  for (int d = 0; d < out->ndim; d++) {
-    int64_t sz = out->shape[d], st = 0;
-    if (d >= lead) {
-      int32_t m = in->shape[d - lead];
-      if (m == sz) st = m == 1 ? 0 : in->strides[d - lead];
-      else if (m != 1) return -1;
-    }
-    if (sz == 1) continue;
-    if (n > 0 && v->gstr[n - 1] == st * sz) {
-      v->gshape[n - 1] *= sz;
-      v->gstr[n - 1] = st;
-      continue;
-    }
-    v->gshape[n] = sz;
-    v->gstr[n++] = st;
-  }
-  if (n == 0) {
-    v->gshape[0] = 1;
-    v->gstr[0] = 0;
-    n = 1;
-  }
-  v->gnd = n;
-  return 0;
-}
-
-/* gather_<T>: copies elements [t0, t0 + n) of the view (element type T) into dst, walking
- * the two innermost merged dims as a loop nest and carrying into outer dims only at the end
- * of a plane. ix: scratch of nd counters. */
-#define GATHER_DEF(T)                                                                        \
-  static void gather_##T(const T *base, const in_view *v, int64_t t0, int64_t n, T *dst,    \
-                         int64_t *ix) {                                                     \
-    int nd = v->gnd;                                                                        \
-    const int64_t *shape = v->gshape, *bs = v->gstr;                                        \
-    int64_t off = 0, rem = t0;                                                              \
-    for (int d = nd - 1; d >= 0; d--) { /* off: the plane of the two innermost dims */     \
-      ix[d] = rem % shape[d];                                                               \
-      rem /= shape[d];                                                                      \
-      if (d < nd - 2) off += ix[d] * bs[d];                                                 \
-    }                                                                                       \
-    int64_t n0 = shape[nd - 1], s0 = bs[nd - 1];                                            \
-    int64_t n1 = nd > 1 ? shape[nd - 2] : 1, s1 = nd > 1 ? bs[nd - 2] : 0;                  \
-    int64_t i0 = ix[nd - 1], i1 = nd > 1 ? ix[nd - 2] : 0;                                  \
-    int64_t done = 0;                                                                       \
-    while (done < n) {                                                                      \
-      /* rows of the innermost dim until the plane (or the request) ends */                 \
-      for (; i1 < n1 && done < n; i1++) {                                                   \
-        int64_t run = n0 - i0 < n - done ? n0 - i0 : n - done;                              \
-        const T *x = base + off + i1 * s1 + i0 * s0;                                        \
-        T *y = dst + done;                                                                  \
-        if (s0 == 1)                                                                        \
-          for (int64_t i = 0; i < run; i++) y[i] = x[i];                                    \
-        else if (s0 == 0)                                                                   \
-          for (int64_t i = 0; i < run; i++) y[i] = x[0];                                    \
-        else                                                                                \
-          for (int64_t i = 0; i < run; i++) y[i] = x[i * s0];                               \
-        done += run;                                                                        \
-        i0 = 0;                                                                             \
-      }                                                                                     \
-      if (done >= n || nd <= 2) break;                                                      \
-      /* the plane is done: step the outer dims */                                          \
-      i1 = 0;                                                                               \
-      for (int d = nd - 3; d >= 0; d--) {                                                   \
-        off += bs[d];                                                                       \
-        if (++ix[d] < shape[d]) break;                                                      \
-        off -= ix[d] * bs[d];                                                               \
-        ix[d] = 0;                                                                          \
-      }                                                                                     \
-    }                                                                                       \
-  }
-
-GATHER_DEF(uint8_t)
-GATHER_DEF(uint16_t)
-GATHER_DEF(uint32_t)
-GATHER_DEF(uint64_t)
-
-/* Copies elements [t0, t0 + n) of in (broadcast to the output shape, view v) into dst. */
-static void gather(const mx_tensor *in, const in_view *v, int64_t t0, int64_t n, char *dst) {
-  int64_t idx[64];
-  int64_t *ix = v->gnd <= 64 ? idx : malloc((size_t)v->gnd * sizeof *ix);
-  if (!ix) return; /* cannot happen for sane ranks; the kernel checked */
-  switch (mx_dtype_size(in->dtype)) {
-  case 1: gather_uint8_t(in->data, v, t0, n, (uint8_t *)dst, ix); break;
-  case 2: gather_uint16_t(in->data, v, t0, n, (uint16_t *)dst, ix); break;
-  case 4: gather_uint32_t(in->data, v, t0, n, (uint32_t *)dst, ix); break;
-  default: gather_uint64_t(in->data, v, t0, n, (uint64_t *)dst, ix); break;
-  }
-  if (ix != idx) free(ix);
 }
 
 /* What every tile range shares; registers are slots reused once their value is dead. */
@@ -224,7 +128,7 @@ static void ck_tiles(void *c, int64_t tb, int64_t te) {
     int64_t t0 = t * TILE, n = j->N - t0 < TILE ? j->N - t0 : TILE;
     tile_shape[0] = (int32_t)n;
     for (int i = 0; i < n_in; i++)
-      if (gtile[i]) gather(&in[i], &j->views[i], t0, n, gtile[i]);
+      if (gtile[i]) mx_cpu_gather_tile(&in[i], &j->views[i].g, t0, n, gtile[i]);
     for (int k = 0; k < p->n_instr; k++) {
       const mx_pinstr *ins = &p->instr[k];
       for (int a_i = 0; a_i < ins->n_in; a_i++) {
@@ -299,11 +203,9 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     return mx_fail_int(MX_EINVAL, "[Compiled] Expected %d inputs and 1 output.", p->n_in);
   int64_t N = out->size;
   if (N == 0) return 0;
-  int nd = out->ndim;
   in_view *views = calloc((size_t)n_in + 1, sizeof *views);
-  int64_t *bstr = malloc(((size_t)n_in * 2 * ((size_t)nd + 1) + 1) * sizeof *bstr);
   int32_t *slot = malloc((size_t)p->n_instr * 3 * sizeof *slot);
-  int rc = (views && bstr && slot) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  int rc = (views && slot) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
   int n_gather = 0;
   for (int i = 0; rc == 0 && i < n_in; i++) {
     bool zero_strides = true; /* a scalar broadcast to a shape */
@@ -313,12 +215,12 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     } else if (row_contig_same(&in[i], out)) {
       views[i].mode = IN_DIRECT;
     } else {
-      views[i].mode = IN_GATHER;
-      views[i].gshape = bstr + (size_t)i * 2 * ((size_t)nd + 1);
-      views[i].gstr = views[i].gshape + nd + 1;
-      n_gather++;
-      if (gather_view(&in[i], out, &views[i]) < 0)
+      if (mx_cpu_gview_init(&views[i].g, &in[i], out) < 0) {
         rc = mx_fail_int(MX_EINVAL, "[Compiled] Input %d does not broadcast to the output.", i);
+      } else {
+        views[i].mode = IN_GATHER;
+        n_gather++;
+      }
     }
   }
   if (rc == 0) {
@@ -330,8 +232,9 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     if (rc != 0 && !mx_error_message()[0])
       rc = mx_fail_int(MX_EINVAL, "[Compiled] A fused kernel failed.");
   }
+  for (int i = 0; views && i < n_in; i++)
+    if (views[i].mode == IN_GATHER) mx_cpu_gview_free(&views[i].g);
   free(views);
-  free(bstr);
   free(slot);
   return rc;
 }

@@ -311,3 +311,33 @@ def test_reduce_long_uniform_run_of_short_rows(dtype, rng):
                                atol=1e-4)
     np.testing.assert_array_equal(np.array(mx.max(xg, axis=(0, 2))),
                                   np.array(xg).max(axis=(0, 2)))
+
+
+# ---- binary ops over short broadcast runs (contiguous output tiles, gathered operands) ----
+
+BINARY_NP = [("add", np.add), ("subtract", np.subtract), ("multiply", np.multiply),
+             ("maximum", np.maximum), ("minimum", np.minimum), ("equal", np.equal),
+             ("not_equal", np.not_equal), ("less", np.less), ("greater_equal", np.greater_equal)]
+
+
+@pytest.mark.parametrize("dtype", [d for d in ALL_DTYPES if d != mx.complex64])
+@pytest.mark.parametrize("name,npf", BINARY_NP)
+def test_binary_short_broadcast_runs(name, npf, dtype, rng):
+    if dtype == mx.bool_ and name == "subtract":
+        pytest.skip("bool subtraction is not defined")
+    shapes = [((70, 9, 16), (16,)), ((40, 3, 1, 7), (1, 3, 25, 7)),
+              ((128, 7, 2, 7, 2, 8), (128, 7, 1, 7, 1, 8))]
+    for sa, sb in shapes:
+        an = np.asarray(small_values(rng, sa, dtype)).astype(NP_DTYPES.get(dtype, np.float32))
+        bn = np.asarray(small_values(rng, sb, dtype)).astype(NP_DTYPES.get(dtype, np.float32))
+        a, b = mx.array(an).astype(dtype), mx.array(bn).astype(dtype)
+        got = getattr(mx, name)(a, b)
+        ref = npf(f64(a) if dtype != mx.bool_ else an, f64(b) if dtype != mx.bool_ else bn)
+        if dtype in (mx.uint8, mx.uint16, mx.uint32, mx.uint64) and name == "subtract":
+            ref = np.asarray(npf(an, bn))  # unsigned wrap-around
+        assert_close(got, np.asarray(ref).astype(np.float64) if ref.dtype != np.bool_ else ref,
+                     dtype if dtype in FLOATS else None)
+        # either operand transposed, the broadcast one first
+        got_t = getattr(mx, name)(b, mx.swapaxes(mx.swapaxes(a, 0, -1).astype(dtype), 0, -1))
+        ref_t = npf(bn, an)
+        np.testing.assert_array_equal(f64(got_t), np.asarray(ref_t).astype(np.float64))
