@@ -341,3 +341,25 @@ def test_binary_short_broadcast_runs(name, npf, dtype, rng):
         got_t = getattr(mx, name)(b, mx.swapaxes(mx.swapaxes(a, 0, -1).astype(dtype), 0, -1))
         ref_t = npf(bn, an)
         np.testing.assert_array_equal(f64(got_t), np.asarray(ref_t).astype(np.float64))
+
+
+# ---- golden values of Apple MLX (tests/python/data/make_pooling.py) ------------------------
+
+GOLDEN_LAYERS = {"max2": lambda: nn.MaxPool2d(2), "avg2": lambda: nn.AvgPool2d(2),
+                 "max2x4": lambda: nn.MaxPool2d((2, 4)), "max3s1p1": lambda: nn.MaxPool2d(3, 1, 1),
+                 "avg3s2p1": lambda: nn.AvgPool2d(3, 2, 1)}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_LAYERS))
+def test_pooling_matches_mlx_golden(name):
+    import os
+    data = np.load(os.path.join(os.path.dirname(__file__), "data", "pooling_golden.npz"))
+    layer = GOLDEN_LAYERS[name]()
+    x = mx.array(data["x"])
+    y = layer(x)
+    np.testing.assert_array_equal(np.array(y), data[name + "_y"])
+    _, (dx,) = mx.vjp(layer, [x], [mx.array(data[name + "_g"])])
+    np.testing.assert_array_equal(np.array(dx), data[name + "_dx"])
+    # the same under compile
+    _, (dxc,) = mx.compile(lambda a, c: mx.vjp(layer, [a], [c]))(x, mx.array(data[name + "_g"]))
+    np.testing.assert_array_equal(np.array(dxc), data[name + "_dx"])

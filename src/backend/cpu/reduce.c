@@ -2,7 +2,10 @@
  * as size-1 dims. Inputs are converted tile by tile into the accumulator dtype (formulas.h:
  * u64 for integer sums, f32 for float16/bfloat16/float32, ...), combined, and converted
  * into the output dtype. Row strategy when the reduced elements are closest in memory,
- * column strategy (a vector of accumulators) when the kept ones are. Output elements are
+ * column strategy (a vector of accumulators) when the kept ones are; when those form short
+ * contiguous runs (pooling windows, per-channel sums) and no conversion is needed, the table
+ * strategy combines each run in registers from a list of the reduced elements' offsets, in
+ * the same order as the column strategy (bool -> int32 counts too). Output elements are
  * split over the pool; a few outputs over one long contiguous run split that run into fixed
  * blocks instead (partials combined in block order, so the result does not depend on the
  * thread count). float32/float64 sum/max/min use vreduce.h's vector loops. */
