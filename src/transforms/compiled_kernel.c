@@ -74,6 +74,7 @@ typedef enum { IN_DIRECT, IN_SCALAR, IN_GATHER } in_mode;
 
 typedef struct in_view {
   in_mode mode;
+  bool periodic;  /* IN_GATHER: every tile gathers the same values */
   mx_cpu_gview g; /* IN_GATHER: the input broadcast to the output shape */
 } in_view;
 
@@ -128,7 +129,9 @@ static void ck_tiles(void *c, int64_t tb, int64_t te) {
     int64_t t0 = t * TILE, n = j->N - t0 < TILE ? j->N - t0 : TILE;
     tile_shape[0] = (int32_t)n;
     for (int i = 0; i < n_in; i++)
-      if (gtile[i]) mx_cpu_gather_tile(&in[i], &j->views[i].g, t0, n, gtile[i]);
+      if (gtile[i] && (!j->views[i].periodic || t == tb))
+        mx_cpu_gather_tile(&in[i], &j->views[i].g, j->views[i].periodic ? 0 : t0,
+                           j->views[i].periodic ? (j->N < TILE ? j->N : TILE) : n, gtile[i]);
     for (int k = 0; k < p->n_instr; k++) {
       const mx_pinstr *ins = &p->instr[k];
       for (int a_i = 0; a_i < ins->n_in; a_i++) {
@@ -219,6 +222,7 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
         rc = mx_fail_int(MX_EINVAL, "[Compiled] Input %d does not broadcast to the output.", i);
       } else {
         views[i].mode = IN_GATHER;
+        views[i].periodic = mx_cpu_gview_periodic(&views[i].g, TILE);
         n_gather++;
       }
     }

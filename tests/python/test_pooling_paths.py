@@ -363,3 +363,23 @@ def test_pooling_matches_mlx_golden(name):
     # the same under compile
     _, (dxc,) = mx.compile(lambda a, c: mx.vjp(layer, [a], [c]))(x, mx.array(data[name + "_g"]))
     np.testing.assert_array_equal(np.array(dxc), data[name + "_dx"])
+
+
+@pytest.mark.parametrize("rows,cols", [(300, 16), (3, 16), (700, 7), (5, 2048), (3, 4096),
+                                       (1030, 4), (2, 1024)])
+def test_row_broadcast_periodic_tiles(rows, cols, rng):
+    # a row broadcast down a matrix: tiles whose length the row divides reuse one gather
+    a = mx.array(rng.normal(size=(rows, cols)).astype(np.float32))
+    b = mx.array(rng.normal(size=(cols,)).astype(np.float32))
+    an, bn = np.array(a), np.array(b)
+    np.testing.assert_array_equal(np.array(a + b), an + bn)
+    np.testing.assert_array_equal(np.array(b - a), bn - an)
+    np.testing.assert_array_equal(np.array(mx.greater(a, b)), an > bn)
+    f = mx.compile(lambda x, y: (x * y + 1) * y)
+    np.testing.assert_array_equal(np.array(f(a, b)), (an * bn + 1) * bn)
+    # the row over two trailing axes
+    a3 = mx.array(rng.normal(size=(rows, 2, cols)).astype(np.float32))
+    b2 = mx.array(rng.normal(size=(2, cols)).astype(np.float32))
+    np.testing.assert_array_equal(np.array(a3 * b2), np.array(a3) * np.array(b2))
+    np.testing.assert_array_equal(np.array(f(a3, b2)),
+                                  (np.array(a3) * np.array(b2) + 1) * np.array(b2))

@@ -53,6 +53,15 @@ int mx_cpu_gview_init(mx_cpu_gview *v, const mx_tensor *in, const mx_tensor *out
   return 0;
 }
 
+bool mx_cpu_gview_periodic(const mx_cpu_gview *v, int64_t tile) {
+  int64_t period = 1;
+  int d = v->nd - 1;
+  for (; d >= 0 && v->strides[d] != 0; d--) period *= v->shape[d];
+  for (; d >= 0; d--)
+    if (v->strides[d] != 0) return false;
+  return period > 0 && tile % period == 0;
+}
+
 void mx_cpu_gview_free(mx_cpu_gview *v) {
   free(v->heap);
   v->heap = NULL;
@@ -119,7 +128,7 @@ void mx_cpu_gather_tile(const mx_tensor *in, const mx_cpu_gview *v, int64_t t0, 
 
 /* ---- the tiled binary driver ---- */
 
-typedef enum { TG_DIRECT, TG_SCALAR, TG_GATHER } tg_mode;
+typedef enum { TG_DIRECT, TG_SCALAR, TG_GATHER, TG_PERIODIC } tg_mode;
 
 typedef struct tg_job {
   mx_cpu_binary_tile_fn fn;
@@ -153,6 +162,9 @@ static void tg_tiles(void *ctx, int64_t t0, int64_t t1) {
   }
   char *tile[2] = {mem, mem + TG_TILE * 8}, *res = mem + 2 * TG_TILE * 8;
   int64_t N = j->out->size;
+  for (int k = 0; k < 2; k++) /* the same values in every tile (prefix for a short last one) */
+    if (j->mode[k] == TG_PERIODIC)
+      mx_cpu_gather_tile(&j->in[k], &j->view[k], 0, N < TG_TILE ? N : TG_TILE, tile[k]);
   for (int64_t t = t0; t < t1; t++) {
     int64_t e0 = t * TG_TILE, n = N - e0 < TG_TILE ? N - e0 : TG_TILE;
     const char *src[2];
@@ -164,6 +176,8 @@ static void tg_tiles(void *ctx, int64_t t0, int64_t t1) {
         src[k] = (const char *)x->data + e0 * isz;
       } else if (j->mode[k] == TG_SCALAR) {
         src[k] = (const char *)x->data;
+      } else if (j->mode[k] == TG_PERIODIC) {
+        src[k] = tile[k];
       } else {
         mx_cpu_gather_tile(x, &j->view[k], e0, n, tile[k]);
         src[k] = tile[k];
@@ -202,6 +216,7 @@ int mx_cpu_binary_tiled(mx_cpu_binary_tile_fn fn, mx_dtype res_t, const mx_tenso
       j.mode[k] = TG_GATHER;
       rc = mx_cpu_gview_init(&j.view[k], x, out);
       made += rc == 0;
+      if (rc == 0 && mx_cpu_gview_periodic(&j.view[k], TG_TILE)) j.mode[k] = TG_PERIODIC;
     }
   }
   if (rc == 0) {
@@ -211,6 +226,7 @@ int mx_cpu_binary_tiled(mx_cpu_binary_tile_fn fn, mx_dtype res_t, const mx_tenso
       rc = mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate kernel scratch.");
   }
   for (int k = 0; k < 2; k++)
-    if (j.mode[k] == TG_GATHER && made-- > 0) mx_cpu_gview_free(&j.view[k]);
+    if ((j.mode[k] == TG_GATHER || j.mode[k] == TG_PERIODIC) && made-- > 0)
+      mx_cpu_gview_free(&j.view[k]);
   return rc;
 }

@@ -18,6 +18,11 @@ typedef struct mx_cpu_gview {
 int mx_cpu_gview_init(mx_cpu_gview *v, const mx_tensor *in, const mx_tensor *out);
 void mx_cpu_gview_free(mx_cpu_gview *v);
 
+/* True if every tile of `tile` elements starting at a multiple of `tile` gathers the same
+ * values (only dims whose sizes multiply to a divisor of tile step through memory: a bias
+ * along the last axes), so one gathered tile serves them all. */
+bool mx_cpu_gview_periodic(const mx_cpu_gview *v, int64_t tile);
+
 /* Copies elements [t0, t0 + n) (in the output's row-major order) of in, viewed as v, to dst. */
 void mx_cpu_gather_tile(const mx_tensor *in, const mx_cpu_gview *v, int64_t t0, int64_t n,
                         void *dst);
