@@ -67,38 +67,45 @@ void mx_cpu_gview_free(mx_cpu_gview *v) {
   v->heap = NULL;
 }
 
-/* tg_gather_<T>: the elements in plane order; ix holds nd counters. */
+/* tg_gather_<T>: the elements in order, the three innermost dims walked as a loop nest
+ * (a block), outer dims carried once per block; ix holds nd counters. */
 #define TG_GATHER_DEF(T)                                                                   \
   static void tg_gather_##T(const T *base, const mx_cpu_gview *v, int64_t t0, int64_t n,  \
                             T *dst, int64_t *ix) {                                        \
     int nd = v->nd;                                                                       \
     const int64_t *shape = v->shape, *bs = v->strides;                                    \
     int64_t off = 0, rem = t0;                                                            \
-    for (int d = nd - 1; d >= 0; d--) { /* off: the plane of the two innermost dims */   \
+    for (int d = nd - 1; d >= 0; d--) { /* off: the block of the three innermost dims */ \
       ix[d] = rem % shape[d];                                                             \
       rem /= shape[d];                                                                    \
-      if (d < nd - 2) off += ix[d] * bs[d];                                               \
+      if (d < nd - 3) off += ix[d] * bs[d];                                               \
     }                                                                                     \
     int64_t n0 = shape[nd - 1], s0 = bs[nd - 1];                                          \
     int64_t n1 = nd > 1 ? shape[nd - 2] : 1, s1 = nd > 1 ? bs[nd - 2] : 0;                \
-    int64_t i0 = ix[nd - 1], i1 = nd > 1 ? ix[nd - 2] : 0, done = 0;                      \
+    int64_t n2 = nd > 2 ? shape[nd - 3] : 1, s2 = nd > 2 ? bs[nd - 3] : 0;                \
+    int64_t i0 = ix[nd - 1], i1 = nd > 1 ? ix[nd - 2] : 0, i2 = nd > 2 ? ix[nd - 3] : 0;  \
+    int64_t done = 0;                                                                     \
     while (done < n) {                                                                    \
-      for (; i1 < n1 && done < n; i1++) {                                                 \
-        int64_t run = n0 - i0 < n - done ? n0 - i0 : n - done;                            \
-        const T *x = base + off + i1 * s1 + i0 * s0;                                      \
-        T *y = dst + done;                                                                \
-        if (s0 == 1)                                                                      \
-          for (int64_t i = 0; i < run; i++) y[i] = x[i];                                  \
-        else if (s0 == 0)                                                                 \
-          for (int64_t i = 0; i < run; i++) y[i] = x[0];                                  \
-        else                                                                              \
-          for (int64_t i = 0; i < run; i++) y[i] = x[i * s0];                             \
-        done += run;                                                                      \
-        i0 = 0;                                                                           \
+      for (; i2 < n2 && done < n; i2++) {                                                 \
+        for (; i1 < n1 && done < n; i1++) {                                               \
+          int64_t run = n0 - i0 < n - done ? n0 - i0 : n - done;                          \
+          const T *x = base + off + i2 * s2 + i1 * s1 + i0 * s0;                          \
+          T *y = dst + done;                                                              \
+          if (s0 == 1)                                                                    \
+            for (int64_t i = 0; i < run; i++) y[i] = x[i];                                \
+          else if (s0 == 0)                                                               \
+            for (int64_t i = 0; i < run; i++) y[i] = x[0];                                \
+          else                                                                            \
+            for (int64_t i = 0; i < run; i++) y[i] = x[i * s0];                           \
+          done += run;                                                                    \
+          i0 = 0;                                                                         \
+        }                                                                                 \
+        if (done >= n) break;                                                             \
+        i1 = 0;                                                                           \
       }                                                                                   \
-      if (done >= n || nd <= 2) break;                                                    \
-      i1 = 0; /* the plane is done: step the outer dims */                                \
-      for (int d = nd - 3; d >= 0; d--) {                                                 \
+      if (done >= n || nd <= 3) break;                                                    \
+      i2 = 0; /* the block is done: step the outer dims */                                \
+      for (int d = nd - 4; d >= 0; d--) {                                                 \
         off += bs[d];                                                                     \
         if (++ix[d] < shape[d]) break;                                                    \
         off -= ix[d] * bs[d];                                                             \
