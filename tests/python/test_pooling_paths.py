@@ -383,3 +383,113 @@ def test_row_broadcast_periodic_tiles(rows, cols, rng):
     np.testing.assert_array_equal(np.array(a3 * b2), np.array(a3) * np.array(b2))
     np.testing.assert_array_equal(np.array(f(a3, b2)),
                                   (np.array(a3) * np.array(b2) + 1) * np.array(b2))
+
+
+# ---- overlapping windows: strided view forward, tap-by-tap gradient ------------------------
+
+def np_window_grad(x, k, s, dwin):
+    """Scatter of window gradients dwin (N, *out, *k, C) into x's shape, windows in
+    row-major order (the order of the strided view's gradient)."""
+    nd = x.ndim - 2
+    out = dwin.shape[1:1 + nd]
+    dx = np.zeros(x.shape, np.float64)
+    for o in np.ndindex(*out):
+        for t in np.ndindex(*k):
+            idx = (slice(None),) + tuple(oi * si + ti for oi, si, ti in zip(o, s, t)) + \
+                (slice(None),)
+            dx[idx] += dwin[(slice(None),) + o + t + (slice(None),)]
+    return dx
+
+
+def np_windows(x, k, s):
+    nd = x.ndim - 2
+    out = [(n - w) // st + 1 for n, w, st in zip(x.shape[1:-1], k, s)]
+    w = np.zeros((x.shape[0], *out, *k, x.shape[-1]), x.dtype)
+    for o in np.ndindex(*out):
+        for t in np.ndindex(*k):
+            idx = (slice(None),) + tuple(oi * si + ti for oi, si, ti in zip(o, s, t)) + \
+                (slice(None),)
+            w[(slice(None),) + o + t + (slice(None),)] = x[idx]
+    return w
+
+
+OVERLAP = [(nn.MaxPool1d, (3,), (2,), (2, 9, 3)), (nn.AvgPool1d, (4,), (1,), (1, 7, 2)),
+           (nn.MaxPool2d, (3, 3), (2, 2), (2, 7, 8, 3)), (nn.AvgPool2d, (2, 3), (1, 2), (1, 5, 7, 2)),
+           (nn.MaxPool2d, (2, 2), (3, 3), (1, 8, 8, 2)), (nn.MaxPool3d, (2, 2, 2), (1, 1, 1), (1, 3, 4, 3, 2))]
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64, mx.float16])
+@pytest.mark.parametrize("cls,k,s,shape", OVERLAP)
+def test_overlapping_pool_values_and_grads(cls, k, s, shape, dtype, rng):
+    is_max = cls.__name__.startswith("Max")
+    x = mx.array(rng.integers(-2, 3, size=shape).astype(np.float32)).astype(dtype)
+    layer = cls(k, s)
+    win = np_windows(f64(x), k, s)
+    axes = tuple(range(-len(k) - 1, -1))
+    y = (win.max if is_max else win.mean)(axis=axes)
+    assert_close(layer(x), y)
+    g = mx.array(rng.normal(size=y.shape).astype(np.float32)).astype(dtype)
+    _, (dx,) = mx.vjp(layer, [x], [g])
+    gk = np.expand_dims(f64(g), axes)
+    if is_max:
+        mask = (win == np.expand_dims(y, axes)).astype(np.float64)
+        dwin = gk / mask.sum(axis=axes, keepdims=True) * mask
+    else:
+        dwin = np.broadcast_to(gk / np.prod(k), win.shape)
+    assert dx.dtype == dtype
+    assert_close(dx, np_window_grad(f64(x), k, s, dwin))
+    # compiled, and vmapped over a leading axis
+    _, (dxc,) = mx.compile(lambda a, c: mx.vjp(layer, [a], [c]))(x, g)
+    np.testing.assert_array_equal(f64(dxc), f64(dx))
+    xs = mx.stack([x, x * 2])
+    ys = mx.vmap(layer)(xs)
+    np.testing.assert_array_equal(f64(ys[1]), f64(layer(x * 2)))
+
+
+def test_overlapping_pool_grad_finite_differences(rng):
+    x = mx.array(rng.normal(size=(1, 5, 6, 2)), dtype=mx.float64)
+    w = mx.array(rng.normal(size=(1, 2, 2, 2)), dtype=mx.float64)
+
+    def f(a):
+        return (nn.AvgPool2d(3, 2)(a) * w).sum() + (nn.MaxPool2d(2, 1)(a) ** 2).sum()
+
+    g = np.array(mx.grad(f)(x))
+    xn, eps = np.array(x), 1e-6
+    num = np.zeros_like(xn)
+    for i in np.ndindex(*xn.shape):
+        d = np.zeros_like(xn)
+        d[i] = eps
+        num[i] = (f(mx.array(xn + d, dtype=mx.float64)).item()
+                  - f(mx.array(xn - d, dtype=mx.float64)).item()) / (2 * eps)
+    np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-6)
+
+
+# ---- same-dtype copies with short source runs (gathered into the destination) --------------
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+def test_short_run_copies(dtype, rng):
+    base = np.asarray(small_values(rng, (6, 9, 10, 5), dtype)).astype(
+        NP_DTYPES.get(dtype, np.float32))
+    x = mx.array(base).astype(dtype)
+    xn = f64(x) if dtype != mx.complex64 else np.array(x)
+    # permutations keeping the short last axis, then a copy
+    for perm in [(2, 0, 1, 3), (1, 2, 0, 3), (3, 2, 1, 0)]:
+        got = mx.contiguous(mx.transpose(x, perm))
+        np.testing.assert_array_equal(np.array(got.astype(mx.float32) if dtype == mx.bfloat16
+                                               else got).astype(xn.dtype),
+                                      np.transpose(xn, perm))
+        got_r = mx.reshape(mx.transpose(x, perm), (-1, 5))
+        np.testing.assert_array_equal(np.array(got_r.astype(mx.float32) if dtype == mx.bfloat16
+                                               else got_r).astype(xn.dtype),
+                                      np.transpose(xn, perm).reshape(-1, 5))
+    # a broadcast materialized, and a strided window view
+    b = mx.contiguous(mx.broadcast_to(x[:, :1], (6, 90, 10, 5)))
+    np.testing.assert_array_equal(
+        np.array(b.astype(mx.float32) if dtype == mx.bfloat16 else b).astype(xn.dtype),
+        np.broadcast_to(xn[:, :1], (6, 90, 10, 5)))
+    v = mx.as_strided(x, (6, 4, 4, 3, 3, 5), (450, 100, 10, 50, 5, 1))
+    ref = np.lib.stride_tricks.as_strided(np.ascontiguousarray(xn), (6, 4, 4, 3, 3, 5),
+                                          [e * xn.itemsize for e in (450, 100, 10, 50, 5, 1)])
+    got = mx.contiguous(v)
+    np.testing.assert_array_equal(
+        np.array(got.astype(mx.float32) if dtype == mx.bfloat16 else got).astype(xn.dtype), ref)

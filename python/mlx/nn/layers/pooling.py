@@ -44,15 +44,47 @@ def _tiles(x, window, strides):
 
 
 def _windows(x, window, strides):
-    """View ``x`` (N, *spatial, C) as (N, *out_spatial, *window, C): one strided slice per
-    kernel offset, stacked."""
-    n, c = x.shape[0], x.shape[-1]
+    """View ``x`` (N, *spatial, C) as (N, *out_spatial, *window, C): a strided view that reads
+    every window in place (windows may overlap)."""
+    shape = x.shape
+    row = [1] * len(shape)  # row-major element strides of x
+    for d in range(len(shape) - 2, -1, -1):
+        row[d] = row[d + 1] * shape[d + 1]
+    out = [(size - w) // s + 1 for size, w, s in zip(shape[1:-1], window, strides)]
+    view_shape = [shape[0], *out, *window, shape[-1]]
+    view_strides = [row[0], *(r * s for r, s in zip(row[1:-1], strides)), *row[1:-1], row[-1]]
+    return mx.as_strided(x, view_shape, view_strides)
+
+
+def _pool_windows(x, reduce_fn, window, strides, axes):
+    """reduce_fn over the (possibly overlapping) windows of x. The gradient is the one of the
+    strided view (each window's gradient added into x, windows in row-major order), summed
+    tap by tap instead of scattered element by element: for one element of x, the windows
+    holding it come in row-major order exactly when the taps go in reverse, so every sum is
+    formed in the same order."""
     out = [(size - w) // s + 1 for size, w, s in zip(x.shape[1:-1], window, strides)]
-    taps = []
-    for offset in product(*(range(w) for w in window)):
-        index = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, strides, out))
-        taps.append(x[(slice(None),) + index])
-    return mx.stack(taps, axis=-2).reshape(n, *out, *window, c)
+
+    @mx.custom_function
+    def pool(a):
+        return reduce_fn(_windows(a, window, strides), axes)
+
+    @pool.vjp
+    def pool_vjp(primals, cotangent, output):
+        a = primals
+        _, (dw,) = mx.vjp(lambda w: reduce_fn(w, axes), [_windows(a, window, strides)],
+                          [cotangent])
+        nd = len(window)
+        # taps first: (*window, N, *out, C), each tap one contiguous block
+        dw = mx.contiguous(mx.transpose(dw, [*range(nd + 1, 2 * nd + 1), *range(nd + 1),
+                                             2 * nd + 1]))
+        acc = mx.zeros(a.shape, dw.dtype)
+        for tap in reversed(list(product(*(range(w) for w in window)))):
+            index = (slice(None),) + tuple(
+                slice(k, k + s * (m - 1) + 1, s) for k, s, m in zip(tap, strides, out))
+            acc[index] = acc[index] + dw[tap]
+        return acc
+
+    return pool(x)
 
 
 class _Pool(Module):
@@ -96,7 +128,8 @@ class _Pool(Module):
             # and the gradient comes back in x's own layout
             shape, axes = tiles
             return self._pooling_function(x.reshape(shape), axes)
-        return self._pooling_function(_windows(x, self._kernel_size, self._stride), self._axes)
+        return _pool_windows(x, self._pooling_function, self._kernel_size, self._stride,
+                             self._axes)
 
 
 _NEG_INF = -float("inf")
