@@ -74,6 +74,7 @@ typedef enum { IN_DIRECT, IN_SCALAR, IN_GATHER } in_mode;
 
 typedef struct in_view {
   in_mode mode;
+  void *copy;     /* IN_DIRECT from a strided input: its row-major copy (owned) */
   bool periodic;  /* IN_GATHER: every tile gathers the same values */
   mx_cpu_gview g; /* IN_GATHER: the input broadcast to the output shape */
 } in_view;
@@ -199,6 +200,42 @@ static int ck_assign_slots(const mx_program *p, int32_t *slot, int32_t *last, in
   return n_slots;
 }
 
+/* A large input that is a strided permutation of the output's elements (a transposed
+ * gradient, say) is copied once in row-major order (copy.c's cache-blocked transposing
+ * copy) and then read in place, instead of element by element in every tile. On success
+ * with a copy, v->copy owns it and *x reads it; -1 on error. */
+#define CK_COPY_MIN 16384
+
+static int ck_copy_strided(const mx_tensor *in, const mx_tensor *out, in_view *v, mx_tensor *x) {
+  const mx_cpu_gview *g = &v->g;
+  int64_t s0 = g->strides[g->nd - 1];
+  if (in->size != out->size || in->ndim != out->ndim || out->size < CK_COPY_MIN || g->nd < 2 ||
+      s0 == 0 || s0 == 1 || out->ndim > 64)
+    return 0;
+  bool unit = false; /* an outer dim steps by one element: a transpose */
+  for (int d = 0; d < g->nd - 1; d++) unit |= g->strides[d] == 1 || g->strides[d] == -1;
+  if (!unit) return 0;
+  int es = mx_dtype_size(in->dtype);
+  int64_t rs[64];
+  void *buf = malloc((size_t)out->size * (size_t)es);
+  if (!buf) return mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  mx_tensor dst = *out;
+  dst.dtype = in->dtype;
+  dst.data = buf;
+  dst.strides = rs;
+  mx_row_strides(out->ndim, out->shape, rs);
+  if (mx_cpu_copy_strided(in, &dst) < 0) {
+    free(buf);
+    return -1;
+  }
+  mx_cpu_gview_free(&v->g);
+  v->copy = buf;
+  v->mode = IN_DIRECT;
+  x->data = buf;
+  x->strides = NULL; /* read as IN_DIRECT: contiguous */
+  return 0;
+}
+
 static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                            int n_out) {
   const mx_program *p = (const mx_program *)((const mx_p_compiled *)ctx->params)->program;
@@ -208,7 +245,9 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
   if (N == 0) return 0;
   in_view *views = calloc((size_t)n_in + 1, sizeof *views);
   int32_t *slot = malloc((size_t)p->n_instr * 3 * sizeof *slot);
-  int rc = (views && slot) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  mx_tensor *ins = malloc(((size_t)n_in + 1) * sizeof *ins); /* inputs as the tiles read them */
+  int rc = (views && slot && ins) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  for (int i = 0; rc == 0 && i < n_in; i++) ins[i] = in[i];
   int n_gather = 0;
   for (int i = 0; rc == 0 && i < n_in; i++) {
     bool zero_strides = true; /* a scalar broadcast to a shape */
@@ -220,7 +259,9 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     } else {
       if (mx_cpu_gview_init(&views[i].g, &in[i], out) < 0) {
         rc = mx_fail_int(MX_EINVAL, "[Compiled] Input %d does not broadcast to the output.", i);
-      } else {
+      } else if (ck_copy_strided(&in[i], out, &views[i], &ins[i]) < 0) {
+        rc = -1;
+      } else if (!views[i].copy) {
         views[i].mode = IN_GATHER;
         views[i].periodic = mx_cpu_gview_periodic(&views[i].g, TILE);
         n_gather++;
@@ -228,7 +269,7 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     }
   }
   if (rc == 0) {
-    ck_job job = {p, ctx, in, out, views, slot, 0, n_gather, N, 0};
+    ck_job job = {p, ctx, ins, out, views, slot, 0, n_gather, N, 0};
     job.n_slots = ck_assign_slots(p, slot, slot + p->n_instr, slot + 2 * p->n_instr);
     int64_t n_tiles = (N + TILE - 1) / TILE, grain = MX_CPU_PARALLEL_GRAIN / TILE;
     mx_cpu_parallel_for(n_tiles, grain > 0 ? grain : 1, ck_tiles, &job);
@@ -236,10 +277,13 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     if (rc != 0 && !mx_error_message()[0])
       rc = mx_fail_int(MX_EINVAL, "[Compiled] A fused kernel failed.");
   }
-  for (int i = 0; views && i < n_in; i++)
+  for (int i = 0; views && i < n_in; i++) {
     if (views[i].mode == IN_GATHER) mx_cpu_gview_free(&views[i].g);
+    free(views[i].copy);
+  }
   free(views);
   free(slot);
+  free(ins);
   return rc;
 }
 

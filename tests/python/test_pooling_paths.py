@@ -493,3 +493,19 @@ def test_short_run_copies(dtype, rng):
     got = mx.contiguous(v)
     np.testing.assert_array_equal(
         np.array(got.astype(mx.float32) if dtype == mx.bfloat16 else got).astype(xn.dtype), ref)
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES)
+def test_compiled_transposed_inputs_copied_once(dtype, rng):
+    # large transposed inputs (an outer dim steps by one element) are copied in row-major
+    # order once per kernel call; reversed and broadcast operands beside them
+    a = mx.array(np.asarray(small_values(rng, (300, 70), dtype))).astype(dtype)
+    b = mx.array(np.asarray(small_values(rng, (70, 300), dtype))).astype(dtype)
+    c = mx.array(np.asarray(small_values(rng, (5, 70, 60), dtype))).astype(dtype)
+    f = lambda x, y: x * y + x
+    for x, y in [(a.T, b), (b, a.T), (a.T[::-1], b[:, ::-1]), (a.T, b[:1])]:
+        got = mx.compile(f)(x, y)
+        assert mx.array_equal(got, f(x, y), equal_nan=True).item()
+    ct = mx.transpose(c, (2, 0, 1))
+    got = mx.compile(f)(ct, ct[::-1])
+    assert mx.array_equal(got, f(ct, ct[::-1]), equal_nan=True).item()
