@@ -210,7 +210,7 @@ static int ck_copy_strided(const mx_tensor *in, const mx_tensor *out, in_view *v
   const mx_cpu_gview *g = &v->g;
   int64_t s0 = g->strides[g->nd - 1];
   if (in->size != out->size || in->ndim != out->ndim || out->size < CK_COPY_MIN || g->nd < 2 ||
-      s0 == 0 || s0 == 1 || out->ndim > 64)
+      s0 == 0 || s0 == 1 || out->ndim > 64) /* rs below holds 64 dims */
     return 0;
   bool unit = false; /* an outer dim steps by one element: a transpose */
   for (int d = 0; d < g->nd - 1; d++) unit |= g->strides[d] == 1 || g->strides[d] == -1;

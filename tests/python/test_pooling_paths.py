@@ -509,3 +509,20 @@ def test_compiled_transposed_inputs_copied_once(dtype, rng):
     ct = mx.transpose(c, (2, 0, 1))
     got = mx.compile(f)(ct, ct[::-1])
     assert mx.array_equal(got, f(ct, ct[::-1]), equal_nan=True).item()
+
+
+def test_gathers_high_rank(rng):
+    # more dims than the views hold inline: broadcasts and permutations of an 18-d array
+    shape = (2,) * 17 + (3,)
+    a = mx.array(rng.normal(size=shape).astype(np.float32))
+    bshape = tuple(1 if i % 3 == 0 else s for i, s in enumerate(shape))
+    b = mx.array(rng.normal(size=bshape).astype(np.float32))
+    an, bn = np.array(a), np.array(b)
+    np.testing.assert_array_equal(np.array(a + b), an + bn)
+    np.testing.assert_array_equal(np.array(mx.compile(lambda x, y: x * y - x)(a, b)),
+                                  an * bn - an)
+    perm = list(range(16, -1, -1)) + [17]
+    np.testing.assert_array_equal(np.array(mx.contiguous(mx.transpose(a, perm))),
+                                  np.transpose(an, perm))
+    np.testing.assert_array_equal(np.array(mx.max(a, axis=(0, 5, 16))),
+                                  an.max(axis=(0, 5, 16)))

@@ -194,8 +194,7 @@ static void copy_gather_tiles(void *ctx, int64_t t0, int64_t t1) {
 
 /* 1 when done, 0 when this path does not apply, -1 on error. */
 static int copy_gathered(const mx_tensor *src, mx_tensor *dst) {
-  if (src->dtype != dst->dtype || dst->size < COPY_GATHER_TILE || !mx_cpu_is_row_contig(dst) ||
-      src->ndim > 64)
+  if (src->dtype != dst->dtype || dst->size < COPY_GATHER_TILE || !mx_cpu_is_row_contig(dst))
     return 0;
   mx_cpu_gview v;
   if (mx_cpu_gview_init(&v, src, src) < 0) return -1;

@@ -68,24 +68,24 @@ void mx_cpu_gview_free(mx_cpu_gview *v) {
 }
 
 /* tg_gather_<T>: the elements in order, the three innermost dims walked as a loop nest
- * (a block), outer dims carried once per block; ix holds nd counters. */
+ * (a block); the offset of each block's outer dims is computed from its index. */
 #define TG_GATHER_DEF(T)                                                                   \
   static void tg_gather_##T(const T *base, const mx_cpu_gview *v, int64_t t0, int64_t n,  \
-                            T *dst, int64_t *ix) {                                        \
+                            T *dst) {                                                     \
     int nd = v->nd;                                                                       \
     const int64_t *shape = v->shape, *bs = v->strides;                                    \
-    int64_t off = 0, rem = t0;                                                            \
-    for (int d = nd - 1; d >= 0; d--) { /* off: the block of the three innermost dims */ \
-      ix[d] = rem % shape[d];                                                             \
-      rem /= shape[d];                                                                    \
-      if (d < nd - 3) off += ix[d] * bs[d];                                               \
-    }                                                                                     \
     int64_t n0 = shape[nd - 1], s0 = bs[nd - 1];                                          \
     int64_t n1 = nd > 1 ? shape[nd - 2] : 1, s1 = nd > 1 ? bs[nd - 2] : 0;                \
     int64_t n2 = nd > 2 ? shape[nd - 3] : 1, s2 = nd > 2 ? bs[nd - 3] : 0;                \
-    int64_t i0 = ix[nd - 1], i1 = nd > 1 ? ix[nd - 2] : 0, i2 = nd > 2 ? ix[nd - 3] : 0;  \
-    int64_t done = 0;                                                                     \
-    while (done < n) {                                                                    \
+    int64_t plane = n0 * n1, block = plane * n2;                                          \
+    int64_t blk = t0 / block, rem = t0 % block;                                           \
+    int64_t i2 = rem / plane, i1 = rem % plane / n0, i0 = rem % n0, done = 0;             \
+    for (; done < n; blk++) {                                                             \
+      int64_t off = 0, b = blk;                                                           \
+      for (int d = nd - 4; d >= 0 && b > 0; d--) {                                        \
+        off += b % shape[d] * bs[d];                                                      \
+        b /= shape[d];                                                                    \
+      }                                                                                   \
       for (; i2 < n2 && done < n; i2++) {                                                 \
         for (; i1 < n1 && done < n; i1++) {                                               \
           int64_t run = n0 - i0 < n - done ? n0 - i0 : n - done;                          \
@@ -103,14 +103,7 @@ void mx_cpu_gview_free(mx_cpu_gview *v) {
         if (done >= n) break;                                                             \
         i1 = 0;                                                                           \
       }                                                                                   \
-      if (done >= n || nd <= 3) break;                                                    \
-      i2 = 0; /* the block is done: step the outer dims */                                \
-      for (int d = nd - 4; d >= 0; d--) {                                                 \
-        off += bs[d];                                                                     \
-        if (++ix[d] < shape[d]) break;                                                    \
-        off -= ix[d] * bs[d];                                                             \
-        ix[d] = 0;                                                                        \
-      }                                                                                   \
+      i2 = 0;                                                                             \
     }                                                                                     \
   }
 
@@ -121,16 +114,12 @@ TG_GATHER_DEF(uint64_t)
 
 void mx_cpu_gather_tile(const mx_tensor *in, const mx_cpu_gview *v, int64_t t0, int64_t n,
                         void *dst) {
-  int64_t idx[64];
-  int64_t *ix = v->nd <= 64 ? idx : (int64_t *)malloc((size_t)v->nd * sizeof *ix);
-  if (!ix) return; /* ranks above 64 with no memory left: callers check ranks first */
   switch (mx_dtype_size(in->dtype)) {
-  case 1: tg_gather_uint8_t(in->data, v, t0, n, (uint8_t *)dst, ix); break;
-  case 2: tg_gather_uint16_t(in->data, v, t0, n, (uint16_t *)dst, ix); break;
-  case 4: tg_gather_uint32_t(in->data, v, t0, n, (uint32_t *)dst, ix); break;
-  default: tg_gather_uint64_t(in->data, v, t0, n, (uint64_t *)dst, ix); break;
+  case 1: tg_gather_uint8_t(in->data, v, t0, n, (uint8_t *)dst); break;
+  case 2: tg_gather_uint16_t(in->data, v, t0, n, (uint16_t *)dst); break;
+  case 4: tg_gather_uint32_t(in->data, v, t0, n, (uint32_t *)dst); break;
+  default: tg_gather_uint64_t(in->data, v, t0, n, (uint64_t *)dst); break;
   }
-  if (ix != idx) free(ix);
 }
 
 /* ---- the tiled binary driver ---- */
