@@ -199,7 +199,8 @@ h = x.astype(mx.float16)
 out = [mx.sum(x), mx.max(x), mx.min(x), mx.sum(y, axis=0), mx.sum(y, axis=1),
        mx.add(x, x[::-1]), mx.maximum(h, h[::-1]), mx.divide(h, h[::-1]),
        mx.sum(x.astype(mx.float64)), mx.max(y.astype(mx.float64), axis=0),
-       mx.where(x > 0, x, x[::-1]), mx.where(x > 0, h, 2.0), mx.where(x < 0, 1, x)]
+       mx.where(x > 0, x, x[::-1]), mx.where(x > 0, h, 2.0), mx.where(x < 0, 1, x),
+       mx.floor(x * 3), mx.ceil(x[::-1] * 3), mx.floor(x.astype(mx.float64) * 3)]
 print(repr([np.array(o.astype(mx.float64)).tobytes().hex()[:4096] for o in out]))
 """
 
@@ -285,3 +286,25 @@ def test_where_grad_and_vmap(rng):
     got = mx.vmap(lambda cc, a: mx.where(cc, a, y))(cb, xb)
     want = mx.stack([mx.where(cb[i], xb[i], y) for i in range(4)])
     np.testing.assert_array_equal(np.array(got), np.array(want))
+
+
+# ---- floor and ceil: the rounding-instruction loops of float32/float64 ----
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64], ids=str)
+@pytest.mark.parametrize("n", [0, 1, 7, 17, 1000, 300001])
+@pytest.mark.parametrize("name", ["floor", "ceil"])
+def test_floor_ceil_paths(rng, dtype, n, name):
+    x = rng.standard_normal(n) * 10
+    special = [np.nan, np.inf, -np.inf, -0.0, 0.0, 0.5, -0.5, 2.5, -2.5, 1e30, -1e30,
+               2.0**23 + 0.5, -(2.0**52) - 0.5, 5e-324, -1e-40]
+    k = min(n, len(special))
+    x[:k] = special[:k]
+    a = mx.array(x).astype(dtype)
+    xs = np.array(a)
+    fn = getattr(np, name)
+    for got, src in [(getattr(mx, name)(a), xs), (getattr(mx, name)(a[::-1]), xs[::-1]),
+                     (getattr(mx, name)(a[::3]), xs[::3])]:
+        want = fn(src)
+        g = np.array(got)
+        assert g.dtype == want.dtype
+        np.testing.assert_array_equal(g, want)
+        assert (np.signbit(g) == np.signbit(want)).all()

@@ -87,6 +87,10 @@ UNARY_VM_HALF(bf16)
   X(exp) X(expm1) X(log) X(log2) X(log10) X(sin) X(cos) X(tanh) X(erf) X(sigmoid)
 UNARY_VM_STEMS(UNARY_VM_TILES)
 
+/* floor's and ceil's tables (below, after their scalar tiles) */
+static const unary_tile_fn unary_vm_tab_floor[MX_DTYPE_COUNT];
+static const unary_tile_fn unary_vm_tab_ceil[MX_DTYPE_COUNT];
+
 /* The vector table of a primitive, or NULL. log1p stays on libm's log1pf: random.laplace
  * reproduces MLX's samples bit for bit through it, and vmath's correctly rounded log1p
  * differs from it in the last bit at times. */
@@ -103,6 +107,8 @@ static const unary_tile_fn *unary_vm_tab(int prim) {
     UNARY_VM_CASE(TANH, tanh)
     UNARY_VM_CASE(ERF, erf)
     UNARY_VM_CASE(SIGMOID, sigmoid)
+    UNARY_VM_CASE(FLOOR, floor)
+    UNARY_VM_CASE(CEIL, ceil)
 #undef UNARY_VM_CASE
     default: return NULL;
   }
@@ -123,6 +129,34 @@ static int unary_forward(const char *name, const unary_tile_fn *tab, const unary
   }
 
 MX_UNARY_PRIMS(UNARY_DEFINE)
+
+/* floor and ceil of float32/float64: one rounding instruction each where the instruction
+ * set has it (SSE4.1 on; AVX2/AVX-512 builds), else libm's call per element. */
+#define UNARY_ROUND_LOOP(stem, T, fn, isa, attr)                                          \
+  attr static void unary_rd_##stem##_##T##_##isa(const T *restrict x, T *restrict y, int64_t n) { \
+    for (int64_t i = 0; i < n; i++) y[i] = fn(x[i]);                                      \
+  }
+#define UNARY_ROUND_TILE(stem, T, sfx, fn)                                                \
+  UNARY_ROUND_LOOP(stem, T, fn, avx512,                                                   \
+                   __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))          \
+  UNARY_ROUND_LOOP(stem, T, fn, avx2, __attribute__((target("avx2,fma"))))                \
+  static void unary_vm_##stem##_##sfx(const void *x_, int64_t sx, void *y_, int64_t n) {  \
+    const T *x = x_;                                                                      \
+    T *y = y_;                                                                            \
+    int l = mx_vm_level();                                                                \
+    if (sx == 1 && l == 2) unary_rd_##stem##_##T##_avx512(x, y, n);                       \
+    else if (sx == 1 && l == 1) unary_rd_##stem##_##T##_avx2(x, y, n);                    \
+    else unary_##stem##_##sfx(x_, sx, y_, n);                                             \
+  }
+UNARY_ROUND_TILE(floor, float, f32, floorf)
+UNARY_ROUND_TILE(floor, double, f64, floor)
+UNARY_ROUND_TILE(ceil, float, f32, ceilf)
+UNARY_ROUND_TILE(ceil, double, f64, ceil)
+static const unary_tile_fn unary_vm_tab_floor[MX_DTYPE_COUNT] = {
+    [MX_FLOAT32] = unary_vm_floor_f32, [MX_FLOAT64] = unary_vm_floor_f64};
+static const unary_tile_fn unary_vm_tab_ceil[MX_DTYPE_COUNT] = {
+    [MX_FLOAT32] = unary_vm_ceil_f32, [MX_FLOAT64] = unary_vm_ceil_f64};
+
 
 /* Runs [r0, r1) of the iteration (a thread pool can split this range later). */
 static void unary_runs(unary_tile_fn fn, const mx_tensor *in, mx_tensor *out, mx_cpu_iter *it,
