@@ -195,7 +195,9 @@ def _multivariate_normal_statistics():
                                                key=mx.random.key(14), stream=mx.cpu))
     assert y.shape == (50_000, 2, 2)
     np.testing.assert_allclose(np.cov(y[:, 0].T), np.eye(2), atol=0.03)
-    np.testing.assert_allclose(y[:, 1, 0], y[:, 1, 1], atol=1e-4)
+    # the float32 SVD leaves the zero singular value at about eps * |cov| (its value depends on
+    # the LAPACK kernels of the machine), whose square root scales the second direction
+    assert np.all(np.abs(y[:, 1, 0] - y[:, 1, 1]) <= 3e-3 * (1 + np.abs(y[:, 1, 0])))
 
 
 def test_global_key_sequence():
