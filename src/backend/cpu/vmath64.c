@@ -125,6 +125,7 @@ V64_INLINE double v64_log1p_1(double x) {
   double xc = ok ? x : 0.0;
   double u = 1.0 + xc, c = (xc - (u - 1.0)) / u; /* what rounding 1 + x lost */
   double y = v64_log_pos(u) + c;
+  y = fabs(x) < 0x1p-30 ? x - 0.5 * x * x : y; /* there log(u) + c would cancel */
   y = x == INFINITY ? x : y;
   y = x == -1.0 ? -INFINITY : y;
   y = x == 0.0 ? x : y;
@@ -133,7 +134,8 @@ V64_INLINE double v64_log1p_1(double x) {
 }
 
 /* sin and cos: x = n pi/2 + r + rl, |r| <= pi/4, for |x| < 2^19 (n * the first two parts of
- * pi/2, 33 bits each, are exact); larger finite |x| are fixed up with libm. */
+ * pi/2, 33 bits each, are exact; the third is the double nearest the rest); larger finite |x|
+ * are fixed up with libm. */
 #define V64_TRIG_LIMIT 0x1p19
 
 V64_INLINE void v64_trig(double x, int cosine, double *out) {
@@ -145,7 +147,7 @@ V64_INLINE void v64_trig(double x, int cosine, double *out) {
   double a = xc - nd * 1.57079632673412561417e+00; /* exact */
   double b = nd * 6.07710050630396597660e-11;      /* exact */
   double r1 = a - b, bv = a - r1, av = a - (r1 + bv); /* two-sum of a and -b */
-  double tail = (av - (b - bv)) - nd * 2.02226624871116645580e-21;
+  double tail = (av - (b - bv)) - nd * 2.02226624879595063154e-21; /* pi/2 - both parts */
   double r = r1 + tail, rl = (r1 - r) + tail;
   double z = r * r;
   double ps = 1.0 / 355687428096000.0; /* sin: r + r z P(z), Taylor to r^17 */
