@@ -21,9 +21,12 @@ typedef struct vm64_case {
 } vm64_case;
 
 static const vm64_case cases[] = {
-    {"exp", mx_vm_exp_f64, expl, exp, 1.0, 10},       {"expm1", mx_vm_expm1_f64, expm1l, expm1, 1.5, 10},
-    {"log", mx_vm_log_f64, logl, log, 1.0, 1024},     {"log1p", mx_vm_log1p_f64, log1pl, log1p, 1.5, 1024},
-    {"sin", mx_vm_sin_f64, sinl, sin, 1.0, 22},       {"cos", mx_vm_cos_f64, cosl, cos, 1.0, 22},
+    {"exp", mx_vm_exp_f64, expl, exp, 1.0, 10},
+    {"expm1", mx_vm_expm1_f64, expm1l, expm1, 1.5, 10},
+    {"log", mx_vm_log_f64, logl, log, 1.0, 1024},
+    {"log1p", mx_vm_log1p_f64, log1pl, log1p, 1.5, 1024},
+    {"sin", mx_vm_sin_f64, sinl, sin, 1.0, 22},
+    {"cos", mx_vm_cos_f64, cosl, cos, 1.0, 22},
     {"tanh", mx_vm_tanh_f64, tanhl, tanh, 2.5, 6},
 };
 
@@ -99,7 +102,8 @@ static void test_vmath64_accuracy(void) {
   int top = mx_vm_set_level(2);
   for (int level = top; level >= 0; level--) {
     if (mx_vm_set_level(level) != level) continue;
-    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) check_case(&cases[k], mx_vm_isa());
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++)
+      check_case(&cases[k], mx_vm_isa());
   }
   mx_vm_set_level(2);
 }

@@ -87,9 +87,9 @@ V64_INLINE double v64_expm1_1(double x) {
   return x != x ? x + x : y;
 }
 
-/* log of a normal x > 0 (denormal inputs of log are fixed up with libm): R(z)/z a degree-6 Chebyshev economisation
- * of sum 2 z^k/(2k+3) on z <= 0.02946 (relative error 1.3e-15, ~1e-17 in the log), evaluated
- * by Estrin's scheme (a short dependency chain) */
+/* log of a normal x > 0 (denormal inputs of log are fixed up with libm): R(z)/z a degree-6
+ * Chebyshev economisation of sum 2 z^k/(2k+3) on z <= 0.02946 (relative error 1.3e-15, ~1e-17
+ * in the log), evaluated by Estrin's scheme (a short dependency chain) */
 V64_INLINE double v64_log_pos(double x) {
   int64_t ix = v64_bits(x);
   int64_t k = (ix - 0x3fe6a09e667f3bcdLL) >> 52;
