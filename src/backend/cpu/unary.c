@@ -74,6 +74,7 @@ UNARY_VM_HALF(bf16)
 #define UNARY_VM64_exp unary_vm_exp_f64
 #define UNARY_VM64_expm1 unary_vm_expm1_f64
 #define UNARY_VM64_log unary_vm_log_f64
+#define UNARY_VM64_log1p unary_vm_log1p_f64
 #define UNARY_VM64_sin unary_vm_sin_f64
 #define UNARY_VM64_cos unary_vm_cos_f64
 #define UNARY_VM64_tanh unary_vm_tanh_f64
@@ -99,7 +100,7 @@ MX_VM64_STEMS(UNARY_VM64_DECL)
       [MX_FLOAT32] = unary_vm_##stem##_f32, [MX_FLOAT16] = unary_vm_##stem##_f16,           \
       [MX_BFLOAT16] = unary_vm_##stem##_bf16, [MX_FLOAT64] = UNARY_VM64_##stem};
 #define UNARY_VM_STEMS(X) \
-  X(exp) X(expm1) X(log) X(log2) X(log10) X(sin) X(cos) X(tanh) X(erf) X(sigmoid)
+  X(exp) X(expm1) X(log) X(log1p) X(log2) X(log10) X(sin) X(cos) X(tanh) X(erf) X(sigmoid)
 UNARY_VM_STEMS(UNARY_VM_TILES)
 
 /* float64 members with a vmath64 loop: strided inputs are gathered into a tile first */
@@ -129,14 +130,9 @@ MX_VM64_STEMS(UNARY_VM64_TILE)
 
 /* floor's and ceil's tables (below, after their scalar tiles) */
 static const unary_tile_fn unary_vm_tab_floor[MX_DTYPE_COUNT];
-/* log1p: float64 only (float32 stays on libm's log1pf, below) */
-static const unary_tile_fn unary_vm_tab_log1p[MX_DTYPE_COUNT] = {[MX_FLOAT64] =
-                                                                     unary_vm_log1p_f64};
 static const unary_tile_fn unary_vm_tab_ceil[MX_DTYPE_COUNT];
 
-/* The vector table of a primitive, or NULL. float32 log1p stays on libm's log1pf: random.laplace
- * reproduces MLX's samples bit for bit through it, and vmath's correctly rounded log1p
- * differs from it in the last bit at times. */
+/* The vector table of a primitive, or NULL. */
 static const unary_tile_fn *unary_vm_tab(int prim) {
   switch (prim) {
 #define UNARY_VM_CASE(NAME, stem) case MX_PRIM_##NAME: return unary_vm_tab_##stem;
