@@ -674,3 +674,108 @@ CASES += [
                    lambda a, b: __import__("numpy").maximum(a, b),
                    lambda t, a, b: t.maximum(a, b))),
 ]
+
+
+# ---- float32 unary members at 10^6 and 10^7, float64 transcendentals, where ----
+def _np_sigmoid(a):
+    import numpy as np
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+def _np_positive(fn):
+    """fn on |a| + 0.5 (log family: inputs in the domain)."""
+    import numpy as np
+    return lambda a: fn(np.abs(a) + np.float32(0.5))
+
+
+# (name, ours, numpy, torch); log-family inputs are |x| + 0.5
+_UNARY = [
+    ("tanh", lambda a: mx.tanh(a), lambda a: __import__("numpy").tanh(a),
+     lambda t, a: t.tanh(a)),
+    ("sigmoid", lambda a: mx.sigmoid(a), _np_sigmoid, lambda t, a: t.sigmoid(a)),
+    ("erf", lambda a: mx.erf(a), None, lambda t, a: t.erf(a)),
+    ("exp", lambda a: mx.exp(a), lambda a: __import__("numpy").exp(a), lambda t, a: t.exp(a)),
+    ("expm1", lambda a: mx.expm1(a), lambda a: __import__("numpy").expm1(a),
+     lambda t, a: t.expm1(a)),
+    ("log", lambda a: mx.log(mx.abs(a) + 0.5), _np_positive(lambda a: __import__("numpy").log(a)),
+     lambda t, a: t.log(a.abs() + 0.5)),
+    ("log1p", lambda a: mx.log1p(mx.abs(a)), lambda a: __import__("numpy").log1p(abs(a)),
+     lambda t, a: t.log1p(a.abs())),
+    ("sin", lambda a: mx.sin(a), lambda a: __import__("numpy").sin(a), lambda t, a: t.sin(a)),
+    ("cos", lambda a: mx.cos(a), lambda a: __import__("numpy").cos(a), lambda t, a: t.cos(a)),
+    ("sqrt", lambda a: mx.sqrt(mx.abs(a)), lambda a: __import__("numpy").sqrt(abs(a)),
+     lambda t, a: t.sqrt(a.abs())),
+    ("abs", lambda a: mx.abs(a), lambda a: abs(a), lambda t, a: a.abs()),
+    ("negative", lambda a: -a, lambda a: -a, lambda t, a: -a),
+    ("square", lambda a: mx.square(a), lambda a: __import__("numpy").square(a),
+     lambda t, a: t.square(a)),
+    ("floor", lambda a: mx.floor(a), lambda a: __import__("numpy").floor(a),
+     lambda t, a: t.floor(a)),
+    ("sign", lambda a: mx.sign(a), lambda a: __import__("numpy").sign(a),
+     lambda t, a: t.sign(a)),
+    ("rsqrt", lambda a: mx.rsqrt(mx.abs(a) + 0.5),
+     _np_positive(lambda a: 1.0 / __import__("numpy").sqrt(a)),
+     lambda t, a: t.rsqrt(a.abs() + 0.5)),
+]
+
+for _name, _ours, _np, _torch in _UNARY:
+    CASES += [
+        Case(f"unary {_name}", f"({N_ELEM},) float32",
+             **op_case([(N_ELEM,)], _ours, _np, _torch)),
+        Case(f"unary {_name} 10^7", f"({N_BIG},) float32",
+             **op_case([(N_BIG,)], _ours, _np, _torch)),
+    ]
+
+def _op_case_float64(shapes, ours_fn, numpy_fn, torch_fn):
+    """op_case_f64's factories with ours on float64 arrays (mx.array makes float32 of a NumPy
+    float64 array unless told the dtype)."""
+    import numpy as np
+    d = op_case_f64(shapes, ours_fn, numpy_fn, torch_fn)
+
+    def ours():
+        args = [mx.array(np_f32(s, i).astype(np.float64), dtype=mx.float64)
+                for i, s in enumerate(shapes)]
+        mx.eval(*args)
+        return None, lambda _: mx.eval(ours_fn(*args))
+
+    d["ours"] = ours
+    return d
+
+
+for _name in ["exp", "log", "log1p", "expm1", "tanh", "sin", "cos"]:
+    _o, _n, _t = {u[0]: u[1:] for u in _UNARY}[_name]
+    CASES.append(Case(f"unary {_name} float64", f"({N_ELEM},) float64",
+                      **_op_case_float64([(N_ELEM,)], _o, _n, _t)))
+
+
+def _where_args(shapes):
+    def ours():
+        import numpy as np
+        c = mx.array(np_f32(shapes[0], 9) > 0)
+        args = [c] + [f32(s, i) for i, s in enumerate(shapes[1:])]
+        mx.eval(*args)
+        return None, lambda _: mx.eval(mx.where(*args))
+
+    def numpy():
+        import numpy as np
+        c = np_f32(shapes[0], 9) > 0
+        args = [c] + [np_f32(s, i) for i, s in enumerate(shapes[1:])]
+        return None, lambda _: np.where(*args)
+
+    def torch():
+        T = Torch()
+        c = T.t.from_numpy(np_f32(shapes[0], 9) > 0).to(T.dev)
+        args = [c] + [T.f32(s, i) for i, s in enumerate(shapes[1:])]
+        return None, T.run(lambda: T.t.where(*args))
+
+    return dict(ours=ours, numpy=numpy, torch=torch)
+
+
+CASES += [
+    Case("where", f"({N_ELEM},) float32", **_where_args([(N_ELEM,), (N_ELEM,), (N_ELEM,)])),
+    Case("where 10^7", f"({N_BIG},) float32", **_where_args([(N_BIG,), (N_BIG,), (N_BIG,)])),
+    Case("where, scalar else", f"({N_ELEM},) float32", **_where_args([(N_ELEM,), (N_ELEM,), ()])),
+    Case("softmax last axis float64", "(1024,4096) float64",
+         **_op_case_float64([(1024, 4096)], lambda a: mx.softmax(a, axis=-1), _softmax_np,
+                       lambda t, a: t.softmax(a, -1))),
+]

@@ -432,6 +432,40 @@ static PyTypeObject array_iter_type = {
     .tp_iternext = array_iter_next,
 };
 
+/* mx.ArrayLike: the name MLX's signatures use for objects with __mlx_array__; ArrayLike(obj)
+ * wraps one (as MLX's class does), nothing else depends on it. */
+typedef struct {
+  PyObject_HEAD
+  PyObject *obj;
+} mxpy_array_like;
+
+static int array_like_init(PyObject *self, PyObject *args, PyObject *kw) {
+  PyObject *o;
+  if (kw && PyDict_GET_SIZE(kw) > 0) {
+    PyErr_SetString(PyExc_TypeError, "ArrayLike() takes no keyword arguments");
+    return -1;
+  }
+  if (!PyArg_ParseTuple(args, "O:ArrayLike", &o)) return -1;
+  Py_XSETREF(((mxpy_array_like *)self)->obj, Py_NewRef(o));
+  return 0;
+}
+
+static void array_like_dealloc(PyObject *self) {
+  Py_XDECREF(((mxpy_array_like *)self)->obj);
+  Py_TYPE(self)->tp_free(self);
+}
+
+static PyTypeObject array_like_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "mlx.core.ArrayLike",
+    .tp_basicsize = sizeof(mxpy_array_like),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Any Python object with an ``__mlx_array__`` method returning an :obj:`array`.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = array_like_init,
+    .tp_dealloc = array_like_dealloc,
+};
+
 /* ------------------------------------------------------------------------------------ */
 /* the type                                                                              */
 
@@ -487,11 +521,14 @@ int mxpy_array_init(PyObject *m) {
     k += n;
   }
   array_type.tp_methods = all; /* lives as long as the process */
-  if (PyType_Ready(&array_type) < 0 || PyType_Ready(&array_iter_type) < 0) return -1;
+  if (PyType_Ready(&array_type) < 0 || PyType_Ready(&array_iter_type) < 0 ||
+      PyType_Ready(&array_like_type) < 0)
+    return -1;
   mxpy_array_type = &array_type;
   if (mxpy_index_init(m) < 0) return -1;
   if (PyModule_AddObjectRef(m, "array", (PyObject *)&array_type) < 0 ||
-      PyModule_AddObjectRef(m, "ArrayIterator", (PyObject *)&array_iter_type) < 0)
+      PyModule_AddObjectRef(m, "ArrayIterator", (PyObject *)&array_iter_type) < 0 ||
+      PyModule_AddObjectRef(m, "ArrayLike", (PyObject *)&array_like_type) < 0)
     return -1;
   return 0;
 }

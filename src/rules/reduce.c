@@ -90,7 +90,8 @@ static int reduce_vjp(const mx_op *op, mx_array *const *p, mx_array *const *cot,
       break;
     case MX_REDUCE_MAX:
     case MX_REDUCE_MIN: {
-      mx_array *mask = mx_astype(mx_equal(x, outputs[0], s), x->dtype, s);
+      /* as MLX: a bool mask, its int32 count, the cotangent divided by the count */
+      mx_array *mask = mx_equal(x, outputs[0], s);
       mx_array *count = mx_sum(mask, r->axes.v, r->axes.n, true, s);
       grads[0] = mx_multiply(mx_divide(g, count, s), mask, s);
       break;

@@ -14,6 +14,7 @@
 #include "../core/error.h"
 #include "../core/prim.h"
 #include "../backend/cpu/pool.h"
+#include "../backend/cpu/tile_gather.h"
 #include "tape.h"
 
 #define TILE 2048
@@ -73,7 +74,9 @@ typedef enum { IN_DIRECT, IN_SCALAR, IN_GATHER } in_mode;
 
 typedef struct in_view {
   in_mode mode;
-  int64_t *bstr;    /* IN_GATHER: strides broadcast to the output shape */
+  void *copy;     /* IN_DIRECT from a strided input: its row-major copy (owned) */
+  bool periodic;  /* IN_GATHER: every tile gathers the same values */
+  mx_cpu_gview g; /* IN_GATHER: the input broadcast to the output shape */
 } in_view;
 
 static const int64_t one_stride = 1, zero_stride = 0;
@@ -87,55 +90,6 @@ static bool row_contig_same(const mx_tensor *in, const mx_tensor *out) {
     expect *= in->shape[d];
   }
   return true;
-}
-
-/* Strides of in broadcast to out's shape (right-aligned); -1 if it does not broadcast. */
-static int broadcast_strides(const mx_tensor *in, const mx_tensor *out, int64_t *bs) {
-  int lead = out->ndim - in->ndim;
-  if (lead < 0) return -1;
-  for (int d = 0; d < out->ndim; d++) {
-    if (d < lead) {
-      bs[d] = 0;
-      continue;
-    }
-    int32_t n = in->shape[d - lead];
-    if (n == out->shape[d]) bs[d] = n == 1 ? 0 : in->strides[d - lead];
-    else if (n == 1) bs[d] = 0;
-    else return -1;
-  }
-  return 0;
-}
-
-/* Copies elements [t0, t0 + n) of in (broadcast to out's shape) into dst. */
-static void gather(const mx_tensor *in, const int64_t *bs, const mx_tensor *out, int64_t t0,
-                   int64_t n, char *dst) {
-  int nd = out->ndim, es = mx_dtype_size(in->dtype);
-  int64_t idx[64], off = 0, rem = t0;
-  int64_t *ix = nd <= 64 ? idx : malloc((size_t)nd * sizeof *ix);
-  if (!ix) return; /* cannot happen for sane ranks; the kernel checked */
-  for (int d = nd - 1; d >= 0; d--) {
-    ix[d] = rem % out->shape[d];
-    rem /= out->shape[d];
-    off += ix[d] * bs[d];
-  }
-  const char *base = (const char *)in->data;
-  int64_t inner = nd ? out->shape[nd - 1] : 1, s = nd ? bs[nd - 1] : 0;
-  for (int64_t done = 0; done < n;) {
-    int64_t run = nd ? inner - ix[nd - 1] : 1;
-    if (run > n - done) run = n - done;
-    for (int64_t i = 0; i < run; i++) memcpy(dst + (done + i) * es, base + (off + i * s) * es, (size_t)es);
-    done += run;
-    if (!nd) break;
-    ix[nd - 1] += run;
-    off += run * s;
-    for (int d = nd - 1; d > 0 && ix[d] == out->shape[d]; d--) { /* carry */
-      off -= ix[d] * bs[d];
-      ix[d] = 0;
-      ix[d - 1]++;
-      off += bs[d - 1];
-    }
-  }
-  if (ix != idx) free(ix);
 }
 
 /* What every tile range shares; registers are slots reused once their value is dead. */
@@ -176,7 +130,9 @@ static void ck_tiles(void *c, int64_t tb, int64_t te) {
     int64_t t0 = t * TILE, n = j->N - t0 < TILE ? j->N - t0 : TILE;
     tile_shape[0] = (int32_t)n;
     for (int i = 0; i < n_in; i++)
-      if (gtile[i]) gather(&in[i], j->views[i].bstr, out, t0, n, gtile[i]);
+      if (gtile[i] && (!j->views[i].periodic || t == tb))
+        mx_cpu_gather_tile(&in[i], &j->views[i].g, j->views[i].periodic ? 0 : t0,
+                           j->views[i].periodic ? (j->N < TILE ? j->N : TILE) : n, gtile[i]);
     for (int k = 0; k < p->n_instr; k++) {
       const mx_pinstr *ins = &p->instr[k];
       for (int a_i = 0; a_i < ins->n_in; a_i++) {
@@ -244,6 +200,42 @@ static int ck_assign_slots(const mx_program *p, int32_t *slot, int32_t *last, in
   return n_slots;
 }
 
+/* A large input that is a strided permutation of the output's elements (a transposed
+ * gradient, say) is copied once in row-major order (copy.c's cache-blocked transposing
+ * copy) and then read in place, instead of element by element in every tile. On success
+ * with a copy, v->copy owns it and *x reads it; -1 on error. */
+#define CK_COPY_MIN 16384
+
+static int ck_copy_strided(const mx_tensor *in, const mx_tensor *out, in_view *v, mx_tensor *x) {
+  const mx_cpu_gview *g = &v->g;
+  int64_t s0 = g->strides[g->nd - 1];
+  if (in->size != out->size || in->ndim != out->ndim || out->size < CK_COPY_MIN || g->nd < 2 ||
+      s0 == 0 || s0 == 1 || out->ndim > 64) /* rs below holds 64 dims */
+    return 0;
+  bool unit = false; /* an outer dim steps by one element: a transpose */
+  for (int d = 0; d < g->nd - 1; d++) unit |= g->strides[d] == 1 || g->strides[d] == -1;
+  if (!unit) return 0;
+  int es = mx_dtype_size(in->dtype);
+  int64_t rs[64];
+  void *buf = malloc((size_t)out->size * (size_t)es);
+  if (!buf) return mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  mx_tensor dst = *out;
+  dst.dtype = in->dtype;
+  dst.data = buf;
+  dst.strides = rs;
+  mx_row_strides(out->ndim, out->shape, rs);
+  if (mx_cpu_copy_strided(in, &dst) < 0) {
+    free(buf);
+    return -1;
+  }
+  mx_cpu_gview_free(&v->g);
+  v->copy = buf;
+  v->mode = IN_DIRECT;
+  x->data = buf;
+  x->strides = NULL; /* read as IN_DIRECT: contiguous */
+  return 0;
+}
+
 static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                            int n_out) {
   const mx_program *p = (const mx_program *)((const mx_p_compiled *)ctx->params)->program;
@@ -251,11 +243,11 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     return mx_fail_int(MX_EINVAL, "[Compiled] Expected %d inputs and 1 output.", p->n_in);
   int64_t N = out->size;
   if (N == 0) return 0;
-  int nd = out->ndim;
   in_view *views = calloc((size_t)n_in + 1, sizeof *views);
-  int64_t *bstr = malloc(((size_t)n_in * (size_t)nd + 1) * sizeof *bstr);
   int32_t *slot = malloc((size_t)p->n_instr * 3 * sizeof *slot);
-  int rc = (views && bstr && slot) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  mx_tensor *ins = malloc(((size_t)n_in + 1) * sizeof *ins); /* inputs as the tiles read them */
+  int rc = (views && slot && ins) ? 0 : mx_fail_int(MX_ENOMEM, "[Compiled] out of memory.");
+  for (int i = 0; rc == 0 && i < n_in; i++) ins[i] = in[i];
   int n_gather = 0;
   for (int i = 0; rc == 0 && i < n_in; i++) {
     bool zero_strides = true; /* a scalar broadcast to a shape */
@@ -265,15 +257,19 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     } else if (row_contig_same(&in[i], out)) {
       views[i].mode = IN_DIRECT;
     } else {
-      views[i].mode = IN_GATHER;
-      views[i].bstr = bstr + (size_t)i * nd;
-      n_gather++;
-      if (broadcast_strides(&in[i], out, views[i].bstr) < 0)
+      if (mx_cpu_gview_init(&views[i].g, &in[i], out) < 0) {
         rc = mx_fail_int(MX_EINVAL, "[Compiled] Input %d does not broadcast to the output.", i);
+      } else if (ck_copy_strided(&in[i], out, &views[i], &ins[i]) < 0) {
+        rc = -1;
+      } else if (!views[i].copy) {
+        views[i].mode = IN_GATHER;
+        views[i].periodic = mx_cpu_gview_periodic(&views[i].g, TILE);
+        n_gather++;
+      }
     }
   }
   if (rc == 0) {
-    ck_job job = {p, ctx, in, out, views, slot, 0, n_gather, N, 0};
+    ck_job job = {p, ctx, ins, out, views, slot, 0, n_gather, N, 0};
     job.n_slots = ck_assign_slots(p, slot, slot + p->n_instr, slot + 2 * p->n_instr);
     int64_t n_tiles = (N + TILE - 1) / TILE, grain = MX_CPU_PARALLEL_GRAIN / TILE;
     mx_cpu_parallel_for(n_tiles, grain > 0 ? grain : 1, ck_tiles, &job);
@@ -281,9 +277,13 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     if (rc != 0 && !mx_error_message()[0])
       rc = mx_fail_int(MX_EINVAL, "[Compiled] A fused kernel failed.");
   }
+  for (int i = 0; views && i < n_in; i++) {
+    if (views[i].mode == IN_GATHER) mx_cpu_gview_free(&views[i].g);
+    free(views[i].copy);
+  }
   free(views);
-  free(bstr);
   free(slot);
+  free(ins);
   return rc;
 }
 

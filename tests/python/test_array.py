@@ -468,3 +468,14 @@ def test_eval_in_threads():
     for t in threads:
         t.join()
     assert results == {i: 2.0 * i + 1 for i in range(8)}
+
+
+def test_helper_class_names():
+    """ArrayAt, ArrayIterator and ArrayLike are named types of mlx.core, as in MLX."""
+    a = mx.arange(3)
+    assert isinstance(iter(a), mx.ArrayIterator)
+    assert isinstance(a.at, mx.ArrayAt)
+    wrapped = mx.ArrayLike(a)
+    assert isinstance(wrapped, mx.ArrayLike) and not isinstance(a, mx.ArrayLike)
+    with pytest.raises(TypeError):
+        mx.ArrayLike()

@@ -198,7 +198,9 @@ y = mx.array(r.standard_normal((37, 1001)).astype(np.float32))
 h = x.astype(mx.float16)
 out = [mx.sum(x), mx.max(x), mx.min(x), mx.sum(y, axis=0), mx.sum(y, axis=1),
        mx.add(x, x[::-1]), mx.maximum(h, h[::-1]), mx.divide(h, h[::-1]),
-       mx.sum(x.astype(mx.float64)), mx.max(y.astype(mx.float64), axis=0)]
+       mx.sum(x.astype(mx.float64)), mx.max(y.astype(mx.float64), axis=0),
+       mx.where(x > 0, x, x[::-1]), mx.where(x > 0, h, 2.0), mx.where(x < 0, 1, x),
+       mx.floor(x * 3), mx.ceil(x[::-1] * 3), mx.floor(x.astype(mx.float64) * 3)]
 print(repr([np.array(o.astype(mx.float64)).tobytes().hex()[:4096] for o in out]))
 """
 
@@ -212,3 +214,97 @@ def test_same_results_on_every_instruction_set():
         assert r.returncode == 0, r.stderr
         outs.append(r.stdout)
     assert outs[0] == outs[1] == outs[2]
+
+
+# ---- where: the vectorised select (1/2/4/8-byte elements, contiguous or broadcast) ----
+WHERE_DTYPES = [mx.bool_, mx.uint8, mx.int8, mx.int16, mx.uint16, mx.float16, mx.bfloat16,
+                mx.int32, mx.uint32, mx.float32, mx.int64, mx.uint64, mx.float64, mx.complex64]
+WHERE_SHAPES = [((0,), (0,), (0,)), ((1,), (1,), (1,)), ((37,), (37,), (37,)),
+                ((1003,), (1003,), ()), ((1003,), (), (1003,)), ((1003,), (), ()),
+                ((5, 301), (301,), (5, 1)), ((2, 3, 17), (2, 1, 17), (17,)),
+                ((300001,), (300001,), (300001,)), ((300001,), (), (300001,)),
+                ((3, 100003), (3, 100003), ())]
+
+
+def _where_operand(rng, shape, dtype):
+    x = rng.standard_normal(shape) * 50
+    if dtype == mx.complex64:
+        return mx.array((x + 1j * rng.standard_normal(shape)).astype(np.complex64))
+    if dtype == mx.bool_:
+        return mx.array(x > 0)
+    return mx.array(x).astype(dtype)
+
+
+def _bits(a):
+    """The values as NumPy sees them (float16/bfloat16 through float32: exact)."""
+    if a.dtype == mx.bfloat16:
+        a = a.astype(mx.float32)
+    return np.array(a)
+
+
+@pytest.mark.parametrize("dtype", WHERE_DTYPES, ids=str)
+@pytest.mark.parametrize("shapes", WHERE_SHAPES, ids=str)
+def test_where_paths_exact(rng, dtype, shapes):
+    sc, sx, sy = shapes
+    c = mx.array(rng.standard_normal(sc) > 0)
+    x, y = _where_operand(rng, sx, dtype), _where_operand(rng, sy, dtype)
+    got = mx.where(c, x, y)
+    want = np.where(np.array(c), _bits(x), _bits(y))
+    assert got.dtype == dtype and got.shape == want.shape
+    np.testing.assert_array_equal(_bits(got), want)
+
+
+@pytest.mark.parametrize("dtype", [mx.float32, mx.int16, mx.float64, mx.uint8], ids=str)
+def test_where_strided_and_broadcast_condition(rng, dtype):
+    c = mx.array(rng.standard_normal((64, 33)) > 0)
+    x = _where_operand(rng, (33, 64), dtype)
+    y = _where_operand(rng, (64, 66), dtype)[:, ::2]
+    for cond in [c, c.T.T[:, :], c[:, :1], mx.array(True), c[::-1]]:
+        got = mx.where(cond, x.T, y)
+        want = np.where(np.array(cond), _bits(x).T, _bits(y))
+        np.testing.assert_array_equal(_bits(got), want)
+
+
+def test_where_keeps_nan_payloads_and_signed_zero():
+    x = mx.array(np.array([np.nan, -0.0, np.inf, -np.inf, 1.0], np.float32))
+    y = mx.array(np.array([0.0, 0.0, 0.0, 0.0, -0.0], np.float32))
+    c = mx.array([True, True, True, True, False])
+    got = np.array(mx.where(c, x, y))
+    assert np.isnan(got[0]) and np.signbit(got[1]) and got[2] == np.inf
+    assert got[3] == -np.inf and np.signbit(got[4])
+
+
+def test_where_grad_and_vmap(rng):
+    c = mx.array(rng.standard_normal(40) > 0)
+    x = mx.array(rng.standard_normal(40).astype(np.float32))
+    y = mx.array(rng.standard_normal(40).astype(np.float32))
+    gx, gy = mx.grad(lambda a, b: mx.sum(mx.where(c, a, b) ** 2), argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(np.array(gx), np.where(np.array(c), 2 * np.array(x), 0), rtol=1e-6)
+    np.testing.assert_allclose(np.array(gy), np.where(np.array(c), 0, 2 * np.array(y)), rtol=1e-6)
+    cb = mx.array(rng.standard_normal((4, 40)) > 0)
+    xb = mx.array(rng.standard_normal((4, 40)).astype(np.float32))
+    got = mx.vmap(lambda cc, a: mx.where(cc, a, y))(cb, xb)
+    want = mx.stack([mx.where(cb[i], xb[i], y) for i in range(4)])
+    np.testing.assert_array_equal(np.array(got), np.array(want))
+
+
+# ---- floor and ceil: the rounding-instruction loops of float32/float64 ----
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64], ids=str)
+@pytest.mark.parametrize("n", [0, 1, 7, 17, 1000, 300001])
+@pytest.mark.parametrize("name", ["floor", "ceil"])
+def test_floor_ceil_paths(rng, dtype, n, name):
+    x = rng.standard_normal(n) * 10
+    special = [np.nan, np.inf, -np.inf, -0.0, 0.0, 0.5, -0.5, 2.5, -2.5, 1e30, -1e30,
+               2.0**23 + 0.5, -(2.0**52) - 0.5, 5e-324, -1e-40]
+    k = min(n, len(special))
+    x[:k] = special[:k]
+    a = mx.array(x).astype(dtype)
+    xs = np.array(a)
+    fn = getattr(np, name)
+    for got, src in [(getattr(mx, name)(a), xs), (getattr(mx, name)(a[::-1]), xs[::-1]),
+                     (getattr(mx, name)(a[::3]), xs[::3])]:
+        want = fn(src)
+        g = np.array(got)
+        assert g.dtype == want.dtype
+        np.testing.assert_array_equal(g, want)
+        assert (np.signbit(g) == np.signbit(want)).all()

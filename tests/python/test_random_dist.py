@@ -19,9 +19,11 @@ with open(os.path.join(os.path.dirname(__file__), "data", "random_dist_golden.js
 # away; truncated_normal in float32 therefore agrees to float32 rounding, not to the bit.
 # multivariate_normal goes through linalg.svd and matmul, whose last bits differ from
 # MLX's LAPACK/BLAS.
+# laplace goes through log1p, which is correctly rounded here and glibc's log1pf (off by
+# an ulp at times) in MLX's Linux build: a few float32 samples differ in the last bit.
 ULP_CASES = {"truncated_normal_scalar", "truncated_normal_default_shape",
              "truncated_normal_int_bounds", "multivariate_normal_basic",
-             "multivariate_normal_batched"}
+             "multivariate_normal_batched", "laplace_f32", "laplace_loc_scale"}
 
 
 def values_of(r):
@@ -195,7 +197,9 @@ def _multivariate_normal_statistics():
                                                key=mx.random.key(14), stream=mx.cpu))
     assert y.shape == (50_000, 2, 2)
     np.testing.assert_allclose(np.cov(y[:, 0].T), np.eye(2), atol=0.03)
-    np.testing.assert_allclose(y[:, 1, 0], y[:, 1, 1], atol=1e-4)
+    # the float32 SVD leaves the zero singular value at about eps * |cov| (its value depends on
+    # the LAPACK kernels of the machine), whose square root scales the second direction
+    assert np.all(np.abs(y[:, 1, 0] - y[:, 1, 1]) <= 3e-3 * (1 + np.abs(y[:, 1, 0])))
 
 
 def test_global_key_sequence():

@@ -1,5 +1,6 @@
 """The vectorised CPU paths of the transcendental unary ops and the fused Compiled kernel:
-float32/float16/bfloat16 results against NumPy float64, layout independence (strided,
+float32/float16/bfloat16 results against NumPy float64, float64 results (and float64
+softmax/logsumexp rows) within a few ulp of NumPy's, layout independence (strided,
 broadcast and sliced inputs give the contiguous result bit for bit), special values, and
 compiled == eager bit for bit on arrays large enough to be split over the thread pool."""
 import numpy as np
@@ -110,3 +111,95 @@ def test_compiled_broadcast_and_strided_inputs():
         assert np.array_equal(np.array(_chain(a, b).astype(mx.float32)),
                               np.array(mx.compile(_chain)(a, b).astype(mx.float32)),
                               equal_nan=True)
+
+
+# ---- float64: the vmath64 loops (exp, expm1, log, log1p, sin, cos, tanh) ----
+OPS64 = {
+    "exp": (np.exp, (-700.0, 700.0)),
+    "expm1": (np.expm1, (-40.0, 40.0)),
+    "log": (np.log, (1e-300, 1e300)),
+    "log1p": (np.log1p, (1e-300, 1e300)),
+    "sin": (np.sin, (-4e5, 4e5)),
+    "cos": (np.cos, (-4e5, 4e5)),
+    "tanh": (np.tanh, (-25.0, 25.0)),
+}
+# ulp bounds: ours against the exact value plus NumPy's own error (within 1 ulp)
+ULP64 = {"exp": 2, "expm1": 3, "log": 2, "log1p": 3, "sin": 2, "cos": 2, "tanh": 4}
+
+
+def _inputs64(name, n, rng):
+    lo, hi = OPS64[name][1]
+    if lo > 0:
+        return np.exp(rng.uniform(np.log(lo), np.log(hi), n))
+    return rng.uniform(lo, hi, n) * np.exp(rng.uniform(-30, 0, n))  # small values too
+
+
+def _ulps64(got, want):
+    spacing = np.spacing(np.abs(want))
+    return np.abs(got - want) / spacing
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 1000, 300001])
+@pytest.mark.parametrize("name", sorted(OPS64))
+def test_float64_against_numpy(rng, name, n):
+    x = _inputs64(name, n, rng)
+    got = np.array(getattr(mx, name)(mx.array(x, dtype=mx.float64)))
+    assert got.dtype == np.float64
+    want = OPS64[name][0](x)
+    fin = np.isfinite(want) & (want != 0)
+    assert (_ulps64(got[fin], want[fin]) <= ULP64[name]).all()
+    np.testing.assert_array_equal(got[~fin], want[~fin])
+
+
+@pytest.mark.parametrize("name", sorted(OPS64))
+def test_float64_layouts_and_specials(rng, name):
+    x = _inputs64(name, 4000, rng).reshape(40, 100)
+    a = mx.array(x, dtype=mx.float64)
+    whole = np.array(getattr(mx, name)(a))
+    for view, ref in [(a.T, whole.T), (a[:, ::3], whole[:, ::3]), (a[::-1], whole[::-1]),
+                      (mx.broadcast_to(a[:1], (5, 100)), np.broadcast_to(whole[:1], (5, 100)))]:
+        np.testing.assert_array_equal(np.array(getattr(mx, name)(view)), ref)
+    sp = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 1e-310, 1.0, -1.0,
+                   709.79, -745.2, 1e300, -1e300, 2.0**19, -(2.0**20), 1e22])
+    with np.errstate(all="ignore"):
+        want = OPS64[name][0](sp)
+    got = np.array(getattr(mx, name)(mx.array(sp, dtype=mx.float64)))
+    same = (np.isnan(got) & np.isnan(want)) | (got == want)
+    close = np.isfinite(want) & (want != 0)
+    same[close] |= _ulps64(got[close], want[close]) <= ULP64[name]
+    assert same.all(), (sp[~same], got[~same], want[~same])
+    zero = want == 0
+    assert (np.signbit(got[zero]) == np.signbit(want[zero])).all()
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sin", "cos", "tanh", "expm1", "log1p"])
+def test_float64_grad_finite_differences_and_vmap(rng, name):
+    x = np.abs(rng.standard_normal(6)) + 0.5
+    f = getattr(mx, name)
+    g = np.array(mx.grad(lambda v: mx.sum(f(v)))(mx.array(x, dtype=mx.float64)))
+    h = 1e-6
+    fd = (np.array(f(mx.array(x + h, dtype=mx.float64))) -
+          np.array(f(mx.array(x - h, dtype=mx.float64)))) / (2 * h)
+    np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-9)
+    xb = mx.array(rng.standard_normal((3, 9)) + 2.0, dtype=mx.float64)
+    got = mx.vmap(f)(xb)
+    np.testing.assert_array_equal(np.array(got), np.stack([np.array(f(xb[i])) for i in range(3)]))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 7), (4, 4097), (2, 3, 33)])
+def test_float64_softmax_logsumexp_rows(rng, shape):
+    x = rng.standard_normal(shape) * 30
+    a = mx.array(x, dtype=mx.float64)
+    e = np.exp(x - x.max(-1, keepdims=True))
+    want = e / e.sum(-1, keepdims=True)
+    np.testing.assert_allclose(np.array(mx.softmax(a, axis=-1)), want, rtol=1e-14, atol=1e-300)
+    lse = x.max(-1) + np.log(e.sum(-1))
+    np.testing.assert_allclose(np.array(mx.logsumexp(a, axis=-1)), lse, rtol=1e-14)
+    t = np.swapaxes(x, 0, -1)  # a strided view: rows gathered into scratch
+    et = np.exp(t - t.max(-1, keepdims=True))
+    np.testing.assert_allclose(np.array(mx.softmax(mx.swapaxes(a, 0, -1), axis=-1)),
+                               et / et.sum(-1, keepdims=True), rtol=1e-14, atol=1e-300)
+    sp = mx.array([[0.0, -np.inf, 1.0], [np.nan, 0.0, 0.0], [-np.inf] * 3], dtype=mx.float64)
+    s = np.array(mx.softmax(sp, axis=-1))
+    np.testing.assert_allclose(s[0], [1 / (1 + np.e), 0, np.e / (1 + np.e)], rtol=1e-15)
+    assert np.isnan(s[1]).all() and np.isnan(s[2]).all()

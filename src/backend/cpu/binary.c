@@ -6,6 +6,7 @@
 #include "binary_fast.h"
 #include "cpu.h"
 #include "pool.h"
+#include "tile_gather.h"
 
 /* o[0..n) = f(a[i*sa], b[i*sb]): o contiguous. */
 typedef void (*binary_tile_fn)(const void *a, int64_t sa, const void *b, int64_t sb, void *o,
@@ -166,13 +167,15 @@ static int binary_forward(const char *name, int prim, const binary_tile_fn *tab,
     binary_tile_fn fast = mx_cpu_binary_fast(prim, t);
     binary_job job = {fast ? fast : tab[t], compare ? MX_BOOL : t, in, out, &it, strides, 0};
     int64_t len = mx_cpu_iter_len(&it);
-    if (it.nruns == 1) { /* one long run: split its elements */
+    if (it.nruns > 1 && len < 64 && out->size >= 4096) { /* short runs: contiguous tiles */
+      rc = mx_cpu_binary_tiled(job.fn, job.res_t, in, out);
+    } else if (it.nruns == 1) { /* one long run: split its elements */
       mx_cpu_parallel_for(len, MX_CPU_PARALLEL_GRAIN, binary_elements, &job);
     } else {
       int64_t grain = MX_CPU_PARALLEL_GRAIN / (len > 0 ? len : 1);
       mx_cpu_parallel_for(it.nruns, grain > 0 ? grain : 1, binary_run_range, &job);
     }
-    rc = job.rc;
+    if (rc == 0) rc = job.rc;
     mx_cpu_iter_free(&it);
   }
   mx_cpu_bstrides_free(&ba);

@@ -6,6 +6,8 @@
 
 #include "../formulas.h"
 #include "cpu.h"
+#include "pool.h"
+#include "tile_gather.h"
 
 typedef void (*cvt_fn)(const void *src, int64_t ss, void *dst, int64_t ds, int64_t n);
 
@@ -55,9 +57,31 @@ static void move_same(const void *src, int64_t ss, void *dst, int64_t ds, int64_
   }
 }
 
+/* bool (stored 0/1) to float32 / float64, contiguous: read as bytes so the loop vectorizes
+ * (baseline, AVX2 and AVX-512 builds chosen at load time). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#define COPY_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define COPY_CLONES
+#endif
+
+COPY_CLONES static void cvt_bytes_f32(const uint8_t *src, float *dst, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] = (float)src[i];
+}
+
+COPY_CLONES static void cvt_bytes_f64(const uint8_t *src, double *dst, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] = (double)src[i];
+}
+
 void mx_cpu_convert(const void *src, mx_dtype st, int64_t ss, void *dst, mx_dtype dt, int64_t ds,
                     int64_t n) {
   if (n <= 0) return;
+  if (st == MX_BOOL && ss == 1 && ds == 1 && (dt == MX_FLOAT32 || dt == MX_FLOAT64)) {
+    if (dt == MX_FLOAT32) cvt_bytes_f32((const uint8_t *)src, (float *)dst, n);
+    else cvt_bytes_f64((const uint8_t *)src, (double *)dst, n);
+    return;
+  }
   if (st == dt)
     move_same(src, ss, dst, ds, n, mx_dtype_size(st));
   else
@@ -147,8 +171,52 @@ static bool same_shape(const mx_tensor *a, const mx_tensor *b) {
   return true;
 }
 
+/* Same-dtype copies whose source runs are short (under COPY_SHORT_RUN elements, contiguous
+ * or repeated: window views, broadcasts, permutations that keep a short last axis) into a
+ * row-contiguous dst: src gathered in its row-major order, tile by tile, split over the pool. */
+#define COPY_SHORT_RUN 256
+#define COPY_GATHER_TILE 4096
+
+typedef struct copy_gather_job {
+  const mx_tensor *src;
+  mx_tensor *dst;
+  const mx_cpu_gview *v;
+} copy_gather_job;
+
+static void copy_gather_tiles(void *ctx, int64_t t0, int64_t t1) {
+  copy_gather_job *j = (copy_gather_job *)ctx;
+  int64_t N = j->dst->size;
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t e0 = t * COPY_GATHER_TILE, n = N - e0 < COPY_GATHER_TILE ? N - e0 : COPY_GATHER_TILE;
+    mx_cpu_gather_tile(j->src, j->v, e0, n, mx_cpu_at(j->dst, e0));
+  }
+}
+
+/* 1 when done, 0 when this path does not apply, -1 on error. */
+static int copy_gathered(const mx_tensor *src, mx_tensor *dst) {
+  if (src->dtype != dst->dtype || dst->size < COPY_GATHER_TILE || !mx_cpu_is_row_contig(dst))
+    return 0;
+  mx_cpu_gview v;
+  if (mx_cpu_gview_init(&v, src, src) < 0) return -1;
+  int64_t s0 = v.strides[v.nd - 1];
+  int rc = 0;
+  if (v.nd > 1 && v.shape[v.nd - 1] < COPY_SHORT_RUN && (s0 == 1 || s0 == 0)) {
+    copy_gather_job j = {src, dst, &v};
+    int64_t tiles = (dst->size + COPY_GATHER_TILE - 1) / COPY_GATHER_TILE;
+    int64_t grain = MX_CPU_PARALLEL_GRAIN / COPY_GATHER_TILE;
+    mx_cpu_parallel_for(tiles, grain > 0 ? grain : 1, copy_gather_tiles, &j);
+    rc = 1;
+  }
+  mx_cpu_gview_free(&v);
+  return rc;
+}
+
 int mx_cpu_copy_strided(const mx_tensor *src, mx_tensor *dst) {
   if (check_dtype("copy", src->dtype) < 0 || check_dtype("copy", dst->dtype) < 0) return -1;
+  if (src->size == dst->size) {
+    int g = copy_gathered(src, dst);
+    if (g != 0) return g < 0 ? -1 : 0;
+  }
   if (same_shape(src, dst)) return dst->size == 0 ? 0 : copy_same_shape(src, dst);
   if (src->size != dst->size)
     return mx_fail_int(MX_EINVAL, "[copy] Cannot copy %lld elements into %lld.",

@@ -359,6 +359,14 @@ typedef struct axis_job {
     const IT *ix = (const IT *)ix_;                                                         \
     const ET *s = (const ET *)s_;                                                           \
     ET *d = (ET *)d_;                                                                       \
+    if (xs == 1 && ss == 1 && ds == 0 && vs == 1) { /* a contiguous last axis */            \
+      for (int64_t j = 0; j < n; j++) {                                                     \
+        int64_t v = (int64_t)ix[j];                                                         \
+        v = v < 0 ? v + dim : v;                                                            \
+        if (v >= 0 && v < dim) d[v] = s[j];                                                 \
+      }                                                                                     \
+      return;                                                                               \
+    }                                                                                       \
     for (int64_t j = 0; j < n; j++) {                                                       \
       int64_t v = (int64_t)ix[j * xs];                                                      \
       v = v < 0 ? v + dim : v;                                                              \

@@ -2,7 +2,10 @@
  * as size-1 dims. Inputs are converted tile by tile into the accumulator dtype (formulas.h:
  * u64 for integer sums, f32 for float16/bfloat16/float32, ...), combined, and converted
  * into the output dtype. Row strategy when the reduced elements are closest in memory,
- * column strategy (a vector of accumulators) when the kept ones are. Output elements are
+ * column strategy (a vector of accumulators) when the kept ones are; when those form short
+ * contiguous runs (pooling windows, per-channel sums) and no conversion is needed, the table
+ * strategy combines each run in registers from a list of the reduced elements' offsets, in
+ * the same order as the column strategy (bool -> int32 counts too). Output elements are
  * split over the pool; a few outputs over one long contiguous run split that run into fixed
  * blocks instead (partials combined in block order, so the result does not depend on the
  * thread count). float32/float64 sum/max/min use vreduce.h's vector loops. */
@@ -15,10 +18,25 @@
 
 #define RED_LANES 8
 
+/* The table loops of float32/float64 sum/max/min, built for the baseline, AVX2 and AVX-512
+ * and chosen at load time (not under ThreadSanitizer: ifunc resolvers run before it). */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__) && \
+    !defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#define RED_CLONES __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define RED_CLONES
+#endif
+
+typedef void (*mx_red_table_fn)(void *out, const char *x, const int64_t *off, int64_t nr,
+                                int64_t n, bool first);
+
 typedef struct red_ops {
   void (*init)(void *acc, int64_t n);               /* acc[0..n) = identity */
   void (*run)(void *acc1, const void *x, int64_t n); /* *acc1 = combine(*acc1, x[0..n)) */
   void (*cols)(void *acc, const void *x, int64_t n); /* acc[j] = combine(acc[j], x[j]) */
+  /* out[j] = combine over r of x[off[r] + j] (off in bytes), for j in [0, n), starting from
+   * the identity when first, else from out[j] */
+  mx_red_table_fn table;
 } red_ops;
 
 /* run: RED_LANES partial accumulators (vectorisable, and shorter addition chains). */
@@ -45,10 +63,22 @@ typedef struct red_ops {
     MX_ST_##sfx *a = (MX_ST_##sfx *)a_;                                                   \
     const MX_ST_##sfx *x = (const MX_ST_##sfx *)x_;                                       \
     for (int64_t i = 0; i < n; i++) a[i] = mx_red_##kind##_##sfx(a[i], x[i]);             \
+  }                                                                                       \
+  static void red_table_##kind##_##sfx(void *o_, const char *x, const int64_t *off,       \
+                                       int64_t nr, int64_t n, bool first) {               \
+    MX_ST_##sfx *o = (MX_ST_##sfx *)o_;                                                   \
+    MX_ST_##sfx v = mx_red_init_##kind##_##sfx();                                         \
+    if (first)                                                                            \
+      for (int64_t i = 0; i < n; i++) o[i] = v;                                           \
+    for (int64_t r = 0; r < nr; r++) {                                                    \
+      const MX_ST_##sfx *xr = (const MX_ST_##sfx *)(x + off[r]);                          \
+      for (int64_t i = 0; i < n; i++) o[i] = mx_red_##kind##_##sfx(o[i], xr[i]);          \
+    }                                                                                     \
   }
 
 #define RED_ENTRY(kind, sfx) \
-  [MX_DT_##sfx] = {red_init_##kind##_##sfx, red_run_##kind##_##sfx, red_cols_##kind##_##sfx},
+  [MX_DT_##sfx] = {red_init_##kind##_##sfx, red_run_##kind##_##sfx, red_cols_##kind##_##sfx, \
+                   red_table_##kind##_##sfx},
 
 MX_RED_and_TYPES(RED_DEF, and)
 MX_RED_or_TYPES(RED_DEF, or)
@@ -56,6 +86,67 @@ MX_RED_sum_TYPES(RED_DEF, sum)
 MX_RED_prod_TYPES(RED_DEF, prod)
 MX_RED_min_TYPES(RED_DEF, min)
 MX_RED_max_TYPES(RED_DEF, max)
+
+/* Table loops kept in registers: blocks of B outputs, each combined over every reduced
+ * element before it is stored (blocks of 16, then 8, then 4, then one at a time). Same
+ * order of combination as red_table_*. */
+#define RED_VBLOCK(kind, sfx, B)                                                           \
+  for (; j + (B) <= n; j += (B)) {                                                         \
+    MX_ST_##sfx a[B];                                                                      \
+    for (int k = 0; k < (B); k++) a[k] = first ? mx_red_init_##kind##_##sfx() : o[j + k];  \
+    for (int64_t r = 0; r < nr; r++) {                                                     \
+      const MX_ST_##sfx *xr = (const MX_ST_##sfx *)(x + off[r]) + j;                       \
+      for (int k = 0; k < (B); k++) a[k] = mx_red_##kind##_##sfx(a[k], xr[k]);             \
+    }                                                                                      \
+    for (int k = 0; k < (B); k++) o[j + k] = a[k];                                         \
+  }
+#define RED_VTABLE_DEF(kind, sfx)                                                          \
+  RED_CLONES static void red_vtable_##kind##_##sfx(void *o_, const char *x, const int64_t *off, \
+                                                   int64_t nr, int64_t n, bool first) {    \
+    MX_ST_##sfx *o = (MX_ST_##sfx *)o_;                                                    \
+    int64_t j = 0;                                                                         \
+    RED_VBLOCK(kind, sfx, 16)                                                              \
+    RED_VBLOCK(kind, sfx, 8)                                                               \
+    RED_VBLOCK(kind, sfx, 4)                                                               \
+    RED_VBLOCK(kind, sfx, 1)                                                               \
+  }
+RED_VTABLE_DEF(sum, f32)
+RED_VTABLE_DEF(max, f32)
+RED_VTABLE_DEF(min, f32)
+RED_VTABLE_DEF(sum, f64)
+RED_VTABLE_DEF(max, f64)
+RED_VTABLE_DEF(min, f64)
+
+/* bool -> int32 sums (counts, as of the masks of max/min gradients): the bytes added in
+ * int32 registers; the same values as the uint64 accumulator for counts below 2^31. */
+RED_CLONES static void red_vtable_count_i32(void *o_, const char *x, const int64_t *off,
+                                            int64_t nr, int64_t n, bool first) {
+  int32_t *o = (int32_t *)o_;
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    int32_t a[16];
+    for (int k = 0; k < 16; k++) a[k] = first ? 0 : o[j + k];
+    for (int64_t r = 0; r < nr; r++) {
+      const uint8_t *xr = (const uint8_t *)(x + off[r]) + j;
+      for (int k = 0; k < 16; k++) a[k] += xr[k];
+    }
+    for (int k = 0; k < 16; k++) o[j + k] = a[k];
+  }
+  for (; j < n; j++) {
+    int32_t a = first ? 0 : o[j];
+    for (int64_t r = 0; r < nr; r++) a += ((const uint8_t *)(x + off[r]))[j];
+    o[j] = a;
+  }
+}
+
+static mx_red_table_fn red_vtable(int kind, bool f64) {
+  switch (kind) {
+  case MX_REDUCE_SUM: return f64 ? red_vtable_sum_f64 : red_vtable_sum_f32;
+  case MX_REDUCE_MAX: return f64 ? red_vtable_max_f64 : red_vtable_max_f32;
+  case MX_REDUCE_MIN: return f64 ? red_vtable_min_f64 : red_vtable_min_f32;
+  default: return NULL;
+  }
+}
 
 /* Indexed [kind][accumulator dtype]. */
 static const red_ops red_tab[6][MX_DTYPE_COUNT] = {
@@ -95,6 +186,9 @@ typedef struct red_plan {
   int nk, nr;
   int32_t *kshape, *rshape; /* [nk], [nr] */
   int64_t *kstr, *rstr;     /* input strides */
+  int64_t *roff;            /* table strategy: byte offsets of the first nroff reduced */
+  int64_t nroff, nred;      /* elements, of nred; more than nroff only for one run of */
+  int64_t rchunk;           /* uniform stride, whose next nroff start rchunk bytes later */
 } red_plan;
 
 typedef union red_tile {
@@ -196,6 +290,27 @@ static int red_cols_range(const red_plan *p, mx_cpu_iter *kit, mx_cpu_iter *rit,
   return 0;
 }
 
+/* Table strategy (short contiguous kept runs, few reduced elements, input, accumulator and
+ * output of one dtype): each kept run is combined straight into the output from the listed
+ * offsets of the reduced elements. */
+static void red_table_range(const red_plan *p, mx_cpu_iter *kit, int64_t o0, int64_t o1) {
+  int64_t kn = mx_cpu_iter_len(kit), koffs[1];
+  int64_t o = o0, j = o0 % kn;
+  mx_cpu_iter_seek(kit, o0 / kn, koffs);
+  while (o < o1) {
+    int64_t c = kn - j < o1 - o ? kn - j : o1 - o;
+    char *y = mx_cpu_at(p->out, o);
+    const char *x = mx_cpu_at(p->in, koffs[0] + j);
+    for (int64_t r0 = 0; r0 < p->nred; r0 += p->nroff, x += p->rchunk) {
+      int64_t nr = p->nred - r0 < p->nroff ? p->nred - r0 : p->nroff;
+      p->ops->table(y, x, p->roff, nr, c, r0 == 0);
+    }
+    o += c;
+    j = 0;
+    mx_cpu_iter_next(kit, koffs);
+  }
+}
+
 static void red_chunk(void *ctx, int64_t o0, int64_t o1) {
   red_job *j = (red_job *)ctx;
   const red_plan *p = j->p;
@@ -204,6 +319,11 @@ static void red_chunk(void *ctx, int64_t o0, int64_t o1) {
   if (mx_cpu_iter_init(&kit, 1, p->nk, p->kshape, ks) < 0) {
     mx_error_clear();
     atomic_store(&j->failed, 1);
+    return;
+  }
+  if (p->roff) {
+    red_table_range(p, &kit, o0, o1);
+    mx_cpu_iter_free(&kit);
     return;
   }
   if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
@@ -293,10 +413,58 @@ static bool red_one_run(const red_plan *p, int64_t *n, int64_t *s) {
   return one;
 }
 
+/* The table strategy's offsets when it applies (the innermost kept dim contiguous and at most
+ * RED_TABLE_RUN long, one dtype throughout, and at most RED_TABLE_MAX reduced elements or
+ * one run of them): the byte offsets of the first (up to RED_TABLE_MAX) reduced elements in
+ * iteration order, with p's nroff, nred and rchunk set; or NULL. */
+#define RED_TABLE_RUN 256
+#define RED_TABLE_MAX 4096
+
+static int64_t *red_table_offsets(red_plan *p, int64_t reduced, bool count) {
+  if (!count && (p->in->dtype != p->acc || p->out->dtype != p->acc || !p->ops->table))
+    return NULL;
+  int64_t kn = 0, kst = 0;
+  for (int i = p->nk - 1; i >= 0 && kn == 0; i--)
+    if (p->kshape[i] > 1) {
+      kn = p->kshape[i];
+      kst = p->kstr[i];
+    }
+  if (kst != 1 || kn > RED_TABLE_RUN) return NULL;
+  const int64_t *rs[1] = {p->rstr};
+  mx_cpu_iter rit;
+  if (mx_cpu_iter_init(&rit, 1, p->nr, p->rshape, rs) < 0) {
+    mx_error_clear();
+    return NULL;
+  }
+  int64_t rn = mx_cpu_iter_len(&rit), rst = mx_cpu_iter_stride(&rit, 0), k = 0, ro[1];
+  bool one_run = rit.nruns == 1;
+  int64_t *off = NULL;
+  if (reduced <= RED_TABLE_MAX || one_run) {
+    p->nred = reduced;
+    p->nroff = reduced < RED_TABLE_MAX ? reduced : RED_TABLE_MAX;
+    p->rchunk = p->nroff * rst * p->isz;
+    off = (int64_t *)malloc((size_t)p->nroff * sizeof(int64_t));
+  }
+  if (off) {
+    mx_cpu_iter_seek(&rit, 0, ro);
+    for (int64_t r = 0; r < rit.nruns && k < p->nroff; r++) {
+      for (int64_t i = 0; i < rn && k < p->nroff; i++) off[k++] = (ro[0] + i * rst) * p->isz;
+      mx_cpu_iter_next(&rit, ro);
+    }
+  }
+  mx_cpu_iter_free(&rit);
+  return off;
+}
+
 /* Runs a strategy over the output elements on the CPU pool. */
 static int red_parallel(const red_plan *p, bool cols, int64_t kept, int64_t reduced) {
   red_job j = {p, cols, 0};
   int64_t grain = MX_CPU_PARALLEL_GRAIN / reduced;
+  if (cols) { /* a thread takes whole cache lines of a short kept run, or 64 elements */
+    int64_t kn = 1;
+    for (int i = p->nk - 1; i >= 0 && kn == 1; i--) kn = p->kshape[i];
+    if (grain < kn && grain < 64) grain = kn < 64 ? kn : 64;
+  }
   mx_cpu_parallel_for(kept, grain > 0 ? grain : 1, red_chunk, &j);
   if (atomic_load(&j.failed))
     return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate kernel scratch.");
@@ -337,6 +505,7 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
     vops.init = p.ops->init;
     vops.run = mx_vred_run(prm->kind, p.acc == MX_FLOAT64);
     vops.cols = mx_vred_cols(prm->kind, p.acc == MX_FLOAT64);
+    vops.table = red_vtable(prm->kind, p.acc == MX_FLOAT64);
     p.ops = &vops;
   }
   if (!p.ops->init)
@@ -358,6 +527,7 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
   p.kshape = (int32_t *)(p.rstr + nd + 1);
   p.rshape = p.kshape + nd + 1;
   p.nk = p.nr = 0;
+  p.roff = NULL;
   int rc = 0, ai = 0;
   int64_t kept = 1, reduced = 1;
   for (int d = 0; d < nd && rc == 0; d++) {
@@ -389,8 +559,21 @@ int mx_cpu_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_te
       for (int i = p.nr - 1; i >= 0 && rmin < 0; i--)
         if (p.rshape[i] > 1) rmin = abs64(p.rstr[i]);
       int64_t rn, rs;
-      if (kmin >= 0 && rmin >= 0 && kmin < rmin)
+      p.roff = NULL;
+      if (kmin >= 0 && rmin >= 0 && kmin < rmin) {
+        /* counts of a bool mask below 2^31: int32 registers */
+        bool count = prm->kind == MX_REDUCE_SUM && in->dtype == MX_BOOL &&
+                     out->dtype == MX_INT32 && reduced < INT32_MAX;
+        red_ops cops;
+        if (count) {
+          cops = *p.ops;
+          cops.table = red_vtable_count_i32;
+          p.ops = &cops;
+        }
+        p.roff = red_table_offsets(&p, reduced, count);
         rc = red_parallel(&p, true, kept, reduced);
+        free(p.roff);
+      }
       else if (kept < mx_cpu_pool_size() && reduced >= 4 * RED_BLOCK && red_one_run(&p, &rn, &rs))
         rc = red_split(&p, kept, rn, rs);
       else

@@ -3,13 +3,14 @@
  * a float32 scratch (float64 for float64), so float16/bfloat16 always accumulate in
  * float32 whatever `precise` says. Rows of -inf give NaN (softmax) and -inf (logsumexp);
  * rows with a NaN give NaN. Float32 rows run the vectorised kernels of vrows.h (in place
- * on contiguous rows, no scratch); rows are split over the pool. */
+ * on contiguous rows, no scratch), float64 rows vmath.h's exp; rows are split over the pool. */
 #include <math.h>
 #include <stdatomic.h>
 
 #include "../formulas.h"
 #include "cpu.h"
 #include "pool.h"
+#include "vmath.h"
 #include "vrows.h"
 
 /* A float32 row x with an infinity or a NaN: a NaN gives NaN; an infinite maximum gives
@@ -72,12 +73,10 @@ static void row_compute(row_op op, bool dbl, void *buf, int64_t n, double *lse) 
     *lse = nan ? NAN : m;
     return;
   }
+  for (int64_t i = 0; i < n; i++) v[i] -= m;
+  mx_vm_exp_f64(v, v, n); /* the row is scratch: exponentiated in place */
   double s = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double e = exp(v[i] - m);
-    if (op == ROW_OP_SOFTMAX) v[i] = e;
-    s += e;
-  }
+  for (int64_t i = 0; i < n; i++) s += v[i];
   if (op == ROW_OP_LSE) {
     *lse = m + log(s);
     return;

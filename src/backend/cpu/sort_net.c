@@ -25,11 +25,11 @@ static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
     const int P = m * L;                                                                    \
     __m512i lane = W == 32 ? _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0) \
                            : _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);                       \
-    U for (int k = 2; k <= P; k <<= 1)                               \
-      U for (int j = k >> 1; j > 0; j >>= 1) {                       \
+    U for (int k = 2; k <= P; k <<= 1)                                                      \
+      U for (int j = k >> 1; j > 0; j >>= 1) {                                              \
         if (j >= L) { /* between vectors p and p | j / L */                                 \
           int jv = j >> LOG;                                                                \
-          U for (int p = 0; p < m; p++) {                            \
+          U for (int p = 0; p < m; p++) {                                                   \
             if (p & jv) continue;                                                           \
             int q = p | jv;                                                                 \
             __m512i lo = _mm512_min_epu##W(v[p], v[q]), hi = _mm512_max_epu##W(v[p], v[q]); \
@@ -42,7 +42,7 @@ static const __mmask8 bits8[3] = {0xAA, 0xCC, 0xF0};
         __m512i perm = W == 32 ? _mm512_xor_si512(lane, _mm512_set1_epi32(j))               \
                                : _mm512_xor_si512(lane, _mm512_set1_epi64(j));              \
         MT mj = bits[__builtin_ctz(j)], mk = k < L ? bits[__builtin_ctz(k)] : 0;            \
-        U for (int p = 0; p < m; p++) {                              \
+        U for (int p = 0; p < m; p++) {                                                     \
           __m512i x = v[p], y = _mm512_permutexvar_epi##W(perm, x);                         \
           __m512i lo = _mm512_min_epu##W(x, y), hi = _mm512_max_epu##W(x, y);               \
           MT dir = k >= L ? (((p << LOG) & k) ? (MT)ALL : (MT)0) : mk;                      \
@@ -179,11 +179,11 @@ A2_ATTR static inline __m256i a2_max64(__m256i x, __m256i y) {
     const int P = m * L;                                                                    \
     const __m256i l32 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), ones = _mm256_set1_epi32(-1); \
     const __m256i key = _mm256_srli_epi32(l32, SUB - 1); /* each sub-lane's key index */    \
-    U for (int k = 2; k <= P; k <<= 1)                               \
-      U for (int j = k >> 1; j > 0; j >>= 1) {                       \
+    U for (int k = 2; k <= P; k <<= 1)                                                      \
+      U for (int j = k >> 1; j > 0; j >>= 1) {                                              \
         if (j >= L) {                                                                       \
           int jv = j >> LOG;                                                                \
-          U for (int p = 0; p < m; p++) {                            \
+          U for (int p = 0; p < m; p++) {                                                   \
             if (p & jv) continue;                                                           \
             int q = p | jv;                                                                 \
             __m256i lo = a2_min##W(v[p], v[q]), hi = a2_max##W(v[p], v[q]);                 \
@@ -198,7 +198,7 @@ A2_ATTR static inline __m256i a2_max64(__m256i x, __m256i y) {
         __m256i mj = _mm256_cmpeq_epi32(_mm256_and_si256(key, bj), bj);                     \
         __m256i mk = k < L ? _mm256_cmpeq_epi32(_mm256_and_si256(key, bk), bk)              \
                            : _mm256_setzero_si256();                                        \
-        U for (int p = 0; p < m; p++) {                              \
+        U for (int p = 0; p < m; p++) {                                                     \
           __m256i x = v[p], y = _mm256_permutevar8x32_epi32(x, perm);                       \
           __m256i lo = a2_min##W(x, y), hi = a2_max##W(x, y);                               \
           __m256i dir = k >= L ? (((p << LOG) & k) ? ones : _mm256_setzero_si256()) : mk;   \

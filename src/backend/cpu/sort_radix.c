@@ -195,9 +195,22 @@ typedef struct msd_job {
    mx_cpu_select_pairs((uint64_t *)(a), (uint64_t *)(t), (n), (k), (lo), (hi)))
 #define SEL_p64(a, t, n, k, lo, hi) false
 
-/* Short rows whose elements are whole keys of 32 or 64 bits go to the networks. */
-#define NET_k8(a, n) false
-#define NET_k16(a, n) false
+/* Narrow keys take the 32-bit network through a widened copy. */
+#define NET_NARROW(name, T)                                                                 \
+  static bool name(T *a, int64_t n) {                                                       \
+    uint32_t w[MX_SORTNET_MAX];                                                             \
+    if (n > MX_SORTNET_MAX) return false;                                                   \
+    for (int64_t i = 0; i < n; i++) w[i] = a[i];                                            \
+    if (!mx_cpu_sortnet_u32(w, n)) return false;                                            \
+    for (int64_t i = 0; i < n; i++) a[i] = (T)w[i];                                         \
+    return true;                                                                            \
+  }
+NET_NARROW(net_narrow8, uint8_t)
+NET_NARROW(net_narrow16, uint16_t)
+
+/* Short rows whose elements are whole keys go to the networks (the widest: 64 bits). */
+#define NET_k8(a, n) net_narrow8((uint8_t *)(a), (n))
+#define NET_k16(a, n) net_narrow16((uint16_t *)(a), (n))
 #define NET_k32(a, n) mx_cpu_sortnet_u32((uint32_t *)(a), (n))
 #define NET_k64(a, n) mx_cpu_sortnet_u64((uint64_t *)(a), (n))
 #define NET_p32(a, n) mx_cpu_sortnet_u64((uint64_t *)(a), (n))

@@ -70,6 +70,22 @@ static void unary_vm_f32(mx_vm_f32_fn f, const void *x_, int64_t sx, void *y_, i
 UNARY_VM_HALF(f16)
 UNARY_VM_HALF(bf16)
 
+/* the float64 entry of each vmath member's table (defined below), or none */
+#define UNARY_VM64_exp unary_vm_exp_f64
+#define UNARY_VM64_expm1 unary_vm_expm1_f64
+#define UNARY_VM64_log unary_vm_log_f64
+#define UNARY_VM64_log1p unary_vm_log1p_f64
+#define UNARY_VM64_sin unary_vm_sin_f64
+#define UNARY_VM64_cos unary_vm_cos_f64
+#define UNARY_VM64_tanh unary_vm_tanh_f64
+#define UNARY_VM64_log2 NULL
+#define UNARY_VM64_log10 NULL
+#define UNARY_VM64_erf NULL
+#define UNARY_VM64_sigmoid NULL
+#define UNARY_VM64_DECL(stem) \
+  static void unary_vm_##stem##_f64(const void *x, int64_t sx, void *y, int64_t n);
+MX_VM64_STEMS(UNARY_VM64_DECL)
+
 #define UNARY_VM_TILES(stem)                                                              \
   static void unary_vm_##stem##_f32(const void *x, int64_t sx, void *y, int64_t n) {      \
     unary_vm_f32(mx_vm_##stem##_f32, x, sx, y, n);                                        \
@@ -82,14 +98,41 @@ UNARY_VM_HALF(bf16)
   }                                                                                       \
   static const unary_tile_fn unary_vm_tab_##stem[MX_DTYPE_COUNT] = {                      \
       [MX_FLOAT32] = unary_vm_##stem##_f32, [MX_FLOAT16] = unary_vm_##stem##_f16,           \
-      [MX_BFLOAT16] = unary_vm_##stem##_bf16};
+      [MX_BFLOAT16] = unary_vm_##stem##_bf16, [MX_FLOAT64] = UNARY_VM64_##stem};
 #define UNARY_VM_STEMS(X) \
-  X(exp) X(expm1) X(log) X(log2) X(log10) X(sin) X(cos) X(tanh) X(erf) X(sigmoid)
+  X(exp) X(expm1) X(log) X(log1p) X(log2) X(log10) X(sin) X(cos) X(tanh) X(erf) X(sigmoid)
 UNARY_VM_STEMS(UNARY_VM_TILES)
 
-/* The vector table of a primitive, or NULL. log1p stays on libm's log1pf: random.laplace
- * reproduces MLX's samples bit for bit through it, and vmath's correctly rounded log1p
- * differs from it in the last bit at times. */
+/* float64 members with a vmath64 loop: strided inputs are gathered into a tile first */
+static void unary_vm_f64(mx_vm_f64_fn f, const void *x_, int64_t sx, void *y_, int64_t n) {
+  const double *x = x_;
+  double *y = y_;
+  if (sx == 1) {
+    f(x, y, n);
+  } else if (sx == 0) {
+    double v;
+    f(x, &v, 1);
+    for (int64_t i = 0; i < n; i++) y[i] = v;
+  } else {
+    double t[MX_CPU_TILE];
+    for (int64_t j = 0; j < n; j += MX_CPU_TILE) {
+      int64_t c = n - j < MX_CPU_TILE ? n - j : MX_CPU_TILE;
+      for (int64_t i = 0; i < c; i++) t[i] = x[(j + i) * sx];
+      f(t, y + j, c);
+    }
+  }
+}
+#define UNARY_VM64_TILE(stem)                                                             \
+  static void unary_vm_##stem##_f64(const void *x, int64_t sx, void *y, int64_t n) {      \
+    unary_vm_f64(mx_vm_##stem##_f64, x, sx, y, n);                                        \
+  }
+MX_VM64_STEMS(UNARY_VM64_TILE)
+
+/* floor's and ceil's tables (below, after their scalar tiles) */
+static const unary_tile_fn unary_vm_tab_floor[MX_DTYPE_COUNT];
+static const unary_tile_fn unary_vm_tab_ceil[MX_DTYPE_COUNT];
+
+/* The vector table of a primitive, or NULL. */
 static const unary_tile_fn *unary_vm_tab(int prim) {
   switch (prim) {
 #define UNARY_VM_CASE(NAME, stem) case MX_PRIM_##NAME: return unary_vm_tab_##stem;
@@ -103,6 +146,9 @@ static const unary_tile_fn *unary_vm_tab(int prim) {
     UNARY_VM_CASE(TANH, tanh)
     UNARY_VM_CASE(ERF, erf)
     UNARY_VM_CASE(SIGMOID, sigmoid)
+    UNARY_VM_CASE(LOG1P, log1p)
+    UNARY_VM_CASE(FLOOR, floor)
+    UNARY_VM_CASE(CEIL, ceil)
 #undef UNARY_VM_CASE
     default: return NULL;
   }
@@ -123,6 +169,34 @@ static int unary_forward(const char *name, const unary_tile_fn *tab, const unary
   }
 
 MX_UNARY_PRIMS(UNARY_DEFINE)
+
+/* floor and ceil of float32/float64: one rounding instruction each where the instruction
+ * set has it (SSE4.1 on; AVX2/AVX-512 builds), else libm's call per element. */
+#define UNARY_ROUND_LOOP(stem, T, fn, isa, attr)                                          \
+  attr static void unary_rd_##stem##_##T##_##isa(const T *restrict x, T *restrict y, int64_t n) { \
+    for (int64_t i = 0; i < n; i++) y[i] = fn(x[i]);                                      \
+  }
+#define UNARY_ROUND_TILE(stem, T, sfx, fn)                                                \
+  UNARY_ROUND_LOOP(stem, T, fn, avx512,                                                   \
+                   __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))          \
+  UNARY_ROUND_LOOP(stem, T, fn, avx2, __attribute__((target("avx2,fma"))))                \
+  static void unary_vm_##stem##_##sfx(const void *x_, int64_t sx, void *y_, int64_t n) {  \
+    const T *x = x_;                                                                      \
+    T *y = y_;                                                                            \
+    int l = mx_vm_level();                                                                \
+    if (sx == 1 && l == 2) unary_rd_##stem##_##T##_avx512(x, y, n);                       \
+    else if (sx == 1 && l == 1) unary_rd_##stem##_##T##_avx2(x, y, n);                    \
+    else unary_##stem##_##sfx(x_, sx, y_, n);                                             \
+  }
+UNARY_ROUND_TILE(floor, float, f32, floorf)
+UNARY_ROUND_TILE(floor, double, f64, floor)
+UNARY_ROUND_TILE(ceil, float, f32, ceilf)
+UNARY_ROUND_TILE(ceil, double, f64, ceil)
+static const unary_tile_fn unary_vm_tab_floor[MX_DTYPE_COUNT] = {
+    [MX_FLOAT32] = unary_vm_floor_f32, [MX_FLOAT64] = unary_vm_floor_f64};
+static const unary_tile_fn unary_vm_tab_ceil[MX_DTYPE_COUNT] = {
+    [MX_FLOAT32] = unary_vm_ceil_f32, [MX_FLOAT64] = unary_vm_ceil_f64};
+
 
 /* Runs [r0, r1) of the iteration (a thread pool can split this range later). */
 static void unary_runs(unary_tile_fn fn, const mx_tensor *in, mx_tensor *out, mx_cpu_iter *it,

@@ -1,5 +1,5 @@
-/* vmath.h: vectorised float32 transcendental functions for the CPU unary kernels. Each
- * evaluates in double precision with polynomial range reduction (no libm call in the loop)
+/* vmath.h: vectorised transcendental functions for the CPU unary kernels. The float32 ones
+ * evaluate in double precision with polynomial range reduction (no libm call in the loop)
  * and rounds once to float, so results are within 1 ulp of the exact value (nearly always
  * the correctly rounded one) with libm's NaN/inf/zero/denormal behaviour. Each function is
  * built for AVX-512, AVX2+FMA and baseline x86-64 and picks one at run time. */
@@ -17,6 +17,16 @@ typedef void (*mx_vm_f32_fn)(const float *x, float *y, int64_t n);
 #define MX_VM_DECL(stem) void mx_vm_##stem##_f32(const float *x, float *y, int64_t n);
 MX_VM_STEMS(MX_VM_DECL)
 #undef MX_VM_DECL
+
+/* float64: y[i] = f(x[i]) within 1 ulp of the exact value (expm1, log1p: 1.5; tanh: 2), with
+ * libm's NaN/inf/zero/denormal behaviour; vmath64.c. */
+typedef void (*mx_vm_f64_fn)(const double *x, double *y, int64_t n);
+
+#define MX_VM64_STEMS(X) X(exp) X(expm1) X(log) X(log1p) X(sin) X(cos) X(tanh)
+
+#define MX_VM64_DECL(stem) void mx_vm_##stem##_f64(const double *x, double *y, int64_t n);
+MX_VM64_STEMS(MX_VM64_DECL)
+#undef MX_VM64_DECL
 
 /* The instruction set in use: "avx512f", "avx2" or "baseline". */
 const char *mx_vm_isa(void);

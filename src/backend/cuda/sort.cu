@@ -1,6 +1,7 @@
 /* sort.cu: Sort, ArgSort, Partition, ArgPartition and SearchSorted on CUDA, twins of
  * cpu/sort.c. Rows along the axis become (key, index) pairs in scratch, padded to a power of
- * two, and go through a bitonic sorting network in global memory (one launch per step).
+ * two, and go through a bitonic sorting network in global memory (one launch per step);
+ * rows of 2048 and more of non-complex dtypes go to CUB's radix sort (sort_radix.cu).
  * Pairs compare by key (NaN after every number, complex lexicographic), then by index, so
  * the result equals the CPU's stable sort; partitions are full sorts (a valid partition). */
 #include "elementwise.cuh"
@@ -150,6 +151,10 @@ static int so_launch(const char *op, const mx_tensor *in, mx_tensor *out, int ax
 
 typedef int (*so_fn)(const char *, const mx_tensor *, mx_tensor *, int, bool, cudaStream_t, int);
 
+/* sort_radix.cu: long rows of non-complex dtypes; 1 when it does not take the rows. */
+extern "C" int mx_cuda_sort_radix(const char *op, const mx_tensor *in, mx_tensor *out, int axis,
+                                  bool want_index, cudaStream_t q, int dev);
+
 static int so_rows(const mx_kernel_ctx *ctx, const char *op, const mx_tensor *in, int n_in,
                    mx_tensor *out, int n_out, int axis, int64_t kth, bool want_index) {
   if (n_in != 1 || n_out != 1 || in->ndim != out->ndim || axis < 0 || axis >= in->ndim)
@@ -163,6 +168,9 @@ static int so_rows(const mx_kernel_ctx *ctx, const char *op, const mx_tensor *in
     return mx_fail_int(MX_ETYPE, "[%s] Index output must be uint32.", op);
   if (!want_index && out->dtype != in->dtype)
     return mx_fail_int(MX_ETYPE, "[%s] Output dtype must match the input.", op);
+  int r = mx_cuda_sort_radix(op, in, out, axis, want_index, (cudaStream_t)ctx->queue,
+                             ctx->device_index);
+  if (r <= 0) return r;
   so_fn fn = nullptr;
 #define SO_CASE(a, sfx) case MX_DT_##sfx: fn = so_launch<so_##sfx>; break;
   switch (in->dtype) {

@@ -18,8 +18,7 @@ def _per_axis(value, n, msg):
     return [value] * n
 
 
-def _windows(x, window, strides):
-    """View ``x`` (N, *spatial, C) as (N, *out_spatial, *window, C)."""
+def _check_windows(x, window, strides):
     if x.ndim < 3:
         raise ValueError("To extract sliding windows at least 1 spatial dimension (3 total) is "
                          f"needed but the input only has {x.ndim} dimensions.")
@@ -29,22 +28,63 @@ def _windows(x, window, strides):
             "To extract sliding windows the window shapes and strides must have the same "
             f"number of spatial dimensions as the signal but the signal has {len(spatial)} "
             f"dims and the window shape has {len(window)} and strides have {len(strides)}.")
-    n, c = x.shape[0], x.shape[-1]
-    k = len(spatial)
-    if all(w == s and size % w == 0 for size, w, s in zip(spatial, window, strides)):
-        # tiles: reshape each axis into (count, window) and gather the window axes last
-        split = [n]
-        for size, w in zip(spatial, window):
-            split += [size // w, w]
-        order = [0, *range(1, 2 * k, 2), *range(2, 2 * k + 1, 2), 2 * k + 1]
-        return x.reshape(*split, c).transpose(order)
-    # overlapping or ragged windows: one strided slice per kernel offset, stacked
-    out = [(size - w) // s + 1 for size, w, s in zip(spatial, window, strides)]
-    taps = []
-    for offset in product(*(range(w) for w in window)):
-        index = tuple(slice(o, o + s * (m - 1) + 1, s) for o, s, m in zip(offset, strides, out))
-        taps.append(x[(slice(None),) + index])
-    return mx.stack(taps, axis=-2).reshape(n, *out, *window, c)
+
+
+def _tiles(x, window, strides):
+    """For windows that tile the input (stride == window, sizes divisible): the shape
+    (N, out_1, window_1, out_2, window_2, ..., C) that views ``x`` with each window axis next
+    to its output axis, and those window axes; else None."""
+    spatial = x.shape[1:-1]
+    if not all(w == s and size % w == 0 for size, w, s in zip(spatial, window, strides)):
+        return None
+    split = [x.shape[0]]
+    for size, w in zip(spatial, window):
+        split += [size // w, w]
+    return split + [x.shape[-1]], tuple(range(2, 2 * len(window) + 1, 2))
+
+
+def _windows(x, window, strides):
+    """View ``x`` (N, *spatial, C) as (N, *out_spatial, *window, C): a strided view that reads
+    every window in place (windows may overlap)."""
+    shape = x.shape
+    row = [1] * len(shape)  # row-major element strides of x
+    for d in range(len(shape) - 2, -1, -1):
+        row[d] = row[d + 1] * shape[d + 1]
+    out = [(size - w) // s + 1 for size, w, s in zip(shape[1:-1], window, strides)]
+    view_shape = [shape[0], *out, *window, shape[-1]]
+    view_strides = [row[0], *(r * s for r, s in zip(row[1:-1], strides)), *row[1:-1], row[-1]]
+    return mx.as_strided(x, view_shape, view_strides)
+
+
+def _pool_windows(x, reduce_fn, window, strides, axes):
+    """reduce_fn over the (possibly overlapping) windows of x. The gradient is the one of the
+    strided view (each window's gradient added into x, windows in row-major order), summed
+    tap by tap instead of scattered element by element: for one element of x, the windows
+    holding it come in row-major order exactly when the taps go in reverse, so every sum is
+    formed in the same order."""
+    out = [(size - w) // s + 1 for size, w, s in zip(x.shape[1:-1], window, strides)]
+
+    @mx.custom_function
+    def pool(a):
+        return reduce_fn(_windows(a, window, strides), axes)
+
+    @pool.vjp
+    def pool_vjp(primals, cotangent, output):
+        a = primals
+        _, (dw,) = mx.vjp(lambda w: reduce_fn(w, axes), [_windows(a, window, strides)],
+                          [cotangent])
+        nd = len(window)
+        # taps first: (*window, N, *out, C), each tap one contiguous block
+        dw = mx.contiguous(mx.transpose(dw, [*range(nd + 1, 2 * nd + 1), *range(nd + 1),
+                                             2 * nd + 1]))
+        acc = mx.zeros(a.shape, dw.dtype)
+        for tap in reversed(list(product(*(range(w) for w in window)))):
+            index = (slice(None),) + tuple(
+                slice(k, k + s * (m - 1) + 1, s) for k, s, m in zip(tap, strides, out))
+            acc[index] = acc[index] + dw[tap]
+        return acc
+
+    return pool(x)
 
 
 class _Pool(Module):
@@ -81,7 +121,15 @@ class _Pool(Module):
         if any(p > 0 for p, _ in self._padding):
             x = mx.pad(x, [(0, 0)] + self._padding + [(0, 0)],
                        constant_values=self._padding_value)
-        return self._pooling_function(_windows(x, self._kernel_size, self._stride), self._axes)
+        _check_windows(x, self._kernel_size, self._stride)
+        tiles = _tiles(x, self._kernel_size, self._stride)
+        if tiles is not None:
+            # reduced in place: the same elements in the same order as the windows' view,
+            # and the gradient comes back in x's own layout
+            shape, axes = tiles
+            return self._pooling_function(x.reshape(shape), axes)
+        return _pool_windows(x, self._pooling_function, self._kernel_size, self._stride,
+                             self._axes)
 
 
 _NEG_INF = -float("inf")
