@@ -636,7 +636,9 @@ def op_case_f64(shapes, ours_fn, numpy_fn, torch_fn):
     import numpy as np
 
     def ours():
-        args = [mx.array(np_f32(s, i).astype(np.float64)) for i, s in enumerate(shapes)]
+        # mx.array keeps float64 only when told: NumPy float64 becomes float32 by default
+        args = [mx.array(np_f32(s, i).astype(np.float64), dtype=mx.float64)
+                for i, s in enumerate(shapes)]
         mx.eval(*args)
         return None, lambda _: mx.eval(ours_fn(*args))
 

@@ -17,7 +17,7 @@
 #include "../backend/cpu/tile_gather.h"
 #include "tape.h"
 
-#define TILE 2048
+#define TILE 8192
 #define MAX_ELEM 8 /* bytes of the widest dtype */
 
 static void program_destroy(mx_object *o) {
