@@ -100,8 +100,15 @@ static PyObject *device_repr(PyObject *self) {
   return PyUnicode_FromFormat("Device(%s, %d)", device_type_name(d.type), (int)d.index);
 }
 
+/* == None raises, as MLX's bindings (which take a Device or a Stream) do. */
+static PyObject *compare_none(const char *type) {
+  return PyErr_Format(PyExc_TypeError, "__eq__(): incompatible function arguments: "
+                      "mlx.core.%s compared with None.", type);
+}
+
 static PyObject *device_richcompare(PyObject *a, PyObject *b, int op) {
   if (op != Py_EQ && op != Py_NE) Py_RETURN_NOTIMPLEMENTED;
+  if (b == Py_None) return compare_none("Device");
   mx_device db;
   bool eq = false;
   if (PyObject_TypeCheck(b, &device_type)) {
@@ -171,6 +178,7 @@ static PyObject *stream_repr(PyObject *self) {
 
 static PyObject *stream_richcompare(PyObject *a, PyObject *b, int op) {
   if (op != Py_EQ && op != Py_NE) Py_RETURN_NOTIMPLEMENTED;
+  if (b == Py_None) return compare_none("Stream");
   bool eq = PyObject_TypeCheck(b, &stream_type) &&
             mx_stream_equal(((mxpy_stream_obj *)a)->s, ((mxpy_stream_obj *)b)->s);
   return PyBool_FromLong(op == Py_EQ ? eq : !eq);

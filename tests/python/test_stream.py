@@ -172,3 +172,12 @@ def test_gpu_stream_and_cross_device():
     assert c.tolist() == [3.0] * 8
     with mx.stream(mx.gpu):
         assert mx.default_device() == mx.gpu
+
+
+def test_device_and_stream_compared_with_none_raise():
+    """MLX's Device and Stream equality take a Device/Stream: None raises TypeError."""
+    with pytest.raises(TypeError):
+        mx.Device(mx.cpu) == None  # noqa: E711
+    with pytest.raises(TypeError):
+        mx.default_stream(mx.cpu) != None  # noqa: E711
+    assert mx.Device(mx.cpu) != 3 and not (mx.default_stream(mx.cpu) == 3)
