@@ -105,16 +105,29 @@ typedef struct ck_job {
   _Atomic int rc;
 } ck_job;
 
+/* The calling thread's register tiles, kept between calls: a fresh allocation of this size
+ * would come from mmap and fault its pages in (zeroed by the kernel) at every call. */
+static char *ck_thread_regs(size_t bytes) {
+  static _Thread_local char *buf;
+  static _Thread_local size_t cap;
+  if (bytes > cap) {
+    char *p = realloc(buf, bytes);
+    if (!p) return NULL;
+    buf = p;
+    cap = bytes;
+  }
+  return buf;
+}
+
 /* Runs tiles [tb, te) with its own registers and gather buffers. */
 static void ck_tiles(void *c, int64_t tb, int64_t te) {
   ck_job *j = c;
   const mx_program *p = j->p;
   const mx_tensor *in = j->in, *out = j->out;
   int n_in = p->n_in;
-  char *regs = malloc((size_t)(j->n_slots + j->n_gather) * TILE * MAX_ELEM);
+  char *regs = ck_thread_regs((size_t)(j->n_slots + j->n_gather) * TILE * MAX_ELEM);
   char **gtile = malloc(((size_t)n_in + 1) * sizeof *gtile);
   if (!regs || !gtile) {
-    free(regs);
     free(gtile);
     atomic_store(&j->rc, mx_fail_int(MX_ENOMEM, "[Compiled] out of memory."));
     return;
@@ -177,7 +190,6 @@ static void ck_tiles(void *c, int64_t tb, int64_t te) {
       }
     }
   }
-  free(regs);
   free(gtile);
 }
 
