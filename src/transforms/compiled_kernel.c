@@ -7,6 +7,7 @@
  * registers, reused once dead so the live ones stay in cache. Its rules expand the program
  * back into ops. */
 #include <stdatomic.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,18 +106,42 @@ typedef struct ck_job {
   _Atomic int rc;
 } ck_job;
 
-/* The calling thread's register tiles, kept between calls: a fresh allocation of this size
- * would come from mmap and fault its pages in (zeroed by the kernel) at every call. */
+/* The calling thread's register tiles, kept between calls (freed when the thread exits): a
+ * fresh allocation of this size would come from mmap and fault its pages in (zeroed by the
+ * kernel) at every call. */
+typedef struct ck_buf {
+  char *p;
+  size_t cap;
+} ck_buf;
+
+static pthread_key_t ck_key;
+static pthread_once_t ck_key_once = PTHREAD_ONCE_INIT;
+
+static void ck_buf_free(void *b) {
+  if (!b) return;
+  free(((ck_buf *)b)->p);
+  free(b);
+}
+
+static void ck_key_make(void) { pthread_key_create(&ck_key, ck_buf_free); }
+
 static char *ck_thread_regs(size_t bytes) {
-  static _Thread_local char *buf;
-  static _Thread_local size_t cap;
-  if (bytes > cap) {
-    char *p = realloc(buf, bytes);
-    if (!p) return NULL;
-    buf = p;
-    cap = bytes;
+  pthread_once(&ck_key_once, ck_key_make);
+  ck_buf *b = pthread_getspecific(ck_key);
+  if (!b) {
+    if (!(b = calloc(1, sizeof *b))) return NULL;
+    if (pthread_setspecific(ck_key, b) != 0) {
+      free(b);
+      return NULL;
+    }
   }
-  return buf;
+  if (bytes > b->cap) {
+    char *p = realloc(b->p, bytes);
+    if (!p) return NULL;
+    b->p = p;
+    b->cap = bytes;
+  }
+  return b->p;
 }
 
 /* Runs tiles [tb, te) with its own registers and gather buffers. */
