@@ -3,11 +3,11 @@
  * out as MLX's CUDA back-end lays it out (prelude, header, a __global__ function in
  * mlx::core::cu whose parameters are each input pointer with the shape/strides/ndim the body
  * mentions, then the outputs), and applied as a CustomKernel primitive on a GPU stream. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/strbuf.h"
 #include "custom_kernel.h"
 #include "ops.h"
 
@@ -57,44 +57,6 @@ const char *mx_ck_type_name(mx_dtype t) {
       [MX_FLOAT16] = "__half",  [MX_FLOAT32] = "float",     [MX_FLOAT64] = "double",
       [MX_BFLOAT16] = "__nv_bfloat16", [MX_COMPLEX64] = "complex64_t"};
   return (unsigned)t < MX_DTYPE_COUNT ? names[t] : "void";
-}
-
-/* ---- a growing string ---- */
-
-typedef struct ck_str {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} ck_str;
-
-static void ck_add(ck_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void ck_add(ck_str *s, const char *fmt, ...) {
-  if (s->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t room = s->cap - s->n;
-    int k = vsnprintf(s->p ? s->p + s->n : NULL, s->p ? room : 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-      s->oom = true;
-      return;
-    }
-    if (s->p && (size_t)k < room) {
-      s->n += (size_t)k;
-      return;
-    }
-    size_t cap = s->cap ? s->cap : 4096;
-    while (cap - s->n <= (size_t)k) cap *= 2;
-    char *q = realloc(s->p, cap);
-    if (!q) {
-      s->oom = true;
-      return;
-    }
-    s->p = q;
-    s->cap = cap;
-  }
 }
 
 /* ---- the primitive's parameter object ---- */
@@ -189,44 +151,46 @@ static int ck_apply(mx_custom_kernel *k, mx_array *const *inputs, int n_inputs,
 
 /* ---- JIT kernels ---- */
 
-static void ck_template_suffix(ck_str *s, const mx_ck_template *t, int n) {
+static void ck_template_suffix(mx_strbuf *s, const mx_ck_template *t, int n) {
   for (int i = 0; i < n; i++) {
     if (t[i].kind == MX_CK_TEMPLATE_INT)
-      ck_add(s, "_%d", t[i].value);
+      mx_strbuf_add(s, "_%d", t[i].value);
     else if (t[i].kind == MX_CK_TEMPLATE_BOOL)
-      ck_add(s, t[i].value ? "_t" : "_f");
+      mx_strbuf_add(s, t[i].value ? "_t" : "_f");
     else
-      ck_add(s, "_%s", mx_dtype_name((mx_dtype)t[i].value));
+      mx_strbuf_add(s, "_%s", mx_dtype_name((mx_dtype)t[i].value));
   }
 }
 
 static char *ck_source(const mx_ck_def *d, const char *fn, const mx_dtype *in_dtypes,
                        const uint8_t *layout, const mx_ck_launch *l) {
-  ck_str s = {0};
-  ck_add(&s, "%s%s\nnamespace mlx::core::cu {\n\nnamespace cg = cooperative_groups;\n\n"
+  mx_strbuf s = {0};
+  mx_strbuf_add(&s, "%s%s\nnamespace mlx::core::cu {\n\nnamespace cg = cooperative_groups;\n\n"
              "__global__ void %s(\n", ck_prelude, d->header ? d->header : "", fn);
   for (int i = 0; i < d->n_inputs; i++) {
     const char *nm = d->input_names[i];
-    ck_add(&s, "    const %s* %s", mx_ck_type_name(in_dtypes[i]), nm);
-    if (layout[i] & MX_CK_SHAPE) ck_add(&s, ",\n    const __grid_constant__ Shape %s_shape", nm);
+    mx_strbuf_add(&s, "    const %s* %s", mx_ck_type_name(in_dtypes[i]), nm);
+    if (layout[i] & MX_CK_SHAPE)
+      mx_strbuf_add(&s, ",\n    const __grid_constant__ Shape %s_shape", nm);
     if (layout[i] & MX_CK_STRIDES)
-      ck_add(&s, ",\n    const __grid_constant__ Strides %s_strides", nm);
-    if (layout[i] & MX_CK_NDIM) ck_add(&s, ",\n    const __grid_constant__ int %s_ndim", nm);
-    ck_add(&s, ",\n");
+      mx_strbuf_add(&s, ",\n    const __grid_constant__ Strides %s_strides", nm);
+    if (layout[i] & MX_CK_NDIM) mx_strbuf_add(&s, ",\n    const __grid_constant__ int %s_ndim", nm);
+    mx_strbuf_add(&s, ",\n");
   }
   for (int o = 0; o < d->n_outputs; o++)
-    ck_add(&s, "    %s* %s%s", mx_ck_type_name(l->out_dtypes[o]), d->output_names[o],
+    mx_strbuf_add(&s, "    %s* %s%s", mx_ck_type_name(l->out_dtypes[o]), d->output_names[o],
            o + 1 < d->n_outputs ? ",\n" : ") {\n");
   for (int i = 0; i < l->n_templates; i++) {
     const mx_ck_template *t = &l->templates[i];
     if (t->kind == MX_CK_TEMPLATE_INT)
-      ck_add(&s, "  constexpr int %s = %d;\n", t->name, t->value);
+      mx_strbuf_add(&s, "  constexpr int %s = %d;\n", t->name, t->value);
     else if (t->kind == MX_CK_TEMPLATE_BOOL)
-      ck_add(&s, "  constexpr bool %s = %s;\n", t->name, t->value ? "true" : "false");
+      mx_strbuf_add(&s, "  constexpr bool %s = %s;\n", t->name, t->value ? "true" : "false");
     else
-      ck_add(&s, "  using %s = %s;\n", t->name, mx_ck_type_name((mx_dtype)t->value));
+      mx_strbuf_add(&s, "  using %s = %s;\n", t->name, mx_ck_type_name((mx_dtype)t->value));
   }
-  ck_add(&s, "%s%s\n}\n\n} // namespace mlx::core::cu\n", l->n_templates ? "\n" : "", d->source);
+  mx_strbuf_add(&s, "%s%s\n}\n\n} // namespace mlx::core::cu\n", l->n_templates ? "\n" : "",
+                d->source);
   if (s.oom) {
     free(s.p);
     return mx_fail(MX_ENOMEM, "[cuda_kernel] Out of memory generating the kernel source.");
@@ -262,10 +226,10 @@ char *mx_fast_cuda_kernel_source(const mx_ck_def *d, const mx_dtype *in_dtypes,
       return mx_fail(MX_EINVAL, "[cuda_kernel] Template argument %d is not a named dtype, int "
                      "or bool.", i);
   for (int i = 0; i < d->n_inputs; i++) layout[i] = ck_layout(d, i, in_ndims[i]);
-  ck_str fn = {0}, e = {0};
-  ck_add(&fn, "custom_kernel_%s", d->name);
+  mx_strbuf fn = {0}, e = {0};
+  mx_strbuf_add(&fn, "custom_kernel_%s", d->name);
   ck_template_suffix(&fn, l->templates, l->n_templates);
-  ck_add(&e, "mlx::core::cu::%s", fn.p ? fn.p : "");
+  mx_strbuf_add(&e, "mlx::core::cu::%s", fn.p ? fn.p : "");
   char *src = fn.oom || e.oom ? NULL : ck_source(d, fn.p, in_dtypes, layout, l);
   if (src && l->verbose) {
     printf("Generated source code for `%s`:\n```\n%s\n```\n", fn.p, src);

@@ -3,7 +3,6 @@
  * formulas.h in the same dtype, so results equal the unfused ops bit for bit), compiled by
  * NVRTC once per distinct program, input layout class and rank, then cached. Inputs are read
  * contiguous like the output, as one broadcast element, or through broadcast strides. */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 
 #include <cuda_runtime.h>
 
+#include "../../core/strbuf.h"
 #include "../../core/array.h"
 #include "../../core/error.h"
 #include "../../core/kernel.h"
@@ -52,41 +52,6 @@ static cj_family cj_stem(int prim, const char **stem) {
   }
 }
 
-typedef struct cj_str {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} cj_str;
-
-static void cj_add(cj_str *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void cj_add(cj_str *s, const char *fmt, ...) {
-  if (s->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t room = s->cap - s->n;
-    int k = vsnprintf(s->p ? s->p + s->n : NULL, s->p ? room : 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-      s->oom = true;
-      return;
-    }
-    if (s->p && (size_t)k < room) {
-      s->n += (size_t)k;
-      return;
-    }
-    size_t cap = s->cap ? s->cap : 4096;
-    while (cap - s->n <= (size_t)k) cap *= 2;
-    char *q = realloc(s->p, cap);
-    if (!q) {
-      s->oom = true;
-      return;
-    }
-    s->p = q;
-    s->cap = cap;
-  }
-}
 
 /* The operand's value expression and dtype: an earlier result r<k> or input x<j>. */
 static const char *cj_operand(char *buf, size_t cap, const mxc_cprog *p, const mx_tensor *in,
@@ -116,42 +81,46 @@ static int cj_mode(const mx_tensor *x, const mx_tensor *out) {
  * generator does not express (the interpreter runs it then). */
 static char *cj_source(const mxc_cprog *p, const mx_tensor *in, const int *mode,
                        const mx_tensor *out, int n_geo, int nd, bool *unsupported) {
-  cj_str s = {0};
+  mx_strbuf s = {0};
   char b0[16], b1[16], b2[16];
   *unsupported = false;
   /* cj_keep: each instruction's float result is rounded as the eager kernel stores it; the
    * empty asm stops NVRTC from contracting a multiply of one instruction and an add of the
    * next into one FMA (eager kernels never can) */
-  cj_add(&s, "#include \"formulas.h\"\n\n"
-             "template <class T> __device__ __forceinline__ T cj_keep(T v) { return v; }\n"
-             "__device__ __forceinline__ float cj_keep(float v) { asm volatile(\"\" : \"+f\"(v)); "
-             "return v; }\n"
-             "__device__ __forceinline__ double cj_keep(double v) { asm volatile(\"\" : \"+d\"(v)); "
-             "return v; }\n"
-             "__device__ __forceinline__ mx_c64 cj_keep(mx_c64 v) {\n"
-             "  asm volatile(\"\" : \"+f\"(v.re), \"+f\"(v.im));\n  return v;\n}\n\n"
-             "struct cj_args {\n  const void *ptr[%d];\n  int64_t n;\n"
-             "  int64_t shape[%d];\n  int64_t st[%d][%d];\n};\n\n"
-             "extern \"C\" __global__ void __launch_bounds__(%d) mx_fused(const __grid_constant__ "
-             "cj_args A, void *out_) {\n  MX_ST_%s *out = (MX_ST_%s *)out_;\n"
-             "  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < A.n;\n"
-             "       i += (int64_t)gridDim.x * blockDim.x) {\n",
-         p->n_in, nd > 0 ? nd : 1, n_geo > 0 ? n_geo : 1, nd > 0 ? nd : 1, CJ_THREADS,
-         cj_sfx[out->dtype], cj_sfx[out->dtype]);
+  mx_strbuf_add(
+      &s,
+      "#include \"formulas.h\"\n\n"
+      "template <class T> __device__ __forceinline__ T cj_keep(T v) { return v; }\n"
+      "__device__ __forceinline__ float cj_keep(float v) { asm volatile(\"\" : \"+f\"(v)); "
+      "return v; }\n"
+      "__device__ __forceinline__ double cj_keep(double v) { asm volatile(\"\" : \"+d\"(v)); "
+      "return v; }\n"
+      "__device__ __forceinline__ mx_c64 cj_keep(mx_c64 v) {\n"
+      "  asm volatile(\"\" : \"+f\"(v.re), \"+f\"(v.im));\n  return v;\n}\n\n"
+      "struct cj_args {\n  const void *ptr[%d];\n  int64_t n;\n"
+      "  int64_t shape[%d];\n  int64_t st[%d][%d];\n};\n\n"
+      "extern \"C\" __global__ void __launch_bounds__(%d) mx_fused(const __grid_constant__ "
+      "cj_args A, void *out_) {\n  MX_ST_%s *out = (MX_ST_%s *)out_;\n"
+      "  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < A.n;\n"
+      "       i += (int64_t)gridDim.x * blockDim.x) {\n",
+      p->n_in, nd > 0 ? nd : 1, n_geo > 0 ? n_geo : 1, nd > 0 ? nd : 1, CJ_THREADS,
+      cj_sfx[out->dtype], cj_sfx[out->dtype]);
   if (n_geo > 0) {
-    cj_add(&s, "    int64_t rem = i, c;\n    int64_t g[%d] = {0};\n", n_geo);
+    mx_strbuf_add(&s, "    int64_t rem = i, c;\n    int64_t g[%d] = {0};\n", n_geo);
     for (int d = nd - 1; d >= 0; d--) {
-      cj_add(&s, "    c = rem %% A.shape[%d];\n", d);
-      if (d > 0) cj_add(&s, "    rem /= A.shape[%d];\n", d);
-      for (int k = 0; k < n_geo; k++) cj_add(&s, "    g[%d] += c * A.st[%d][%d];\n", k, k, d);
+      mx_strbuf_add(&s, "    c = rem %% A.shape[%d];\n", d);
+      if (d > 0) mx_strbuf_add(&s, "    rem /= A.shape[%d];\n", d);
+      for (int k = 0; k < n_geo; k++)
+        mx_strbuf_add(&s, "    g[%d] += c * A.st[%d][%d];\n", k, k, d);
     }
   }
   for (int j = 0, k = 0; j < p->n_in; j++) {
     const char *t = cj_sfx[in[j].dtype];
     if (mode[j] == 2)
-      cj_add(&s, "    const MX_ST_%s x%d = ((const MX_ST_%s *)A.ptr[%d])[g[%d]];\n", t, j, t, j, k++);
+      mx_strbuf_add(&s, "    const MX_ST_%s x%d = ((const MX_ST_%s *)A.ptr[%d])[g[%d]];\n", t, j, t,
+                    j, k++);
     else
-      cj_add(&s, "    const MX_ST_%s x%d = ((const MX_ST_%s *)A.ptr[%d])[%s];\n", t, j, t, j,
+      mx_strbuf_add(&s, "    const MX_ST_%s x%d = ((const MX_ST_%s *)A.ptr[%d])[%s];\n", t, j, t, j,
              mode[j] == 1 ? "0" : "i");
   }
   for (int k = 0; k < p->n_instr; k++) {
@@ -183,29 +152,31 @@ static char *cj_source(const mxc_cprog *p, const mx_tensor *in, const int *mode,
     const char *dst = ins->res == ins->dtype ? "r" : "q";
     switch (fam) {
       case CJ_UNARY:
-        cj_add(&s, "    const MX_ST_%s %s%d = cj_keep(MX_SV_%s(MX_FN(%s, %s)(MX_LD_%s(%s))));\n",
-               res, dst, k, t, stem, t, t, a);
+        mx_strbuf_add(&s,
+                      "    const MX_ST_%s %s%d = cj_keep(MX_SV_%s(MX_FN(%s, %s)(MX_LD_%s(%s))));\n",
+                      res, dst, k, t, stem, t, t, a);
         break;
       case CJ_BINARY:
-        cj_add(&s,
-               "    const MX_ST_%s %s%d = cj_keep(MX_SV_%s(MX_FN(%s, %s)(MX_LD_%s(%s), MX_LD_%s(%s))));\n",
-               res, dst, k, t, stem, t, t, a, t, b);
+        mx_strbuf_add(&s,
+                      "    const MX_ST_%s %s%d = cj_keep(MX_SV_%s(MX_FN(%s, %s)(MX_LD_%s(%s), "
+                      "MX_LD_%s(%s))));\n",
+                      res, dst, k, t, stem, t, t, a, t, b);
         break;
       case CJ_COMPARE:
-        cj_add(&s, "    const bool %s%d = MX_FN(%s, %s)(MX_LD_%s(%s), MX_LD_%s(%s));\n", dst, k,
-               stem, t, t, a, t, b);
+        mx_strbuf_add(&s, "    const bool %s%d = MX_FN(%s, %s)(MX_LD_%s(%s), MX_LD_%s(%s));\n", dst,
+                      k, stem, t, t, a, t, b);
         break;
       case CJ_TERNARY:
-        cj_add(&s, "    const MX_ST_%s %s%d = mx_f_%s_%s(%s, %s, %s);\n", res, dst, k, stem, t, a, b,
-               c);
+        mx_strbuf_add(&s, "    const MX_ST_%s %s%d = mx_f_%s_%s(%s, %s, %s);\n", res, dst, k, stem,
+                      t, a, b, c);
         break;
       default: break;
     }
     if (ins->res != ins->dtype)
-      cj_add(&s, "    const MX_ST_%s r%d = cj_keep(MX_CVT(%s, %s, q%d));\n", cj_sfx[ins->dtype], k,
-             res, cj_sfx[ins->dtype], k);
+      mx_strbuf_add(&s, "    const MX_ST_%s r%d = cj_keep(MX_CVT(%s, %s, q%d));\n",
+                    cj_sfx[ins->dtype], k, res, cj_sfx[ins->dtype], k);
   }
-  cj_add(&s, "    out[i] = r%d;\n  }\n}\n", p->n_instr - 1);
+  mx_strbuf_add(&s, "    out[i] = r%d;\n  }\n}\n", p->n_instr - 1);
   if (*unsupported || s.oom) {
     free(s.p);
     if (s.oom && !*unsupported) return mx_fail(MX_ENOMEM, "[Compiled] Out of memory.");
