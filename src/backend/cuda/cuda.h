@@ -228,6 +228,21 @@ static int mxc_layout_init(mxc_layout<NOPS> *L, int ndim, const int32_t *shape,
   return rc;
 }
 
+/* The layout of the rows along `axis` of a shape (that axis set to 1) over the operands'
+ * strides: row r starts at the offsets mxc_offsets gives for r. As mxc_layout_init. */
+template <int NOPS>
+static int mxc_rows_layout(mxc_layout<NOPS> *L, int ndim, const int32_t *shape, int axis,
+                           const int64_t *const *strides, cudaStream_t q, void **ext_out) {
+  int32_t small[16] = {0};
+  int32_t *rows = ndim <= 16 ? small : (int32_t *)malloc(sizeof(int32_t) * (size_t)ndim);
+  if (!rows)
+    return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", (size_t)ndim * 4);
+  for (int d = 0; d < ndim; d++) rows[d] = d == axis ? 1 : shape[d];
+  int rc = mxc_layout_init<NOPS>(L, ndim, rows, strides, q, ext_out);
+  if (rows != small) free(rows);
+  return rc;
+}
+
 /* Offsets (elements) of flat row-major index i for every operand; returns i's position
  * along dim 0 (the innermost). */
 template <int NOPS, class IDX>

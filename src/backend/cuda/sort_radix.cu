@@ -103,16 +103,10 @@ static int rk_launch(const char *op, const mx_tensor *in, mx_tensor *out, int ax
   typedef typename Tr::K K;
   int nd = in->ndim;
   int64_t n = in->shape[axis], sx = in->strides[axis], sy = out->strides[axis];
-  int32_t small[16] = {0};
-  int32_t *shape = nd <= 16 ? small : (int32_t *)malloc(sizeof(int32_t) * (size_t)nd);
-  if (!shape) return mx_fail_int(MX_ENOMEM, "[malloc] Unable to allocate %zu bytes.", (size_t)nd * 4);
-  for (int d = 0; d < nd; d++) shape[d] = d == axis ? 1 : in->shape[d];
   const int64_t *strides[2] = {in->strides, out->strides};
   mxc_layout<2> L;
   void *ext = nullptr;
-  int rc = mxc_layout_init<2>(&L, nd, shape, strides, q, &ext);
-  if (shape != small) free(shape);
-  if (rc < 0) return -1;
+  if (mxc_rows_layout<2>(&L, nd, in->shape, axis, strides, q, &ext) < 0) return -1;
   mxc_scratch_guard g(q), kg(q), ig(q), tg(q), og(q);
   g.p = ext;
   const int64_t rows = L.n, total = rows * n;
