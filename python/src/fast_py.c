@@ -130,6 +130,21 @@ static PyObject *py_metal_kernel(PyObject *m, PyObject *const *args, Py_ssize_t 
   return make_kernel("metal_kernel", &metal_sig, args, nargs, kw, "[metal_kernel] No Metal back-end.");
 }
 
+/* the builders' signatures, as MLX's bindings type them */
+static const char *const cuda_names[] = {"name",   "input_names", "output_names",
+                                         "source", "header",      "ensure_row_contiguous",
+                                         "shared_memory"};
+static PyObject *cuda_kw[7];
+static const mxpy_sig cuda_sig = {"cuda_kernel", 7, 7, 0, 0xfu, 0, cuda_names, cuda_kw};
+
+static const char *const pre_names[] = {
+    "name",      "compiled_source", "inputs",      "output_shapes",         "output_dtypes",
+    "scalars",   "grid",            "threadgroup", "shared_memory",         "init_value",
+    "ensure_row_contiguous",        "stream"};
+static PyObject *pre_kw[12];
+static const mxpy_sig pre_sig = {"precompiled_cuda_kernel", 12, 0, 0, 0xffu, 0, pre_names,
+                                 pre_kw};
+
 #ifdef MLX_HAS_CUDA
 /* ---- cuda_kernel: a kernel object holding its definition; each call generates the source
  * for its inputs and template arguments (src/ops/fast_kernel.c) ---- */
@@ -391,12 +406,6 @@ static PyObject *ck_names(PyObject *o, const char *what, char **dst) {
   return seq;
 }
 
-static const char *const cuda_names[] = {"name",   "input_names", "output_names",
-                                         "source", "header",      "ensure_row_contiguous",
-                                         "shared_memory"};
-static PyObject *cuda_kw[7];
-static const mxpy_sig cuda_sig = {"cuda_kernel", 7, 7, 0, 0xfu, 0, cuda_names, cuda_kw};
-
 static PyObject *py_cuda_kernel(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
                                 PyObject *kw) {
   (void)m;
@@ -465,14 +474,6 @@ static PyObject *py_cuda_kernel(PyObject *m, PyObject *const *args, Py_ssize_t n
   Py_DECREF(cap);
   return k;
 }
-
-static const char *const pre_names[] = {
-    "name",      "compiled_source", "inputs",      "output_shapes",         "output_dtypes",
-    "scalars",   "grid",            "threadgroup", "shared_memory",         "init_value",
-    "ensure_row_contiguous",        "stream"};
-static PyObject *pre_kw[12];
-static const mxpy_sig pre_sig = {"precompiled_cuda_kernel", 12, 0, 0, 0xffu, 0, pre_names,
-                                 pre_kw};
 
 static PyObject *py_precompiled_cuda_kernel(PyObject *m, PyObject *const *args,
                                             Py_ssize_t nargs, PyObject *kw) {
@@ -556,12 +557,6 @@ bad:
 
 #define CUDA_KERNEL_MSG "[cuda_kernel] No CUDA back-end."
 
-static const char *const cuda_names[] = {"name",   "input_names", "output_names",
-                                         "source", "header",      "ensure_row_contiguous",
-                                         "shared_memory"};
-static PyObject *cuda_kw[7];
-static const mxpy_sig cuda_sig = {"cuda_kernel", 7, 7, 0, 0xfu, 0, cuda_names, cuda_kw};
-
 static PyObject *py_cuda_kernel(PyObject *m, PyObject *const *args, Py_ssize_t nargs,
                                 PyObject *kw) {
   (void)m;
@@ -571,14 +566,6 @@ static PyObject *py_cuda_kernel(PyObject *m, PyObject *const *args, Py_ssize_t n
   PyErr_SetString(PyExc_RuntimeError, CUDA_KERNEL_MSG);
   return NULL;
 }
-
-static const char *const pre_names[] = {
-    "name",      "compiled_source", "inputs",      "output_shapes",         "output_dtypes",
-    "scalars",   "grid",            "threadgroup", "shared_memory",         "init_value",
-    "ensure_row_contiguous",        "stream"};
-static PyObject *pre_kw[12];
-static const mxpy_sig pre_sig = {"precompiled_cuda_kernel", 12, 0, 0, 0xffu, 0, pre_names,
-                                 pre_kw};
 
 static PyObject *py_precompiled_cuda_kernel(PyObject *m, PyObject *const *args,
                                             Py_ssize_t nargs, PyObject *kw) {
