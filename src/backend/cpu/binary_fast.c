@@ -7,13 +7,9 @@
 
 #include "../formulas.h"
 #include "vmath.h"
+#include "isa_region.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,f16c")
-#endif
+MX_ISA_BEGIN("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,f16c")
 #define BF_(name) bf512_##name
 #define BF_F16_IN(x, t, c)                                                                 \
   {                                                                                        \
@@ -43,18 +39,9 @@
 #undef BF_HALF_A
 #undef BF_HALF_C
 #undef BF_HALF_CHUNK
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+MX_ISA_END
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+MX_ISA_BEGIN("avx2,fma,f16c")
 #define BF_(name) bf256_##name
 #define BF_F16_IN(x, t, c)                                                                 \
   {                                                                                        \
@@ -72,11 +59,7 @@
     for (; i < c; i++) y[i] = _cvtss_sh(t[i], _MM_FROUND_TO_NEAREST_INT);                  \
   }
 #include "binary_fast_body.h"
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+MX_ISA_END
 
 mx_bf_tile_fn mx_cpu_binary_fast(int prim, mx_dtype t) {
   int l = mx_vm_level();

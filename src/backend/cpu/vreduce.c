@@ -8,40 +8,23 @@
 #include "cpu.h"
 #include "param_enums.h"
 #include "vmath.h"
+#include "isa_region.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx2,fma")
-#endif
+MX_ISA_BEGIN("avx512f,avx512dq,avx512vl,avx2,fma")
 #define VD_(name) vd512_##name
 #define VD_NB 64
 #include "vreduce_body.h"
 #undef VD_
 #undef VD_NB
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+MX_ISA_END
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+MX_ISA_BEGIN("avx2,fma")
 #define VD_(name) vd256_##name
 #define VD_NB 32
 #include "vreduce_body.h"
 #undef VD_
 #undef VD_NB
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+MX_ISA_END
 
 #define VD_(name) vd128_##name
 #define VD_NB 16

@@ -6,40 +6,23 @@
 #include <stddef.h>
 
 #include "vmath.h"
+#include "isa_region.h"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx2,fma")
-#endif
+MX_ISA_BEGIN("avx512f,avx512dq,avx512vl,avx2,fma")
 #define VR_W 16
 #define VR_(name) vr512_##name
 #include "vrows_body.h"
 #undef VR_W
 #undef VR_
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+MX_ISA_END
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+MX_ISA_BEGIN("avx2,fma")
 #define VR_W 8
 #define VR_(name) vr256_##name
 #include "vrows_body.h"
 #undef VR_W
 #undef VR_
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+MX_ISA_END
 
 #define VR_W 4
 #define VR_(name) vr128_##name
