@@ -82,17 +82,6 @@ typedef struct in_view {
 
 static const int64_t one_stride = 1, zero_stride = 0;
 
-static bool row_contig_same(const mx_tensor *in, const mx_tensor *out) {
-  if (in->ndim != out->ndim || in->size != out->size) return false;
-  int64_t expect = 1;
-  for (int d = in->ndim - 1; d >= 0; d--) {
-    if (in->shape[d] != out->shape[d]) return false;
-    if (in->shape[d] != 1 && in->strides[d] != expect) return false;
-    expect *= in->shape[d];
-  }
-  return true;
-}
-
 /* What every tile range shares; registers are slots reused once their value is dead. */
 typedef struct ck_job {
   const mx_program *p;
@@ -291,7 +280,7 @@ static int compiled_kernel(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_
     for (int d = 0; d < in[i].ndim; d++) zero_strides &= in[i].shape[d] == 1 || in[i].strides[d] == 0;
     if (in[i].size == 1 || zero_strides) {
       views[i].mode = IN_SCALAR;
-    } else if (row_contig_same(&in[i], out)) {
+    } else if (mx_cpu_same_rows(&in[i], out)) {
       views[i].mode = IN_DIRECT;
     } else {
       if (mx_cpu_gview_init(&views[i].g, &in[i], out) < 0) {

@@ -133,6 +133,14 @@ static inline bool mx_cpu_is_row_contig(const mx_tensor *t) {
   return true;
 }
 
+/* True if t has out's shape and row-major strides: t's elements in out's order. */
+static inline bool mx_cpu_same_rows(const mx_tensor *t, const mx_tensor *out) {
+  if (t->ndim != out->ndim) return false;
+  for (int d = 0; d < t->ndim; d++)
+    if (t->shape[d] != out->shape[d]) return false;
+  return mx_cpu_is_row_contig(t);
+}
+
 /* Strides of `in` broadcast to out's shape (NumPy rules, right-aligned; size-1 or missing
  * dims get stride 0), in inline storage up to MX_CPU_ITER_INLINE dims, else on the heap. */
 typedef struct mx_cpu_bstrides {

@@ -11,6 +11,7 @@
 #include "cpu.h"
 #include "fft_plan.h"
 #include "pool.h"
+#include "../kernel_checks.h"
 
 typedef enum { PASS_C2C, PASS_R2C, PASS_C2R } pass_mode;
 
@@ -274,19 +275,9 @@ static int run_pass(const mx_tensor *src, const mx_tensor *dst, int axis, pass_m
 int mx_cpu_fft(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                int n_out) {
   const mx_p_fft *p = (const mx_p_fft *)ctx->params;
-  if (n_in != 1 || n_out != 1 || !p || p->axes.n < 1)
-    return mx_fail_int(MX_EINVAL, "[fft] Expected 1 input, 1 output and axes.");
-  mx_dtype want_in = p->real && !p->inverse ? MX_FLOAT32 : MX_COMPLEX64;
-  mx_dtype want_out = p->real && p->inverse ? MX_FLOAT32 : MX_COMPLEX64;
-  if (in->dtype != want_in || out->dtype != want_out || in->ndim != out->ndim)
-    return mx_fail_int(MX_ETYPE, "[fft] Not supported for %s -> %s.", mx_dtype_name(in->dtype),
-                       mx_dtype_name(out->dtype));
+  if (mx_check_fft(p, in, n_in, out, n_out) < 0) return -1;
   int na = p->axes.n;
   const int32_t *axes = p->axes.v;
-  for (int i = 0; i < na; i++)
-    if (axes[i] < 0 || axes[i] >= in->ndim)
-      return mx_fail_int(MX_EINVAL, "[fft] Invalid axis %d for an array with %d dimensions.",
-                         axes[i], in->ndim);
   if (out->size == 0) return 0;
   int last = axes[na - 1];
   if (!p->real) {

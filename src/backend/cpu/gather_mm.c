@@ -8,6 +8,7 @@
 
 #include "cpu.h"
 #include "../formulas.h"
+#include "../kernel_checks.h"
 
 typedef struct gmm_op {
   const void *ptr;
@@ -38,13 +39,9 @@ static void gmm_prepare(gmm_op *o, const char *p, mx_dtype t, mx_dtype bt, int64
 int mx_cpu_gather_mm(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                      int n_out) {
   (void)ctx;
-  if (n_in != 4 || n_out != 1) return mx_fail_int(MX_EINVAL, "[gather_mm] Expected 4 inputs and 1 output.");
+  if (mx_check_gather_mm(in, n_in, out, n_out) < 0) return -1;
   const mx_tensor *a = &in[0], *b = &in[1], *li = &in[2], *ri = &in[3];
   mx_dtype t = out->dtype;
-  if (a->ndim != 3 || b->ndim != 3 || a->dtype != t || b->dtype != t)
-    return mx_fail_int(MX_EINVAL, "[gather_mm] Expected 3-D operands of the output dtype.");
-  if (t != MX_FLOAT32 && t != MX_FLOAT64 && t != MX_FLOAT16 && t != MX_BFLOAT16)
-    return mx_fail_int(MX_ETYPE, "[gather_mm] Unsupported dtype %s.", mx_dtype_name(t));
   int nb = out->ndim - 2;
   int64_t M = out->shape[nb], N = out->shape[nb + 1], K = a->shape[2];
   int64_t Ba = a->shape[0], Bb = b->shape[0];

@@ -136,17 +136,6 @@ typedef struct tg_job {
   _Atomic int failed;
 } tg_job;
 
-static bool tg_contig_same(const mx_tensor *in, const mx_tensor *out) {
-  if (in->ndim != out->ndim) return false;
-  int64_t expect = 1;
-  for (int d = in->ndim - 1; d >= 0; d--) {
-    if (in->shape[d] != out->shape[d]) return false;
-    if (in->shape[d] != 1 && in->strides[d] != expect) return false;
-    expect *= in->shape[d];
-  }
-  return true;
-}
-
 static void tg_tiles(void *ctx, int64_t t0, int64_t t1) {
   tg_job *j = (tg_job *)ctx;
   int isz = mx_dtype_size(j->in[0].dtype), osz = mx_dtype_size(j->out->dtype);
@@ -206,7 +195,7 @@ int mx_cpu_binary_tiled(mx_cpu_binary_tile_fn fn, mx_dtype res_t, const mx_tenso
     for (int d = 0; d < x->ndim; d++) zero &= x->shape[d] == 1 || x->strides[d] == 0;
     if (zero) {
       j.mode[k] = TG_SCALAR;
-    } else if (tg_contig_same(x, out)) {
+    } else if (mx_cpu_same_rows(x, out)) {
       j.mode[k] = TG_DIRECT;
     } else {
       j.mode[k] = TG_GATHER;

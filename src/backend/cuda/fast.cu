@@ -299,6 +299,51 @@ __device__ __forceinline__ float f_sdpa_adjust(const f_sdpa_args &a, float s, in
 
 /* Split-key decoding: block (row, split); each warp runs an online softmax over every
  * SDPA_WARPS-th key of the split, lane l holding dims [128c + 4l, 128c + 4l + 4). */
+/* The end of a decode block, after the warps stored their running max, sum and DV
+ * accumulators (acc: SDPA_WARPS rows, ld apart) and synchronized: merges the warps, then
+ * writes the output row (one split, sinks applied) or the split's partial (max, sum, DV
+ * sums) for f_sdpa_combine. */
+template <class Tr>
+__device__ __forceinline__ void f_sdpa_finish(const f_sdpa_args &a, int64_t row, int64_t split,
+                                              int64_t h, const float *sm_m, const float *sm_l,
+                                              const float *acc, int ld) {
+  typedef typename Tr::S S;
+  float M = sm_m[0];
+  for (int w = 1; w < SDPA_WARPS; w++) M = sm_m[w] > M ? sm_m[w] : M;
+  float wt[SDPA_WARPS], L = 0.0f;
+  for (int w = 0; w < SDPA_WARPS; w++) {
+    wt[w] = sm_m[w] == -INFINITY ? 0.0f : expf(sm_m[w] - M);
+    L += wt[w] == 0.0f ? 0.0f : sm_l[w] * wt[w];
+  }
+  if (a.nsplit == 1) {
+    if (a.sinks) {
+      float sk = (float)a.sinks[h], M2 = sk > M ? sk : M;
+      float f = M == -INFINITY ? 0.0f : expf(M - M2);
+      for (int w = 0; w < SDPA_WARPS; w++) wt[w] *= f;
+      L = L * f + expf(sk - M2);
+    }
+    S *o = (S *)a.out + row * a.DV;
+    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+      float s = 0.0f;
+      for (int w = 0; w < SDPA_WARPS; w++)
+        if (wt[w] != 0.0f) s += acc[w * ld + d] * wt[w];
+      o[d] = Tr::sv(L == 0.0f ? NAN : s / L);
+    }
+  } else {
+    float *pp = a.part + (row * a.nsplit + split) * (a.DV + 2);
+    if (threadIdx.x == 0) {
+      pp[0] = M;
+      pp[1] = L;
+    }
+    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+      float s = 0.0f;
+      for (int w = 0; w < SDPA_WARPS; w++)
+        if (wt[w] != 0.0f) s += acc[w * ld + d] * wt[w];
+      pp[2 + d] = s;
+    }
+  }
+}
+
 template <class Tr, int DCH>
 __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_args a) {
   typedef typename Tr::S S;
@@ -402,40 +447,7 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode(const f_sdpa_ar
 #pragma unroll
     for (int e = 0; e < 4; e++) sm_acc[wp][c * 128 + lane * 4 + e] = acc[c][e];
   __syncthreads();
-  float M = sm_m[0];
-  for (int w = 1; w < SDPA_WARPS; w++) M = sm_m[w] > M ? sm_m[w] : M;
-  float wt[SDPA_WARPS], L = 0.0f;
-  for (int w = 0; w < SDPA_WARPS; w++) {
-    wt[w] = sm_m[w] == -INFINITY ? 0.0f : expf(sm_m[w] - M);
-    L += sm_l[w] * wt[w];
-  }
-  if (a.nsplit == 1) {
-    if (a.sinks) {
-      float sk = (float)a.sinks[h], M2 = sk > M ? sk : M;
-      float f = M == -INFINITY ? 0.0f : expf(M - M2);
-      for (int w = 0; w < SDPA_WARPS; w++) wt[w] *= f;
-      L = L * f + expf(sk - M2);
-    }
-    S *o = (S *)a.out + row * a.DV;
-    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
-      float s = 0.0f;
-      for (int w = 0; w < SDPA_WARPS; w++)
-        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
-      o[d] = Tr::sv(L == 0.0f ? NAN : s / L);
-    }
-  } else {
-    float *pp = a.part + (row * a.nsplit + split) * (a.DV + 2);
-    if (threadIdx.x == 0) {
-      pp[0] = M;
-      pp[1] = L;
-    }
-    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
-      float s = 0.0f;
-      for (int w = 0; w < SDPA_WARPS; w++)
-        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
-      pp[2 + d] = s;
-    }
-  }
+  f_sdpa_finish<Tr>(a, row, split, h, sm_m, sm_l, &sm_acc[0][0], DCH * 128);
 }
 
 /* Merges the split partials of one row with a block of 128 threads: the split weights
@@ -573,7 +585,8 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode_h(const f_sdpa_
   {
     const float mo = __shfl_xor_sync(0xffffffffu, m, 16), lo = __shfl_xor_sync(0xffffffffu, l, 16);
     const float M = mo > m ? mo : m;
-    const float ws = m == -INFINITY ? 0.0f : expf(m - M), wo = mo == -INFINITY ? 0.0f : expf(mo - M);
+    const float ws = m == -INFINITY ? 0.0f : expf(m - M);
+    const float wo = mo == -INFINITY ? 0.0f : expf(mo - M);
 #pragma unroll
     for (int e = 0; e < 8; e++) {
       const float ao = __shfl_xor_sync(0xffffffffu, acc[e], 16);
@@ -593,40 +606,7 @@ __global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode_h(const f_sdpa_
 #pragma unroll
     for (int e = 0; e < 8; e++) sm_acc[wp][d0 + e] = acc[e];
   __syncthreads();
-  float M = sm_m[0];
-  for (int w = 1; w < SDPA_WARPS; w++) M = sm_m[w] > M ? sm_m[w] : M;
-  float wt[SDPA_WARPS], L = 0.0f;
-  for (int w = 0; w < SDPA_WARPS; w++) {
-    wt[w] = sm_m[w] == -INFINITY ? 0.0f : expf(sm_m[w] - M);
-    L += wt[w] == 0.0f ? 0.0f : sm_l[w] * wt[w];
-  }
-  if (a.nsplit == 1) {
-    if (a.sinks) {
-      float sk = (float)a.sinks[h], M2 = sk > M ? sk : M;
-      float f = M == -INFINITY ? 0.0f : expf(M - M2);
-      for (int w = 0; w < SDPA_WARPS; w++) wt[w] *= f;
-      L = L * f + expf(sk - M2);
-    }
-    S *o = (S *)a.out + row * a.DV;
-    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
-      float s = 0.0f;
-      for (int w = 0; w < SDPA_WARPS; w++)
-        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
-      o[d] = Tr::sv(L == 0.0f ? NAN : s / L);
-    }
-  } else {
-    float *pp = a.part + (row * a.nsplit + split) * (a.DV + 2);
-    if (threadIdx.x == 0) {
-      pp[0] = M;
-      pp[1] = L;
-    }
-    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
-      float s = 0.0f;
-      for (int w = 0; w < SDPA_WARPS; w++)
-        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
-      pp[2 + d] = s;
-    }
-  }
+  f_sdpa_finish<Tr>(a, row, split, h, sm_m, sm_l, &sm_acc[0][0], 128);
 }
 
 /* Merges the split partials of every row (block per row). */

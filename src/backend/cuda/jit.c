@@ -1,6 +1,6 @@
-/* jit.c: NVRTC compilation and module loading for custom kernels (jit.h). Each distinct
- * (device, entry, image) is compiled and loaded once; modules live as long as the process,
- * as the functions handed out may be launched at any later time. */
+/* jit.c: NVRTC compilation and module loading for run-time kernels (jit.h). Each distinct
+ * (device, entry, image) is cached once; modules live as long as the process, as the
+ * functions handed out may be launched at any later time. */
 #include "jit.h"
 
 #include <cuda_runtime.h>
@@ -123,9 +123,10 @@ static int driver_fail(const char *what, const char *step, CUresult e) {
   return mx_fail_int(MX_ERUNTIME, "[%s] %s failed: %s.", what, step, s ? s : "unknown error");
 }
 
-/* Compiles (or takes) and loads the image; *fn on success. */
-static int load(int dev, const char *image, size_t len, bool precompiled, const char *entry,
-                const mx_jit_headers *headers, const char *what, CUfunction *fn) {
+/* Compiles (or takes) and loads the image; *mod and *fn on success. */
+static int load(int dev, const char *image, bool precompiled, const char *entry,
+                const mx_jit_headers *headers, const char *what, CUmodule *mod,
+                CUfunction *fn) {
   char *lowered = NULL, *cubin = NULL;
   size_t cubin_len = 0;
   const void *code = image;
@@ -144,19 +145,26 @@ static int load(int dev, const char *image, size_t len, bool precompiled, const 
     code = cubin;
     symbol = lowered;
   }
-  (void)len;
-  CUmodule mod;
-  CUresult e = cuModuleLoadData(&mod, code);
+  CUresult e = cuModuleLoadData(mod, code);
   int rc = 0;
   if (e != CUDA_SUCCESS)
     rc = driver_fail(what, "Loading the kernel image", e);
-  else if ((e = cuModuleGetFunction(fn, mod, symbol)) != CUDA_SUCCESS) {
+  else if ((e = cuModuleGetFunction(fn, *mod, symbol)) != CUDA_SUCCESS) {
     rc = mx_fail_int(MX_EINVAL, "[%s] The kernel image has no function %s.", what, entry);
-    cuModuleUnload(mod);
+    cuModuleUnload(*mod);
   }
   free(lowered);
   free(cubin);
   return rc;
+}
+
+/* The cached function of (dev, entry, image), or NULL; called under jit_mu. */
+static jit_entry *lookup(int dev, uint64_t h, const char *image, size_t len, const char *entry) {
+  for (jit_entry *c = jit_cache; c; c = c->next)
+    if (c->dev == dev && c->hash == h && c->len == len && strcmp(c->entry, entry) == 0 &&
+        memcmp(c->image, image, len) == 0)
+      return c;
+  return NULL;
 }
 
 int mx_cuda_jit_function(int dev, const char *image, size_t len, bool precompiled,
@@ -164,28 +172,30 @@ int mx_cuda_jit_function(int dev, const char *image, size_t len, bool precompile
                          CUfunction *fn) {
   uint64_t h = fnv1a(entry, strlen(entry) + 1, fnv1a(image, len, 0xcbf29ce484222325ull));
   pthread_mutex_lock(&jit_mu);
-  for (jit_entry *c = jit_cache; c; c = c->next)
-    if (c->dev == dev && c->hash == h && c->len == len && strcmp(c->entry, entry) == 0 &&
-        memcmp(c->image, image, len) == 0) {
-      *fn = c->fn;
-      pthread_mutex_unlock(&jit_mu);
-      return 0;
-    }
-  /* compiled under the lock: concurrent first calls of one kernel compile it once */
-  int rc = load(dev, image, len, precompiled, entry, headers, what, fn);
-  if (rc == 0) {
-    jit_entry *c = calloc(1, sizeof *c);
-    if (c && (c->image = malloc(len)) && (c->entry = malloc(strlen(entry) + 1))) {
-      memcpy(c->image, image, len);
-      strcpy(c->entry, entry);
-      c->dev = dev, c->hash = h, c->len = len, c->fn = *fn;
-      c->next = jit_cache;
-      jit_cache = c;
-    } else if (c) {
-      free(c->image);
-      free(c);
-    }
+  jit_entry *c = lookup(dev, h, image, len, entry);
+  if (c) *fn = c->fn;
+  pthread_mutex_unlock(&jit_mu);
+  if (c) return 0;
+  /* compiled outside the lock, so launches of kernels already loaded never wait behind an
+   * NVRTC compile; threads racing on one new kernel each build it and keep the first */
+  CUmodule mod;
+  if (load(dev, image, precompiled, entry, headers, what, &mod, fn) < 0) return -1;
+  pthread_mutex_lock(&jit_mu);
+  jit_entry *won = lookup(dev, h, image, len, entry);
+  if (won) {
+    *fn = won->fn;
+  } else if ((c = calloc(1, sizeof *c)) && (c->image = malloc(len)) &&
+             (c->entry = malloc(strlen(entry) + 1))) {
+    memcpy(c->image, image, len);
+    strcpy(c->entry, entry);
+    c->dev = dev, c->hash = h, c->len = len, c->fn = *fn;
+    c->next = jit_cache;
+    jit_cache = c;
+  } else if (c) { /* out of memory: the function works, it is just not cached */
+    free(c->image);
+    free(c);
   }
   pthread_mutex_unlock(&jit_mu);
-  return rc;
+  if (won) cuModuleUnload(mod);
+  return 0;
 }

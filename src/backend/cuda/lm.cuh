@@ -102,4 +102,11 @@ static inline const void *lm_stage(const mx_tensor *t, mx_dtype dt, mxc_scratch_
   return rc < 0 ? nullptr : p;
 }
 
+/* quantized.cu: float32 values of packed w in the nvfp4 / mxfp8 modes (codes of `bits` bits,
+ * one uint8 scale per group of gs; gsc: the nvfp4 global scale or NULL), with the rounding
+ * steps of the Dequantize kernel. Enqueues on q; 0 or -1 + error. */
+int mx_cuda_dequantize_fp_f32(const uint32_t *w, const uint8_t *sc, const float *gsc,
+                              float *out, int64_t groups, int gs, int bits, int mode,
+                              cudaStream_t q, int dev);
+
 #endif

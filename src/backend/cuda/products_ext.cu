@@ -2,17 +2,13 @@
  * integer dtype, wrapped once and clamped into each batch) are read back to the host, then
  * each output matrix is one mx_cuda_gemm of the selected (M, K) and (K, N) matrices. */
 #include "lm.cuh"
+#include "../kernel_checks.h"
 
 int mx_cuda_gather_mm(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx_tensor *out,
                       int n_out) {
-  if (n_in != 4 || n_out != 1)
-    return mx_fail_int(MX_EINVAL, "[gather_mm] Expected 4 inputs and 1 output.");
+  if (mx_check_gather_mm(in, n_in, out, n_out) < 0) return -1;
   const mx_tensor *a = &in[0], *b = &in[1], *li = &in[2], *ri = &in[3];
   mx_dtype t = out->dtype;
-  if (a->ndim != 3 || b->ndim != 3 || a->dtype != t || b->dtype != t)
-    return mx_fail_int(MX_EINVAL, "[gather_mm] Expected 3-D operands of the output dtype.");
-  if (t != MX_FLOAT32 && t != MX_FLOAT64 && t != MX_FLOAT16 && t != MX_BFLOAT16)
-    return mx_fail_int(MX_ETYPE, "[gather_mm] Unsupported dtype %s.", mx_dtype_name(t));
   if (out->size == 0) return 0;
   cudaStream_t q = (cudaStream_t)ctx->queue;
   int dev = ctx->device_index;

@@ -42,39 +42,6 @@ __global__ void __launch_bounds__(256) qq_fake_k(const float *src, float *dst, i
   }
 }
 
-/* dst = the float32 values of packed w (codes of `bits` bits, uint8 scale per group). */
-__global__ void __launch_bounds__(256) qq_unpack_k(const uint32_t *w, const uint8_t *sc,
-                                                   float *dst, int64_t groups, int gs, int bits,
-                                                   int mode, const float *gsc) {
-  const uint32_t mask = (1u << bits) - 1u;
-  const int64_t wpg = (int64_t)gs * bits / 32;
-  for (int64_t g = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; g < groups;
-       g += (int64_t)gridDim.x * blockDim.x) {
-    float s;
-    if (mode == MX_QMODE_NVFP4) {
-      s = mx_q_from_fp8(sc[g]);
-      if (gsc) s = __fmul_rn(s, __fdiv_rn(gsc[0], 448.0f * 6.0f));
-    } else {
-      s = mx_q_e8m0_value(sc[g]);
-    }
-    const uint32_t *wp = w + g * wpg;
-    float *o = dst + g * gs;
-    uint64_t acc = 0;
-    int have = 0;
-    for (int i = 0; i < gs; i++) {
-      if (have < bits) {
-        acc |= (uint64_t)(*wp++) << have;
-        have += 32;
-      }
-      uint32_t c = (uint32_t)acc & mask;
-      acc >>= bits;
-      have -= bits;
-      float v = mode == MX_QMODE_MXFP8 ? mx_q_from_fp8((uint8_t)c) : mx_q_e2m1_value(c);
-      o[i] = __fmul_rn(v, s);
-    }
-  }
-}
-
 /* A float32 scratch copy of float input t, quantized and dequantized along its last axis. */
 static float *mx_cuda_qq_fake(const mx_tensor *t, int gs, int mode, const float *gsc,
                               mxc_scratch_guard &gin, mxc_scratch_guard &gout, cudaStream_t q,
@@ -133,12 +100,9 @@ int mx_cuda_qqmatmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, mx
       const uint32_t *wq = (const uint32_t *)lm_stage(w, MX_UINT32, gwi, q, dev);
       const uint8_t *sb = wq ? (const uint8_t *)lm_stage(&in[2], MX_UINT8, gsc, q, dev) : nullptr;
       float *d = sb ? (float *)gwo.alloc(sizeof(float) * (size_t)nb * N * K) : nullptr;
-      if (d) {
-        int64_t groups = nb * N * (int64_t)K / p->group_size;
-        qq_unpack_k<<<mxc_blocks(groups, 256, dev), 256, 0, q>>>(wq, sb, d, groups, p->group_size,
-                                                                p->bits, p->mode, gw);
-        MX_CUDA_CHECK_LAUNCH("qqmm");
-      }
+      if (d && mx_cuda_dequantize_fp_f32(wq, sb, gw, d, nb * N * (int64_t)K / p->group_size,
+                                         p->group_size, p->bits, p->mode, q, dev) < 0)
+        return -1;
       wf = d;
     }
     if (!wf) return -1;

@@ -484,7 +484,6 @@ int mx_cuda_quantized_matmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int 
   if (out->size == 0) return 0;
   const mx_tensor *x = &in[0];
   int K = x->shape[x->ndim - 1], M = x->ndim > 1 ? x->shape[x->ndim - 2] : 1;
-  int N = out->shape[out->ndim - 1];
   if (K == 0) {
     MX_CUDA_CHECK("quantized_matmul",
                   cudaMemsetAsync(out->data, 0, (size_t)out->size * mx_dtype_size(out->dtype),
@@ -492,7 +491,6 @@ int mx_cuda_quantized_matmul(const mx_kernel_ctx *ctx, const mx_tensor *in, int 
     return 0;
   }
   int64_t nmat = x->size / ((int64_t)K * M);
-  (void)N;
   return q_drive(ctx, x, &in[1], &in[2], n_in > 3 ? &in[3] : nullptr, nullptr, nullptr, nmat,
                  out, p->bits, p->group_size, p->mode, p->transpose);
 }
@@ -681,6 +679,17 @@ int mx_cuda_dequantize(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in, 
   q_dequantize_k<<<mxc_blocks(groups, 256, dev), 256, 0, q>>>(
       w, sc, bi, in[1].dtype, affine ? in[2].dtype : MX_FLOAT32, ct, out->data, out->dtype,
       p->group_size, p->bits, p->mode, gptr, groups);
+  MX_CUDA_CHECK_LAUNCH("dequantize");
+  return 0;
+}
+
+int mx_cuda_dequantize_fp_f32(const uint32_t *w, const uint8_t *sc, const float *gsc,
+                              float *out, int64_t groups, int gs, int bits, int mode,
+                              cudaStream_t q, int dev) {
+  if (groups == 0) return 0;
+  q_dequantize_k<<<mxc_blocks(groups, 256, dev), 256, 0, q>>>(
+      w, sc, nullptr, MX_UINT8, MX_FLOAT32, MX_FLOAT32, out, MX_FLOAT32, gs, bits, mode, gsc,
+      groups);
   MX_CUDA_CHECK_LAUNCH("dequantize");
   return 0;
 }
