@@ -597,16 +597,38 @@ PyMethodDef mxpy_stream_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* DeviceType is an enum.Enum whose comparison with None raises and whose repr is
+ * "DeviceType.gpu", as MLX's. */
+static const char device_type_src[] =
+    "import enum\n"
+    "class DeviceType(enum.Enum):\n"
+    "    cpu = 0\n"
+    "    gpu = 1\n"
+    "    def __eq__(self, other):\n"
+    "        if other is None:\n"
+    "            raise TypeError('__eq__(): incompatible function arguments: '\n"
+    "                            'mlx.core.DeviceType compared with None.')\n"
+    "        return self is other if isinstance(other, DeviceType) else NotImplemented\n"
+    "    def __ne__(self, other):\n"
+    "        eq = self.__eq__(other)\n"
+    "        return eq if eq is NotImplemented else not eq\n"
+    "    __hash__ = enum.Enum.__hash__\n"
+    "    def __repr__(self):\n"
+    "        return 'DeviceType.' + self.name\n"
+    "DeviceType.__module__ = 'mlx.core'\n";
+
 static int make_device_type_enum(PyObject *m) {
-  PyObject *enum_mod = PyImport_ImportModule("enum");
-  if (!enum_mod) return -1;
+  PyObject *ns = PyDict_New();
+  if (!ns) return -1;
   int rc = -1;
-  PyObject *cls = PyObject_GetAttrString(enum_mod, "Enum");
-  PyObject *args = Py_BuildValue("(s[(si)(si)])", "DeviceType", "cpu", 0, "gpu", 1);
-  PyObject *kw = Py_BuildValue("{s:s,s:s}", "module", "mlx.core", "qualname", "DeviceType");
-  if (!cls || !args || !kw) goto done;
-  device_type_enum = PyObject_Call(cls, args, kw);
+  PyObject *builtins = PyEval_GetBuiltins();
+  if (PyDict_SetItemString(ns, "__builtins__", builtins) < 0) goto done;
+  PyObject *r = PyRun_String(device_type_src, Py_file_input, ns, ns);
+  if (!r) goto done;
+  Py_DECREF(r);
+  device_type_enum = PyDict_GetItemString(ns, "DeviceType");
   if (!device_type_enum) goto done;
+  Py_INCREF(device_type_enum);
   device_type_objs[0] = PyObject_GetAttrString(device_type_enum, "cpu");
   device_type_objs[1] = PyObject_GetAttrString(device_type_enum, "gpu");
   if (!device_type_objs[0] || !device_type_objs[1]) goto done;
@@ -616,10 +638,7 @@ static int make_device_type_enum(PyObject *m) {
     goto done;
   rc = 0;
 done:
-  Py_XDECREF(cls);
-  Py_XDECREF(args);
-  Py_XDECREF(kw);
-  Py_DECREF(enum_mod);
+  Py_DECREF(ns);
   return rc;
 }
 

@@ -34,6 +34,8 @@ static mx_buffer *buffer_header(size_t nbytes) {
   atomic_init(&b->flags, 0);
   b->release = NULL;
   b->payload = NULL;
+  b->upload_queue = NULL;
+  atomic_init(&b->upload_token, NULL);
   return b;
 }
 
@@ -65,6 +67,17 @@ mx_buffer *mx_buffer_wrap(void *host, size_t nbytes, void (*release)(void *), vo
   return b;
 }
 
+/* Waits for a queued upload; the caller holds b's stripe or the last reference. */
+static int settle_upload(mx_buffer *b) {
+  void *token = atomic_exchange(&b->upload_token, NULL);
+  if (!token) return 0;
+  const mx_gpu_backend *g = mx_gpu();
+  int rc = g->wait(token);
+  g->token_free(token);
+  b->upload_queue = NULL;
+  return rc;
+}
+
 void mx_buffer_retain(mx_buffer *b) {
   if (b) atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
 }
@@ -75,6 +88,7 @@ void mx_buffer_release(mx_buffer *b) {
   int64_t old = atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel);
   MX_ASSERT(old > 0);
   if (old != 1) return;
+  settle_upload(b);
   if (b->release) {
     b->release(b->payload);
   } else if (b->host) {
@@ -89,14 +103,18 @@ bool mx_buffer_valid_on(const mx_buffer *b, mx_mem_where where) {
   return f & (where == MX_MEM_HOST ? MX_BUF_HOST_VALID : MX_BUF_DEV_VALID);
 }
 
-void *mx_buffer_data(mx_buffer *b, mx_mem_where where) {
+void *mx_buffer_data_on(mx_buffer *b, mx_mem_where where, void *queue) {
   uint32_t want = where == MX_MEM_HOST ? MX_BUF_HOST_VALID : MX_BUF_DEV_VALID;
-  if (atomic_load(&b->flags) & want) return where == MX_MEM_HOST ? b->host : b->dev;
+  if ((atomic_load(&b->flags) & want) &&
+      (where == MX_MEM_HOST || !atomic_load(&b->upload_token) || (queue && b->upload_queue == queue)))
+    return where == MX_MEM_HOST ? b->host : b->dev;
   pthread_mutex_t *m = stripe(b);
   pthread_mutex_lock(m);
   void *res = NULL;
   if (atomic_load(&b->flags) & want) {
     res = where == MX_MEM_HOST ? b->host : b->dev;
+    if (where == MX_MEM_DEVICE && !(queue && b->upload_queue == queue) && settle_upload(b) != 0)
+      res = NULL;
   } else {
     const mx_gpu_backend *g = mx_gpu();
     if (!g) {
@@ -106,7 +124,19 @@ void *mx_buffer_data(mx_buffer *b, mx_mem_where where) {
       if (b->host && g->copy_to_host(b->host, b->dev, b->nbytes) == 0) res = b->host;
     } else {
       if (!b->dev) b->dev = mx_mem_alloc(b->nbytes, MX_MEM_DEVICE);
-      if (b->dev && g->copy_to_device(b->dev, b->host, b->nbytes) == 0) res = b->dev;
+      bool queued = queue && g->record;
+      if (b->dev && g->copy_to_device(b->dev, b->host, b->nbytes, queued ? queue : NULL) == 0) {
+        res = b->dev;
+        if (queued) {
+          void *token = g->record(queue);
+          if (token) {
+            b->upload_queue = queue;
+            atomic_store(&b->upload_token, token);
+          } else if (g->queue_finish(queue) != 0) {
+            res = NULL;
+          }
+        }
+      }
     }
     if (res) atomic_fetch_or(&b->flags, want);
   }
@@ -114,10 +144,13 @@ void *mx_buffer_data(mx_buffer *b, mx_mem_where where) {
   return res;
 }
 
+void *mx_buffer_data(mx_buffer *b, mx_mem_where where) { return mx_buffer_data_on(b, where, NULL); }
+
 void mx_buffer_invalidate_others(mx_buffer *b, mx_mem_where where) {
   pthread_mutex_t *m = stripe(b);
   pthread_mutex_lock(m);
   if (where == MX_MEM_HOST) {
+    settle_upload(b); /* its target is about to be freed */
     atomic_fetch_and(&b->flags, ~(uint32_t)MX_BUF_DEV_VALID);
     if (b->dev) mx_mem_free(b->dev, b->nbytes, MX_MEM_DEVICE);
     b->dev = NULL;

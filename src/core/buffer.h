@@ -24,6 +24,9 @@ typedef struct mx_buffer {
   _Atomic uint32_t flags;   /* MX_BUF_* */
   void (*release)(void *payload); /* foreign memory: called instead of freeing host */
   void *payload;
+  /* An upload queued on upload_queue: work on another queue waits for upload_token first. */
+  void *upload_queue;
+  void *_Atomic upload_token;
 } mx_buffer;
 
 /* A new buffer of nbytes (refs = 1) with memory on `where`, marked valid there.
@@ -39,6 +42,9 @@ static inline int64_t mx_buffer_refs(const mx_buffer *b) { return b->refs; }
 /* Pointer to a valid copy on `where`, making one (upload/download mirror) if needed.
  * NULL + error on allocation failure. Thread-safe. */
 void *mx_buffer_data(mx_buffer *b, mx_mem_where where);
+/* The same for work about to be queued on the GPU backend queue `queue`: an upload is queued
+ * there instead of waited for (NULL: as mx_buffer_data). */
+void *mx_buffer_data_on(mx_buffer *b, mx_mem_where where, void *queue);
 /* True if the copy on `where` is valid now. */
 bool mx_buffer_valid_on(const mx_buffer *b, mx_mem_where where);
 /* The buffer is about to be overwritten on `where` (donation): drop the other copy. */

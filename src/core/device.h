@@ -12,12 +12,17 @@ typedef struct mx_gpu_backend {
   int (*device_count)(void);
   void *(*malloc)(size_t nbytes);                     /* device memory; NULL on failure */
   void (*free)(void *p);
-  int (*copy_to_device)(void *dst, const void *src, size_t nbytes); /* synchronous */
-  int (*copy_to_host)(void *dst, const void *src, size_t nbytes);   /* synchronous */
+  /* queue NULL: synchronous. A queue: ordered before the work later queued on it; src may
+   * be reused once the call returns. */
+  int (*copy_to_device)(void *dst, const void *src, size_t nbytes, void *queue);
+  int (*copy_to_host)(void *dst, const void *src, size_t nbytes); /* synchronous */
   void *(*queue_new)(void);                           /* one per stream */
   void (*queue_free)(void *q);
   int (*queue_finish)(void *q);                       /* wait for the queue's work */
   mx_kernel_fn (*kernel)(int prim);                   /* NULL: no GPU kernel */
+  /* True when prim's kernel takes a one-element input of <= 8 bytes that is only in host
+   * memory by value (flagged MX_ON_HOST) instead of an upload. NULL: never. */
+  bool (*host_scalars)(int prim);
   size_t (*memory_size)(void);                        /* bytes on the device */
   const char *(*device_name)(void);
   const char *(*architecture)(void);

@@ -14,8 +14,12 @@ typedef struct mx_tensor {
   const int32_t *shape;
   const int64_t *strides;   /* elements */
   int64_t size;             /* elements */
-  uint8_t flags;            /* MX_ROW_CONTIG | MX_COL_CONTIG */
+  uint8_t flags;            /* MX_ROW_CONTIG | MX_COL_CONTIG | MX_ON_HOST */
 } mx_tensor;
+
+/* A device kernel's one-element input whose data is in host memory: only for primitives whose
+ * backend says it reads such inputs itself (mx_gpu_backend.host_scalars). */
+enum { MX_ON_HOST = 1u << 7 };
 
 typedef struct mx_kernel_ctx {
   const void *params;       /* the primitive's parameter struct (prims_gen.h), may be NULL */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "allocator.h"
+#include "device.h"
 #include "prims_gen.h"
 
 mx_task *mx_task_new(int n_in, int n_out, const int *ndims, int n_wait) {
@@ -60,10 +61,21 @@ static int run_kernel(mx_task *t, void *queue) {
       continue;
     if (mx_event_wait(t->waits[i]) != 0) return -1;
   }
+  const mx_gpu_backend *g = t->where == MX_MEM_DEVICE ? mx_gpu() : NULL;
+  bool by_value = g && g->host_scalars && g->host_scalars(t->prim);
   for (int i = 0; i < t->n_in + t->n_out; i++) {
-    char *base = mx_buffer_data(t->bufs[i], t->where);
+    mx_tensor *x = &t->tensors[i];
+    char *base;
+    if (by_value && i < t->n_in && x->size == 1 && mx_dtype_size(x->dtype) <= 8 &&
+        !mx_buffer_valid_on(t->bufs[i], MX_MEM_DEVICE) &&
+        mx_buffer_valid_on(t->bufs[i], MX_MEM_HOST)) {
+      base = t->bufs[i]->host; /* a scalar goes to the kernel by value, never as a copy */
+      x->flags |= MX_ON_HOST;
+    } else {
+      base = mx_buffer_data_on(t->bufs[i], t->where, queue);
+    }
     if (!base) return -1;
-    t->tensors[i].data = base + t->offsets[i] * mx_dtype_size(t->tensors[i].dtype);
+    x->data = base + t->offsets[i] * mx_dtype_size(x->dtype);
   }
   if (!t->fn && t->n_in + t->n_out == 0) return 0; /* a join: only orders its waits */
   if (!t->fn)

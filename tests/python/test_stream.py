@@ -181,3 +181,15 @@ def test_device_and_stream_compared_with_none_raise():
     with pytest.raises(TypeError):
         mx.default_stream(mx.cpu) != None  # noqa: E711
     assert mx.Device(mx.cpu) != 3 and not (mx.default_stream(mx.cpu) == 3)
+
+
+def test_device_type_compares_as_mlx():
+    """DeviceType == None raises as MLX's; members equal Devices of their type; repr."""
+    with pytest.raises(TypeError):
+        mx.gpu == None  # noqa: E711
+    with pytest.raises(TypeError):
+        mx.DeviceType.cpu != None  # noqa: E711
+    assert mx.DeviceType.gpu == mx.Device(mx.gpu) and mx.Device(mx.cpu) == mx.DeviceType.cpu
+    assert mx.DeviceType.gpu != 1 and mx.DeviceType.cpu != mx.DeviceType.gpu
+    assert repr(mx.gpu) == "DeviceType.gpu" and str(mx.cpu) == "DeviceType.cpu"
+    assert {mx.gpu: 1}[mx.DeviceType(1)] == 1

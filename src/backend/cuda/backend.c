@@ -13,6 +13,7 @@
 #include "../../core/error.h"
 
 mx_kernel_fn mx_cuda_kernel(int prim);
+bool mx_cuda_host_scalars(int prim);
 
 static int fail(const char *what, cudaError_t e) {
   cudaGetLastError(); /* clear a non-sticky error so later calls start clean */
@@ -67,13 +68,19 @@ static void *dmalloc(size_t n) {
 
 static void dfree(void *p) { cudaFree(p); }
 
-static int copy_to_device(void *dst, const void *src, size_t n) {
+static int copy_to_device(void *dst, const void *src, size_t n, void *q) {
   if (!n) return 0;
-  cudaError_t e = cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice);
-  /* From pageable memory cudaMemcpy may return once the bytes are staged, before the DMA
-   * lands; kernels run on non-blocking streams, which do not wait for the legacy stream the
-   * copy went to, so wait for it here. */
-  if (e == cudaSuccess) e = cudaStreamSynchronize(cudaStreamLegacy);
+  cudaError_t e;
+  if (q) {
+    /* from pageable memory the bytes are staged before the call returns */
+    e = cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, (cudaStream_t)q);
+  } else {
+    e = cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice);
+    /* From pageable memory cudaMemcpy may return once the bytes are staged, before the DMA
+     * lands; kernels run on non-blocking streams, which do not wait for the legacy stream
+     * the copy went to, so wait for it here. */
+    if (e == cudaSuccess) e = cudaStreamSynchronize(cudaStreamLegacy);
+  }
   return e == cudaSuccess ? 0 : fail("upload", e);
 }
 
@@ -211,6 +218,7 @@ static const mx_gpu_backend cuda = {
     .queue_free = queue_free,
     .queue_finish = queue_finish,
     .kernel = kernel,
+    .host_scalars = mx_cuda_host_scalars,
     .memory_size = memory_size,
     .device_name = device_name,
     .architecture = architecture,

@@ -32,6 +32,7 @@ void mx_cuda_scratch_free(void *p, cudaStream_t q);
 
 /* The kernel of primitive `prim` (mx_prim), NULL when CUDA has none. */
 mx_kernel_fn mx_cuda_kernel(int prim);
+bool mx_cuda_host_scalars(int prim); /* elementwise kernels: MX_ON_HOST inputs by value */
 
 /* ---- copy.cu: shared by the views, slice_update, matmul, reduce and the dtype fallbacks ----
  * Same semantics as mx_cpu_copy_strided: equal shapes copy element by multi-index (strided,

@@ -14,7 +14,20 @@ struct ew_args {
   int64_t n;
   uint32_t scalar; /* linear kernel: bit k set when input k is one broadcast element */
   uint32_t vec;    /* every streamed pointer is aligned for packs (general: the output) */
+  uint32_t byval;  /* bit k set when input k is the one element held in sval[k] */
+  uint64_t sval[3];
 };
+
+/* Input k's element at offset off: from the arguments when passed by value. */
+template <class T>
+__device__ __forceinline__ T ew_elem(const ew_args &a, int k, int64_t off) {
+  if (a.byval & (1u << k)) {
+    T v;
+    memcpy(&v, &a.sval[k], sizeof(T));
+    return v;
+  }
+  return ((const T *)a.in[k])[off];
+}
 
 template <class Op>
 struct ew_width {
@@ -29,10 +42,10 @@ struct ew_width {
 };
 
 template <class T, int V>
-__device__ __forceinline__ void ew_load(T (&x)[V], const void *p, int64_t i0, bool scalar) {
-  const T *q = (const T *)p;
-  if (scalar) {
-    T v = q[0];
+__device__ __forceinline__ void ew_load(T (&x)[V], const ew_args &a, int k, int64_t i0) {
+  const T *q = (const T *)a.in[k];
+  if (a.scalar & (1u << k)) {
+    T v = ew_elem<T>(a, k, 0);
 #pragma unroll
     for (int k = 0; k < V; k++) x[k] = v;
   } else {
@@ -44,15 +57,15 @@ __device__ __forceinline__ void ew_load(T (&x)[V], const void *p, int64_t i0, bo
 
 template <class Op>
 __device__ __forceinline__ typename Op::O ew_apply_at(const ew_args &a, const int64_t *off) {
-  typename Op::T0 x0 = ((const typename Op::T0 *)a.in[0])[off[0]];
+  typename Op::T0 x0 = ew_elem<typename Op::T0>(a, 0, off[0]);
   if constexpr (Op::NIN == 1) {
     return Op::apply(x0);
   } else if constexpr (Op::NIN == 2) {
-    typename Op::T1 x1 = ((const typename Op::T1 *)a.in[1])[off[1]];
+    typename Op::T1 x1 = ew_elem<typename Op::T1>(a, 1, off[1]);
     return Op::apply(x0, x1);
   } else {
-    typename Op::T1 x1 = ((const typename Op::T1 *)a.in[1])[off[1]];
-    typename Op::T2 x2 = ((const typename Op::T2 *)a.in[2])[off[2]];
+    typename Op::T1 x1 = ew_elem<typename Op::T1>(a, 1, off[1]);
+    typename Op::T2 x2 = ew_elem<typename Op::T2>(a, 2, off[2]);
     return Op::apply(x0, x1, x2);
   }
 }
@@ -70,20 +83,20 @@ __global__ void __launch_bounds__(MXC_THREADS) ew_linear(ew_args a) {
     if (a.vec && i0 + V <= a.n) {
       mxc_pack<O, V> r;
       typename Op::T0 x0[V];
-      ew_load<typename Op::T0, V>(x0, a.in[0], i0, a.scalar & 1u);
+      ew_load<typename Op::T0, V>(x0, a, 0, i0);
       if constexpr (Op::NIN == 1) {
 #pragma unroll
         for (int k = 0; k < V; k++) r.v[k] = Op::apply(x0[k]);
       } else if constexpr (Op::NIN == 2) {
         typename Op::T1 x1[V];
-        ew_load<typename Op::T1, V>(x1, a.in[1], i0, a.scalar & 2u);
+        ew_load<typename Op::T1, V>(x1, a, 1, i0);
 #pragma unroll
         for (int k = 0; k < V; k++) r.v[k] = Op::apply(x0[k], x1[k]);
       } else {
         typename Op::T1 x1[V];
         typename Op::T2 x2[V];
-        ew_load<typename Op::T1, V>(x1, a.in[1], i0, a.scalar & 2u);
-        ew_load<typename Op::T2, V>(x2, a.in[2], i0, a.scalar & 4u);
+        ew_load<typename Op::T1, V>(x1, a, 1, i0);
+        ew_load<typename Op::T2, V>(x2, a, 2, i0);
 #pragma unroll
         for (int k = 0; k < V; k++) r.v[k] = Op::apply(x0[k], x1[k], x2[k]);
       }
@@ -171,18 +184,23 @@ bad:
 }
 
 /* Runs Op on n elements into contiguous dst; each input contiguous, or one broadcast element
- * when its bit is set in `scalar`. */
+ * when its bit is set in `scalar` -- held in sval[k] when its bit is set in `byval`. */
 template <class Op>
-static int ew_run_linear(const char *name, cudaStream_t q, int dev, const void *const *in,
-                         uint32_t scalar, void *dst, int64_t n) {
+static int ew_launch_linear(const char *name, cudaStream_t q, int dev, const void *const *in,
+                            uint32_t scalar, void *dst, int64_t n, uint32_t byval,
+                            const uint64_t *sval) {
   constexpr int N = Op::NIN, V = ew_width<Op>::V;
   const int sizes[3] = {(int)sizeof(typename Op::T0), ew_width<Op>::s1, ew_width<Op>::s2};
   ew_args a;
   a.out = dst;
   a.n = n;
-  a.scalar = scalar;
+  a.scalar = scalar | byval;
+  a.byval = byval;
   a.vec = mxc_align_of(dst) >= (int)sizeof(typename Op::O) * V;
-  for (int k = 0; k < 3; k++) a.in[k] = k < N ? in[k] : nullptr;
+  for (int k = 0; k < 3; k++) {
+    a.in[k] = k < N ? in[k] : nullptr;
+    a.sval[k] = sval && (byval & (1u << k)) ? sval[k] : 0;
+  }
   for (int k = 0; k < N; k++)
     if (!(scalar & (1u << k)) && mxc_align_of(in[k]) < sizes[k] * V) a.vec = 0;
   ew_linear<Op><<<mxc_blocks((n + V - 1) / V, MXC_THREADS, dev), MXC_THREADS, 0, q>>>(a);
@@ -190,6 +208,11 @@ static int ew_run_linear(const char *name, cudaStream_t q, int dev, const void *
   if (e != cudaSuccess)
     return mx_fail_int(MX_ERUNTIME, "[%s] CUDA error: %s", name, cudaGetErrorString(e));
   return 0;
+}
+template <class Op>
+static int ew_run_linear(const char *name, cudaStream_t q, int dev, const void *const *in,
+                         uint32_t scalar, void *dst, int64_t n) {
+  return ew_launch_linear<Op>(name, q, dev, in, scalar, dst, n, 0, nullptr);
 }
 typedef int (*ew_linear_fn)(const char *name, cudaStream_t q, int dev, const void *const *in,
                             uint32_t scalar, void *dst, int64_t n);
@@ -206,19 +229,30 @@ static int ew_run(const char *name, const mx_kernel_ctx *ctx, const mx_tensor *i
   void *ext = nullptr;
   if (mxc_layout_init<N>(&L, out->ndim, out->shape, strides, q, &ext) < 0) return -1;
   const void *ptrs[3] = {nullptr, nullptr, nullptr};
-  for (int k = 0; k < N; k++) ptrs[k] = in[k].data;
+  uint32_t byval = 0;
+  uint64_t sval[3] = {0, 0, 0};
+  for (int k = 0; k < N; k++) {
+    ptrs[k] = in[k].data;
+    if (in[k].flags & MX_ON_HOST) { /* one element, read here (DESIGN section 4) */
+      byval |= 1u << k;
+      memcpy(&sval[k], in[k].data, (size_t)mx_dtype_size(in[k].dtype));
+      ptrs[k] = nullptr;
+    }
+  }
   uint32_t scalar = 0;
   bool linear = L.ndim == 1;
   for (int k = 0; k < N && linear; k++) {
     int64_t s = L.strides[k][0];
-    if (s == 0) scalar |= 1u << k;
+    if (s == 0 || (byval & (1u << k))) scalar |= 1u << k;
     else if (s != 1) linear = false;
   }
-  if (linear) return ew_run_linear<Op>(name, q, dev, ptrs, scalar, dst, out->size);
+  if (linear) return ew_launch_linear<Op>(name, q, dev, ptrs, scalar, dst, out->size, byval, sval);
   ew_args a;
   a.out = dst;
   a.n = out->size;
   a.scalar = 0;
+  a.byval = byval;
+  for (int k = 0; k < 3; k++) a.sval[k] = sval[k];
   a.vec = mxc_align_of(dst) >= (int)sizeof(typename Op::O) * EW_ITEMS; /* output packs */
   for (int k = 0; k < 3; k++) a.in[k] = ptrs[k];
   unsigned blocks = mxc_blocks((a.n + EW_ITEMS - 1) / EW_ITEMS, MXC_THREADS, dev);

@@ -8,15 +8,16 @@
 #include "cuda.h"
 
 static mx_kernel_fn kernel_tab[MX_PRIM_COUNT];
+static bool by_value_tab[MX_PRIM_COUNT]; /* kernels built on elementwise.cuh */
 static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
 
 static void kernel_tab_build(void) {
   mx_kernel_fn *f = kernel_tab;
   /* element-wise families: every member has a kernel generated from its formula */
-#define REG_UNARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_unary_##stem;
-#define REG_BINARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_binary_##stem;
-#define REG_COMPARE(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_compare_##stem;
-#define REG_TERNARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_ternary_##stem;
+#define REG_UNARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_unary_##stem, by_value_tab[MX_PRIM_##NAME] = true;
+#define REG_BINARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_binary_##stem, by_value_tab[MX_PRIM_##NAME] = true;
+#define REG_COMPARE(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_compare_##stem, by_value_tab[MX_PRIM_##NAME] = true;
+#define REG_TERNARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_ternary_##stem, by_value_tab[MX_PRIM_##NAME] = true;
   MX_UNARY_PRIMS(REG_UNARY)
   MX_BINARY_PRIMS(REG_BINARY)
   MX_COMPARE_PRIMS(REG_COMPARE)
@@ -112,6 +113,11 @@ extern "C" mx_kernel_fn mx_cuda_kernel(int prim) {
   pthread_once(&kernel_once, kernel_tab_build);
   if (prim < 0 || prim >= MX_PRIM_COUNT) return nullptr;
   return kernel_tab[prim];
+}
+
+extern "C" bool mx_cuda_host_scalars(int prim) {
+  pthread_once(&kernel_once, kernel_tab_build);
+  return prim >= 0 && prim < MX_PRIM_COUNT && by_value_tab[prim];
 }
 
 #define MXC_MAX_DEVICES 64

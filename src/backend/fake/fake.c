@@ -16,7 +16,28 @@ static int copy(void *dst, const void *src, size_t n) {
   return 0;
 }
 
+static int upload(void *dst, const void *src, size_t n, void *queue) {
+  (void)queue;
+  return copy(dst, src, n);
+}
+
 static mx_kernel_fn kernel(int prim) { return mx_prims[prim].eval_cpu; }
+
+/* As the CUDA back-end: element-wise kernels take host scalars by value (the CPU kernels
+ * read them where they are). */
+static bool host_scalars(int prim) {
+  switch (prim) {
+#define BY_VALUE(NAME, stem) case MX_PRIM_##NAME:
+    MX_UNARY_PRIMS(BY_VALUE)
+    MX_BINARY_PRIMS(BY_VALUE)
+    MX_COMPARE_PRIMS(BY_VALUE)
+    MX_TERNARY_PRIMS(BY_VALUE)
+#undef BY_VALUE
+      return true;
+    default:
+      return false;
+  }
+}
 static size_t memory_size(void) { return (size_t)16 << 30; }
 static const char *name(void) { return "Fake GPU (host memory)"; }
 
@@ -25,9 +46,10 @@ static const mx_gpu_backend fake = {
     .device_count = count,
     .malloc = dmalloc,
     .free = dfree,
-    .copy_to_device = copy,
+    .copy_to_device = upload,
     .copy_to_host = copy,
     .kernel = kernel,
+    .host_scalars = host_scalars,
     .memory_size = memory_size,
     .device_name = name,
 };
