@@ -20,8 +20,8 @@ typedef struct mx_gpu_backend {
   void (*queue_free)(void *q);
   int (*queue_finish)(void *q);                       /* wait for the queue's work */
   mx_kernel_fn (*kernel)(int prim);                   /* NULL: no GPU kernel */
-  /* True when prim's kernel takes a one-element input of <= 8 bytes that is only in host
-   * memory by value (flagged MX_ON_HOST) instead of an upload. NULL: never. */
+  /* True when prim's kernel takes an input over a one-element buffer of <= 8 bytes that is
+   * only in host memory by value (flagged MX_ON_HOST) instead of an upload. NULL: never. */
   bool (*host_scalars)(int prim);
   size_t (*memory_size)(void);                        /* bytes on the device */
   const char *(*device_name)(void);

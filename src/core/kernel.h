@@ -17,8 +17,9 @@ typedef struct mx_tensor {
   uint8_t flags;            /* MX_ROW_CONTIG | MX_COL_CONTIG | MX_ON_HOST */
 } mx_tensor;
 
-/* A device kernel's one-element input whose data is in host memory: only for primitives whose
- * backend says it reads such inputs itself (mx_gpu_backend.host_scalars). */
+/* A device kernel's input whose every element is the one element at data, in host memory (a
+ * scalar or a broadcast view of one): only for primitives whose backend says it reads such
+ * inputs itself (mx_gpu_backend.host_scalars). */
 enum { MX_ON_HOST = 1u << 7 };
 
 typedef struct mx_kernel_ctx {

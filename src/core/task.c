@@ -66,7 +66,8 @@ static int run_kernel(mx_task *t, void *queue) {
   for (int i = 0; i < t->n_in + t->n_out; i++) {
     mx_tensor *x = &t->tensors[i];
     char *base;
-    if (by_value && i < t->n_in && x->size == 1 && mx_dtype_size(x->dtype) <= 8 &&
+    if (by_value && i < t->n_in && t->bufs[i]->nbytes == (size_t)mx_dtype_size(x->dtype) &&
+        t->offsets[i] == 0 && x->size > 0 && t->bufs[i]->nbytes <= 8 &&
         !mx_buffer_valid_on(t->bufs[i], MX_MEM_DEVICE) &&
         mx_buffer_valid_on(t->bufs[i], MX_MEM_HOST)) {
       base = t->bufs[i]->host; /* a scalar goes to the kernel by value, never as a copy */

@@ -53,6 +53,8 @@ def test_scalar_then_non_elementwise_kernel():
     # the same host scalar next goes to kernels that take no values: an upload then
     assert mx.sum(mx.broadcast_to(s, (5,))).item() == 35.0
     assert mx.reshape(s, (1, 1)).item() == 7.0
+    assert mx.array(3).astype(mx.float16).item() == 3.0  # a copy kernel reads device memory
+    assert mx.array(2, dtype=mx.int8).astype(mx.float32).item() == 2.0
     assert y.item() == 8.0
 
 

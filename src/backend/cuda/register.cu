@@ -13,11 +13,12 @@ static pthread_once_t kernel_once = PTHREAD_ONCE_INIT;
 
 static void kernel_tab_build(void) {
   mx_kernel_fn *f = kernel_tab;
+  static mx_kernel_fn ew[MX_PRIM_COUNT]; /* the element-wise engine's kernels */
   /* element-wise families: every member has a kernel generated from its formula */
-#define REG_UNARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_unary_##stem, by_value_tab[MX_PRIM_##NAME] = true;
-#define REG_BINARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_binary_##stem, by_value_tab[MX_PRIM_##NAME] = true;
-#define REG_COMPARE(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_compare_##stem, by_value_tab[MX_PRIM_##NAME] = true;
-#define REG_TERNARY(NAME, stem) f[MX_PRIM_##NAME] = mx_cuda_ternary_##stem, by_value_tab[MX_PRIM_##NAME] = true;
+#define REG_UNARY(NAME, stem) f[MX_PRIM_##NAME] = ew[MX_PRIM_##NAME] = mx_cuda_unary_##stem;
+#define REG_BINARY(NAME, stem) f[MX_PRIM_##NAME] = ew[MX_PRIM_##NAME] = mx_cuda_binary_##stem;
+#define REG_COMPARE(NAME, stem) f[MX_PRIM_##NAME] = ew[MX_PRIM_##NAME] = mx_cuda_compare_##stem;
+#define REG_TERNARY(NAME, stem) f[MX_PRIM_##NAME] = ew[MX_PRIM_##NAME] = mx_cuda_ternary_##stem;
   MX_UNARY_PRIMS(REG_UNARY)
   MX_BINARY_PRIMS(REG_BINARY)
   MX_COMPARE_PRIMS(REG_COMPARE)
@@ -107,6 +108,9 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_FFT] = mx_cuda_fft;
   f[MX_PRIM_HADAMARD] = mx_cuda_hadamard;
   /* (end of section GF) */
+
+  /* kernels of elementwise.cuh take host scalars by value (not Copy/AsType: copy.cu) */
+  for (int p = 0; p < MX_PRIM_COUNT; p++) by_value_tab[p] = ew[p] && ew[p] == f[p];
 }
 
 extern "C" mx_kernel_fn mx_cuda_kernel(int prim) {

@@ -26,6 +26,7 @@ static mx_kernel_fn kernel(int prim) { return mx_prims[prim].eval_cpu; }
 /* As the CUDA back-end: element-wise kernels take host scalars by value (the CPU kernels
  * read them where they are). */
 static bool host_scalars(int prim) {
+  if (prim == MX_PRIM_COPY || prim == MX_PRIM_ASTYPE) return false; /* strided copies there */
   switch (prim) {
 #define BY_VALUE(NAME, stem) case MX_PRIM_##NAME:
     MX_UNARY_PRIMS(BY_VALUE)
