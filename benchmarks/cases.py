@@ -454,14 +454,14 @@ def linalg_torch(name):
 QM_N, QM_K = 14336, 4096
 
 
-def qmm_ours(m):
+def qmm_ours(m, transpose=True):
     def factory():
-        w = f32((QM_N, QM_K), 0, 0.02)
+        w = f32((QM_N, QM_K) if transpose else (QM_K, QM_N), 0, 0.02)
         wq, scales, biases = mx.quantize(w, group_size=64, bits=4)
         x = f32((m, QM_K), 1)
         mx.eval(wq, scales, biases)
-        return None, lambda _: mx.eval(mx.quantized_matmul(x, wq, scales, biases,
-                                                           transpose=True, group_size=64, bits=4))
+        return None, lambda _: mx.eval(mx.quantized_matmul(
+            x, wq, scales, biases, transpose=transpose, group_size=64, bits=4))
     return factory
 
 
@@ -601,6 +601,8 @@ CASES = [
     Case("sdpa decode (1 query, 4096 keys)", "(1,32,*,128) float32", sdpa_ours, sdpa_numpy,
          sdpa_torch),
     Case("4-bit quantized_matmul decode", f"(1,{QM_K})x({QM_N},{QM_K}) g64", qmm_ours(1)),
+    Case("4-bit quantized_matmul decode, transpose=False", f"(1,{QM_K})x({QM_K},{QM_N}) g64",
+         qmm_ours(1, transpose=False)),
     Case("4-bit quantized_matmul prefill", f"(512,{QM_K})x({QM_N},{QM_K}) g64", qmm_ours(512)),
     Case("sort 10^7", f"({N_SORT},) float32",
          **op_case([(N_SORT,)], lambda a: mx.sort(a), lambda a: __import__("numpy").sort(a),

@@ -9,6 +9,7 @@
 
 #include "pool.h"
 #include "qdot.h"
+#include "qmv_cols.h"
 #include "quantized.h"
 
 #define QMM_SMALL_M 8    /* up to this many rows of x: the unpack-and-dot path */
@@ -101,6 +102,11 @@ static int qmm_run(const qmm_mat *m) {
   if (m->transpose && mx_cpu_qdot_applies(m->M, m->N, m->K, m->bits, m->gs, m->mode)) {
     int rc = mx_cpu_qdot_matmul(m->x, m->M, m->K, m->w, m->sc, m->bi, m->N, m->bits, m->gs,
                                 m->out);
+    if (rc <= 0) return rc;
+  }
+  if (!m->transpose && m->M <= QMM_SMALL_M && m->mode == MX_QMODE_AFFINE) {
+    int rc = mx_cpu_qmv_cols(m->x, m->M, m->K, m->w, m->sc, m->bi, m->N, m->bits, m->gs,
+                             m->out);
     if (rc <= 0) return rc;
   }
   if (m->M <= QMM_SMALL_M) {
