@@ -2,8 +2,9 @@
  * cpu/linalg.c and the QRF part of cpu/linalg_decomp.c, with their output contract: each
  * matrix of the batch is copied into column-major scratch, factorized, and written back in
  * the output's layout. Matrices up to 32 x 32 run LAPACK's unblocked algorithms one thread
- * per matrix (linalg_small.cuh); larger ones call cuSOLVER (getrf + getrs, trtri, potrf,
- * getrf, geqrf + orgqr) matrix by matrix. Also the helpers of linalg.cuh. */
+ * per matrix (an inverse's columns one thread each; linalg_small.cuh); larger ones call
+ * cuSOLVER (getrf + getrs, trtri, potrf, getrf, geqrf + orgqr) matrix by matrix. Also the
+ * helpers of linalg.cuh. */
 #include <pthread.h>
 #include <string.h>
 
@@ -173,20 +174,25 @@ int la_first_info(const la_batch *b, const int *dinfo, int64_t count, int *code)
   for (int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; e < (total);            \
        e += (int64_t)gridDim.x * blockDim.x)
 
-/* x = inverse of each n x n matrix of a (a is overwritten); info per matrix. */
+/* Column c of the inverse of matrix b, one thread per (matrix, column): of the triangle
+ * (info per matrix from the diagonal), or of the matrix from its LU factors (la_k_getrf
+ * before: a holds them, ipiv their swaps; a matrix with a zero pivot is skipped). */
 template <class T>
 __global__ void __launch_bounds__(LA_THREADS)
-    la_k_inverse(T *a, T *x, int n, int64_t nb, bool tri, bool upper, int *info) {
+    la_k_inverse_cols(const T *a, T *x, int n, int64_t nb, bool tri, bool upper,
+                      const int64_t *ipiv, int *info) {
   int64_t nn = (int64_t)n * n;
-  LA_FOR_MATRIX(b, nb) {
-    T *ab = a + b * nn, *xb = x + b * nn;
+  LA_FOR_ELEMENT(e, nb * n) {
+    int64_t b = e / n;
+    int c = (int)(e % n);
+    const T *ab = a + b * nn;
+    T *xb = x + b * nn;
     if (tri) {
-      info[b] = la_small_trtri(ab, n, n, upper, xb, n);
-    } else {
-      int64_t piv[LA_SMALL];
-      int r = la_small_getrf(ab, n, n, n, piv);
-      if (r == 0) la_small_getri(ab, n, n, piv, xb, n);
-      info[b] = r;
+      int r = la_small_trtri_check(ab, n, n);
+      if (c == 0) info[b] = r;
+      if (r == 0) la_small_trtri_col(ab, n, n, upper, xb, n, c);
+    } else if (info[b] == 0) {
+      la_small_getri_col(ab, n, n, ipiv + b * n, xb, n, c);
     }
   }
 }
@@ -196,11 +202,15 @@ __global__ void __launch_bounds__(LA_THREADS) la_k_potrf(T *a, int n, int64_t nb
   LA_FOR_MATRIX(b, nb) la_small_potrf(a + b * (int64_t)n * n, n, n, upper);
 }
 
+/* LU of each m x n matrix of a; info (when given) the first zero pivot per matrix. */
 template <class T>
 __global__ void __launch_bounds__(LA_THREADS)
-    la_k_getrf(T *a, int m, int n, int64_t nb, int64_t *ipiv) {
+    la_k_getrf(T *a, int m, int n, int64_t nb, int64_t *ipiv, int *info) {
   int k = m < n ? m : n;
-  LA_FOR_MATRIX(b, nb) la_small_getrf(a + b * (int64_t)m * n, m, m, n, ipiv + b * k);
+  LA_FOR_MATRIX(b, nb) {
+    int r = la_small_getrf(a + b * (int64_t)m * n, m, m, n, ipiv + b * k);
+    if (info) info[b] = r;
+  }
 }
 
 /* R (k x n, column-major) of each m x n matrix of a, and Q in a's first k columns. */
@@ -283,9 +293,14 @@ static int la_inverse_t(const la_batch *b, const mx_p_inverse *p, const mx_tenso
   la_host_ws hw(b->q);
   if (la_small_path(b)) {
     T *x = (T *)gx.alloc((size_t)(nb * nn) * sizeof(T));
-    if (!x) return -1;
-    la_k_inverse<T><<<la_blocks(nb, b->dev), LA_THREADS, 0, b->q>>>(a, x, n, nb, p->tri,
-                                                                     p->upper, info);
+    int64_t *ipiv = (int64_t *)gp.alloc((size_t)(nb * n) * sizeof(int64_t));
+    if (!x || !ipiv) return -1;
+    if (!p->tri) {
+      la_k_getrf<T><<<la_blocks(nb, b->dev), LA_THREADS, 0, b->q>>>(a, n, n, nb, ipiv, info);
+      LA_CHECK_LAUNCH(b);
+    }
+    la_k_inverse_cols<T><<<la_blocks(nb * n, b->dev), LA_THREADS, 0, b->q>>>(
+        a, x, n, nb, p->tri, p->upper, ipiv, info);
     LA_CHECK_LAUNCH(b);
     res = x;
   } else if (p->tri) {
@@ -411,7 +426,8 @@ static int la_luf_t(const la_batch *b, const mx_tensor *in, mx_tensor *out) {
   if (k > 0) {
     if (la_copy(b, in, a, 2, 1, m, mn, true) < 0) return -1;
     if (la_small_path(b)) {
-      la_k_getrf<T><<<la_blocks(nb, b->dev), LA_THREADS, 0, b->q>>>(a, m, n, nb, ipiv);
+      la_k_getrf<T><<<la_blocks(nb, b->dev), LA_THREADS, 0, b->q>>>(a, m, n, nb, ipiv,
+                                                                    nullptr);
       LA_CHECK_LAUNCH(b);
     } else {
       cusolverDnParams_t prm;

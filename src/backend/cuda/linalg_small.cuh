@@ -78,65 +78,85 @@ MX_HD static inline int la_small_getrf(T *a, int ld, int m, int n, int64_t *ipiv
   return info;
 }
 
-/* x (n x n, leading dim ldx) = the inverse of the matrix whose LU factors (la_small_getrf,
- * no zero pivot) are lu: the identity's columns solved through P, L and U (getrs). */
+/* Column c of x (n x n, leading dim ldx) = the inverse of the matrix whose LU factors
+ * (la_small_getrf, no zero pivot) are lu: column c of the identity solved through P, L and
+ * U (getrs). */
+template <class T>
+MX_HD static inline void la_small_getri_col(const T *lu, int ld, int n, const int64_t *ipiv,
+                                            T *x, int ldx, int c) {
+  for (int i = 0; i < n; i++) LA_AT(x, ldx, i, c) = i == c ? T(1) : T(0);
+  for (int j = 0; j < n; j++) {
+    int p = (int)ipiv[j] - 1;
+    if (p != j) {
+      T t = LA_AT(x, ldx, j, c);
+      LA_AT(x, ldx, j, c) = LA_AT(x, ldx, p, c);
+      LA_AT(x, ldx, p, c) = t;
+    }
+  }
+  for (int i = 0; i < n; i++) {
+    T s = LA_AT(x, ldx, i, c);
+    for (int r = 0; r < i; r++) s -= LA_AT(lu, ld, i, r) * LA_AT(x, ldx, r, c);
+    LA_AT(x, ldx, i, c) = s;
+  }
+  for (int i = n - 1; i >= 0; i--) {
+    T s = LA_AT(x, ldx, i, c);
+    for (int r = i + 1; r < n; r++) s -= LA_AT(lu, ld, i, r) * LA_AT(x, ldx, r, c);
+    LA_AT(x, ldx, i, c) = s / LA_AT(lu, ld, i, i);
+  }
+}
+
+/* The whole inverse, column by column. */
 template <class T>
 MX_HD static inline void la_small_getri(const T *lu, int ld, int n, const int64_t *ipiv, T *x,
                                         int ldx) {
-  for (int c = 0; c < n; c++) {
-    for (int i = 0; i < n; i++) LA_AT(x, ldx, i, c) = i == c ? T(1) : T(0);
-    for (int j = 0; j < n; j++) {
-      int p = (int)ipiv[j] - 1;
-      if (p != j) {
-        T t = LA_AT(x, ldx, j, c);
-        LA_AT(x, ldx, j, c) = LA_AT(x, ldx, p, c);
-        LA_AT(x, ldx, p, c) = t;
-      }
-    }
+  for (int c = 0; c < n; c++) la_small_getri_col(lu, ld, n, ipiv, x, ldx, c);
+}
+
+/* The 1-based index of the first zero on the diagonal of the n x n matrix a, or 0: trtri's
+ * singularity check (non-unit diagonal). */
+template <class T>
+MX_HD static inline int la_small_trtri_check(const T *a, int ld, int n) {
+  for (int i = 0; i < n; i++)
+    if (LA_AT(a, ld, i, i) == T(0)) return i + 1;
+  return 0;
+}
+
+/* Column c of x (n x n) = the inverse of the lower (upper) triangle of a, zero in the other
+ * triangle; a passed la_small_trtri_check. */
+template <class T>
+MX_HD static inline void la_small_trtri_col(const T *a, int ld, int n, bool upper, T *x, int ldx,
+                                            int c) {
+  if (!upper) {
     for (int i = 0; i < n; i++) {
-      T s = LA_AT(x, ldx, i, c);
-      for (int r = 0; r < i; r++) s -= LA_AT(lu, ld, i, r) * LA_AT(x, ldx, r, c);
-      LA_AT(x, ldx, i, c) = s;
+      if (i < c) {
+        LA_AT(x, ldx, i, c) = T(0);
+        continue;
+      }
+      T s = i == c ? T(1) : T(0);
+      for (int r = c; r < i; r++) s -= LA_AT(a, ld, i, r) * LA_AT(x, ldx, r, c);
+      LA_AT(x, ldx, i, c) = s / LA_AT(a, ld, i, i);
     }
+  } else {
     for (int i = n - 1; i >= 0; i--) {
-      T s = LA_AT(x, ldx, i, c);
-      for (int r = i + 1; r < n; r++) s -= LA_AT(lu, ld, i, r) * LA_AT(x, ldx, r, c);
-      LA_AT(x, ldx, i, c) = s / LA_AT(lu, ld, i, i);
+      if (i > c) {
+        LA_AT(x, ldx, i, c) = T(0);
+        continue;
+      }
+      T s = i == c ? T(1) : T(0);
+      for (int r = i + 1; r <= c; r++) s -= LA_AT(a, ld, i, r) * LA_AT(x, ldx, r, c);
+      LA_AT(x, ldx, i, c) = s / LA_AT(a, ld, i, i);
     }
   }
 }
 
 /* x (n x n) = the inverse of the lower (upper) triangle of a, the other triangle zero
- * (trtri, non-unit diagonal). Returns 0, or the 1-based index of the first zero on the
- * diagonal (x is then not written). */
+ * (trtri). Returns 0, or la_small_trtri_check's index (x is then not written). */
 template <class T>
 MX_HD static inline int la_small_trtri(const T *a, int ld, int n, bool upper, T *x, int ldx) {
-  for (int i = 0; i < n; i++)
-    if (LA_AT(a, ld, i, i) == T(0)) return i + 1;
-  for (int c = 0; c < n; c++) {
-    if (!upper) {
-      for (int i = 0; i < n; i++) {
-        if (i < c) {
-          LA_AT(x, ldx, i, c) = T(0);
-          continue;
-        }
-        T s = i == c ? T(1) : T(0);
-        for (int r = c; r < i; r++) s -= LA_AT(a, ld, i, r) * LA_AT(x, ldx, r, c);
-        LA_AT(x, ldx, i, c) = s / LA_AT(a, ld, i, i);
-      }
-    } else {
-      for (int i = n - 1; i >= 0; i--) {
-        if (i > c) {
-          LA_AT(x, ldx, i, c) = T(0);
-          continue;
-        }
-        T s = i == c ? T(1) : T(0);
-        for (int r = i + 1; r <= c; r++) s -= LA_AT(a, ld, i, r) * LA_AT(x, ldx, r, c);
-        LA_AT(x, ldx, i, c) = s / LA_AT(a, ld, i, i);
-      }
-    }
-  }
-  return 0;
+  int info = la_small_trtri_check(a, ld, n);
+  if (info == 0)
+    for (int c = 0; c < n; c++) la_small_trtri_col(a, ld, n, upper, x, ldx, c);
+  return info;
 }
 
 /* Cholesky factor of the lower (upper) triangle of the n x n matrix a, in place, the other
@@ -148,7 +168,7 @@ template <class T>
 MX_HD static inline int la_small_potrf(T *a, int ld, int n, bool upper) {
 #define LA_L(i, j) (upper ? LA_AT(a, ld, j, i) : LA_AT(a, ld, i, j))
   int info = 0;
-  for (int j = 0; j < n && info == 0; j++) {
+  for (int j = 0; j < n; j++) {
     T dot = T(0);
     for (int r = 0; r < j; r++) dot += LA_L(j, r) * LA_L(j, r);
     T ajj = LA_L(j, j) - dot;
