@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/device.h"
 #include "../core/error.h"
 
 /* Dtype (float32/float64, complex64 too when cplx) and rank >= 2 checks; rank_word is
@@ -65,10 +66,11 @@ static int32_t *la_shape(mx_array *a, int r, int c, int *nd) {
   return s;
 }
 
-static int la_cpu_only(const char *op, mx_stream s);
+static int la_device_check(const char *op, mx_prim prim, mx_stream s);
 
 mx_array *mx_linalg_inv(mx_array *a, mx_stream s) {
-  if (mx_linalg_check("inv", a, false, NULL) < 0 || la_cpu_only("inv", s) < 0 ||
+  if (mx_linalg_check("inv", a, false, NULL) < 0 ||
+      la_device_check("inv", MX_PRIM_INVERSE, s) < 0 ||
       la_square("inv", a, "Inverses are only defined for square matrices.") < 0)
     return NULL;
   mx_p_inverse p = {false, false};
@@ -76,7 +78,8 @@ mx_array *mx_linalg_inv(mx_array *a, mx_stream s) {
 }
 
 mx_array *mx_linalg_tri_inv(mx_array *a, bool upper, mx_stream s) {
-  if (mx_linalg_check("inv", a, false, NULL) < 0 || la_cpu_only("tri_inv", s) < 0 ||
+  if (mx_linalg_check("inv", a, false, NULL) < 0 ||
+      la_device_check("tri_inv", MX_PRIM_INVERSE, s) < 0 ||
       la_square("inv", a, "Inverses are only defined for square matrices.") < 0)
     return NULL;
   mx_p_inverse p = {true, upper};
@@ -84,16 +87,21 @@ mx_array *mx_linalg_tri_inv(mx_array *a, bool upper, mx_stream s) {
 }
 
 mx_array *mx_linalg_cholesky(mx_array *a, bool upper, mx_stream s) {
-  if (mx_linalg_check("cholesky", a, false, NULL) < 0 || la_cpu_only("cholesky", s) < 0 ||
+  if (mx_linalg_check("cholesky", a, false, NULL) < 0 ||
+      la_device_check("cholesky", MX_PRIM_CHOLESKY, s) < 0 ||
       la_square("cholesky", a, "Cholesky decomposition is only defined for square matrices.") < 0)
     return NULL;
   mx_p_cholesky p = {upper};
   return mx_op_make1(MX_PRIM_CHOLESKY, &p, s, 1, &a, a->dtype, a->ndim, a->shape);
 }
 
-/* The factorizations run on the CPU only (as MLX's): ValueError on a GPU stream. */
-static int la_cpu_only(const char *op, mx_stream s) {
+/* MLX runs the factorizations on the CPU only. Here a GPU stream is taken when the GPU
+ * backend has a kernel for the primitive (CUDA's cuSOLVER kernels, the fake device's CPU
+ * ones); otherwise MLX's ValueError. */
+static int la_device_check(const char *op, mx_prim prim, mx_stream s) {
   if (s.device.type != MX_GPU) return 0;
+  const mx_gpu_backend *g = mx_gpu();
+  if (g && g->kernel && g->kernel(prim)) return 0;
   return mx_fail_int(MX_EINVAL, "[linalg::%s] This op is not yet supported on the GPU. "
                                 "Explicitly pass a CPU stream to run it.", op);
 }
@@ -106,7 +114,8 @@ static int la_make(mx_prim prim, const void *p, mx_stream s, mx_array *a, int n_
 
 int mx_linalg_qr(mx_array *a, mx_stream s, mx_array **out) {
   out[0] = out[1] = NULL;
-  if (mx_linalg_check("qr", a, false, NULL) < 0 || la_cpu_only("qr", s) < 0) return -1;
+  if (mx_linalg_check("qr", a, false, NULL) < 0 || la_device_check("qr", MX_PRIM_QRF, s) < 0)
+    return -1;
   int m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1], k = m < n ? m : n, nq = 0, nr = 0;
   int32_t *qs = la_shape(a, m, k, &nq), *rs = la_shape(a, k, n, &nr);
   int rc = -1;
@@ -122,7 +131,9 @@ int mx_linalg_qr(mx_array *a, mx_stream s, mx_array **out) {
 int mx_linalg_svd(mx_array *a, bool compute_uv, mx_stream s, mx_array **out) {
   out[0] = NULL;
   if (compute_uv) out[1] = out[2] = NULL;
-  if (mx_linalg_check("svd", a, true, "Input array") < 0 || la_cpu_only("svd", s) < 0) return -1;
+  if (mx_linalg_check("svd", a, true, "Input array") < 0 ||
+      la_device_check("svd", MX_PRIM_SVD, s) < 0)
+    return -1;
   int m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1], k = m < n ? m : n, nu = 0, ns = 0, nv = 0;
   mx_dtype real = a->dtype == MX_COMPLEX64 ? MX_FLOAT32 : a->dtype;
   int32_t *us = la_shape(a, m, m, &nu), *ss = la_shape(a, k, -1, &ns), *vs = la_shape(a, n, n, &nv);
@@ -142,7 +153,7 @@ int mx_linalg_svd(mx_array *a, bool compute_uv, mx_stream s, mx_array **out) {
 static int la_eig(const char *op, mx_array *a, bool vectors, mx_stream s, mx_array **out) {
   out[0] = NULL;
   if (vectors) out[1] = NULL;
-  if (mx_linalg_check(op, a, true, NULL) < 0 || la_cpu_only(op, s) < 0 ||
+  if (mx_linalg_check(op, a, true, NULL) < 0 || la_device_check(op, MX_PRIM_EIG, s) < 0 ||
       la_square(op, a, "Only defined for square matrices.") < 0)
     return -1;
   int n = a->shape[a->ndim - 1], nw = 0;
@@ -169,7 +180,7 @@ static int la_eigh(const char *op, mx_array *a, const char *uplo, bool vectors, 
                    mx_array **out) {
   out[0] = NULL;
   if (vectors) out[1] = NULL;
-  if (mx_linalg_check(op, a, true, NULL) < 0 || la_cpu_only(op, s) < 0 ||
+  if (mx_linalg_check(op, a, true, NULL) < 0 || la_device_check(op, MX_PRIM_EIGH, s) < 0 ||
       la_square(op, a, "Only defined for square matrices.") < 0)
     return -1;
   int n = a->shape[a->ndim - 1], nw = 0;
@@ -195,7 +206,8 @@ mx_array *mx_linalg_eigvalsh(mx_array *a, const char *uplo, mx_stream s) {
 /* The three LUF outputs (LU, pivots, perm) under op's name. */
 int mx_linalg_luf(const char *op, mx_array *a, mx_stream s, mx_array **out) {
   out[0] = out[1] = out[2] = NULL;
-  if (mx_linalg_check(op, a, false, NULL) < 0 || la_cpu_only(op, s) < 0) return -1;
+  if (mx_linalg_check(op, a, false, NULL) < 0 || la_device_check(op, MX_PRIM_LUF, s) < 0)
+    return -1;
   int m = a->shape[a->ndim - 2], n = a->shape[a->ndim - 1], k = m < n ? m : n, np = 0, nr = 0;
   int32_t *ps = la_shape(a, k, -1, &np), *rs = la_shape(a, m, -1, &nr);
   int rc = -1;

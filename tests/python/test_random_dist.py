@@ -173,7 +173,7 @@ def test_complex_normal_statistics():
 
 def test_multivariate_normal_statistics():
     previous = mx.default_device()
-    mx.set_default_device(mx.cpu)  # its SVD runs on the CPU only, as MLX's
+    mx.set_default_device(mx.cpu)  # as MLX runs it (its SVD has no GPU kernel there)
     try:
         _multivariate_normal_statistics()
     finally:

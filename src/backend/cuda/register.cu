@@ -109,6 +109,23 @@ static void kernel_tab_build(void) {
   f[MX_PRIM_HADAMARD] = mx_cuda_hadamard;
   /* (end of section GF) */
 
+  /* ==== section LA: linear-algebra factorizations (linalg.cu, linalg_decomp.cu) ==== */
+  int mx_cuda_inverse(const mx_kernel_ctx *, const mx_tensor *, int, mx_tensor *, int);
+  int mx_cuda_cholesky(const mx_kernel_ctx *, const mx_tensor *, int, mx_tensor *, int);
+  int mx_cuda_qrf(const mx_kernel_ctx *, const mx_tensor *, int, mx_tensor *, int);
+  int mx_cuda_svd(const mx_kernel_ctx *, const mx_tensor *, int, mx_tensor *, int);
+  int mx_cuda_eig(const mx_kernel_ctx *, const mx_tensor *, int, mx_tensor *, int);
+  int mx_cuda_eigh(const mx_kernel_ctx *, const mx_tensor *, int, mx_tensor *, int);
+  int mx_cuda_luf(const mx_kernel_ctx *, const mx_tensor *, int, mx_tensor *, int);
+  f[MX_PRIM_INVERSE] = mx_cuda_inverse;
+  f[MX_PRIM_CHOLESKY] = mx_cuda_cholesky;
+  f[MX_PRIM_QRF] = mx_cuda_qrf;
+  f[MX_PRIM_SVD] = mx_cuda_svd;
+  f[MX_PRIM_EIG] = mx_cuda_eig;
+  f[MX_PRIM_EIGH] = mx_cuda_eigh;
+  f[MX_PRIM_LUF] = mx_cuda_luf;
+  /* (end of section LA) */
+
   /* kernels of elementwise.cuh take host scalars by value (not Copy/AsType: copy.cu) */
   for (int p = 0; p < MX_PRIM_COUNT; p++) by_value_tab[p] = ew[p] && ew[p] == f[p];
 }
