@@ -1,0 +1,579 @@
+/* attention.cuh: scaled-dot-product attention kernels for float16/bfloat16 (fast.cu's fast
+ * paths, benchmarks/attention_bench.cu's variants): a flash-attention prefill on tensor cores
+ * (mma.sync m16n8k16, online softmax in float, K/V tiles streamed through swizzled shared
+ * memory by cp.async, causal tiles skipped) and split-key decoding whose splits merge inside a
+ * thread-block cluster (sm_90). Depends only on the CUDA runtime headers. */
+#ifndef MX_CUDA_ATTENTION_CUH
+#define MX_CUDA_ATTENTION_CUH
+
+#include <cooperative_groups.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+
+/* Mask element types (att_args.mkind). */
+enum { ATT_MASK_BOOL, ATT_MASK_U8, ATT_MASK_I32, ATT_MASK_F16, ATT_MASK_BF16, ATT_MASK_F32,
+       ATT_MASK_F64 };
+/* Mask modes of the prefill kernel. */
+enum { ATT_PLAIN, ATT_CAUSAL, ATT_ARRAY };
+
+struct att_args {
+  const void *q, *k, *v;       /* 2-byte elements, unit last stride, rows 16-byte aligned */
+  int64_t qs[3], ks[3], vs[3]; /* batch, head, row strides (elements) */
+  const void *mask;            /* NULL when none */
+  int mkind;                   /* ATT_MASK_* */
+  int64_t ms[4];               /* mask strides over (B, NQ, TQ, TK), 0 where broadcast */
+  const double *sinks;         /* (NQ,) or NULL */
+  void *out;                   /* (B, NQ, TQ, DV) row-contiguous, 16-byte aligned */
+  int64_t B, NQ, NKV, TQ, TK, D, DV;
+  int64_t chunk;               /* decode: keys per split */
+  float scale;
+  float masked;                /* the score of a hidden key (finite, per dtype) */
+  bool causal;
+};
+
+/* ---------------------------------------------------------------- scalar helpers */
+
+template <bool BF>
+__device__ __forceinline__ float att_ld(uint16_t u) {
+  if constexpr (BF) {
+    return __uint_as_float((uint32_t)u << 16);
+  } else {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(u));
+    return f;
+  }
+}
+
+template <bool BF>
+__device__ __forceinline__ uint16_t att_st(float f) {
+  uint16_t u;
+  if constexpr (BF) asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(u) : "f"(f));
+  else asm("cvt.rn.f16.f32 %0, %1;" : "=h"(u) : "f"(f));
+  return u;
+}
+
+/* lo in the low half, hi in the high half, rounded to the 2-byte type. */
+template <bool BF>
+__device__ __forceinline__ uint32_t att_pack2(float lo, float hi) {
+  uint32_t r;
+  if constexpr (BF) asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  else asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+__device__ __forceinline__ float att_mask_ld(const void *m, int kind, int64_t i) {
+  switch (kind) {
+    case ATT_MASK_U8: return (float)((const uint8_t *)m)[i];
+    case ATT_MASK_I32: return (float)((const int32_t *)m)[i];
+    case ATT_MASK_F16: return att_ld<false>(((const uint16_t *)m)[i]);
+    case ATT_MASK_BF16: return att_ld<true>(((const uint16_t *)m)[i]);
+    case ATT_MASK_F64: return (float)((const double *)m)[i];
+    default: return ((const float *)m)[i];
+  }
+}
+
+/* 2^x; -inf gives 0, results below 2^-126 flush to 0. */
+__device__ __forceinline__ float att_exp2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+
+/* ---------------------------------------------------------------- tensor-core primitives */
+
+__device__ __forceinline__ uint32_t att_smem(const void *p) {
+  return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* 16 bytes global -> shared, zero-filled when !ok. */
+__device__ __forceinline__ void att_cp16(uint32_t dst, const void *src, bool ok) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+               "r"(ok ? 16 : 0));
+}
+__device__ __forceinline__ void att_cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void att_cp_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
+
+__device__ __forceinline__ void att_ldsm4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void att_ldsm4_t(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+
+/* c (16 x 8, float) += a (16 x 16) @ b (16 x 8) in the mma.sync fragment layouts. */
+template <bool BF>
+__device__ __forceinline__ void att_mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                        uint32_t b1) {
+  if constexpr (BF)
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
+        "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  else
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, "
+        "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+/* Element offset of 16-byte chunk ch of row r in a tile of rows of D elements: chunks are
+ * XOR-swizzled by the row so that ldmatrix over 8 rows hits 8 distinct bank groups. */
+template <int D>
+__device__ __forceinline__ int att_swz(int r, int ch) {
+  return r * D + ((ch ^ (r & 7)) << 3);
+}
+
+/* ---------------------------------------------------------------- prefill */
+
+#define ATT_BN 64 /* keys per tile */
+
+/* Dynamic shared memory of att_flash_fwd: the Q tile and two stages of K and V tiles. */
+static inline size_t att_flash_smem(int d, int nw) {
+  return (size_t)(16 * nw + 4 * ATT_BN) * (size_t)d * 2;
+}
+
+/* Flash attention forward, D == DV. Block (h, query tile, b): NW warps of 16 query rows each;
+ * scores and probabilities stay in registers, in the log2 domain (scale * log2 e folded in).
+ * Requires TQ <= TK under ATT_CAUSAL, so every row sees key 0. */
+template <bool BF, int D, int NW, int MODE>
+__global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const att_args a) {
+  constexpr int BM = 16 * NW, BN = ATT_BN, CH = D / 8, NT = 32 * NW;
+  constexpr float L2E = 1.4426950408889634f;
+  extern __shared__ __align__(128) uint16_t att_sh[];
+  uint16_t *sQ = att_sh, *sK = sQ + BM * D, *sV = sK + 2 * BN * D;
+  const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5, g = lane >> 2, t4 = lane & 3;
+  const int64_t nqb = gridDim.y;
+  const int64_t qb = MODE == ATT_CAUSAL ? nqb - 1 - blockIdx.y : blockIdx.y;
+  const int64_t h = blockIdx.x, b = blockIdx.z, hk = h / (a.NQ / a.NKV);
+  const int64_t i0 = qb * BM, iw = i0 + 16 * w, off = a.TK - a.TQ;
+  const uint16_t *qg = (const uint16_t *)a.q + b * a.qs[0] + h * a.qs[1];
+  const uint16_t *kg = (const uint16_t *)a.k + b * a.ks[0] + hk * a.ks[1];
+  const uint16_t *vg = (const uint16_t *)a.v + b * a.vs[0] + hk * a.vs[1];
+  int64_t kend = a.TK;
+  if (MODE == ATT_CAUSAL) {
+    const int64_t last = (i0 + BM < a.TQ ? i0 + BM : a.TQ) - 1;
+    kend = last + off + 1 < a.TK ? last + off + 1 : a.TK;
+  }
+  const int nkb = (int)((kend + BN - 1) / BN);
+  const uint32_t aQ = att_smem(sQ), aK = att_smem(sK), aV = att_smem(sV);
+
+  for (int c = tid; c < BM * CH; c += NT) {
+    const int r = c / CH, ch = c % CH;
+    const bool ok = i0 + r < a.TQ;
+    att_cp16(aQ + 2 * att_swz<D>(r, ch), qg + (ok ? i0 + r : 0) * a.qs[2] + ch * 8, ok);
+  }
+  auto load_kv = [&](int kb, int st) {
+    const int64_t n0 = (int64_t)kb * BN;
+    for (int c = tid; c < BN * CH; c += NT) {
+      const int r = c / CH, ch = c % CH;
+      const bool ok = n0 + r < a.TK;
+      const int64_t j = ok ? n0 + r : 0;
+      const int so = 2 * (st * BN * D + att_swz<D>(r, ch));
+      att_cp16(aK + so, kg + j * a.ks[2] + ch * 8, ok);
+      att_cp16(aV + so, vg + j * a.vs[2] + ch * 8, ok);
+    }
+  };
+  load_kv(0, 0);
+  att_cp_commit();
+
+  const float sc2 = a.scale * L2E;
+  const float hid2 = fmaxf(a.masked * L2E, -3.4028234663852886e38f);
+  uint32_t qf[D / 16][4];
+  float o[D / 8][4];
+#pragma unroll
+  for (int n = 0; n < D / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
+  const int64_t wlast = (iw + 15 < a.TQ ? iw + 15 : a.TQ - 1);
+
+  for (int kb = 0; kb < nkb; kb++) {
+    att_cp_wait_all();
+    __syncthreads();
+    if (kb == 0) {
+#pragma unroll
+      for (int kc = 0; kc < D / 16; kc++) {
+        const int r = 16 * w + (lane & 7) + 8 * ((lane >> 3) & 1), ch = 2 * kc + (lane >> 4);
+        att_ldsm4(qf[kc], aQ + 2 * att_swz<D>(r, ch));
+      }
+    }
+    if (kb + 1 < nkb) load_kv(kb + 1, (kb + 1) & 1);
+    att_cp_commit();
+    const int64_t n0 = (int64_t)kb * BN;
+    if (iw >= a.TQ) continue;                                /* padding rows only */
+    if (MODE == ATT_CAUSAL && n0 > wlast + off) continue;    /* every key hidden */
+    const uint32_t tK = aK + 2 * (kb & 1) * BN * D, tV = aV + 2 * (kb & 1) * BN * D;
+
+    float s[BN / 8][4];
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+    for (int kc = 0; kc < D / 16; kc++) {
+#pragma unroll
+      for (int np = 0; np < BN / 16; np++) {
+        uint32_t kf[4];
+        const int r = 16 * np + (lane & 7) + 8 * (lane >> 4), ch = 2 * kc + ((lane >> 3) & 1);
+        att_ldsm4(kf, tK + 2 * att_swz<D>(r, ch));
+        att_mma<BF>(s[2 * np], qf[kc], kf[0], kf[1]);
+        att_mma<BF>(s[2 * np + 1], qf[kc], kf[2], kf[3]);
+      }
+    }
+
+    const bool edge = n0 + BN > a.TK || (MODE == ATT_CAUSAL && n0 + BN - 1 > iw + off);
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        const int64_t j = n0 + 8 * n + 2 * t4 + (e & 1), i = iw + g + 8 * (e >> 1);
+        float x = s[n][e] * sc2;
+        if (MODE == ATT_ARRAY && j < a.TK) {
+          const int64_t mo = b * a.ms[0] + h * a.ms[1] + (i < a.TQ ? i : a.TQ - 1) * a.ms[2] +
+                             j * a.ms[3];
+          if (a.mkind == ATT_MASK_BOOL) x = ((const bool *)a.mask)[mo] ? x : hid2;
+          else x += att_mask_ld(a.mask, a.mkind, mo) * L2E;
+        }
+        if (edge && (j >= a.TK || (MODE == ATT_CAUSAL && j > i + off))) x = -INFINITY;
+        s[n][e] = x;
+      }
+    }
+
+    float mx[2] = {mrow[0], mrow[1]};
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++) {
+      mx[0] = fmaxf(mx[0], fmaxf(s[n][0], s[n][1]));
+      mx[1] = fmaxf(mx[1], fmaxf(s[n][2], s[n][3]));
+    }
+    float mu[2], al[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      mu[r] = mx[r] == -INFINITY ? 0.0f : mx[r];
+      al[r] = att_exp2(mrow[r] - mu[r]);
+      mrow[r] = mx[r];
+      lrow[r] *= al[r];
+    }
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) {
+      o[n][0] *= al[0];
+      o[n][1] *= al[0];
+      o[n][2] *= al[1];
+      o[n][3] *= al[1];
+    }
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++) {
+      s[n][0] = att_exp2(s[n][0] - mu[0]);
+      s[n][1] = att_exp2(s[n][1] - mu[0]);
+      s[n][2] = att_exp2(s[n][2] - mu[1]);
+      s[n][3] = att_exp2(s[n][3] - mu[1]);
+      lrow[0] += s[n][0] + s[n][1];
+      lrow[1] += s[n][2] + s[n][3];
+    }
+
+#pragma unroll
+    for (int kc = 0; kc < BN / 16; kc++) {
+      const uint32_t pa[4] = {att_pack2<BF>(s[2 * kc][0], s[2 * kc][1]),
+                              att_pack2<BF>(s[2 * kc][2], s[2 * kc][3]),
+                              att_pack2<BF>(s[2 * kc + 1][0], s[2 * kc + 1][1]),
+                              att_pack2<BF>(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+#pragma unroll
+      for (int dp = 0; dp < D / 16; dp++) {
+        uint32_t vf[4];
+        const int r = 16 * kc + (lane & 7) + 8 * ((lane >> 3) & 1), ch = 2 * dp + (lane >> 4);
+        att_ldsm4_t(vf, tV + 2 * att_swz<D>(r, ch));
+        att_mma<BF>(o[2 * dp], pa, vf[0], vf[1]);
+        att_mma<BF>(o[2 * dp + 1], pa, vf[2], vf[3]);
+      }
+    }
+  }
+  if (iw >= a.TQ) return;
+
+  /* 1 / the row sums, the sink joining as one more key */
+  float inv[2];
+#pragma unroll
+  for (int r = 0; r < 2; r++) {
+    float l = lrow[r];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    float f = 1.0f;
+    if (a.sinks) {
+      const float sk = (float)a.sinks[h] * L2E, m2 = fmaxf(mrow[r], sk);
+      f = mrow[r] == -INFINITY ? 0.0f : att_exp2(mrow[r] - m2);
+      l = l * f + att_exp2(sk - m2);
+    }
+    inv[r] = l == 0.0f ? NAN : f / l;
+  }
+  /* through this warp's rows of the Q tile to 16-byte stores */
+  uint16_t *sw = sQ;
+#pragma unroll
+  for (int n = 0; n < D / 8; n++) {
+    *(uint32_t *)(sw + att_swz<D>(16 * w + g, n) + 2 * t4) =
+        att_pack2<BF>(o[n][0] * inv[0], o[n][1] * inv[0]);
+    *(uint32_t *)(sw + att_swz<D>(16 * w + g + 8, n) + 2 * t4) =
+        att_pack2<BF>(o[n][2] * inv[1], o[n][3] * inv[1]);
+  }
+  __syncwarp();
+  uint16_t *og = (uint16_t *)a.out + (b * a.NQ + h) * a.TQ * D;
+  for (int c = lane; c < 16 * CH; c += 32) {
+    const int r = c / CH, ch = c % CH;
+    if (iw + r < a.TQ)
+      *(uint4 *)(og + (iw + r) * D + ch * 8) = *(const uint4 *)(sw + att_swz<D>(16 * w + r, ch));
+  }
+}
+
+template <bool BF, int D, int NW>
+static cudaError_t att_flash_launch_d(const att_args &a, int mode, cudaStream_t q) {
+  const size_t smem = att_flash_smem(D, NW);
+  const dim3 grid((unsigned)a.NQ, (unsigned)((a.TQ + 16 * NW - 1) / (16 * NW)), (unsigned)a.B);
+  void (*k)(const att_args) = mode == ATT_CAUSAL ? att_flash_fwd<BF, D, NW, ATT_CAUSAL>
+                              : mode == ATT_ARRAY ? att_flash_fwd<BF, D, NW, ATT_ARRAY>
+                                                  : att_flash_fwd<BF, D, NW, ATT_PLAIN>;
+  cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e != cudaSuccess) return e;
+  k<<<grid, 32 * NW, smem, q>>>(a);
+  return cudaGetLastError();
+}
+
+/* Launches the prefill for a.D == a.DV in {64, 128} with nw warps (4 or 8) per block. The
+ * caller checks the limits: NQ and B <= 65535 blocks, TQ <= TK under ATT_CAUSAL. */
+template <bool BF>
+static cudaError_t att_flash_launch(const att_args &a, int mode, int nw, cudaStream_t q) {
+  if (a.D == 64)
+    return nw == 8 ? att_flash_launch_d<BF, 64, 8>(a, mode, q)
+                   : att_flash_launch_d<BF, 64, 4>(a, mode, q);
+  return nw == 8 ? att_flash_launch_d<BF, 128, 8>(a, mode, q)
+                 : att_flash_launch_d<BF, 128, 4>(a, mode, q);
+}
+
+/* ---------------------------------------------------------------- decode */
+
+/* The adjusted score of key j for query i of (b, h): mask, then causal (finite hidden
+ * score, so a row with every key hidden averages the values). */
+__device__ __forceinline__ float att_adjust(const att_args &a, float s, int64_t b, int64_t h,
+                                            int64_t i, int64_t j) {
+  if (a.mask) {
+    const int64_t mo = b * a.ms[0] + h * a.ms[1] + i * a.ms[2] + j * a.ms[3];
+    if (a.mkind == ATT_MASK_BOOL) s = ((const bool *)a.mask)[mo] ? s : a.masked;
+    else s += att_mask_ld(a.mask, a.mkind, mo);
+  }
+  if (a.causal && j > i + (a.TK - a.TQ)) s = a.masked;
+  return s;
+}
+
+/* Split-key decoding for D, DV <= 128 (multiples of 8). Block (row, split) of NW warps; a
+ * half warp takes one key at a time with 16-byte loads (lane l of a half holds dims
+ * [8l, 8l + 8)), KU keys in flight, and runs its own online softmax; halves merge by
+ * shuffles, warps through shared memory. With several splits (gridDim.y, one cluster per
+ * row) every block leaves (max, sum, DV sums) in its shared memory and rank 0 merges them
+ * over distributed shared memory. 512 threads per SM at least (128 registers). */
+template <bool BF, int KU, int NW>
+__global__ void __launch_bounds__(32 * NW, 16 / NW) att_decode(const att_args a) {
+  __shared__ float sm_m[NW], sm_l[NW];
+  __shared__ __align__(16) float sm_acc[NW][128];
+  __shared__ float res[2 + 128]; /* this split: max, sum, then DV sums */
+  const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5, half = lane >> 4, hl = lane & 15;
+  const int64_t row = blockIdx.x, split = blockIdx.y;
+  const int64_t iq = row % a.TQ, h = (row / a.TQ) % a.NQ, b = row / (a.TQ * a.NQ);
+  const int64_t hk = h / (a.NQ / a.NKV), off = a.TK - a.TQ;
+  const int64_t j0 = split * a.chunk;
+  int64_t j1 = j0 + a.chunk < a.TK ? j0 + a.chunk : a.TK;
+  if (a.causal && iq + off >= 0 && j1 > iq + off + 1) j1 = iq + off + 1;
+  const int d0 = hl * 8;
+  const bool qon = d0 < a.D, von = d0 < a.DV;
+  float qv[8], acc[8];
+  const uint16_t *qr = (const uint16_t *)a.q + b * a.qs[0] + h * a.qs[1] + iq * a.qs[2];
+#pragma unroll
+  for (int e = 0; e < 8; e++) qv[e] = acc[e] = 0.0f;
+  if (qon) {
+    const uint4 pk = *(const uint4 *)(qr + d0);
+    const uint16_t *pv = (const uint16_t *)&pk;
+#pragma unroll
+    for (int e = 0; e < 8; e++) qv[e] = att_ld<BF>(pv[e]) * a.scale;
+  }
+  float m = -INFINITY, l = 0.0f;
+  const uint16_t *kb = (const uint16_t *)a.k + b * a.ks[0] + hk * a.ks[1] + d0;
+  const uint16_t *vb = (const uint16_t *)a.v + b * a.vs[0] + hk * a.vs[1] + d0;
+  for (int64_t jb = j0 + wp * 2 * KU; jb < j1; jb += NW * 2 * KU) {
+    uint4 kp[KU], vp[KU];
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      const int64_t j = jb + 2 * u + half, jj = j < j1 ? j : j1 - 1;
+      if (qon) kp[u] = *(const uint4 *)(kb + jj * a.ks[2]);
+      if (von) vp[u] = *(const uint4 *)(vb + jj * a.vs[2]);
+    }
+    float sc[KU];
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      float s = 0.0f;
+      if (qon) {
+        const uint16_t *kk = (const uint16_t *)&kp[u];
+#pragma unroll
+        for (int e = 0; e < 8; e++) s += qv[e] * att_ld<BF>(kk[e]);
+      }
+      sc[u] = s;
+    }
+#pragma unroll
+    for (int d = 8; d > 0; d >>= 1)
+#pragma unroll
+      for (int u = 0; u < KU; u++) sc[u] += __shfl_xor_sync(0xffffffffu, sc[u], d);
+    float bm = -INFINITY;
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      const int64_t j = jb + 2 * u + half;
+      sc[u] = j < j1 ? att_adjust(a, sc[u], b, h, iq, j) : -INFINITY;
+      bm = sc[u] > bm ? sc[u] : bm;
+    }
+    if (bm > m) {
+      const float alpha = m == -INFINITY ? 0.0f : expf(m - bm);
+      l *= alpha;
+#pragma unroll
+      for (int e = 0; e < 8; e++) acc[e] *= alpha;
+      m = bm;
+    }
+    bool skip = false;
+    if (m == -INFINITY) { /* NaN scores still weigh: they poison the row as on the CPU */
+      bool nan = false;
+#pragma unroll
+      for (int u = 0; u < KU; u++) nan |= sc[u] != sc[u];
+      skip = !nan;
+    }
+    if (!skip) {
+#pragma unroll
+      for (int u = 0; u < KU; u++) {
+        const float p = sc[u] == -INFINITY ? 0.0f : expf(sc[u] - m);
+        l += p;
+        if (p == 0.0f || !von) continue; /* a key of weight 0 adds nothing, not even inf * 0 */
+        const uint16_t *vv = (const uint16_t *)&vp[u];
+#pragma unroll
+        for (int e = 0; e < 8; e++) acc[e] += p * att_ld<BF>(vv[e]);
+      }
+    }
+  }
+  { /* the halves: lanes l and l ^ 16 hold the same dims */
+    const float mo = __shfl_xor_sync(0xffffffffu, m, 16), lo = __shfl_xor_sync(0xffffffffu, l, 16);
+    const float M = mo > m ? mo : m;
+    const float ws = m == -INFINITY ? 0.0f : expf(m - M);
+    const float wo = mo == -INFINITY ? 0.0f : expf(mo - M);
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+      const float ao = __shfl_xor_sync(0xffffffffu, acc[e], 16);
+      float r = 0.0f;
+      if (ws != 0.0f) r += acc[e] * ws;
+      if (wo != 0.0f) r += ao * wo;
+      acc[e] = r;
+    }
+    l = (ws != 0.0f ? l * ws : 0.0f) + (wo != 0.0f ? lo * wo : 0.0f);
+    m = M;
+  }
+  if (lane == 0) {
+    sm_m[wp] = m;
+    sm_l[wp] = l;
+  }
+  if (half == 0)
+#pragma unroll
+    for (int e = 0; e < 8; e++) sm_acc[wp][d0 + e] = acc[e];
+  __syncthreads();
+  /* the warps */
+  float M = sm_m[0];
+#pragma unroll
+  for (int w = 1; w < NW; w++) M = sm_m[w] > M ? sm_m[w] : M;
+  float wt[NW], L = 0.0f;
+#pragma unroll
+  for (int w = 0; w < NW; w++) {
+    wt[w] = sm_m[w] == -INFINITY ? 0.0f : expf(sm_m[w] - M);
+    L += wt[w] == 0.0f ? 0.0f : sm_l[w] * wt[w];
+  }
+  const int nsplit = (int)gridDim.y;
+  uint16_t *o = (uint16_t *)a.out + row * a.DV;
+  if (nsplit == 1) {
+    if (a.sinks) {
+      const float sk = (float)a.sinks[h], M2 = sk > M ? sk : M;
+      const float f = M == -INFINITY ? 0.0f : expf(M - M2);
+#pragma unroll
+      for (int w = 0; w < NW; w++) wt[w] *= f;
+      L = L * f + expf(sk - M2);
+    }
+    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+      float s = 0.0f;
+#pragma unroll
+      for (int w = 0; w < NW; w++)
+        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
+      o[d] = att_st<BF>(L == 0.0f ? NAN : s / L);
+    }
+    return;
+  }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  if (threadIdx.x == 0) {
+    res[0] = M;
+    res[1] = L;
+  }
+  for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < NW; w++)
+      if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
+    res[2 + d] = s;
+  }
+  namespace cg = cooperative_groups;
+  cg::cluster_group cl = cg::this_cluster();
+  cl.sync();
+  if (cl.block_rank() == 0) {
+    float Ms = -INFINITY;
+    for (int r = 0; r < nsplit; r++) {
+      const float mr = *cl.map_shared_rank(&res[0], r);
+      Ms = mr > Ms ? mr : Ms;
+    }
+    const float sk = a.sinks ? (float)a.sinks[h] : -INFINITY, M2 = sk > Ms ? sk : Ms;
+    float Ls = 0.0f;
+    for (int r = 0; r < nsplit; r++) {
+      const float *rr = cl.map_shared_rank(res, r);
+      const float wr = rr[0] == -INFINITY ? 0.0f : expf(rr[0] - M2);
+      Ls += wr == 0.0f ? 0.0f : rr[1] * wr;
+    }
+    if (a.sinks) Ls += expf(sk - M2);
+    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+      float s = 0.0f;
+      for (int r = 0; r < nsplit; r++) {
+        const float *rr = cl.map_shared_rank(res, r);
+        const float wr = rr[0] == -INFINITY ? 0.0f : expf(rr[0] - M2);
+        if (wr != 0.0f) s += rr[2 + d] * wr;
+      }
+      o[d] = att_st<BF>(Ls == 0.0f ? NAN : s / Ls);
+    }
+  }
+  cl.sync(); /* rank 0 reads the others' shared memory until here */
+#endif
+}
+
+/* Launches att_decode over rows = B * NQ * TQ query rows with nsplit splits of a.chunk keys
+ * (nsplit > 1 needs sm_90: one cluster of nsplit blocks per row, nsplit <= 16). */
+template <bool BF, int KU, int NW>
+static cudaError_t att_decode_launch_k(const att_args &a, int64_t rows, int nsplit,
+                                       cudaStream_t q) {
+  void (*k)(const att_args) = att_decode<BF, KU, NW>;
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3((unsigned)rows, (unsigned)nsplit, 1);
+  cfg.blockDim = dim3(32 * NW, 1, 1);
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = q;
+  cudaLaunchAttribute at[1];
+  at[0].id = cudaLaunchAttributeClusterDimension;
+  at[0].val.clusterDim.x = 1;
+  at[0].val.clusterDim.y = (unsigned)nsplit;
+  at[0].val.clusterDim.z = 1;
+  cfg.attrs = at;
+  cfg.numAttrs = nsplit > 1 ? 1 : 0;
+  if (nsplit > 8) {
+    cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+    if (e != cudaSuccess) return e;
+  }
+  cudaError_t e = cudaLaunchKernelEx(&cfg, k, a);
+  return e != cudaSuccess ? e : cudaGetLastError();
+}
+
+#endif
