@@ -248,6 +248,17 @@ static void verdict(const char *what, double err, bool bf) {
   printf("%-64s err %.2e %s\n", what, err, ok ? "ok" : "FAIL");
 }
 
+typedef cudaError_t (*pf_fn)(const att_args &, int, cudaStream_t);
+struct pcfg {
+  const char *nm;
+  pf_fn f[2][2]; /* [bfloat16][D == 128] */
+};
+#define PCFG(NW, MI, ST)                                                                  \
+  {"nw" #NW " mi" #MI " st" #ST,                                                          \
+   {{att_flash_launch_k<false, 64, NW, MI, ST>, att_flash_launch_k<false, 128, NW, MI, ST>}, \
+    {att_flash_launch_k<true, 64, NW, MI, ST>, att_flash_launch_k<true, 128, NW, MI, ST>}}}
+static const pcfg pcfgs[] = {PCFG(4, 1, 2), PCFG(4, 1, 3), PCFG(4, 2, 2), PCFG(8, 1, 3)};
+
 typedef cudaError_t (*dec_fn)(const att_args &, int64_t, int, cudaStream_t);
 
 static cudaError_t dec_launch(dec_fn f, att_args &a, int ns) {
@@ -275,14 +286,12 @@ int main() {
       {1, 3, 3, 200, 64, 64, true, false, {ATT_PLAIN, 0, false}, "plain one key tile"},
   };
   for (const pcase &c : pcs) {
-    for (int nw : {4, 8}) {
+    for (const pcfg &pc : pcfgs) {
       setup s;
       build(s, c.B, c.NQ, c.NKV, c.TQ, c.TK, c.D, c.D, c.bf, c.bthe, c.mc, c.bf ? HB : HF);
-      cudaError_t e = c.bf ? att_flash_launch<true>(s.a, c.mc.mode, nw, 0)
-                           : att_flash_launch<false>(s.a, c.mc.mode, nw, 0);
-      CK(e);
+      CK(pc.f[c.bf][c.D == 128](s.a, c.mc.mode, 0));
       CK(cudaDeviceSynchronize());
-      snprintf(buf, sizeof buf, "prefill nw=%d %s %s", nw, c.nm, c.bf ? "bf16" : "f16");
+      snprintf(buf, sizeof buf, "prefill %s %s %s", pc.nm, c.nm, c.bf ? "bf16" : "f16");
       verdict(buf, check(s, 24), c.bf);
       release(s);
     }
@@ -297,13 +306,16 @@ int main() {
       {1, 6, 3, 4, 2, 32, 32, true, false, {ATT_CAUSAL, 0, false}, "causal tq>tk"},
       {1, 2, 2, 1, 1100, 128, 128, false, false, {ATT_ARRAY, ATT_MASK_F32, true}, "additive sinks"},
   };
-  const dec_fn fns[] = {att_decode_launch_k<true, 8, 8>, att_decode_launch_k<false, 8, 8>};
+  const dec_fn fns[][2] = {{att_decode_launch_k<false, 4, 4>, att_decode_launch_k<true, 4, 4>},
+                           {att_decode_s_launch_k<false, 4, 32, 4>, att_decode_s_launch_k<true, 4, 32, 4>},
+                           {att_decode_s_launch_k<false, 8, 64, 3>, att_decode_s_launch_k<true, 8, 64, 3>}};
   for (const dcase &c : dcs) {
+    for (int fi = 0; fi < 3; fi++)
     for (int ns : {1, 3, 8, 16}) {
       setup s;
       build(s, c.B, c.NQ, c.NKV, c.TQ, c.TK, c.D, c.DV, c.bf, c.bthe, c.mc, c.bf ? HB : HF);
-      snprintf(buf, sizeof buf, "decode ns=%d %s %s", ns, c.nm, c.bf ? "bf16" : "f16");
-      cudaError_t e = dec_launch(fns[c.bf ? 0 : 1], s.a, ns);
+      snprintf(buf, sizeof buf, "decode v%d ns=%d %s %s", fi, ns, c.nm, c.bf ? "bf16" : "f16");
+      cudaError_t e = dec_launch(fns[fi][c.bf], s.a, ns);
       if (e != cudaSuccess) {
         printf("%-64s launch: %s\n", buf, cudaGetErrorString(e));
         if (ns <= 8) g_fail++;
@@ -336,24 +348,46 @@ int main() {
   {
     setup s;
     build(s, 1, 32, 32, 1, 4096, 128, 128, true, false, {ATT_PLAIN, 0, false}, HB);
-    struct dv { dec_fn f; const char *nm; };
-    const dv dvs[] = {{att_decode_launch_k<true, 4, 4>, "KU4 NW4"},
-                      {att_decode_launch_k<true, 8, 4>, "KU8 NW4"},
-                      {att_decode_launch_k<true, 4, 8>, "KU4 NW8"},
-                      {att_decode_launch_k<true, 8, 8>, "KU8 NW8"}};
+    struct dv { dec_fn f; void (*k)(const att_args); int thr, kt, st; const char *nm; };
+    const dv dvs[] = {
+        {att_decode_launch_k<true, 4, 4>, att_decode<true, 4, 4>, 128, 0, 0, "reg KU4 NW4"},
+        {att_decode_s_launch_k<true, 4, 32, 4>, att_decode_s<true, 4, 32, 4>, 128, 32, 4, "smem NW4 KT32 ST4"},
+        {att_decode_s_launch_k<true, 4, 32, 6>, att_decode_s<true, 4, 32, 6>, 128, 32, 6, "smem NW4 KT32 ST6"},
+        {att_decode_s_launch_k<true, 4, 64, 3>, att_decode_s<true, 4, 64, 3>, 128, 64, 3, "smem NW4 KT64 ST3"},
+        {att_decode_s_launch_k<true, 8, 64, 3>, att_decode_s<true, 8, 64, 3>, 256, 64, 3, "smem NW8 KT64 ST3"},
+        {att_decode_s_launch_k<true, 8, 64, 4>, att_decode_s<true, 8, 64, 4>, 256, 64, 4, "smem NW8 KT64 ST4"},
+        {att_decode_s_launch_k<true, 2, 32, 4>, att_decode_s<true, 2, 32, 4>, 64, 32, 4, "smem NW2 KT32 ST4"}};
     double bound = 32.0 * 4096 * 128 * 2 * 2 / bw * 1e6;
     for (const dv &d : dvs)
-      for (int ns : {4, 8, 12, 16}) {
+      for (int ns : {4, 6, 8, 12, 16}) {
         cudaError_t e = dec_launch(d.f, s.a, ns);
         if (e != cudaSuccess) {
-          printf("decode %-8s ns=%2d  launch: %s\n", d.nm, ns, cudaGetErrorString(e));
+          printf("decode %-18s ns=%2d  launch: %s\n", d.nm, ns, cudaGetErrorString(e));
           continue;
         }
         double us = time_us([&] { CK(dec_launch(d.f, s.a, ns)); }, 200);
         CK(cudaDeviceSynchronize());
         double err = check(s, 6);
-        printf("decode %-8s ns=%2d  %7.1f us  %5.1f%% of bound  err %.1e\n", d.nm, ns, us,
-               100 * bound / us, err);
+        int ncl = -1;
+        if (ns > 1) {
+          cudaLaunchConfig_t cfg = {};
+          cfg.gridDim = dim3(32, (unsigned)ns, 1);
+          cfg.blockDim = dim3((unsigned)d.thr, 1, 1);
+          cfg.dynamicSmemBytes = d.kt ? att_decode_smem(d.kt, d.st, 128, 128) : 0;
+          cudaLaunchAttribute at[1];
+          at[0].id = cudaLaunchAttributeClusterDimension;
+          at[0].val.clusterDim.x = 1;
+          at[0].val.clusterDim.y = (unsigned)ns;
+          at[0].val.clusterDim.z = 1;
+          cfg.attrs = at;
+          cfg.numAttrs = 1;
+          if (cudaOccupancyMaxActiveClusters(&ncl, d.k, &cfg) != cudaSuccess) {
+            (void)cudaGetLastError();
+            ncl = -2;
+          }
+        }
+        printf("decode %-18s ns=%2d  %7.1f us  %5.1f%% of bound  clusters %3d  err %.1e\n", d.nm,
+               ns, us, 100 * bound / us, ncl, err);
       }
     release(s);
   }
@@ -369,14 +403,11 @@ int main() {
     build(s, 1, c.H, c.H, c.T, c.T, c.D, c.D, c.bf, false,
           {c.mode, ATT_MASK_BOOL, false}, c.bf ? HB : HF);
     double fl = 4.0 * c.H * c.D * (double)c.T * c.T * (c.mode == ATT_CAUSAL ? 0.5 : 1.0);
-    for (int nw : {4, 8}) {
-      double us = time_us([&] {
-        CK(c.bf ? att_flash_launch<true>(s.a, c.mode, nw, 0)
-                : att_flash_launch<false>(s.a, c.mode, nw, 0));
-      }, 20);
-      printf("prefill %s H=%lld T=%lld D=%lld %s nw=%d  %8.1f us  %6.1f TFLOP/s\n",
+    for (const pcfg &pc : pcfgs) {
+      double us = time_us([&] { CK(pc.f[c.bf][c.D == 128](s.a, c.mode, 0)); }, 20);
+      printf("prefill %-8s H=%lld T=%lld D=%lld %s %-12s %8.1f us  %6.1f TFLOP/s\n",
              c.mode == ATT_CAUSAL ? "causal" : c.mode == ATT_ARRAY ? "boolmask" : "plain",
-             (long long)c.H, (long long)c.T, (long long)c.D, c.bf ? "bf16" : "f16", nw, us,
+             (long long)c.H, (long long)c.T, (long long)c.D, c.bf ? "bf16" : "f16", pc.nm, us,
              fl / us * 1e-6);
     }
     release(s);

@@ -134,25 +134,27 @@ __device__ __forceinline__ int att_swz(int r, int ch) {
 
 #define ATT_BN 64 /* keys per tile */
 
-/* Dynamic shared memory of att_flash_fwd: the Q tile and two stages of K and V tiles. */
-static inline size_t att_flash_smem(int d, int nw) {
-  return (size_t)(16 * nw + 4 * ATT_BN) * (size_t)d * 2;
+/* Dynamic shared memory of att_flash_fwd: the Q tile and st stages of K and V tiles. */
+static inline size_t att_flash_smem(int d, int nw, int mi, int st) {
+  return (size_t)(16 * mi * nw + 2 * st * ATT_BN) * (size_t)d * 2;
 }
 
-/* Flash attention forward, D == DV. Block (h, query tile, b): NW warps of 16 query rows each;
- * scores and probabilities stay in registers, in the log2 domain (scale * log2 e folded in).
- * Requires TQ <= TK under ATT_CAUSAL, so every row sees key 0. */
-template <bool BF, int D, int NW, int MODE>
+/* Flash attention forward, D == DV. Block (h, query tile, b): NW warps of 16 * MI query rows
+ * each, ST stages of K/V tiles in flight; scores and probabilities stay in registers, in the
+ * log2 domain (scale * log2 e folded in). With MI == 1 the Q fragments stay in registers,
+ * otherwise they are read from the Q tile at every key tile. Requires TQ <= TK under
+ * ATT_CAUSAL, so every row sees key 0. */
+template <bool BF, int D, int NW, int MI, int ST, int MODE>
 __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const att_args a) {
-  constexpr int BM = 16 * NW, BN = ATT_BN, CH = D / 8, NT = 32 * NW;
+  constexpr int WR = 16 * MI, BM = WR * NW, BN = ATT_BN, CH = D / 8, NT = 32 * NW;
   constexpr float L2E = 1.4426950408889634f;
   extern __shared__ __align__(128) uint16_t att_sh[];
-  uint16_t *sQ = att_sh, *sK = sQ + BM * D, *sV = sK + 2 * BN * D;
+  uint16_t *sQ = att_sh, *sK = sQ + BM * D, *sV = sK + ST * BN * D;
   const int tid = threadIdx.x, lane = tid & 31, w = tid >> 5, g = lane >> 2, t4 = lane & 3;
   const int64_t nqb = gridDim.y;
   const int64_t qb = MODE == ATT_CAUSAL ? nqb - 1 - blockIdx.y : blockIdx.y;
   const int64_t h = blockIdx.x, b = blockIdx.z, hk = h / (a.NQ / a.NKV);
-  const int64_t i0 = qb * BM, iw = i0 + 16 * w, off = a.TK - a.TQ;
+  const int64_t i0 = qb * BM, iw = i0 + WR * w, off = a.TK - a.TQ;
   const uint16_t *qg = (const uint16_t *)a.q + b * a.qs[0] + h * a.qs[1];
   const uint16_t *kg = (const uint16_t *)a.k + b * a.ks[0] + hk * a.ks[1];
   const uint16_t *vg = (const uint16_t *)a.v + b * a.vs[0] + hk * a.vs[1];
@@ -180,174 +182,202 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
       att_cp16(aV + so, vg + j * a.vs[2] + ch * 8, ok);
     }
   };
-  load_kv(0, 0);
-  att_cp_commit();
+#pragma unroll
+  for (int st = 0; st < ST - 1; st++) {
+    if (st < nkb) load_kv(st, st);
+    att_cp_commit();
+  }
 
   const float sc2 = a.scale * L2E;
   const float hid2 = fmaxf(a.masked * L2E, -3.4028234663852886e38f);
-  uint32_t qf[D / 16][4];
-  float o[D / 8][4];
+  uint32_t qf[MI == 1 ? D / 16 : 1][4];
+  float o[MI][D / 8][4];
 #pragma unroll
-  for (int n = 0; n < D / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-  float mrow[2] = {-INFINITY, -INFINITY}, lrow[2] = {0.0f, 0.0f};
-  const int64_t wlast = (iw + 15 < a.TQ ? iw + 15 : a.TQ - 1);
+  for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+    for (int n = 0; n < D / 8; n++) o[mi][n][0] = o[mi][n][1] = o[mi][n][2] = o[mi][n][3] = 0.0f;
+  float mrow[MI][2], lrow[MI][2];
+#pragma unroll
+  for (int mi = 0; mi < MI; mi++) {
+    mrow[mi][0] = mrow[mi][1] = -INFINITY;
+    lrow[mi][0] = lrow[mi][1] = 0.0f;
+  }
+  const int64_t wlast = (iw + WR - 1 < a.TQ ? iw + WR - 1 : a.TQ - 1);
+  /* ldmatrix row of this lane in an A operand (16 x 16) and its chunk offset */
+  const int arow = (lane & 7) + 8 * ((lane >> 3) & 1), ach = lane >> 4;
 
   for (int kb = 0; kb < nkb; kb++) {
-    att_cp_wait_all();
+    if (ST == 2) asm volatile("cp.async.wait_group 0;\n" ::);
+    else asm volatile("cp.async.wait_group %0;\n" ::"n"(ST - 2));
     __syncthreads();
-    if (kb == 0) {
+    if (MI == 1 && kb == 0) {
 #pragma unroll
-      for (int kc = 0; kc < D / 16; kc++) {
-        const int r = 16 * w + (lane & 7) + 8 * ((lane >> 3) & 1), ch = 2 * kc + (lane >> 4);
-        att_ldsm4(qf[kc], aQ + 2 * att_swz<D>(r, ch));
-      }
+      for (int kc = 0; kc < (MI == 1 ? D / 16 : 0); kc++)
+        att_ldsm4(qf[kc], aQ + 2 * att_swz<D>(WR * w + arow, 2 * kc + ach));
     }
-    if (kb + 1 < nkb) load_kv(kb + 1, (kb + 1) & 1);
+    if (kb + ST - 1 < nkb) load_kv(kb + ST - 1, (kb + ST - 1) % ST);
     att_cp_commit();
     const int64_t n0 = (int64_t)kb * BN;
     if (iw >= a.TQ) continue;                                /* padding rows only */
     if (MODE == ATT_CAUSAL && n0 > wlast + off) continue;    /* every key hidden */
-    const uint32_t tK = aK + 2 * (kb & 1) * BN * D, tV = aV + 2 * (kb & 1) * BN * D;
+    const int stg = kb % ST;
+    const uint32_t tK = aK + 2 * stg * BN * D, tV = aV + 2 * stg * BN * D;
 
-    float s[BN / 8][4];
+    float s[MI][BN / 8][4];
 #pragma unroll
-    for (int n = 0; n < BN / 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+    for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+      for (int n = 0; n < BN / 8; n++) s[mi][n][0] = s[mi][n][1] = s[mi][n][2] = s[mi][n][3] = 0.0f;
 #pragma unroll
     for (int kc = 0; kc < D / 16; kc++) {
+      uint32_t qa[MI][4];
+      if constexpr (MI == 1) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) qa[0][e] = qf[kc][e];
+      } else {
+#pragma unroll
+        for (int mi = 0; mi < MI; mi++)
+          att_ldsm4(qa[mi], aQ + 2 * att_swz<D>(WR * w + 16 * mi + arow, 2 * kc + ach));
+      }
 #pragma unroll
       for (int np = 0; np < BN / 16; np++) {
         uint32_t kf[4];
         const int r = 16 * np + (lane & 7) + 8 * (lane >> 4), ch = 2 * kc + ((lane >> 3) & 1);
         att_ldsm4(kf, tK + 2 * att_swz<D>(r, ch));
-        att_mma<BF>(s[2 * np], qf[kc], kf[0], kf[1]);
-        att_mma<BF>(s[2 * np + 1], qf[kc], kf[2], kf[3]);
-      }
-    }
-
-    const bool edge = n0 + BN > a.TK || (MODE == ATT_CAUSAL && n0 + BN - 1 > iw + off);
 #pragma unroll
-    for (int n = 0; n < BN / 8; n++) {
-#pragma unroll
-      for (int e = 0; e < 4; e++) {
-        const int64_t j = n0 + 8 * n + 2 * t4 + (e & 1), i = iw + g + 8 * (e >> 1);
-        float x = s[n][e] * sc2;
-        if (MODE == ATT_ARRAY && j < a.TK) {
-          const int64_t mo = b * a.ms[0] + h * a.ms[1] + (i < a.TQ ? i : a.TQ - 1) * a.ms[2] +
-                             j * a.ms[3];
-          if (a.mkind == ATT_MASK_BOOL) x = ((const bool *)a.mask)[mo] ? x : hid2;
-          else x += att_mask_ld(a.mask, a.mkind, mo) * L2E;
+        for (int mi = 0; mi < MI; mi++) {
+          att_mma<BF>(s[mi][2 * np], qa[mi], kf[0], kf[1]);
+          att_mma<BF>(s[mi][2 * np + 1], qa[mi], kf[2], kf[3]);
         }
-        if (edge && (j >= a.TK || (MODE == ATT_CAUSAL && j > i + off))) x = -INFINITY;
-        s[n][e] = x;
       }
     }
 
-    float mx[2] = {mrow[0], mrow[1]};
 #pragma unroll
-    for (int n = 0; n < BN / 8; n++) {
-      mx[0] = fmaxf(mx[0], fmaxf(s[n][0], s[n][1]));
-      mx[1] = fmaxf(mx[1], fmaxf(s[n][2], s[n][3]));
-    }
-    float mu[2], al[2];
+    for (int mi = 0; mi < MI; mi++) {
+      const int64_t im = iw + 16 * mi;
+      const bool edge = n0 + BN > a.TK || (MODE == ATT_CAUSAL && n0 + BN - 1 > im + off);
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-      mu[r] = mx[r] == -INFINITY ? 0.0f : mx[r];
-      al[r] = att_exp2(mrow[r] - mu[r]);
-      mrow[r] = mx[r];
-      lrow[r] *= al[r];
-    }
+      for (int n = 0; n < BN / 8; n++) {
 #pragma unroll
-    for (int n = 0; n < D / 8; n++) {
-      o[n][0] *= al[0];
-      o[n][1] *= al[0];
-      o[n][2] *= al[1];
-      o[n][3] *= al[1];
-    }
+        for (int e = 0; e < 4; e++) {
+          const int64_t j = n0 + 8 * n + 2 * t4 + (e & 1), i = im + g + 8 * (e >> 1);
+          float x = s[mi][n][e] * sc2;
+          if (MODE == ATT_ARRAY && j < a.TK) {
+            const int64_t mo = b * a.ms[0] + h * a.ms[1] + (i < a.TQ ? i : a.TQ - 1) * a.ms[2] +
+                               j * a.ms[3];
+            if (a.mkind == ATT_MASK_BOOL) x = ((const bool *)a.mask)[mo] ? x : hid2;
+            else x += att_mask_ld(a.mask, a.mkind, mo) * L2E;
+          }
+          if (edge && (j >= a.TK || (MODE == ATT_CAUSAL && j > i + off))) x = -INFINITY;
+          s[mi][n][e] = x;
+        }
+      }
+      float mx[2] = {mrow[mi][0], mrow[mi][1]};
 #pragma unroll
-    for (int n = 0; n < BN / 8; n++) {
-      s[n][0] = att_exp2(s[n][0] - mu[0]);
-      s[n][1] = att_exp2(s[n][1] - mu[0]);
-      s[n][2] = att_exp2(s[n][2] - mu[1]);
-      s[n][3] = att_exp2(s[n][3] - mu[1]);
-      lrow[0] += s[n][0] + s[n][1];
-      lrow[1] += s[n][2] + s[n][3];
+      for (int n = 0; n < BN / 8; n++) {
+        mx[0] = fmaxf(mx[0], fmaxf(s[mi][n][0], s[mi][n][1]));
+        mx[1] = fmaxf(mx[1], fmaxf(s[mi][n][2], s[mi][n][3]));
+      }
+      float mu[2], al[2];
+#pragma unroll
+      for (int r = 0; r < 2; r++) {
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        mu[r] = mx[r] == -INFINITY ? 0.0f : mx[r];
+        al[r] = att_exp2(mrow[mi][r] - mu[r]);
+        mrow[mi][r] = mx[r];
+        lrow[mi][r] *= al[r];
+      }
+#pragma unroll
+      for (int n = 0; n < D / 8; n++) {
+        o[mi][n][0] *= al[0];
+        o[mi][n][1] *= al[0];
+        o[mi][n][2] *= al[1];
+        o[mi][n][3] *= al[1];
+      }
+#pragma unroll
+      for (int n = 0; n < BN / 8; n++) {
+        s[mi][n][0] = att_exp2(s[mi][n][0] - mu[0]);
+        s[mi][n][1] = att_exp2(s[mi][n][1] - mu[0]);
+        s[mi][n][2] = att_exp2(s[mi][n][2] - mu[1]);
+        s[mi][n][3] = att_exp2(s[mi][n][3] - mu[1]);
+        lrow[mi][0] += s[mi][n][0] + s[mi][n][1];
+        lrow[mi][1] += s[mi][n][2] + s[mi][n][3];
+      }
     }
 
 #pragma unroll
     for (int kc = 0; kc < BN / 16; kc++) {
-      const uint32_t pa[4] = {att_pack2<BF>(s[2 * kc][0], s[2 * kc][1]),
-                              att_pack2<BF>(s[2 * kc][2], s[2 * kc][3]),
-                              att_pack2<BF>(s[2 * kc + 1][0], s[2 * kc + 1][1]),
-                              att_pack2<BF>(s[2 * kc + 1][2], s[2 * kc + 1][3])};
+      uint32_t pa[MI][4];
+#pragma unroll
+      for (int mi = 0; mi < MI; mi++) {
+        pa[mi][0] = att_pack2<BF>(s[mi][2 * kc][0], s[mi][2 * kc][1]);
+        pa[mi][1] = att_pack2<BF>(s[mi][2 * kc][2], s[mi][2 * kc][3]);
+        pa[mi][2] = att_pack2<BF>(s[mi][2 * kc + 1][0], s[mi][2 * kc + 1][1]);
+        pa[mi][3] = att_pack2<BF>(s[mi][2 * kc + 1][2], s[mi][2 * kc + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < D / 16; dp++) {
         uint32_t vf[4];
-        const int r = 16 * kc + (lane & 7) + 8 * ((lane >> 3) & 1), ch = 2 * dp + (lane >> 4);
-        att_ldsm4_t(vf, tV + 2 * att_swz<D>(r, ch));
-        att_mma<BF>(o[2 * dp], pa, vf[0], vf[1]);
-        att_mma<BF>(o[2 * dp + 1], pa, vf[2], vf[3]);
+        att_ldsm4_t(vf, tV + 2 * att_swz<D>(16 * kc + arow, 2 * dp + ach));
+#pragma unroll
+        for (int mi = 0; mi < MI; mi++) {
+          att_mma<BF>(o[mi][2 * dp], pa[mi], vf[0], vf[1]);
+          att_mma<BF>(o[mi][2 * dp + 1], pa[mi], vf[2], vf[3]);
+        }
       }
     }
   }
   if (iw >= a.TQ) return;
 
-  /* 1 / the row sums, the sink joining as one more key */
-  float inv[2];
+  /* 1 / the row sums (the sink joining as one more key), then through this warp's rows of
+   * the Q tile to 16-byte stores */
+  uint16_t *og = (uint16_t *)a.out + (b * a.NQ + h) * a.TQ * D;
 #pragma unroll
-  for (int r = 0; r < 2; r++) {
-    float l = lrow[r];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    float f = 1.0f;
-    if (a.sinks) {
-      const float sk = (float)a.sinks[h] * L2E, m2 = fmaxf(mrow[r], sk);
-      f = mrow[r] == -INFINITY ? 0.0f : att_exp2(mrow[r] - m2);
-      l = l * f + att_exp2(sk - m2);
+  for (int mi = 0; mi < MI; mi++) {
+    float inv[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      float l = lrow[mi][r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      float f = 1.0f;
+      if (a.sinks) {
+        const float sk = (float)a.sinks[h] * L2E, m2 = fmaxf(mrow[mi][r], sk);
+        f = mrow[mi][r] == -INFINITY ? 0.0f : att_exp2(mrow[mi][r] - m2);
+        l = l * f + att_exp2(sk - m2);
+      }
+      inv[r] = l == 0.0f ? NAN : f / l;
     }
-    inv[r] = l == 0.0f ? NAN : f / l;
-  }
-  /* through this warp's rows of the Q tile to 16-byte stores */
-  uint16_t *sw = sQ;
+    const int rw = WR * w + 16 * mi;
 #pragma unroll
-  for (int n = 0; n < D / 8; n++) {
-    *(uint32_t *)(sw + att_swz<D>(16 * w + g, n) + 2 * t4) =
-        att_pack2<BF>(o[n][0] * inv[0], o[n][1] * inv[0]);
-    *(uint32_t *)(sw + att_swz<D>(16 * w + g + 8, n) + 2 * t4) =
-        att_pack2<BF>(o[n][2] * inv[1], o[n][3] * inv[1]);
+    for (int n = 0; n < D / 8; n++) {
+      *(uint32_t *)(sQ + att_swz<D>(rw + g, n) + 2 * t4) =
+          att_pack2<BF>(o[mi][n][0] * inv[0], o[mi][n][1] * inv[0]);
+      *(uint32_t *)(sQ + att_swz<D>(rw + g + 8, n) + 2 * t4) =
+          att_pack2<BF>(o[mi][n][2] * inv[1], o[mi][n][3] * inv[1]);
+    }
   }
   __syncwarp();
-  uint16_t *og = (uint16_t *)a.out + (b * a.NQ + h) * a.TQ * D;
-  for (int c = lane; c < 16 * CH; c += 32) {
+  for (int c = lane; c < WR * CH; c += 32) {
     const int r = c / CH, ch = c % CH;
     if (iw + r < a.TQ)
-      *(uint4 *)(og + (iw + r) * D + ch * 8) = *(const uint4 *)(sw + att_swz<D>(16 * w + r, ch));
+      *(uint4 *)(og + (iw + r) * D + ch * 8) = *(const uint4 *)(sQ + att_swz<D>(WR * w + r, ch));
   }
 }
 
-template <bool BF, int D, int NW>
-static cudaError_t att_flash_launch_d(const att_args &a, int mode, cudaStream_t q) {
-  const size_t smem = att_flash_smem(D, NW);
-  const dim3 grid((unsigned)a.NQ, (unsigned)((a.TQ + 16 * NW - 1) / (16 * NW)), (unsigned)a.B);
-  void (*k)(const att_args) = mode == ATT_CAUSAL ? att_flash_fwd<BF, D, NW, ATT_CAUSAL>
-                              : mode == ATT_ARRAY ? att_flash_fwd<BF, D, NW, ATT_ARRAY>
-                                                  : att_flash_fwd<BF, D, NW, ATT_PLAIN>;
+template <bool BF, int D, int NW, int MI, int ST>
+static cudaError_t att_flash_launch_k(const att_args &a, int mode, cudaStream_t q) {
+  const size_t smem = att_flash_smem(D, NW, MI, ST);
+  const int bm = 16 * MI * NW;
+  const dim3 grid((unsigned)a.NQ, (unsigned)((a.TQ + bm - 1) / bm), (unsigned)a.B);
+  void (*k)(const att_args) = mode == ATT_CAUSAL ? att_flash_fwd<BF, D, NW, MI, ST, ATT_CAUSAL>
+                              : mode == ATT_ARRAY ? att_flash_fwd<BF, D, NW, MI, ST, ATT_ARRAY>
+                                                  : att_flash_fwd<BF, D, NW, MI, ST, ATT_PLAIN>;
   cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e != cudaSuccess) return e;
   k<<<grid, 32 * NW, smem, q>>>(a);
   return cudaGetLastError();
-}
-
-/* Launches the prefill for a.D == a.DV in {64, 128} with nw warps (4 or 8) per block. The
- * caller checks the limits: NQ and B <= 65535 blocks, TQ <= TK under ATT_CAUSAL. */
-template <bool BF>
-static cudaError_t att_flash_launch(const att_args &a, int mode, int nw, cudaStream_t q) {
-  if (a.D == 64)
-    return nw == 8 ? att_flash_launch_d<BF, 64, 8>(a, mode, q)
-                   : att_flash_launch_d<BF, 64, 4>(a, mode, q);
-  return nw == 8 ? att_flash_launch_d<BF, 128, 8>(a, mode, q)
-                 : att_flash_launch_d<BF, 128, 4>(a, mode, q);
 }
 
 /* ---------------------------------------------------------------- decode */
@@ -365,120 +395,98 @@ __device__ __forceinline__ float att_adjust(const att_args &a, float s, int64_t 
   return s;
 }
 
-/* Split-key decoding for D, DV <= 128 (multiples of 8). Block (row, split) of NW warps; a
- * half warp takes one key at a time with 16-byte loads (lane l of a half holds dims
- * [8l, 8l + 8)), KU keys in flight, and runs its own online softmax; halves merge by
- * shuffles, warps through shared memory. With several splits (gridDim.y, one cluster per
- * row) every block leaves (max, sum, DV sums) in its shared memory and rank 0 merges them
- * over distributed shared memory. 512 threads per SM at least (128 registers). */
-template <bool BF, int KU, int NW>
-__global__ void __launch_bounds__(32 * NW, 16 / NW) att_decode(const att_args a) {
+/* Online-softmax state of one half warp: running max, sum and 8 value dims. */
+struct att_dstate {
+  float m, l, acc[8];
+};
+
+/* Folds KU keys (scores sc, already adjusted; -inf past the split) into st. */
+template <bool BF, int KU>
+__device__ __forceinline__ void att_dstep(att_dstate &st, float (&sc)[KU], const uint4 (&vp)[KU],
+                                          bool von) {
+  float bm = -INFINITY;
+#pragma unroll
+  for (int u = 0; u < KU; u++) bm = sc[u] > bm ? sc[u] : bm;
+  if (bm > st.m) {
+    const float alpha = st.m == -INFINITY ? 0.0f : expf(st.m - bm);
+    st.l *= alpha;
+#pragma unroll
+    for (int e = 0; e < 8; e++) st.acc[e] *= alpha;
+    st.m = bm;
+  }
+  if (st.m == -INFINITY) { /* NaN scores still weigh: they poison the row as on the CPU */
+    bool nan = false;
+#pragma unroll
+    for (int u = 0; u < KU; u++) nan |= sc[u] != sc[u];
+    if (!nan) return;
+  }
+#pragma unroll
+  for (int u = 0; u < KU; u++) {
+    const float p = sc[u] == -INFINITY ? 0.0f : expf(sc[u] - st.m);
+    st.l += p;
+    if (p == 0.0f || !von) continue; /* a key of weight 0 adds nothing, not even inf * 0 */
+    const uint16_t *vv = (const uint16_t *)&vp[u];
+#pragma unroll
+    for (int e = 0; e < 8; e++) st.acc[e] += p * att_ld<BF>(vv[e]);
+  }
+}
+
+/* Scores of KU keys (kp) against qv: each half warp sums its 16 lanes. */
+template <bool BF, int KU>
+__device__ __forceinline__ void att_dscores(float (&sc)[KU], const float (&qv)[8],
+                                            const uint4 (&kp)[KU], bool qon) {
+#pragma unroll
+  for (int u = 0; u < KU; u++) {
+    float s = 0.0f;
+    if (qon) {
+      const uint16_t *kk = (const uint16_t *)&kp[u];
+#pragma unroll
+      for (int e = 0; e < 8; e++) s += qv[e] * att_ld<BF>(kk[e]);
+    }
+    sc[u] = s;
+  }
+#pragma unroll
+  for (int d = 8; d > 0; d >>= 1)
+#pragma unroll
+    for (int u = 0; u < KU; u++) sc[u] += __shfl_xor_sync(0xffffffffu, sc[u], d);
+}
+
+/* The end of a decode block: merges the halves (shuffles) and the NW warps (shared memory);
+ * with one split writes the output row (sinks applied), otherwise leaves (max, sum, DV sums)
+ * in shared memory and rank 0 of the cluster merges the splits over distributed shared
+ * memory. Every thread of the block calls it. */
+template <bool BF, int NW>
+__device__ __forceinline__ void att_dfinish(const att_args &a, att_dstate st, int64_t row,
+                                            int64_t h, int d0) {
   __shared__ float sm_m[NW], sm_l[NW];
   __shared__ __align__(16) float sm_acc[NW][128];
   __shared__ float res[2 + 128]; /* this split: max, sum, then DV sums */
-  const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5, half = lane >> 4, hl = lane & 15;
-  const int64_t row = blockIdx.x, split = blockIdx.y;
-  const int64_t iq = row % a.TQ, h = (row / a.TQ) % a.NQ, b = row / (a.TQ * a.NQ);
-  const int64_t hk = h / (a.NQ / a.NKV), off = a.TK - a.TQ;
-  const int64_t j0 = split * a.chunk;
-  int64_t j1 = j0 + a.chunk < a.TK ? j0 + a.chunk : a.TK;
-  if (a.causal && iq + off >= 0 && j1 > iq + off + 1) j1 = iq + off + 1;
-  const int d0 = hl * 8;
-  const bool qon = d0 < a.D, von = d0 < a.DV;
-  float qv[8], acc[8];
-  const uint16_t *qr = (const uint16_t *)a.q + b * a.qs[0] + h * a.qs[1] + iq * a.qs[2];
-#pragma unroll
-  for (int e = 0; e < 8; e++) qv[e] = acc[e] = 0.0f;
-  if (qon) {
-    const uint4 pk = *(const uint4 *)(qr + d0);
-    const uint16_t *pv = (const uint16_t *)&pk;
-#pragma unroll
-    for (int e = 0; e < 8; e++) qv[e] = att_ld<BF>(pv[e]) * a.scale;
-  }
-  float m = -INFINITY, l = 0.0f;
-  const uint16_t *kb = (const uint16_t *)a.k + b * a.ks[0] + hk * a.ks[1] + d0;
-  const uint16_t *vb = (const uint16_t *)a.v + b * a.vs[0] + hk * a.vs[1] + d0;
-  for (int64_t jb = j0 + wp * 2 * KU; jb < j1; jb += NW * 2 * KU) {
-    uint4 kp[KU], vp[KU];
-#pragma unroll
-    for (int u = 0; u < KU; u++) {
-      const int64_t j = jb + 2 * u + half, jj = j < j1 ? j : j1 - 1;
-      if (qon) kp[u] = *(const uint4 *)(kb + jj * a.ks[2]);
-      if (von) vp[u] = *(const uint4 *)(vb + jj * a.vs[2]);
-    }
-    float sc[KU];
-#pragma unroll
-    for (int u = 0; u < KU; u++) {
-      float s = 0.0f;
-      if (qon) {
-        const uint16_t *kk = (const uint16_t *)&kp[u];
-#pragma unroll
-        for (int e = 0; e < 8; e++) s += qv[e] * att_ld<BF>(kk[e]);
-      }
-      sc[u] = s;
-    }
-#pragma unroll
-    for (int d = 8; d > 0; d >>= 1)
-#pragma unroll
-      for (int u = 0; u < KU; u++) sc[u] += __shfl_xor_sync(0xffffffffu, sc[u], d);
-    float bm = -INFINITY;
-#pragma unroll
-    for (int u = 0; u < KU; u++) {
-      const int64_t j = jb + 2 * u + half;
-      sc[u] = j < j1 ? att_adjust(a, sc[u], b, h, iq, j) : -INFINITY;
-      bm = sc[u] > bm ? sc[u] : bm;
-    }
-    if (bm > m) {
-      const float alpha = m == -INFINITY ? 0.0f : expf(m - bm);
-      l *= alpha;
-#pragma unroll
-      for (int e = 0; e < 8; e++) acc[e] *= alpha;
-      m = bm;
-    }
-    bool skip = false;
-    if (m == -INFINITY) { /* NaN scores still weigh: they poison the row as on the CPU */
-      bool nan = false;
-#pragma unroll
-      for (int u = 0; u < KU; u++) nan |= sc[u] != sc[u];
-      skip = !nan;
-    }
-    if (!skip) {
-#pragma unroll
-      for (int u = 0; u < KU; u++) {
-        const float p = sc[u] == -INFINITY ? 0.0f : expf(sc[u] - m);
-        l += p;
-        if (p == 0.0f || !von) continue; /* a key of weight 0 adds nothing, not even inf * 0 */
-        const uint16_t *vv = (const uint16_t *)&vp[u];
-#pragma unroll
-        for (int e = 0; e < 8; e++) acc[e] += p * att_ld<BF>(vv[e]);
-      }
-    }
-  }
+  const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
   { /* the halves: lanes l and l ^ 16 hold the same dims */
-    const float mo = __shfl_xor_sync(0xffffffffu, m, 16), lo = __shfl_xor_sync(0xffffffffu, l, 16);
-    const float M = mo > m ? mo : m;
-    const float ws = m == -INFINITY ? 0.0f : expf(m - M);
+    const float mo = __shfl_xor_sync(0xffffffffu, st.m, 16);
+    const float lo = __shfl_xor_sync(0xffffffffu, st.l, 16);
+    const float M = mo > st.m ? mo : st.m;
+    const float ws = st.m == -INFINITY ? 0.0f : expf(st.m - M);
     const float wo = mo == -INFINITY ? 0.0f : expf(mo - M);
 #pragma unroll
     for (int e = 0; e < 8; e++) {
-      const float ao = __shfl_xor_sync(0xffffffffu, acc[e], 16);
+      const float ao = __shfl_xor_sync(0xffffffffu, st.acc[e], 16);
       float r = 0.0f;
-      if (ws != 0.0f) r += acc[e] * ws;
+      if (ws != 0.0f) r += st.acc[e] * ws;
       if (wo != 0.0f) r += ao * wo;
-      acc[e] = r;
+      st.acc[e] = r;
     }
-    l = (ws != 0.0f ? l * ws : 0.0f) + (wo != 0.0f ? lo * wo : 0.0f);
-    m = M;
+    st.l = (ws != 0.0f ? st.l * ws : 0.0f) + (wo != 0.0f ? lo * wo : 0.0f);
+    st.m = M;
   }
   if (lane == 0) {
-    sm_m[wp] = m;
-    sm_l[wp] = l;
+    sm_m[wp] = st.m;
+    sm_l[wp] = st.l;
   }
-  if (half == 0)
+  if (lane < 16 && d0 < 128)
 #pragma unroll
-    for (int e = 0; e < 8; e++) sm_acc[wp][d0 + e] = acc[e];
+    for (int e = 0; e < 8; e++) sm_acc[wp][d0 + e] = st.acc[e];
   __syncthreads();
-  /* the warps */
   float M = sm_m[0];
 #pragma unroll
   for (int w = 1; w < NW; w++) M = sm_m[w] > M ? sm_m[w] : M;
@@ -550,16 +558,158 @@ __global__ void __launch_bounds__(32 * NW, 16 / NW) att_decode(const att_args a)
 #endif
 }
 
-/* Launches att_decode over rows = B * NQ * TQ query rows with nsplit splits of a.chunk keys
- * (nsplit > 1 needs sm_90: one cluster of nsplit blocks per row, nsplit <= 16). */
+/* What every decode block starts from: its row's coordinates, key range [j0, j1) and the
+ * scaled query dims of this lane. */
+struct att_drow {
+  int64_t row, iq, h, b, hk, j0, j1;
+  int d0;
+  bool qon, von;
+};
+
+template <bool BF>
+__device__ __forceinline__ att_drow att_drow_init(const att_args &a, float (&qv)[8]) {
+  att_drow r;
+  r.row = blockIdx.x;
+  r.iq = r.row % a.TQ;
+  r.h = (r.row / a.TQ) % a.NQ;
+  r.b = r.row / (a.TQ * a.NQ);
+  r.hk = r.h / (a.NQ / a.NKV);
+  const int64_t off = a.TK - a.TQ;
+  r.j0 = (int64_t)blockIdx.y * a.chunk;
+  r.j1 = r.j0 + a.chunk < a.TK ? r.j0 + a.chunk : a.TK;
+  if (a.causal && r.iq + off >= 0 && r.j1 > r.iq + off + 1) r.j1 = r.iq + off + 1;
+  r.d0 = (threadIdx.x & 15) * 8;
+  r.qon = r.d0 < a.D;
+  r.von = r.d0 < a.DV;
+#pragma unroll
+  for (int e = 0; e < 8; e++) qv[e] = 0.0f;
+  if (r.qon) {
+    const uint16_t *qr = (const uint16_t *)a.q + r.b * a.qs[0] + r.h * a.qs[1] + r.iq * a.qs[2];
+    const uint4 pk = *(const uint4 *)(qr + r.d0);
+    const uint16_t *pv = (const uint16_t *)&pk;
+#pragma unroll
+    for (int e = 0; e < 8; e++) qv[e] = att_ld<BF>(pv[e]) * a.scale;
+  }
+  return r;
+}
+
+/* Split-key decoding for D, DV <= 128 (multiples of 8), keys read straight into registers.
+ * Block (row, split) of NW warps; a half warp takes one key at a time with 16-byte loads
+ * (lane l of a half holds dims [8l, 8l + 8)), KU keys in flight, and runs its own online
+ * softmax. With several splits (gridDim.y) a cluster of the splits holds each row. */
 template <bool BF, int KU, int NW>
-static cudaError_t att_decode_launch_k(const att_args &a, int64_t rows, int nsplit,
-                                       cudaStream_t q) {
-  void (*k)(const att_args) = att_decode<BF, KU, NW>;
+__global__ void __launch_bounds__(32 * NW, 16 / NW) att_decode(const att_args a) {
+  float qv[8];
+  const att_drow r = att_drow_init<BF>(a, qv);
+  const int half = (threadIdx.x >> 4) & 1, wp = threadIdx.x >> 5;
+  att_dstate st;
+  st.m = -INFINITY;
+  st.l = 0.0f;
+#pragma unroll
+  for (int e = 0; e < 8; e++) st.acc[e] = 0.0f;
+  const uint16_t *kb = (const uint16_t *)a.k + r.b * a.ks[0] + r.hk * a.ks[1] + r.d0;
+  const uint16_t *vb = (const uint16_t *)a.v + r.b * a.vs[0] + r.hk * a.vs[1] + r.d0;
+  for (int64_t jb = r.j0 + wp * 2 * KU; jb < r.j1; jb += NW * 2 * KU) {
+    uint4 kp[KU], vp[KU];
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      const int64_t j = jb + 2 * u + half, jj = j < r.j1 ? j : r.j1 - 1;
+      if (r.qon) kp[u] = *(const uint4 *)(kb + jj * a.ks[2]);
+      if (r.von) vp[u] = *(const uint4 *)(vb + jj * a.vs[2]);
+    }
+    float sc[KU];
+    att_dscores<BF, KU>(sc, qv, kp, r.qon);
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      const int64_t j = jb + 2 * u + half;
+      sc[u] = j < r.j1 ? att_adjust(a, sc[u], r.b, r.h, r.iq, j) : -INFINITY;
+    }
+    att_dstep<BF, KU>(st, sc, vp, r.von);
+  }
+  att_dfinish<BF, NW>(a, st, r.row, r.h, r.d0);
+}
+
+/* Dynamic shared memory of att_decode_s: st stages of kt keys of K and V rows. */
+static inline size_t att_decode_smem(int kt, int st, int64_t d, int64_t dv) {
+  return (size_t)kt * (size_t)st * (size_t)(d + dv) * 2;
+}
+
+/* As att_decode, but the block streams its keys through an ST-stage ring of KT-key tiles in
+ * shared memory (cp.async), so the bytes in flight do not hold registers; each half warp
+ * takes KT / (2 NW) keys of a tile. */
+template <bool BF, int NW, int KT, int ST>
+__global__ void __launch_bounds__(32 * NW) att_decode_s(const att_args a) {
+  constexpr int KU = KT / (2 * NW), NT = 32 * NW;
+  static_assert(KU * 2 * NW == KT, "KT: a multiple of 2 NW");
+  extern __shared__ __align__(16) uint16_t att_dsh[];
+  float qv[8];
+  const att_drow r = att_drow_init<BF>(a, qv);
+  const int half = (threadIdx.x >> 4) & 1, wp = threadIdx.x >> 5, hw = 2 * wp + half;
+  const int chk = (int)(a.D / 8), cw = (int)((a.D + a.DV) / 8);
+  const int64_t tile = (int64_t)KT * (a.D + a.DV); /* elements per stage */
+  const uint16_t *kg = (const uint16_t *)a.k + r.b * a.ks[0] + r.hk * a.ks[1];
+  const uint16_t *vg = (const uint16_t *)a.v + r.b * a.vs[0] + r.hk * a.vs[1];
+  const uint32_t base = att_smem(att_dsh);
+  const int nt = r.j1 > r.j0 ? (int)((r.j1 - r.j0 + KT - 1) / KT) : 0;
+  auto load = [&](int t, int stg) {
+    const int64_t jt = r.j0 + (int64_t)t * KT;
+    const uint32_t sb = base + 2 * (uint32_t)(stg * tile);
+    for (int c = threadIdx.x; c < KT * cw; c += NT) {
+      const int kr = c / cw, x = c - kr * cw;
+      const bool ok = jt + kr < r.j1;
+      const int64_t j = ok ? jt + kr : r.j0;
+      if (x < chk)
+        att_cp16(sb + 2 * (uint32_t)(kr * a.D + x * 8), kg + j * a.ks[2] + x * 8, ok);
+      else
+        att_cp16(sb + 2 * (uint32_t)(KT * a.D + kr * a.DV + (x - chk) * 8),
+                 vg + j * a.vs[2] + (x - chk) * 8, ok);
+    }
+  };
+#pragma unroll
+  for (int s = 0; s < ST - 1; s++) {
+    if (s < nt) load(s, s);
+    att_cp_commit();
+  }
+  att_dstate st;
+  st.m = -INFINITY;
+  st.l = 0.0f;
+#pragma unroll
+  for (int e = 0; e < 8; e++) st.acc[e] = 0.0f;
+  for (int t = 0; t < nt; t++) {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(ST - 2));
+    __syncthreads();
+    if (t + ST - 1 < nt) load(t + ST - 1, (t + ST - 1) % ST);
+    att_cp_commit();
+    const uint16_t *sk = att_dsh + (t % ST) * tile, *sv = sk + KT * a.D;
+    uint4 kp[KU], vp[KU];
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      const int kr = hw + 2 * NW * u;
+      if (r.qon) kp[u] = *(const uint4 *)(sk + kr * a.D + r.d0);
+      if (r.von) vp[u] = *(const uint4 *)(sv + kr * a.DV + r.d0);
+    }
+    float sc[KU];
+    att_dscores<BF, KU>(sc, qv, kp, r.qon);
+    const int64_t jt = r.j0 + (int64_t)t * KT;
+#pragma unroll
+    for (int u = 0; u < KU; u++) {
+      const int64_t j = jt + hw + 2 * NW * u;
+      sc[u] = j < r.j1 ? att_adjust(a, sc[u], r.b, r.h, r.iq, j) : -INFINITY;
+    }
+    att_dstep<BF, KU>(st, sc, vp, r.von);
+  }
+  att_dfinish<BF, NW>(a, st, r.row, r.h, r.d0);
+}
+
+/* Launches a decode kernel k over rows = B * NQ * TQ query rows with nsplit splits of
+ * a.chunk keys (nsplit > 1 needs sm_90: one cluster of nsplit blocks per row, <= 16). */
+static cudaError_t att_decode_launch_with(void (*k)(const att_args), const att_args &a,
+                                          int64_t rows, int nsplit, int threads, size_t smem,
+                                          cudaStream_t q) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3((unsigned)rows, (unsigned)nsplit, 1);
-  cfg.blockDim = dim3(32 * NW, 1, 1);
-  cfg.dynamicSmemBytes = 0;
+  cfg.blockDim = dim3((unsigned)threads, 1, 1);
+  cfg.dynamicSmemBytes = smem;
   cfg.stream = q;
   cudaLaunchAttribute at[1];
   at[0].id = cudaLaunchAttributeClusterDimension;
@@ -568,12 +718,27 @@ static cudaError_t att_decode_launch_k(const att_args &a, int64_t rows, int nspl
   at[0].val.clusterDim.z = 1;
   cfg.attrs = at;
   cfg.numAttrs = nsplit > 1 ? 1 : 0;
-  if (nsplit > 8) {
-    cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
-    if (e != cudaSuccess) return e;
-  }
-  cudaError_t e = cudaLaunchKernelEx(&cfg, k, a);
+  cudaError_t e = cudaSuccess;
+  if (smem > 48 * 1024)
+    e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e == cudaSuccess && nsplit > 8)
+    e = cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+  if (e != cudaSuccess) return e;
+  e = cudaLaunchKernelEx(&cfg, k, a);
   return e != cudaSuccess ? e : cudaGetLastError();
+}
+
+template <bool BF, int KU, int NW>
+static cudaError_t att_decode_launch_k(const att_args &a, int64_t rows, int nsplit,
+                                       cudaStream_t q) {
+  return att_decode_launch_with(att_decode<BF, KU, NW>, a, rows, nsplit, 32 * NW, 0, q);
+}
+
+template <bool BF, int NW, int KT, int ST>
+static cudaError_t att_decode_s_launch_k(const att_args &a, int64_t rows, int nsplit,
+                                         cudaStream_t q) {
+  return att_decode_launch_with(att_decode_s<BF, NW, KT, ST>, a, rows, nsplit, 32 * NW,
+                                att_decode_smem(KT, ST, a.D, a.DV), q);
 }
 
 #endif

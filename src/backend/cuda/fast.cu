@@ -575,12 +575,21 @@ static const void *f_sdpa_stage(const mx_tensor *t, mxc_scratch_guard &g, cudaSt
 }
 
 /* Tuning of the attention.cuh paths (benchmarks/attention_bench.cu, H100) */
-#define F_ATT_PREFILL_WARPS 4   /* 16 query rows per warp */
-#define F_ATT_DEC_WARPS 8
-#define F_ATT_DEC_KU 8          /* keys in flight per half warp */
-#define F_ATT_DEC_BLOCKS_PER_SM 2
-#define F_ATT_DEC_MIN_KEYS 256
-#define F_ATT_DEC_MAX_SPLITS 8  /* the portable cluster size */
+#define F_ATT_PF_WARPS 4      /* prefill: warps per block, */
+#define F_ATT_PF_MI 1         /* 16-row fragments per warp, */
+#define F_ATT_PF_STAGES 3     /* K/V tiles in flight */
+#define F_ATT_DEC_WARPS 4     /* decode: warps per block, */
+#define F_ATT_DEC_KT 32       /* keys per shared-memory tile, */
+#define F_ATT_DEC_STAGES 4    /* tiles in flight, */
+#define F_ATT_DEC_MAX_SPLITS 8 /* splits per row at most (the portable cluster size), */
+#define F_ATT_DEC_MIN_KEYS 256 /* keys per split at least */
+
+template <bool BF>
+static cudaError_t f_att_prefill(const att_args &t, int mode, cudaStream_t q) {
+  if (t.D == 64)
+    return att_flash_launch_k<BF, 64, F_ATT_PF_WARPS, F_ATT_PF_MI, F_ATT_PF_STAGES>(t, mode, q);
+  return att_flash_launch_k<BF, 128, F_ATT_PF_WARPS, F_ATT_PF_MI, F_ATT_PF_STAGES>(t, mode, q);
+}
 
 static int f_cc_major(int dev) {
   int v = 0;
@@ -689,21 +698,21 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
     att_args t = f_att_args(a, mkind);
     constexpr bool bf = Tr::dt == MX_BFLOAT16;
     if (flash) {
-      MX_CUDA_CHECK(name, att_flash_launch<bf>(t, a.causal ? ATT_CAUSAL : mask ? ATT_ARRAY
-                                                                               : ATT_PLAIN,
-                                               F_ATT_PREFILL_WARPS, q));
+      MX_CUDA_CHECK(name, f_att_prefill<bf>(t, a.causal ? ATT_CAUSAL : mask ? ATT_ARRAY : ATT_PLAIN,
+                                            q));
       return 0;
     }
-    /* one cluster of splits per row: about F_ATT_DEC_BLOCKS_PER_SM blocks per SM, at least
-     * F_ATT_DEC_MIN_KEYS keys per split */
+    /* one cluster of splits per row, every block resident at once */
     if (rows > INT32_MAX) return mx_fail_int(MX_EINVAL, "[%s] Too many query rows.", name);
-    int64_t want = (int64_t)mxc_sm_count(dev) * F_ATT_DEC_BLOCKS_PER_SM;
-    int64_t ns = (want + rows - 1) / rows, maxs = (a.TK + F_ATT_DEC_MIN_KEYS - 1) / F_ATT_DEC_MIN_KEYS;
+    int64_t want = (int64_t)mxc_sm_count(dev) * 2;
+    int64_t ns = (want + rows - 1) / rows;
+    int64_t maxs = (a.TK + F_ATT_DEC_MIN_KEYS - 1) / F_ATT_DEC_MIN_KEYS;
     ns = ns < maxs ? ns : maxs;
     ns = ns < 1 ? 1 : (ns > F_ATT_DEC_MAX_SPLITS ? F_ATT_DEC_MAX_SPLITS : ns);
     t.chunk = (a.TK + ns - 1) / ns;
     ns = (a.TK + t.chunk - 1) / t.chunk;
-    MX_CUDA_CHECK(name, (att_decode_launch_k<bf, F_ATT_DEC_KU, F_ATT_DEC_WARPS>(t, rows, (int)ns, q)));
+    MX_CUDA_CHECK(name, (att_decode_s_launch_k<bf, F_ATT_DEC_WARPS, F_ATT_DEC_KT, F_ATT_DEC_STAGES>(
+                            t, rows, (int)ns, q)));
     return 0;
   }
   if (decode) {
