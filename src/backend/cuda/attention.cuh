@@ -261,7 +261,7 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
 #pragma unroll
         for (int e = 0; e < 4; e++) {
           const int64_t j = n0 + 8 * n + 2 * t4 + (e & 1), i = im + g + 8 * (e >> 1);
-          float x = s[mi][n][e] * sc2;
+          float x = MODE == ATT_ARRAY ? s[mi][n][e] * sc2 : s[mi][n][e];
           if (MODE == ATT_ARRAY && j < a.TK) {
             const int64_t mo = b * a.ms[0] + h * a.ms[1] + (i < a.TQ ? i : a.TQ - 1) * a.ms[2] +
                                j * a.ms[3];
@@ -272,7 +272,9 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
           s[mi][n][e] = x;
         }
       }
-      float mx[2] = {mrow[mi][0], mrow[mi][1]};
+      /* unmasked modes keep raw scores here: the scale joins the exponent's FMA */
+      float mx[2] = {MODE == ATT_ARRAY ? mrow[mi][0] : -INFINITY,
+                     MODE == ATT_ARRAY ? mrow[mi][1] : -INFINITY};
 #pragma unroll
       for (int n = 0; n < BN / 8; n++) {
         mx[0] = fmaxf(mx[0], fmaxf(s[mi][n][0], s[mi][n][1]));
@@ -283,6 +285,8 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
       for (int r = 0; r < 2; r++) {
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
         mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+        if (MODE != ATT_ARRAY) mx[r] *= sc2;
+        mx[r] = fmaxf(mx[r], mrow[mi][r]);
         mu[r] = mx[r] == -INFINITY ? 0.0f : mx[r];
         al[r] = att_exp2(mrow[mi][r] - mu[r]);
         mrow[mi][r] = mx[r];
@@ -297,10 +301,10 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
       }
 #pragma unroll
       for (int n = 0; n < BN / 8; n++) {
-        s[mi][n][0] = att_exp2(s[mi][n][0] - mu[0]);
-        s[mi][n][1] = att_exp2(s[mi][n][1] - mu[0]);
-        s[mi][n][2] = att_exp2(s[mi][n][2] - mu[1]);
-        s[mi][n][3] = att_exp2(s[mi][n][3] - mu[1]);
+#pragma unroll
+        for (int e = 0; e < 4; e++)
+          s[mi][n][e] = att_exp2(MODE == ATT_ARRAY ? s[mi][n][e] - mu[e >> 1]
+                                                   : fmaf(s[mi][n][e], sc2, -mu[e >> 1]));
         lrow[mi][0] += s[mi][n][0] + s[mi][n][1];
         lrow[mi][1] += s[mi][n][2] + s[mi][n][3];
       }

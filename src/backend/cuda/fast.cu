@@ -686,7 +686,8 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
                        a.D % 8 == 0 && a.DV % 8 == 0;
   const bool flash = att_ok && !decode && cc >= 8 && (a.D == 64 || a.D == 128) &&
                      a.DV == a.D && !(a.causal && (mask || a.TQ > a.TK)) && a.NQ <= 65535 &&
-                     a.B <= 65535 && mxc_align_of(out->data) >= 16;
+                     a.B <= 65535 && a.scale > 0 && a.scale < INFINITY &&
+                     mxc_align_of(out->data) >= 16;
   int al = att_dec || flash ? 8 : decode ? 4 : 1;
   a.q = f_sdpa_stage(&in[0], gq, q, dev, a.qs, al);
   a.k = a.q ? f_sdpa_stage(&in[1], gk, q, dev, a.ks, al) : nullptr;
