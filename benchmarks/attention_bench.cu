@@ -257,20 +257,35 @@ struct pcfg {
   {"nw" #NW " mi" #MI " st" #ST,                                                          \
    {{att_flash_launch_k<false, 64, NW, MI, ST>, att_flash_launch_k<false, 128, NW, MI, ST>}, \
     {att_flash_launch_k<true, 64, NW, MI, ST>, att_flash_launch_k<true, 128, NW, MI, ST>}}}
-static const pcfg pcfgs[] = {PCFG(4, 1, 2), PCFG(4, 1, 3), PCFG(4, 2, 2), PCFG(8, 1, 3)};
+static const pcfg pcfgs[] = {PCFG(4, 1, 3), PCFG(4, 2, 2)};
 
 typedef cudaError_t (*dec_fn)(const att_args &, int64_t, int, cudaStream_t);
 
-static cudaError_t dec_launch(dec_fn f, att_args &a, int ns) {
+static float *g_part;
+static unsigned *g_ticket;
+
+/* ns splits; ticket: merged by the last split (else by a cluster) */
+static cudaError_t dec_launch(dec_fn f, att_args &a, int ns, bool ticket) {
   a.chunk = (a.TK + ns - 1) / ns;
   ns = (int)((a.TK + a.chunk - 1) / a.chunk);
-  return f(a, a.B * a.NQ * a.TQ, ns, 0);
+  a.part = nullptr;
+  a.ticket = nullptr;
+  const int64_t rows = a.B * a.NQ * a.TQ;
+  if (ticket && ns > 1) {
+    a.part = g_part;
+    a.ticket = g_ticket;
+    cudaError_t e = cudaMemsetAsync(g_ticket, 0, sizeof(unsigned) * rows, 0);
+    if (e != cudaSuccess) return e;
+  }
+  return f(a, rows, ns, 0);
 }
 
 int main() {
   cudaDeviceProp pr;
   CK(cudaGetDeviceProperties(&pr, 0));
   printf("%s, %d SMs\n", pr.name, pr.multiProcessorCount);
+  CK(cudaMalloc(&g_part, sizeof(float) << 22));
+  CK(cudaMalloc(&g_ticket, sizeof(unsigned) << 12));
   const float HB = -3.3895313892515355e38f, HF = -65504.0f;
   char buf[256];
 
@@ -307,18 +322,24 @@ int main() {
       {1, 2, 2, 1, 1100, 128, 128, false, false, {ATT_ARRAY, ATT_MASK_F32, true}, "additive sinks"},
   };
   const dec_fn fns[][2] = {{att_decode_launch_k<false, 4, 4>, att_decode_launch_k<true, 4, 4>},
-                           {att_decode_s_launch_k<false, 4, 32, 4>, att_decode_s_launch_k<true, 4, 32, 4>},
-                           {att_decode_s_launch_k<false, 8, 64, 3>, att_decode_s_launch_k<true, 8, 64, 3>}};
+                           {att_decode_launch_k<false, 8, 4>, att_decode_launch_k<true, 8, 4>}};
   for (const dcase &c : dcs) {
     for (int fi = 0; fi < 3; fi++)
-    for (int ns : {1, 3, 8, 16}) {
+    for (int ns : {1, 3, 8, 16, 40}) {
       setup s;
       build(s, c.B, c.NQ, c.NKV, c.TQ, c.TK, c.D, c.DV, c.bf, c.bthe, c.mc, c.bf ? HB : HF);
-      snprintf(buf, sizeof buf, "decode v%d ns=%d %s %s", fi, ns, c.nm, c.bf ? "bf16" : "f16");
-      cudaError_t e = dec_launch(fns[fi][c.bf], s.a, ns);
+      const bool ticket = fi > 0;
+      if (!ticket && ns > 16) {
+        release(s);
+        continue;
+      }
+      snprintf(buf, sizeof buf, "decode %s ns=%d %s %s",
+               fi == 0 ? "cluster KU4" : fi == 1 ? "ticket KU4" : "ticket KU8", ns, c.nm,
+               c.bf ? "bf16" : "f16");
+      cudaError_t e = dec_launch(fns[fi == 2][c.bf], s.a, ns, ticket);
       if (e != cudaSuccess) {
         printf("%-64s launch: %s\n", buf, cudaGetErrorString(e));
-        if (ns <= 8) g_fail++;
+        g_fail++;
         release(s);
         continue;
       }
@@ -348,46 +369,26 @@ int main() {
   {
     setup s;
     build(s, 1, 32, 32, 1, 4096, 128, 128, true, false, {ATT_PLAIN, 0, false}, HB);
-    struct dv { dec_fn f; void (*k)(const att_args); int thr, kt, st; const char *nm; };
+    struct dv { dec_fn f; bool ticket; std::vector<int> nss; const char *nm; };
     const dv dvs[] = {
-        {att_decode_launch_k<true, 4, 4>, att_decode<true, 4, 4>, 128, 0, 0, "reg KU4 NW4"},
-        {att_decode_s_launch_k<true, 4, 32, 4>, att_decode_s<true, 4, 32, 4>, 128, 32, 4, "smem NW4 KT32 ST4"},
-        {att_decode_s_launch_k<true, 4, 32, 6>, att_decode_s<true, 4, 32, 6>, 128, 32, 6, "smem NW4 KT32 ST6"},
-        {att_decode_s_launch_k<true, 4, 64, 3>, att_decode_s<true, 4, 64, 3>, 128, 64, 3, "smem NW4 KT64 ST3"},
-        {att_decode_s_launch_k<true, 8, 64, 3>, att_decode_s<true, 8, 64, 3>, 256, 64, 3, "smem NW8 KT64 ST3"},
-        {att_decode_s_launch_k<true, 8, 64, 4>, att_decode_s<true, 8, 64, 4>, 256, 64, 4, "smem NW8 KT64 ST4"},
-        {att_decode_s_launch_k<true, 2, 32, 4>, att_decode_s<true, 2, 32, 4>, 64, 32, 4, "smem NW2 KT32 ST4"}};
+        {att_decode_launch_k<true, 4, 4>, false, {8, 12}, "cluster KU4 NW4"},
+        {att_decode_launch_k<true, 4, 4>, true, {16, 24, 32, 48, 64}, "ticket KU4 NW4"},
+        {att_decode_launch_k<true, 8, 4>, true, {16, 24, 32}, "ticket KU8 NW4"},
+        {att_decode_launch_k<true, 4, 8>, true, {8, 16, 32}, "ticket KU4 NW8"},
+        {att_decode_launch_k<true, 2, 4>, true, {32, 64}, "ticket KU2 NW4"}};
     double bound = 32.0 * 4096 * 128 * 2 * 2 / bw * 1e6;
     for (const dv &d : dvs)
-      for (int ns : {4, 6, 8, 12, 16}) {
-        cudaError_t e = dec_launch(d.f, s.a, ns);
+      for (int ns : d.nss) {
+        cudaError_t e = dec_launch(d.f, s.a, ns, d.ticket);
         if (e != cudaSuccess) {
-          printf("decode %-18s ns=%2d  launch: %s\n", d.nm, ns, cudaGetErrorString(e));
+          printf("decode %-16s ns=%2d  launch: %s\n", d.nm, ns, cudaGetErrorString(e));
           continue;
         }
-        double us = time_us([&] { CK(dec_launch(d.f, s.a, ns)); }, 200);
+        double us = time_us([&] { CK(dec_launch(d.f, s.a, ns, d.ticket)); }, 200);
         CK(cudaDeviceSynchronize());
         double err = check(s, 6);
-        int ncl = -1;
-        if (ns > 1) {
-          cudaLaunchConfig_t cfg = {};
-          cfg.gridDim = dim3(32, (unsigned)ns, 1);
-          cfg.blockDim = dim3((unsigned)d.thr, 1, 1);
-          cfg.dynamicSmemBytes = d.kt ? att_decode_smem(d.kt, d.st, 128, 128) : 0;
-          cudaLaunchAttribute at[1];
-          at[0].id = cudaLaunchAttributeClusterDimension;
-          at[0].val.clusterDim.x = 1;
-          at[0].val.clusterDim.y = (unsigned)ns;
-          at[0].val.clusterDim.z = 1;
-          cfg.attrs = at;
-          cfg.numAttrs = 1;
-          if (cudaOccupancyMaxActiveClusters(&ncl, d.k, &cfg) != cudaSuccess) {
-            (void)cudaGetLastError();
-            ncl = -2;
-          }
-        }
-        printf("decode %-18s ns=%2d  %7.1f us  %5.1f%% of bound  clusters %3d  err %.1e\n", d.nm,
-               ns, us, 100 * bound / us, ncl, err);
+        printf("decode %-16s ns=%2d  %7.1f us  %5.1f%% of bound  err %.1e\n", d.nm, ns, us,
+               100 * bound / us, err);
       }
     release(s);
   }

@@ -27,6 +27,8 @@ struct att_args {
   void *out;                   /* (B, NQ, TQ, DV) row-contiguous, 16-byte aligned */
   int64_t B, NQ, NKV, TQ, TK, D, DV;
   int64_t chunk;               /* decode: keys per split */
+  float *part;                 /* decode without clusters: rows x splits x (DV + 2) partials */
+  unsigned *ticket;            /* and one zeroed counter per row */
   float scale;
   float masked;                /* the score of a hidden key (finite, per dtype) */
   bool causal;
@@ -456,9 +458,10 @@ __device__ __forceinline__ void att_dscores(float (&sc)[KU], const float (&qv)[8
 }
 
 /* The end of a decode block: merges the halves (shuffles) and the NW warps (shared memory);
- * with one split writes the output row (sinks applied), otherwise leaves (max, sum, DV sums)
- * in shared memory and rank 0 of the cluster merges the splits over distributed shared
- * memory. Every thread of the block calls it. */
+ * with one split writes the output row (sinks applied). With several splits and a.ticket
+ * every block stores (max, sum, DV sums) in a.part and the last of the row to finish merges
+ * them; without a.ticket the splits form a cluster, leave their partials in shared memory and
+ * rank 0 merges them over distributed shared memory. Every thread of the block calls it. */
 template <bool BF, int NW>
 __device__ __forceinline__ void att_dfinish(const att_args &a, att_dstate st, int64_t row,
                                             int64_t h, int d0) {
@@ -517,6 +520,53 @@ __device__ __forceinline__ void att_dfinish(const att_args &a, att_dstate st, in
         if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
       o[d] = att_st<BF>(L == 0.0f ? NAN : s / L);
     }
+    return;
+  }
+  if (a.ticket) { /* the last split of the row to finish merges the partials */
+    __shared__ int last;
+    const int64_t P = a.DV + 2;
+    float *pp = a.part + (row * nsplit + blockIdx.y) * P;
+    if (threadIdx.x == 0) {
+      pp[0] = M;
+      pp[1] = L;
+    }
+    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+      float s = 0.0f;
+#pragma unroll
+      for (int w = 0; w < NW; w++)
+        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
+      pp[2 + d] = s;
+    }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(&a.ticket[row], 1u) == (unsigned)nsplit - 1u;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const float *pr = a.part + row * nsplit * P;
+    float Ms = -INFINITY;
+    for (int r = 0; r < nsplit; r++) {
+      const float mr = __ldcg(pr + r * P);
+      Ms = mr > Ms ? mr : Ms;
+    }
+    const float sk = a.sinks ? (float)a.sinks[h] : -INFINITY, M2 = sk > Ms ? sk : Ms;
+    float Ls = 0.0f;
+    for (int r = 0; r < nsplit; r++) {
+      const float mr = __ldcg(pr + r * P);
+      const float wr = mr == -INFINITY ? 0.0f : expf(mr - M2);
+      Ls += wr == 0.0f ? 0.0f : __ldcg(pr + r * P + 1) * wr;
+    }
+    if (a.sinks) Ls += expf(sk - M2);
+    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+      float s = 0.0f;
+      for (int r = 0; r < nsplit; r++) {
+        const float mr = __ldcg(pr + r * P);
+        const float wr = mr == -INFINITY ? 0.0f : expf(mr - M2);
+        if (wr != 0.0f) s += __ldcg(pr + r * P + 2 + d) * wr;
+      }
+      o[d] = att_st<BF>(Ls == 0.0f ? NAN : s / Ls);
+    }
+    if (threadIdx.x == 0) a.ticket[row] = 0u;
     return;
   }
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -597,10 +647,9 @@ __device__ __forceinline__ att_drow att_drow_init(const att_args &a, float (&qv)
   return r;
 }
 
-/* Split-key decoding for D, DV <= 128 (multiples of 8), keys read straight into registers.
- * Block (row, split) of NW warps; a half warp takes one key at a time with 16-byte loads
- * (lane l of a half holds dims [8l, 8l + 8)), KU keys in flight, and runs its own online
- * softmax. With several splits (gridDim.y) a cluster of the splits holds each row. */
+/* Split-key decoding for D, DV <= 128 (multiples of 8). Block (row, split) of NW warps; a
+ * half warp takes one key at a time with 16-byte loads (lane l of a half holds dims
+ * [8l, 8l + 8)), KU keys in flight, and runs its own online softmax; att_dfinish merges. */
 template <bool BF, int KU, int NW>
 __global__ void __launch_bounds__(32 * NW, 16 / NW) att_decode(const att_args a) {
   float qv[8];
@@ -633,83 +682,15 @@ __global__ void __launch_bounds__(32 * NW, 16 / NW) att_decode(const att_args a)
   att_dfinish<BF, NW>(a, st, r.row, r.h, r.d0);
 }
 
-/* Dynamic shared memory of att_decode_s: st stages of kt keys of K and V rows. */
-static inline size_t att_decode_smem(int kt, int st, int64_t d, int64_t dv) {
-  return (size_t)kt * (size_t)st * (size_t)(d + dv) * 2;
-}
-
-/* As att_decode, but the block streams its keys through an ST-stage ring of KT-key tiles in
- * shared memory (cp.async), so the bytes in flight do not hold registers; each half warp
- * takes KT / (2 NW) keys of a tile. */
-template <bool BF, int NW, int KT, int ST>
-__global__ void __launch_bounds__(32 * NW) att_decode_s(const att_args a) {
-  constexpr int KU = KT / (2 * NW), NT = 32 * NW;
-  static_assert(KU * 2 * NW == KT, "KT: a multiple of 2 NW");
-  extern __shared__ __align__(16) uint16_t att_dsh[];
-  float qv[8];
-  const att_drow r = att_drow_init<BF>(a, qv);
-  const int half = (threadIdx.x >> 4) & 1, wp = threadIdx.x >> 5, hw = 2 * wp + half;
-  const int chk = (int)(a.D / 8), cw = (int)((a.D + a.DV) / 8);
-  const int64_t tile = (int64_t)KT * (a.D + a.DV); /* elements per stage */
-  const uint16_t *kg = (const uint16_t *)a.k + r.b * a.ks[0] + r.hk * a.ks[1];
-  const uint16_t *vg = (const uint16_t *)a.v + r.b * a.vs[0] + r.hk * a.vs[1];
-  const uint32_t base = att_smem(att_dsh);
-  const int nt = r.j1 > r.j0 ? (int)((r.j1 - r.j0 + KT - 1) / KT) : 0;
-  auto load = [&](int t, int stg) {
-    const int64_t jt = r.j0 + (int64_t)t * KT;
-    const uint32_t sb = base + 2 * (uint32_t)(stg * tile);
-    for (int c = threadIdx.x; c < KT * cw; c += NT) {
-      const int kr = c / cw, x = c - kr * cw;
-      const bool ok = jt + kr < r.j1;
-      const int64_t j = ok ? jt + kr : r.j0;
-      if (x < chk)
-        att_cp16(sb + 2 * (uint32_t)(kr * a.D + x * 8), kg + j * a.ks[2] + x * 8, ok);
-      else
-        att_cp16(sb + 2 * (uint32_t)(KT * a.D + kr * a.DV + (x - chk) * 8),
-                 vg + j * a.vs[2] + (x - chk) * 8, ok);
-    }
-  };
-#pragma unroll
-  for (int s = 0; s < ST - 1; s++) {
-    if (s < nt) load(s, s);
-    att_cp_commit();
-  }
-  att_dstate st;
-  st.m = -INFINITY;
-  st.l = 0.0f;
-#pragma unroll
-  for (int e = 0; e < 8; e++) st.acc[e] = 0.0f;
-  for (int t = 0; t < nt; t++) {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(ST - 2));
-    __syncthreads();
-    if (t + ST - 1 < nt) load(t + ST - 1, (t + ST - 1) % ST);
-    att_cp_commit();
-    const uint16_t *sk = att_dsh + (t % ST) * tile, *sv = sk + KT * a.D;
-    uint4 kp[KU], vp[KU];
-#pragma unroll
-    for (int u = 0; u < KU; u++) {
-      const int kr = hw + 2 * NW * u;
-      if (r.qon) kp[u] = *(const uint4 *)(sk + kr * a.D + r.d0);
-      if (r.von) vp[u] = *(const uint4 *)(sv + kr * a.DV + r.d0);
-    }
-    float sc[KU];
-    att_dscores<BF, KU>(sc, qv, kp, r.qon);
-    const int64_t jt = r.j0 + (int64_t)t * KT;
-#pragma unroll
-    for (int u = 0; u < KU; u++) {
-      const int64_t j = jt + hw + 2 * NW * u;
-      sc[u] = j < r.j1 ? att_adjust(a, sc[u], r.b, r.h, r.iq, j) : -INFINITY;
-    }
-    att_dstep<BF, KU>(st, sc, vp, r.von);
-  }
-  att_dfinish<BF, NW>(a, st, r.row, r.h, r.d0);
-}
-
-/* Launches a decode kernel k over rows = B * NQ * TQ query rows with nsplit splits of
- * a.chunk keys (nsplit > 1 needs sm_90: one cluster of nsplit blocks per row, <= 16). */
-static cudaError_t att_decode_launch_with(void (*k)(const att_args), const att_args &a,
-                                          int64_t rows, int nsplit, int threads, size_t smem,
-                                          cudaStream_t q) {
+/* Launches att_decode over rows = B * NQ * TQ query rows with nsplit splits of a.chunk keys:
+ * with a.ticket any nsplit <= 65535 (a.part and the zeroed a.ticket sized for it), otherwise
+ * nsplit > 1 needs sm_90 (one cluster of nsplit <= 16 blocks per row). */
+template <bool BF, int KU, int NW>
+static cudaError_t att_decode_launch_k(const att_args &a, int64_t rows, int nsplit,
+                                       cudaStream_t q) {
+  void (*k)(const att_args) = att_decode<BF, KU, NW>;
+  const int threads = 32 * NW;
+  const size_t smem = 0;
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3((unsigned)rows, (unsigned)nsplit, 1);
   cfg.blockDim = dim3((unsigned)threads, 1, 1);
@@ -721,28 +702,13 @@ static cudaError_t att_decode_launch_with(void (*k)(const att_args), const att_a
   at[0].val.clusterDim.y = (unsigned)nsplit;
   at[0].val.clusterDim.z = 1;
   cfg.attrs = at;
-  cfg.numAttrs = nsplit > 1 ? 1 : 0;
-  cudaError_t e = cudaSuccess;
-  if (smem > 48 * 1024)
-    e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-  if (e == cudaSuccess && nsplit > 8)
-    e = cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
-  if (e != cudaSuccess) return e;
-  e = cudaLaunchKernelEx(&cfg, k, a);
+  cfg.numAttrs = nsplit > 1 && !a.ticket ? 1 : 0;
+  if (cfg.numAttrs && nsplit > 8) {
+    cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+    if (e != cudaSuccess) return e;
+  }
+  cudaError_t e = cudaLaunchKernelEx(&cfg, k, a);
   return e != cudaSuccess ? e : cudaGetLastError();
-}
-
-template <bool BF, int KU, int NW>
-static cudaError_t att_decode_launch_k(const att_args &a, int64_t rows, int nsplit,
-                                       cudaStream_t q) {
-  return att_decode_launch_with(att_decode<BF, KU, NW>, a, rows, nsplit, 32 * NW, 0, q);
-}
-
-template <bool BF, int NW, int KT, int ST>
-static cudaError_t att_decode_s_launch_k(const att_args &a, int64_t rows, int nsplit,
-                                         cudaStream_t q) {
-  return att_decode_launch_with(att_decode_s<BF, NW, KT, ST>, a, rows, nsplit, 32 * NW,
-                                att_decode_smem(KT, ST, a.D, a.DV), q);
 }
 
 #endif

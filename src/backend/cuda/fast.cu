@@ -1,10 +1,10 @@
 /* fast.cu: the mx.fast primitives on CUDA, twins of cpu/fast_norm.c, fast_rope.c and
  * fast_sdpa.c: RMSNorm and LayerNorm (a block per row, float32 accumulation, 16-byte loads
  * on contiguous rows), RoPE (every variant: traditional, inverse, given frequencies, batched
- * offsets) and ScaledDotProductAttention (float16/bfloat16: attention.cuh's cluster-merged
- * split-key decoding and tensor-core flash prefill for head dims 64 and 128; otherwise
- * split-key decoding with a combine pass, or per head scores by mx_cuda_gemm, a masked
- * softmax kernel and a second GEMM). Masks, causal, GQA and sinks as on the CPU. */
+ * offsets) and ScaledDotProductAttention (float16/bfloat16: attention.cuh's split-key
+ * decoding merged by the last split and tensor-core flash prefill for head dims 64 and 128;
+ * otherwise split-key decoding with a combine pass, or per head scores by mx_cuda_gemm, a
+ * masked softmax kernel and a second GEMM). Masks, causal, GQA and sinks as on the CPU. */
 #include "attention.cuh"
 #include "lm.cuh"
 
@@ -579,10 +579,9 @@ static const void *f_sdpa_stage(const mx_tensor *t, mxc_scratch_guard &g, cudaSt
 #define F_ATT_PF_MI 1         /* 16-row fragments per warp, */
 #define F_ATT_PF_STAGES 3     /* K/V tiles in flight */
 #define F_ATT_DEC_WARPS 4     /* decode: warps per block, */
-#define F_ATT_DEC_KT 32       /* keys per shared-memory tile, */
-#define F_ATT_DEC_STAGES 4    /* tiles in flight, */
-#define F_ATT_DEC_MAX_SPLITS 8 /* splits per row at most (the portable cluster size), */
-#define F_ATT_DEC_MIN_KEYS 256 /* keys per split at least */
+#define F_ATT_DEC_KU 4        /* keys in flight per half warp, */
+#define F_ATT_DEC_BLOCKS_PER_SM 8 /* blocks per SM wanted, */
+#define F_ATT_DEC_MIN_KEYS 128 /* keys per split at least */
 
 template <bool BF>
 static cudaError_t f_att_prefill(const att_args &t, int mode, cudaStream_t q) {
@@ -670,7 +669,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
                   cudaMemsetAsync(out->data, 0, (size_t)out->size * sizeof(S), q));
     return 0;
   }
-  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q);
+  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q), gt(q);
   if (mask) {
     a.mask = mask->data;
     a.mdt = mask->dtype;
@@ -682,7 +681,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
   const int cc = f_cc_major(dev), mkind = mask ? f_att_mask_kind(mask->dtype) : 0;
   /* the kernels of attention.cuh: 2-byte dtypes, 16-byte aligned rows */
   const bool att_ok = sizeof(S) == 2 && mkind >= 0 && a.NQ % a.NKV == 0;
-  const bool att_dec = att_ok && decode && cc >= 9 && a.D <= 128 && a.DV <= 128 &&
+  const bool att_dec = att_ok && decode && cc >= 8 && a.D <= 128 && a.DV <= 128 &&
                        a.D % 8 == 0 && a.DV % 8 == 0;
   const bool flash = att_ok && !decode && cc >= 8 && (a.D == 64 || a.D == 128) &&
                      a.DV == a.D && !(a.causal && (mask || a.TQ > a.TK)) && a.NQ <= 65535 &&
@@ -703,17 +702,23 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
                                             q));
       return 0;
     }
-    /* one cluster of splits per row, every block resident at once */
+    /* key splits merged by the last block of each row */
     if (rows > INT32_MAX) return mx_fail_int(MX_EINVAL, "[%s] Too many query rows.", name);
-    int64_t want = (int64_t)mxc_sm_count(dev) * 2;
+    int64_t want = (int64_t)mxc_sm_count(dev) * F_ATT_DEC_BLOCKS_PER_SM;
     int64_t ns = (want + rows - 1) / rows;
     int64_t maxs = (a.TK + F_ATT_DEC_MIN_KEYS - 1) / F_ATT_DEC_MIN_KEYS;
     ns = ns < maxs ? ns : maxs;
-    ns = ns < 1 ? 1 : (ns > F_ATT_DEC_MAX_SPLITS ? F_ATT_DEC_MAX_SPLITS : ns);
+    ns = ns < 1 ? 1 : (ns > 4096 ? 4096 : ns);
     t.chunk = (a.TK + ns - 1) / ns;
     ns = (a.TK + t.chunk - 1) / t.chunk;
-    MX_CUDA_CHECK(name, (att_decode_s_launch_k<bf, F_ATT_DEC_WARPS, F_ATT_DEC_KT, F_ATT_DEC_STAGES>(
-                            t, rows, (int)ns, q)));
+    if (ns > 1) {
+      t.part = (float *)gp.alloc(sizeof(float) * (size_t)(rows * ns * (a.DV + 2)));
+      t.ticket = t.part ? (unsigned *)gt.alloc(sizeof(unsigned) * (size_t)rows) : nullptr;
+      if (!t.ticket) return -1;
+      MX_CUDA_CHECK(name, cudaMemsetAsync(t.ticket, 0, sizeof(unsigned) * (size_t)rows, q));
+    }
+    MX_CUDA_CHECK(name, (att_decode_launch_k<bf, F_ATT_DEC_KU, F_ATT_DEC_WARPS>(t, rows, (int)ns,
+                                                                              q)));
     return 0;
   }
   if (decode) {
