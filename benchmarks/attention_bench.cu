@@ -264,14 +264,13 @@ typedef cudaError_t (*dec_fn)(const att_args &, int64_t, int, cudaStream_t);
 static float *g_part;
 static unsigned *g_ticket;
 
-/* ns splits; ticket: merged by the last split (else by a cluster) */
-static cudaError_t dec_launch(dec_fn f, att_args &a, int ns, bool ticket) {
+static cudaError_t dec_launch(dec_fn f, att_args &a, int ns) {
   a.chunk = (a.TK + ns - 1) / ns;
   ns = (int)((a.TK + a.chunk - 1) / a.chunk);
   a.part = nullptr;
   a.ticket = nullptr;
   const int64_t rows = a.B * a.NQ * a.TQ;
-  if (ticket && ns > 1) {
+  if (ns > 1) {
     a.part = g_part;
     a.ticket = g_ticket;
     cudaError_t e = cudaMemsetAsync(g_ticket, 0, sizeof(unsigned) * rows, 0);
@@ -321,22 +320,16 @@ int main() {
       {1, 6, 3, 4, 2, 32, 32, true, false, {ATT_CAUSAL, 0, false}, "causal tq>tk"},
       {1, 2, 2, 1, 1100, 128, 128, false, false, {ATT_ARRAY, ATT_MASK_F32, true}, "additive sinks"},
   };
-  const dec_fn fns[][2] = {{att_decode_launch_k<false, 4, 4>, att_decode_launch_k<true, 4, 4>},
+  const dec_fn fns[][2] = {{att_decode_launch_k<false, 4, 8>, att_decode_launch_k<true, 4, 8>},
                            {att_decode_launch_k<false, 8, 4>, att_decode_launch_k<true, 8, 4>}};
   for (const dcase &c : dcs) {
-    for (int fi = 0; fi < 3; fi++)
+    for (int fi = 0; fi < 2; fi++)
     for (int ns : {1, 3, 8, 16, 40}) {
       setup s;
       build(s, c.B, c.NQ, c.NKV, c.TQ, c.TK, c.D, c.DV, c.bf, c.bthe, c.mc, c.bf ? HB : HF);
-      const bool ticket = fi > 0;
-      if (!ticket && ns > 16) {
-        release(s);
-        continue;
-      }
-      snprintf(buf, sizeof buf, "decode %s ns=%d %s %s",
-               fi == 0 ? "cluster KU4" : fi == 1 ? "ticket KU4" : "ticket KU8", ns, c.nm,
-               c.bf ? "bf16" : "f16");
-      cudaError_t e = dec_launch(fns[fi == 2][c.bf], s.a, ns, ticket);
+      snprintf(buf, sizeof buf, "decode %s ns=%d %s %s", fi == 0 ? "KU4 NW8" : "KU8 NW4", ns,
+               c.nm, c.bf ? "bf16" : "f16");
+      cudaError_t e = dec_launch(fns[fi][c.bf], s.a, ns);
       if (e != cudaSuccess) {
         printf("%-64s launch: %s\n", buf, cudaGetErrorString(e));
         g_fail++;
@@ -369,25 +362,23 @@ int main() {
   {
     setup s;
     build(s, 1, 32, 32, 1, 4096, 128, 128, true, false, {ATT_PLAIN, 0, false}, HB);
-    struct dv { dec_fn f; bool ticket; std::vector<int> nss; const char *nm; };
-    const dv dvs[] = {
-        {att_decode_launch_k<true, 4, 4>, false, {8, 12}, "cluster KU4 NW4"},
-        {att_decode_launch_k<true, 4, 4>, true, {16, 24, 32, 48, 64}, "ticket KU4 NW4"},
-        {att_decode_launch_k<true, 8, 4>, true, {16, 24, 32}, "ticket KU8 NW4"},
-        {att_decode_launch_k<true, 4, 8>, true, {8, 16, 32}, "ticket KU4 NW8"},
-        {att_decode_launch_k<true, 2, 4>, true, {32, 64}, "ticket KU2 NW4"}};
+    struct dv { dec_fn f; std::vector<int> nss; const char *nm; };
+    const dv dvs[] = {{att_decode_launch_k<true, 4, 4>, {16, 24, 32, 48, 64}, "KU4 NW4"},
+                      {att_decode_launch_k<true, 8, 4>, {16, 24, 32}, "KU8 NW4"},
+                      {att_decode_launch_k<true, 4, 8>, {8, 16, 32}, "KU4 NW8"},
+                      {att_decode_launch_k<true, 2, 4>, {32, 64}, "KU2 NW4"}};
     double bound = 32.0 * 4096 * 128 * 2 * 2 / bw * 1e6;
     for (const dv &d : dvs)
       for (int ns : d.nss) {
-        cudaError_t e = dec_launch(d.f, s.a, ns, d.ticket);
+        cudaError_t e = dec_launch(d.f, s.a, ns);
         if (e != cudaSuccess) {
-          printf("decode %-16s ns=%2d  launch: %s\n", d.nm, ns, cudaGetErrorString(e));
+          printf("decode %-8s ns=%2d  launch: %s\n", d.nm, ns, cudaGetErrorString(e));
           continue;
         }
-        double us = time_us([&] { CK(dec_launch(d.f, s.a, ns, d.ticket)); }, 200);
+        double us = time_us([&] { CK(dec_launch(d.f, s.a, ns)); }, 200);
         CK(cudaDeviceSynchronize());
         double err = check(s, 6);
-        printf("decode %-16s ns=%2d  %7.1f us  %5.1f%% of bound  err %.1e\n", d.nm, ns, us,
+        printf("decode %-8s ns=%2d  %7.1f us  %5.1f%% of bound  err %.1e\n", d.nm, ns, us,
                100 * bound / us, err);
       }
     release(s);

@@ -1,12 +1,11 @@
 /* attention.cuh: scaled-dot-product attention kernels for float16/bfloat16 (fast.cu's fast
  * paths, benchmarks/attention_bench.cu's variants): a flash-attention prefill on tensor cores
  * (mma.sync m16n8k16, online softmax in float, K/V tiles streamed through swizzled shared
- * memory by cp.async, causal tiles skipped) and split-key decoding whose splits merge inside a
- * thread-block cluster (sm_90). Depends only on the CUDA runtime headers. */
+ * memory by cp.async, causal tiles skipped) and split-key decoding whose splits the last block
+ * of each row merges. sm_80 or later. Depends only on the CUDA runtime headers. */
 #ifndef MX_CUDA_ATTENTION_CUH
 #define MX_CUDA_ATTENTION_CUH
 
-#include <cooperative_groups.h>
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdint.h>
@@ -27,8 +26,8 @@ struct att_args {
   void *out;                   /* (B, NQ, TQ, DV) row-contiguous, 16-byte aligned */
   int64_t B, NQ, NKV, TQ, TK, D, DV;
   int64_t chunk;               /* decode: keys per split */
-  float *part;                 /* decode without clusters: rows x splits x (DV + 2) partials */
-  unsigned *ticket;            /* and one zeroed counter per row */
+  float *part;                 /* decode, several splits: rows x splits x (DV + 2) partials */
+  unsigned *ticket;            /* and one zeroed counter per row (zero again afterwards) */
   float scale;
   float masked;                /* the score of a hidden key (finite, per dtype) */
   bool causal;
@@ -458,16 +457,14 @@ __device__ __forceinline__ void att_dscores(float (&sc)[KU], const float (&qv)[8
 }
 
 /* The end of a decode block: merges the halves (shuffles) and the NW warps (shared memory);
- * with one split writes the output row (sinks applied). With several splits and a.ticket
- * every block stores (max, sum, DV sums) in a.part and the last of the row to finish merges
- * them; without a.ticket the splits form a cluster, leave their partials in shared memory and
- * rank 0 merges them over distributed shared memory. Every thread of the block calls it. */
+ * with one split writes the output row (sinks applied), otherwise stores (max, sum, DV sums)
+ * in a.part and the last block of the row to finish merges the splits. Every thread of the
+ * block calls it. */
 template <bool BF, int NW>
 __device__ __forceinline__ void att_dfinish(const att_args &a, att_dstate st, int64_t row,
                                             int64_t h, int d0) {
   __shared__ float sm_m[NW], sm_l[NW];
   __shared__ __align__(16) float sm_acc[NW][128];
-  __shared__ float res[2 + 128]; /* this split: max, sum, then DV sums */
   const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
   { /* the halves: lanes l and l ^ 16 hold the same dims */
     const float mo = __shfl_xor_sync(0xffffffffu, st.m, 16);
@@ -522,94 +519,51 @@ __device__ __forceinline__ void att_dfinish(const att_args &a, att_dstate st, in
     }
     return;
   }
-  if (a.ticket) { /* the last split of the row to finish merges the partials */
-    __shared__ int last;
-    const int64_t P = a.DV + 2;
-    float *pp = a.part + (row * nsplit + blockIdx.y) * P;
-    if (threadIdx.x == 0) {
-      pp[0] = M;
-      pp[1] = L;
-    }
-    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
-      float s = 0.0f;
-#pragma unroll
-      for (int w = 0; w < NW; w++)
-        if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
-      pp[2 + d] = s;
-    }
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(&a.ticket[row], 1u) == (unsigned)nsplit - 1u;
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    const float *pr = a.part + row * nsplit * P;
-    float Ms = -INFINITY;
-    for (int r = 0; r < nsplit; r++) {
-      const float mr = __ldcg(pr + r * P);
-      Ms = mr > Ms ? mr : Ms;
-    }
-    const float sk = a.sinks ? (float)a.sinks[h] : -INFINITY, M2 = sk > Ms ? sk : Ms;
-    float Ls = 0.0f;
-    for (int r = 0; r < nsplit; r++) {
-      const float mr = __ldcg(pr + r * P);
-      const float wr = mr == -INFINITY ? 0.0f : expf(mr - M2);
-      Ls += wr == 0.0f ? 0.0f : __ldcg(pr + r * P + 1) * wr;
-    }
-    if (a.sinks) Ls += expf(sk - M2);
-    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
-      float s = 0.0f;
-      for (int r = 0; r < nsplit; r++) {
-        const float mr = __ldcg(pr + r * P);
-        const float wr = mr == -INFINITY ? 0.0f : expf(mr - M2);
-        if (wr != 0.0f) s += __ldcg(pr + r * P + 2 + d) * wr;
-      }
-      o[d] = att_st<BF>(Ls == 0.0f ? NAN : s / Ls);
-    }
-    if (threadIdx.x == 0) a.ticket[row] = 0u;
-    return;
-  }
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  /* several splits: the last block of the row to finish merges them */
+  __shared__ int last;
+  const int64_t P = a.DV + 2;
+  float *pp = a.part + (row * nsplit + blockIdx.y) * P;
   if (threadIdx.x == 0) {
-    res[0] = M;
-    res[1] = L;
+    pp[0] = M;
+    pp[1] = L;
   }
   for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
     float s = 0.0f;
 #pragma unroll
     for (int w = 0; w < NW; w++)
       if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
-    res[2 + d] = s;
+    pp[2 + d] = s;
   }
-  namespace cg = cooperative_groups;
-  cg::cluster_group cl = cg::this_cluster();
-  cl.sync();
-  if (cl.block_rank() == 0) {
-    float Ms = -INFINITY;
-    for (int r = 0; r < nsplit; r++) {
-      const float mr = *cl.map_shared_rank(&res[0], r);
-      Ms = mr > Ms ? mr : Ms;
-    }
-    const float sk = a.sinks ? (float)a.sinks[h] : -INFINITY, M2 = sk > Ms ? sk : Ms;
-    float Ls = 0.0f;
-    for (int r = 0; r < nsplit; r++) {
-      const float *rr = cl.map_shared_rank(res, r);
-      const float wr = rr[0] == -INFINITY ? 0.0f : expf(rr[0] - M2);
-      Ls += wr == 0.0f ? 0.0f : rr[1] * wr;
-    }
-    if (a.sinks) Ls += expf(sk - M2);
-    for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
-      float s = 0.0f;
-      for (int r = 0; r < nsplit; r++) {
-        const float *rr = cl.map_shared_rank(res, r);
-        const float wr = rr[0] == -INFINITY ? 0.0f : expf(rr[0] - M2);
-        if (wr != 0.0f) s += rr[2 + d] * wr;
-      }
-      o[d] = att_st<BF>(Ls == 0.0f ? NAN : s / Ls);
-    }
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(&a.ticket[row], 1u) == (unsigned)nsplit - 1u;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  const float *pr = a.part + row * nsplit * P;
+  float Ms = -INFINITY;
+  for (int r = 0; r < nsplit; r++) {
+    const float mr = __ldcg(pr + r * P);
+    Ms = mr > Ms ? mr : Ms;
   }
-  cl.sync(); /* rank 0 reads the others' shared memory until here */
-#endif
+  const float sk = a.sinks ? (float)a.sinks[h] : -INFINITY, M2 = sk > Ms ? sk : Ms;
+  float Ls = 0.0f;
+  for (int r = 0; r < nsplit; r++) {
+    const float mr = __ldcg(pr + r * P);
+    const float wr = mr == -INFINITY ? 0.0f : expf(mr - M2);
+    Ls += wr == 0.0f ? 0.0f : __ldcg(pr + r * P + 1) * wr;
+  }
+  if (a.sinks) Ls += expf(sk - M2);
+  for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
+    float s = 0.0f;
+    for (int r = 0; r < nsplit; r++) {
+      const float mr = __ldcg(pr + r * P);
+      const float wr = mr == -INFINITY ? 0.0f : expf(mr - M2);
+      if (wr != 0.0f) s += __ldcg(pr + r * P + 2 + d) * wr;
+    }
+    o[d] = att_st<BF>(Ls == 0.0f ? NAN : s / Ls);
+  }
+  if (threadIdx.x == 0) a.ticket[row] = 0u;
 }
 
 /* What every decode block starts from: its row's coordinates, key range [j0, j1) and the
@@ -682,33 +636,14 @@ __global__ void __launch_bounds__(32 * NW, 16 / NW) att_decode(const att_args a)
   att_dfinish<BF, NW>(a, st, r.row, r.h, r.d0);
 }
 
-/* Launches att_decode over rows = B * NQ * TQ query rows with nsplit splits of a.chunk keys:
- * with a.ticket any nsplit <= 65535 (a.part and the zeroed a.ticket sized for it), otherwise
- * nsplit > 1 needs sm_90 (one cluster of nsplit <= 16 blocks per row). */
+/* Launches att_decode over rows = B * NQ * TQ query rows with nsplit <= 65535 splits of
+ * a.chunk keys; nsplit > 1 needs a.part and the zeroed a.ticket sized for it. */
 template <bool BF, int KU, int NW>
 static cudaError_t att_decode_launch_k(const att_args &a, int64_t rows, int nsplit,
                                        cudaStream_t q) {
-  void (*k)(const att_args) = att_decode<BF, KU, NW>;
-  const int threads = 32 * NW;
-  const size_t smem = 0;
-  cudaLaunchConfig_t cfg = {};
-  cfg.gridDim = dim3((unsigned)rows, (unsigned)nsplit, 1);
-  cfg.blockDim = dim3((unsigned)threads, 1, 1);
-  cfg.dynamicSmemBytes = smem;
-  cfg.stream = q;
-  cudaLaunchAttribute at[1];
-  at[0].id = cudaLaunchAttributeClusterDimension;
-  at[0].val.clusterDim.x = 1;
-  at[0].val.clusterDim.y = (unsigned)nsplit;
-  at[0].val.clusterDim.z = 1;
-  cfg.attrs = at;
-  cfg.numAttrs = nsplit > 1 && !a.ticket ? 1 : 0;
-  if (cfg.numAttrs && nsplit > 8) {
-    cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
-    if (e != cudaSuccess) return e;
-  }
-  cudaError_t e = cudaLaunchKernelEx(&cfg, k, a);
-  return e != cudaSuccess ? e : cudaGetLastError();
+  if (nsplit > 1 && !(a.part && a.ticket)) return cudaErrorInvalidValue;
+  att_decode<BF, KU, NW><<<dim3((unsigned)rows, (unsigned)nsplit, 1), 32 * NW, 0, q>>>(a);
+  return cudaGetLastError();
 }
 
 #endif

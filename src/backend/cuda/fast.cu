@@ -578,9 +578,9 @@ static const void *f_sdpa_stage(const mx_tensor *t, mxc_scratch_guard &g, cudaSt
 #define F_ATT_PF_WARPS 4      /* prefill: warps per block, */
 #define F_ATT_PF_MI 1         /* 16-row fragments per warp, */
 #define F_ATT_PF_STAGES 3     /* K/V tiles in flight */
-#define F_ATT_DEC_WARPS 4     /* decode: warps per block, */
+#define F_ATT_DEC_WARPS 8     /* decode: warps per block, */
 #define F_ATT_DEC_KU 4        /* keys in flight per half warp, */
-#define F_ATT_DEC_BLOCKS_PER_SM 8 /* blocks per SM wanted, */
+#define F_ATT_DEC_BLOCKS_PER_SM 2 /* blocks per SM resident (<= 128 registers), */
 #define F_ATT_DEC_MIN_KEYS 128 /* keys per split at least */
 
 template <bool BF>
@@ -702,10 +702,9 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
                                             q));
       return 0;
     }
-    /* key splits merged by the last block of each row */
+    /* key splits merged by the last block of each row; every block resident at once */
     if (rows > INT32_MAX) return mx_fail_int(MX_EINVAL, "[%s] Too many query rows.", name);
-    int64_t want = (int64_t)mxc_sm_count(dev) * F_ATT_DEC_BLOCKS_PER_SM;
-    int64_t ns = (want + rows - 1) / rows;
+    int64_t ns = (int64_t)mxc_sm_count(dev) * F_ATT_DEC_BLOCKS_PER_SM / rows;
     int64_t maxs = (a.TK + F_ATT_DEC_MIN_KEYS - 1) / F_ATT_DEC_MIN_KEYS;
     ns = ns < maxs ? ns : maxs;
     ns = ns < 1 ? 1 : (ns > 4096 ? 4096 : ns);
