@@ -1,9 +1,11 @@
 /* fast.cu: the mx.fast primitives on CUDA, twins of cpu/fast_norm.c, fast_rope.c and
  * fast_sdpa.c: RMSNorm and LayerNorm (a block per row, float32 accumulation, 16-byte loads
  * on contiguous rows), RoPE (every variant: traditional, inverse, given frequencies, batched
- * offsets) and ScaledDotProductAttention (decode: split-key flash decoding with an online
- * softmax per warp and a combine pass; otherwise per head scores by mx_cuda_gemm, a masked
- * softmax kernel and a second GEMM). Masks, causal, GQA and sinks as on the CPU. */
+ * offsets) and ScaledDotProductAttention (float16/bfloat16: attention.cuh's split-key
+ * decoding merged by the last split and tensor-core flash prefill for head dims 64 and 128;
+ * otherwise split-key decoding with a combine pass, or per head scores by mx_cuda_gemm, a
+ * masked softmax kernel and a second GEMM). Masks, causal, GQA and sinks as on the CPU. */
+#include "attention.cuh"
 #include "lm.cuh"
 
 /* ---------------------------------------------------------------- block reductions */
@@ -495,120 +497,6 @@ __device__ __forceinline__ void f_sdpa_combine_row(const f_sdpa_args &a, int64_t
   }
 }
 
-/* Split-key decoding of 2-byte dtypes with D, DV <= 128: as f_sdpa_decode, but a half warp
- * takes one key at a time with 16-byte loads (lane l of a half holds dims [8l, 8l + 8)), so a
- * warp has 2 * KU keys in flight; each half runs its own online softmax and the halves merge
- * by shuffles before the warps merge. */
-template <class Tr, int KU>
-__global__ void __launch_bounds__(32 * SDPA_WARPS) f_sdpa_decode_h(const f_sdpa_args a) {
-  typedef typename Tr::S S;
-  __shared__ float sm_m[SDPA_WARPS], sm_l[SDPA_WARPS];
-  __shared__ float sm_acc[SDPA_WARPS][128];
-  const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5, half = lane >> 4, hl = lane & 15;
-  const int64_t row = blockIdx.x, split = blockIdx.y;
-  const int64_t iq = row % a.TQ, h = (row / a.TQ) % a.NQ, b = row / (a.TQ * a.NQ);
-  const int64_t hk = h / (a.NQ / a.NKV);
-  int64_t j0 = split * a.chunk, j1 = j0 + a.chunk < a.TK ? j0 + a.chunk : a.TK;
-  if (a.causal && iq + (a.TK - a.TQ) >= 0 && j1 > iq + (a.TK - a.TQ) + 1)
-    j1 = iq + (a.TK - a.TQ) + 1;
-  const int d0 = hl * 8;
-  const bool qon = d0 < a.D, von = d0 < a.DV;
-  float qv[8], acc[8];
-  const S *qr = (const S *)a.q + b * a.qs[0] + h * a.qs[1] + iq * a.qs[2];
-#pragma unroll
-  for (int e = 0; e < 8; e++) {
-    qv[e] = 0.0f;
-    acc[e] = 0.0f;
-  }
-  if (qon) {
-    mxc_pack<S, 8> pk = *(const mxc_pack<S, 8> *)(qr + d0);
-#pragma unroll
-    for (int e = 0; e < 8; e++) qv[e] = Tr::ld(pk.v[e]) * (float)a.scale;
-  }
-  float m = -INFINITY, l = 0.0f;
-  const S *kb = (const S *)a.k + b * a.ks[0] + hk * a.ks[1] + d0;
-  const S *vb = (const S *)a.v + b * a.vs[0] + hk * a.vs[1] + d0;
-  for (int64_t jb = j0 + wp * 2 * KU; jb < j1; jb += SDPA_WARPS * 2 * KU) {
-    mxc_pack<S, 8> kp[KU], vp[KU];
-#pragma unroll
-    for (int u = 0; u < KU; u++) {
-      const int64_t j = jb + 2 * u + half, jj = j < j1 ? j : j1 - 1;
-      if (qon) kp[u] = *(const mxc_pack<S, 8> *)(kb + jj * a.ks[2]);
-      if (von) vp[u] = *(const mxc_pack<S, 8> *)(vb + jj * a.vs[2]);
-    }
-    float sc[KU];
-#pragma unroll
-    for (int u = 0; u < KU; u++) {
-      float s = 0.0f;
-      if (qon)
-#pragma unroll
-        for (int e = 0; e < 8; e++) s += qv[e] * Tr::ld(kp[u].v[e]);
-      sc[u] = s;
-    }
-#pragma unroll
-    for (int d = 8; d > 0; d >>= 1)
-#pragma unroll
-      for (int u = 0; u < KU; u++) sc[u] += __shfl_xor_sync(0xffffffffu, sc[u], d);
-    float bm = -INFINITY;
-#pragma unroll
-    for (int u = 0; u < KU; u++) {
-      const int64_t j = jb + 2 * u + half;
-      sc[u] = j < j1 ? f_sdpa_adjust(a, sc[u], b, h, iq, j) : -INFINITY;
-      bm = sc[u] > bm ? sc[u] : bm;
-    }
-    if (bm > m) {
-      float alpha = m == -INFINITY ? 0.0f : expf(m - bm);
-      l *= alpha;
-#pragma unroll
-      for (int e = 0; e < 8; e++) acc[e] *= alpha;
-      m = bm;
-    }
-    bool skip = false;
-    if (m == -INFINITY) { /* NaN scores still weigh: they poison the row as on the CPU */
-      bool nan = false;
-#pragma unroll
-      for (int u = 0; u < KU; u++) nan |= sc[u] != sc[u];
-      skip = !nan;
-    }
-    if (!skip) {
-#pragma unroll
-      for (int u = 0; u < KU; u++) {
-        float p = sc[u] == -INFINITY ? 0.0f : expf(sc[u] - m);
-        l += p;
-        if (p == 0.0f || !von) continue; /* a key of weight 0 adds nothing, not even inf * 0 */
-#pragma unroll
-        for (int e = 0; e < 8; e++) acc[e] += p * Tr::ld(vp[u].v[e]);
-      }
-    }
-  }
-  /* merge the halves: lanes l and l ^ 16 hold the same dims */
-  {
-    const float mo = __shfl_xor_sync(0xffffffffu, m, 16), lo = __shfl_xor_sync(0xffffffffu, l, 16);
-    const float M = mo > m ? mo : m;
-    const float ws = m == -INFINITY ? 0.0f : expf(m - M);
-    const float wo = mo == -INFINITY ? 0.0f : expf(mo - M);
-#pragma unroll
-    for (int e = 0; e < 8; e++) {
-      const float ao = __shfl_xor_sync(0xffffffffu, acc[e], 16);
-      float r = 0.0f;
-      if (ws != 0.0f) r += acc[e] * ws;
-      if (wo != 0.0f) r += ao * wo;
-      acc[e] = r;
-    }
-    l = (ws != 0.0f ? l * ws : 0.0f) + (wo != 0.0f ? lo * wo : 0.0f);
-    m = M;
-  }
-  if (lane == 0) {
-    sm_m[wp] = m;
-    sm_l[wp] = l;
-  }
-  if (half == 0)
-#pragma unroll
-    for (int e = 0; e < 8; e++) sm_acc[wp][d0 + e] = acc[e];
-  __syncthreads();
-  f_sdpa_finish<Tr>(a, row, split, h, sm_m, sm_l, &sm_acc[0][0], 128);
-}
-
 /* Merges the split partials of every row (block per row). */
 template <class Tr>
 __global__ void __launch_bounds__(128) f_sdpa_combine(const f_sdpa_args a) {
@@ -686,6 +574,74 @@ static const void *f_sdpa_stage(const mx_tensor *t, mxc_scratch_guard &g, cudaSt
   return c;
 }
 
+/* Tuning of the attention.cuh paths (benchmarks/attention_bench.cu, H100) */
+#define F_ATT_PF_WARPS 4      /* prefill: warps per block, */
+#define F_ATT_PF_MI 1         /* 16-row fragments per warp, */
+#define F_ATT_PF_STAGES 3     /* K/V tiles in flight */
+#define F_ATT_DEC_WARPS 8     /* decode: warps per block, */
+#define F_ATT_DEC_KU 4        /* keys in flight per half warp, */
+#define F_ATT_DEC_BLOCKS_PER_SM 2 /* blocks per SM resident (<= 128 registers), */
+#define F_ATT_DEC_MIN_KEYS 128 /* keys per split at least */
+
+template <bool BF>
+static cudaError_t f_att_prefill(const att_args &t, int mode, cudaStream_t q) {
+  if (t.D == 64)
+    return att_flash_launch_k<BF, 64, F_ATT_PF_WARPS, F_ATT_PF_MI, F_ATT_PF_STAGES>(t, mode, q);
+  return att_flash_launch_k<BF, 128, F_ATT_PF_WARPS, F_ATT_PF_MI, F_ATT_PF_STAGES>(t, mode, q);
+}
+
+static int f_cc_major(int dev) {
+  int v = 0;
+  if (cudaDeviceGetAttribute(&v, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return v;
+}
+
+/* The ATT_MASK_* code of a mask dtype, -1 when attention.cuh does not read it. */
+static int f_att_mask_kind(int t) {
+  switch (t) {
+    case MX_BOOL: return ATT_MASK_BOOL;
+    case MX_UINT8: return ATT_MASK_U8;
+    case MX_INT32: return ATT_MASK_I32;
+    case MX_FLOAT16: return ATT_MASK_F16;
+    case MX_BFLOAT16: return ATT_MASK_BF16;
+    case MX_FLOAT32: return ATT_MASK_F32;
+    case MX_FLOAT64: return ATT_MASK_F64;
+    default: return -1;
+  }
+}
+
+static att_args f_att_args(const f_sdpa_args &a, int mkind) {
+  att_args t;
+  memset(&t, 0, sizeof(t));
+  t.q = a.q;
+  t.k = a.k;
+  t.v = a.v;
+  for (int d = 0; d < 3; d++) {
+    t.qs[d] = a.qs[d];
+    t.ks[d] = a.ks[d];
+    t.vs[d] = a.vs[d];
+  }
+  t.mask = a.mask;
+  t.mkind = mkind;
+  for (int d = 0; d < 4; d++) t.ms[d] = a.ms[d];
+  t.sinks = a.sinks;
+  t.out = a.out;
+  t.B = a.B;
+  t.NQ = a.NQ;
+  t.NKV = a.NKV;
+  t.TQ = a.TQ;
+  t.TK = a.TK;
+  t.D = a.D;
+  t.DV = a.DV;
+  t.scale = (float)a.scale;
+  t.masked = (float)a.masked;
+  t.causal = a.causal;
+  return t;
+}
+
 template <class Tr>
 static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *out) {
   const mx_p_sdpa *p = (const mx_p_sdpa *)ctx->params;
@@ -713,7 +669,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
                   cudaMemsetAsync(out->data, 0, (size_t)out->size * sizeof(S), q));
     return 0;
   }
-  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q);
+  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q), gt(q);
   if (mask) {
     a.mask = mask->data;
     a.mdt = mask->dtype;
@@ -722,16 +678,49 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
   if (sinks && !(a.sinks = (const double *)lm_stage(sinks, MX_FLOAT64, gs, q, dev))) return -1;
   bool decode = sizeof(S) <= 4 && a.TQ <= 4 && a.D % 4 == 0 && a.DV % 4 == 0 && a.D <= 256 &&
                 a.DV <= 256 && a.D > 0 && a.DV > 0 && a.NQ % a.NKV == 0;
-  const bool half16 = decode && sizeof(S) == 2 && a.D <= 128 && a.DV <= 128 && a.D % 8 == 0 &&
-                      a.DV % 8 == 0;
-  int al = half16 ? 8 : decode ? 4 : 1;
+  const int cc = f_cc_major(dev), mkind = mask ? f_att_mask_kind(mask->dtype) : 0;
+  /* the kernels of attention.cuh: 2-byte dtypes, 16-byte aligned rows */
+  const bool att_ok = sizeof(S) == 2 && mkind >= 0 && a.NQ % a.NKV == 0;
+  const bool att_dec = att_ok && decode && cc >= 8 && a.D <= 128 && a.DV <= 128 &&
+                       a.D % 8 == 0 && a.DV % 8 == 0;
+  const bool flash = att_ok && !decode && cc >= 8 && (a.D == 64 || a.D == 128) &&
+                     a.DV == a.D && !(a.causal && (mask || a.TQ > a.TK)) && a.NQ <= 65535 &&
+                     a.B <= 65535 && a.scale > 0 && a.scale < INFINITY &&
+                     mxc_align_of(out->data) >= 16;
+  int al = att_dec || flash ? 8 : decode ? 4 : 1;
   a.q = f_sdpa_stage(&in[0], gq, q, dev, a.qs, al);
   a.k = a.q ? f_sdpa_stage(&in[1], gk, q, dev, a.ks, al) : nullptr;
   a.v = a.k ? f_sdpa_stage(&in[2], gv, q, dev, a.vs, al) : nullptr;
   if (!a.v) return -1;
   const char *name = "scaled_dot_product_attention";
+  const int64_t rows = a.B * a.NQ * a.TQ;
+  if (att_dec || flash) {
+    att_args t = f_att_args(a, mkind);
+    constexpr bool bf = Tr::dt == MX_BFLOAT16;
+    if (flash) {
+      MX_CUDA_CHECK(name, f_att_prefill<bf>(t, a.causal ? ATT_CAUSAL : mask ? ATT_ARRAY : ATT_PLAIN,
+                                            q));
+      return 0;
+    }
+    /* key splits merged by the last block of each row; every block resident at once */
+    if (rows > INT32_MAX) return mx_fail_int(MX_EINVAL, "[%s] Too many query rows.", name);
+    int64_t ns = (int64_t)mxc_sm_count(dev) * F_ATT_DEC_BLOCKS_PER_SM / rows;
+    int64_t maxs = (a.TK + F_ATT_DEC_MIN_KEYS - 1) / F_ATT_DEC_MIN_KEYS;
+    ns = ns < maxs ? ns : maxs;
+    ns = ns < 1 ? 1 : (ns > 4096 ? 4096 : ns);
+    t.chunk = (a.TK + ns - 1) / ns;
+    ns = (a.TK + t.chunk - 1) / t.chunk;
+    if (ns > 1) {
+      t.part = (float *)gp.alloc(sizeof(float) * (size_t)(rows * ns * (a.DV + 2)));
+      t.ticket = t.part ? (unsigned *)gt.alloc(sizeof(unsigned) * (size_t)rows) : nullptr;
+      if (!t.ticket) return -1;
+      MX_CUDA_CHECK(name, cudaMemsetAsync(t.ticket, 0, sizeof(unsigned) * (size_t)rows, q));
+    }
+    MX_CUDA_CHECK(name, (att_decode_launch_k<bf, F_ATT_DEC_KU, F_ATT_DEC_WARPS>(t, rows, (int)ns,
+                                                                              q)));
+    return 0;
+  }
   if (decode) {
-    int64_t rows = a.B * a.NQ * a.TQ;
     int64_t want = (int64_t)mxc_sm_count(dev) * 8;
     int64_t ns = (want + rows - 1) / rows, maxs = (a.TK + 127) / 128;
     ns = ns < maxs ? ns : maxs;
@@ -744,9 +733,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
     }
     if (rows > INT32_MAX) return mx_fail_int(MX_EINVAL, "[%s] Too many query rows.", name);
     dim3 grid((unsigned)rows, (unsigned)a.nsplit);
-    if (half16) {
-      f_sdpa_decode_h<Tr, 4><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
-    } else if (a.D <= 128 && a.DV <= 128)
+    if (a.D <= 128 && a.DV <= 128)
       f_sdpa_decode<Tr, 1><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
     else
       f_sdpa_decode<Tr, 2><<<grid, 32 * SDPA_WARPS, 0, q>>>(a);
