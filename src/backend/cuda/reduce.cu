@@ -1,9 +1,10 @@
 /* reduce.cu: the Reduce primitive on CUDA, the twin of cpu/reduce.c: and/or/sum/prod/min/max
  * over sorted axes kept as size-1 dims, accumulating in the dtype of formulas.h (u64 for
  * integer sums, f32 for float16/bfloat16, ...). Row kernel (reduced elements closest in
- * memory: 1..256 threads per output, 16-byte loads, warp shuffles) and column kernel (kept
- * elements closest: one thread per output column, reduced rows split over threadIdx.y);
- * either splits long reductions over blocks and finishes with a second pass. */
+ * memory: 1..256 threads per output, batches of 16-byte loads, warp shuffles), vector column
+ * kernel (contiguous kept elements, aligned rows: a thread loads a vector of outputs per row)
+ * and scalar column kernel (the other layouts); each splits long reductions over blocks and
+ * finishes with a second pass over the partials. */
 #include "elementwise.cuh"
 
 /* ---- one functor per (kind, input, accumulator) ---- */
@@ -85,38 +86,61 @@ struct red_args {
   mx_dtype odt;   /* dtype written to out */
   int64_t nout;   /* kept elements */
   int64_t nr;     /* reduced elements per output */
-  int64_t chunk;  /* reduced elements per split */
+  int64_t chunk;  /* column kernels: reduced elements per split */
+  int64_t rs;     /* vector column kernel: stride between reduced rows (elements) */
   int32_t P;      /* splits per output (P > 1: out holds partials in the accumulator dtype) */
   int32_t G;      /* row kernel: threads per output (1..32 or the block) */
 };
 
-/* Combines p[0..len) (contiguous) into acc, lanes lane, lane + G, ...: 16-byte loads after an
- * unaligned head. */
+#define RED_U 8 /* independent loads in flight per thread in the streaming loops */
+
+/* Combines the U vectors vp[v], vp[v + step], ... into acc, every load issued first. */
+template <class Op, int U, int V>
+__device__ __forceinline__ typename Op::Acc red_batch(const mxc_pack<typename Op::In, V> *vp,
+                                                      int64_t v, int64_t step,
+                                                      typename Op::Acc acc) {
+  mxc_pack<typename Op::In, V> pk[U];
+#pragma unroll
+  for (int u = 0; u < U; u++) pk[u] = vp[v + u * step];
+#pragma unroll
+  for (int u = 0; u < U; u++) {
+    typename Op::Acc t = Op::load(pk[u].v[0]);
+#pragma unroll
+    for (int k = 1; k < V; k++) t = Op::comb(t, Op::load(pk[u].v[k]));
+    acc = Op::comb(acc, t);
+  }
+  return acc;
+}
+
+/* Combines the elements first, first + step, ... of p[0..len) (contiguous) into acc: 16-byte
+ * loads after an unaligned head, RED_U at a time (then 4, then 1). The step-apart threads of
+ * every split of one output together cover each element once. */
 template <class Op>
 __device__ __forceinline__ typename Op::Acc red_contig(const typename Op::In *p, int64_t len,
-                                                       int lane, int G, typename Op::Acc acc) {
+                                                       int64_t first, int64_t step,
+                                                       typename Op::Acc acc) {
   using In = typename Op::In;
-  using Acc = typename Op::Acc;
   constexpr int V = 16 / (int)sizeof(In);
   uintptr_t addr = (uintptr_t)p;
   int64_t head = (int64_t)(((16u - (unsigned)(addr & 15u)) & 15u) / sizeof(In));
   if (addr % sizeof(In) != 0 || head > len) head = len;
-  for (int64_t j = lane; j < head; j += G) acc = Op::comb(acc, Op::load(p[j]));
+  for (int64_t j = first; j < head; j += step) acc = Op::comb(acc, Op::load(p[j]));
   const mxc_pack<In, V> *vp = (const mxc_pack<In, V> *)(p + head);
   const int64_t nv = (len - head) / V;
-#pragma unroll 4
-  for (int64_t v = lane; v < nv; v += G) {
-    mxc_pack<In, V> pk = vp[v];
-    Acc t = Op::load(pk.v[0]);
-#pragma unroll
-    for (int k = 1; k < V; k++) t = Op::comb(t, Op::load(pk.v[k]));
-    acc = Op::comb(acc, t);
+  int64_t v = first;
+  for (; v + (RED_U - 1) * step < nv; v += RED_U * step)
+    acc = red_batch<Op, RED_U>(vp, v, step, acc);
+  if (v + 3 * step < nv) {
+    acc = red_batch<Op, 4>(vp, v, step, acc);
+    v += 4 * step;
   }
-  for (int64_t j = head + nv * V + lane; j < len; j += G) acc = Op::comb(acc, Op::load(p[j]));
+  for (; v < nv; v += step) acc = red_batch<Op, 1>(vp, v, step, acc);
+  for (int64_t j = head + nv * V + first; j < len; j += step) acc = Op::comb(acc, Op::load(p[j]));
   return acc;
 }
 
-/* Row strategy: group g = o * P + p of G threads reduces split p of output o. */
+/* Row strategy: group g = o * P + p of G threads reduces split p of output o, the reduced
+ * elements interleaved over the P * G threads of the output. */
 template <class Op>
 __global__ void __launch_bounds__(MXC_THREADS) red_row(red_args a,
                                                        const __grid_constant__ mxc_layout<1> K,
@@ -137,20 +161,19 @@ __global__ void __launch_bounds__(MXC_THREADS) red_row(red_args a,
         o = g / a.P;
         p = g - o * a.P;
       }
-      int64_t r0 = p * a.chunk, r1 = r0 + a.chunk < a.nr ? r0 + a.chunk : a.nr;
+      const int64_t first = p * G + lane, step = (int64_t)a.P * G;
       int64_t koff = 0;
       mxc_offsets<1>(K, o, &koff);
       if (R.ndim == 1) {
         const int64_t rs = R.strides[0][0];
-        const In *base = in + koff + r0 * rs;
-        const int64_t len = r1 - r0;
+        const In *base = in + koff;
         if (rs == 1) {
-          acc = red_contig<Op>(base, len, lane, G, acc);
+          acc = red_contig<Op>(base, a.nr, first, step, acc);
         } else {
-          for (int64_t j = lane; j < len; j += G) acc = Op::comb(acc, Op::load(base[j * rs]));
+          for (int64_t j = first; j < a.nr; j += step) acc = Op::comb(acc, Op::load(base[j * rs]));
         }
       } else {
-        for (int64_t r = r0 + lane; r < r1; r += G) {
+        for (int64_t r = first; r < a.nr; r += step) {
           int64_t roff = 0;
           mxc_offsets<1>(R, r, &roff);
           acc = Op::comb(acc, Op::load(in[koff + roff]));
@@ -170,6 +193,75 @@ __global__ void __launch_bounds__(MXC_THREADS) red_row(red_args a,
     }
     if (lane == 0 && g < ngroups) Op::store(a.out, g, a.odt, acc);
   }
+}
+
+/* Outputs per thread of the vector column kernel: one load of at most 16 bytes, at most 32
+ * bytes of accumulators. */
+template <class Op>
+struct red_cv {
+  static constexpr int a = 16 / (int)sizeof(typename Op::In);
+  static constexpr int b = 32 / (int)sizeof(typename Op::Acc);
+  static constexpr int V = a < b ? a : b;
+};
+
+/* Vector column strategy: outputs contiguous (in[o] is output o's first element), reduced
+ * row r at in + r * a.rs, rows aligned for V-element vectors. Block (TX, TY): thread x owns
+ * the V outputs from (blockIdx.x * TX + x) * V, the TY thread rows share the reduced range of
+ * split blockIdx.y, RED_U rows in flight. Partials are stored at p * nout + o. */
+template <class Op>
+__global__ void __launch_bounds__(MXC_THREADS) red_colv(red_args a) {
+  using Acc = typename Op::Acc;
+  using In = typename Op::In;
+  constexpr int V = red_cv<Op>::V;
+  typedef mxc_pack<In, V> Pack;
+  __shared__ Acc part[MXC_THREADS][V];
+  const In *in = (const In *)a.in;
+  const int TX = (int)blockDim.x, TY = (int)blockDim.y;
+  const int tx = (int)threadIdx.x, ty = (int)threadIdx.y;
+  const int64_t p = blockIdx.y, rs = a.rs;
+  const int64_t r0 = p * a.chunk, r1 = r0 + a.chunk < a.nr ? r0 + a.chunk : a.nr;
+  const int64_t o0 = ((int64_t)blockIdx.x * TX + tx) * V;
+  Acc acc[V];
+#pragma unroll
+  for (int k = 0; k < V; k++) acc[k] = Op::init();
+  const In *base = in + o0;
+  int64_t r = r0 + ty;
+  if (o0 + V <= a.nout) {
+    for (; r + (int64_t)(RED_U - 1) * TY < r1; r += (int64_t)RED_U * TY) {
+      Pack pk[RED_U];
+#pragma unroll
+      for (int u = 0; u < RED_U; u++) pk[u] = *(const Pack *)(base + (r + (int64_t)u * TY) * rs);
+#pragma unroll
+      for (int u = 0; u < RED_U; u++)
+#pragma unroll
+        for (int k = 0; k < V; k++) acc[k] = Op::comb(acc[k], Op::load(pk[u].v[k]));
+    }
+    for (; r < r1; r += TY) {
+      Pack pk = *(const Pack *)(base + r * rs);
+#pragma unroll
+      for (int k = 0; k < V; k++) acc[k] = Op::comb(acc[k], Op::load(pk.v[k]));
+    }
+  } else if (o0 < a.nout) {
+    const int nk = (int)(a.nout - o0);
+    for (; r < r1; r += TY)
+#pragma unroll
+      for (int k = 0; k < V; k++)
+        if (k < nk) acc[k] = Op::comb(acc[k], Op::load(base[r * rs + k]));
+  }
+  if (TY > 1) {
+    const int t = ty * TX + tx;
+#pragma unroll
+    for (int k = 0; k < V; k++) part[t][k] = acc[k];
+    __syncthreads();
+    if (ty == 0)
+      for (int j = 1; j < TY; j++)
+#pragma unroll
+        for (int k = 0; k < V; k++) acc[k] = Op::comb(acc[k], part[j * TX + tx][k]);
+  }
+  if (ty == 0)
+#pragma unroll
+    for (int k = 0; k < V; k++)
+      if (o0 + k < a.nout) Op::store(a.out, p * a.nout + o0 + k, a.odt, acc[k]);
 }
 
 #define RED_COL_X 32
@@ -223,36 +315,77 @@ __global__ void __launch_bounds__(RED_COL_X *RED_COL_Y) red_col(red_args a,
 /* ---- host side ---- */
 
 typedef int (*red_launch_fn)(const red_args &a, const mxc_layout<1> &K, const mxc_layout<1> &R,
-                             unsigned blocks, cudaStream_t q);
+                             dim3 grid, dim3 block, cudaStream_t q);
 
 template <class Op>
 static int red_row_launch(const red_args &a, const mxc_layout<1> &K, const mxc_layout<1> &R,
-                          unsigned blocks, cudaStream_t q) {
-  red_row<Op><<<blocks, MXC_THREADS, 0, q>>>(a, K, R);
+                          dim3 grid, dim3 block, cudaStream_t q) {
+  red_row<Op><<<grid, block, 0, q>>>(a, K, R);
   MX_CUDA_CHECK_LAUNCH("reduce");
   return 0;
 }
 
 template <class Op>
 static int red_col_launch(const red_args &a, const mxc_layout<1> &K, const mxc_layout<1> &R,
-                          unsigned blocks, cudaStream_t q) {
-  red_col<Op><<<dim3(blocks, (unsigned)a.P), dim3(RED_COL_X, RED_COL_Y), 0, q>>>(a, K, R);
+                          dim3 grid, dim3 block, cudaStream_t q) {
+  red_col<Op><<<grid, block, 0, q>>>(a, K, R);
   MX_CUDA_CHECK_LAUNCH("reduce");
   return 0;
 }
 
+template <class Op>
+static int red_colv_launch(const red_args &a, const mxc_layout<1> &, const mxc_layout<1> &,
+                           dim3 grid, dim3 block, cudaStream_t q) {
+  red_colv<Op><<<grid, block, 0, q>>>(a);
+  MX_CUDA_CHECK_LAUNCH("reduce");
+  return 0;
+}
+
+/* Resident MXC_THREADS-thread blocks of `kernel` per SM (at least 1). */
+template <class F>
+static int red_occupancy(F kernel) {
+  int n = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, MXC_THREADS, 0) != cudaSuccess) {
+    cudaGetLastError();
+    n = 0;
+  }
+  return n > 0 ? n : 1;
+}
+
+template <class Op>
+struct red_occ {
+  static int row() {
+    static const int n = red_occupancy(red_row<Op>);
+    return n;
+  }
+  static int colv() {
+    static const int n = red_occupancy(red_colv<Op>);
+    return n;
+  }
+};
+
 struct red_fns {
-  red_launch_fn row, col;
+  red_launch_fn row, col, colv;
+  int (*row_occ)();
+  int (*colv_occ)();
+  int cv;   /* outputs per thread of colv */
+  int isz;  /* input element size (bytes) */
 };
 
 #define RED_PICK(kind, isfx, asfx)                                                         \
   if (kind_ == RED_KIND_##kind && in_ == MX_DT_##isfx && acc_ == MX_DT_##asfx) {           \
-    f.row = red_row_launch<red_##kind##_##isfx##_##asfx>;                                  \
-    f.col = red_col_launch<red_##kind##_##isfx##_##asfx>;                                  \
+    typedef red_##kind##_##isfx##_##asfx Op;                                               \
+    f.row = red_row_launch<Op>;                                                            \
+    f.col = red_col_launch<Op>;                                                            \
+    f.colv = red_colv_launch<Op>;                                                          \
+    f.row_occ = red_occ<Op>::row;                                                          \
+    f.colv_occ = red_occ<Op>::colv;                                                        \
+    f.cv = red_cv<Op>::V;                                                                  \
+    f.isz = (int)sizeof(Op::In);                                                           \
     return f;                                                                              \
   }
 static red_fns red_pick(int kind_, mx_dtype in_, mx_dtype acc_) {
-  red_fns f = {nullptr, nullptr};
+  red_fns f = {nullptr, nullptr, nullptr, nullptr, nullptr, 1, 1};
   RED_INSTANCES(RED_PICK)
   return f;
 }
@@ -276,17 +409,60 @@ static mx_dtype acc_dtype(int kind, mx_dtype in, mx_dtype out) {
 static int64_t abs64(int64_t v) { return v < 0 ? -v : v; }
 static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* True when the vector column kernel of f can read `a`: outputs contiguous (K one dim of
+ * stride 1), reduced rows one dim of stride rs, every row start aligned for its vectors. */
+static bool red_colv_ok(const red_fns &f, const void *in, const mxc_layout<1> &K,
+                        const mxc_layout<1> &R) {
+  if (!f.colv || K.ndim != 1 || R.ndim != 1 || K.strides[0][0] != 1) return false;
+  const int64_t vb = (int64_t)f.cv * f.isz;
+  return (uintptr_t)in % (uintptr_t)vb == 0 && R.strides[0][0] % f.cv == 0;
+}
+
+/* Launch shape of the vector column kernel over nout outputs and nr rows, split over rows
+ * until the device is full: sets a.P, a.chunk, a.rs. */
+static void red_colv_shape(red_args *a, const red_fns &f, int64_t rs, int nsm, dim3 *grid,
+                           dim3 *block) {
+  /* up to 8 thread rows while there are rows for their loads, outputs over the rest */
+  const int64_t nvc = cdiv(a->nout, f.cv);
+  int TY = 8;
+  while (TY > 1 && (int64_t)TY * RED_U > a->nr) TY /= 2;
+  int TX = MXC_THREADS / TY;
+  while (TX > 32 && TX / 2 >= nvc) TX /= 2;
+  TY = MXC_THREADS / TX;
+  const int64_t gx = cdiv(nvc, TX), target = (int64_t)nsm * f.colv_occ();
+  int64_t P = 1;
+  if (gx < target) {
+    P = target / gx;
+    int64_t maxp = cdiv(a->nr, (int64_t)TY * RED_U * 4);
+    if (P > maxp) P = maxp;
+    if (P > 65535) P = 65535;
+    if (P < 1) P = 1;
+  }
+  a->chunk = a->nr > 0 ? cdiv(a->nr, P) : 1;
+  a->P = (int32_t)(a->nr > 0 ? cdiv(a->nr, a->chunk) : 1);
+  a->rs = rs;
+  *grid = dim3((unsigned)gx, (unsigned)a->P);
+  *block = dim3((unsigned)TX, (unsigned)TY);
+}
+
 /* Runs the reduction of `a` (in, nout, nr set) with layouts K, R; fns for the input dtype,
  * fin for (accumulator, accumulator) when a split needs a second pass. */
 static int red_run(red_args a, const mxc_layout<1> &K, const mxc_layout<1> &R, red_fns fns,
                    red_fns fin, mx_dtype acc, int nsm, cudaStream_t q, int dev) {
   bool cols = false;
   if (K.n > 1 && R.n > 1) cols = abs64(K.strides[0][0]) < abs64(R.strides[0][0]);
+  const bool vcols = cols && red_colv_ok(fns, a.in, K, R);
   mx_dtype odt = a.odt;
   void *out = a.out;
   a.P = 1;
   a.chunk = a.nr > 0 ? a.nr : 1;
-  if (cols) {
+  a.rs = 0;
+  dim3 grid, block;
+  red_launch_fn first;
+  if (vcols) {
+    red_colv_shape(&a, fns, R.strides[0][0], nsm, &grid, &block);
+    first = fns.colv;
+  } else if (cols) {
     int64_t gx = cdiv(a.nout, RED_COL_X);
     if (gx < 2 * nsm && a.nr >= 256) {
       int64_t P = cdiv(4 * nsm, gx), maxp = cdiv(a.nr, 64);
@@ -295,19 +471,34 @@ static int red_run(red_args a, const mxc_layout<1> &K, const mxc_layout<1> &R, r
       a.chunk = cdiv(a.nr, P);
       a.P = (int32_t)cdiv(a.nr, a.chunk);
     }
+    grid = dim3(mxc_blocks(a.nout, RED_COL_X, dev), (unsigned)a.P);
+    block = dim3(RED_COL_X, RED_COL_Y);
+    first = fns.col;
   } else {
+    /* short rows: a few lanes per output; long rows: a block each (blocks in row order
+     * stream best), very long rows split over blocks: one wave for few outputs, several
+     * waves (a short tail) for a few waves' worth */
+    const int64_t resident = (int64_t)nsm * fns.row_occ();
     int64_t G = 256;
     if (a.nr < 4096) {
       G = 1;
       while (G < 32 && G * 8 < a.nr) G *= 2;
     }
     a.G = (int32_t)G;
-    if (G == 256 && a.nout < 2 * nsm && a.nr >= 16384) {
-      int64_t P = cdiv(4 * nsm, a.nout), maxp = cdiv(a.nr, 8192);
+    if (G == 256 && a.nr >= 16384 && a.nout < 4 * resident) {
+      int64_t P = a.nout * 2 <= resident ? resident / a.nout : cdiv(4 * resident, a.nout);
+      const int64_t maxp = cdiv(a.nr, 8192);
       if (P > maxp) P = maxp;
-      a.chunk = cdiv(a.nr, P);
-      a.P = (int32_t)cdiv(a.nr, a.chunk);
+      a.P = (int32_t)P;
     }
+    if (G == 256) {
+      const int64_t nb = a.nout * a.P;
+      grid = dim3((unsigned)(nb < (1 << 30) ? nb : (1 << 30)));
+    } else {
+      grid = dim3(mxc_blocks(a.nout * a.P, MXC_THREADS / a.G, dev));
+    }
+    block = dim3(MXC_THREADS);
+    first = fns.row;
   }
   mxc_scratch_guard part(q);
   if (a.P > 1) {
@@ -315,11 +506,7 @@ static int red_run(red_args a, const mxc_layout<1> &K, const mxc_layout<1> &R, r
     a.out = part.p;
     a.odt = acc;
   }
-  if (cols) {
-    if (fns.col(a, K, R, mxc_blocks(a.nout, RED_COL_X, dev), q) < 0) return -1;
-  } else {
-    if (fns.row(a, K, R, mxc_blocks(a.nout * a.P, MXC_THREADS / a.G, dev), q) < 0) return -1;
-  }
+  if (first(a, K, R, grid, block, q) < 0) return -1;
   if (a.P == 1) return 0;
   /* second pass over the partials: [nout][P] (rows) or [P][nout] (columns) */
   red_args b = a;
@@ -338,11 +525,19 @@ static int red_run(red_args a, const mxc_layout<1> &K, const mxc_layout<1> &R, r
   if (a.nout > INT32_MAX) return mx_fail_int(MX_EINVAL, "[reduce] Too many outputs to split.");
   if (mxc_layout_init<1>(&K2, 1, kshape, kst, q, &e1) < 0) return -1;
   if (mxc_layout_init<1>(&R2, 1, rshape, rst, q, &e2) < 0) return -1;
-  if (cols) return fin.col(b, K2, R2, mxc_blocks(b.nout, RED_COL_X, dev), q);
+  if (cols && a.nout > 1 && red_colv_ok(fin, b.in, K2, R2)) {
+    /* narrow tiles: more blocks over the few rows of partials */
+    b.rs = b.nout;
+    return fin.colv(b, K2, R2, dim3((unsigned)cdiv(cdiv(b.nout, fin.cv), 32)),
+                    dim3(32, MXC_THREADS / 32), q);
+  }
+  if (cols)
+    return fin.col(b, K2, R2, dim3(mxc_blocks(b.nout, RED_COL_X, dev)),
+                   dim3(RED_COL_X, RED_COL_Y), q);
   int64_t G = 1;
   while (G < 32 && G * 8 < b.nr) G *= 2;
   b.G = (int32_t)G;
-  return fin.row(b, K2, R2, mxc_blocks(b.nout, MXC_THREADS / G, dev), q);
+  return fin.row(b, K2, R2, dim3(mxc_blocks(b.nout, MXC_THREADS / G, dev)), dim3(MXC_THREADS), q);
 }
 
 extern "C" int mx_cuda_reduce(const mx_kernel_ctx *ctx, const mx_tensor *in, int n_in,
