@@ -388,6 +388,9 @@ static int run_case(int prim, const void *params, ht *ins, int n_in, const ocase
     cout[k].flags = gout[k].flags = 0;
   }
   mx_kernel_ctx cctx = {params, NULL, 0}, gctx = {params, (void *)g_stream, 0};
+  /* the fills and alias copies above went to the legacy stream, which the kernel's
+   * non-blocking stream does not wait for */
+  cudaDeviceSynchronize();
   mx_error_clear();
   int crc = cpu(&cctx, cin, n_in, cout, n_out);
   char cmsg[MX_ERROR_MAX];
