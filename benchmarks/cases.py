@@ -321,6 +321,33 @@ def mlp_grad_ours():
     return None, lambda _: mx.eval(vg(w1, w2))
 
 
+def mlp_forward_ours():
+    """The loss of mlp_grad_ours alone (issue target: value_and_grad within 3x of this)."""
+    w1, w2 = f32((MLP_IN, MLP_H), 0, 0.03), f32((MLP_H, MLP_OUT), 1, 0.04)
+    x = f32((MLP_B, MLP_IN), 2)
+    y = mx.array(np_ints(0, MLP_OUT, MLP_B, 3))
+
+    def loss(a, b):
+        logits = mx.maximum(x @ a, 0) @ b
+        return (mx.logsumexp(logits, axis=-1) - mx.take_along_axis(
+            logits, y[:, None], axis=-1)[:, 0]).mean()
+
+    return None, lambda _: mx.eval(loss(w1, w2))
+
+
+def compiled_call_ours():
+    """Calls of a compiled function already traced (no eval): the per-call overhead."""
+    a = f32(SMALL, 0)
+    fn = mx.compile(lambda t: t * 2 + 1)
+    mx.eval(fn(a))
+
+    def run(_):
+        for _ in range(N_LAZY):
+            fn(a)
+
+    return None, run
+
+
 def mlp_grad_torch():
     T = Torch()
     w1, w2 = T.f32((MLP_IN, MLP_H), 0, 0.03), T.f32((MLP_H, MLP_OUT), 1, 0.04)
@@ -588,6 +615,9 @@ CASES = [
          conv_torch),
     Case("conv2d 3x3 forward+backward", f"{CONV_X}*{CONV_W[0]} float32", conv_grad_ours,
          None, conv_grad_torch),
+    Case("MLP forward (loss only)", f"{MLP_B}x{MLP_IN}->{MLP_H}->{MLP_OUT}", mlp_forward_ours),
+    Case("call compiled fn, traced (no eval)", f"{SMALL} float32", compiled_call_ours,
+         per=N_LAZY, unit="us"),
     Case("MLP value_and_grad", f"{MLP_B}x{MLP_IN}->{MLP_H}->{MLP_OUT}", mlp_grad_ours, None,
          mlp_grad_torch),
     Case("CNN train step (demo network)", f"({CNN_B},28,28,1) Adam", cnn_step_ours, None,
