@@ -200,7 +200,8 @@ out = [mx.sum(x), mx.max(x), mx.min(x), mx.sum(y, axis=0), mx.sum(y, axis=1),
        mx.add(x, x[::-1]), mx.maximum(h, h[::-1]), mx.divide(h, h[::-1]),
        mx.sum(x.astype(mx.float64)), mx.max(y.astype(mx.float64), axis=0),
        mx.where(x > 0, x, x[::-1]), mx.where(x > 0, h, 2.0), mx.where(x < 0, 1, x),
-       mx.floor(x * 3), mx.ceil(x[::-1] * 3), mx.floor(x.astype(mx.float64) * 3)]
+       mx.floor(x * 3), mx.ceil(x[::-1] * 3), mx.floor(x.astype(mx.float64) * 3),
+       mx.sqrt(mx.abs(x)), mx.rsqrt(x), mx.sqrt(mx.abs(x.astype(mx.float64)))]
 print(repr([np.array(o.astype(mx.float64)).tobytes().hex()[:4096] for o in out]))
 """
 
@@ -308,3 +309,25 @@ def test_floor_ceil_paths(rng, dtype, n, name):
         assert g.dtype == want.dtype
         np.testing.assert_array_equal(g, want)
         assert (np.signbit(g) == np.signbit(want)).all()
+
+
+# ---- sqrt and rsqrt: the vector loops of float32/float64 (correctly rounded as the scalars) ----
+@pytest.mark.parametrize("dtype", [mx.float32, mx.float64], ids=str)
+@pytest.mark.parametrize("n", [0, 1, 7, 17, 1000, 300001])
+@pytest.mark.parametrize("name", ["sqrt", "rsqrt"])
+def test_sqrt_rsqrt_paths(rng, dtype, n, name):
+    x = np.abs(rng.standard_normal(n)) * 10.0 ** rng.integers(-30, 30, n)
+    special = [np.nan, np.inf, -np.inf, -0.0, 0.0, -1.0, 1e-40, 5e-324, 1e300, 4.0, 2.0]
+    k = min(n, len(special))
+    x[:k] = special[:k]
+    a = mx.array(x).astype(dtype)
+    xs = np.array(a)
+    with np.errstate(all="ignore"):
+        fn = np.sqrt if name == "sqrt" else (lambda v: (1 / np.sqrt(v)).astype(v.dtype))
+        for got, src in [(getattr(mx, name)(a), xs), (getattr(mx, name)(a[::-1]), xs[::-1]),
+                         (getattr(mx, name)(a[::3]), xs[::3])]:
+            want = fn(src)
+            g = np.array(got)
+            assert g.dtype == want.dtype
+            np.testing.assert_array_equal(g, want)
+            assert (np.signbit(g) == np.signbit(want)).all()

@@ -128,9 +128,11 @@ static void unary_vm_f64(mx_vm_f64_fn f, const void *x_, int64_t sx, void *y_, i
   }
 MX_VM64_STEMS(UNARY_VM64_TILE)
 
-/* floor's and ceil's tables (below, after their scalar tiles) */
+/* floor's, ceil's, sqrt's and rsqrt's tables (below, after their scalar tiles) */
 static const unary_tile_fn unary_vm_tab_floor[MX_DTYPE_COUNT];
 static const unary_tile_fn unary_vm_tab_ceil[MX_DTYPE_COUNT];
+static const unary_tile_fn unary_vm_tab_sqrt[MX_DTYPE_COUNT];
+static const unary_tile_fn unary_vm_tab_rsqrt[MX_DTYPE_COUNT];
 
 /* The vector table of a primitive, or NULL. */
 static const unary_tile_fn *unary_vm_tab(int prim) {
@@ -149,6 +151,8 @@ static const unary_tile_fn *unary_vm_tab(int prim) {
     UNARY_VM_CASE(LOG1P, log1p)
     UNARY_VM_CASE(FLOOR, floor)
     UNARY_VM_CASE(CEIL, ceil)
+    UNARY_VM_CASE(SQRT, sqrt)
+    UNARY_VM_CASE(RSQRT, rsqrt)
 #undef UNARY_VM_CASE
     default: return NULL;
   }
@@ -170,8 +174,9 @@ static int unary_forward(const char *name, const unary_tile_fn *tab, const unary
 
 MX_UNARY_PRIMS(UNARY_DEFINE)
 
-/* floor and ceil of float32/float64: one rounding instruction each where the instruction
- * set has it (SSE4.1 on; AVX2/AVX-512 builds), else libm's call per element. */
+/* floor, ceil, sqrt and rsqrt of float32/float64: one instruction each (sqrt and division
+ * round correctly, as the scalar formulas) in AVX2/AVX-512 builds of the loop, else the
+ * scalar tile (floor/ceil: libm's call per element without SSE4.1). */
 #define UNARY_ROUND_LOOP(stem, T, fn, isa, attr)                                          \
   attr static void unary_rd_##stem##_##T##_##isa(const T *restrict x, T *restrict y, int64_t n) { \
     for (int64_t i = 0; i < n; i++) y[i] = fn(x[i]);                                      \
@@ -192,10 +197,18 @@ UNARY_ROUND_TILE(floor, float, f32, floorf)
 UNARY_ROUND_TILE(floor, double, f64, floor)
 UNARY_ROUND_TILE(ceil, float, f32, ceilf)
 UNARY_ROUND_TILE(ceil, double, f64, ceil)
+UNARY_ROUND_TILE(sqrt, float, f32, mx_f_sqrt_f32)
+UNARY_ROUND_TILE(sqrt, double, f64, mx_f_sqrt_f64)
+UNARY_ROUND_TILE(rsqrt, float, f32, mx_f_rsqrt_f32)
+UNARY_ROUND_TILE(rsqrt, double, f64, mx_f_rsqrt_f64)
 static const unary_tile_fn unary_vm_tab_floor[MX_DTYPE_COUNT] = {
     [MX_FLOAT32] = unary_vm_floor_f32, [MX_FLOAT64] = unary_vm_floor_f64};
 static const unary_tile_fn unary_vm_tab_ceil[MX_DTYPE_COUNT] = {
     [MX_FLOAT32] = unary_vm_ceil_f32, [MX_FLOAT64] = unary_vm_ceil_f64};
+static const unary_tile_fn unary_vm_tab_sqrt[MX_DTYPE_COUNT] = {
+    [MX_FLOAT32] = unary_vm_sqrt_f32, [MX_FLOAT64] = unary_vm_sqrt_f64};
+static const unary_tile_fn unary_vm_tab_rsqrt[MX_DTYPE_COUNT] = {
+    [MX_FLOAT32] = unary_vm_rsqrt_f32, [MX_FLOAT64] = unary_vm_rsqrt_f64};
 
 
 /* Runs [r0, r1) of the iteration (a thread pool can split this range later). */
