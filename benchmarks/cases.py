@@ -147,26 +147,30 @@ def _chain(m, x, y):
     return m.tanh(m.sqrt(m.abs(z)) * y - x)
 
 
-def compiled_chain_ours():
-    x, y = f32((N_ELEM,), 0), f32((N_ELEM,), 1)
+def compiled_chain_ours(n=None):
+    n = n or N_ELEM
+    x, y = f32((n,), 0), f32((n,), 1)
     fn = mx.compile(lambda a, b: _chain(mx, a, b))
     return None, lambda _: mx.eval(fn(x, y))
 
 
-def chain8_ours():
-    x, y = f32((N_ELEM,), 0), f32((N_ELEM,), 1)
+def chain8_ours(n=None):
+    n = n or N_ELEM
+    x, y = f32((n,), 0), f32((n,), 1)
     return None, lambda _: mx.eval(_chain(mx, x, y))
 
 
-def chain8_numpy():
+def chain8_numpy(n=None):
     import numpy as np
-    x, y = np_f32((N_ELEM,), 0), np_f32((N_ELEM,), 1)
+    n = n or N_ELEM
+    x, y = np_f32((n,), 0), np_f32((n,), 1)
     return None, lambda _: _chain(np, x, y)
 
 
-def chain8_torch():
+def chain8_torch(n=None):
     T = Torch()
-    x, y = T.f32((N_ELEM,), 0), T.f32((N_ELEM,), 1)
+    n = n or N_ELEM
+    x, y = T.f32((n,), 0), T.f32((n,), 1)
     return None, T.run(lambda: _chain(T.t, x, y))
 
 
@@ -691,6 +695,10 @@ CASES += [
     Case("tanh", f"({N_ELEM},) float32",
          **op_case([(N_ELEM,)], lambda a: mx.tanh(a), lambda a: __import__("numpy").tanh(a),
                    lambda t, a: t.tanh(a))),
+    Case("8-op element-wise chain 10^7", f"({N_BIG},) float32", lambda: chain8_ours(N_BIG),
+         lambda: chain8_numpy(N_BIG), lambda: chain8_torch(N_BIG)),
+    Case("8-op chain 10^7, mx.compile", f"({N_BIG},) float32", lambda: compiled_chain_ours(N_BIG),
+         lambda: chain8_numpy(N_BIG)),
     Case("add 10^7", f"({N_BIG},) float32",
          **op_case([(N_BIG,), (N_BIG,)], _add, _add, lambda t, a, b: a + b)),
     Case("exp 10^7", f"({N_BIG},) float32",
