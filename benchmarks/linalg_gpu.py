@@ -7,8 +7,6 @@ torch.linalg on the same GPU, for one 512 x 512 float32 matrix and a batch of 10
 Medians; every timed run of ours ends in mx.synchronize(), torch's in torch.cuda.synchronize().
 """
 import argparse
-import statistics
-import time
 
 try:  # imported before mlx.core: importing torch after our extension crashes (open bug)
     import torch
@@ -19,19 +17,7 @@ except ImportError as e:  # a peer, never a dependency
 import numpy as np
 
 import mlx.core as mx
-
-
-def bench(fn, sync, warmup, repeat):
-    for _ in range(warmup):
-        fn()
-    sync()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from gpu_speed import bench  # this folder is on the path when run as a script
 
 
 def main():

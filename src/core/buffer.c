@@ -69,6 +69,7 @@ mx_buffer *mx_buffer_wrap(void *host, size_t nbytes, void (*release)(void *), vo
 
 /* Waits for a queued upload; the caller holds b's stripe or the last reference. */
 static int settle_upload(mx_buffer *b) {
+  if (!atomic_load_explicit(&b->upload_token, memory_order_acquire)) return 0; /* the usual case */
   void *token = atomic_exchange(&b->upload_token, NULL);
   if (!token) return 0;
   const mx_gpu_backend *g = mx_gpu();

@@ -53,6 +53,18 @@ void mx_task_free(mx_task *t) {
   free(t);
 }
 
+/* Input i is one element of at most 8 bytes only on the host, and the device kernel takes
+ * such inputs by value (DESIGN section 4). */
+static bool host_scalar(const mx_task *t, int i) {
+  const mx_buffer *b = t->bufs[i];
+  if (b->nbytes > 8 || b->nbytes != (size_t)mx_dtype_size(t->tensors[i].dtype) ||
+      t->offsets[i] != 0 || t->tensors[i].size == 0 || mx_buffer_valid_on(b, MX_MEM_DEVICE) ||
+      !mx_buffer_valid_on(b, MX_MEM_HOST))
+    return false;
+  const mx_gpu_backend *g = mx_gpu();
+  return g && g->host_scalars && g->host_scalars(t->prim);
+}
+
 static int run_kernel(mx_task *t, void *queue) {
   for (int i = 0; i < t->n_wait; i++) {
     /* work already queued on the same device stream runs first anyway */
@@ -61,15 +73,10 @@ static int run_kernel(mx_task *t, void *queue) {
       continue;
     if (mx_event_wait(t->waits[i]) != 0) return -1;
   }
-  const mx_gpu_backend *g = t->where == MX_MEM_DEVICE ? mx_gpu() : NULL;
-  bool by_value = g && g->host_scalars && g->host_scalars(t->prim);
   for (int i = 0; i < t->n_in + t->n_out; i++) {
     mx_tensor *x = &t->tensors[i];
     char *base;
-    if (by_value && i < t->n_in && t->bufs[i]->nbytes == (size_t)mx_dtype_size(x->dtype) &&
-        t->offsets[i] == 0 && x->size > 0 && t->bufs[i]->nbytes <= 8 &&
-        !mx_buffer_valid_on(t->bufs[i], MX_MEM_DEVICE) &&
-        mx_buffer_valid_on(t->bufs[i], MX_MEM_HOST)) {
+    if (i < t->n_in && t->where == MX_MEM_DEVICE && host_scalar(t, i)) {
       base = t->bufs[i]->host; /* a scalar goes to the kernel by value, never as a copy */
       x->flags |= MX_ON_HOST;
     } else {

@@ -4,6 +4,7 @@
  * per group; one build of qmv_cols_body.h per instruction set. */
 #include "qmv_cols.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@ typedef struct qc_job {
   int M, K, N, bits, gs;
   int64_t row_bytes, block; /* bytes per weight row; columns per block */
   void (*run)(const struct qc_job *, int64_t, int64_t, float *);
-  int failed;
+  _Atomic int failed;
 } qc_job;
 
 MX_ISA_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
@@ -42,7 +43,7 @@ static void qc_range(void *ctx, int64_t b, int64_t e) {
   int64_t B = j->block, ng = B / j->gs;
   float *acc = malloc(sizeof(float) * (size_t)j->M * (size_t)(B + ng));
   if (!acc) {
-    j->failed = 1;
+    atomic_store(&j->failed, 1);
     return;
   }
   for (int64_t blk = b; blk < e; blk++) {
@@ -64,6 +65,6 @@ int mx_cpu_qmv_cols(const float *x, int M, int K, const uint32_t *w, const float
               (int64_t)N * bits / 8, per * gs,
               l == 2 ? qc512_block : l == 1 ? qc256_block : qc128_block, 0};
   mx_cpu_parallel_for((groups + per - 1) / per, 1, qc_range, &j);
-  if (j.failed) return mx_fail_int(MX_ENOMEM, "[quantized_matmul] out of memory.");
+  if (atomic_load(&j.failed)) return mx_fail_int(MX_ENOMEM, "[quantized_matmul] out of memory.");
   return 0;
 }

@@ -177,30 +177,30 @@ MX_UNARY_PRIMS(UNARY_DEFINE)
 /* floor, ceil, sqrt and rsqrt of float32/float64: one instruction each (sqrt and division
  * round correctly, as the scalar formulas) in AVX2/AVX-512 builds of the loop, else the
  * scalar tile (floor/ceil: libm's call per element without SSE4.1). */
-#define UNARY_ROUND_LOOP(stem, T, fn, isa, attr)                                          \
-  attr static void unary_rd_##stem##_##T##_##isa(const T *restrict x, T *restrict y, int64_t n) { \
+#define UNARY_ISA_LOOP(stem, T, fn, isa, attr)                                          \
+  attr static void unary_isa_##stem##_##T##_##isa(const T *restrict x, T *restrict y, int64_t n) { \
     for (int64_t i = 0; i < n; i++) y[i] = fn(x[i]);                                      \
   }
-#define UNARY_ROUND_TILE(stem, T, sfx, fn)                                                \
-  UNARY_ROUND_LOOP(stem, T, fn, avx512,                                                   \
+#define UNARY_ISA_TILE(stem, T, sfx, fn)                                                \
+  UNARY_ISA_LOOP(stem, T, fn, avx512,                                                   \
                    __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))          \
-  UNARY_ROUND_LOOP(stem, T, fn, avx2, __attribute__((target("avx2,fma"))))                \
+  UNARY_ISA_LOOP(stem, T, fn, avx2, __attribute__((target("avx2,fma"))))                \
   static void unary_vm_##stem##_##sfx(const void *x_, int64_t sx, void *y_, int64_t n) {  \
     const T *x = x_;                                                                      \
     T *y = y_;                                                                            \
     int l = mx_vm_level();                                                                \
-    if (sx == 1 && l == 2) unary_rd_##stem##_##T##_avx512(x, y, n);                       \
-    else if (sx == 1 && l == 1) unary_rd_##stem##_##T##_avx2(x, y, n);                    \
+    if (sx == 1 && l == 2) unary_isa_##stem##_##T##_avx512(x, y, n);                       \
+    else if (sx == 1 && l == 1) unary_isa_##stem##_##T##_avx2(x, y, n);                    \
     else unary_##stem##_##sfx(x_, sx, y_, n);                                             \
   }
-UNARY_ROUND_TILE(floor, float, f32, floorf)
-UNARY_ROUND_TILE(floor, double, f64, floor)
-UNARY_ROUND_TILE(ceil, float, f32, ceilf)
-UNARY_ROUND_TILE(ceil, double, f64, ceil)
-UNARY_ROUND_TILE(sqrt, float, f32, mx_f_sqrt_f32)
-UNARY_ROUND_TILE(sqrt, double, f64, mx_f_sqrt_f64)
-UNARY_ROUND_TILE(rsqrt, float, f32, mx_f_rsqrt_f32)
-UNARY_ROUND_TILE(rsqrt, double, f64, mx_f_rsqrt_f64)
+UNARY_ISA_TILE(floor, float, f32, floorf)
+UNARY_ISA_TILE(floor, double, f64, floor)
+UNARY_ISA_TILE(ceil, float, f32, ceilf)
+UNARY_ISA_TILE(ceil, double, f64, ceil)
+UNARY_ISA_TILE(sqrt, float, f32, mx_f_sqrt_f32)
+UNARY_ISA_TILE(sqrt, double, f64, mx_f_sqrt_f64)
+UNARY_ISA_TILE(rsqrt, float, f32, mx_f_rsqrt_f32)
+UNARY_ISA_TILE(rsqrt, double, f64, mx_f_rsqrt_f64)
 static const unary_tile_fn unary_vm_tab_floor[MX_DTYPE_COUNT] = {
     [MX_FLOAT32] = unary_vm_floor_f32, [MX_FLOAT64] = unary_vm_floor_f64};
 static const unary_tile_fn unary_vm_tab_ceil[MX_DTYPE_COUNT] = {
