@@ -5,6 +5,7 @@
  * element takes the same instructions wherever it sits in the array. Built with
  * -fno-trapping-math -fno-math-errno (CMakeLists.txt) so that selects vectorise. */
 #include "vmath.h"
+#include "vm_loop.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -302,36 +303,7 @@ VM_INLINE void vm_fixup_cos(const float *x, float *t, int n) {
 #define vm_fixup_erf vm_fixup_none
 #define vm_fixup_sigmoid vm_fixup_none
 
-/* One loop per (function, instruction set). The block goes through a local array so that
- * x == y works and the fix-up still sees the inputs. */
-#define VM_LOOP(stem, isa, attr)                                                          \
-  attr static void vm_##stem##_##isa(const float *x, float *y, int64_t n) {               \
-    float t[VM_BLOCK];                                                                    \
-    int64_t i = 0;                                                                        \
-    for (; i + VM_BLOCK <= n; i += VM_BLOCK) {                                            \
-      for (int k = 0; k < VM_BLOCK; k++) t[k] = vm_##stem##_1(x[i + k]);                  \
-      vm_fixup_##stem(x + i, t, VM_BLOCK);                                                \
-      memcpy(y + i, t, sizeof t);                                                         \
-    }                                                                                     \
-    if (i < n) {                                                                          \
-      float b[VM_BLOCK] = {0};                                                            \
-      int r = (int)(n - i);                                                               \
-      memcpy(b, x + i, (size_t)r * sizeof(float));                                        \
-      for (int k = 0; k < VM_BLOCK; k++) t[k] = vm_##stem##_1(b[k]);                      \
-      vm_fixup_##stem(b, t, r);                                                           \
-      memcpy(y + i, t, (size_t)r * sizeof(float));                                        \
-    }                                                                                     \
-  }
 
-#define VM_ATTR_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
-#define VM_ATTR_AVX2 __attribute__((target("avx2,fma")))
-#define VM_ATTR_BASE
-
-#define VM_LOOPS(stem)                                                                    \
-  VM_LOOP(stem, avx512, VM_ATTR_AVX512)                                                   \
-  VM_LOOP(stem, avx2, VM_ATTR_AVX2)                                                       \
-  VM_LOOP(stem, base, VM_ATTR_BASE)
-MX_VM_STEMS(VM_LOOPS)
 
 /* ---- dispatch ---- */
 
@@ -371,11 +343,6 @@ const char *mx_vm_isa(void) {
   return vm_level == 2 ? "avx512f" : vm_level == 1 ? "avx2" : "baseline";
 }
 
-#define VM_ENTRY(stem)                                                                    \
-  void mx_vm_##stem##_f32(const float *x, float *y, int64_t n) {                          \
-    if (vm_level < 0) vm_init();                                                          \
-    if (vm_level == 2) vm_##stem##_avx512(x, y, n);                                       \
-    else if (vm_level == 1) vm_##stem##_avx2(x, y, n);                                    \
-    else vm_##stem##_base(x, y, n);                                                       \
-  }
-MX_VM_STEMS(VM_ENTRY)
+/* One loop per (function, instruction set) and the entry that picks one. */
+#define VM_DEFINE(stem) MX_VM_DEFINE(vm, float, VM_BLOCK, stem, mx_vm_##stem##_f32)
+MX_VM_STEMS(VM_DEFINE)

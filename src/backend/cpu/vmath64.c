@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "vm_loop.h"
 #include "vmath.h"
 
 #define V64_INLINE static inline __attribute__((always_inline))
@@ -222,42 +223,6 @@ V64_INLINE void v64_fixup_log(const double *x, double *t, int n) {
 #define v64_fixup_log1p v64_fixup_none
 #define v64_fixup_tanh v64_fixup_none
 
-/* One loop per (function, instruction set); blocks go through a local array so that x == y
- * works and the fix-up still sees the inputs; a short tail is padded into a block. */
-#define V64_LOOP(stem, isa, attr)                                                         \
-  attr static void v64_##stem##_##isa(const double *x, double *y, int64_t n) {            \
-    double t[V64_BLOCK];                                                                  \
-    int64_t i = 0;                                                                        \
-    for (; i + V64_BLOCK <= n; i += V64_BLOCK) {                                          \
-      for (int k = 0; k < V64_BLOCK; k++) t[k] = v64_##stem##_1(x[i + k]);                \
-      v64_fixup_##stem(x + i, t, V64_BLOCK);                                              \
-      memcpy(y + i, t, sizeof t);                                                         \
-    }                                                                                     \
-    if (i < n) {                                                                          \
-      double b[V64_BLOCK] = {0};                                                          \
-      int r = (int)(n - i);                                                               \
-      memcpy(b, x + i, (size_t)r * sizeof(double));                                       \
-      for (int k = 0; k < V64_BLOCK; k++) t[k] = v64_##stem##_1(b[k]);                    \
-      v64_fixup_##stem(b, t, r);                                                          \
-      memcpy(y + i, t, (size_t)r * sizeof(double));                                       \
-    }                                                                                     \
-  }
-
-#define V64_ATTR_AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma")))
-#define V64_ATTR_AVX2 __attribute__((target("avx2,fma")))
-#define V64_ATTR_BASE
-
-#define V64_LOOPS(stem)                                                                   \
-  V64_LOOP(stem, avx512, V64_ATTR_AVX512)                                                 \
-  V64_LOOP(stem, avx2, V64_ATTR_AVX2)                                                     \
-  V64_LOOP(stem, base, V64_ATTR_BASE)
-MX_VM64_STEMS(V64_LOOPS)
-
-#define V64_ENTRY(stem)                                                                   \
-  void mx_vm_##stem##_f64(const double *x, double *y, int64_t n) {                        \
-    int l = mx_vm_level();                                                                \
-    if (l == 2) v64_##stem##_avx512(x, y, n);                                             \
-    else if (l == 1) v64_##stem##_avx2(x, y, n);                                          \
-    else v64_##stem##_base(x, y, n);                                                      \
-  }
-MX_VM64_STEMS(V64_ENTRY)
+/* One loop per (function, instruction set) and the entry that picks one. */
+#define V64_DEFINE(stem) MX_VM_DEFINE(v64, double, V64_BLOCK, stem, mx_vm_##stem##_f64)
+MX_VM64_STEMS(V64_DEFINE)
