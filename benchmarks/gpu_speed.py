@@ -124,6 +124,20 @@ def main():
 
     case("1000 small adds (launch overhead)", small_ours, small_torch)
 
+    # fixed cost of one evaluation: launch, completion, back to the caller
+    def eval_ours():
+        for _ in range(100):
+            mx.eval(a + 1.0)
+
+    def eval_torch():
+        for _ in range(100):
+            ta + 1.0
+            torch.cuda.synchronize()
+
+    case("100 x (small add, eval, wait)", eval_ours, eval_torch)
+    case("100 x sum(16).item()", lambda: [a.sum().item() for _ in range(100)],
+         lambda: [ta.sum().item() for _ in range(100)])
+
 
 
 if __name__ == "__main__":

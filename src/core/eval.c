@@ -231,6 +231,8 @@ static int schedule_op(eval_ctx *c, mx_op *op, mx_event **made) {
     t->prim = op->prim;
     t->fn = NULL;
     t->where = where;
+    t->stream = op->stream.index;
+    mx_event_set_stream(e, op->stream.index);
     t->n_wait = n_wait;
     for (int j = 0; j < n_wait; j++) {
       mx_event_retain(waits[j]);

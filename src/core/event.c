@@ -2,6 +2,8 @@
  * the lock gives waiters a fast path; the mutex/condvar pair handles sleeping waiters. */
 #include "event.h"
 
+#include "stream.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -66,6 +68,8 @@ bool mx_event_done(const mx_event *e) {
 bool mx_event_failed(const mx_event *e) { return mx_event_done(e) && e->kind != MX_OK; }
 
 int mx_event_wait(mx_event *e) {
+  if (!atomic_load_explicit(&e->done, memory_order_acquire) && e->stream >= 0)
+    mx_stream_help_complete(e->stream, e);
   if (!atomic_load_explicit(&e->done, memory_order_acquire)) {
     pthread_mutex_lock(&e->mu);
     while (!atomic_load_explicit(&e->done, memory_order_acquire)) pthread_cond_wait(&e->cv, &e->mu);

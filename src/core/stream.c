@@ -1,7 +1,10 @@
 /* stream.c: devices, streams and their worker threads (DESIGN section 3, spec/semantics.md
  * section 6). Each stream is a FIFO of tasks run by one worker; streams live in a global
  * registry indexed by mx_stream.index. Default streams are per thread and per device;
- * new_stream streams may only be used by the thread that made them. */
+ * new_stream streams may only be used by the thread that made them. On an asynchronous
+ * device a task that is ready when its stream is idle is launched by the submitting thread,
+ * and a thread waiting for a device task completes it itself (docs/architecture.md,
+ * deviation 18). */
 #include "stream.h"
 
 #include <pthread.h>
@@ -32,11 +35,10 @@ typedef struct stream_impl {
   bool completer_started;
   pthread_cond_t done_cv;
   mx_task *done_head, *done_tail;
-  bool launching;           /* the worker holds a task it has not handed on yet */
+  bool launching;           /* a thread holds a task it has not handed on yet */
+  bool completing;          /* a thread is waiting for a launched task's token */
+  int helpers;              /* threads waiting here for one of the stream's events */
 } stream_impl;
-
-/* A launched task and the device token that says when its kernels are done. */
-
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static stream_impl **registry;
@@ -123,39 +125,88 @@ static bool async_device(const stream_impl *st) {
   return st->queue && mx_gpu() && mx_gpu()->record;
 }
 
-/* Asynchronous devices: waits for each launched task's token in launch order, then
- * releases its buffers and signals its event (with the device's error, if any). */
+static _Thread_local bool gpu_thread_ready;
+
+static void gpu_thread(void) {
+  if (!gpu_thread_ready && mx_gpu()->thread_init) mx_gpu()->thread_init();
+  gpu_thread_ready = true;
+}
+
+/* Waits for t's token, then releases its buffers and signals its event (with the device's
+ * error, if any). */
+static void complete(mx_task *t) {
+  void *token = t->next_token;
+  int rc = mx_gpu()->wait(token);
+  mx_gpu()->token_free(token);
+  mx_task_finish(t, rc);
+}
+
+/* Pops the oldest launched task for completion, or NULL; the caller holds st->mu. One thread
+ * completes at a time, so tasks finish in launch order; the completer thread stands aside
+ * while a waiting thread completes them itself. */
+static mx_task *claim_launched(stream_impl *st, bool completer) {
+  mx_task *t = st->completing || (completer && st->helpers) ? NULL : st->done_head;
+  if (!t) return NULL;
+  st->done_head = t->next;
+  if (!st->done_head) st->done_tail = NULL;
+  st->completing = true;
+  return t;
+}
+
+/* Asynchronous devices: completes launched tasks in launch order. */
 static void *completer_main(void *arg) {
   stream_impl *st = arg;
-  if (mx_gpu()->thread_init) mx_gpu()->thread_init();
+  gpu_thread();
+  pthread_mutex_lock(&st->mu);
   for (;;) {
-    pthread_mutex_lock(&st->mu);
-    while (!st->done_head && !(st->stop && !st->head && !st->launching))
-      pthread_cond_wait(&st->done_cv, &st->mu);
-    mx_task *t = st->done_head;
+    mx_task *t = claim_launched(st, true);
     if (!t) {
-      pthread_mutex_unlock(&st->mu);
-      break;
+      if (st->stop && !st->head && !st->launching && !st->done_head && !st->completing) break;
+      pthread_cond_wait(&st->done_cv, &st->mu);
+      continue;
     }
-    st->done_head = t->next;
-    if (!st->done_head) st->done_tail = NULL;
     pthread_mutex_unlock(&st->mu);
-    void *token = t->next_token;
-    int rc = mx_gpu()->wait(token);
-    mx_gpu()->token_free(token);
-    mx_task_finish(t, rc);
+    complete(t);
+    pthread_mutex_lock(&st->mu);
+    st->completing = false;
+    pthread_cond_broadcast(&st->done_cv);
   }
+  pthread_mutex_unlock(&st->mu);
   return NULL;
+}
+
+/* Launches t's kernels (the caller set st->launching), records their token and hands t to
+ * the completion queue; clears st->launching. */
+static void launch(stream_impl *st, mx_task *t) {
+  int rc = mx_task_launch(t, st->queue);
+  void *token = rc == 0 ? mx_gpu()->record(st->queue) : NULL;
+  if (rc != 0 || !token) {
+    if (rc == 0) mx_fail(MX_ERUNTIME, "[stream] could not record a device event.");
+    mx_task_finish(t, -1);
+    t = NULL;
+  }
+  pthread_mutex_lock(&st->mu);
+  if (t) {
+    t->next = NULL;
+    t->next_token = token;
+    if (st->done_tail) st->done_tail->next = t;
+    else st->done_head = t;
+    st->done_tail = t;
+  }
+  st->launching = false;
+  pthread_cond_broadcast(&st->done_cv);
+  if (st->head) pthread_cond_signal(&st->cv);
+  pthread_mutex_unlock(&st->mu);
 }
 
 static void *worker_main(void *arg) {
   stream_impl *st = arg;
   bool async = async_device(st);
-  if (st->queue && mx_gpu()->thread_init) mx_gpu()->thread_init();
+  if (async) gpu_thread();
   for (;;) {
     pthread_mutex_lock(&st->mu);
-    while (!st->head && !st->stop) pthread_cond_wait(&st->cv, &st->mu);
-    mx_task *t = st->head;
+    while ((!st->head || st->launching) && !st->stop) pthread_cond_wait(&st->cv, &st->mu);
+    mx_task *t = st->launching ? NULL : st->head;
     if (!t) {
       pthread_mutex_unlock(&st->mu);
       break;
@@ -164,30 +215,8 @@ static void *worker_main(void *arg) {
     if (!st->head) st->tail = NULL;
     st->launching = async;
     pthread_mutex_unlock(&st->mu);
-    if (!async) {
-      mx_task_run(t, st->queue);
-      continue;
-    }
-    int rc = mx_task_launch(t, st->queue);
-    void *token = rc == 0 ? mx_gpu()->record(st->queue) : NULL;
-    if (rc != 0 || !token) {
-      if (rc == 0) mx_fail(MX_ERUNTIME, "[stream] could not record a device event.");
-      mx_task_finish(t, -1);
-      pthread_mutex_lock(&st->mu);
-      st->launching = false;
-      pthread_cond_signal(&st->done_cv);
-      pthread_mutex_unlock(&st->mu);
-      continue;
-    }
-    t->next = NULL;
-    t->next_token = token;
-    pthread_mutex_lock(&st->mu);
-    if (st->done_tail) st->done_tail->next = t;
-    else st->done_head = t;
-    st->done_tail = t;
-    st->launching = false;
-    pthread_cond_signal(&st->done_cv);
-    pthread_mutex_unlock(&st->mu);
+    if (async) launch(st, t);
+    else mx_task_run(t, st->queue);
   }
   return NULL;
 }
@@ -250,6 +279,14 @@ static void start_worker(stream_impl *st) {
   pthread_attr_destroy(&attr);
 }
 
+/* A device task whose waits are all met (or queued before it on its own stream) can be
+ * launched without blocking. */
+static bool ready_to_launch(const mx_task *t) {
+  for (int i = 0; i < t->n_wait; i++)
+    if (!mx_event_done(t->waits[i]) && mx_event_stream(t->waits[i]) != t->stream) return false;
+  return true;
+}
+
 void mx_stream_submit(mx_stream s, mx_task *t) {
   stream_impl *st = lookup(s.index);
   if (!st) st = lookup(mx_default_stream(s.device).index); /* its thread cleared it */
@@ -265,10 +302,44 @@ void mx_stream_submit(mx_stream s, mx_task *t) {
   mx_event_retain(t->event);
   mx_event_release(st->last);
   st->last = t->event;
+  /* an idle asynchronous stream: launching here saves waking the worker */
+  if (async_device(st) && !st->head && !st->launching && t->stream == st->s.index &&
+      ready_to_launch(t)) {
+    st->launching = true;
+    pthread_mutex_unlock(&st->mu);
+    gpu_thread();
+    bool in_task = mx_in_task;
+    launch(st, t);
+    mx_in_task = in_task;
+    return;
+  }
   if (st->tail) st->tail->next = t;
   else st->head = t;
   st->tail = t;
   pthread_cond_signal(&st->cv);
+  pthread_mutex_unlock(&st->mu);
+}
+
+void mx_stream_help_complete(int32_t index, mx_event *e) {
+  stream_impl *st = lookup(index);
+  if (!st || !async_device(st)) return;
+  gpu_thread();
+  pthread_mutex_lock(&st->mu);
+  st->helpers++;
+  while (!mx_event_done(e)) {
+    mx_task *t = claim_launched(st, false);
+    if (!t) {
+      pthread_cond_wait(&st->done_cv, &st->mu); /* being launched, or another completes */
+      continue;
+    }
+    pthread_mutex_unlock(&st->mu);
+    complete(t);
+    pthread_mutex_lock(&st->mu);
+    st->completing = false;
+    pthread_cond_broadcast(&st->done_cv);
+  }
+  st->helpers--;
+  if (st->done_head) pthread_cond_broadcast(&st->done_cv);
   pthread_mutex_unlock(&st->mu);
 }
 
@@ -298,7 +369,7 @@ static void destroy_stream(int32_t index) {
   if (started) pthread_join(st->thread, NULL);
   if (completer) {
     pthread_mutex_lock(&st->mu);
-    pthread_cond_signal(&st->done_cv);
+    pthread_cond_broadcast(&st->done_cv);
     pthread_mutex_unlock(&st->mu);
     pthread_join(st->completer, NULL);
   }

@@ -47,6 +47,11 @@ int mx_stream_check_usable(mx_stream s);
 bool mx_stream_equal(mx_stream a, mx_stream b);
 /* Waits for every task already scheduled on s; re-raises a task's error. */
 int mx_synchronize(mx_stream s);
+/* Completes launched tasks of stream `index` on the calling thread, oldest first, until e is
+ * done; returns at once if the stream is not an asynchronous device's or another thread is
+ * completing its tasks. */
+struct mx_event;
+void mx_stream_help_complete(int32_t index, struct mx_event *e);
 /* Drains and destroys this thread's streams (default, owned, thread-local). */
 void mx_clear_streams(void);
 /* Drains every stream of the process (atexit, before fork). */

@@ -1,6 +1,8 @@
 /* fake.c: the fake device backend (DESIGN section 4): device memory is a separate malloc
  * and kernels are the CPU ones run on the device copies, so residency (uploads, host
- * mirrors, both copies counted as active) is exercised without a GPU. */
+ * mirrors, both copies counted as active) and asynchronous completion (queues, tokens, the
+ * completer thread) are exercised without a GPU. Kernels finish before their launch
+ * returns, so every token is already complete. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,24 @@ static int upload(void *dst, const void *src, size_t n, void *queue) {
   (void)queue;
   return copy(dst, src, n);
 }
+
+static void *queue_new(void) { return malloc(1); }
+static void queue_free(void *q) { free(q); }
+static int queue_finish(void *q) {
+  (void)q;
+  return 0;
+}
+
+static char done_token;
+static void *record(void *q) {
+  (void)q;
+  return &done_token;
+}
+static int wait_token(void *token) {
+  (void)token;
+  return 0;
+}
+static void token_free(void *token) { (void)token; }
 
 static mx_kernel_fn kernel(int prim) { return mx_prims[prim].eval_cpu; }
 
@@ -49,10 +69,16 @@ static const mx_gpu_backend fake = {
     .free = dfree,
     .copy_to_device = upload,
     .copy_to_host = copy,
+    .queue_new = queue_new,
+    .queue_free = queue_free,
+    .queue_finish = queue_finish,
     .kernel = kernel,
     .host_scalars = host_scalars,
     .memory_size = memory_size,
     .device_name = name,
+    .record = record,
+    .wait = wait_token,
+    .token_free = token_free,
 };
 
 const mx_gpu_backend *mx_fake_gpu_backend(void) { return &fake; }
