@@ -1,7 +1,9 @@
 /* qmm_workbench.cu: standalone workbench for the CUDA 4-bit affine quantized matmul
  * (out = x @ dequantize(w)^T, bf16/f16): a float32 cuBLAS reference, the numbered decode
- * (M <= 8) and prefill kernel variants, a validation and a timing table. Needs only the CUDA
- * toolkit: nvcc -O3 -std=c++17 -arch=sm_90 benchmarks/qmm_workbench.cu -lcublas -o qmm_wb */
+ * (M <= 8) and prefill kernel variants, a validation and a timing table (us(rot): weights
+ * rotated over copies larger than L2; us(same): one copy, as benchmarks/gpu_lm.py times it).
+ * Needs only the CUDA toolkit:
+ *   nvcc -O3 -std=c++17 -arch=sm_90 benchmarks/qmm_workbench.cu -lcublas -o qmm_wb && ./qmm_wb 7 */
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -925,7 +927,7 @@ static void run_decode(int N, int K, int gs, const char *tag) {
 }
 
 template <class T>
-static void run_prefill(int M, int N, int K, int gs, const char *tag, bool full) {
+static void run_prefill(int M, int N, int K, int gs, const char *tag, bool full, bool fused) {
   qw q[2];
   for (int i = 0; i < 2; i++) q[i] = make_weights<T>(N, K, gs, 21 + i);
   T *x, *y, *wt, *xb, *wb;
@@ -1012,7 +1014,15 @@ static void run_prefill(int M, int N, int K, int gs, const char *tag, bool full)
     else                                                                                     \
       f_launch<T, BN_, WMW_, WNW_, S_, RD_, 32>(x, w.w, (const T *)w.sc, (const T *)w.bi, y, M, N, K, 0); \
   })
-  if (!full) F(224, 2, 4, 4, false);
+  if (fused) {
+    F(256, 2, 4, 4, false);
+    F(256, 2, 4, 4, true);
+    F(256, 1, 8, 4, true);
+    F(128, 2, 4, 4, false);
+    F(128, 2, 4, 4, true);
+    F(224, 2, 4, 4, false);
+    F(224, 2, 4, 4, true);
+  }
 #undef F
   for (int i = 0; i < 2; i++) {
     cudaFree(q[i].w);
@@ -1026,7 +1036,8 @@ static void run_prefill(int M, int N, int K, int gs, const char *tag, bool full)
 }
 
 int main(int argc, char **argv) {
-  const int what = argc > 1 ? atoi(argv[1]) : 3; /* 1 decode, 2 prefill, 3 both */
+  /* 1: decode, 2: prefill through unpack + cuBLAS, 4: the fused prefill GEMMs */
+  const int what = argc > 1 ? atoi(argv[1]) : 3;
   cublasCreate(&cb);
   printf("%-58s %9s %9s   %8s %8s\n", "variant", "us(rot)", "us(same)", "rel.err", "max.err");
   if (what & 1) {
@@ -1034,9 +1045,9 @@ int main(int argc, char **argv) {
     run_decode<__nv_bfloat16>(4096, 14336, 64, "dec bf16 g64 N=4096 K=14336");
     run_decode<__half>(4096, 4096, 32, "dec f16 g32 N=4096 K=4096");
   }
-  if (what & 2) {
-    run_prefill<__nv_bfloat16>(512, 14336, 4096, 64, "pre bf16 g64", true);
-    run_prefill<__nv_bfloat16>(512, 4096, 4096, 64, "pre bf16 g64 N=4096 K=4096", true);
+  if (what & 6) {
+    run_prefill<__nv_bfloat16>(512, 14336, 4096, 64, "pre bf16 g64", (what & 2) != 0, (what & 4) != 0);
+    run_prefill<__half>(512, 4096, 4096, 32, "pre f16 g32 N=4096 K=4096", false, (what & 4) != 0);
   }
   printf("\n==== summary ====\n");
   for (const row_t &r : rows)

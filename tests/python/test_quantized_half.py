@@ -1,7 +1,7 @@
 """quantized_matmul and gather_qmm with 4-bit affine weights and float16/bfloat16 x, scales
-and biases (the GPU's tensor-core GEMV and its L2-chunked unpack + GEMM path) against float64
-NumPy products of the dequantized weights: row and column tails, every group size, batches,
-gathers, both orientations and a weight matrix larger than one unpacking chunk."""
+and biases (on the GPU: the tensor-core GEMV up to 8 rows of x, unpack + GEMM beyond) against
+float64 NumPy products of the dequantized weights: row tails, k tails, every group size,
+batches, gathers, both orientations and a layer-sized matrix."""
 import numpy as np
 import pytest
 
@@ -28,12 +28,22 @@ def check(y, ref, dtype):
 @pytest.mark.parametrize("dtype", [mx.bfloat16, mx.float16])
 @pytest.mark.parametrize("g", [32, 64, 128])
 @pytest.mark.parametrize("M", [1, 3, 8, 9, 70])
-@pytest.mark.parametrize("N,K", [(40, 384), (256, 512), (48, 128)])
+@pytest.mark.parametrize("N,K", [(40, 384), (256, 512), (48, 256)])
 def test_transposed(rng, dtype, g, M, N, K):
     wq, s, b, D = weights(rng, (N, K), g, dtype)
     x = mx.array(rng.standard_normal((M, K)).astype(np.float32)).astype(dtype)
     y = mx.quantized_matmul(x, wq, s, b, transpose=True, group_size=g, bits=4)
     assert y.dtype == dtype and y.shape == (M, N)
+    check(y, f64(x) @ D.T, dtype)
+
+
+@pytest.mark.parametrize("dtype", [mx.bfloat16, mx.float16])
+@pytest.mark.parametrize("g,K", [(32, 96), (64, 192), (32, 224), (64, 64)])
+@pytest.mark.parametrize("M", [1, 6])
+def test_k_not_a_multiple_of_128(rng, dtype, g, K, M):
+    wq, s, b, D = weights(rng, (24, K), g, dtype)
+    x = mx.array(rng.standard_normal((M, K)).astype(np.float32)).astype(dtype)
+    y = mx.quantized_matmul(x, wq, s, b, transpose=True, group_size=g, bits=4)
     check(y, f64(x) @ D.T, dtype)
 
 
@@ -74,8 +84,7 @@ def test_gather(rng, M):
         check(y[i], f64(x[lhs[i]]) @ D[rhs[i]].T, dt)
 
 
-def test_more_rows_than_one_chunk(rng):
-    """The GPU unpacks bf16 weights in chunks of about 28 MB (3584 rows of 4096)."""
+def test_layer_sized(rng):
     dt = mx.bfloat16
     N, K = 3840, 4096
     wq, s, b, D = weights(rng, (N, K), 64, dt)

@@ -1,6 +1,7 @@
 /* quantized.cu: the quant family on CUDA, twins of cpu/quantized.c and quantized_matmul.c:
  * QuantizedMatmul and GatherQMM (few rows of x: a GEMV kernel, a warp per 4 output columns
- * reading 32-code units of packed words with vector loads and accumulating in float32;
+ * reading 32-code units of packed words with vector loads and accumulating in float32, or for
+ * 4-bit affine weights with half-precision x the tensor-core GEMV of quantized_mma.cu;
  * otherwise the weights are unpacked to x's dtype in scratch and multiplied by mx_cuda_gemm),
  * Quantize, Dequantize, ToFP8 and FromFP8 (bit-exact with the CPU through formulas.h). */
 #include "lm.cuh"
@@ -8,7 +9,6 @@
 
 #define QMM_SMALL_M 8 /* rows of x up to which the GEMV kernel runs */
 #define QMM_CHUNK_BYTES ((int64_t)1 << 30) /* unpacked weights per GEMM */
-#define QMM_L2_CHUNK_BYTES ((int64_t)28 << 20) /* the same for the fast unpacking (L2-sized) */
 
 /* ---- decoding: a unit is 32 consecutive codes of one row, BITS words ---- */
 
@@ -423,11 +423,10 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
   const size_t es = (size_t)mx_dtype_size(t);
   int rc = 0;
   const bool whole = gs % 32 == 0;
-  qmma_args qa = {xd,       wd,     scd,  bid, od, lhs, rhs, j.g.nx, j.g.nw, nmat,
-                  M,        N,      K,    gs,  w->ndim > 2, t};
-  /* 4-bit affine weights with half-precision x, scales and biases: the fast kernels */
-  const bool half4 = mode == MX_QMODE_AFFINE && bits == 4 && sdt == t;
-  if (half4 && transpose && M <= QMM_SMALL_M && mx_cuda_qmma_gemv_fits(&qa)) {
+  const qmma_args qa = {xd, wd, scd, bid, od, lhs, rhs, j.g.nx, j.g.nw, nmat,
+                        M,  N,  K,   gs,  w->ndim > 2, t};
+  if (mode == MX_QMODE_AFFINE && bits == 4 && sdt == t && transpose && M <= QMM_SMALL_M &&
+      mx_cuda_qmma_gemv_fits(&qa)) {
     rc = mx_cuda_qmma_gemv(&qa, q);
   } else if (transpose && M <= QMM_SMALL_M && nmat <= 65535 && whole == (mode != MX_QMODE_NVFP4)) {
     rc = q_dispatch(j, true, nmat, nullptr, nullptr, nullptr, nullptr, 0);
@@ -447,30 +446,25 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
         return mx_fail_int(MX_ERUNTIME, "[gather_qmm] CUDA error: %s", cudaGetErrorString(e));
       }
     }
-    const bool fast = half4 && mx_cuda_qmma_unpack_fits(t, gs, wd);
-    /* fast: chunks that stay in L2 between the unpacking and their GEMM */
-    int64_t ch = (fast ? QMM_L2_CHUNK_BYTES : QMM_CHUNK_BYTES) / ((int64_t)rl * (int64_t)es);
+    int64_t ch = QMM_CHUNK_BYTES / ((int64_t)rl * (int64_t)es);
     ch = ch < 256 ? 256 : ch / 128 * 128;
     if (ch > rows || !transpose) ch = rows; /* K chunks would round partial sums to T */
     void *tile = gt.alloc((size_t)ch * rl * es);
-    /* chunks outside, products inside: a chunk is unpacked again only when the weight
-     * matrix changes between consecutive products */
-    for (int64_t r0 = 0; r0 < rows && rc == 0 && tile; r0 += ch) {
-      const int64_t nr = rows - r0 < ch ? rows - r0 : ch;
-      int64_t have = -1;
-      for (int64_t i = 0; i < nmat && rc == 0; i++) {
-        int64_t xi = hl ? hl[i] : i, wi = hr ? hr[i] : (w->ndim > 2 ? i : 0);
-        if (xi >= j.g.nx) xi = j.g.nx - 1;
-        if (wi >= j.g.nw) wi = j.g.nw - 1;
-        const char *xm = (const char *)xd + xi * (int64_t)M * K * es;
-        char *om = (char *)od + i * (int64_t)M * N * es;
-        if (wi != have) {
+    int64_t have = -1;
+    for (int64_t i = 0; i < nmat && rc == 0 && tile; i++) {
+      int64_t xi = hl ? hl[i] : i, wi = hr ? hr[i] : (w->ndim > 2 ? i : 0);
+      if (xi >= j.g.nx) xi = j.g.nx - 1;
+      if (wi >= j.g.nw) wi = j.g.nw - 1;
+      const char *xm = (const char *)xd + xi * (int64_t)M * K * es;
+      char *om = (char *)od + i * (int64_t)M * N * es;
+      for (int64_t r0 = 0; r0 < rows && rc == 0; r0 += ch) {
+        int64_t nr = rows - r0 < ch ? rows - r0 : ch;
+        if (!(ch == rows && wi == have)) {
           int64_t gofs = wi * gmat + r0 * (rl / gs);
           const char *sb = (const char *)scd + gofs * mx_dtype_size(sdt);
           const char *bb = bid ? (const char *)bid + gofs * mx_dtype_size(sdt) : nullptr;
-          const uint32_t *wp = wd + wi * wmat + r0 * (rl / 32) * bits;
-          if (fast) rc = mx_cuda_qmma_unpack(wp, sb, bb, tile, nr * rl / 32, gs, t, q, dev);
-          else rc = q_dispatch(j, false, 0, wp, sb, bb, tile, nr * rl / 32);
+          rc = q_dispatch(j, false, 0, wd + wi * wmat + r0 * (rl / 32) * bits, sb, bb, tile,
+                          nr * rl / 32);
           have = wi;
         }
         if (rc != 0) break;

@@ -1,7 +1,6 @@
-/* quantized_mma.cu: the fast paths of QuantizedMatmul and GatherQMM for 4-bit affine weights
- * with float16/bfloat16 x, scales and biases: a tensor-core GEMV for up to 8 rows of x
- * (mma.m16n8k16, float32 accumulation) and the unpacking of the weights to x's dtype for the
- * GEMM path. Both dequantize a weight as s * code + b rounded once to x's dtype.
+/* quantized_mma.cu: the tensor-core GEMV of QuantizedMatmul and GatherQMM for 4-bit affine
+ * weights with float16/bfloat16 x, scales and biases and up to 8 rows of x (mma.m16n8k16,
+ * float32 accumulation; a weight is dequantized as s * code + b rounded once to x's dtype).
  * Depends on lm.cuh (storage traits) and quantized_mma.cuh. */
 #include "lm.cuh"
 #include "quantized_mma.cuh"
@@ -26,11 +25,6 @@ struct qmma_bf16 {
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
-  __device__ static uint32_t pack2(float lo, float hi) {
-    uint32_t d;
-    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-    return d;
-  }
 };
 
 struct qmma_f16 {
@@ -49,20 +43,9 @@ struct qmma_f16 {
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
-  __device__ static uint32_t pack2(float lo, float hi) {
-    uint32_t d;
-    asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(d) : "f"(hi), "f"(lo));
-    return d;
-  }
 };
 
-/* Codes 2p and 2p+1 of w (byte p, selected by sel = 0x4440 + p) as (MAGIC + c, MAGIC + c'). */
-__device__ __forceinline__ uint32_t qmma_pair(uint32_t w, uint32_t sel, uint32_t magic) {
-  const uint32_t v = __byte_perm(w, 0u, sel);
-  return ((v * 0x1001u) & 0x000F000Fu) | magic; /* low nibble to bits 0..3, high to 16..19 */
-}
-
-/* (s, b) 16-bit values as the pairs (s, s) and (b, b). */
+/* A 16-bit value v as the pair (v, v). */
 __device__ __forceinline__ uint32_t qmma_dup(uint32_t v) { return v | (v << 16); }
 
 __device__ __forceinline__ int qmma_group(int k, int gs, int gsh) {
@@ -171,51 +154,7 @@ __global__ void __launch_bounds__(32 * S) qmma_gemv_k(const qmma_args a, int gsh
   }
 }
 
-/* ---- unpacking for the GEMM path: a thread takes U units of 32 codes (16 bytes in, 64 out)
- * grid-strided, all loads first; codes 2p, 2p+1 of a word are byte p, so the pairs come out in
- * storage order ---- */
-template <class H, int U>
-__global__ void __launch_bounds__(256) qmma_unpack_k(const uint32_t *w, const uint16_t *sc,
-                                                     const uint16_t *bi, uint32_t *out,
-                                                     int64_t units, int gs, int gsh) {
-  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
-  for (int64_t u0 = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; u0 < units; u0 += U * stride) {
-    uint4 q[U];
-    uint32_t s2[U], b2[U];
-#pragma unroll
-    for (int j = 0; j < U; j++) {
-      const int64_t u = u0 + j * stride;
-      q[j] = make_uint4(0, 0, 0, 0);
-      s2[j] = b2[j] = 0u;
-      if (u < units) {
-        const int64_t gi = gsh >= 0 ? (u * 32) >> gsh : u * 32 / gs;
-        q[j] = ((const uint4 *)w)[u];
-        s2[j] = qmma_dup(sc[gi]);
-        b2[j] = qmma_dup(bi[gi]);
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < U; j++) {
-      const int64_t u = u0 + j * stride;
-      if (u >= units) break;
-      uint4 *o = (uint4 *)(out + u * 16);
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        const uint32_t wv = i == 0 ? q[j].x : i == 1 ? q[j].y : i == 2 ? q[j].z : q[j].w;
-        uint4 r;
-        r.x = H::dq(qmma_pair(wv, 0x4440u, H::MAGIC), s2[j], b2[j]);
-        r.y = H::dq(qmma_pair(wv, 0x4441u, H::MAGIC), s2[j], b2[j]);
-        r.z = H::dq(qmma_pair(wv, 0x4442u, H::MAGIC), s2[j], b2[j]);
-        r.w = H::dq(qmma_pair(wv, 0x4443u, H::MAGIC), s2[j], b2[j]);
-        o[i] = r;
-      }
-    }
-  }
-}
-
 /* ---- dispatch ---- */
-
-#define QMMA_UNPACK_UNITS 4 /* 16-byte units a thread of the unpacking has in flight */
 
 static int qmma_gsh(int gs) { return (gs & (gs - 1)) == 0 ? __builtin_ctz((unsigned)gs) : -1; }
 
@@ -236,24 +175,6 @@ static void qmma_gemv_launch(const qmma_args *a, cudaStream_t q) {
 int mx_cuda_qmma_gemv(const qmma_args *a, cudaStream_t q) {
   if (a->t == MX_BFLOAT16) qmma_gemv_launch<qmma_bf16>(a, q);
   else qmma_gemv_launch<qmma_f16>(a, q);
-  MX_CUDA_CHECK_LAUNCH("quantized_matmul");
-  return 0;
-}
-
-bool mx_cuda_qmma_unpack_fits(mx_dtype t, int gs, const void *w) {
-  return (t == MX_FLOAT16 || t == MX_BFLOAT16) && gs % 32 == 0 && mxc_align_of(w) >= 16;
-}
-
-int mx_cuda_qmma_unpack(const uint32_t *w, const void *sc, const void *bi, void *out,
-                        int64_t units, int gs, mx_dtype t, cudaStream_t q, int dev) {
-  if (units == 0) return 0;
-  const unsigned blocks = mxc_blocks(units, 256 * QMMA_UNPACK_UNITS, dev);
-  if (t == MX_BFLOAT16)
-    qmma_unpack_k<qmma_bf16, QMMA_UNPACK_UNITS><<<blocks, 256, 0, q>>>(
-        w, (const uint16_t *)sc, (const uint16_t *)bi, (uint32_t *)out, units, gs, qmma_gsh(gs));
-  else
-    qmma_unpack_k<qmma_f16, QMMA_UNPACK_UNITS><<<blocks, 256, 0, q>>>(
-        w, (const uint16_t *)sc, (const uint16_t *)bi, (uint32_t *)out, units, gs, qmma_gsh(gs));
   MX_CUDA_CHECK_LAUNCH("quantized_matmul");
   return 0;
 }

@@ -1,6 +1,6 @@
-/* quantized_mma.cuh: the fast paths of QuantizedMatmul and GatherQMM for 4-bit affine weights
- * with float16/bfloat16 x, scales and biases (quantized_mma.cu, called by quantized.cu): a
- * tensor-core GEMV and the unpacking for the GEMM path. Depends on cuda.h. */
+/* quantized_mma.cuh: the tensor-core GEMV of QuantizedMatmul and GatherQMM for 4-bit affine
+ * weights with float16/bfloat16 x, scales and biases (quantized_mma.cu, called by
+ * quantized.cu). Depends on cuda.h. */
 #ifndef MX_CUDA_QUANTIZED_MMA_CUH
 #define MX_CUDA_QUANTIZED_MMA_CUH
 
@@ -27,12 +27,5 @@ struct qmma_args {
  * the error set. */
 bool mx_cuda_qmma_gemv_fits(const qmma_args *a);
 int mx_cuda_qmma_gemv(const qmma_args *a, cudaStream_t q);
-
-/* units * 32 weights (units of 32 codes; row-contiguous, rows a multiple of 32 long, groups of
- * gs along them) dequantized into out (dtype t). fits: t, gs and w's alignment are the
- * unpacking's own. Enqueues on q: 0, or -1 with the error set. */
-bool mx_cuda_qmma_unpack_fits(mx_dtype t, int gs, const void *w);
-int mx_cuda_qmma_unpack(const uint32_t *w, const void *sc, const void *bi, void *out,
-                        int64_t units, int gs, mx_dtype t, cudaStream_t q, int dev);
 
 #endif
