@@ -1,7 +1,7 @@
 """quantized_matmul and gather_qmm with 4-bit affine weights and float16/bfloat16 x, scales
-and biases (decode-shaped up to 8 rows of x, prefill-shaped beyond) against float64 NumPy
-products of the dequantized weights: row tails, k tails, every group size, batches, gathers,
-both orientations and a layer-sized matrix."""
+and biases (on the GPU: the tensor-core GEMV up to 8 rows of x, unpack + GEMM beyond) against
+float64 NumPy products of the dequantized weights: row tails, k tails, every group size,
+batches, gathers, both orientations and a layer-sized matrix."""
 import numpy as np
 import pytest
 

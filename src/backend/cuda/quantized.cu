@@ -1,9 +1,11 @@
 /* quantized.cu: the quant family on CUDA, twins of cpu/quantized.c and quantized_matmul.c:
  * QuantizedMatmul and GatherQMM (few rows of x: a GEMV kernel, a warp per 4 output columns
- * reading 32-code units of packed words with vector loads and accumulating in float32;
+ * reading 32-code units of packed words with vector loads and accumulating in float32, or for
+ * 4-bit affine weights with half-precision x the tensor-core GEMV of quantized_mma.cu;
  * otherwise the weights are unpacked to x's dtype in scratch and multiplied by mx_cuda_gemm),
  * Quantize, Dequantize, ToFP8 and FromFP8 (bit-exact with the CPU through formulas.h). */
 #include "lm.cuh"
+#include "quantized_mma.cuh"
 
 #define QMM_SMALL_M 8 /* rows of x up to which the GEMV kernel runs */
 #define QMM_CHUNK_BYTES ((int64_t)1 << 30) /* unpacked weights per GEMM */
@@ -421,7 +423,12 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
   const size_t es = (size_t)mx_dtype_size(t);
   int rc = 0;
   const bool whole = gs % 32 == 0;
-  if (transpose && M <= QMM_SMALL_M && nmat <= 65535 && whole == (mode != MX_QMODE_NVFP4)) {
+  const qmma_args qa = {xd, wd, scd, bid, od, lhs, rhs, j.g.nx, j.g.nw, nmat,
+                        M,  N,  K,   gs,  w->ndim > 2, t};
+  if (mode == MX_QMODE_AFFINE && bits == 4 && sdt == t && transpose && M <= QMM_SMALL_M &&
+      mx_cuda_qmma_gemv_fits(&qa)) {
+    rc = mx_cuda_qmma_gemv(&qa, q);
+  } else if (transpose && M <= QMM_SMALL_M && nmat <= 65535 && whole == (mode != MX_QMODE_NVFP4)) {
     rc = q_dispatch(j, true, nmat, nullptr, nullptr, nullptr, nullptr, 0);
   } else {
     /* unpack each needed weight matrix into scratch, then one GEMM per product */

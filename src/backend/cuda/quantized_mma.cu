@@ -1,0 +1,180 @@
+/* quantized_mma.cu: the tensor-core GEMV of QuantizedMatmul and GatherQMM for 4-bit affine
+ * weights with float16/bfloat16 x, scales and biases and up to 8 rows of x (mma.m16n8k16,
+ * float32 accumulation; a weight is dequantized as s * code + b rounded once to x's dtype).
+ * Depends on lm.cuh (storage traits) and quantized_mma.cuh. */
+#include "lm.cuh"
+#include "quantized_mma.cuh"
+
+/* ---- packed half arithmetic of one dtype: MAGIC is the pair (2^E, 2^E) whose low mantissa
+ * bits take a 4-bit code exactly (bf16 128 + c, f16 1024 + c) ---- */
+
+struct qmma_bf16 {
+  typedef lm_bf16 L;
+  static constexpr uint32_t MAGIC = 0x43004300u;
+  /* (MAGIC + c, MAGIC + c') -> (s c + b, s c' + b) */
+  __device__ static uint32_t dq(uint32_t h, uint32_t s2, uint32_t b2) {
+    uint32_t c, d;
+    asm("sub.rn.bf16x2 %0, %1, %2;" : "=r"(c) : "r"(h), "r"(MAGIC));
+    asm("fma.rn.bf16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(c), "r"(s2), "r"(b2));
+    return d;
+  }
+  __device__ static void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+
+struct qmma_f16 {
+  typedef lm_f16 L;
+  static constexpr uint32_t MAGIC = 0x64006400u;
+  __device__ static uint32_t dq(uint32_t h, uint32_t s2, uint32_t b2) {
+    uint32_t c, d;
+    asm("sub.rn.f16x2 %0, %1, %2;" : "=r"(c) : "r"(h), "r"(MAGIC));
+    asm("fma.rn.f16x2 %0, %1, %2, %3;" : "=r"(d) : "r"(c), "r"(s2), "r"(b2));
+    return d;
+  }
+  __device__ static void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+        "{%8,%9}, {%0,%1,%2,%3};"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+};
+
+/* A 16-bit value v as the pair (v, v). */
+__device__ __forceinline__ uint32_t qmma_dup(uint32_t v) { return v | (v << 16); }
+
+__device__ __forceinline__ int qmma_group(int k, int gs, int gsh) {
+  return gsh >= 0 ? k >> gsh : k / gs;
+}
+
+__device__ __forceinline__ void qmma_indices(const qmma_args &a, int64_t i, int64_t *xi,
+                                             int64_t *wi) {
+  int64_t x = a.lhs ? (int64_t)a.lhs[i] : i;
+  int64_t w = a.rhs ? (int64_t)a.rhs[i] : (a.w_batched ? i : 0);
+  *xi = x < a.nx ? x : a.nx - 1;
+  *wi = w < a.nw ? w : a.nw - 1;
+}
+
+/* ---- GEMV: out[i, m, n] for m < M <= 8 ----
+ * A block owns 16 weight rows; its S warps take every S-th 128-wide k step and add their
+ * partial sums through shared memory. In a step lane (g, t) loads 32 codes (16 bytes) of rows
+ * g and g + 8 at k = 128 st + 32 t and dequantizes them as the A operand; a word's codes become
+ * the pairs (c0,c4) (c1,c5) (c2,c6) (c3,c7), so x (the B operand, its row g as column g) is
+ * read in the same order: (x0,x4) (x1,x5) for the first product, (x2,x6) (x3,x7) for the
+ * second. The next step's loads are issued before the current step's arithmetic. */
+struct qmma_step {
+  uint4 w[2], x[4]; /* codes of rows g and g + 8; 32 values of x */
+  uint32_t s[2], b[2]; /* (s, s) and (b, b) of the two rows */
+};
+
+template <class H, int S>
+__global__ void __launch_bounds__(32 * S) qmma_gemv_k(const qmma_args a, int gsh) {
+  typedef typename H::L::S T;
+  __shared__ float red[S][16][8];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * 16;
+  const int KW = a.K / 8, G = a.K / a.gs, nst = (a.K + 127) / 128;
+  int64_t xi, wi;
+  qmma_indices(a, blockIdx.y, &xi, &wi);
+  const uint32_t *wr[2];
+  const uint16_t *sr[2], *br[2];
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    const int row = n0 + 8 * h + g;
+    const int64_t grow = wi * a.N + (row < a.N ? row : a.N - 1);
+    wr[h] = a.w + grow * KW;
+    sr[h] = (const uint16_t *)a.sc + grow * G;
+    br[h] = (const uint16_t *)a.bi + grow * G;
+  }
+  const T *xr = (const T *)a.x + (xi * a.M + (g < a.M ? g : a.M - 1)) * (int64_t)a.K;
+  auto load = [&](qmma_step &B, int st) {
+    const int k0 = st * 128 + 32 * t;
+    const bool ok = k0 < a.K; /* K is a multiple of 32 */
+    const int gi = qmma_group(k0, a.gs, gsh);
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      B.w[h] = ok ? *(const uint4 *)(wr[h] + k0 / 8) : make_uint4(0, 0, 0, 0);
+      B.s[h] = ok ? qmma_dup(sr[h][gi]) : 0u;
+      B.b[h] = ok ? qmma_dup(br[h][gi]) : 0u;
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+      B.x[i] = ok ? *(const uint4 *)(xr + k0 + 8 * i) : make_uint4(0, 0, 0, 0);
+  };
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  auto compute = [&](const qmma_step &B) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const uint4 xq = B.x[i];
+      const uint32_t xb0 = __byte_perm(xq.x, xq.z, 0x5410), xb1 = __byte_perm(xq.x, xq.z, 0x7632);
+      const uint32_t xb2 = __byte_perm(xq.y, xq.w, 0x5410), xb3 = __byte_perm(xq.y, xq.w, 0x7632);
+      const uint32_t wa = i == 0 ? B.w[0].x : i == 1 ? B.w[0].y : i == 2 ? B.w[0].z : B.w[0].w;
+      const uint32_t wb = i == 0 ? B.w[1].x : i == 1 ? B.w[1].y : i == 2 ? B.w[1].z : B.w[1].w;
+      uint32_t pa[4], pb[4];
+#pragma unroll
+      for (int p = 0; p < 4; p++) {
+        pa[p] = H::dq(((wa >> (4 * p)) & 0x000F000Fu) | H::MAGIC, B.s[0], B.b[0]);
+        pb[p] = H::dq(((wb >> (4 * p)) & 0x000F000Fu) | H::MAGIC, B.s[1], B.b[1]);
+      }
+      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
+      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      H::mma(acc, f0, xb0, xb1);
+      H::mma(acc, f1, xb2, xb3);
+    }
+  };
+  qmma_step A, B;
+  int st = warp;
+  if (st < nst) load(A, st);
+  while (st < nst) { /* two register sets in turn: load one while the other is used */
+    if (st + S < nst) load(B, st + S);
+    compute(A);
+    st += S;
+    if (st >= nst) break;
+    if (st + S < nst) load(A, st + S);
+    compute(B);
+    st += S;
+  }
+  red[warp][g][2 * t] = acc[0];
+  red[warp][g][2 * t + 1] = acc[1];
+  red[warp][g + 8][2 * t] = acc[2];
+  red[warp][g + 8][2 * t + 1] = acc[3];
+  __syncthreads();
+  for (int e = threadIdx.x; e < 128; e += 32 * S) {
+    const int row = e >> 3, m = e & 7, n = n0 + row;
+    if (m >= a.M || n >= a.N) continue;
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < S; w++) s += red[w][row][m];
+    ((T *)a.out)[((int64_t)blockIdx.y * a.M + m) * a.N + n] = H::L::sv(s);
+  }
+}
+
+/* ---- dispatch ---- */
+
+static int qmma_gsh(int gs) { return (gs & (gs - 1)) == 0 ? __builtin_ctz((unsigned)gs) : -1; }
+
+bool mx_cuda_qmma_gemv_fits(const qmma_args *a) {
+  return (a->t == MX_FLOAT16 || a->t == MX_BFLOAT16) && a->gs % 32 == 0 && a->K % 32 == 0 &&
+         a->N > 0 && a->M > 0 && a->M <= 8 && a->nmat >= 1 && a->nmat <= 65535 &&
+         mxc_align_of(a->x) >= 16 && mxc_align_of(a->w) >= 16;
+}
+
+template <class H>
+static void qmma_gemv_launch(const qmma_args *a, cudaStream_t q) {
+  dim3 grid((unsigned)((a->N + 15) / 16), (unsigned)a->nmat);
+  /* few blocks (N small against K): 8 warps split K, else 4 */
+  if ((int64_t)grid.x * grid.y < 512) qmma_gemv_k<H, 8><<<grid, 256, 0, q>>>(*a, qmma_gsh(a->gs));
+  else qmma_gemv_k<H, 4><<<grid, 128, 0, q>>>(*a, qmma_gsh(a->gs));
+}
+
+int mx_cuda_qmma_gemv(const qmma_args *a, cudaStream_t q) {
+  if (a->t == MX_BFLOAT16) qmma_gemv_launch<qmma_bf16>(a, q);
+  else qmma_gemv_launch<qmma_f16>(a, q);
+  MX_CUDA_CHECK_LAUNCH("quantized_matmul");
+  return 0;
+}
