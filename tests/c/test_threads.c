@@ -117,7 +117,7 @@ static void test_threads_gpu_streams(void) {
 }
 
 int main(void) {
-  setenv("MLX_FAKE_GPU", "1", 1);
+  setenv("MLX_FAKE_GPU", "1", 0); /* MLX_FAKE_GPU=0 runs it on a real GPU */
   RUN(test_threads_build_and_eval);
   RUN(test_threads_gpu_streams);
   mx_synchronize_all();
