@@ -303,14 +303,16 @@ def test_floor_ceil_paths(rng, dtype, n, name):
 
 
 def _exact_on_every_layout(a, mx_fn, np_fn):
-    """mx_fn of a, reversed a and every third element of a equals np_fn to the bit."""
+    """mx_fn of a, reversed a and every third element of a equals np_fn to the bit (NaNs in
+    place, their sign aside)."""
     xs = np.array(a)
     for got, src in [(mx_fn(a), xs), (mx_fn(a[::-1]), xs[::-1]), (mx_fn(a[::3]), xs[::3])]:
         want = np_fn(src)
         g = np.array(got)
         assert g.dtype == want.dtype
         np.testing.assert_array_equal(g, want)
-        assert (np.signbit(g) == np.signbit(want)).all()
+        num = ~np.isnan(want)  # a NaN's sign differs between CPUs and GPUs (and means nothing)
+        assert (np.signbit(g[num]) == np.signbit(want[num])).all()
 
 
 # ---- sqrt and rsqrt: the vector loops of float32/float64 (correctly rounded as the scalars) ----
