@@ -18,6 +18,10 @@
 #include "task.h"
 
 #define MX_MAX_IN_FLIGHT 10
+/* The last nodes of a walk may be launched by the evaluating thread itself (an idle device
+ * stream, stream.c); earlier ones go to the stream's worker, which launches them while the
+ * walk goes on. */
+#define MX_LAUNCH_HERE_TAIL 4
 
 static pthread_mutex_t graph_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Thread_local int lock_depth;
@@ -131,6 +135,7 @@ typedef struct eval_ctx {
   int n_outs;
   mx_event *ring[MX_MAX_IN_FLIGHT];
   int ring_n, ring_head;
+  bool walk_tail; /* the node being scheduled is among the walk's last few */
 } eval_ctx;
 
 static bool is_eval_output(const eval_ctx *c, const mx_array *a) {
@@ -242,7 +247,7 @@ static int schedule_op(eval_ctx *c, mx_op *op, mx_event **made) {
     t->event = e;
     for (int k = 0; k < op->n_out; k++)
       if (outs[k]) set_scheduled(outs[k], e);
-    mx_stream_submit(op->stream, t);
+    mx_stream_submit(op->stream, t, c->walk_tail);
     *made = e;
     goto done;
   }
@@ -352,7 +357,7 @@ static int schedule_op(eval_ctx *c, mx_op *op, mx_event **made) {
     t->event = e;
     for (int k = 0; k < op->n_out; k++)
       if (outs[k]) set_scheduled(outs[k], e);
-    mx_stream_submit(op->stream, t);
+    mx_stream_submit(op->stream, t, c->walk_tail);
     *made = e;
   }
   if (ndims && ndims != ndims_small) free(ndims);
@@ -397,7 +402,7 @@ static void ring_push(eval_ctx *c, mx_event *e) {
 
 static int schedule(mx_array *const *outs, int n) {
   node_vec order = {0};
-  eval_ctx c = {outs, n, {0}, 0, 0};
+  eval_ctx c = {outs, n, {0}, 0, 0, false};
   mx_graph_lock();
   int rc = topo_order(outs, n, &order);
   /* a node with neither data nor producer is a transformation's placeholder */
@@ -417,6 +422,7 @@ static int schedule(mx_array *const *outs, int n) {
       while (c.ring_n > 0 && mx_memory_active() > mx_memory_limit()) ring_wait_oldest(&c);
       mx_op *op = a->op;
       mx_event *made = NULL;
+      c.walk_tail = order.n - i <= MX_LAUNCH_HERE_TAIL;
       rc = schedule_op(&c, op, &made);
       if (rc == 0) {
         ring_push(&c, made);

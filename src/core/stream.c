@@ -2,9 +2,8 @@
  * section 6). Each stream is a FIFO of tasks run by one worker; streams live in a global
  * registry indexed by mx_stream.index. Default streams are per thread and per device;
  * new_stream streams may only be used by the thread that made them. On an asynchronous
- * device a task that is ready when its stream is idle is launched by the submitting thread,
- * and a thread waiting for a device task completes it itself (docs/architecture.md,
- * deviation 18). */
+ * device the last tasks of a walk may be launched by the evaluating thread, and a thread
+ * waiting for a device task completes it itself (docs/architecture.md, deviation 18). */
 #include "stream.h"
 
 #include <pthread.h>
@@ -37,7 +36,7 @@ typedef struct stream_impl {
   mx_task *done_head, *done_tail;
   bool launching;           /* a thread holds a task it has not handed on yet */
   bool completing;          /* a thread is waiting for a launched task's token */
-  int helpers;              /* threads waiting here for one of the stream's events */
+  int helpers;              /* threads completing tasks here while they wait for one */
 } stream_impl;
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -169,7 +168,6 @@ static void *completer_main(void *arg) {
     complete(t);
     pthread_mutex_lock(&st->mu);
     st->completing = false;
-    pthread_cond_broadcast(&st->done_cv);
   }
   pthread_mutex_unlock(&st->mu);
   return NULL;
@@ -194,7 +192,7 @@ static void launch(stream_impl *st, mx_task *t) {
     st->done_tail = t;
   }
   st->launching = false;
-  pthread_cond_broadcast(&st->done_cv);
+  pthread_cond_signal(&st->done_cv);
   if (st->head) pthread_cond_signal(&st->cv);
   pthread_mutex_unlock(&st->mu);
 }
@@ -287,7 +285,7 @@ static bool ready_to_launch(const mx_task *t) {
   return true;
 }
 
-void mx_stream_submit(mx_stream s, mx_task *t) {
+void mx_stream_submit(mx_stream s, mx_task *t, bool may_launch_here) {
   stream_impl *st = lookup(s.index);
   if (!st) st = lookup(mx_default_stream(s.device).index); /* its thread cleared it */
   MX_ASSERT(st != NULL);
@@ -303,7 +301,7 @@ void mx_stream_submit(mx_stream s, mx_task *t) {
   mx_event_release(st->last);
   st->last = t->event;
   /* an idle asynchronous stream: launching here saves waking the worker */
-  if (async_device(st) && !st->head && !st->launching && t->stream == st->s.index &&
+  if (may_launch_here && async_device(st) && !st->head && !st->launching && t->stream == st->s.index &&
       ready_to_launch(t)) {
     st->launching = true;
     pthread_mutex_unlock(&st->mu);
@@ -326,20 +324,16 @@ void mx_stream_help_complete(int32_t index, mx_event *e) {
   gpu_thread();
   pthread_mutex_lock(&st->mu);
   st->helpers++;
-  while (!mx_event_done(e)) {
-    mx_task *t = claim_launched(st, false);
-    if (!t) {
-      pthread_cond_wait(&st->done_cv, &st->mu); /* being launched, or another completes */
-      continue;
-    }
+  /* no sleeping here: while this thread sleeps, the completer must not stand aside */
+  mx_task *t;
+  while (!mx_event_done(e) && (t = claim_launched(st, false))) {
     pthread_mutex_unlock(&st->mu);
     complete(t);
     pthread_mutex_lock(&st->mu);
     st->completing = false;
-    pthread_cond_broadcast(&st->done_cv);
   }
   st->helpers--;
-  if (st->done_head) pthread_cond_broadcast(&st->done_cv);
+  if (st->done_head || st->stop) pthread_cond_signal(&st->done_cv);
   pthread_mutex_unlock(&st->mu);
 }
 
@@ -369,7 +363,7 @@ static void destroy_stream(int32_t index) {
   if (started) pthread_join(st->thread, NULL);
   if (completer) {
     pthread_mutex_lock(&st->mu);
-    pthread_cond_broadcast(&st->done_cv);
+    pthread_cond_signal(&st->done_cv);
     pthread_mutex_unlock(&st->mu);
     pthread_join(st->completer, NULL);
   }

@@ -30,8 +30,9 @@ typedef struct mx_task {
 mx_task *mx_task_new(int n_in, int n_out, const int *ndims, int n_wait);
 void mx_task_free(mx_task *t);   /* releases everything the task holds */
 
-/* Hands t to stream s's worker (takes ownership). */
-void mx_stream_submit(mx_stream s, mx_task *t);
+/* Hands t to stream s's worker (takes ownership). With may_launch_here, a task of an idle
+ * asynchronous device stream whose inputs are ready is launched on the calling thread. */
+void mx_stream_submit(mx_stream s, mx_task *t, bool may_launch_here);
 /* Runs t on the calling thread (used by workers): waits, kernel, signal. */
 void mx_task_run(mx_task *t, void *queue);
 /* The two halves of mx_task_run for asynchronous devices: launch enqueues the kernel (0, or

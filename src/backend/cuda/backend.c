@@ -98,7 +98,64 @@ static void *queue_new(void) {
   return s;
 }
 
-static void queue_free(void *q) { cudaStreamDestroy((cudaStream_t)q); }
+/* Per-stream counters of mx_cuda_tickets. */
+typedef struct stream_tickets {
+  cudaStream_t q;
+  unsigned *p;
+  size_t n;
+} stream_tickets;
+static pthread_mutex_t tickets_mu = PTHREAD_MUTEX_INITIALIZER;
+static stream_tickets *tickets;
+static int n_tickets, cap_tickets;
+
+unsigned *mx_cuda_tickets(size_t n, cudaStream_t q) {
+  pthread_mutex_lock(&tickets_mu);
+  stream_tickets *t = NULL;
+  for (int i = 0; i < n_tickets && !t; i++)
+    if (tickets[i].q == q) t = &tickets[i];
+  unsigned *p = t && t->n >= n ? t->p : NULL;
+  if (!p) {
+    size_t want = n < 1024 ? 1024 : n;
+    cudaError_t e = cudaMallocAsync((void **)&p, want * sizeof *p, q);
+    if (e == cudaSuccess) e = cudaMemsetAsync(p, 0, want * sizeof *p, q);
+    if (e != cudaSuccess) {
+      pthread_mutex_unlock(&tickets_mu);
+      fail("ticket allocation", e);
+      return NULL;
+    }
+    if (!t && n_tickets == cap_tickets) {
+      int cap = cap_tickets ? 2 * cap_tickets : 8;
+      stream_tickets *nt = realloc(tickets, (size_t)cap * sizeof *nt);
+      if (nt) {
+        tickets = nt;
+        cap_tickets = cap;
+      }
+    }
+    if (!t && n_tickets < cap_tickets) t = &tickets[n_tickets++];
+    if (t) {
+      if (t->p) cudaFreeAsync(t->p, q); /* after the kernels that use it */
+      *t = (stream_tickets){q, p, want};
+    } else {
+      cudaFreeAsync(p, q);
+      p = NULL;
+      mx_fail(MX_ENOMEM, "[cuda] Unable to allocate a ticket table.");
+    }
+  }
+  pthread_mutex_unlock(&tickets_mu);
+  return p;
+}
+
+static void queue_free(void *q) {
+  pthread_mutex_lock(&tickets_mu);
+  for (int i = 0; i < n_tickets; i++)
+    if (tickets[i].q == (cudaStream_t)q) {
+      cudaFreeAsync(tickets[i].p, (cudaStream_t)q);
+      tickets[i] = tickets[--n_tickets];
+      break;
+    }
+  pthread_mutex_unlock(&tickets_mu);
+  cudaStreamDestroy((cudaStream_t)q);
+}
 
 static int queue_finish(void *q) {
   cudaError_t e = cudaStreamSynchronize((cudaStream_t)q);

@@ -29,6 +29,10 @@ extern "C" {
  * (NULL is a no-op). Defined by the backend glue (backend.c). */
 void *mx_cuda_scratch(size_t nbytes, cudaStream_t q);
 void mx_cuda_scratch_free(void *p, cudaStream_t q);
+/* n zeroed counters that stay with stream q (NULL + error on failure): a kernel that counts
+ * arriving blocks in them sets each back to zero before it ends, so the next kernel on q
+ * finds them zero without a memset. */
+unsigned *mx_cuda_tickets(size_t n, cudaStream_t q);
 
 /* The kernel of primitive `prim` (mx_prim), NULL when CUDA has none. */
 mx_kernel_fn mx_cuda_kernel(int prim);
@@ -124,6 +128,15 @@ static inline unsigned mxc_blocks(int64_t items, int64_t per_block, int dev) {
   int64_t cap = (int64_t)mxc_sm_count(dev) * 16;
   if (b > cap) b = cap;
   return (unsigned)(b < 1 ? 1 : b);
+}
+
+/* Blocks for `items` work items at `per_block` items per block: one item per thread (a
+ * streaming kernel over 2^28 float32 reaches the copy bandwidth this way, and 5% less with
+ * the grid capped at 16 blocks per SM); the grid-stride loop takes what a grid cannot hold. */
+static inline unsigned mxc_blocks_all(int64_t items, int64_t per_block) {
+  int64_t b = (items + per_block - 1) / per_block;
+  const int64_t cap = (int64_t)1 << 30;
+  return (unsigned)(b < 1 ? 1 : b > cap ? cap : b);
 }
 
 /* Frees a scratch block at scope exit, stream-ordered. */

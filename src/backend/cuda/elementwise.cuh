@@ -203,7 +203,7 @@ static int ew_launch_linear(const char *name, cudaStream_t q, int dev, const voi
   }
   for (int k = 0; k < N; k++)
     if (!(scalar & (1u << k)) && mxc_align_of(in[k]) < sizes[k] * V) a.vec = 0;
-  ew_linear<Op><<<mxc_blocks((n + V - 1) / V, MXC_THREADS, dev), MXC_THREADS, 0, q>>>(a);
+  ew_linear<Op><<<mxc_blocks_all((n + V - 1) / V, MXC_THREADS), MXC_THREADS, 0, q>>>(a);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess)
     return mx_fail_int(MX_ERUNTIME, "[%s] CUDA error: %s", name, cudaGetErrorString(e));

@@ -669,7 +669,7 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
                   cudaMemsetAsync(out->data, 0, (size_t)out->size * sizeof(S), q));
     return 0;
   }
-  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q), gt(q);
+  mxc_scratch_guard gq(q), gk(q), gv(q), gs(q), gp(q);
   if (mask) {
     a.mask = mask->data;
     a.mdt = mask->dtype;
@@ -712,9 +712,8 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
     ns = (a.TK + t.chunk - 1) / t.chunk;
     if (ns > 1) {
       t.part = (float *)gp.alloc(sizeof(float) * (size_t)(rows * ns * (a.DV + 2)));
-      t.ticket = t.part ? (unsigned *)gt.alloc(sizeof(unsigned) * (size_t)rows) : nullptr;
+      t.ticket = t.part ? mx_cuda_tickets((size_t)rows, q) : nullptr;
       if (!t.ticket) return -1;
-      MX_CUDA_CHECK(name, cudaMemsetAsync(t.ticket, 0, sizeof(unsigned) * (size_t)rows, q));
     }
     MX_CUDA_CHECK(name, (att_decode_launch_k<bf, F_ATT_DEC_KU, F_ATT_DEC_WARPS>(t, rows, (int)ns,
                                                                               q)));
