@@ -805,7 +805,7 @@ def _where_args(shapes):
     def torch():
         T = Torch()
         c = T.t.from_numpy(np_f32(shapes[0], 9) > 0).to(T.dev)
-        args = [c] + [T.f32(s, i) for i, s in enumerate(shapes[1:])]
+        args = [c] + [T.f32(s, i) if s else float(np_f32(s, i)) for i, s in enumerate(shapes[1:])]
         return None, T.run(lambda: T.t.where(*args))
 
     return dict(ours=ours, numpy=numpy, torch=torch)
