@@ -28,6 +28,7 @@ PREFILL = [
     # B, Nq, Nkv, Tq, Tk, D, bthd
     (1, 4, 4, 128, 128, 128, False),
     (2, 4, 2, 67, 130, 64, False),     # GQA, tails of the query and key tiles
+    (2, 4, 2, 67, 144, 64, False),     # the same with masks copied as tiles (keys % 16 == 0)
     (1, 2, 1, 200, 150, 128, True),    # more queries than keys, strided views
     (1, 2, 2, 5, 64, 64, False),       # one key tile, one query tile mostly padding
 ]
