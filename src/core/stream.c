@@ -131,13 +131,17 @@ static void gpu_thread(void) {
   gpu_thread_ready = true;
 }
 
-/* Waits for t's token, then releases its buffers and signals its event (with the device's
- * error, if any). */
-static void complete(mx_task *t) {
+/* Completes a task claimed by claim_launched: waits for its token, then releases its buffers
+ * and signals its event (with the device's error, if any). Called and returns with st->mu
+ * held; releases it meanwhile. */
+static void complete(stream_impl *st, mx_task *t) {
+  pthread_mutex_unlock(&st->mu);
   void *token = t->next_token;
   int rc = mx_gpu()->wait(token);
   mx_gpu()->token_free(token);
   mx_task_finish(t, rc);
+  pthread_mutex_lock(&st->mu);
+  st->completing = false;
 }
 
 /* Pops the oldest launched task for completion, or NULL; the caller holds st->mu. One thread
@@ -164,10 +168,7 @@ static void *completer_main(void *arg) {
       pthread_cond_wait(&st->done_cv, &st->mu);
       continue;
     }
-    pthread_mutex_unlock(&st->mu);
-    complete(t);
-    pthread_mutex_lock(&st->mu);
-    st->completing = false;
+    complete(st, t);
   }
   pthread_mutex_unlock(&st->mu);
   return NULL;
@@ -326,12 +327,7 @@ void mx_stream_help_complete(int32_t index, mx_event *e) {
   st->helpers++;
   /* no sleeping here: while this thread sleeps, the completer must not stand aside */
   mx_task *t;
-  while (!mx_event_done(e) && (t = claim_launched(st, false))) {
-    pthread_mutex_unlock(&st->mu);
-    complete(t);
-    pthread_mutex_lock(&st->mu);
-    st->completing = false;
-  }
+  while (!mx_event_done(e) && (t = claim_launched(st, false))) complete(st, t);
   st->helpers--;
   if (st->done_head || st->stop) pthread_cond_signal(&st->done_cv);
   pthread_mutex_unlock(&st->mu);
