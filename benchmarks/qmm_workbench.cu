@@ -3,7 +3,8 @@
  * (M <= 8) and prefill kernel variants, a validation and a timing table (us(rot): weights
  * rotated over copies larger than L2; us(same): one copy, as benchmarks/gpu_lm.py times it).
  * Needs only the CUDA toolkit:
- *   nvcc -O3 -std=c++17 -arch=sm_90 benchmarks/qmm_workbench.cu -lcublas -o qmm_wb && ./qmm_wb 7 */
+ *   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a benchmarks/qmm_workbench.cu -lcublas \
+ *     -o qmm_wb && ./qmm_wb 7 */
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -257,6 +258,28 @@ __global__ void __launch_bounds__(128) d0_gemv(const gemv_args a) {
   }
 }
 
+/* ---- R: the read ceiling: every byte of W, scales and biases read once with 16-byte loads
+ * (UPT per thread in flight, grid-stride), folded into one word per thread ---- */
+template <int UPT>
+__global__ void __launch_bounds__(256) r_probe(const uint4 *a, int64_t na, const uint4 *b, int64_t nb,
+                                               const uint4 *c, int64_t nc, uint32_t *sink) {
+  uint32_t v = 0;
+  const int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  auto run = [&](const uint4 *p, int64_t n) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += stride * UPT) {
+      uint4 q[UPT];
+#pragma unroll
+      for (int u = 0; u < UPT; u++) q[u] = i + u * stride < n ? p[i + u * stride] : make_uint4(0, 0, 0, 0);
+#pragma unroll
+      for (int u = 0; u < UPT; u++) v ^= q[u].x ^ q[u].y ^ q[u].z ^ q[u].w;
+    }
+  };
+  run(a, na);
+  run(b, nb);
+  run(c, nc);
+  if (v == 0x12345678u) sink[0] = v;
+}
+
 /* ---- D1: tensor-core GEMV: a warp owns 16*RT weight rows and every S-th 128-k step ----
  * mma.m16n8k16 with the weights as A (dequantized to T in registers: the 32 codes of a 16-byte
  * load of one row) and x as B (n = row of x, up to 8). Lane (g, t) loads 32 codes of rows g and
@@ -441,6 +464,405 @@ __global__ void __launch_bounds__(32 * S) d3_gemv(const gemv_args a) {
     for (int w = 0; w < S; w++) s += red[w][row][m];
     ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
   }
+}
+
+/* ---- D5: D3's math on weights streamed into shared memory by the bulk copy engine ----
+ * Persistent grid of min(tiles, SMs x blocks/SM) blocks of W warps; a tile is TR = 16 rows from
+ * n0 = 16 tile, whose packed words (16 K/2 bytes), scales and biases (16 (K/GS) 2 bytes each) are
+ * three contiguous global regions; block b takes tiles b, b + grid, ..., its li-th tile in buffer
+ * li % 2. Dynamic smem: 2 buffers [words | scales | biases], x (M x K of T, copied once with 16-byte
+ * loads), red[2][W][16][8] floats (the li-th tile uses red[li % 2]), 2 mbarriers (count 1). Thread 0
+ * fills a buffer: mbarrier.arrive.expect_tx (the tile's bytes), then 3 cp.async.bulk completing on
+ * the buffer's mbarrier; rows past N of a last tile are not copied and lanes read row min(r, rows-1)
+ * instead. Phase k of buffer b's mbarrier completes when its k-th fill (tile li = 2k + b) has landed;
+ * every thread waits on it with try_wait.parity(k & 1). The refill of buffer b (tile li + 2) is issued
+ * by thread 0, after fence.proxy.async, only past the __syncthreads that follows every warp's reads
+ * of tile li: no generic read of the buffer races the async write, and no thread can still be waiting
+ * on phase k when phase k + 1 completes (the parity cannot alias). The same __syncthreads of tile
+ * li + 1 separates tile li's red reads from tile li + 2's red writes. Every fill issued is waited on,
+ * so no copy is in flight at exit. Warp w computes steps st = w, w + W, ... of a tile as D3 (U = 1)
+ * from smem. FACT (M == 1 only): A is the raw (MAGIC + c) halves, B column j holds x only on the k
+ * slots of lane t == j, so D[r][j] = sum over chunk j (k in [128 st + 32 j, +32)) of (MAGIC + c) x
+ * (exact products, fp32 accumulation), and an all-ones A gives X_j = sum over chunk j of x; lanes
+ * t < 2 (columns 2t, 2t+1) add s D + (b - MAGIC s) X_j per row and chunk. Needs K % 128 == 0,
+ * (K/GS) % 8 == 0 (partial copies of 16-byte multiples) and the smem within the opt-in limit
+ * (K = 14336 needs 2 x 126 KB of buffers: skipped). */
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void mbar_fence_init() {
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes)
+               : "memory");
+}
+/* try_wait.parity(p): true once the phase of parity p (the current or the preceding one) has
+ * completed. Traps after 2^24 unsuccessful tries (seconds) instead of hanging on a lost byte. */
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  uint32_t done, tries = 0;
+  do {
+    if (++tries == (1u << 24)) __trap();
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+        " selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (!done);
+}
+__device__ __forceinline__ void fence_proxy_async_smem() {
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+__device__ __forceinline__ void bulk_g2s(uint32_t dst, const void *src, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
+               ::"r"(dst), "l"((uint64_t)__cvta_generic_to_global(src)), "r"(bytes), "r"(bar)
+               : "memory");
+}
+
+template <class T, int GS, int W, int TR, bool FACT>
+__global__ void __launch_bounds__(32 * W) d5_gemv(const gemv_args a) {
+  static_assert(TR == 16, "a tile is the 16 rows of one mma A operand");
+  static_assert(GS == 32 || GS == 64 || GS == 128, "a 32-k chunk lies in one group");
+  constexpr int NBUF = 2;
+  constexpr bool BF = qh<T>::MAGIC == 0x43004300u;
+  constexpr float MV = BF ? 128.0f : 1024.0f;            /* the value of a MAGIC half */
+  constexpr uint32_t ONE2 = BF ? 0x3F803F80u : 0x3C003C00u; /* (1.0, 1.0) */
+  extern __shared__ __align__(128) uint8_t d5s[];
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int N = a.N, K = a.K, M = a.M, G = K / GS, nst = K / 128, ntiles = (N + TR - 1) / TR;
+  const uint32_t WB = TR * K / 2, SB = TR * G * 2, BUFB = WB + 2 * SB; /* all multiples of 16 */
+  const T *xs = (const T *)(d5s + NBUF * BUFB);
+  float *red = (float *)(d5s + NBUF * BUFB + (size_t)M * K * sizeof(T));
+  const uint32_t s0 = smem_u32(d5s), bar0 = smem_u32(red + 2 * W * 128);
+
+  auto issue = [&](int tile, int buf) {
+    const int n0 = tile * TR, rows = N - n0 < TR ? N - n0 : TR;
+    const uint32_t bar = bar0 + 8 * buf, dst = s0 + buf * BUFB;
+    const uint32_t wbytes = rows * (K / 2), sbytes = rows * G * 2;
+    mbar_expect_tx(bar, wbytes + 2 * sbytes);
+    bulk_g2s(dst, a.w + (int64_t)n0 * (K / 8), wbytes, bar);
+    bulk_g2s(dst + WB, (const uint16_t *)a.sc + (int64_t)n0 * G, sbytes, bar);
+    bulk_g2s(dst + WB + SB, (const uint16_t *)a.bi + (int64_t)n0 * G, sbytes, bar);
+  };
+  if (tid == 0) {
+#pragma unroll
+    for (int b = 0; b < NBUF; b++) mbar_init(bar0 + 8 * b, 1);
+    mbar_fence_init();
+  }
+  __syncthreads();
+  if (tid == 0) {
+#pragma unroll
+    for (int b = 0; b < NBUF; b++)
+      if (blockIdx.x + b * gridDim.x < ntiles) issue(blockIdx.x + b * gridDim.x, b);
+  }
+  for (int i = tid; i < M * K / 8; i += 32 * W) ((uint4 *)xs)[i] = ((const uint4 *)a.x)[i];
+  __syncthreads();
+
+  const T *xr = xs + (FACT ? 0 : (g < M ? g : M - 1)) * K;
+  const uint32_t xm = FACT ? (g == t ? 0xFFFFFFFFu : 0u) : 0xFFFFFFFFu;
+  const uint32_t ones[4] = {ONE2, ONE2, ONE2, ONE2};
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  int li = 0;
+  for (int tile = blockIdx.x; tile < ntiles; tile += gridDim.x, li++) {
+    const int buf = li % NBUF, n0 = tile * TR, rows = N - n0 < TR ? N - n0 : TR;
+    mbar_wait(bar0 + 8 * buf, (uint32_t)(li / NBUF) & 1u);
+    const uint8_t *wt = d5s + buf * BUFB;
+    const int r0 = g < rows ? g : rows - 1, r1 = g + 8 < rows ? g + 8 : rows - 1;
+    const uint4 *w0 = (const uint4 *)(wt + r0 * (K / 2)) + t, *w1 = (const uint4 *)(wt + r1 * (K / 2)) + t;
+    const uint16_t *sc0 = (const uint16_t *)(wt + WB) + r0 * G, *sc1 = (const uint16_t *)(wt + WB) + r1 * G;
+    const uint16_t *bi0 = (const uint16_t *)(wt + WB + SB) + r0 * G,
+                   *bi1 = (const uint16_t *)(wt + WB + SB) + r1 * G;
+#pragma unroll 2
+    for (int st = warp; st < nst; st += W) {
+      const int k0 = st * 128 + 32 * t;
+      const uint4 wa4 = w0[4 * st], wb4 = w1[4 * st];
+      const uint4 *xp = (const uint4 *)(xr + k0);
+      uint32_t s2a = 0, b2a = 0, s2b = 0, b2b = 0;
+      if constexpr (!FACT) {
+        const uint32_t sa = sc0[k0 / GS], ba = bi0[k0 / GS], sb = sc1[k0 / GS], bb = bi1[k0 / GS];
+        s2a = sa | (sa << 16);
+        b2a = ba | (ba << 16);
+        s2b = sb | (sb << 16);
+        b2b = bb | (bb << 16);
+      }
+      float dw[4] = {0.0f, 0.0f, 0.0f, 0.0f}, dx[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const uint4 xq = xp[i];
+        const uint32_t xb0 = __byte_perm(xq.x, xq.z, 0x5410) & xm, xb1 = __byte_perm(xq.x, xq.z, 0x7632) & xm;
+        const uint32_t xb2 = __byte_perm(xq.y, xq.w, 0x5410) & xm, xb3 = __byte_perm(xq.y, xq.w, 0x7632) & xm;
+        const uint32_t wa = i == 0 ? wa4.x : i == 1 ? wa4.y : i == 2 ? wa4.z : wa4.w;
+        const uint32_t wb = i == 0 ? wb4.x : i == 1 ? wb4.y : i == 2 ? wb4.z : wb4.w;
+        uint32_t pa[4], pb[4];
+#pragma unroll
+        for (int p = 0; p < 4; p++) {
+          pa[p] = ((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC;
+          pb[p] = ((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC;
+          if constexpr (!FACT) {
+            pa[p] = qh<T>::dq(pa[p], s2a, b2a);
+            pb[p] = qh<T>::dq(pb[p], s2b, b2b);
+          }
+        }
+        const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
+        const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+        if constexpr (!FACT) {
+          qh<T>::mma(acc, f0, xb0, xb1);
+          qh<T>::mma(acc, f1, xb2, xb3);
+        } else {
+          qh<T>::mma(dw, f0, xb0, xb1);
+          qh<T>::mma(dw, f1, xb2, xb3);
+          qh<T>::mma(dx, ones, xb0, xb1);
+          qh<T>::mma(dx, ones, xb2, xb3);
+        }
+      }
+      if constexpr (FACT) {
+        if (t < 2) {
+#pragma unroll
+          for (int e = 0; e < 2; e++) {
+            const int gi = (st * 128 + 32 * (2 * t + e)) / GS;
+            const float sa = qh<T>::ld(((const T *)sc0)[gi]), ba = qh<T>::ld(((const T *)bi0)[gi]);
+            const float sb = qh<T>::ld(((const T *)sc1)[gi]), bb = qh<T>::ld(((const T *)bi1)[gi]);
+            acc[e] = fmaf(sa, dw[e], fmaf(ba - MV * sa, dx[e], acc[e]));
+            acc[2 + e] = fmaf(sb, dw[2 + e], fmaf(bb - MV * sb, dx[2 + e], acc[2 + e]));
+          }
+        }
+      }
+    }
+    float *rd = red + (li & 1) * (W * 128);
+    if constexpr (!FACT) {
+      rd[warp * 128 + g * 8 + 2 * t] = acc[0];
+      rd[warp * 128 + g * 8 + 2 * t + 1] = acc[1];
+      rd[warp * 128 + (g + 8) * 8 + 2 * t] = acc[2];
+      rd[warp * 128 + (g + 8) * 8 + 2 * t + 1] = acc[3];
+    } else {
+      float v0 = acc[0] + acc[1], v1 = acc[2] + acc[3];
+      v0 += __shfl_xor_sync(0xFFFFFFFFu, v0, 1);
+      v1 += __shfl_xor_sync(0xFFFFFFFFu, v1, 1);
+      if (t == 0) {
+        rd[warp * 128 + g * 8] = v0;
+        rd[warp * 128 + (g + 8) * 8] = v1;
+      }
+    }
+    acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+    __syncthreads(); /* buffer buf and rd complete; red[(li + 1) % 2] reads of tile li - 1 done */
+    if (tid == 0 && tile + NBUF * (int)gridDim.x < ntiles) {
+      fence_proxy_async_smem();
+      issue(tile + NBUF * gridDim.x, buf);
+    }
+    for (int e = tid; e < 128; e += 32 * W) {
+      const int row = e >> 3, m = e & 7, n = n0 + row;
+      if (m >= M || n >= N) continue;
+      float s = 0.0f;
+#pragma unroll
+      for (int w = 0; w < W; w++) s += rd[w * 128 + row * 8 + m];
+      ((T *)a.out)[(int64_t)m * N + n] = qh<T>::sv(s);
+    }
+  }
+}
+
+template <class T, int GS, int W, bool FACT>
+static size_t d5_smem(int M, int K) {
+  const size_t buf = (size_t)16 * K / 2 + 2 * ((size_t)16 * (K / GS) * 2);
+  return 2 * buf + (size_t)M * K * sizeof(T) + (size_t)2 * W * 128 * 4 + 2 * 8;
+}
+
+static int d5_optin = -1, d5_nsm = 0;
+static void d5_device() {
+  if (d5_optin >= 0) return;
+  int dev;
+  CK(cudaGetDevice(&dev));
+  CK(cudaDeviceGetAttribute(&d5_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+  CK(cudaDeviceGetAttribute(&d5_nsm, cudaDevAttrMultiProcessorCount, dev));
+}
+
+/* Why D5 cannot run this shape (nullptr: it can). */
+template <class T, int GS, int W, bool FACT>
+static const char *d5_unsupported(int M, int K) {
+  static char why[96];
+  d5_device();
+  if (FACT && M != 1) return "FACT needs M == 1";
+  if (K % 128 != 0 || (K / GS) % 8 != 0) return "needs K % 128 == 0 and (K / gs) % 8 == 0";
+  const size_t sm = d5_smem<T, GS, W, FACT>(M, K);
+  if (sm > (size_t)d5_optin) {
+    snprintf(why, sizeof why, "needs %zu bytes of smem > %d", sm, d5_optin);
+    return why;
+  }
+  return nullptr;
+}
+
+template <class T, int GS, int W, bool FACT>
+static void d5_launch(const gemv_args &a) {
+  auto kern = d5_gemv<T, GS, W, 16, FACT>;
+  static bool set = false;
+  static size_t occ_sm = 0;
+  static int occ_nb = 0;
+  d5_device();
+  if (!set) {
+    CK(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, d5_optin));
+    set = true;
+  }
+  const size_t sm = d5_smem<T, GS, W, FACT>(a.M, a.K);
+  if (sm != occ_sm) {
+    CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ_nb, kern, 32 * W, sm));
+    occ_sm = sm;
+  }
+  const int ntiles = (a.N + 15) / 16;
+  int grid = d5_nsm * (occ_nb > 0 ? occ_nb : 1);
+  grid = grid < ntiles ? grid : ntiles;
+  kern<<<grid, 32 * W, sm>>>(a);
+}
+
+/* ---- D6: stream-K GEMV: D1's math on (tile, step) units split evenly over all warps ----
+ * Unit u = tile nst + st (tile: 16 rows from 16 tile; st: the 128-k step, nst = K/128, needs
+ * K % 128 == 0), U = ntiles nst units. Grid: G = SMs x resident blocks/SM blocks of W warps; warp
+ * wid of NW = G W takes units [wid U/NW, (wid+1) U/NW) in order (no warp has two units more than
+ * another). Lane (g, t) computes a unit as D1 (rows g, g+8 clamped to N-1; x row min(g, M-1); acc
+ * in the mma D layout: rows g, g+8 x columns 2t, 2t+1) and issues the next unit's loads (the next
+ * tile's across a boundary) before the current unit's mma: two units in flight (buffers A, B).
+ * Flush, when the warp leaves a tile after covering `steps` of its steps: steps == nst -> out
+ * written directly, nothing else. Otherwise every lane red.add's its values (m < M, n < N) to
+ * acc[m N + n] (M x N floats), __threadfence() (its reds are performed at gpu scope before its
+ * later accesses), __syncwarp() (orders every lane's fence before lane 0's next access), lane 0:
+ * old = atomicAdd(&cnt[tile], steps), broadcast. The counter's atomics form one modification order,
+ * so exactly one contributor sees old + steps == nst: the last one, and every other contributor's
+ * reds precede (red -> fence -> its counter atomic -> ours) what follows our own __threadfence
+ * (lane 0's, after its atomic, made warp-wide by __syncwarp). It reads acc with __ldcg (from L2, at
+ * the atomics, never a stale L1 line; its own reds are in: performed before its first fence),
+ * writes out, zeroes those acc entries and cnt[tile]: no contributor touches them again in this
+ * launch (all nst steps are in), and the launch boundary orders the zeroes before the next launch,
+ * so acc and cnt are all zero between launches (zeroed once by the host). Nobody waits on another
+ * warp: correct for any grid size, resident or not; no shared memory. */
+struct d6_args : gemv_args {
+  float *acc;    /* M x N float partial sums, all zero between launches */
+  unsigned *cnt; /* per 16-row tile: steps added to acc in this launch, all zero between launches */
+};
+
+template <class T, int GS, int W>
+__global__ void __launch_bounds__(32 * W) d6_gemv(const d6_args a) {
+  static_assert(GS == 32 || GS == 64 || GS == 128, "a 32-k chunk lies in one group");
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int N = a.N, K = a.K, M = a.M, KW = K / 8, G = K / GS, nst = K / 128;
+  const int64_t nu = (int64_t)((N + 15) / 16) * nst, nw = (int64_t)gridDim.x * W;
+  const int64_t wid = (int64_t)blockIdx.x * W + (threadIdx.x >> 5);
+  const int u0 = (int)(wid * nu / nw), u1 = (int)((wid + 1) * nu / nw);
+  if (u0 >= u1) return;
+  const T *xr = (const T *)a.x + (int64_t)(g < M ? g : M - 1) * K;
+  struct buf {
+    uint4 w[2], x[4];
+    uint32_t s[2], b[2];
+  };
+  auto load = [&](buf &B, int tile, int st) {
+    const int k0 = st * 128 + 32 * t;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      int row = tile * 16 + 8 * h + g;
+      row = row < N ? row : N - 1;
+      B.w[h] = *(const uint4 *)(a.w + (int64_t)row * KW + k0 / 8);
+      const uint32_t sv = ((const uint16_t *)a.sc)[(int64_t)row * G + k0 / GS];
+      const uint32_t bv = ((const uint16_t *)a.bi)[(int64_t)row * G + k0 / GS];
+      B.s[h] = sv | (sv << 16);
+      B.b[h] = bv | (bv << 16);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) B.x[i] = *(const uint4 *)(xr + k0 + 8 * i);
+  };
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  auto compute = [&](const buf &B) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const uint4 xq = B.x[i];
+      const uint32_t xb0 = __byte_perm(xq.x, xq.z, 0x5410), xb1 = __byte_perm(xq.x, xq.z, 0x7632);
+      const uint32_t xb2 = __byte_perm(xq.y, xq.w, 0x5410), xb3 = __byte_perm(xq.y, xq.w, 0x7632);
+      const uint32_t wa = i == 0 ? B.w[0].x : i == 1 ? B.w[0].y : i == 2 ? B.w[0].z : B.w[0].w;
+      const uint32_t wb = i == 0 ? B.w[1].x : i == 1 ? B.w[1].y : i == 2 ? B.w[1].z : B.w[1].w;
+      uint32_t pa[4], pb[4];
+#pragma unroll
+      for (int p = 0; p < 4; p++) {
+        pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[0], B.b[0]);
+        pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[1], B.b[1]);
+      }
+      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
+      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      qh<T>::mma(acc, f0, xb0, xb1);
+      qh<T>::mma(acc, f1, xb2, xb3);
+    }
+  };
+  /* acc[j]: row n0 + g + 8 (j >> 1), column (row of x) 2t + (j & 1) */
+  auto flush = [&](int tile, int steps) {
+    T *out = (T *)a.out;
+    int64_t idx[4];
+    bool ok[4];
+#pragma unroll
+    for (int j = 0; j < 4; j++) {
+      const int n = tile * 16 + g + 8 * (j >> 1), m = 2 * t + (j & 1);
+      ok[j] = n < N && m < M;
+      idx[j] = (int64_t)m * N + n;
+    }
+    if (steps == nst) {
+#pragma unroll
+      for (int j = 0; j < 4; j++)
+        if (ok[j]) out[idx[j]] = qh<T>::sv(acc[j]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < 4; j++)
+        if (ok[j]) atomicAdd(a.acc + idx[j], acc[j]);
+      __threadfence();
+      __syncwarp();
+      unsigned old = 0;
+      if (lane == 0) old = atomicAdd(a.cnt + tile, (unsigned)steps);
+      old = __shfl_sync(0xFFFFFFFFu, old, 0);
+      if (old + (unsigned)steps == (unsigned)nst) {
+        __threadfence();
+        __syncwarp();
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+          if (ok[j]) {
+            out[idx[j]] = qh<T>::sv(__ldcg(a.acc + idx[j]));
+            __stcg(a.acc + idx[j], 0.0f);
+          }
+        if (lane == 0) a.cnt[tile] = 0u;
+      }
+    }
+    acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+  };
+  int u = u0, tile = u0 / nst, st = u0 - tile * nst, s0 = st;
+  /* cur holds unit u = (tile, st): load u + 1 into nxt, compute cur, flush on leaving the tile */
+  auto step = [&](const buf &cur, buf &nxt) {
+    const bool more = u + 1 < u1, wrap = st + 1 == nst;
+    const int nt = wrap ? tile + 1 : tile, ns = wrap ? 0 : st + 1;
+    if (more) load(nxt, nt, ns);
+    compute(cur);
+    if (!more || wrap) {
+      flush(tile, st + 1 - s0);
+      s0 = 0;
+    }
+    u++;
+    tile = nt;
+    st = ns;
+    return more;
+  };
+  buf A, B;
+  load(A, tile, st);
+  while (step(A, B) && step(B, A)) {
+  }
+}
+
+static int d6_nsm = 0;
+/* blocks/SM: the occupancy calculator's count, capped at cap (0: no cap) */
+template <class T, int GS, int W>
+static void d6_launch(const d6_args &a, int cap) {
+  auto kern = d6_gemv<T, GS, W>;
+  static int occ_nb = 0;
+  if (!d6_nsm) {
+    int dev;
+    CK(cudaGetDevice(&dev));
+    CK(cudaDeviceGetAttribute(&d6_nsm, cudaDevAttrMultiProcessorCount, dev));
+  }
+  if (!occ_nb) CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ_nb, kern, 32 * W, 0));
+  int bps = occ_nb > 0 ? occ_nb : 1;
+  bps = cap > 0 && bps > cap ? cap : bps;
+  kern<<<d6_nsm * bps, 32 * W>>>(a);
 }
 
 /* ---- P3: unpack with U units (16 bytes each) per thread in flight, grid-stride ---- */
@@ -743,6 +1165,8 @@ static void f_launch(const T *x, const uint32_t *w, const T *sc, const T *bi, T 
   kern<<<grid, 256, sm, q>>>(x, w, sc, bi, out, M, N, K);
 }
 
+#include "qmm_wgmma.cuh"
+
 /* ---- host side ---- */
 
 struct qw {
@@ -863,6 +1287,14 @@ static void run_decode(int N, int K, int gs, const char *tag) {
   CK(cudaMalloc(&y, 8 * N * sizeof(T)));
   CK(cudaMalloc(&ref, 8 * N * 4));
   k_fill<T><<<64, 256>>>(x, 8 * K, 1.0f, 5);
+  /* D6 scratch (8 x N float partial sums, a counter per 16-row tile): zeroed once here, every
+   * launch leaves it zero again */
+  float *d6_acc;
+  unsigned *d6_cnt;
+  CK(cudaMalloc(&d6_acc, (size_t)8 * N * 4));
+  CK(cudaMalloc(&d6_cnt, (size_t)((N + 15) / 16) * 4));
+  CK(cudaMemset(d6_acc, 0, (size_t)8 * N * 4));
+  CK(cudaMemset(d6_cnt, 0, (size_t)((N + 15) / 16) * 4));
   const int Ms[3] = {1, 5, 8};
   for (int mi = 0; mi < 3; mi++) {
     const int M = Ms[mi];
@@ -908,11 +1340,84 @@ static void run_decode(int N, int K, int gs, const char *tag) {
     D3(4, 1);
     D3(4, 2);
     D3(8, 1);
-    D3(8, 2);
-    D3(2, 1);
-    D3(2, 2);
-    D3(2, 4);
-    D3(16, 1);
+#define D5(W_, F_)                                                                           \
+  do {                                                                                       \
+    const char *why_ = gs == 64 ? d5_unsupported<T, 64, W_, F_>(M, K)                        \
+                                : d5_unsupported<T, 32, W_, F_>(M, K);                       \
+    if (!why_)                                                                               \
+      one(F_ ? "D5 bulk W=" #W_ " FACT" : "D5 bulk W=" #W_, [&](const qw &w) {               \
+        if (gs == 64) d5_launch<T, 64, W_, F_>(args(w));                                     \
+        else d5_launch<T, 32, W_, F_>(args(w));                                              \
+      });                                                                                    \
+    else if (!(F_ && M != 1))                                                                \
+      printf("%s M=%d D5 bulk W=" #W_ "%s: skipped, %s\n", tag, M, F_ ? " FACT" : "", why_); \
+  } while (0)
+    if (mi == 0) {
+      uint32_t *sink;
+      CK(cudaMalloc(&sink, 4));
+      const int64_t nw = (int64_t)N * K / 32, ns = (int64_t)N * (K / gs) * 2 / 16;
+      auto probe = [&](const qw &w, int upt, int blocks) {
+        if (upt == 2)
+          r_probe<2><<<blocks, 256>>>((const uint4 *)w.w, nw, (const uint4 *)w.sc, ns, (const uint4 *)w.bi, ns, sink);
+        else
+          r_probe<4><<<blocks, 256>>>((const uint4 *)w.w, nw, (const uint4 *)w.sc, ns, (const uint4 *)w.bi, ns, sink);
+      };
+      const int cfg[4][2] = {{2, 132 * 8}, {4, 132 * 8}, {2, 132 * 4}, {4, 132 * 16}};
+      for (int ci = 0; ci < 4; ci++) {
+        float rot = time_us([&](int i) { probe(q[i % NROT], cfg[ci][0], cfg[ci][1]); }, 50);
+        float same = time_us([&](int i) { probe(q[0], cfg[ci][0], cfg[ci][1]); }, 50);
+        snprintf(nm, sizeof nm, "%s R read ceiling UPT=%d blocks=%d", tag, cfg[ci][0], cfg[ci][1]);
+        add(nm, rot, same, 0, 0);
+      }
+      cudaFree(sink);
+    }
+    D5(4, false);
+    D5(8, false);
+    D5(4, true);
+    D5(8, true);
+    /* D6: after one()'s validation and its 2 x 53 timing launches, run once more: a scratch left
+     * dirty by the self-cleaning would show as a grown error or nonzero acc / cnt words */
+    auto d6_recheck = [&](const char *v, auto launch) {
+      const double rel0 = rows.back().rel, mx0 = rows.back().mx;
+      double rel, mx;
+      CK(cudaMemset(y, 0, 8 * N * sizeof(T)));
+      launch(q[0]);
+      CK(cudaDeviceSynchronize());
+      compare<T>(v, y, ref, (int64_t)M * N, &rel, &mx);
+      std::vector<float> ha((size_t)M * N);
+      std::vector<unsigned> hc((N + 15) / 16);
+      CK(cudaMemcpy(ha.data(), d6_acc, ha.size() * 4, cudaMemcpyDeviceToHost));
+      CK(cudaMemcpy(hc.data(), d6_cnt, hc.size() * 4, cudaMemcpyDeviceToHost));
+      long long dirty = 0;
+      for (float f : ha) dirty += f != 0.0f;
+      for (unsigned c : hc) dirty += c != 0u;
+      if (!(rel <= 2 * rel0 + 1e-4) || !(mx <= 2 * mx0 + 1e-3) || dirty)
+        printf("%s M=%d %s STALE: rel %.2e -> %.2e, max %.2e -> %.2e, %lld dirty scratch words\n",
+               tag, M, v, rel0, rel, mx0, mx, dirty);
+    };
+#define D6(W_, CAP_)                                                                         \
+  do {                                                                                       \
+    const char *v6_ = CAP_ ? "D6 stream-K W=" #W_ " bps<=" #CAP_ : "D6 stream-K W=" #W_;     \
+    if (K % 128 != 0) {                                                                      \
+      printf("%s M=%d %s: skipped, needs K %% 128 == 0\n", tag, M, v6_);                     \
+      break;                                                                                 \
+    }                                                                                        \
+    auto l6_ = [&](const qw &w) {                                                            \
+      d6_args a6_;                                                                           \
+      (gemv_args &)a6_ = args(w);                                                            \
+      a6_.acc = d6_acc;                                                                      \
+      a6_.cnt = d6_cnt;                                                                      \
+      if (gs == 64) d6_launch<T, 64, W_>(a6_, CAP_);                                         \
+      else d6_launch<T, 32, W_>(a6_, CAP_);                                                  \
+    };                                                                                       \
+    one(v6_, l6_);                                                                           \
+    d6_recheck(v6_, l6_);                                                                    \
+  } while (0)
+    D6(4, 0);
+    D6(8, 0);
+    D6(4, 4);
+#undef D6
+#undef D5
 #undef D3
 #undef D1
   }
@@ -924,8 +1429,11 @@ static void run_decode(int N, int K, int gs, const char *tag) {
   cudaFree(x);
   cudaFree(y);
   cudaFree(ref);
+  cudaFree(d6_acc);
+  cudaFree(d6_cnt);
 }
 
+static int what_f = 0;
 template <class T>
 static void run_prefill(int M, int N, int K, int gs, const char *tag, bool full, bool fused) {
   qw q[2];
@@ -1015,6 +1523,48 @@ static void run_prefill(int M, int N, int K, int gs, const char *tag, bool full,
       f_launch<T, BN_, WMW_, WNW_, S_, RD_, 32>(x, w.w, (const T *)w.sc, (const T *)w.bi, y, M, N, K, 0); \
   })
   if (fused) {
+    T *xp;
+    CK(cudaMalloc(&xp, (size_t)M * K * sizeof(T)));
+    float tp = time_us([&](int) {
+      const int64_t items = (int64_t)M * (K / 32);
+      qw_permute_x<T><<<(unsigned)((items + 255) / 256), 256>>>(x, xp, M, K);
+    }, 20);
+    snprintf(nm, sizeof nm, "%s M=%d W: permute x alone", tag, M);
+    add(nm, tp, 0.0f, 0, 0);
+#define WG(BT_, S_, WT_)                                                                     \
+  one("W wgmma BT=" #BT_ " S=" #S_ " WT=" #WT_, [&](const qw &w) {                           \
+    if (gs == 64)                                                                            \
+      qw_launch<T, BT_, S_, 64, WT_>(x, xp, w.w, (const T *)w.sc, (const T *)w.bi, y, M, N, K, 0); \
+    else                                                                                     \
+      qw_launch<T, BT_, S_, 32, WT_>(x, xp, w.w, (const T *)w.sc, (const T *)w.bi, y, M, N, K, 0); \
+  })
+    WG(128, 4, 0);
+    WG(256, 3, 0);
+    T *xt;
+    CK(cudaMalloc(&xt, (size_t)(M + 255) / 256 * 256 * K * sizeof(T)));
+#define WG2(BT_, S_)                                                                         \
+  one("W2 warp-specialized BT=" #BT_ " S=" #S_, [&](const qw &w) {                          \
+    if (gs == 64)                                                                            \
+      qw2_launch<T, BT_, S_, 64>(x, xt, w.w, (const T *)w.sc, (const T *)w.bi, y, M, N, K, 0); \
+    else                                                                                     \
+      qw2_launch<T, BT_, S_, 32>(x, xt, w.w, (const T *)w.sc, (const T *)w.bi, y, M, N, K, 0); \
+  })
+    WG2(256, 3);
+    WG2(128, 4);
+    WG2(128, 5);
+#undef WG2
+    cudaFree(xt);
+#define WV(BT_, S_, V_)                                                                      \
+  one("W wgmma BT=" #BT_ " S=" #S_ " VAR=" #V_ " (wrong result)", [&](const qw &w) {       \
+    if (gs == 64)                                                                            \
+      qw_launch<T, BT_, S_, 64, 0, V_>(x, xp, w.w, (const T *)w.sc, (const T *)w.bi, y, M, N, K, 0); \
+  })
+    WV(256, 3, 7);
+#undef WV
+#undef WG
+    cudaFree(xp);
+  }
+  if (fused && (what_f & 8)) {
     F(256, 2, 4, 4, false);
     F(256, 2, 4, 4, true);
     F(256, 1, 8, 4, true);
@@ -1036,8 +1586,10 @@ static void run_prefill(int M, int N, int K, int gs, const char *tag, bool full,
 }
 
 int main(int argc, char **argv) {
-  /* 1: decode, 2: prefill through unpack + cuBLAS, 4: the fused prefill GEMMs */
+  /* 1: decode, 2: prefill through unpack + cuBLAS, 4: the fused prefill GEMMs (8: with the
+   * mma.sync ones) */
   const int what = argc > 1 ? atoi(argv[1]) : 3;
+  what_f = what;
   cublasCreate(&cb);
   printf("%-58s %9s %9s   %8s %8s\n", "variant", "us(rot)", "us(same)", "rel.err", "max.err");
   if (what & 1) {

@@ -1,7 +1,8 @@
 """quantized_matmul and gather_qmm with 4-bit affine weights and float16/bfloat16 x, scales
-and biases (on the GPU: the tensor-core GEMV up to 8 rows of x, unpack + GEMM beyond) against
-float64 NumPy products of the dequantized weights: row tails, k tails, every group size,
-batches, gathers, both orientations and a layer-sized matrix."""
+and biases (on the GPU: the tensor-core GEMV up to 8 rows of x; beyond, the wgmma GEMM on a
+Hopper GPU, unpack + GEMM elsewhere) against float64 NumPy products of the dequantized
+weights: row tails, k tails, every group size, batches, gathers, both orientations, the GEMM's
+tile edges and a layer-sized matrix."""
 import numpy as np
 import pytest
 
@@ -84,11 +85,37 @@ def test_gather(rng, M):
         check(y[i], f64(x[lhs[i]]) @ D[rhs[i]].T, dt)
 
 
+@pytest.mark.parametrize("dtype", [mx.bfloat16, mx.float16])
+@pytest.mark.parametrize(
+    "M,N,K,g",
+    [(64, 100, 256, 64), (65, 200, 384, 128), (128, 136, 128, 32), (129, 128, 512, 64),
+     (300, 260, 256, 64), (257, 36, 128, 128)],
+)
+def test_gemm_tile_edges(rng, dtype, M, N, K, g):
+    # rows of x around the GEMM's 64/128/256-row tiles, output columns not a multiple of 8
+    wq, s, b, D = weights(rng, (N, K), g, dtype)
+    x = mx.array(rng.standard_normal((M, K)).astype(np.float32)).astype(dtype)
+    y = mx.quantized_matmul(x, wq, s, b, group_size=g)
+    check(y, f64(x) @ D.T, dtype)
+
+
+def test_gather_prefill(rng):
+    dt = mx.bfloat16
+    E, N, K, M = 3, 136, 384, 72
+    wq, s, b, D = weights(rng, (E, N, K), 32, dt)
+    x = mx.array(rng.standard_normal((2, M, K)).astype(np.float32)).astype(dt)
+    lhs, rhs = np.array([1, 1, 0]), np.array([2, 0, 2])
+    y = mx.gather_qmm(x, wq, s, b, lhs_indices=mx.array(lhs), rhs_indices=mx.array(rhs),
+                      group_size=32)
+    for i in range(3):
+        check(y[i], f64(x[lhs[i]]) @ D[rhs[i]].T, dt)
+
+
 def test_layer_sized(rng):
     dt = mx.bfloat16
     N, K = 3840, 4096
     wq, s, b, D = weights(rng, (N, K), 64, dt)
-    for M in (1, 24):
+    for M in (1, 24, 512):
         x = mx.array(rng.standard_normal((2, M, K)).astype(np.float32)).astype(dt)
         y = mx.quantized_matmul(x, wq, s, b)
         for i in range(2):

@@ -120,6 +120,8 @@ MX_CUDA_KERNEL(mx_cuda_hadamard)
 
 /* Streaming multiprocessors of device dev (cached). */
 int mxc_sm_count(int dev);
+/* Compute capability of device dev as 10 major + minor, 0 when unknown (cached). */
+int mxc_compute_capability(int dev);
 
 /* Blocks for `items` work items at `per_block` items per block, capped for grid-stride
  * loops at a few waves of the device. */

@@ -1,7 +1,8 @@
 /* quantized.cu: the quant family on CUDA, twins of cpu/quantized.c and quantized_matmul.c:
  * QuantizedMatmul and GatherQMM (few rows of x: a GEMV kernel, a warp per 4 output columns
  * reading 32-code units of packed words with vector loads and accumulating in float32, or for
- * 4-bit affine weights with half-precision x the tensor-core GEMV of quantized_mma.cu;
+ * 4-bit affine weights with half-precision x the tensor-core GEMV of quantized_mma.cu; more
+ * rows with those weights on a Hopper GPU: the wgmma GEMM of quantized_wgmma.cu;
  * otherwise the weights are unpacked to x's dtype in scratch and multiplied by mx_cuda_gemm),
  * Quantize, Dequantize, ToFP8 and FromFP8 (bit-exact with the CPU through formulas.h). */
 #include "lm.cuh"
@@ -428,6 +429,9 @@ static int q_drive(const mx_kernel_ctx *ctx, const mx_tensor *x, const mx_tensor
   if (mode == MX_QMODE_AFFINE && bits == 4 && sdt == t && transpose && M <= QMM_SMALL_M &&
       mx_cuda_qmma_gemv_fits(&qa)) {
     rc = mx_cuda_qmma_gemv(&qa, q);
+  } else if (mode == MX_QMODE_AFFINE && bits == 4 && sdt == t && transpose &&
+             mx_cuda_qmma_gemm_fits(&qa, dev)) {
+    rc = mx_cuda_qmma_gemm(&qa, q, dev);
   } else if (transpose && M <= QMM_SMALL_M && nmat <= 65535 && whole == (mode != MX_QMODE_NVFP4)) {
     rc = q_dispatch(j, true, nmat, nullptr, nullptr, nullptr, nullptr, 0);
   } else {

@@ -155,3 +155,20 @@ int mxc_sm_count(int dev) {
   sm_counts[dev].store(v, std::memory_order_relaxed);
   return v;
 }
+
+static std::atomic<int> capabilities[MXC_MAX_DEVICES];
+
+int mxc_compute_capability(int dev) {
+  if (dev < 0 || dev >= MXC_MAX_DEVICES) dev = 0;
+  int v = capabilities[dev].load(std::memory_order_relaxed);
+  if (v > 0) return v;
+  int major = 0, minor = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  v = 10 * major + minor;
+  capabilities[dev].store(v, std::memory_order_relaxed);
+  return v;
+}
