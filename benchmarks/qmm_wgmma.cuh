@@ -85,9 +85,6 @@ template <int N>
 __device__ __forceinline__ void qw_wait() {
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
 }
-__device__ __forceinline__ void qw_fence_proxy() {
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-}
 /* Pin registers at this point of the instruction stream (before a wgmma.fence: values the
  * wgmmas read must be defined before it, or ptxas serializes the wgmmas). */
 template <int N>
@@ -100,6 +97,28 @@ __device__ __forceinline__ void qw_keep(uint32_t (&a)[8][4]) {
   for (int s = 0; s < 8; s++)
 #pragma unroll
     for (int i = 0; i < 4; i++) asm volatile("" : "+r"(a[s][i])::"memory");
+}
+
+/* Word i of rows g (wa) and g + 8 (wb) as the A fragments of steps 2 i and 2 i + 1: the code
+ * pairs (c_p, c_p+4) dequantized, pairs 0-1 then 2-3 (rows g, g + 8 interleaved). */
+template <class T>
+__device__ __forceinline__ void qw_fragments(uint32_t wa, uint32_t wb, uint32_t sa, uint32_t ba,
+                                             uint32_t sb, uint32_t bb, uint32_t (&f0)[4],
+                                             uint32_t (&f1)[4]) {
+  uint32_t pa[4], pb[4];
+#pragma unroll
+  for (int p = 0; p < 4; p++) {
+    pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
+    pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
+  }
+  f0[0] = pa[0];
+  f0[1] = pb[0];
+  f0[2] = pa[1];
+  f0[3] = pb[1];
+  f1[0] = pa[2];
+  f1[1] = pb[2];
+  f1[2] = pa[3];
+  f1[3] = pb[3];
 }
 
 /* Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart
@@ -194,20 +213,7 @@ __global__ void __launch_bounds__(256, 1)
     for (int i = 0; i < 4; i++) {
       const uint32_t xa = i == 0 ? wa.x : i == 1 ? wa.y : i == 2 ? wa.z : wa.w;
       const uint32_t xb = i == 0 ? wb.x : i == 1 ? wb.y : i == 2 ? wb.z : wb.w;
-      uint32_t pa[4], pb[4];
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        pa[p] = qh<T>::dq(((xa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
-        pb[p] = qh<T>::dq(((xb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
-      }
-      A[2 * i][0] = pa[0];
-      A[2 * i][1] = pb[0];
-      A[2 * i][2] = pa[1];
-      A[2 * i][3] = pb[1];
-      A[2 * i + 1][0] = pa[2];
-      A[2 * i + 1][1] = pb[2];
-      A[2 * i + 1][2] = pa[3];
-      A[2 * i + 1][3] = pb[3];
+      qw_fragments<T>(xa, xb, sa, ba, sb, bb, A[2 * i], A[2 * i + 1]);
     }
   };
 
@@ -225,7 +231,7 @@ __global__ void __launch_bounds__(256, 1)
   load_sb(2, v2);
   auto step = [&](int kt, uint32_t (&A)[8][4]) {
     cp_async_wait<D - 1>();
-    qw_fence_proxy();
+    fence_proxy_async_smem();
     __syncthreads();
     if (kt + D < KT && (!(VAR & 2) || kt + D < S)) load_stage(kt + D, (kt + D) % S);
     cp_async_commit();
@@ -340,12 +346,8 @@ __global__ void qw_tile_x(const T *x, T *xt, int64_t M, int64_t Mpad, int K) {
   }
 }
 
-__device__ __forceinline__ void qw_bar_init(uint32_t bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-}
-__device__ __forceinline__ void qw_bar_expect(uint32_t bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
+/* mbarriers and bulk copies: the workbench's mbar_* and bulk_g2s (D5), except the wait: D5's
+ * hang guard (a try counter and __trap) made W2 take 173 us instead of 128 us */
 __device__ __forceinline__ void qw_bar_arrive(uint32_t bar) {
   asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
 }
@@ -359,12 +361,6 @@ __device__ __forceinline__ void qw_bar_wait(uint32_t bar, uint32_t parity) {
         : "r"(bar), "r"(parity)
         : "memory");
   } while (!done);
-}
-__device__ __forceinline__ void qw_bulk(uint32_t dst, const void *src, uint32_t bytes, uint32_t bar) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
-      "l"((uint64_t)__cvta_generic_to_global(src)), "r"(bytes), "r"(bar)
-      : "memory");
 }
 
 template <class T, int BT, int S, int GS>
@@ -380,10 +376,10 @@ __global__ void __launch_bounds__(384, 1)
   const int KT = K / 128, KW = K / 8, G = K / GS;
   if (tid == 0) {
     for (int s = 0; s < S; s++) {
-      qw_bar_init(full0 + 8 * s, 33); /* the x copy's expect_tx + one cp.async arrival per lane */
-      qw_bar_init(empty0 + 8 * s, 8);
+      mbar_init(full0 + 8 * s, 33); /* the x copy's expect_tx + one cp.async arrival per lane */
+      mbar_init(empty0 + 8 * s, 8);
     }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    mbar_fence_init();
   }
   __syncthreads();
 
@@ -396,8 +392,8 @@ __global__ void __launch_bounds__(384, 1)
       if (use > 0) qw_bar_wait(empty0 + 8 * slot, (uint32_t)(use - 1) & 1u);
       const uint32_t full = full0 + 8 * slot, dst = sbase + slot * STB;
       if (lane == 0) {
-        qw_bar_expect(full, XST);
-        qw_bulk(dst, xsrc + (int64_t)kt * XST, XST, full);
+        mbar_expect_tx(full, XST);
+        bulk_g2s(dst, xsrc + (int64_t)kt * XST, XST, full);
       }
 #pragma unroll
       for (int j = 0; j < 16; j++) {
@@ -443,20 +439,7 @@ __global__ void __launch_bounds__(384, 1)
     for (int i = 0; i < 4; i++) {
       const uint32_t xa = i == 0 ? wa.x : i == 1 ? wa.y : i == 2 ? wa.z : wa.w;
       const uint32_t xb = i == 0 ? wb.x : i == 1 ? wb.y : i == 2 ? wb.z : wb.w;
-      uint32_t pa[4], pb[4];
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        pa[p] = qh<T>::dq(((xa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
-        pb[p] = qh<T>::dq(((xb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
-      }
-      A[2 * i][0] = pa[0];
-      A[2 * i][1] = pb[0];
-      A[2 * i][2] = pa[1];
-      A[2 * i][3] = pb[1];
-      A[2 * i + 1][0] = pa[2];
-      A[2 * i + 1][1] = pb[2];
-      A[2 * i + 1][2] = pa[3];
-      A[2 * i + 1][3] = pb[3];
+      qw_fragments<T>(xa, xb, sa, ba, sb, bb, A[2 * i], A[2 * i + 1]);
     }
 #pragma unroll
     for (int q = 0; q < 4; q++) {

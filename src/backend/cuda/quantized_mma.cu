@@ -59,14 +59,8 @@ __global__ void __launch_bounds__(32 * S) qmma_gemv_k(const qmma_args a, int gsh
       const uint32_t xb2 = __byte_perm(xq.y, xq.w, 0x5410), xb3 = __byte_perm(xq.y, xq.w, 0x7632);
       const uint32_t wa = i == 0 ? B.w[0].x : i == 1 ? B.w[0].y : i == 2 ? B.w[0].z : B.w[0].w;
       const uint32_t wb = i == 0 ? B.w[1].x : i == 1 ? B.w[1].y : i == 2 ? B.w[1].z : B.w[1].w;
-      uint32_t pa[4], pb[4];
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        pa[p] = H::dq(((wa >> (4 * p)) & 0x000F000Fu) | H::MAGIC, B.s[0], B.b[0]);
-        pb[p] = H::dq(((wb >> (4 * p)) & 0x000F000Fu) | H::MAGIC, B.s[1], B.b[1]);
-      }
-      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
-      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      uint32_t f0[4], f1[4];
+      qmma_fragments<H>(wa, wb, B.s[0], B.b[0], B.s[1], B.b[1], f0, f1);
       H::mma(acc, f0, xb0, xb1);
       H::mma(acc, f1, xb2, xb3);
     }

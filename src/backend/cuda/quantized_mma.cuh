@@ -63,6 +63,29 @@ struct qmma_f16 {
   }
 };
 
+/* Word i of a lane's 16-byte units of rows g (wa) and g + 8 (wb) as the A fragments of two
+ * k16 steps: its code pairs (c_p, c_p+4) dequantized (scale and bias pairs s, b of each row),
+ * f0 = pairs 0 and 1, f1 = pairs 2 and 3; x meets them as (x0,x4) (x1,x5) | (x2,x6) (x3,x7). */
+template <class H>
+__device__ __forceinline__ void qmma_fragments(uint32_t wa, uint32_t wb, uint32_t sa, uint32_t ba,
+                                               uint32_t sb, uint32_t bb, uint32_t (&f0)[4],
+                                               uint32_t (&f1)[4]) {
+  uint32_t pa[4], pb[4];
+#pragma unroll
+  for (int p = 0; p < 4; p++) {
+    pa[p] = H::dq(((wa >> (4 * p)) & 0x000F000Fu) | H::MAGIC, sa, ba);
+    pb[p] = H::dq(((wb >> (4 * p)) & 0x000F000Fu) | H::MAGIC, sb, bb);
+  }
+  f0[0] = pa[0];
+  f0[1] = pb[0];
+  f0[2] = pa[1];
+  f0[3] = pb[1];
+  f1[0] = pa[2];
+  f1[1] = pb[2];
+  f1[2] = pa[3];
+  f1[3] = pb[3];
+}
+
 /* A 16-bit value v as the pair (v, v). */
 __device__ __forceinline__ uint32_t qmma_dup(uint32_t v) { return v | (v << 16); }
 

@@ -252,20 +252,7 @@ __global__ void __launch_bounds__(384, 1)
     for (int i = 0; i < 4; i++) {
       const uint32_t xa = i == 0 ? wa.x : i == 1 ? wa.y : i == 2 ? wa.z : wa.w;
       const uint32_t xb = i == 0 ? wb.x : i == 1 ? wb.y : i == 2 ? wb.z : wb.w;
-      uint32_t pa[4], pb[4];
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        pa[p] = H::dq(((xa >> (4 * p)) & 0x000F000Fu) | H::MAGIC, sa, ba);
-        pb[p] = H::dq(((xb >> (4 * p)) & 0x000F000Fu) | H::MAGIC, sb, bb);
-      }
-      A[2 * i][0] = pa[0];
-      A[2 * i][1] = pb[0];
-      A[2 * i][2] = pa[1];
-      A[2 * i][3] = pb[1];
-      A[2 * i + 1][0] = pa[2];
-      A[2 * i + 1][1] = pb[2];
-      A[2 * i + 1][2] = pa[3];
-      A[2 * i + 1][3] = pb[3];
+      qmma_fragments<H>(xa, xb, sa, ba, sb, bb, A[2 * i], A[2 * i + 1]);
     }
 #pragma unroll
     for (int q = 0; q < 4; q++) {
