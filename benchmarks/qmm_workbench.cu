@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <vector>
 
@@ -280,12 +281,32 @@ __global__ void __launch_bounds__(256) r_probe(const uint4 *a, int64_t na, const
   if (v == 0x12345678u) sink[0] = v;
 }
 
+/* A 16-byte weight load: LD 0 plain, 1 ld.global.nc.L1::no_allocate, 2 the same with the L2
+ * fetching 256 bytes around a miss, 3 nc with a 128-byte L2 fetch */
+template <int LD>
+__device__ __forceinline__ uint4 ldw(const void *p) {
+  uint4 v;
+  if constexpr (LD == 0) {
+    v = *(const uint4 *)p;
+  } else if constexpr (LD == 1) {
+    asm("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  } else if constexpr (LD == 2) {
+    asm("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0,%1,%2,%3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  } else {
+    asm("ld.global.nc.L2::128B.v4.u32 {%0,%1,%2,%3}, [%4];"
+        : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+  }
+  return v;
+}
+
 /* ---- D1: tensor-core GEMV: a warp owns 16*RT weight rows and every S-th 128-k step ----
  * mma.m16n8k16 with the weights as A (dequantized to T in registers: the 32 codes of a 16-byte
  * load of one row) and x as B (n = row of x, up to 8). Lane (g, t) loads 32 codes of rows g and
  * g+8 at k = 128 st + 32 t; a word's codes decode into pairs (c0,c4) (c1,c5) (c2,c6) (c3,c7),
  * so the same k permutation is applied to x: (x0,x4) (x1,x5) | (x2,x6) (x3,x7). */
-template <class T, int GS, int S, int U, int RT>
+template <class T, int GS, int S, int U, int RT, int LD = 0>
 __global__ void __launch_bounds__(32 * S) d1_gemv_mma(const gemv_args a) {
   __shared__ float red[S][RT][16][8];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -320,7 +341,7 @@ __global__ void __launch_bounds__(32 * S) d1_gemv_mma(const gemv_args a) {
 #pragma unroll
         for (int h = 0; h < 2; h++) {
           if (ok) {
-            wv[u][r][h] = *(const uint4 *)(wr[r][h] + k0 / 8);
+            wv[u][r][h] = ldw<LD>(wr[r][h] + k0 / 8);
             const uint32_t s = sr[r][h][k0 / GS], b = br[r][h][k0 / GS];
             s2[u][r][h] = s | (s << 16);
             b2[u][r][h] = b | (b << 16);
@@ -464,6 +485,385 @@ __global__ void __launch_bounds__(32 * S) d3_gemv(const gemv_args a) {
     for (int w = 0; w < S; w++) s += red[w][row][m];
     ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
   }
+}
+
+/* ---- D7: D1 (S warps, a 128-k step at a time) with x in shared memory and the next step's
+ * weights in flight ----
+ * The block first stores its M rows of x in dynamic smem in the order the B fragments take
+ * them: the 16-byte chunk c = 16 st + 4 t + i of a row (k = 8 c) goes to chunk 16 st + 4 i + t
+ * with its halves reordered (x0,x4,x1,x5,x2,x6,x3,x7), so lane (g, t) reads (xb0..xb3) of
+ * step st, product pair i with one conflict-free 16-byte load. PF: the next step's packed words,
+ * scales and biases are loaded before the current step's arithmetic (12 registers). */
+template <class T, int GS, int S, bool PF, int LD>
+__global__ void __launch_bounds__(32 * S) d7_gemv(const gemv_args a) {
+  extern __shared__ uint4 xs[];
+  __shared__ float red[S][16][8];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * 16;
+  const int KW = a.K / 8, G = a.K / GS, nst = a.K / 128; /* K % 128 == 0 */
+  const uint32_t *wr[2];
+  const uint16_t *sr[2], *br[2];
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    int row = n0 + 8 * h + g;
+    row = row < a.N ? row : a.N - 1;
+    wr[h] = a.w + (int64_t)row * KW;
+    sr[h] = (const uint16_t *)a.sc + (int64_t)row * G;
+    br[h] = (const uint16_t *)a.bi + (int64_t)row * G;
+  }
+  struct step {
+    uint4 w[2];
+    uint32_t s[2], b[2];
+  };
+  auto load = [&](step &B, int st) {
+    const int k0 = st * 128 + 32 * t;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      B.w[h] = ldw<LD>(wr[h] + k0 / 8);
+      const uint32_t sv = sr[h][k0 / GS], bv = br[h][k0 / GS];
+      B.s[h] = sv | (sv << 16);
+      B.b[h] = bv | (bv << 16);
+    }
+  };
+  step A, B;
+  int st = warp;
+  if (st < nst) load(A, st);
+  const int nch = a.M * a.K / 8;
+  for (int c = threadIdx.x; c < nch; c += 32 * S) {
+    const uint4 v = ((const uint4 *)a.x)[c];
+    const int m = c / (a.K / 8), cc = c % (a.K / 8);
+    const int d = (cc & ~15) | ((cc & 3) << 2) | ((cc >> 2) & 3);
+    xs[m * (a.K / 8) + d] = make_uint4(__byte_perm(v.x, v.z, 0x5410), __byte_perm(v.x, v.z, 0x7632),
+                                       __byte_perm(v.y, v.w, 0x5410), __byte_perm(v.y, v.w, 0x7632));
+  }
+  __syncthreads();
+  const uint4 *xr = xs + (g < a.M ? g : a.M - 1) * (a.K / 8) + t;
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  auto compute = [&](const step &B, int st) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const uint4 xb = xr[16 * st + 4 * i];
+      const uint32_t wa = i == 0 ? B.w[0].x : i == 1 ? B.w[0].y : i == 2 ? B.w[0].z : B.w[0].w;
+      const uint32_t wb = i == 0 ? B.w[1].x : i == 1 ? B.w[1].y : i == 2 ? B.w[1].z : B.w[1].w;
+      uint32_t pa[4], pb[4];
+#pragma unroll
+      for (int p = 0; p < 4; p++) {
+        pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[0], B.b[0]);
+        pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[1], B.b[1]);
+      }
+      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
+      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      qh<T>::mma(acc, f0, xb.x, xb.y);
+      qh<T>::mma(acc, f1, xb.z, xb.w);
+    }
+  };
+  if constexpr (PF) {
+    while (st < nst) {
+      if (st + S < nst) load(B, st + S);
+      compute(A, st);
+      st += S;
+      if (st >= nst) break;
+      if (st + S < nst) load(A, st + S);
+      compute(B, st);
+      st += S;
+    }
+  } else {
+    for (; st < nst; st += S) {
+      if (st != warp) load(A, st);
+      compute(A, st);
+    }
+  }
+  red[warp][g][2 * t] = acc[0];
+  red[warp][g][2 * t + 1] = acc[1];
+  red[warp][g + 8][2 * t] = acc[2];
+  red[warp][g + 8][2 * t + 1] = acc[3];
+  __syncthreads();
+  for (int e = threadIdx.x; e < 128; e += 32 * S) {
+    const int row = e >> 3, m = e & 7, n = n0 + row;
+    if (m >= a.M || n >= a.N) continue;
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < S; w++) s += red[w][row][m];
+    ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
+  }
+}
+
+template <class T, int GS, int S, bool PF, int LD>
+static const char *d7_launch(const gemv_args &a) {
+  const size_t smem = (size_t)a.M * a.K * sizeof(T);
+  if (a.K % 128 != 0) return "needs K % 128 == 0";
+  if (smem > 100 * 1024) return "x too large for shared memory";
+  static bool set = false;
+  if (!set) {
+    CK(cudaFuncSetAttribute(d7_gemv<T, GS, S, PF, LD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                            100 * 1024));
+    set = true;
+  }
+  d7_gemv<T, GS, S, PF, LD><<<(a.N + 15) / 16, 32 * S, smem>>>(a);
+  return nullptr;
+}
+
+/* ---- D8: D7 with the packed weights streamed through a per-warp cp.async ring ----
+ * Warp w of a block takes steps st = w, w + S, ...; its j-th step goes into stage j % P of its
+ * ring (P stages of 2 x 32 x 16 bytes: lane l's 16-byte units of rows g and g + 8 at [h][l]).
+ * A lane copies and later reads only its own units, so its own cp.async.wait_group orders them;
+ * a stage is refilled only after the lane's arithmetic has used the values read from it. Scales
+ * and biases come one step ahead in registers. XS: x in shared memory as D7, else read from
+ * global memory at each step as D1. */
+template <class T, int GS, int S, int P, bool XS>
+__global__ void __launch_bounds__(32 * S) d8_gemv(const gemv_args a) {
+  extern __shared__ uint4 d8s[];
+  __shared__ float red[S][16][8];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * 16;
+  const int KW = a.K / 8, G = a.K / GS, nst = a.K / 128; /* K % 128 == 0 */
+  uint4 *ring = d8s + warp * P * 64, *xs = d8s + S * P * 64;
+  const uint32_t *wr[2];
+  const uint16_t *sr[2], *br[2];
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    int row = n0 + 8 * h + g;
+    row = row < a.N ? row : a.N - 1;
+    wr[h] = a.w + (int64_t)row * KW;
+    sr[h] = (const uint16_t *)a.sc + (int64_t)row * G;
+    br[h] = (const uint16_t *)a.bi + (int64_t)row * G;
+  }
+  auto issue = [&](int j) { /* the warp's j-th step into stage j % P (an empty group past the end) */
+    const int st = warp + j * S;
+    if (st < nst) {
+      const int k0 = st * 128 + 32 * t;
+#pragma unroll
+      for (int h = 0; h < 2; h++)
+        cp_async16(smem_u32(ring + (j % P) * 64 + h * 32 + lane), wr[h] + k0 / 8, 16);
+    }
+    cp_async_commit();
+  };
+#pragma unroll
+  for (int j = 0; j < P; j++) issue(j);
+  uint32_t s2[2], b2[2];
+  auto scales = [&](int st) {
+    const int gi = (st * 128 + 32 * t) / GS;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      const uint32_t sv = st < nst ? sr[h][gi] : 0u, bv = st < nst ? br[h][gi] : 0u;
+      s2[h] = sv | (sv << 16);
+      b2[h] = bv | (bv << 16);
+    }
+  };
+  scales(warp);
+  const T *xg = (const T *)a.x + (int64_t)(g < a.M ? g : a.M - 1) * a.K;
+  const uint4 *xr = xs + (g < a.M ? g : a.M - 1) * (a.K / 8) + t;
+  if constexpr (XS) {
+    const int nch = a.M * a.K / 8;
+    for (int c = threadIdx.x; c < nch; c += 32 * S) {
+      const uint4 v = ((const uint4 *)a.x)[c];
+      const int m = c / (a.K / 8), cc = c % (a.K / 8);
+      const int d = (cc & ~15) | ((cc & 3) << 2) | ((cc >> 2) & 3);
+      xs[m * (a.K / 8) + d] = make_uint4(__byte_perm(v.x, v.z, 0x5410), __byte_perm(v.x, v.z, 0x7632),
+                                         __byte_perm(v.y, v.w, 0x5410), __byte_perm(v.y, v.w, 0x7632));
+    }
+    __syncthreads();
+  }
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int j = 0, st = warp; st < nst; j++, st += S) {
+    cp_async_wait<P - 1>();
+    const uint4 w0 = ring[(j % P) * 64 + lane], w1 = ring[(j % P) * 64 + 32 + lane];
+    uint4 xq[4];
+    if constexpr (!XS) {
+#pragma unroll
+      for (int i = 0; i < 4; i++) xq[i] = *(const uint4 *)(xg + st * 128 + 32 * t + 8 * i);
+    }
+    const uint32_t sa = s2[0], ba = b2[0], sb = s2[1], bb = b2[1];
+    scales(st + S);
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      uint4 xb;
+      if constexpr (XS) {
+        xb = xr[16 * st + 4 * i];
+      } else {
+        xb = make_uint4(__byte_perm(xq[i].x, xq[i].z, 0x5410), __byte_perm(xq[i].x, xq[i].z, 0x7632),
+                        __byte_perm(xq[i].y, xq[i].w, 0x5410), __byte_perm(xq[i].y, xq[i].w, 0x7632));
+      }
+      const uint32_t wa = i == 0 ? w0.x : i == 1 ? w0.y : i == 2 ? w0.z : w0.w;
+      const uint32_t wb = i == 0 ? w1.x : i == 1 ? w1.y : i == 2 ? w1.z : w1.w;
+      uint32_t pa[4], pb[4];
+#pragma unroll
+      for (int p = 0; p < 4; p++) {
+        pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
+        pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
+      }
+      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
+      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      qh<T>::mma(acc, f0, xb.x, xb.y);
+      qh<T>::mma(acc, f1, xb.z, xb.w);
+    }
+    issue(j + P);
+  }
+  cp_async_wait<0>();
+  red[warp][g][2 * t] = acc[0];
+  red[warp][g][2 * t + 1] = acc[1];
+  red[warp][g + 8][2 * t] = acc[2];
+  red[warp][g + 8][2 * t + 1] = acc[3];
+  __syncthreads();
+  for (int e = threadIdx.x; e < 128; e += 32 * S) {
+    const int row = e >> 3, m = e & 7, n = n0 + row;
+    if (m >= a.M || n >= a.N) continue;
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < S; w++) s += red[w][row][m];
+    ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
+  }
+}
+
+template <class T, int GS, int S, int P, bool XS>
+static const char *d8_launch(const gemv_args &a) {
+  const size_t smem = (size_t)S * P * 1024 + (XS ? (size_t)a.M * a.K * sizeof(T) : 0);
+  if (a.K % 128 != 0) return "needs K % 128 == 0";
+  if (smem > 100 * 1024) return "too large for shared memory";
+  static bool set = false;
+  if (!set) {
+    CK(cudaFuncSetAttribute(d8_gemv<T, GS, S, P, XS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                            100 * 1024));
+    set = true;
+  }
+  d8_gemv<T, GS, S, P, XS><<<(a.N + 15) / 16, 32 * S, smem>>>(a);
+  return nullptr;
+}
+
+/* ---- D9: D7 with the block's scales and biases in shared memory ----
+ * Row r (< 16) of the block's scales and biases is stored as G words (s | b << 16) at stride
+ * G + QS (QS = 128 / GS groups per step), so the 8 rows g of a load fall in distinct banks; it
+ * is stored once, before the main loop, with x when XS (as D7; else x is read from global
+ * memory at each step as D1). A lane then loads only its two 16-byte units of packed weights
+ * from global memory in a step, PF steps ahead (PF + 1 register sets in turn). */
+template <class T, int GS, int S, int PF, bool XS, int LD>
+__global__ void __launch_bounds__(32 * S) d9_gemv(const gemv_args a) {
+  constexpr int QS = 128 / GS > 1 ? 128 / GS : 1, NR = PF + 1;
+  extern __shared__ uint4 d9s[];
+  __shared__ float red[S][16][8];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int n0 = blockIdx.x * 16;
+  const int KW = a.K / 8, G = a.K / GS, nst = a.K / 128, GP = G + QS;
+  uint4 *xs = d9s;
+  uint32_t *sbs = (uint32_t *)(d9s + (XS ? a.M * a.K / 8 : 0));
+  const uint32_t *wr[2];
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    int row = n0 + 8 * h + g;
+    row = row < a.N ? row : a.N - 1;
+    wr[h] = a.w + (int64_t)row * KW;
+  }
+  uint4 R[NR][2];
+  auto load = [&](uint4 (&W)[2], int st) {
+    if (st < nst) {
+      const int k0 = st * 128 + 32 * t;
+#pragma unroll
+      for (int h = 0; h < 2; h++) W[h] = ldw<LD>(wr[h] + k0 / 8);
+    }
+  };
+#pragma unroll
+  for (int d = 0; d < PF; d++) load(R[d], warp + d * S);
+  if constexpr (XS) {
+    for (int c = threadIdx.x; c < a.M * a.K / 8; c += 32 * S) {
+      const uint4 v = ((const uint4 *)a.x)[c];
+      const int m = c / (a.K / 8), cc = c % (a.K / 8);
+      const int d = (cc & ~15) | ((cc & 3) << 2) | ((cc >> 2) & 3);
+      xs[m * (a.K / 8) + d] = make_uint4(__byte_perm(v.x, v.z, 0x5410), __byte_perm(v.x, v.z, 0x7632),
+                                         __byte_perm(v.y, v.w, 0x5410), __byte_perm(v.y, v.w, 0x7632));
+    }
+  }
+  for (int c = threadIdx.x; c < 16 * G / 8; c += 32 * S) { /* G % 8 == 0 */
+    const int r = c / (G / 8), j = c % (G / 8);
+    const int64_t row = n0 + r < a.N ? n0 + r : a.N - 1;
+    const uint4 sv = ((const uint4 *)((const uint16_t *)a.sc + row * G))[j];
+    const uint4 bv = ((const uint4 *)((const uint16_t *)a.bi + row * G))[j];
+    uint32_t *o = sbs + r * GP + 8 * j;
+    o[0] = __byte_perm(sv.x, bv.x, 0x5410);
+    o[1] = __byte_perm(sv.x, bv.x, 0x7632);
+    o[2] = __byte_perm(sv.y, bv.y, 0x5410);
+    o[3] = __byte_perm(sv.y, bv.y, 0x7632);
+    o[4] = __byte_perm(sv.z, bv.z, 0x5410);
+    o[5] = __byte_perm(sv.z, bv.z, 0x7632);
+    o[6] = __byte_perm(sv.w, bv.w, 0x5410);
+    o[7] = __byte_perm(sv.w, bv.w, 0x7632);
+  }
+  __syncthreads();
+  const uint4 *xr = xs + (g < a.M ? g : a.M - 1) * (a.K / 8) + t;
+  const T *xg = (const T *)a.x + (int64_t)(g < a.M ? g : a.M - 1) * a.K;
+  const uint32_t *sb0 = sbs + g * GP, *sb1 = sbs + (g + 8) * GP;
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  auto compute = [&](const uint4 (&W)[2], int st) {
+    const int gi = (st * 128 + 32 * t) / GS;
+    const uint32_t p0 = sb0[gi], p1 = sb1[gi];
+    const uint32_t sa = __byte_perm(p0, 0, 0x1010), ba = __byte_perm(p0, 0, 0x3232);
+    const uint32_t sb = __byte_perm(p1, 0, 0x1010), bb = __byte_perm(p1, 0, 0x3232);
+    uint4 xq[4];
+    if constexpr (!XS) {
+#pragma unroll
+      for (int i = 0; i < 4; i++) xq[i] = *(const uint4 *)(xg + st * 128 + 32 * t + 8 * i);
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      uint4 xb;
+      if constexpr (XS) {
+        xb = xr[16 * st + 4 * i];
+      } else {
+        xb = make_uint4(__byte_perm(xq[i].x, xq[i].z, 0x5410), __byte_perm(xq[i].x, xq[i].z, 0x7632),
+                        __byte_perm(xq[i].y, xq[i].w, 0x5410), __byte_perm(xq[i].y, xq[i].w, 0x7632));
+      }
+      const uint32_t wa = i == 0 ? W[0].x : i == 1 ? W[0].y : i == 2 ? W[0].z : W[0].w;
+      const uint32_t wb = i == 0 ? W[1].x : i == 1 ? W[1].y : i == 2 ? W[1].z : W[1].w;
+      uint32_t pa[4], pb[4];
+#pragma unroll
+      for (int p = 0; p < 4; p++) {
+        pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
+        pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
+      }
+      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
+      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      qh<T>::mma(acc, f0, xb.x, xb.y);
+      qh<T>::mma(acc, f1, xb.z, xb.w);
+    }
+  };
+  for (int st = warp; st < nst;) {
+#pragma unroll
+    for (int u = 0; u < NR; u++) { /* register set u holds step st; set (u + PF) % NR is refilled */
+      load(R[(u + PF) % NR], st + PF * S);
+      compute(R[u], st);
+      st += S;
+      if (st >= nst) break;
+    }
+  }
+  red[warp][g][2 * t] = acc[0];
+  red[warp][g][2 * t + 1] = acc[1];
+  red[warp][g + 8][2 * t] = acc[2];
+  red[warp][g + 8][2 * t + 1] = acc[3];
+  __syncthreads();
+  for (int e = threadIdx.x; e < 128; e += 32 * S) {
+    const int row = e >> 3, m = e & 7, n = n0 + row;
+    if (m >= a.M || n >= a.N) continue;
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < S; w++) s += red[w][row][m];
+    ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
+  }
+}
+
+template <class T, int GS>
+static size_t d9_smem(const gemv_args &a, bool xs) {
+  constexpr int QS = 128 / GS > 1 ? 128 / GS : 1;
+  return (xs ? (size_t)a.M * a.K * sizeof(T) : 0) + (size_t)16 * (a.K / GS + QS) * 4;
+}
+
+template <class T, int GS, int S, int PF, bool XS, int LD>
+static void d9_launch(const gemv_args &a) {
+  static bool set = false;
+  if (!set) {
+    CK(cudaFuncSetAttribute(d9_gemv<T, GS, S, PF, XS, LD>,
+                            cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024));
+    set = true;
+  }
+  d9_gemv<T, GS, S, PF, XS, LD><<<(a.N + 15) / 16, 32 * S, d9_smem<T, GS>(a, XS)>>>(a);
 }
 
 /* ---- D5: D3's math on weights streamed into shared memory by the bulk copy engine ----
@@ -1278,7 +1678,7 @@ static void add(const char *name, float us, float us2, double rel, double mx) {
 #define NROT 4
 
 template <class T>
-static void run_decode(int N, int K, int gs, const char *tag) {
+static void run_decode(int N, int K, int gs, const char *tag, bool sweep) {
   qw q[NROT];
   for (int i = 0; i < NROT; i++) q[i] = make_weights<T>(N, K, gs, 11 + i);
   T *x, *y;
@@ -1301,6 +1701,8 @@ static void run_decode(int N, int K, int gs, const char *tag) {
     reference<T>(x, q[0], M, N, K, gs, ref);
     char nm[96];
     auto one = [&](const char *v, auto launch) {
+      const char *only = getenv("QWB_ONLY"); /* run only the variants whose name contains it */
+      if (only && !strstr(v, only)) return;
       double rel, mx;
       CK(cudaMemset(y, 0, 8 * N * sizeof(T)));
       launch(q[0]);
@@ -1326,12 +1728,67 @@ static void run_decode(int N, int K, int gs, const char *tag) {
     };
     if (qh<T>::MAGIC == 0x43004300u && gs == 64)
       one("D0 current gemv", [&](const qw &w) { d0_gemv<<<(N + 15) / 16, 128>>>(args(w)); });
-#define D1(S_, U_, RT_)                                                                      \
-  one("D1 mma S=" #S_ " U=" #U_ " RT=" #RT_, [&](const qw &w) {                                \
-    if (gs == 64) d1_gemv_mma<T, 64, S_, U_, RT_><<<(N + 16 * RT_ - 1) / (16 * RT_), 32 * S_>>>(args(w)); \
-    else d1_gemv_mma<T, 32, S_, U_, RT_><<<(N + 16 * RT_ - 1) / (16 * RT_), 32 * S_>>>(args(w)); \
+#define D1L(S_, U_, RT_, LD_)                                                                \
+  one("D1 mma S=" #S_ " U=" #U_ " RT=" #RT_ " LD=" #LD_, [&](const qw &w) {                    \
+    if (gs == 64) d1_gemv_mma<T, 64, S_, U_, RT_, LD_><<<(N + 16 * RT_ - 1) / (16 * RT_), 32 * S_>>>(args(w)); \
+    else d1_gemv_mma<T, 32, S_, U_, RT_, LD_><<<(N + 16 * RT_ - 1) / (16 * RT_), 32 * S_>>>(args(w)); \
   })
+#define D1(S_, U_, RT_) D1L(S_, U_, RT_, 0)
+#define D7(S_, PF_, LD_)                                                                     \
+  do {                                                                                       \
+    const char *why_ = nullptr;                                                              \
+    gemv_args a7_ = args(q[0]);                                                              \
+    if (a7_.K % 128 || (size_t)M * K * sizeof(T) > 100 * 1024) why_ = "unsupported";         \
+    if (!why_)                                                                               \
+      one("D7 x in smem S=" #S_ " PF=" #PF_ " LD=" #LD_, [&](const qw &w) {                  \
+        if (gs == 64) d7_launch<T, 64, S_, PF_, LD_>(args(w));                               \
+        else d7_launch<T, 32, S_, PF_, LD_>(args(w));                                        \
+      });                                                                                    \
+  } while (0)
+#define D8(S_, P_, XS_)                                                                      \
+  do {                                                                                       \
+    if (K % 128 || (size_t)S_ * P_ * 1024 + (XS_ ? (size_t)M * K * sizeof(T) : 0) > 100 * 1024) \
+      break;                                                                                 \
+    one("D8 cp.async ring S=" #S_ " P=" #P_ " XS=" #XS_, [&](const qw &w) {                  \
+      if (gs == 64) d8_launch<T, 64, S_, P_, XS_>(args(w));                                  \
+      else d8_launch<T, 32, S_, P_, XS_>(args(w));                                           \
+    });                                                                                      \
+  } while (0)
+#define D9(S_, PF_, XS_, LD_)                                                                \
+  do {                                                                                       \
+    gemv_args a9_ = args(q[0]);                                                              \
+    if (K % 128 || (K / gs) % 8 ||                                                           \
+        (gs == 64 ? d9_smem<T, 64>(a9_, XS_) : d9_smem<T, 32>(a9_, XS_)) > 160 * 1024)       \
+      break;                                                                                 \
+    one("D9 scales in smem S=" #S_ " PF=" #PF_ " XS=" #XS_ " LD=" #LD_, [&](const qw &w) {    \
+      if (gs == 64) d9_launch<T, 64, S_, PF_, XS_, LD_>(args(w));                            \
+      else d9_launch<T, 32, S_, PF_, XS_, LD_>(args(w));                                     \
+    });                                                                                      \
+  } while (0)
     D1(4, 1, 1);
+    if (sweep) {
+      D1L(4, 1, 1, 1);
+      D1L(4, 1, 1, 2);
+      D1(8, 1, 1);
+      D1(4, 2, 1);
+      D1(4, 1, 2);
+      D7(4, false, 0);
+      D7(8, true, 0);
+      D8(4, 2, true);
+      D8(8, 2, true);
+      D9(4, 0, true, 0);
+      D9(4, 1, true, 0);
+      D9(4, 2, true, 0);
+      D9(4, 1, true, 2);
+      D9(4, 2, true, 2);
+      D9(4, 1, false, 0);
+      D9(4, 2, false, 0);
+      D9(8, 1, true, 0);
+      D9(8, 2, true, 0);
+      D9(8, 1, false, 0);
+      D9(8, 2, false, 0);
+    }
+    if (!sweep) {
 #define D3(S_, U_)                                                                           \
   one("D3 prefetch S=" #S_ " U=" #U_, [&](const qw &w) {                                      \
     if (gs == 64) d3_gemv<T, 64, S_, U_><<<(N + 15) / 16, 32 * S_>>>(args(w));                \
@@ -1352,6 +1809,7 @@ static void run_decode(int N, int K, int gs, const char *tag) {
     else if (!(F_ && M != 1))                                                                \
       printf("%s M=%d D5 bulk W=" #W_ "%s: skipped, %s\n", tag, M, F_ ? " FACT" : "", why_); \
   } while (0)
+    }
     if (mi == 0) {
       uint32_t *sink;
       CK(cudaMalloc(&sink, 4));
@@ -1371,6 +1829,7 @@ static void run_decode(int N, int K, int gs, const char *tag) {
       }
       cudaFree(sink);
     }
+    if (!sweep) {
     D5(4, false);
     D5(8, false);
     D5(4, true);
@@ -1416,7 +1875,12 @@ static void run_decode(int N, int K, int gs, const char *tag) {
     D6(4, 0);
     D6(8, 0);
     D6(4, 4);
+}
 #undef D6
+#undef D7
+#undef D8
+#undef D9
+#undef D1L
 #undef D5
 #undef D3
 #undef D1
@@ -1587,20 +2051,28 @@ static void run_prefill(int M, int N, int K, int gs, const char *tag, bool full,
 
 int main(int argc, char **argv) {
   /* 1: decode, 2: prefill through unpack + cuBLAS, 4: the fused prefill GEMMs (8: with the
-   * mma.sync ones) */
+   * mma.sync ones), 16: the decode parameter and cache-hint sweep (+32: its first shape only);
+   * QWB_ONLY=text runs only the decode variants whose name contains text */
   const int what = argc > 1 ? atoi(argv[1]) : 3;
   what_f = what;
   cublasCreate(&cb);
   printf("%-58s %9s %9s   %8s %8s\n", "variant", "us(rot)", "us(same)", "rel.err", "max.err");
   if (what & 1) {
-    run_decode<__nv_bfloat16>(14336, 4096, 64, "dec bf16 g64 N=14336 K=4096");
-    run_decode<__nv_bfloat16>(4096, 14336, 64, "dec bf16 g64 N=4096 K=14336");
-    run_decode<__half>(4096, 4096, 32, "dec f16 g32 N=4096 K=4096");
+    run_decode<__nv_bfloat16>(14336, 4096, 64, "dec bf16 g64 N=14336 K=4096", false);
+    run_decode<__nv_bfloat16>(4096, 14336, 64, "dec bf16 g64 N=4096 K=14336", false);
+    run_decode<__half>(4096, 4096, 32, "dec f16 g32 N=4096 K=4096", false);
+  }
+  if (what & 16) {
+    run_decode<__nv_bfloat16>(14336, 4096, 64, "dec bf16 g64 N=14336 K=4096", true);
+    if (what & 32) goto done; /* the first shape alone */
+    run_decode<__nv_bfloat16>(4096, 14336, 64, "dec bf16 g64 N=4096 K=14336", true);
+    run_decode<__half>(4096, 4096, 32, "dec f16 g32 N=4096 K=4096", true);
   }
   if (what & 6) {
     run_prefill<__nv_bfloat16>(512, 14336, 4096, 64, "pre bf16 g64", (what & 2) != 0, (what & 4) != 0);
     run_prefill<__half>(512, 4096, 4096, 32, "pre f16 g32 N=4096 K=4096", false, (what & 4) != 0);
   }
+done:
   printf("\n==== summary ====\n");
   for (const row_t &r : rows)
     printf("%-58s %9.1f %9.1f   %.2e %.2e\n", r.name, r.us, r.us2, r.rel, r.mx);

@@ -1,8 +1,9 @@
 """quantized_matmul and gather_qmm with 4-bit affine weights and float16/bfloat16 x, scales
-and biases (on the GPU: the tensor-core GEMV up to 8 rows of x; beyond, the wgmma GEMM on a
-Hopper GPU, unpack + GEMM elsewhere) against float64 NumPy products of the dequantized
-weights: row tails, k tails, every group size, batches, gathers, both orientations, the GEMM's
-tile edges and a layer-sized matrix."""
+and biases (on the GPU: the tensor-core GEMV up to 8 rows of x, with x staged in shared memory
+or not and rows long enough to need more than 48 KB of it; beyond, the wgmma GEMM on a Hopper
+GPU, unpack + GEMM elsewhere) against float64 NumPy products of the dequantized weights: row
+tails, k tails, every group size, batches, gathers, both orientations, the GEMM's tile edges
+and a layer-sized matrix."""
 import numpy as np
 import pytest
 
@@ -120,3 +121,25 @@ def test_layer_sized(rng):
         y = mx.quantized_matmul(x, wq, s, b)
         for i in range(2):
             check(y[i], f64(x[i]) @ D.T, dt)
+
+
+@pytest.mark.parametrize("M", [1, 2, 3])
+def test_decode_x_staging(rng, M):
+    # M * K * 2 bytes of x: 8 and 16 KB stored in shared memory by the GEMV, 24 KB read from
+    # global memory instead
+    dt = mx.float16
+    N, K = 72, 4096
+    wq, s, b, D = weights(rng, (N, K), 64, dt)
+    x = mx.array(rng.standard_normal((M, K)).astype(np.float32)).astype(dt)
+    check(mx.quantized_matmul(x, wq, s, b), f64(x) @ D.T, dt)
+
+
+@pytest.mark.parametrize("g", [32, 128])
+def test_decode_long_rows(rng, g):
+    # K = 32768: with g = 32 the GEMV's scale and bias words of a block pass 48 KB of shared
+    # memory
+    dt = mx.bfloat16
+    N, K = 24, 32768
+    wq, s, b, D = weights(rng, (N, K), g, dt)
+    x = mx.array(rng.standard_normal((1, K)).astype(np.float32)).astype(dt)
+    check(mx.quantized_matmul(x, wq, s, b, group_size=g), f64(x) @ D.T, dt)
