@@ -15,9 +15,11 @@
  * (s | b << 16), row stride G + QS so that the 8 rows of a load fall in distinct banks, and,
  * when XS, x in the order the B fragments take it (16-byte chunk c = 16 st + 4 t + i of a row
  * at 16 st + 4 i + t, halves reordered to (x0,x4,x1,x5,x2,x6,x3,x7)), so one conflict-free
- * 16-byte load gives a lane both products' B; else x is read from global memory in each step
- * (qmm_workbench.cu D9 against D1 on the H100, (1, 4096) x (14336, 4096): 14.1-14.7 against
- * 16.6 us: each of D1's 2-byte scale loads touched 8 cache lines). */
+ * 16-byte load gives a lane both products' B; else x is read from global memory in each step.
+ * The two products of a word accumulate in two registers sets (two mma chains). On the H100,
+ * (1, 4096) x (14336, 4096) bf16 g64: 12.9 us in benchmarks/gpu_lm.py (85% of the bandwidth
+ * bound); with the scales read from global memory in each step (qmm_workbench.cu D1 against
+ * D9) it took 16.6 against 14.1-14.7 us: each 2-byte scale load touched 8 cache lines. */
 __host__ __device__ static int qmma_qs(int gs) { return gs < 128 ? 128 / gs : 1; }
 
 template <class H, int S, bool XS>
@@ -87,7 +89,7 @@ __global__ void __launch_bounds__(32 * S) qmma_gemv_k(const qmma_args a, int gsh
   const uint4 *xr = xs + xrow * KC + t;
   const T *xgr = xg + (int64_t)xrow * a.K;
   const uint32_t *sb0 = sbs + g * GP, *sb1 = sbs + (g + 8) * GP;
-  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f}, acc2[4] = {0.0f, 0.0f, 0.0f, 0.0f}; /* two mma chains */
   auto compute = [&](const uint4 (&W)[2], int st) {
     const int k0 = st * 128 + 32 * t;
     const bool ok = k0 < a.K; /* K is a multiple of 32 */
@@ -116,7 +118,7 @@ __global__ void __launch_bounds__(32 * S) qmma_gemv_k(const qmma_args a, int gsh
       uint32_t f0[4], f1[4];
       qmma_fragments<H>(wa, wb, sa, ba, sb, bb, f0, f1);
       H::mma(acc, f0, xb0, xb1);
-      H::mma(acc, f1, xb2, xb3);
+      H::mma(acc2, f1, xb2, xb3);
     }
   };
   for (int st = warp; st < nst;) {
@@ -128,10 +130,10 @@ __global__ void __launch_bounds__(32 * S) qmma_gemv_k(const qmma_args a, int gsh
     compute(R[1], st);
     st += S;
   }
-  red[warp][g][2 * t] = acc[0];
-  red[warp][g][2 * t + 1] = acc[1];
-  red[warp][g + 8][2 * t] = acc[2];
-  red[warp][g + 8][2 * t + 1] = acc[3];
+  red[warp][g][2 * t] = acc[0] + acc2[0];
+  red[warp][g][2 * t + 1] = acc[1] + acc2[1];
+  red[warp][g + 8][2 * t] = acc[2] + acc2[2];
+  red[warp][g + 8][2 * t + 1] = acc[3] + acc2[3];
   __syncthreads();
   for (int e = threadIdx.x; e < 128; e += 32 * S) {
     const int row = e >> 3, m = e & 7, n = n0 + row;

@@ -63,6 +63,15 @@ struct qmma_f16 {
   }
 };
 
+/* The low nibbles of v's two halves as the pair (MAGIC + c, MAGIC + c'): one lop3, (v & mask) |
+ * MAGIC, which the compiler writes as two. */
+template <class H>
+__device__ __forceinline__ uint32_t qmma_codes(uint32_t v) {
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(r) : "r"(v), "n"(0x000F000F), "n"(H::MAGIC));
+  return r;
+}
+
 /* Word i of a lane's 16-byte units of rows g (wa) and g + 8 (wb) as the A fragments of two
  * k16 steps: its code pairs (c_p, c_p+4) dequantized (scale and bias pairs s, b of each row),
  * f0 = pairs 0 and 1, f1 = pairs 2 and 3; x meets them as (x0,x4) (x1,x5) | (x2,x6) (x3,x7). */
@@ -73,8 +82,8 @@ __device__ __forceinline__ void qmma_fragments(uint32_t wa, uint32_t wb, uint32_
   uint32_t pa[4], pb[4];
 #pragma unroll
   for (int p = 0; p < 4; p++) {
-    pa[p] = H::dq(((wa >> (4 * p)) & 0x000F000Fu) | H::MAGIC, sa, ba);
-    pb[p] = H::dq(((wb >> (4 * p)) & 0x000F000Fu) | H::MAGIC, sb, bb);
+    pa[p] = H::dq(qmma_codes<H>(wa >> (4 * p)), sa, ba);
+    pb[p] = H::dq(qmma_codes<H>(wb >> (4 * p)), sb, bb);
   }
   f0[0] = pa[0];
   f0[1] = pb[0];
