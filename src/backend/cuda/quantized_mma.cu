@@ -16,7 +16,7 @@
  * when XS, x in the order the B fragments take it (16-byte chunk c = 16 st + 4 t + i of a row
  * at 16 st + 4 i + t, halves reordered to (x0,x4,x1,x5,x2,x6,x3,x7)), so one conflict-free
  * 16-byte load gives a lane both products' B; else x is read from global memory in each step.
- * The two products of a word accumulate in two registers sets (two mma chains). On the H100,
+ * The two products of a word accumulate in two register sets (two mma chains). On the H100,
  * (1, 4096) x (14336, 4096) bf16 g64: 12.9 us in benchmarks/gpu_lm.py (85% of the bandwidth
  * bound); with the scales read from global memory in each step (qmm_workbench.cu D1 against
  * D9) it took 16.6 against 14.1-14.7 us: each 2-byte scale load touched 8 cache lines. */
