@@ -99,28 +99,6 @@ __device__ __forceinline__ void qw_keep(uint32_t (&a)[8][4]) {
     for (int i = 0; i < 4; i++) asm volatile("" : "+r"(a[s][i])::"memory");
 }
 
-/* Word i of rows g (wa) and g + 8 (wb) as the A fragments of steps 2 i and 2 i + 1: the code
- * pairs (c_p, c_p+4) dequantized, pairs 0-1 then 2-3 (rows g, g + 8 interleaved). */
-template <class T>
-__device__ __forceinline__ void qw_fragments(uint32_t wa, uint32_t wb, uint32_t sa, uint32_t ba,
-                                             uint32_t sb, uint32_t bb, uint32_t (&f0)[4],
-                                             uint32_t (&f1)[4]) {
-  uint32_t pa[4], pb[4];
-#pragma unroll
-  for (int p = 0; p < 4; p++) {
-    pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
-    pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
-  }
-  f0[0] = pa[0];
-  f0[1] = pb[0];
-  f0[2] = pa[1];
-  f0[3] = pb[1];
-  f1[0] = pa[2];
-  f1[1] = pb[2];
-  f1[2] = pa[3];
-  f1[3] = pb[3];
-}
-
 /* Shared-memory matrix descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart
  * (the tile base is 1024-byte aligned; a k16 step inside the 128-byte row adds 32 bytes). */
 __device__ __forceinline__ uint64_t qw_desc(uint32_t saddr) {

@@ -76,6 +76,29 @@ struct qh<__half> {
   }
 };
 
+/* Word i of rows g (wa) and g + 8 (wb) as the A fragments of steps 2 i and 2 i + 1: the code
+ * pairs (c_p, c_p+4) dequantized, pairs 0-1 then 2-3 (rows g, g + 8 interleaved); every
+ * tensor-core variant (D1-D9, W, W2) decodes through it. */
+template <class T>
+__device__ __forceinline__ void qw_fragments(uint32_t wa, uint32_t wb, uint32_t sa, uint32_t ba,
+                                             uint32_t sb, uint32_t bb, uint32_t (&f0)[4],
+                                             uint32_t (&f1)[4]) {
+  uint32_t pa[4], pb[4];
+#pragma unroll
+  for (int p = 0; p < 4; p++) {
+    pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
+    pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
+  }
+  f0[0] = pa[0];
+  f0[1] = pb[0];
+  f0[2] = pa[1];
+  f0[3] = pb[1];
+  f1[0] = pa[2];
+  f1[1] = pb[2];
+  f1[2] = pa[3];
+  f1[3] = pb[3];
+}
+
 /* Codes 2p, 2p+1 (byte p of w) as a half pair (MAGIC + c, MAGIC + c'). */
 __device__ __forceinline__ uint32_t q_pair(uint32_t w, uint32_t sel, uint32_t magic) {
   uint32_t v = __byte_perm(w, 0u, sel); /* the byte alone in bits 0..7 */
@@ -365,14 +388,8 @@ __global__ void __launch_bounds__(32 * S) d1_gemv_mma(const gemv_args a) {
         for (int r = 0; r < RT; r++) {
           const uint32_t wa = ((const uint32_t *)&wv[u][r][0])[i];
           const uint32_t wb = ((const uint32_t *)&wv[u][r][1])[i];
-          uint32_t pa[4], pb[4];
-#pragma unroll
-          for (int p = 0; p < 4; p++) {
-            pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, s2[u][r][0], b2[u][r][0]);
-            pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, s2[u][r][1], b2[u][r][1]);
-          }
-          const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
-          const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+          uint32_t f0[4], f1[4];
+          qw_fragments<T>(wa, wb, s2[u][r][0], b2[u][r][0], s2[u][r][1], b2[u][r][1], f0, f1);
           qh<T>::mma(acc[r], f0, xb0, xb1);
           qh<T>::mma(acc[r], f1, xb2, xb3);
         }
@@ -394,6 +411,53 @@ __global__ void __launch_bounds__(32 * S) d1_gemv_mma(const gemv_args a) {
     for (int w = 0; w < S; w++) s += red[w][r][row][m];
     ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
   }
+}
+
+/* The end of a 16-row GEMV block of S warps (D3, D7, D8, D9): the warps' sums acc (lane (g, t):
+ * rows g, g + 8 by columns 2t, 2t + 1) added through red and stored where m < M, n < N. */
+template <class T, int S>
+__device__ __forceinline__ void gemv_store16(const gemv_args &a, float (&red)[S][16][8],
+                                             const float (&acc)[4], int n0) {
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+  red[warp][g][2 * t] = acc[0];
+  red[warp][g][2 * t + 1] = acc[1];
+  red[warp][g + 8][2 * t] = acc[2];
+  red[warp][g + 8][2 * t + 1] = acc[3];
+  __syncthreads();
+  for (int e = threadIdx.x; e < 128; e += 32 * S) {
+    const int row = e >> 3, m = e & 7, n = n0 + row;
+    if (m >= a.M || n >= a.N) continue;
+    float s = 0.0f;
+#pragma unroll
+    for (int w = 0; w < S; w++) s += red[w][row][m];
+    ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
+  }
+}
+
+/* x (M x K, K % 128 == 0) into xs in the order the B fragments take it (D7, D8, D9): the
+ * 16-byte chunk c = 16 st + 4 t + i of a row at 16 st + 4 i + t, its halves reordered to
+ * (x0,x4,x1,x5,x2,x6,x3,x7); nt threads of the block take every nt-th chunk. */
+__device__ __forceinline__ void gemv_stage_x(const gemv_args &a, uint4 *xs, int nt) {
+  for (int c = threadIdx.x; c < a.M * a.K / 8; c += nt) {
+    const uint4 v = ((const uint4 *)a.x)[c];
+    const int m = c / (a.K / 8), cc = c % (a.K / 8);
+    const int d = (cc & ~15) | ((cc & 3) << 2) | ((cc >> 2) & 3);
+    xs[m * (a.K / 8) + d] = make_uint4(__byte_perm(v.x, v.z, 0x5410), __byte_perm(v.x, v.z, 0x7632),
+                                       __byte_perm(v.y, v.w, 0x5410), __byte_perm(v.y, v.w, 0x7632));
+  }
+}
+
+/* Launches a 16-row GEMV kernel k of S warps with smem bytes of dynamic shared memory (D7, D8,
+ * D9; the callers keep smem within 160 KB), raising k's limit on its first launch. */
+static void gemv_launch16(void (*k)(gemv_args), int S, size_t smem, const gemv_args &a) {
+  static std::vector<void (*)(gemv_args)> raised;
+  bool seen = false;
+  for (auto r : raised) seen |= r == k;
+  if (!seen) {
+    CK(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024));
+    raised.push_back(k);
+  }
+  k<<<(a.N + 15) / 16, 32 * S, smem>>>(a);
 }
 
 /* ---- D3: D1 with the next run of U steps loaded (into a second register set) before the
@@ -448,14 +512,8 @@ __global__ void __launch_bounds__(32 * S) d3_gemv(const gemv_args a) {
         const uint32_t xb2 = __byte_perm(xq.y, xq.w, 0x5410), xb3 = __byte_perm(xq.y, xq.w, 0x7632);
         const uint32_t wa = i == 0 ? B.w[u][0].x : i == 1 ? B.w[u][0].y : i == 2 ? B.w[u][0].z : B.w[u][0].w;
         const uint32_t wb = i == 0 ? B.w[u][1].x : i == 1 ? B.w[u][1].y : i == 2 ? B.w[u][1].z : B.w[u][1].w;
-        uint32_t pa[4], pb[4];
-#pragma unroll
-        for (int p = 0; p < 4; p++) {
-          pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[u][0], B.b[u][0]);
-          pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[u][1], B.b[u][1]);
-        }
-        const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
-        const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+        uint32_t f0[4], f1[4];
+        qw_fragments<T>(wa, wb, B.s[u][0], B.b[u][0], B.s[u][1], B.b[u][1], f0, f1);
         qh<T>::mma(acc, f0, xb0, xb1);
         qh<T>::mma(acc, f1, xb2, xb3);
       }
@@ -472,19 +530,7 @@ __global__ void __launch_bounds__(32 * S) d3_gemv(const gemv_args a) {
     compute(B);
     st += S * U;
   }
-  red[warp][g][2 * t] = acc[0];
-  red[warp][g][2 * t + 1] = acc[1];
-  red[warp][g + 8][2 * t] = acc[2];
-  red[warp][g + 8][2 * t + 1] = acc[3];
-  __syncthreads();
-  for (int e = threadIdx.x; e < 128; e += 32 * S) {
-    const int row = e >> 3, m = e & 7, n = n0 + row;
-    if (m >= a.M || n >= a.N) continue;
-    float s = 0.0f;
-#pragma unroll
-    for (int w = 0; w < S; w++) s += red[w][row][m];
-    ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
-  }
+  gemv_store16<T, S>(a, red, acc, n0);
 }
 
 /* ---- D7: D1 (S warps, a 128-k step at a time) with x in shared memory and the next step's
@@ -528,14 +574,7 @@ __global__ void __launch_bounds__(32 * S) d7_gemv(const gemv_args a) {
   step A, B;
   int st = warp;
   if (st < nst) load(A, st);
-  const int nch = a.M * a.K / 8;
-  for (int c = threadIdx.x; c < nch; c += 32 * S) {
-    const uint4 v = ((const uint4 *)a.x)[c];
-    const int m = c / (a.K / 8), cc = c % (a.K / 8);
-    const int d = (cc & ~15) | ((cc & 3) << 2) | ((cc >> 2) & 3);
-    xs[m * (a.K / 8) + d] = make_uint4(__byte_perm(v.x, v.z, 0x5410), __byte_perm(v.x, v.z, 0x7632),
-                                       __byte_perm(v.y, v.w, 0x5410), __byte_perm(v.y, v.w, 0x7632));
-  }
+  gemv_stage_x(a, xs, 32 * S);
   __syncthreads();
   const uint4 *xr = xs + (g < a.M ? g : a.M - 1) * (a.K / 8) + t;
   float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -545,14 +584,8 @@ __global__ void __launch_bounds__(32 * S) d7_gemv(const gemv_args a) {
       const uint4 xb = xr[16 * st + 4 * i];
       const uint32_t wa = i == 0 ? B.w[0].x : i == 1 ? B.w[0].y : i == 2 ? B.w[0].z : B.w[0].w;
       const uint32_t wb = i == 0 ? B.w[1].x : i == 1 ? B.w[1].y : i == 2 ? B.w[1].z : B.w[1].w;
-      uint32_t pa[4], pb[4];
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[0], B.b[0]);
-        pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[1], B.b[1]);
-      }
-      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
-      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      uint32_t f0[4], f1[4];
+      qw_fragments<T>(wa, wb, B.s[0], B.b[0], B.s[1], B.b[1], f0, f1);
       qh<T>::mma(acc, f0, xb.x, xb.y);
       qh<T>::mma(acc, f1, xb.z, xb.w);
     }
@@ -573,34 +606,12 @@ __global__ void __launch_bounds__(32 * S) d7_gemv(const gemv_args a) {
       compute(A, st);
     }
   }
-  red[warp][g][2 * t] = acc[0];
-  red[warp][g][2 * t + 1] = acc[1];
-  red[warp][g + 8][2 * t] = acc[2];
-  red[warp][g + 8][2 * t + 1] = acc[3];
-  __syncthreads();
-  for (int e = threadIdx.x; e < 128; e += 32 * S) {
-    const int row = e >> 3, m = e & 7, n = n0 + row;
-    if (m >= a.M || n >= a.N) continue;
-    float s = 0.0f;
-#pragma unroll
-    for (int w = 0; w < S; w++) s += red[w][row][m];
-    ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
-  }
+  gemv_store16<T, S>(a, red, acc, n0);
 }
 
 template <class T, int GS, int S, bool PF, int LD>
-static const char *d7_launch(const gemv_args &a) {
-  const size_t smem = (size_t)a.M * a.K * sizeof(T);
-  if (a.K % 128 != 0) return "needs K % 128 == 0";
-  if (smem > 100 * 1024) return "x too large for shared memory";
-  static bool set = false;
-  if (!set) {
-    CK(cudaFuncSetAttribute(d7_gemv<T, GS, S, PF, LD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                            100 * 1024));
-    set = true;
-  }
-  d7_gemv<T, GS, S, PF, LD><<<(a.N + 15) / 16, 32 * S, smem>>>(a);
-  return nullptr;
+static void d7_launch(const gemv_args &a) {
+  gemv_launch16(d7_gemv<T, GS, S, PF, LD>, S, (size_t)a.M * a.K * sizeof(T), a);
 }
 
 /* ---- D8: D7 with the packed weights streamed through a per-warp cp.async ring ----
@@ -654,14 +665,7 @@ __global__ void __launch_bounds__(32 * S) d8_gemv(const gemv_args a) {
   const T *xg = (const T *)a.x + (int64_t)(g < a.M ? g : a.M - 1) * a.K;
   const uint4 *xr = xs + (g < a.M ? g : a.M - 1) * (a.K / 8) + t;
   if constexpr (XS) {
-    const int nch = a.M * a.K / 8;
-    for (int c = threadIdx.x; c < nch; c += 32 * S) {
-      const uint4 v = ((const uint4 *)a.x)[c];
-      const int m = c / (a.K / 8), cc = c % (a.K / 8);
-      const int d = (cc & ~15) | ((cc & 3) << 2) | ((cc >> 2) & 3);
-      xs[m * (a.K / 8) + d] = make_uint4(__byte_perm(v.x, v.z, 0x5410), __byte_perm(v.x, v.z, 0x7632),
-                                         __byte_perm(v.y, v.w, 0x5410), __byte_perm(v.y, v.w, 0x7632));
-    }
+    gemv_stage_x(a, xs, 32 * S);
     __syncthreads();
   }
   float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -686,48 +690,21 @@ __global__ void __launch_bounds__(32 * S) d8_gemv(const gemv_args a) {
       }
       const uint32_t wa = i == 0 ? w0.x : i == 1 ? w0.y : i == 2 ? w0.z : w0.w;
       const uint32_t wb = i == 0 ? w1.x : i == 1 ? w1.y : i == 2 ? w1.z : w1.w;
-      uint32_t pa[4], pb[4];
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
-        pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
-      }
-      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
-      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      uint32_t f0[4], f1[4];
+      qw_fragments<T>(wa, wb, sa, ba, sb, bb, f0, f1);
       qh<T>::mma(acc, f0, xb.x, xb.y);
       qh<T>::mma(acc, f1, xb.z, xb.w);
     }
     issue(j + P);
   }
   cp_async_wait<0>();
-  red[warp][g][2 * t] = acc[0];
-  red[warp][g][2 * t + 1] = acc[1];
-  red[warp][g + 8][2 * t] = acc[2];
-  red[warp][g + 8][2 * t + 1] = acc[3];
-  __syncthreads();
-  for (int e = threadIdx.x; e < 128; e += 32 * S) {
-    const int row = e >> 3, m = e & 7, n = n0 + row;
-    if (m >= a.M || n >= a.N) continue;
-    float s = 0.0f;
-#pragma unroll
-    for (int w = 0; w < S; w++) s += red[w][row][m];
-    ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
-  }
+  gemv_store16<T, S>(a, red, acc, n0);
 }
 
 template <class T, int GS, int S, int P, bool XS>
-static const char *d8_launch(const gemv_args &a) {
-  const size_t smem = (size_t)S * P * 1024 + (XS ? (size_t)a.M * a.K * sizeof(T) : 0);
-  if (a.K % 128 != 0) return "needs K % 128 == 0";
-  if (smem > 100 * 1024) return "too large for shared memory";
-  static bool set = false;
-  if (!set) {
-    CK(cudaFuncSetAttribute(d8_gemv<T, GS, S, P, XS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                            100 * 1024));
-    set = true;
-  }
-  d8_gemv<T, GS, S, P, XS><<<(a.N + 15) / 16, 32 * S, smem>>>(a);
-  return nullptr;
+static void d8_launch(const gemv_args &a) {
+  gemv_launch16(d8_gemv<T, GS, S, P, XS>, S,
+                (size_t)S * P * 1024 + (XS ? (size_t)a.M * a.K * sizeof(T) : 0), a);
 }
 
 /* ---- D9: D7 with the block's scales and biases in shared memory ----
@@ -764,13 +741,7 @@ __global__ void __launch_bounds__(32 * S) d9_gemv(const gemv_args a) {
 #pragma unroll
   for (int d = 0; d < PF; d++) load(R[d], warp + d * S);
   if constexpr (XS) {
-    for (int c = threadIdx.x; c < a.M * a.K / 8; c += 32 * S) {
-      const uint4 v = ((const uint4 *)a.x)[c];
-      const int m = c / (a.K / 8), cc = c % (a.K / 8);
-      const int d = (cc & ~15) | ((cc & 3) << 2) | ((cc >> 2) & 3);
-      xs[m * (a.K / 8) + d] = make_uint4(__byte_perm(v.x, v.z, 0x5410), __byte_perm(v.x, v.z, 0x7632),
-                                         __byte_perm(v.y, v.w, 0x5410), __byte_perm(v.y, v.w, 0x7632));
-    }
+    gemv_stage_x(a, xs, 32 * S);
   }
   for (int c = threadIdx.x; c < 16 * G / 8; c += 32 * S) { /* G % 8 == 0 */
     const int r = c / (G / 8), j = c % (G / 8);
@@ -813,14 +784,8 @@ __global__ void __launch_bounds__(32 * S) d9_gemv(const gemv_args a) {
       }
       const uint32_t wa = i == 0 ? W[0].x : i == 1 ? W[0].y : i == 2 ? W[0].z : W[0].w;
       const uint32_t wb = i == 0 ? W[1].x : i == 1 ? W[1].y : i == 2 ? W[1].z : W[1].w;
-      uint32_t pa[4], pb[4];
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
-        pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
-      }
-      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
-      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      uint32_t f0[4], f1[4];
+      qw_fragments<T>(wa, wb, sa, ba, sb, bb, f0, f1);
       qh<T>::mma(acc, f0, xb.x, xb.y);
       qh<T>::mma(acc, f1, xb.z, xb.w);
     }
@@ -834,19 +799,7 @@ __global__ void __launch_bounds__(32 * S) d9_gemv(const gemv_args a) {
       if (st >= nst) break;
     }
   }
-  red[warp][g][2 * t] = acc[0];
-  red[warp][g][2 * t + 1] = acc[1];
-  red[warp][g + 8][2 * t] = acc[2];
-  red[warp][g + 8][2 * t + 1] = acc[3];
-  __syncthreads();
-  for (int e = threadIdx.x; e < 128; e += 32 * S) {
-    const int row = e >> 3, m = e & 7, n = n0 + row;
-    if (m >= a.M || n >= a.N) continue;
-    float s = 0.0f;
-#pragma unroll
-    for (int w = 0; w < S; w++) s += red[w][row][m];
-    ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
-  }
+  gemv_store16<T, S>(a, red, acc, n0);
 }
 
 template <class T, int GS>
@@ -857,13 +810,7 @@ static size_t d9_smem(const gemv_args &a, bool xs) {
 
 template <class T, int GS, int S, int PF, bool XS, int LD>
 static void d9_launch(const gemv_args &a) {
-  static bool set = false;
-  if (!set) {
-    CK(cudaFuncSetAttribute(d9_gemv<T, GS, S, PF, XS, LD>,
-                            cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024));
-    set = true;
-  }
-  d9_gemv<T, GS, S, PF, XS, LD><<<(a.N + 15) / 16, 32 * S, d9_smem<T, GS>(a, XS)>>>(a);
+  gemv_launch16(d9_gemv<T, GS, S, PF, XS, LD>, S, d9_smem<T, GS>(a, XS), a);
 }
 
 /* ---- D5: D3's math on weights streamed into shared memory by the bulk copy engine ----
@@ -1176,14 +1123,8 @@ __global__ void __launch_bounds__(32 * W) d6_gemv(const d6_args a) {
       const uint32_t xb2 = __byte_perm(xq.y, xq.w, 0x5410), xb3 = __byte_perm(xq.y, xq.w, 0x7632);
       const uint32_t wa = i == 0 ? B.w[0].x : i == 1 ? B.w[0].y : i == 2 ? B.w[0].z : B.w[0].w;
       const uint32_t wb = i == 0 ? B.w[1].x : i == 1 ? B.w[1].y : i == 2 ? B.w[1].z : B.w[1].w;
-      uint32_t pa[4], pb[4];
-#pragma unroll
-      for (int p = 0; p < 4; p++) {
-        pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[0], B.b[0]);
-        pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, B.s[1], B.b[1]);
-      }
-      const uint32_t f0[4] = {pa[0], pb[0], pa[1], pb[1]};
-      const uint32_t f1[4] = {pa[2], pb[2], pa[3], pb[3]};
+      uint32_t f0[4], f1[4];
+      qw_fragments<T>(wa, wb, B.s[0], B.b[0], B.s[1], B.b[1], f0, f1);
       qh<T>::mma(acc, f0, xb0, xb1);
       qh<T>::mma(acc, f1, xb2, xb3);
     }
