@@ -458,11 +458,12 @@ __device__ __forceinline__ void att_dscores(float (&sc)[KU], const float (&qv)[8
 
 /* The end of a decode block: merges the halves (shuffles) and the NW warps (shared memory);
  * with one split writes the output row (sinks applied), otherwise stores (max, sum, DV sums)
- * in a.part and the last block of the row to finish merges the splits. Every thread of the
- * block calls it. */
+ * in a.part and the last block of the row to finish merges the splits (at most NW * 64).
+ * Every thread of the block calls it. */
 template <bool BF, int NW>
 __device__ __forceinline__ void att_dfinish(const att_args &a, att_dstate st, int64_t row,
                                             int64_t h, int d0) {
+  static_assert(NW % 4 == 0, "the merge takes 128 threads per output row");
   __shared__ float sm_m[NW], sm_l[NW];
   __shared__ __align__(16) float sm_acc[NW][128];
   const int lane = threadIdx.x & 31, wp = threadIdx.x >> 5;
@@ -534,35 +535,83 @@ __device__ __forceinline__ void att_dfinish(const att_args &a, att_dstate st, in
       if (wt[w] != 0.0f) s += sm_acc[w][d] * wt[w];
     pp[2 + d] = s;
   }
-  __threadfence();
   __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(&a.ticket[row], 1u) == (unsigned)nsplit - 1u;
+  if (threadIdx.x == 0) { /* releases the block's partial, acquires the others' when last */
+    unsigned prev;
+    asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], 1;"
+                 : "=r"(prev)
+                 : "l"(a.ticket + row)
+                 : "memory");
+    last = prev == (unsigned)nsplit - 1u;
+  }
   __syncthreads();
   if (!last) return;
-  __threadfence();
+  /* the merge, its loads issued together: every split's (max, sum) into shared memory (sm_acc
+   * is free now) and the first XR splits' sums of this thread's dim; NW / 4 groups of 128
+   * threads take every (NW / 4)-th split of each output dim */
+  constexpr int G = NW / 4, XR = 4;
   const float *pr = a.part + row * nsplit * P;
+  float *wsm = &sm_acc[0][0], *lsm = wsm + nsplit;
+  const int g = threadIdx.x >> 7, d = threadIdx.x & 127;
+  float xr[XR];
+#pragma unroll
+  for (int i = 0; i < XR; i++) {
+    const int r = g + i * G;
+    xr[i] = d < a.DV && r < nsplit ? __ldcg(pr + r * P + 2 + d) : 0.0f;
+  }
   float Ms = -INFINITY;
-  for (int r = 0; r < nsplit; r++) {
-    const float mr = __ldcg(pr + r * P);
+  for (int r = threadIdx.x; r < nsplit; r += blockDim.x) {
+    const float mr = __ldcg(pr + r * P), lr = __ldcg(pr + r * P + 1);
+    wsm[r] = mr;
+    lsm[r] = lr;
     Ms = mr > Ms ? mr : Ms;
   }
+#pragma unroll
+  for (int k = 16; k > 0; k >>= 1) {
+    const float mo = __shfl_xor_sync(0xffffffffu, Ms, k);
+    Ms = mo > Ms ? mo : Ms;
+  }
+  if (lane == 0) sm_m[wp] = Ms; /* its earlier reads precede the ticket's barriers */
+  __syncthreads();
+#pragma unroll
+  for (int w = 0; w < NW; w++) Ms = sm_m[w] > Ms ? sm_m[w] : Ms;
   const float sk = a.sinks ? (float)a.sinks[h] : -INFINITY, M2 = sk > Ms ? sk : Ms;
   float Ls = 0.0f;
-  for (int r = 0; r < nsplit; r++) {
-    const float mr = __ldcg(pr + r * P);
-    const float wr = mr == -INFINITY ? 0.0f : expf(mr - M2);
-    Ls += wr == 0.0f ? 0.0f : __ldcg(pr + r * P + 1) * wr;
+  for (int r = threadIdx.x; r < nsplit; r += blockDim.x) {
+    const float mr = wsm[r], wr = mr == -INFINITY ? 0.0f : expf(mr - M2);
+    wsm[r] = wr;
+    Ls += wr == 0.0f ? 0.0f : lsm[r] * wr;
   }
+#pragma unroll
+  for (int k = 16; k > 0; k >>= 1) Ls += __shfl_xor_sync(0xffffffffu, Ls, k);
+  if (lane == 0) sm_l[wp] = Ls;
+  __syncthreads();
+  Ls = 0.0f;
+#pragma unroll
+  for (int w = 0; w < NW; w++) Ls += sm_l[w];
   if (a.sinks) Ls += expf(sk - M2);
-  for (int64_t d = threadIdx.x; d < a.DV; d += blockDim.x) {
-    float s = 0.0f;
-    for (int r = 0; r < nsplit; r++) {
-      const float mr = __ldcg(pr + r * P);
-      const float wr = mr == -INFINITY ? 0.0f : expf(mr - M2);
-      if (wr != 0.0f) s += __ldcg(pr + r * P + 2 + d) * wr;
-    }
-    o[d] = att_st<BF>(Ls == 0.0f ? NAN : s / Ls);
+  __shared__ float sm_red[G][128];
+  float s = 0.0f; /* a split of weight 0 adds nothing, not even inf * 0 */
+#pragma unroll
+  for (int i = 0; i < XR; i++) {
+    const int r = g + i * G;
+    if (r < nsplit && wsm[r] != 0.0f) s += xr[i] * wsm[r];
   }
+  if (d < a.DV) {
+#pragma unroll 4
+    for (int r = g + XR * G; r < nsplit; r += G) {
+      const float wr = wsm[r], x = __ldcg(pr + r * P + 2 + d);
+      s += wr == 0.0f ? 0.0f : x * wr;
+    }
+  }
+  if constexpr (G > 1) {
+    sm_red[g][d] = s;
+    __syncthreads();
+    if (g == 0)
+#pragma unroll
+      for (int gg = 1; gg < G; gg++) s += sm_red[gg][d];
+  }
+  if (g == 0 && d < a.DV) o[d] = att_st<BF>(Ls == 0.0f ? NAN : s / Ls);
   if (threadIdx.x == 0) a.ticket[row] = 0u;
 }
 
@@ -636,12 +685,13 @@ __global__ void __launch_bounds__(32 * NW, 16 / NW) att_decode(const att_args a)
   att_dfinish<BF, NW>(a, st, r.row, r.h, r.d0);
 }
 
-/* Launches att_decode over rows = B * NQ * TQ query rows with nsplit <= 65535 splits of
+/* Launches att_decode over rows = B * NQ * TQ query rows with nsplit <= NW * 64 splits of
  * a.chunk keys; nsplit > 1 needs a.part and the zeroed a.ticket sized for it. */
 template <bool BF, int KU, int NW>
 static cudaError_t att_decode_launch_k(const att_args &a, int64_t rows, int nsplit,
                                        cudaStream_t q) {
   if (nsplit > 1 && !(a.part && a.ticket)) return cudaErrorInvalidValue;
+  if (nsplit > NW * 64) return cudaErrorInvalidValue;
   att_decode<BF, KU, NW><<<dim3((unsigned)rows, (unsigned)nsplit, 1), 32 * NW, 0, q>>>(a);
   return cudaGetLastError();
 }
