@@ -412,19 +412,22 @@ int main() {
 
   /* ---------------- prefill timing */
   printf("\n-- prefill\n");
-  struct tcase { int64_t H, T, D; int mode; bool bf; };
-  const tcase tcs[] = {{32, 2048, 128, ATT_CAUSAL, true}, {32, 2048, 128, ATT_PLAIN, true},
-                       {32, 2048, 64, ATT_CAUSAL, true}, {32, 4096, 128, ATT_CAUSAL, false},
-                       {32, 2048, 128, ATT_ARRAY, true}};
+  struct tcase { int64_t H, T, D; int mode; bool bf; int mkind; };
+  const tcase tcs[] = {{32, 2048, 128, ATT_CAUSAL, true, 0}, {32, 2048, 128, ATT_PLAIN, true, 0},
+                       {32, 2048, 64, ATT_CAUSAL, true, 0}, {32, 4096, 128, ATT_CAUSAL, false, 0},
+                       {32, 2048, 128, ATT_ARRAY, true, ATT_MASK_BOOL},
+                       {32, 2048, 128, ATT_ARRAY, true, ATT_MASK_F32}};
   for (const tcase &c : tcs) {
     setup s;
     build(s, 1, c.H, c.H, c.T, c.T, c.D, c.D, c.bf, false,
-          {c.mode, ATT_MASK_BOOL, false}, c.bf ? HB : HF);
+          {c.mode, c.mkind, false}, c.bf ? HB : HF);
     double fl = 4.0 * c.H * c.D * (double)c.T * c.T * (c.mode == ATT_CAUSAL ? 0.5 : 1.0);
     for (const pcfg &pc : pcfgs) {
       double us = time_us([&] { CK(pc.f[c.bf][c.D == 128](s.a, c.mode, 0)); }, 20);
       printf("prefill %-8s H=%lld T=%lld D=%lld %s %-12s %8.1f us  %6.1f TFLOP/s\n",
-             c.mode == ATT_CAUSAL ? "causal" : c.mode == ATT_ARRAY ? "boolmask" : "plain",
+             c.mode == ATT_CAUSAL ? "causal"
+             : c.mode == ATT_ARRAY ? (c.mkind == ATT_MASK_BOOL ? "boolmask" : "f32mask")
+                                   : "plain",
              (long long)c.H, (long long)c.T, (long long)c.D, c.bf ? "bf16" : "f16", pc.nm, us,
              fl / us * 1e-6);
     }

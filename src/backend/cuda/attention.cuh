@@ -74,6 +74,93 @@ __device__ __forceinline__ float att_mask_ld(const void *m, int kind, int64_t i)
   }
 }
 
+/* Mask elements of kind K (ATT_MASK_*): their size, and the element at p as a float (a
+ * boolean as 0 or 1). */
+template <int K>
+__device__ __forceinline__ constexpr int att_mask_bytes() {
+  return K == ATT_MASK_BOOL || K == ATT_MASK_U8 ? 1
+         : K == ATT_MASK_F16 || K == ATT_MASK_BF16 ? 2
+         : K == ATT_MASK_F64 ? 8 : 4;
+}
+template <int K>
+__device__ __forceinline__ float att_mask_cvt(const char *p) {
+  if constexpr (K == ATT_MASK_BOOL) return *(const uint8_t *)p ? 1.0f : 0.0f;
+  else if constexpr (K == ATT_MASK_U8) return (float)*(const uint8_t *)p;
+  else if constexpr (K == ATT_MASK_I32) return (float)*(const int32_t *)p;
+  else if constexpr (K == ATT_MASK_F16) return att_ld<false>(*(const uint16_t *)p);
+  else if constexpr (K == ATT_MASK_BF16) return att_ld<true>(*(const uint16_t *)p);
+  else if constexpr (K == ATT_MASK_F64) return (float)*(const double *)p;
+  else return *(const float *)p;
+}
+
+/* Elements p[0] and p[1] of kind K, read as one load (p aligned to both). */
+template <int K>
+__device__ __forceinline__ void att_mask_pair(const char *p, float &lo, float &hi) {
+  if constexpr (att_mask_bytes<K>() == 1) {
+    const uint16_t v = *(const uint16_t *)p;
+    lo = att_mask_cvt<K>((const char *)&v);
+    hi = att_mask_cvt<K>((const char *)&v + 1);
+  } else if constexpr (att_mask_bytes<K>() == 2) {
+    const uint32_t v = *(const uint32_t *)p;
+    lo = att_mask_cvt<K>((const char *)&v);
+    hi = att_mask_cvt<K>((const char *)&v + 2);
+  } else if constexpr (att_mask_bytes<K>() == 4) {
+    const uint2 v = *(const uint2 *)p;
+    lo = att_mask_cvt<K>((const char *)&v.x);
+    hi = att_mask_cvt<K>((const char *)&v.y);
+  } else {
+    const double2 v = *(const double2 *)p;
+    lo = (float)v.x;
+    hi = (float)v.y;
+  }
+}
+
+/* A flash lane's mask elements of one key tile (rows mb[mi][r], contiguous keys from an even
+ * j0, every key inside the tile): fragment (mi, n) element e holds key j0 + 8 n + (e & 1) of
+ * row mb[mi][e >> 1]. */
+template <int K, int MI, int NB>
+__device__ __forceinline__ void att_mask_tile(float (&mk)[MI][NB][4],
+                                              const char *const (&mb)[MI][2], int64_t j0) {
+  constexpr int SZ = att_mask_bytes<K>();
+#pragma unroll
+  for (int mi = 0; mi < MI; mi++)
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+      const char *p = mb[mi][r] + j0 * SZ;
+      if (((uintptr_t)p & (2 * SZ - 1)) == 0) { /* j0 is even: pairs, when the row allows */
+#pragma unroll
+        for (int n = 0; n < NB; n++)
+          att_mask_pair<K>(p + 8 * n * SZ, mk[mi][n][2 * r], mk[mi][n][2 * r + 1]);
+      } else {
+#pragma unroll
+        for (int n = 0; n < NB; n++) {
+          mk[mi][n][2 * r] = att_mask_cvt<K>(p + 8 * n * SZ);
+          mk[mi][n][2 * r + 1] = att_mask_cvt<K>(p + (8 * n + 1) * SZ);
+        }
+      }
+    }
+}
+
+__device__ __forceinline__ int att_mask_size(int k) {
+  switch (k) {
+    case ATT_MASK_BOOL: case ATT_MASK_U8: return 1;
+    case ATT_MASK_F16: case ATT_MASK_BF16: return 2;
+    case ATT_MASK_F64: return 8;
+    default: return 4;
+  }
+}
+__device__ __forceinline__ float att_mask_at(const char *p, int kind) {
+  switch (kind) {
+    case ATT_MASK_BOOL: return att_mask_cvt<ATT_MASK_BOOL>(p);
+    case ATT_MASK_U8: return att_mask_cvt<ATT_MASK_U8>(p);
+    case ATT_MASK_I32: return att_mask_cvt<ATT_MASK_I32>(p);
+    case ATT_MASK_F16: return att_mask_cvt<ATT_MASK_F16>(p);
+    case ATT_MASK_BF16: return att_mask_cvt<ATT_MASK_BF16>(p);
+    case ATT_MASK_F64: return att_mask_cvt<ATT_MASK_F64>(p);
+    default: return att_mask_cvt<ATT_MASK_F32>(p);
+  }
+}
+
 /* 2^x; -inf gives 0, results below 2^-126 flush to 0. */
 __device__ __forceinline__ float att_exp2(float x) {
   float y;
@@ -204,6 +291,47 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
     lrow[mi][0] = lrow[mi][1] = 0.0f;
   }
   const int64_t wlast = (iw + WR - 1 < a.TQ ? iw + WR - 1 : a.TQ - 1);
+  /* ATT_ARRAY: this lane's mask elements of a key tile, loaded one tile ahead (during the
+   * previous tile's P @ V) from the row starts of its two rows per fragment */
+  constexpr int MM = MODE == ATT_ARRAY ? MI : 1, MN = MODE == ATT_ARRAY ? BN / 8 : 1;
+  float mk[MM][MN][4];
+  const char *mbase[MM][2];
+  const int msz = MODE == ATT_ARRAY ? att_mask_size(a.mkind) : 0;
+  const int64_t mjs = MODE == ATT_ARRAY ? a.ms[3] * msz : 0;
+  auto load_mask = [&](int kb) {
+    const int64_t n0 = (int64_t)kb * BN;
+    if (a.ms[3] == 1 && n0 + BN <= a.TK) { /* unit key stride, a whole tile: immediates */
+      const int64_t j0 = n0 + 2 * t4;
+      switch (a.mkind) {
+        case ATT_MASK_BOOL: att_mask_tile<ATT_MASK_BOOL>(mk, mbase, j0); return;
+        case ATT_MASK_U8: att_mask_tile<ATT_MASK_U8>(mk, mbase, j0); return;
+        case ATT_MASK_I32: att_mask_tile<ATT_MASK_I32>(mk, mbase, j0); return;
+        case ATT_MASK_F16: att_mask_tile<ATT_MASK_F16>(mk, mbase, j0); return;
+        case ATT_MASK_BF16: att_mask_tile<ATT_MASK_BF16>(mk, mbase, j0); return;
+        case ATT_MASK_F64: att_mask_tile<ATT_MASK_F64>(mk, mbase, j0); return;
+        default: att_mask_tile<ATT_MASK_F32>(mk, mbase, j0); return;
+      }
+    }
+#pragma unroll
+    for (int mi = 0; mi < MM; mi++)
+#pragma unroll
+      for (int n = 0; n < MN; n++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+          const int64_t j = n0 + 8 * n + 2 * t4 + (e & 1);
+          mk[mi][n][e] = j < a.TK ? att_mask_at(mbase[mi][e >> 1] + j * mjs, a.mkind) : 0.0f;
+        }
+  };
+  if constexpr (MODE == ATT_ARRAY) {
+#pragma unroll
+    for (int mi = 0; mi < MM; mi++)
+#pragma unroll
+      for (int r = 0; r < 2; r++) {
+        const int64_t i = iw + 16 * mi + g + 8 * r, ic = i < a.TQ ? i : a.TQ - 1;
+        mbase[mi][r] = (const char *)a.mask + (b * a.ms[0] + h * a.ms[1] + ic * a.ms[2]) * msz;
+      }
+    if (iw < a.TQ && nkb > 0) load_mask(0);
+  }
   /* ldmatrix row of this lane in an A operand (16 x 16) and its chunk offset */
   const int arow = (lane & 7) + 8 * ((lane >> 3) & 1), ach = lane >> 4;
 
@@ -263,11 +391,9 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
         for (int e = 0; e < 4; e++) {
           const int64_t j = n0 + 8 * n + 2 * t4 + (e & 1), i = im + g + 8 * (e >> 1);
           float x = MODE == ATT_ARRAY ? s[mi][n][e] * sc2 : s[mi][n][e];
-          if (MODE == ATT_ARRAY && j < a.TK) {
-            const int64_t mo = b * a.ms[0] + h * a.ms[1] + (i < a.TQ ? i : a.TQ - 1) * a.ms[2] +
-                               j * a.ms[3];
-            if (a.mkind == ATT_MASK_BOOL) x = ((const bool *)a.mask)[mo] ? x : hid2;
-            else x += att_mask_ld(a.mask, a.mkind, mo) * L2E;
+          if constexpr (MODE == ATT_ARRAY) {
+            if (a.mkind == ATT_MASK_BOOL) x = mk[mi][n][e] != 0.0f ? x : hid2;
+            else x += mk[mi][n][e] * L2E;
           }
           if (edge && (j >= a.TK || (MODE == ATT_CAUSAL && j > i + off))) x = -INFINITY;
           s[mi][n][e] = x;
@@ -311,6 +437,8 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
       }
     }
 
+    if constexpr (MODE == ATT_ARRAY)
+      if (kb + 1 < nkb) load_mask(kb + 1);
 #pragma unroll
     for (int kc = 0; kc < BN / 16; kc++) {
       uint32_t pa[MI][4];
