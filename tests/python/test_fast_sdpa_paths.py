@@ -1,6 +1,6 @@
 """scaled_dot_product_attention in the float16/bfloat16 shapes of language models, against a
 float64 NumPy reference: head dims 64 and 128 with many queries (the CUDA tensor-core prefill)
-and with 1-4 queries over long keys (the cluster-merged decode), with causal, boolean and
+and with 1-4 queries over long keys (the split-key decode), with causal, boolean and
 additive masks, sinks, grouped-query heads, tails of every tile size and (B, T, H, D) views."""
 import numpy as np
 import pytest
@@ -61,6 +61,21 @@ def test_sdpa_prefill_heads_64_128(rng, dtype, shape):
     sinks = to_mx(rng.standard_normal(Nq), dtype)
     close(f(q, k, v, scale=sc, sinks=sinks, mask="causal"),
           ref_sdpa(qn, kn, vn, sc, sinks=to_np(sinks), causal=True, hidden=hid), dtype, 3)
+    close(f(q, k, v, scale=sc, sinks=sinks), ref_sdpa(qn, kn, vn, sc, sinks=to_np(sinks)),
+          dtype, 3)
+
+
+@pytest.mark.parametrize("dtype", HALVES)
+def test_sdpa_prefill_wide_grid(rng, dtype):
+    """Unmasked D = 128 with enough query tiles for two blocks per SM of a 132-SM card (the
+    prefill's 32-rows-per-warp variant), with a query tail, GQA and sinks."""
+    B, Nq, Nkv, Tq, Tk, D = 2, 16, 4, 1030, 520, 128
+    q, k, v = inputs(rng, B, Nq, Nkv, Tq, Tk, D, D, dtype)
+    qn, kn, vn = to_np(q), to_np(k), to_np(v)
+    sc = D ** -0.5
+    f = mx.fast.scaled_dot_product_attention
+    close(f(q, k, v, scale=sc), ref_sdpa(qn, kn, vn, sc), dtype, 3)
+    sinks = to_mx(rng.standard_normal(Nq), dtype)
     close(f(q, k, v, scale=sc, sinks=sinks), ref_sdpa(qn, kn, vn, sc, sinks=to_np(sinks)),
           dtype, 3)
 

@@ -499,18 +499,24 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
   }
 }
 
-template <bool BF, int D, int NW, int MI, int ST>
-static cudaError_t att_flash_launch_k(const att_args &a, int mode, cudaStream_t q) {
+/* Launches att_flash_fwd in mask mode MODE over (NQ, query tiles of 16 * MI * NW rows, B). */
+template <bool BF, int D, int NW, int MI, int ST, int MODE>
+static cudaError_t att_flash_launch_mode_k(const att_args &a, cudaStream_t q) {
   const size_t smem = att_flash_smem(D, NW, MI, ST);
   const int bm = 16 * MI * NW;
   const dim3 grid((unsigned)a.NQ, (unsigned)((a.TQ + bm - 1) / bm), (unsigned)a.B);
-  void (*k)(const att_args) = mode == ATT_CAUSAL ? att_flash_fwd<BF, D, NW, MI, ST, ATT_CAUSAL>
-                              : mode == ATT_ARRAY ? att_flash_fwd<BF, D, NW, MI, ST, ATT_ARRAY>
-                                                  : att_flash_fwd<BF, D, NW, MI, ST, ATT_PLAIN>;
-  cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  cudaError_t e = cudaFuncSetAttribute(att_flash_fwd<BF, D, NW, MI, ST, MODE>,
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e != cudaSuccess) return e;
-  k<<<grid, 32 * NW, smem, q>>>(a);
+  att_flash_fwd<BF, D, NW, MI, ST, MODE><<<grid, 32 * NW, smem, q>>>(a);
   return cudaGetLastError();
+}
+
+template <bool BF, int D, int NW, int MI, int ST>
+static cudaError_t att_flash_launch_k(const att_args &a, int mode, cudaStream_t q) {
+  return mode == ATT_CAUSAL  ? att_flash_launch_mode_k<BF, D, NW, MI, ST, ATT_CAUSAL>(a, q)
+         : mode == ATT_ARRAY ? att_flash_launch_mode_k<BF, D, NW, MI, ST, ATT_ARRAY>(a, q)
+                             : att_flash_launch_mode_k<BF, D, NW, MI, ST, ATT_PLAIN>(a, q);
 }
 
 /* ---------------------------------------------------------------- decode */
