@@ -31,6 +31,7 @@ PREFILL = [
     (2, 4, 2, 67, 144, 64, False),     # the same with masks copied as tiles (keys % 16 == 0)
     (1, 2, 1, 200, 150, 128, True),    # more queries than keys, strided views
     (1, 2, 2, 5, 64, 64, False),       # one key tile, one query tile mostly padding
+    (1, 2, 2, 70, 133, 128, False),    # odd keys: mask rows of every alignment
 ]
 
 
