@@ -63,17 +63,6 @@ __device__ __forceinline__ uint32_t att_pack2(float lo, float hi) {
   return r;
 }
 
-__device__ __forceinline__ float att_mask_ld(const void *m, int kind, int64_t i) {
-  switch (kind) {
-    case ATT_MASK_U8: return (float)((const uint8_t *)m)[i];
-    case ATT_MASK_I32: return (float)((const int32_t *)m)[i];
-    case ATT_MASK_F16: return att_ld<false>(((const uint16_t *)m)[i]);
-    case ATT_MASK_BF16: return att_ld<true>(((const uint16_t *)m)[i]);
-    case ATT_MASK_F64: return (float)((const double *)m)[i];
-    default: return ((const float *)m)[i];
-  }
-}
-
 /* Mask elements of kind K (ATT_MASK_*): their size, and the element at p as a float (a
  * boolean as 0 or 1). */
 template <int K>
@@ -141,6 +130,7 @@ __device__ __forceinline__ void att_mask_tile(float (&mk)[MI][NB][4],
     }
 }
 
+/* The runtime forms of att_mask_bytes and att_mask_cvt. */
 __device__ __forceinline__ int att_mask_size(int k) {
   switch (k) {
     case ATT_MASK_BOOL: case ATT_MASK_U8: return 1;
@@ -159,6 +149,10 @@ __device__ __forceinline__ float att_mask_at(const char *p, int kind) {
     case ATT_MASK_F64: return att_mask_cvt<ATT_MASK_F64>(p);
     default: return att_mask_cvt<ATT_MASK_F32>(p);
   }
+}
+/* Element i of the mask m of kind `kind`. */
+__device__ __forceinline__ float att_mask_ld(const void *m, int kind, int64_t i) {
+  return att_mask_at((const char *)m + i * att_mask_size(kind), kind);
 }
 
 /* 2^x; -inf gives 0, results below 2^-126 flush to 0. */
