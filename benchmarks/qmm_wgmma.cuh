@@ -191,7 +191,7 @@ __global__ void __launch_bounds__(256, 1)
     for (int i = 0; i < 4; i++) {
       const uint32_t xa = i == 0 ? wa.x : i == 1 ? wa.y : i == 2 ? wa.z : wa.w;
       const uint32_t xb = i == 0 ? wb.x : i == 1 ? wb.y : i == 2 ? wb.z : wb.w;
-      qw_fragments<T>(xa, xb, sa, ba, sb, bb, A[2 * i], A[2 * i + 1]);
+      qmma_fragments<qh<T>>(xa, xb, sa, ba, sb, bb, A[2 * i], A[2 * i + 1]);
     }
   };
 
@@ -417,7 +417,7 @@ __global__ void __launch_bounds__(384, 1)
     for (int i = 0; i < 4; i++) {
       const uint32_t xa = i == 0 ? wa.x : i == 1 ? wa.y : i == 2 ? wa.z : wa.w;
       const uint32_t xb = i == 0 ? wb.x : i == 1 ? wb.y : i == 2 ? wb.z : wb.w;
-      qw_fragments<T>(xa, xb, sa, ba, sb, bb, A[2 * i], A[2 * i + 1]);
+      qmma_fragments<qh<T>>(xa, xb, sa, ba, sb, bb, A[2 * i], A[2 * i + 1]);
     }
 #pragma unroll
     for (int q = 0; q < 4; q++) {

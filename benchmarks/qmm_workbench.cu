@@ -2,7 +2,8 @@
  * (out = x @ dequantize(w)^T, bf16/f16): a float32 cuBLAS reference, the numbered decode
  * (M <= 8) and prefill kernel variants, a validation and a timing table (us(rot): weights
  * rotated over copies larger than L2; us(same): one copy, as benchmarks/gpu_lm.py times it).
- * Needs only the CUDA toolkit:
+ * Needs only the CUDA toolkit (and src/backend/cuda/qmma_fragments.cuh, which the library's
+ * kernels share):
  *   nvcc -O3 -std=c++17 -gencode=arch=compute_90a,code=sm_90a benchmarks/qmm_workbench.cu -lcublas \
  *     -o qmm_wb && ./qmm_wb 7 */
 #include <cublas_v2.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 
 #include <vector>
+
+#include "../src/backend/cuda/qmma_fragments.cuh"
 
 #define CK(x)                                                                          \
   do {                                                                                 \
@@ -76,28 +79,6 @@ struct qh<__half> {
   }
 };
 
-/* Word i of rows g (wa) and g + 8 (wb) as the A fragments of steps 2 i and 2 i + 1: the code
- * pairs (c_p, c_p+4) dequantized, pairs 0-1 then 2-3 (rows g, g + 8 interleaved); every
- * tensor-core variant (D1-D9, W, W2) decodes through it. */
-template <class T>
-__device__ __forceinline__ void qw_fragments(uint32_t wa, uint32_t wb, uint32_t sa, uint32_t ba,
-                                             uint32_t sb, uint32_t bb, uint32_t (&f0)[4],
-                                             uint32_t (&f1)[4]) {
-  uint32_t pa[4], pb[4];
-#pragma unroll
-  for (int p = 0; p < 4; p++) {
-    pa[p] = qh<T>::dq(((wa >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sa, ba);
-    pb[p] = qh<T>::dq(((wb >> (4 * p)) & 0x000F000Fu) | qh<T>::MAGIC, sb, bb);
-  }
-  f0[0] = pa[0];
-  f0[1] = pb[0];
-  f0[2] = pa[1];
-  f0[3] = pb[1];
-  f1[0] = pa[2];
-  f1[1] = pb[2];
-  f1[2] = pa[3];
-  f1[3] = pb[3];
-}
 
 /* Codes 2p, 2p+1 (byte p of w) as a half pair (MAGIC + c, MAGIC + c'). */
 __device__ __forceinline__ uint32_t q_pair(uint32_t w, uint32_t sel, uint32_t magic) {
@@ -389,7 +370,7 @@ __global__ void __launch_bounds__(32 * S) d1_gemv_mma(const gemv_args a) {
           const uint32_t wa = ((const uint32_t *)&wv[u][r][0])[i];
           const uint32_t wb = ((const uint32_t *)&wv[u][r][1])[i];
           uint32_t f0[4], f1[4];
-          qw_fragments<T>(wa, wb, s2[u][r][0], b2[u][r][0], s2[u][r][1], b2[u][r][1], f0, f1);
+          qmma_fragments<qh<T>>(wa, wb, s2[u][r][0], b2[u][r][0], s2[u][r][1], b2[u][r][1], f0, f1);
           qh<T>::mma(acc[r], f0, xb0, xb1);
           qh<T>::mma(acc[r], f1, xb2, xb3);
         }
@@ -413,25 +394,13 @@ __global__ void __launch_bounds__(32 * S) d1_gemv_mma(const gemv_args a) {
   }
 }
 
-/* The end of a 16-row GEMV block of S warps (D3, D7, D8, D9): the warps' sums acc (lane (g, t):
- * rows g, g + 8 by columns 2t, 2t + 1) added through red and stored where m < M, n < N. */
+/* The end of a 16-row GEMV block of S warps (D3, D7, D8, D9): qmma_store16 into the row-major
+ * (M, N) output. */
 template <class T, int S>
 __device__ __forceinline__ void gemv_store16(const gemv_args &a, float (&red)[S][16][8],
                                              const float (&acc)[4], int n0) {
-  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
-  red[warp][g][2 * t] = acc[0];
-  red[warp][g][2 * t + 1] = acc[1];
-  red[warp][g + 8][2 * t] = acc[2];
-  red[warp][g + 8][2 * t + 1] = acc[3];
-  __syncthreads();
-  for (int e = threadIdx.x; e < 128; e += 32 * S) {
-    const int row = e >> 3, m = e & 7, n = n0 + row;
-    if (m >= a.M || n >= a.N) continue;
-    float s = 0.0f;
-#pragma unroll
-    for (int w = 0; w < S; w++) s += red[w][row][m];
-    ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s);
-  }
+  qmma_store16<S>(red, acc, a.M, a.N, n0,
+                  [&](int m, int n, float s) { ((T *)a.out)[(int64_t)m * a.N + n] = qh<T>::sv(s); });
 }
 
 /* x (M x K, K % 128 == 0) into xs in the order the B fragments take it (D7, D8, D9): the
@@ -513,7 +482,7 @@ __global__ void __launch_bounds__(32 * S) d3_gemv(const gemv_args a) {
         const uint32_t wa = i == 0 ? B.w[u][0].x : i == 1 ? B.w[u][0].y : i == 2 ? B.w[u][0].z : B.w[u][0].w;
         const uint32_t wb = i == 0 ? B.w[u][1].x : i == 1 ? B.w[u][1].y : i == 2 ? B.w[u][1].z : B.w[u][1].w;
         uint32_t f0[4], f1[4];
-        qw_fragments<T>(wa, wb, B.s[u][0], B.b[u][0], B.s[u][1], B.b[u][1], f0, f1);
+        qmma_fragments<qh<T>>(wa, wb, B.s[u][0], B.b[u][0], B.s[u][1], B.b[u][1], f0, f1);
         qh<T>::mma(acc, f0, xb0, xb1);
         qh<T>::mma(acc, f1, xb2, xb3);
       }
@@ -585,7 +554,7 @@ __global__ void __launch_bounds__(32 * S) d7_gemv(const gemv_args a) {
       const uint32_t wa = i == 0 ? B.w[0].x : i == 1 ? B.w[0].y : i == 2 ? B.w[0].z : B.w[0].w;
       const uint32_t wb = i == 0 ? B.w[1].x : i == 1 ? B.w[1].y : i == 2 ? B.w[1].z : B.w[1].w;
       uint32_t f0[4], f1[4];
-      qw_fragments<T>(wa, wb, B.s[0], B.b[0], B.s[1], B.b[1], f0, f1);
+      qmma_fragments<qh<T>>(wa, wb, B.s[0], B.b[0], B.s[1], B.b[1], f0, f1);
       qh<T>::mma(acc, f0, xb.x, xb.y);
       qh<T>::mma(acc, f1, xb.z, xb.w);
     }
@@ -691,7 +660,7 @@ __global__ void __launch_bounds__(32 * S) d8_gemv(const gemv_args a) {
       const uint32_t wa = i == 0 ? w0.x : i == 1 ? w0.y : i == 2 ? w0.z : w0.w;
       const uint32_t wb = i == 0 ? w1.x : i == 1 ? w1.y : i == 2 ? w1.z : w1.w;
       uint32_t f0[4], f1[4];
-      qw_fragments<T>(wa, wb, sa, ba, sb, bb, f0, f1);
+      qmma_fragments<qh<T>>(wa, wb, sa, ba, sb, bb, f0, f1);
       qh<T>::mma(acc, f0, xb.x, xb.y);
       qh<T>::mma(acc, f1, xb.z, xb.w);
     }
@@ -785,7 +754,7 @@ __global__ void __launch_bounds__(32 * S) d9_gemv(const gemv_args a) {
       const uint32_t wa = i == 0 ? W[0].x : i == 1 ? W[0].y : i == 2 ? W[0].z : W[0].w;
       const uint32_t wb = i == 0 ? W[1].x : i == 1 ? W[1].y : i == 2 ? W[1].z : W[1].w;
       uint32_t f0[4], f1[4];
-      qw_fragments<T>(wa, wb, sa, ba, sb, bb, f0, f1);
+      qmma_fragments<qh<T>>(wa, wb, sa, ba, sb, bb, f0, f1);
       qh<T>::mma(acc, f0, xb.x, xb.y);
       qh<T>::mma(acc, f1, xb.z, xb.w);
     }
@@ -1124,7 +1093,7 @@ __global__ void __launch_bounds__(32 * W) d6_gemv(const d6_args a) {
       const uint32_t wa = i == 0 ? B.w[0].x : i == 1 ? B.w[0].y : i == 2 ? B.w[0].z : B.w[0].w;
       const uint32_t wb = i == 0 ? B.w[1].x : i == 1 ? B.w[1].y : i == 2 ? B.w[1].z : B.w[1].w;
       uint32_t f0[4], f1[4];
-      qw_fragments<T>(wa, wb, B.s[0], B.b[0], B.s[1], B.b[1], f0, f1);
+      qmma_fragments<qh<T>>(wa, wb, B.s[0], B.b[0], B.s[1], B.b[1], f0, f1);
       qh<T>::mma(acc, f0, xb0, xb1);
       qh<T>::mma(acc, f1, xb2, xb3);
     }

@@ -130,25 +130,28 @@ __device__ __forceinline__ void att_mask_tile(float (&mk)[MI][NB][4],
     }
 }
 
-/* The runtime forms of att_mask_bytes and att_mask_cvt. */
-__device__ __forceinline__ int att_mask_size(int k) {
+/* f(att_kind<K>()) for the runtime kind k: the one switch over the mask kinds. */
+template <int K>
+struct att_kind {
+  static constexpr int v = K;
+};
+template <class F>
+__device__ __forceinline__ auto att_mask_kind(int k, F f) {
   switch (k) {
-    case ATT_MASK_BOOL: case ATT_MASK_U8: return 1;
-    case ATT_MASK_F16: case ATT_MASK_BF16: return 2;
-    case ATT_MASK_F64: return 8;
-    default: return 4;
+    case ATT_MASK_BOOL: return f(att_kind<ATT_MASK_BOOL>());
+    case ATT_MASK_U8: return f(att_kind<ATT_MASK_U8>());
+    case ATT_MASK_I32: return f(att_kind<ATT_MASK_I32>());
+    case ATT_MASK_F16: return f(att_kind<ATT_MASK_F16>());
+    case ATT_MASK_BF16: return f(att_kind<ATT_MASK_BF16>());
+    case ATT_MASK_F64: return f(att_kind<ATT_MASK_F64>());
+    default: return f(att_kind<ATT_MASK_F32>());
   }
 }
-__device__ __forceinline__ float att_mask_at(const char *p, int kind) {
-  switch (kind) {
-    case ATT_MASK_BOOL: return att_mask_cvt<ATT_MASK_BOOL>(p);
-    case ATT_MASK_U8: return att_mask_cvt<ATT_MASK_U8>(p);
-    case ATT_MASK_I32: return att_mask_cvt<ATT_MASK_I32>(p);
-    case ATT_MASK_F16: return att_mask_cvt<ATT_MASK_F16>(p);
-    case ATT_MASK_BF16: return att_mask_cvt<ATT_MASK_BF16>(p);
-    case ATT_MASK_F64: return att_mask_cvt<ATT_MASK_F64>(p);
-    default: return att_mask_cvt<ATT_MASK_F32>(p);
-  }
+__device__ __forceinline__ int att_mask_size(int k) {
+  return att_mask_kind(k, [](auto kd) { return att_mask_bytes<decltype(kd)::v>(); });
+}
+__device__ __forceinline__ float att_mask_at(const char *p, int k) {
+  return att_mask_kind(k, [&](auto kd) { return att_mask_cvt<decltype(kd)::v>(p); });
 }
 /* Element i of the mask m of kind `kind`. */
 __device__ __forceinline__ float att_mask_ld(const void *m, int kind, int64_t i) {
@@ -296,15 +299,9 @@ __global__ void __launch_bounds__(32 * NW, NW <= 4 ? 2 : 1) att_flash_fwd(const 
     const int64_t n0 = (int64_t)kb * BN;
     if (a.ms[3] == 1 && n0 + BN <= a.TK) { /* unit key stride, a whole tile: immediates */
       const int64_t j0 = n0 + 2 * t4;
-      switch (a.mkind) {
-        case ATT_MASK_BOOL: att_mask_tile<ATT_MASK_BOOL>(mk, mbase, j0); return;
-        case ATT_MASK_U8: att_mask_tile<ATT_MASK_U8>(mk, mbase, j0); return;
-        case ATT_MASK_I32: att_mask_tile<ATT_MASK_I32>(mk, mbase, j0); return;
-        case ATT_MASK_F16: att_mask_tile<ATT_MASK_F16>(mk, mbase, j0); return;
-        case ATT_MASK_BF16: att_mask_tile<ATT_MASK_BF16>(mk, mbase, j0); return;
-        case ATT_MASK_F64: att_mask_tile<ATT_MASK_F64>(mk, mbase, j0); return;
-        default: att_mask_tile<ATT_MASK_F32>(mk, mbase, j0); return;
-      }
+      att_mask_kind(a.mkind,
+                    [&](auto kd) { att_mask_tile<decltype(kd)::v>(mk, mbase, j0); });
+      return;
     }
 #pragma unroll
     for (int mi = 0; mi < MM; mi++)
@@ -586,7 +583,7 @@ __device__ __forceinline__ void att_dscores(float (&sc)[KU], const float (&qv)[8
 
 /* The end of a decode block: merges the halves (shuffles) and the NW warps (shared memory);
  * with one split writes the output row (sinks applied), otherwise stores (max, sum, DV sums)
- * in a.part and the last block of the row to finish merges the splits (at most NW * 64).
+ * in a.part and the last block of the row to finish merges the splits (ATT_DEC_MAX_SPLITS).
  * Every thread of the block calls it. */
 template <bool BF, int NW>
 __device__ __forceinline__ void att_dfinish(const att_args &a, att_dstate st, int64_t row,
@@ -813,13 +810,16 @@ __global__ void __launch_bounds__(32 * NW, 16 / NW) att_decode(const att_args a)
   att_dfinish<BF, NW>(a, st, r.row, r.h, r.d0);
 }
 
-/* Launches att_decode over rows = B * NQ * TQ query rows with nsplit <= NW * 64 splits of
- * a.chunk keys; nsplit > 1 needs a.part and the zeroed a.ticket sized for it. */
+/* Splits att_dfinish merges, at most: two floats each in its NW * 128 of shared memory. */
+#define ATT_DEC_MAX_SPLITS(NW) ((NW) * 64)
+
+/* Launches att_decode over rows = B * NQ * TQ query rows with nsplit <= ATT_DEC_MAX_SPLITS(NW)
+ * splits of a.chunk keys; nsplit > 1 needs a.part and the zeroed a.ticket sized for it. */
 template <bool BF, int KU, int NW>
 static cudaError_t att_decode_launch_k(const att_args &a, int64_t rows, int nsplit,
                                        cudaStream_t q) {
   if (nsplit > 1 && !(a.part && a.ticket)) return cudaErrorInvalidValue;
-  if (nsplit > NW * 64) return cudaErrorInvalidValue;
+  if (nsplit > ATT_DEC_MAX_SPLITS(NW)) return cudaErrorInvalidValue;
   att_decode<BF, KU, NW><<<dim3((unsigned)rows, (unsigned)nsplit, 1), 32 * NW, 0, q>>>(a);
   return cudaGetLastError();
 }

@@ -713,7 +713,8 @@ static int f_sdpa_run(const mx_kernel_ctx *ctx, const mx_tensor *in, mx_tensor *
     int64_t ns = (int64_t)mxc_sm_count(dev) * F_ATT_DEC_BLOCKS_PER_SM / rows;
     int64_t maxs = (a.TK + F_ATT_DEC_MIN_KEYS - 1) / F_ATT_DEC_MIN_KEYS;
     ns = ns < maxs ? ns : maxs;
-    ns = ns < 1 ? 1 : (ns > F_ATT_DEC_WARPS * 64 ? F_ATT_DEC_WARPS * 64 : ns);
+    const int64_t most = ATT_DEC_MAX_SPLITS(F_ATT_DEC_WARPS);
+    ns = ns < 1 ? 1 : (ns > most ? most : ns);
     t.chunk = (a.TK + ns - 1) / ns;
     ns = (a.TK + t.chunk - 1) / t.chunk;
     if (ns > 1) {

@@ -130,19 +130,10 @@ __global__ void __launch_bounds__(32 * S) qmma_gemv_k(const qmma_args a, int gsh
     compute(R[1], st);
     st += S;
   }
-  red[warp][g][2 * t] = acc[0] + acc2[0];
-  red[warp][g][2 * t + 1] = acc[1] + acc2[1];
-  red[warp][g + 8][2 * t] = acc[2] + acc2[2];
-  red[warp][g + 8][2 * t + 1] = acc[3] + acc2[3];
-  __syncthreads();
-  for (int e = threadIdx.x; e < 128; e += 32 * S) {
-    const int row = e >> 3, m = e & 7, n = n0 + row;
-    if (m >= a.M || n >= a.N) continue;
-    float s = 0.0f;
-#pragma unroll
-    for (int w = 0; w < S; w++) s += red[w][row][m];
+  const float sum[4] = {acc[0] + acc2[0], acc[1] + acc2[1], acc[2] + acc2[2], acc[3] + acc2[3]};
+  qmma_store16<S>(red, sum, a.M, a.N, n0, [&](int m, int n, float s) {
     ((T *)a.out)[((int64_t)blockIdx.y * a.M + m) * a.N + n] = H::L::sv(s);
-  }
+  });
 }
 
 /* ---- dispatch ---- */

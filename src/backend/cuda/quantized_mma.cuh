@@ -1,11 +1,12 @@
 /* quantized_mma.cuh: the tensor-core kernels of QuantizedMatmul and GatherQMM for 4-bit
  * affine weights with float16/bfloat16 x, scales and biases: the GEMV (quantized_mma.cu) and
  * the Hopper GEMM (quantized_wgmma.cu), called by quantized.cu; the dtype traits they share.
- * Depends on lm.cuh. */
+ * Depends on lm.cuh and qmma_fragments.cuh (the fragment decode and the GEMV epilogue). */
 #ifndef MX_CUDA_QUANTIZED_MMA_CUH
 #define MX_CUDA_QUANTIZED_MMA_CUH
 
 #include "lm.cuh"
+#include "qmma_fragments.cuh"
 
 /* Products out[i] (M x N) = x[xi] (M x K) @ dequantize(w[wi])^T for i < nmat: x (nx x M x K),
  * w (nw x N x K/8 words of 4-bit codes), scales and biases (nw x N x K/gs), all of dtype t
@@ -62,38 +63,6 @@ struct qmma_f16 {
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
   }
 };
-
-/* The low nibbles of v's two halves as the pair (MAGIC + c, MAGIC + c'): one lop3, (v & mask) |
- * MAGIC, which the compiler writes as two. */
-template <class H>
-__device__ __forceinline__ uint32_t qmma_codes(uint32_t v) {
-  uint32_t r;
-  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(r) : "r"(v), "n"(0x000F000F), "n"(H::MAGIC));
-  return r;
-}
-
-/* Word i of a lane's 16-byte units of rows g (wa) and g + 8 (wb) as the A fragments of two
- * k16 steps: its code pairs (c_p, c_p+4) dequantized (scale and bias pairs s, b of each row),
- * f0 = pairs 0 and 1, f1 = pairs 2 and 3; x meets them as (x0,x4) (x1,x5) | (x2,x6) (x3,x7). */
-template <class H>
-__device__ __forceinline__ void qmma_fragments(uint32_t wa, uint32_t wb, uint32_t sa, uint32_t ba,
-                                               uint32_t sb, uint32_t bb, uint32_t (&f0)[4],
-                                               uint32_t (&f1)[4]) {
-  uint32_t pa[4], pb[4];
-#pragma unroll
-  for (int p = 0; p < 4; p++) {
-    pa[p] = H::dq(qmma_codes<H>(wa >> (4 * p)), sa, ba);
-    pb[p] = H::dq(qmma_codes<H>(wb >> (4 * p)), sb, bb);
-  }
-  f0[0] = pa[0];
-  f0[1] = pb[0];
-  f0[2] = pa[1];
-  f0[3] = pb[1];
-  f1[0] = pa[2];
-  f1[1] = pb[2];
-  f1[2] = pa[3];
-  f1[3] = pb[3];
-}
 
 /* A 16-bit value v as the pair (v, v). */
 __device__ __forceinline__ uint32_t qmma_dup(uint32_t v) { return v | (v << 16); }
